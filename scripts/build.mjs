@@ -1,0 +1,24 @@
+// Bundles the CLI, the ECS task programs and the benchmarks into dist/ (ESM, Node 20+).
+// The Lambda functions are bundled separately by serverless-esbuild at `sls package` time.
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const entries = {
+  cli: 'shared/cli/main.ts',
+  'task-dump': 'tasks/dump.ts',
+  'bench-backup': 'bench/backup.ts',
+};
+const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
+
+await build({
+  entryPoints,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: true,
+  packages: 'external',
+  logLevel: 'warning',
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});

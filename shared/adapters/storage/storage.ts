@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+
+/** What storage knows of one stored object. */
+export interface ObjectInfo {
+  key: string;
+  /** Size in bytes of the stored object. */
+  size: number;
+  lastModified: Date;
+}
+
+/** The outcome of a completed write: what was stored, measured while it streamed. */
+export interface WriteResult {
+  key: string;
+  bytes: number;
+  /** Lower-case hex SHA-256 of the bytes as stored. */
+  sha256: string;
+}
+
+export interface WriteOptions {
+  contentType?: string;
+  /** Abort the write: nothing becomes visible at the key, the promise rejects. */
+  signal?: AbortSignal;
+}
+
+/** Called after each completed write; local mode turns it into an S3 ObjectCreated event. */
+export type ObjectCreatedListener = (info: ObjectInfo & { bucket: string; etag?: string }) => Promise<void> | void;
+
+/**
+ * The storage contract shared by every driver (S3 and the repository folder).
+ * Keys are relative, `/`-separated, never start with `/`, never contain `..` or `\`.
+ *
+ * - Writes are atomic: the object is visible whole or not at all. If the body stream
+ *   errors, the signal aborts, or the driver fails, nothing is visible at the key
+ *   (a multipart upload is aborted, a temporary file is removed) and the promise
+ *   rejects with the body's error or a StorageError.
+ * - A write to an existing key replaces it whole.
+ * - Reads of a missing key reject with ObjectNotFoundError; `head` returns undefined.
+ * - `delete` of missing keys succeeds (idempotent).
+ * - `list` yields every object under the prefix in lexicographic key order.
+ * - Every other failure is a StorageError with a hint; SDK errors never leak.
+ */
+export interface Storage {
+  /** Where this storage points, for humans: `s3://bucket/prefix` or `file:///path`. */
+  readonly location: string;
+  /** The bucket name put into ObjectCreated events (the folder's path for the folder driver). */
+  readonly bucket: string;
+
+  /** Streams `body` into `key`, hashing it on the way. Memory is bounded by the driver's part size. */
+  putStream(key: string, body: Readable, options?: WriteOptions): Promise<WriteResult>;
+  /** Writes a small object whole. */
+  putBytes(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<WriteResult>;
+  /** Reads an object as a stream. Throws ObjectNotFoundError. */
+  get(key: string): Promise<Readable>;
+  /** Reads a small object whole. Throws ObjectNotFoundError. */
+  getBytes(key: string): Promise<Buffer>;
+  /** Metadata of one object, or undefined when it does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object under `prefix`, in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Deletes the keys; missing keys are not an error. */
+  delete(keys: readonly string[]): Promise<void>;
+  /** Registers a listener for completed writes (local event emulation). */
+  onObjectCreated(listener: ObjectCreatedListener): void;
+}

@@ -1,0 +1,91 @@
+/**
+ * The catalog's model of a backup, and the rules for moving it between states.
+ * Pure: no I/O, no clock.
+ */
+
+export const TIERS = ['manual', 'pre-migration', 'daily', 'weekly', 'monthly'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const BACKUP_STATES = ['RUNNING', 'UPLOADED', 'VERIFIED', 'FAILED'] as const;
+export type BackupState = (typeof BACKUP_STATES)[number];
+
+/** `logical` is pg_dump; `base` (pg_basebackup) comes with WAL archiving. */
+export type BackupKind = 'logical' | 'base';
+
+/** A full backup holds the whole database (and its globals); a tables backup only some tables. */
+export type BackupScope = 'full' | 'tables';
+
+/** How the stored dump is compressed: pg_dump's own gzip, or `pg_dump -Z0 | zstd`. */
+export type Compression = 'gzip' | 'zstd';
+
+/** The result of the last restore drill on a backup; kept apart from `state`. */
+export interface ValidationResult {
+  at: string;
+  ok: boolean;
+  seconds: number;
+  reason?: string;
+}
+
+/** One backup as the catalog records it. Times are ISO-8601 UTC strings. */
+export interface BackupEntry {
+  id: string;
+  database: string;
+  kind: BackupKind;
+  tier: Tier;
+  scope: BackupScope;
+  /** The `--table` patterns of a tables backup. */
+  tables?: string[];
+  state: BackupState;
+  /** Why the entry is FAILED (or a warning on a VERIFIED one). */
+  reason?: string;
+  /** The stable code of the error that failed it. */
+  errorCode?: string;
+  /** Storage key of the dump. */
+  key: string;
+  /** Storage key of the manifest (written last). */
+  manifestKey: string;
+  /** Storage key of the globals (roles, tablespaces) of a full backup. */
+  globalsKey?: string;
+  compression: Compression;
+  bytes?: number;
+  sha256?: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Last sign of life of the task writing it; a RUNNING entry with a stale heartbeat is FAILED by the watchdog. */
+  heartbeatAt: string;
+  /** Where the writer runs: an ECS task ARN, or `pid:1234@host` locally. */
+  runner?: string;
+  lastValidation?: ValidationResult;
+}
+
+/** Allowed transitions. FAILED and VERIFIED are final (a VERIFIED entry can only fail on a later checksum). */
+const NEXT: Record<BackupState, readonly BackupState[]> = {
+  RUNNING: ['UPLOADED', 'VERIFIED', 'FAILED'],
+  UPLOADED: ['VERIFIED', 'FAILED'],
+  VERIFIED: ['FAILED'],
+  FAILED: [],
+};
+
+/** True when an entry in `from` may move to `to`. */
+export function canTransition(from: BackupState, to: BackupState): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** The states from which `to` may be reached, for conditional writes. */
+export function statesBefore(to: BackupState): BackupState[] {
+  return BACKUP_STATES.filter((from) => canTransition(from, to));
+}
+
+/** A final entry will not change again on its own: a command that wrote it may return. */
+export function isFinal(state: BackupState): boolean {
+  return state === 'VERIFIED' || state === 'FAILED';
+}
+
+/**
+ * The RUNNING entries whose writer stopped heart-beating: their heartbeat is older
+ * than `staleAfterMs` at `now`. They are to be marked FAILED.
+ */
+export function staleRunning(entries: readonly BackupEntry[], now: Date, staleAfterMs: number): BackupEntry[] {
+  const limit = now.getTime() - staleAfterMs;
+  return entries.filter((entry) => entry.state === 'RUNNING' && Date.parse(entry.heartbeatAt) < limit);
+}

@@ -1,0 +1,139 @@
+/**
+ * Every error Strongbox raises on purpose. Each has a stable `code` (for `--json`
+ * output, alerts and tests), a message that says what failed, and a `hint` that
+ * says what to do. Adapters turn SDK and driver errors into these; only a handler,
+ * a task's entry point or the CLI decides to exit or retry.
+ */
+export class StrongboxError extends Error {
+  readonly code: string;
+  readonly hint: string;
+
+  constructor(code: string, message: string, hint: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = hint;
+  }
+
+  /** The shape printed by `--json` on failure and carried by alerts. */
+  toJSON(): { code: string; message: string; hint: string } {
+    return { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** Bad input: a flag, a payload, a config file. Never retried. */
+export class InputError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('INPUT_INVALID', message, hint, options);
+  }
+}
+
+/** The configuration file or environment is missing something or is wrong. */
+export class ConfigError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', message, hint, options);
+  }
+}
+
+/** A storage operation failed (network, permissions, disk). */
+export class StorageError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('STORAGE_FAILED', message, hint, options);
+  }
+}
+
+/** The object asked for does not exist in storage. */
+export class ObjectNotFoundError extends StrongboxError {
+  readonly key: string;
+  constructor(key: string, options?: { cause?: unknown }) {
+    super('OBJECT_NOT_FOUND', `object ${key} does not exist in storage`, 'check the key, or run `strongbox list` to see what is stored', options);
+    this.key = key;
+  }
+}
+
+/** A catalog (DynamoDB) operation failed. */
+export class CatalogError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('CATALOG_FAILED', message, hint, options);
+  }
+}
+
+/** A conditional catalog write lost: the entry is not in the state the caller expected. */
+export class ConflictError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('CONFLICT', message, hint, options);
+  }
+}
+
+/** A backup of the same database and kind is already RUNNING. */
+export class AlreadyRunningError extends StrongboxError {
+  readonly runningId: string;
+  constructor(database: string, runningId: string) {
+    super(
+      'BACKUP_ALREADY_RUNNING',
+      `a backup of database "${database}" is already running (${runningId})`,
+      `wait for it to finish (\`strongbox list\`); if its task died, it is marked FAILED once its heartbeat is stale`,
+    );
+    this.runningId = runningId;
+  }
+}
+
+/** The catalog has no entry with that id. */
+export class BackupNotFoundError extends StrongboxError {
+  constructor(id: string) {
+    super('BACKUP_NOT_FOUND', `no backup with id ${id} in the catalog`, 'run `strongbox list` to see the backups, or `strongbox catalog rebuild` if the catalog was lost');
+  }
+}
+
+/** PostgreSQL could not be reached or refused the login. */
+export class DatabaseConnectionError extends StrongboxError {
+  constructor(code: 'DB_UNREACHABLE' | 'DB_AUTH_FAILED' | 'DB_NOT_FOUND', message: string, hint: string, options?: { cause?: unknown }) {
+    super(code, message, hint, options);
+  }
+}
+
+/** pg_dump, pg_dumpall or another PostgreSQL client tool failed. */
+export class DumpError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('DUMP_FAILED', message, hint, options);
+  }
+}
+
+/** Stored bytes do not match what the uploader declared. */
+export class ChecksumMismatchError extends StrongboxError {
+  constructor(key: string, expected: string, actual: string) {
+    super(
+      'CHECKSUM_MISMATCH',
+      `object ${key} has SHA-256 ${actual}, but its manifest declares ${expected}`,
+      'the stored copy is damaged: take a new backup now and keep this one for investigation',
+    );
+  }
+}
+
+/** A manifest that cannot be read or does not match the schema of its format version. */
+export class ManifestError extends StrongboxError {
+  constructor(key: string, detail: string, options?: { cause?: unknown }) {
+    super('MANIFEST_INVALID', `manifest ${key} is invalid: ${detail}`, 'the backup cannot be trusted; take a new backup (a newer Strongbox may read a newer format version)', options);
+  }
+}
+
+/** Launching a task (ECS RunTask or a local child process) failed. */
+export class TaskLaunchError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('TASK_LAUNCH_FAILED', message, hint, options);
+  }
+}
+
+/** The operation was stopped by a signal (SIGTERM from ECS, Ctrl-C). */
+export class InterruptedError extends StrongboxError {
+  constructor(signal: string) {
+    super('INTERRUPTED', `stopped by ${signal}`, 'run the command again; nothing partial was kept');
+  }
+}
+
+/** Wraps anything that is not a StrongboxError so that callers can rely on `code` and `hint`. */
+export function asStrongboxError(error: unknown): StrongboxError {
+  if (error instanceof StrongboxError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StrongboxError('UNEXPECTED', message, 'this is a bug or an unexpected environment problem; the logs have details', { cause: error });
+}
