@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Catalog } from '../adapters/catalog/catalog';
+import type { PgConnection } from '../adapters/postgres/types';
+import type { Storage, WriteResult } from '../adapters/storage/storage';
+import type { BackupEntry, Compression, Tier } from '../domain/backup';
+import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
+import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../domain/manifest';
+import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
+import type { AlertPublisher, Clock, Log } from '../ports';
+import { acquireBackupLock, lockName } from './backup-lock';
+import type { DumpTools, SnapshotSession } from './dump-tools';
+import { waitUntilFinal } from './wait';
+
+export interface BackupDeps {
+  storage: Storage;
+  catalog: Catalog;
+  alerts: AlertPublisher;
+  log: Log;
+  tools: DumpTools;
+  clock: Clock;
+  /** Strongbox's version, recorded in the manifest. */
+  version: string;
+  /** How often the task proves it is alive (default 30 s). */
+  heartbeatMs?: number;
+  /** A RUNNING backup silent for longer is dead (default 10 min). */
+  staleAfterMs?: number;
+}
+
+export interface BackupProgress {
+  bytes: number;
+  elapsedMs: number;
+  /** The database's size on disk: a rough upper bound of the dump's size. */
+  databaseSizeBytes: number;
+}
+
+export interface BackupRequest {
+  database: string;
+  connection: PgConnection;
+  tier: Tier;
+  /** pg_dump `--table` patterns; absent for a full backup. */
+  tablePatterns?: string[];
+  compression: Compression;
+  includeRolePasswords: boolean;
+  /** Set when the scheduler created the RUNNING entry before launching this task. */
+  backupId?: string;
+  /** Where this runs (`pid:N`, a task ARN). */
+  runner: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: BackupProgress) => void;
+  /** Return only once the checksum function made the entry VERIFIED or FAILED (default true). */
+  waitForVerification?: boolean;
+  /** How long to wait for that (default 10 min). */
+  verificationTimeoutMs?: number;
+}
+
+interface Written {
+  dump: WriteResult;
+  globals?: WriteResult;
+  snapshot: SnapshotSession;
+  tables: Manifest['tables'];
+  pgDumpVersion: string;
+}
+
+/**
+ * Takes one logical backup: pg_dump streamed through SHA-256 into storage (no local
+ * file), the globals beside it for a full backup, row counts from the dump's own
+ * snapshot, and the manifest last. Returns the final catalog entry.
+ *
+ * On any failure: the dump is killed, the objects already written are deleted (no
+ * manifest was written, so nothing ever looked complete), the entry becomes FAILED with
+ * the reason, an alert is published, and the error is rethrown as a StrongboxError.
+ */
+export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest): Promise<BackupEntry> {
+  const startedAt = deps.clock();
+  const entry = await openEntry(deps, request, startedAt);
+  if (entry.state !== 'RUNNING') {
+    deps.log.info('backup already ran: repeated request ignored', { backupId: entry.id, state: entry.state });
+    return entry;
+  }
+  const keys = backupKeys('logical', request.tier, request.database, entry.id, request.compression);
+  const abort = new AbortController();
+  const stopOnSignal = () => abort.abort(request.signal?.reason);
+  request.signal?.addEventListener('abort', stopOnSignal, { once: true });
+  let lockHeld = false;
+  let manifestWritten = false;
+  const heartbeat = startHeartbeat(deps, entry.id, abort);
+  try {
+    await acquireBackupLock(deps, {
+      kind: 'logical',
+      database: request.database,
+      owner: entry.id,
+      now: deps.clock(),
+      staleAfterMs: deps.staleAfterMs ?? 600_000,
+    });
+    lockHeld = true;
+    deps.log.info('backup started', { backupId: entry.id, database: request.database, tier: request.tier, key: keys.dump });
+    const written = await writeObjects(deps, request, keys, abort.signal, startedAt);
+    const manifest = buildManifest(deps, request, entry, keys, written, startedAt);
+    await deps.storage.putBytes(keys.manifest, serializeManifest(manifest), { contentType: 'application/json', signal: abort.signal });
+    manifestWritten = true;
+    await markUploaded(deps.catalog, entry.id, manifest);
+    deps.log.info('backup uploaded', { backupId: entry.id, bytes: written.dump.bytes, sha256: written.dump.sha256 });
+  } catch (error) {
+    const failure = asStrongboxError(abort.signal.aborted && !(error instanceof StrongboxError) ? abort.signal.reason ?? error : error);
+    abort.abort(failure);
+    await failBackup(deps, entry, keys, failure, manifestWritten);
+    throw failure;
+  } finally {
+    heartbeat.stop();
+    request.signal?.removeEventListener('abort', stopOnSignal);
+    if (lockHeld) await deps.catalog.releaseLock(lockName('logical', request.database), entry.id).catch(() => undefined);
+  }
+  if (request.waitForVerification === false) return (await deps.catalog.get(entry.id)) ?? entry;
+  return waitUntilFinal(deps.catalog, entry.id, { timeoutMs: request.verificationTimeoutMs ?? 600_000 });
+}
+
+async function openEntry(deps: BackupDeps, request: BackupRequest, startedAt: Date): Promise<BackupEntry> {
+  if (request.backupId) {
+    const existing = await deps.catalog.get(request.backupId);
+    if (existing) {
+      if (existing.state === 'RUNNING') return deps.catalog.update(existing.id, { runner: request.runner, heartbeatAt: startedAt.toISOString() });
+      return existing;
+    }
+  }
+  const id = request.backupId ?? backupId('logical', startedAt, `${request.database}:${randomUUID()}`);
+  const keys = backupKeys('logical', request.tier, request.database, id, request.compression);
+  const entry: BackupEntry = {
+    id,
+    database: request.database,
+    kind: 'logical',
+    tier: request.tier,
+    scope: request.tablePatterns?.length ? 'tables' : 'full',
+    ...(request.tablePatterns?.length ? { tables: request.tablePatterns } : {}),
+    state: 'RUNNING',
+    key: keys.dump,
+    manifestKey: keys.manifest,
+    ...(request.tablePatterns?.length ? {} : { globalsKey: keys.globals }),
+    compression: request.compression,
+    startedAt: startedAt.toISOString(),
+    heartbeatAt: startedAt.toISOString(),
+    runner: request.runner,
+  };
+  if (!(await deps.catalog.create(entry))) {
+    throw new ConflictError(`backup id ${id} already exists in the catalog`, 'run the command again: a new id is drawn each time');
+  }
+  return entry;
+}
+
+async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, signal: AbortSignal, startedAt: Date): Promise<Written> {
+  const snapshot = await deps.tools.openSnapshot(request.connection, { tablePatterns: request.tablePatterns });
+  try {
+    const dump = deps.tools.spawnPgDump(request.connection, {
+      snapshotId: snapshot.snapshotId,
+      tablePatterns: request.tablePatterns,
+      compression: request.compression,
+      signal,
+    });
+    const body = request.onProgress ? withProgress(dump.stdout, startedAt, snapshot.databaseSizeBytes, deps.clock, request.onProgress) : dump.stdout;
+    const [dumpResult, , tables, pgDumpVersion] = await Promise.all([
+      deps.storage.putStream(keys.dump, body, { signal }),
+      dump.done,
+      snapshot.countRows(),
+      deps.tools.toolVersion('pg_dump'),
+    ]);
+    let globals: WriteResult | undefined;
+    if (!request.tablePatterns?.length) {
+      const dumpall = deps.tools.spawnPgDumpall(request.connection, { includeRolePasswords: request.includeRolePasswords, signal });
+      [globals] = await Promise.all([deps.storage.putStream(keys.globals, dumpall.stdout, { signal, contentType: 'application/sql' }), dumpall.done]);
+    }
+    return { dump: dumpResult, ...(globals ? { globals } : {}), snapshot, tables, pgDumpVersion };
+  } finally {
+    await snapshot.close().catch(() => undefined);
+  }
+}
+
+function withProgress(source: Readable, startedAt: Date, databaseSizeBytes: number, clock: Clock, report: (p: BackupProgress) => void): Readable {
+  let bytes = 0;
+  const counter = new PassThrough();
+  source.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    report({ bytes, elapsedMs: clock().getTime() - startedAt.getTime(), databaseSizeBytes });
+  });
+  source.on('error', (error) => counter.destroy(error));
+  return source.pipe(counter);
+}
+
+function buildManifest(deps: BackupDeps, request: BackupRequest, entry: BackupEntry, keys: BackupKeys, written: Written, startedAt: Date): Manifest {
+  const { snapshot } = written;
+  return {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    id: entry.id,
+    database: request.database,
+    kind: 'logical',
+    tier: request.tier,
+    scope: entry.scope,
+    ...(request.tablePatterns?.length ? { tablePatterns: request.tablePatterns } : {}),
+    compression: request.compression,
+    startedAt: startedAt.toISOString(),
+    finishedAt: deps.clock().toISOString(),
+    source: {
+      pgDatabase: request.connection.database,
+      serverVersion: snapshot.serverVersion,
+      serverVersionNum: snapshot.serverVersionNum,
+      systemIdentifier: snapshot.systemIdentifier,
+      walLsn: snapshot.walLsn,
+      databaseSizeBytes: snapshot.databaseSizeBytes,
+    },
+    tools: { strongbox: deps.version, pgDump: written.pgDumpVersion },
+    tables: written.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows })),
+    objects: {
+      dump: { key: keys.dump, bytes: written.dump.bytes, sha256: written.dump.sha256 },
+      ...(written.globals
+        ? { globals: { key: keys.globals, bytes: written.globals.bytes, sha256: written.globals.sha256, includesRolePasswords: request.includeRolePasswords } }
+        : {}),
+    },
+  };
+}
+
+/** RUNNING → UPLOADED; the checksum function may already have moved it further, which is fine. */
+async function markUploaded(catalog: Catalog, id: string, manifest: Manifest): Promise<void> {
+  const bytes = manifest.objects.dump.bytes + (manifest.objects.globals?.bytes ?? 0);
+  try {
+    await catalog.transition(id, 'UPLOADED', { bytes, sha256: manifest.objects.dump.sha256, finishedAt: manifest.finishedAt });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+  }
+}
+
+async function failBackup(deps: BackupDeps, entry: BackupEntry, keys: BackupKeys, failure: StrongboxError, manifestWritten: boolean): Promise<void> {
+  if (!manifestWritten) {
+    await deps.storage.delete([keys.dump, keys.globals, keys.manifest]).catch((error: unknown) =>
+      deps.log.error('could not delete the objects of a failed backup', { backupId: entry.id, prefix: keys.prefix, error: String(error) }),
+    );
+  }
+  const finishedAt = deps.clock().toISOString();
+  await deps.catalog
+    .transition(entry.id, 'FAILED', { reason: failure.message, errorCode: failure.code, finishedAt })
+    .catch((error: unknown) => deps.log.error('could not mark the backup FAILED', { backupId: entry.id, error: String(error) }));
+  deps.log.error('backup failed', { backupId: entry.id, database: entry.database, code: failure.code, reason: failure.message });
+  await deps.alerts.publish({
+    type: 'BACKUP_FAILED',
+    severity: 'SEV2',
+    message: `backup ${entry.id} of database ${entry.database} failed: ${failure.message}`,
+    hint: failure.hint,
+    database: entry.database,
+    backupId: entry.id,
+    code: failure.code,
+    at: finishedAt,
+  });
+}
+
+function startHeartbeat(deps: BackupDeps, id: string, abort: AbortController): { stop(): void } {
+  const timer = setInterval(() => {
+    deps.catalog
+      .heartbeat(id, deps.clock().toISOString())
+      .then((alive) => {
+        if (!alive && !abort.signal.aborted) {
+          abort.abort(new ConflictError(`backup ${id} is no longer RUNNING in the catalog`, 'the watchdog marked it FAILED (stale heartbeat?); run the backup again'));
+        }
+      })
+      .catch((error: unknown) => deps.log.warn('heartbeat failed', { backupId: id, error: String(error) }));
+  }, deps.heartbeatMs ?? 30_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,56 @@
+import type { Catalog } from '../adapters/catalog/catalog';
+import type { Storage } from '../adapters/storage/storage';
+import { isManifestKey } from '../domain/keys';
+import { asStrongboxError } from '../errors';
+import type { AlertPublisher, Clock, Log } from '../ports';
+import { indexManifest } from './index-manifest';
+import { verifyBackup } from './verify-backup';
+
+export interface RebuildReport {
+  manifests: number;
+  created: number;
+  alreadyKnown: number;
+  verified: number;
+  failed: number;
+  /** Manifests that could not be read, with the reason. */
+  unreadable: Array<{ key: string; reason: string }>;
+  /** Backup folders with data but no manifest: a backup that never completed. */
+  incomplete: string[];
+}
+
+/**
+ * Rebuilds the catalog from the manifests in storage (the storage is the truth). Every
+ * manifest is indexed; with `verify`, every backup not yet final is checksummed as the
+ * checksum function would. Entries already in the catalog are kept as they are.
+ */
+export async function rebuildCatalog(
+  deps: { storage: Storage; catalog: Catalog; alerts: AlertPublisher; log: Log; clock: Clock },
+  options: { verify: boolean },
+): Promise<RebuildReport> {
+  const report: RebuildReport = { manifests: 0, created: 0, alreadyKnown: 0, verified: 0, failed: 0, unreadable: [], incomplete: [] };
+  const folders = new Map<string, boolean>();
+  for (const prefix of ['logical/', 'base/']) {
+    for await (const object of deps.storage.list(prefix)) {
+      const folder = object.key.slice(0, object.key.lastIndexOf('/') + 1);
+      if (!folders.has(folder)) folders.set(folder, false);
+      if (!isManifestKey(object.key)) continue;
+      folders.set(folder, true);
+      report.manifests += 1;
+      try {
+        const { entry, created } = await indexManifest(deps, object.key);
+        if (created) report.created += 1;
+        else report.alreadyKnown += 1;
+        const final = options.verify ? await verifyBackup(deps, object.key) : entry;
+        if (final.state === 'VERIFIED') report.verified += 1;
+        if (final.state === 'FAILED') report.failed += 1;
+      } catch (error) {
+        const failure = asStrongboxError(error);
+        report.unreadable.push({ key: object.key, reason: failure.message });
+        deps.log.warn('manifest skipped during rebuild', { key: object.key, code: failure.code });
+      }
+    }
+  }
+  report.incomplete = [...folders].filter(([, complete]) => !complete).map(([folder]) => folder);
+  deps.log.info('catalog rebuilt', { ...report, unreadable: report.unreadable.length, incomplete: report.incomplete.length });
+  return report;
+}

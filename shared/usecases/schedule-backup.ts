@@ -1,0 +1,76 @@
+import type { Catalog } from '../adapters/catalog/catalog';
+import type { BackupEntry, Compression, Tier } from '../domain/backup';
+import { backupId, backupKeys } from '../domain/keys';
+import { tierFor } from '../domain/schedule';
+import { asStrongboxError } from '../errors';
+import type { AlertPublisher, Clock, Log, TaskLauncher } from '../ports';
+
+export interface ScheduleDeps {
+  catalog: Catalog;
+  launcher: TaskLauncher;
+  alerts: AlertPublisher;
+  log: Log;
+  clock: Clock;
+}
+
+export interface ScheduledRun {
+  database: string;
+  /** The moment the schedule fired (EventBridge's event `time`): decides the tier and the id. */
+  scheduledAt: Date;
+  secretArn?: string;
+  compression?: Compression;
+  /** A tier decided elsewhere (a catch-up run); by default the tier of `scheduledAt`. */
+  tier?: Tier;
+}
+
+/**
+ * The scheduled function's work: records the day's backup as RUNNING and launches the
+ * dump task for it. The id is derived from the database and the scheduled time, so a
+ * repeated delivery of the same event finds the entry and launches nothing.
+ * Launch failure → FAILED + alert, and the error is rethrown.
+ */
+export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRun): Promise<{ entry: BackupEntry; launched: boolean }> {
+  const tier = run.tier ?? tierFor(run.scheduledAt);
+  const id = backupId('logical', run.scheduledAt, `${run.database}@${run.scheduledAt.toISOString()}`);
+  const compression = run.compression ?? 'gzip';
+  const keys = backupKeys('logical', tier, run.database, id, compression);
+  const now = deps.clock().toISOString();
+  const entry: BackupEntry = {
+    id,
+    database: run.database,
+    kind: 'logical',
+    tier,
+    scope: 'full',
+    state: 'RUNNING',
+    key: keys.dump,
+    manifestKey: keys.manifest,
+    globalsKey: keys.globals,
+    compression,
+    startedAt: now,
+    heartbeatAt: now,
+    runner: 'launching',
+  };
+  if (!(await deps.catalog.create(entry))) {
+    deps.log.info('schedule event repeated: backup already recorded, nothing launched', { backupId: id, database: run.database });
+    return { entry: (await deps.catalog.get(id)) ?? entry, launched: false };
+  }
+  try {
+    const { runner } = await deps.launcher.launch({ database: run.database, tier, backupId: id, ...(run.secretArn ? { secretArn: run.secretArn } : {}) });
+    deps.log.info('backup task launched', { backupId: id, database: run.database, tier, runner });
+    return { entry: await deps.catalog.update(id, { runner }), launched: true };
+  } catch (error) {
+    const failure = asStrongboxError(error);
+    await deps.catalog.transition(id, 'FAILED', { reason: failure.message, errorCode: failure.code, finishedAt: deps.clock().toISOString() });
+    await deps.alerts.publish({
+      type: 'BACKUP_LAUNCH_FAILED',
+      severity: 'SEV2',
+      message: `could not start the ${tier} backup of database ${run.database}: ${failure.message}`,
+      hint: failure.hint,
+      database: run.database,
+      backupId: id,
+      code: failure.code,
+      at: deps.clock().toISOString(),
+    });
+    throw failure;
+  }
+}

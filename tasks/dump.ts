@@ -1,0 +1,114 @@
+import { hostname } from 'node:os';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readDatabaseSecret } from '../shared/adapters/secrets/database-secret';
+import { TIERS, type Compression, type Tier } from '../shared/domain/backup';
+import { isBackupId } from '../shared/domain/keys';
+import { asStrongboxError, InputError, InterruptedError } from '../shared/errors';
+import { resolveDatabase } from '../shared/local/databases';
+import { loadConfig } from '../shared/local/config-file';
+import { openLocalContext } from '../shared/local/context';
+import { resolveHome } from '../shared/local/home';
+import { stderrLog } from '../shared/local/stderr-log';
+import { awsDeps } from '../shared/runtime/aws';
+import { pgDumpTools } from '../shared/runtime/dump-tools';
+import { STRONGBOX_VERSION } from '../shared/runtime/version';
+import { runLogicalBackup, type BackupDeps, type BackupRequest } from '../shared/usecases/backup';
+
+/** Exit codes of the dump task, as ECS and the local launcher see them. */
+export const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 143 } as const;
+
+/** What the task needs from its process; injected so that tests drive it. */
+export interface TaskIo {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Registers the handler for SIGTERM (ECS stop) and SIGINT. */
+  onStop(handler: (signal: string) => void): void;
+}
+
+interface TaskInput {
+  database: string;
+  tier: Tier;
+  backupId?: string;
+  secretArn?: string;
+  compression?: Compression;
+}
+
+function readInput(env: NodeJS.ProcessEnv): TaskInput {
+  const problems: string[] = [];
+  const database = env.STRONGBOX_DATABASE ?? '';
+  if (!database) problems.push('STRONGBOX_DATABASE is not set');
+  const tier = (env.STRONGBOX_TIER ?? 'manual') as Tier;
+  if (!TIERS.includes(tier)) problems.push(`STRONGBOX_TIER "${tier}" is not one of ${TIERS.join(', ')}`);
+  const backupId = env.STRONGBOX_BACKUP_ID;
+  if (backupId !== undefined && !isBackupId(backupId)) problems.push(`STRONGBOX_BACKUP_ID "${backupId}" is not a backup id`);
+  const compression = env.STRONGBOX_COMPRESSION as Compression | undefined;
+  if (compression !== undefined && compression !== 'gzip' && compression !== 'zstd') problems.push('STRONGBOX_COMPRESSION must be gzip or zstd');
+  if (problems.length) throw new InputError(`dump task input is invalid: ${problems.join('; ')}`, 'the scheduler sets these overrides; check the RunTask call');
+  return {
+    database,
+    tier,
+    ...(backupId ? { backupId } : {}),
+    ...(env.STRONGBOX_SECRET_ARN ? { secretArn: env.STRONGBOX_SECRET_ARN } : {}),
+    ...(compression ? { compression } : {}),
+  };
+}
+
+/**
+ * The dump task: one logical backup of one database, then exit. In AWS (STRONGBOX_BUCKET
+ * set) it reads the database secret itself and writes to S3 and DynamoDB; locally it
+ * joins the running `npm start` instance's catalog. SIGTERM aborts the dump: nothing
+ * partial is kept, the entry is FAILED, and the task exits 143 within the stop timeout.
+ */
+export async function runDumpTask(io: TaskIo): Promise<number> {
+  const log = stderrLog(true);
+  const abort = new AbortController();
+  io.onStop((signal) => abort.abort(new InterruptedError(signal)));
+  let close: () => Promise<void> = async () => {};
+  try {
+    const input = readInput(io.env);
+    let deps: BackupDeps;
+    let request: Omit<BackupRequest, 'tier' | 'runner' | 'signal'>;
+    if (io.env.STRONGBOX_BUCKET) {
+      deps = { ...awsDeps(io.env, log), tools: pgDumpTools, version: STRONGBOX_VERSION };
+      if (!input.secretArn) throw new InputError('STRONGBOX_SECRET_ARN is not set', 'the schedule input must carry the database secret ARN');
+      const connection = await readDatabaseSecret(new SecretsManagerClient({}), input.secretArn, input.database);
+      request = { database: input.database, connection, compression: input.compression ?? 'gzip', includeRolePasswords: false, waitForVerification: false };
+    } else {
+      const { config } = loadConfig(io.env, io.cwd);
+      const paths = resolveHome(io.env, io.cwd);
+      const context = await openLocalContext({ paths, storage: config.storage, env: io.env, log });
+      close = context.close;
+      deps = { ...context, tools: pgDumpTools, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
+      const target = resolveDatabase({ name: input.database, ...(input.compression ? { compression: input.compression } : {}) }, config, io.env, paths);
+      request = { database: target.name, connection: target.connection, compression: target.compression, includeRolePasswords: target.includeRolePasswords };
+    }
+    const entry = await runLogicalBackup(deps, {
+      ...request,
+      tier: input.tier,
+      ...(input.backupId ? { backupId: input.backupId } : {}),
+      runner: io.env.ECS_CONTAINER_METADATA_URI_V4 ? `ecs:${hostname()}` : `pid:${process.pid}`,
+      signal: abort.signal,
+    });
+    log.info('dump task finished', { backupId: entry.id, state: entry.state, bytes: entry.bytes });
+    return entry.state === 'FAILED' ? EXIT.failed : EXIT.ok;
+  } catch (error) {
+    const failure = asStrongboxError(error);
+    log.error('dump task failed', { code: failure.code, reason: failure.message, hint: failure.hint });
+    if (failure instanceof InterruptedError) return EXIT.interrupted;
+    return failure instanceof InputError ? EXIT.badInput : EXIT.failed;
+  } finally {
+    await close().catch(() => undefined);
+  }
+}
+
+const isEntryPoint = process.argv[1] !== undefined && /task-dump\.js$/.test(process.argv[1]);
+if (isEntryPoint) {
+  void runDumpTask({
+    env: process.env,
+    cwd: process.cwd(),
+    onStop: (handler) => {
+      process.once('SIGTERM', () => handler('SIGTERM'));
+      process.once('SIGINT', () => handler('SIGINT'));
+    },
+  }).then((code) => process.exit(code));
+}
