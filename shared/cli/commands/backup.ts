@@ -1,0 +1,108 @@
+import type { Command } from 'commander';
+import { TIERS, type BackupEntry, type Compression, type Tier } from '../../domain/backup';
+import { InterruptedError } from '../../errors';
+import { resolveDatabase } from '../../local/databases';
+import { pgDumpTools } from '../../runtime/dump-tools';
+import { STRONGBOX_VERSION } from '../../runtime/version';
+import { runLogicalBackup, type BackupProgress } from '../../usecases/backup';
+import { formatBytes, printResult, UsageError, type Output } from '../output';
+import { withSession } from '../session';
+
+interface BackupFlags {
+  database?: string;
+  databaseUrl?: string;
+  tier: string;
+  table: string[];
+  compression?: string;
+}
+
+/** The `--json` shape of a backup (the issue's contract). */
+export function backupSummary(entry: BackupEntry): Record<string, unknown> {
+  return {
+    id: entry.id,
+    state: entry.state,
+    key: entry.key,
+    bytes: entry.bytes ?? 0,
+    sha256: entry.sha256 ?? null,
+    tier: entry.tier,
+    database: entry.database,
+    startedAt: entry.startedAt,
+    finishedAt: entry.finishedAt ?? null,
+    ...(entry.reason ? { reason: entry.reason } : {}),
+    ...(entry.tables ? { tables: entry.tables } : {}),
+  };
+}
+
+function progressPrinter(out: Output, database: string): ((progress: BackupProgress) => void) | undefined {
+  if (!out.interactive || out.json) return undefined;
+  let last = 0;
+  return ({ bytes, elapsedMs, databaseSizeBytes }) => {
+    if (elapsedMs - last < 250) return;
+    last = elapsedMs;
+    const rate = elapsedMs > 0 ? (bytes / elapsedMs) * 1000 : 0;
+    out.stderr(`\r${database}: ${formatBytes(bytes)} written, ${formatBytes(rate)}/s (database ${formatBytes(databaseSizeBytes)} on disk)   `);
+  };
+}
+
+/** Runs `strongbox backup`; returns the exit code (1 when the backup ends FAILED). */
+export async function backupCommand(flags: BackupFlags, out: Output): Promise<number> {
+  if (!TIERS.includes(flags.tier as Tier)) throw new UsageError(`--tier ${flags.tier} is not one of ${TIERS.join(', ')}`, 'e.g. --tier pre-migration');
+  if (flags.compression !== undefined && flags.compression !== 'gzip' && flags.compression !== 'zstd') {
+    throw new UsageError(`--compression ${flags.compression} is not gzip or zstd`, 'zstd is faster (pg_dump -Z0 | zstd); gzip is pg_dump\'s own');
+  }
+  return withSession(out, async ({ context, config, env }) => {
+    const target = resolveDatabase(
+      { name: flags.database, url: flags.databaseUrl, ...(flags.compression ? { compression: flags.compression as Compression } : {}) },
+      config,
+      env,
+      context.paths,
+    );
+    const abort = new AbortController();
+    const onSignal = () => abort.abort(new InterruptedError('SIGINT'));
+    process.once('SIGINT', onSignal);
+    try {
+      const onProgress = progressPrinter(out, target.name);
+      const entry = await runLogicalBackup(
+        { ...context, tools: pgDumpTools, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 },
+        {
+          database: target.name,
+          connection: target.connection,
+          tier: flags.tier as Tier,
+          ...(flags.table.length ? { tablePatterns: flags.table } : {}),
+          compression: target.compression,
+          includeRolePasswords: target.includeRolePasswords,
+          runner: `pid:${process.pid}`,
+          signal: abort.signal,
+          ...(onProgress ? { onProgress } : {}),
+        },
+      );
+      if (onProgress) out.stderr('\n');
+      const seconds = (Date.parse(entry.finishedAt ?? entry.startedAt) - Date.parse(entry.startedAt)) / 1000;
+      printResult(
+        out,
+        backupSummary(entry),
+        `${entry.state === 'VERIFIED' ? 'Backup' : 'Backup FAILED:'} ${entry.id} of ${entry.database} (${entry.tier}) ${entry.state}` +
+          `\n  ${formatBytes(entry.bytes ?? 0)} in ${seconds.toFixed(1)} s → ${context.storage.location}/${entry.key}` +
+          (entry.reason ? `\n  reason: ${entry.reason}` : ''),
+      );
+      return entry.state === 'FAILED' ? 1 : 0;
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+    }
+  });
+}
+
+/** Registers `backup` on the program. */
+export function registerBackup(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+  program
+    .command('backup')
+    .description('take a logical backup (pg_dump -Fc) now; returns once it is VERIFIED or FAILED')
+    .option('--database <name>', 'a database from strongbox.config.json (or "demo" in local mode)')
+    .option('--database-url <url>', 'postgresql://user@host:port/db — no password here: use DATABASE_URL or PGPASSFILE')
+    .option('--tier <tier>', `one of ${TIERS.join(', ')}`, 'manual')
+    .option('--table <pattern>', 'only these tables (pg_dump -t patterns; repeatable)', (value: string, previous: string[]) => [...previous, value], [])
+    .option('--compression <kind>', 'gzip (pg_dump\'s own) or zstd (faster)')
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', '\nExamples:\n  strongbox backup --database app --tier pre-migration\n  DATABASE_URL=postgresql://me:secret@db/app strongbox backup --table \'"Sales".*\' --json\n')
+    .action(async (flags: BackupFlags & { json?: boolean }) => run((out) => backupCommand(flags, out), Boolean(flags.json)));
+}

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { rebuildCatalog } from '../../usecases/rebuild-catalog';
+import { printResult, type Output } from '../output';
+import { withSession } from '../session';
+
+/** Runs `strongbox catalog rebuild`: the catalog from the manifests in storage. */
+export async function rebuildCommand(flags: { verify: boolean }, out: Output): Promise<number> {
+  return withSession(out, async ({ context }) => {
+    const report = await rebuildCatalog(context, { verify: flags.verify });
+    const lines = [
+      `Catalog rebuilt from ${context.storage.location}: ${report.manifests} manifests, ${report.created} new entries, ${report.alreadyKnown} already known.`,
+      `${report.verified} verified, ${report.failed} failed.`,
+      ...report.unreadable.map((item) => `  unreadable manifest ${item.key}: ${item.reason}`),
+      ...report.incomplete.map((folder) => `  incomplete backup (no manifest): ${folder}`),
+    ];
+    printResult(out, report, lines.join('\n'));
+    return report.unreadable.length || report.failed ? 1 : 0;
+  });
+}
+
+/** Registers `catalog rebuild`. */
+export function registerCatalog(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+  const catalog = program.command('catalog').description('maintain the catalog (the storage is the truth, the catalog its index)');
+  catalog
+    .command('rebuild')
+    .description('rebuild the catalog from the manifests in storage, and checksum what is not yet verified')
+    .option('--no-verify', 'only index; leave the checksum for later')
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', '\nExample:\n  strongbox catalog rebuild --json\n')
+    .action(async (flags: { verify: boolean; json?: boolean }) => run((out) => rebuildCommand(flags, out), Boolean(flags.json)));
+}

@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { STRONGBOX_VERSION } from '../runtime/version';
+import { registerBackup } from './commands/backup';
+import { registerCatalog } from './commands/catalog';
+import { registerExportCsv } from './commands/export-csv';
+import { registerList } from './commands/list';
+import { registerStart } from './commands/start';
+import { EXIT_CODE, printFailure, processOutput, type Output } from './output';
+
+/** Runs one command's action with the shared output and failure conventions. */
+async function run(action: (out: Output) => Promise<number>, json: boolean): Promise<void> {
+  const out = processOutput(json);
+  try {
+    process.exitCode = await action(out);
+  } catch (error) {
+    process.exitCode = printFailure(out, error);
+  }
+}
+
+/** The `strongbox` program. Exit codes: 0 ok, 1 failed or refused, 2 usage. */
+export function buildProgram(): Command {
+  const program = new Command('strongbox')
+    .description('Backups and disaster recovery for PostgreSQL: local mode and AWS')
+    .version(STRONGBOX_VERSION)
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  registerStart(program, run);
+  registerBackup(program, run);
+  registerList(program, run);
+  registerExportCsv(program, run);
+  registerCatalog(program, run);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? EXIT_CODE.ok : EXIT_CODE.usage;
+      return;
+    }
+    throw error;
+  }
+}
+
+void main(process.argv);

@@ -1,0 +1,54 @@
+import { asStrongboxError, InputError } from '../errors';
+
+/** Exit codes of every command (DESIGN.md, CLI conventions). */
+export const EXIT_CODE = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Raised for a usage error (bad flags): exit 2. */
+export class UsageError extends InputError {}
+
+export interface Output {
+  json: boolean;
+  /** stderr is a terminal: progress and logs may be shown. */
+  interactive: boolean;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** The process's own streams. */
+export function processOutput(json: boolean): Output {
+  return {
+    json,
+    interactive: Boolean(process.stderr.isTTY),
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}
+
+/** Prints a command's result: one JSON document with --json, the human text otherwise. */
+export function printResult(out: Output, value: unknown, human: string): void {
+  if (out.json) out.stdout(`${JSON.stringify(value, null, 2)}\n`);
+  else out.stdout(human.endsWith('\n') ? human : `${human}\n`);
+}
+
+/**
+ * Prints a failure (message and hint on stderr; with --json also `{"error": …}` on
+ * stdout) and returns the exit code: 2 for usage errors, 1 otherwise.
+ */
+export function printFailure(out: Output, error: unknown): number {
+  const failure = asStrongboxError(error);
+  out.stderr(`strongbox: ${failure.message}\nHINT: ${failure.hint}\n`);
+  if (out.json) out.stdout(`${JSON.stringify({ error: failure.toJSON() }, null, 2)}\n`);
+  return failure instanceof UsageError ? EXIT_CODE.usage : EXIT_CODE.failed;
+}
+
+/** Bytes for humans: 1.5 MB, 320 kB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,93 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Catalog } from '../adapters/catalog/catalog';
+import { DynamoCatalog } from '../adapters/catalog/dynamo';
+import { ConsoleAlertPublisher } from '../adapters/sns/console-alerts';
+import { FolderStorage } from '../adapters/storage/folder';
+import { makeS3Client, S3Storage } from '../adapters/storage/s3';
+import type { Storage } from '../adapters/storage/storage';
+import type { StorageConfig } from '../config';
+import type { AlertPublisher, Clock, Log } from '../ports';
+import { ensureCatalogTable, startDynalite } from './dynalite-server';
+import { readLiveInstance, type HomePaths } from './home';
+import { deliverObjectEvents } from './object-events';
+
+export const LOCAL_TABLE = 'strongbox-catalog';
+
+/** Local credentials for the DynamoDB-compatible server (it checks none, the SDK wants some). */
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export interface LocalContext {
+  storage: Storage;
+  catalog: Catalog;
+  alerts: AlertPublisher;
+  log: Log;
+  clock: Clock;
+  paths: HomePaths;
+  catalogEndpoint: string;
+  /** True when this process started the catalog server (no `npm start` running). */
+  ownsCatalog: boolean;
+  close(): Promise<void>;
+}
+
+/** The catalog client for a DynamoDB-compatible endpoint on loopback. */
+export function localCatalog(endpoint: string): Catalog {
+  const client = new DynamoDBClient({ endpoint, region: 'local', credentials: LOCAL_CREDENTIALS });
+  return new DynamoCatalog(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), LOCAL_TABLE);
+}
+
+/** The storage a config names: the repository folder under the home, or an S3(-compatible) bucket. */
+export function localStorage(config: StorageConfig, paths: HomePaths, env: NodeJS.ProcessEnv): Storage {
+  if (config.type === 'folder') return new FolderStorage(config.path ?? paths.repository);
+  const client = makeS3Client({
+    ...(config.region ? { region: config.region } : { region: env.AWS_REGION ?? 'us-east-1' }),
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(config.forcePathStyle !== undefined ? { forcePathStyle: config.forcePathStyle } : {}),
+  });
+  return new S3Storage(client, config.bucket, config.prefix ? { prefix: config.prefix } : {});
+}
+
+/**
+ * Opens local mode's state: the catalog of the running `npm start` when there is one
+ * (never two writers on the catalog files), otherwise a catalog server of its own on
+ * 127.0.0.1 over the files in the home; the storage; the console alerts; and the local
+ * delivery of ObjectCreated events to the same handlers AWS runs.
+ * Throws CATALOG_LOCKED when another process holds the catalog files.
+ */
+export async function openLocalContext(options: {
+  paths: HomePaths;
+  storage: StorageConfig;
+  env: NodeJS.ProcessEnv;
+  log: Log;
+  alerts?: AlertPublisher;
+  clock?: Clock;
+}): Promise<LocalContext> {
+  const { paths, log } = options;
+  const clock = options.clock ?? (() => new Date());
+  const alerts = options.alerts ?? new ConsoleAlertPublisher();
+  const instance = readLiveInstance(paths);
+  let endpoint: string;
+  let stopCatalog: () => Promise<void> = async () => {};
+  if (instance) {
+    endpoint = instance.catalogEndpoint;
+  } else {
+    const server = await startDynalite({ path: paths.catalog });
+    endpoint = server.endpoint;
+    stopCatalog = server.stop;
+    await ensureCatalogTable(new DynamoDBClient({ endpoint, region: 'local', credentials: LOCAL_CREDENTIALS }), LOCAL_TABLE);
+  }
+  const storage = localStorage(options.storage, paths, options.env);
+  const catalog = localCatalog(endpoint);
+  deliverObjectEvents({ storage, catalog, alerts, log, clock });
+  return {
+    storage,
+    catalog,
+    alerts,
+    log,
+    clock,
+    paths,
+    catalogEndpoint: endpoint,
+    ownsCatalog: !instance,
+    close: stopCatalog,
+  };
+}

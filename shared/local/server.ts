@@ -1,0 +1,114 @@
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { scheduleBackupHandler } from '../../functions/schedule-backup';
+import { watchdogHandler } from '../../functions/watchdog';
+import type { LocalCluster } from '../adapters/postgres/cluster';
+import { redactConnection } from '../domain/connection';
+import { catchUpTier } from '../domain/schedule';
+import schedules from '../../deploy/schedules.json';
+import { StrongboxError } from '../errors';
+import type { Log } from '../ports';
+import { loadConfig } from './config-file';
+import { LOCAL_TABLE, openLocalContext } from './context';
+import { DEMO_DATABASE, resolveDatabase } from './databases';
+import { ensureDemoCluster } from './demo-cluster';
+import { clearInstance, readLiveInstance, resolveHome, writeInstance } from './home';
+import { ProcessTaskLauncher } from './process-launcher';
+import { startScheduler, type ScheduledJob } from './scheduler';
+
+export interface LocalServer {
+  /** Resolves once everything is stopped (after `stop()` or a signal). */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `npm start`: local mode. Uses DATABASE_URL or the configured databases, or creates a
+ * throwaway cluster with sample data; runs the schedules of serverless.yml in-process
+ * (dump tasks as child processes), catches up at once on a tier with no recent backup,
+ * and records itself in the home so that CLI commands share its catalog.
+ * `say` prints the human report (where things are, what happens next).
+ */
+export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: string; log: Log; say: (line: string) => void }): Promise<LocalServer> {
+  const { env, cwd, log, say } = options;
+  const paths = resolveHome(env, cwd);
+  const running = readLiveInstance(paths);
+  if (running) {
+    throw new StrongboxError('ALREADY_STARTED', `Strongbox is already running for ${paths.root} (pid ${running.pid})`, 'use the CLI beside it (`npx strongbox list`), or stop it with Ctrl-C first');
+  }
+  const { config, path: configPath } = loadConfig(env, cwd);
+  const context = await openLocalContext({ paths, storage: config.storage, env, log });
+  let cluster: LocalCluster | undefined;
+  const cleanups: Array<() => Promise<void>> = [context.close];
+  try {
+    writeInstance(paths, { pid: process.pid, catalogEndpoint: context.catalogEndpoint, tableName: LOCAL_TABLE, startedAt: new Date().toISOString() });
+    cleanups.unshift(async () => clearInstance(paths));
+    const names = config.databases.map((database) => database.name);
+    if (!names.length && env.DATABASE_URL) names.push(resolveDatabase({}, config, env, paths).name);
+    if (!names.length) {
+      say('No DATABASE_URL and no databases in strongbox.config.json: starting a throwaway PostgreSQL with sample data…');
+      const demo = await ensureDemoCluster(paths, log);
+      cluster = demo.cluster;
+      cleanups.unshift(() => demo.cluster.stop());
+      names.push(DEMO_DATABASE);
+    }
+    const targets = names.map((name) => ({ name, target: resolveDatabase({ name }, config, env, paths) }));
+
+    const launcher = new ProcessTaskLauncher({
+      program: join(dirname(fileURLToPath(import.meta.url)), 'task-dump.js'),
+      logDir: paths.logs,
+      env: { ...env, STRONGBOX_HOME: paths.root, ...(configPath ? { STRONGBOX_CONFIG: configPath } : {}) },
+      onExit: (request, code) => {
+        void context.catalog.get(request.backupId).then((entry) => {
+          const state = entry?.state ?? 'unknown';
+          say(`${new Date().toISOString()} backup ${request.backupId} of ${request.database} (${request.tier}): ${state}${entry?.reason ? ` (${entry.reason})` : ''} [exit ${code}]`);
+        });
+      },
+    });
+    cleanups.unshift(() => launcher.stopAll());
+    const schedule = scheduleBackupHandler({ ...context, launcher });
+    const watchdog = watchdogHandler(context, config.staleAfterSeconds * 1000);
+    const jobs: ScheduledJob[] = [
+      ...targets.map(({ name }) => ({
+        name: `backup ${name}`,
+        expression: config.databases.find((database) => database.name === name)?.schedule ?? schedules.logicalBackup,
+        run: (firedAt: Date) => schedule({ database: name, time: firedAt.toISOString() }),
+      })),
+      { name: 'watchdog', expression: config.watchdogSchedule, run: () => watchdog() },
+    ];
+    const scheduler = startScheduler(jobs, context.clock, log);
+    cleanups.unshift(async () => scheduler.stop());
+
+    say(`Strongbox local mode`);
+    say(`  home        ${paths.root}`);
+    say(`  storage     ${context.storage.location}`);
+    say(`  catalog     ${context.catalogEndpoint} (DynamoDB-compatible, table ${LOCAL_TABLE}, files in ${paths.catalog})`);
+    say(`  task logs   ${paths.logs}`);
+    for (const { name, target } of targets) say(`  database    ${name}: ${redactConnection(target.connection)}`);
+    for (const next of scheduler.upcoming()) say(`  next        ${next.name} at ${next.at.toISOString()}`);
+
+    await watchdog();
+    for (const { name } of targets) {
+      const tier = catchUpTier(await context.catalog.listByDatabase(name, { kind: 'logical', limit: 200 }), name, context.clock());
+      if (!tier) continue;
+      say(`  catch-up    no recent ${tier} backup of ${name}: taking one now`);
+      await schedule({ database: name, time: context.clock().toISOString(), tier });
+    }
+    say('Ready. `npx strongbox list` shows the catalog; Ctrl-C stops.');
+  } catch (error) {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    throw error;
+  }
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      say('Stopping: waiting for running tasks, then the catalog' + (cluster ? ' and the demo PostgreSQL' : '') + '…');
+      for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log.error('cleanup failed', { error: (error as Error).message }));
+      say('Stopped.');
+      resolveStopped();
+    })());
+  return { stopped, stop };
+}
