@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { InputError, ObjectNotFoundError, StorageError } from '../../errors';
+import { HashingStream } from './hashing';
+import { assertValidKey, assertValidPrefix } from './keys';
+import { ObjectCreatedListeners } from './listeners';
+import type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+
+/** Where writes are staged before their rename; on the same filesystem so the rename is atomic. */
+const TMP_DIR = '.tmp';
+
+/**
+ * The repository folder: the storage contract on a local directory, one file per key.
+ *
+ * Writes stream into `<root>/.tmp/`, are fsync'd, renamed into place and the parent
+ * directory fsync'd, so an object is visible whole or not at all and survives a crash
+ * once the write resolved. Keys whose first name is `.tmp` are refused. Unlike S3, a
+ * key cannot also be the beginning of another key plus `/` (`a` and `a/b`): a file
+ * and a directory cannot share a name; such a write fails with a StorageError.
+ */
+export class FolderStorage implements Storage {
+  readonly location: string;
+  readonly bucket: string;
+  readonly #root: string;
+  readonly #tmp: string;
+  readonly #listeners = new ObjectCreatedListeners();
+
+  /** @param root the repository folder; made absolute, created on the first write. */
+  constructor(root: string) {
+    this.#root = resolve(root);
+    this.#tmp = join(this.#root, TMP_DIR);
+    this.location = `file://${this.#root}`;
+    this.bucket = this.#root;
+  }
+
+  async putStream(key: string, body: Readable, options?: WriteOptions): Promise<WriteResult> {
+    const target = this.#pathOf(key);
+    const signal = options?.signal;
+    const temp = join(this.#tmp, `${randomUUID()}.part`);
+    const hasher = new HashingStream();
+    let file: WriteStream | undefined;
+    let fileError: unknown;
+    try {
+      await this.#fs(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
+      // flush: the data is fsync'd before close, so the rename below never publishes bytes that are not on disk.
+      file = createWriteStream(temp, { flags: 'wx', flush: true });
+      file.once('error', (error) => (fileError ??= error));
+      await pipeline(body, hasher, file, signal ? { signal } : {});
+      if (signal?.aborted) throw signal.reason;
+      await this.#moveIntoPlace(temp, target);
+    } catch (error) {
+      if (!body.destroyed) body.destroy(); // whoever feeds the body (pg_dump's stdout) must not block on a reader that left
+      // The file may still be opening (an early abort): removing it before it exists would leave it behind.
+      if (file !== undefined && !file.closed) await new Promise<void>((done) => file?.once('close', () => done()));
+      await rm(temp, { force: true }).catch(() => undefined);
+      if (signal?.aborted) throw abortedError(key, signal);
+      // The body's own error is the caller's to see as is; only our filesystem's errors are ours to translate.
+      if (error === fileError || error instanceof StorageError) throw fsError(`write ${key}`, error);
+      throw error;
+    }
+
+    const { bytes, sha256 } = hasher.digest();
+    const stored = await this.#fs(`stat ${key}`, () => stat(target));
+    await this.#listeners.notify({ key, size: bytes, lastModified: stored.mtime, bucket: this.bucket });
+    return { key, bytes, sha256 };
+  }
+
+  async putBytes(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<WriteResult> {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    return this.putStream(key, Readable.from([bytes]), options);
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.#pathOf(key);
+    const handle = await this.#fs(`open ${key}`, () => open(path, 'r'), key);
+    const isFile = await handle.stat().then((info) => info.isFile(), () => false);
+    if (!isFile) {
+      await handle.close();
+      throw new ObjectNotFoundError(key); // a folder: only a prefix of other keys, not an object
+    }
+    const source = handle.createReadStream();
+    const out = new PassThrough();
+    source.once('error', (error) => out.destroy(fsError(`read ${key}`, error)));
+    out.once('close', () => source.destroy());
+    return source.pipe(out);
+  }
+
+  async getBytes(key: string): Promise<Buffer> {
+    const path = this.#pathOf(key);
+    return this.#fs(`read ${key}`, () => readFile(path), key);
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const path = this.#pathOf(key);
+    try {
+      const info = await stat(path);
+      return info.isFile() ? { key, size: info.size, lastModified: info.mtime } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw fsError(`stat ${key}`, error);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    assertValidPrefix(prefix);
+    const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const keys = (await this.#keysUnder(dirKey, prefix.slice(dirKey.length))).filter((key) => key.startsWith(prefix));
+    // S3 lists in UTF-8 byte order; so must we (`a-c` < `a/b` < `a0`), which no directory walk gives by itself.
+    keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    for (const key of keys) {
+      const info = await this.head(key);
+      if (info !== undefined) yield info; // deleted since the walk: S3 would not list it either
+    }
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    const paths = keys.map((key) => this.#pathOf(key));
+    for (const [index, path] of paths.entries()) {
+      await this.#fs(`delete ${keys[index]}`, () => rm(path, { force: true }));
+      await this.#pruneEmptyParents(dirname(path));
+    }
+  }
+
+  onObjectCreated(listener: ObjectCreatedListener): void {
+    this.#listeners.add(listener);
+  }
+
+  #pathOf(key: string): string {
+    assertValidKey(key);
+    if (key.split('/')[0] === TMP_DIR) {
+      throw new InputError(`storage key ${JSON.stringify(key)} is reserved`, `the repository folder keeps unfinished writes under \`${TMP_DIR}/\`; choose another key`);
+    }
+    return join(this.#root, ...key.split('/'));
+  }
+
+  async #moveIntoPlace(temp: string, target: string): Promise<void> {
+    const parent = dirname(target);
+    for (let attempt = 1; ; attempt += 1) {
+      const firstCreated = await this.#fs(`create ${parent}`, () => mkdir(parent, { recursive: true }));
+      try {
+        await rename(temp, target);
+        // New directories are only durable once their own parents are fsync'd too.
+        for (const dir of directoriesToSync(parent, firstCreated)) await this.#fs(`fsync ${dir}`, () => fsyncDirectory(dir));
+        return;
+      } catch (error) {
+        // A concurrent delete may prune the fresh parent between mkdir and rename: make it again.
+        if (isCode(error, 'ENOENT') && attempt < 3) continue;
+        throw fsError(`rename into ${target}`, error);
+      }
+    }
+  }
+
+  async #keysUnder(dirKey: string, namePrefix: string): Promise<string[]> {
+    const dir = join(this.#root, ...dirKey.split('/').filter(Boolean));
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw fsError(`list ${dir}`, error);
+    }
+    const keys: string[] = [];
+    for (const entry of entries) {
+      if (!entry.name.startsWith(namePrefix)) continue;
+      if (dirKey === '' && entry.name === TMP_DIR) continue;
+      if (entry.isFile()) keys.push(dirKey + entry.name);
+      else if (entry.isDirectory()) keys.push(...(await this.#keysUnder(`${dirKey}${entry.name}/`, '')));
+    }
+    return keys;
+  }
+
+  async #pruneEmptyParents(dir: string): Promise<void> {
+    // Retention deletes whole backups; leaving their empty folders behind would slow every later listing.
+    while (dir.startsWith(this.#root + sep) && dir !== this.#tmp) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return; // not empty, already gone or not ours to remove: all fine for a tidy-up
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  /** Runs a filesystem call, turning its errors into ObjectNotFoundError (when `missingKey` is given) or StorageError. */
+  async #fs<T>(action: string, call: () => Promise<T>, missingKey?: string): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (missingKey !== undefined && (isMissing(error) || isCode(error, 'EISDIR'))) throw new ObjectNotFoundError(missingKey, { cause: error });
+      throw fsError(action, error);
+    }
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `parent`, plus every directory above it up to the parent of the first one mkdir created. */
+function directoriesToSync(parent: string, firstCreated: string | undefined): string[] {
+  const dirs = [parent];
+  if (firstCreated === undefined) return dirs;
+  const stop = dirname(firstCreated);
+  for (let dir = parent; dir !== stop && dir !== dirname(dir); ) {
+    dir = dirname(dir);
+    dirs.push(dir);
+  }
+  return dirs;
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+function isMissing(error: unknown): boolean {
+  return isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR');
+}
+
+function abortedError(key: string, signal: AbortSignal): StorageError {
+  return new StorageError(`write of ${key} was aborted; nothing was stored`, 'write it again when the operation is resumed', { cause: signal.reason });
+}
+
+function fsError(action: string, error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new StorageError(`repository folder: ${action} failed: ${detail}`, fsHint(typeof code === 'string' ? code : ''), { cause: error });
+}
+
+function fsHint(code: string): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return 'make the repository folder writable by the user running Strongbox (check owner, mode and that the filesystem is not mounted read-only)';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'the disk holding the repository folder is full: free space or point the repository at a larger disk';
+    case 'EEXIST':
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'ENOTEMPTY':
+      return 'a key and a folder collide (e.g. `a` and `a/b`): the repository folder cannot hold both; choose keys that do not';
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files: raise the limit (`ulimit -n`) or run fewer operations at once';
+    default:
+      return 'check that the repository folder exists, is writable and that its disk is healthy';
+  }
+}

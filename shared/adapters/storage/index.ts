@@ -1,0 +1,7 @@
+export type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+export { FolderStorage } from './folder';
+export { S3Storage, type S3StorageOptions } from './s3';
+export { makeS3Client, type S3ClientOptions } from './s3-client';
+export { HashingStream, digestBytes, type StreamDigest } from './hashing';
+export { assertValidKey, assertValidPrefix } from './keys';
+export type { ObjectCreatedInfo } from './listeners';

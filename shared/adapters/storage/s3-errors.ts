@@ -1,0 +1,60 @@
+import { ObjectNotFoundError, StorageError, StrongboxError } from '../../errors';
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const CREDENTIAL_NAMES = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'CredentialsProviderError',
+]);
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Turns an AWS SDK (or network) error into the project's error.
+ *
+ * `NoSuchKey` / `NotFound` become ObjectNotFoundError when `missingKey` is given (a read
+ * of that key); everything else becomes a StorageError whose hint says where to look:
+ * credentials, the bucket name, or the endpoint. StrongboxErrors pass through unchanged.
+ *
+ * @param action the S3 operation, for the message (`GetObject`).
+ * @param where the object or prefix as `s3://bucket/key`, for the message.
+ */
+export function s3Error(action: string, where: string, error: unknown, missingKey?: string): StrongboxError {
+  if (error instanceof StrongboxError) return error;
+  const sdk = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  const name = sdk.name ?? 'Error';
+  const status = sdk.$metadata?.httpStatusCode;
+  if (missingKey !== undefined && (name === 'NoSuchKey' || name === 'NotFound')) {
+    return new ObjectNotFoundError(missingKey, { cause: error });
+  }
+  const detail = [name, sdk.code !== undefined && sdk.code !== name ? sdk.code : undefined, status !== undefined ? `HTTP ${status}` : undefined]
+    .filter(Boolean)
+    .join(', ');
+  const message = `S3 ${action} ${where} failed (${detail}): ${sdk.message ?? String(error)}`;
+  return new StorageError(message, hintFor(name, sdk.code, status), { cause: error });
+}
+
+function hintFor(name: string, code: string | undefined, status: number | undefined): string {
+  if (name === 'NoSuchBucket') {
+    return 'check the bucket name in the configuration and that the bucket exists in the configured region (and, with a custom endpoint, on that endpoint)';
+  }
+  if (CREDENTIAL_NAMES.has(name) || status === 403) {
+    return 'check the AWS credentials (profile, role or keys) and that their policy allows this action on the bucket and prefix';
+  }
+  if ((code !== undefined && NETWORK_CODES.has(code)) || name === 'TimeoutError' || name === 'RequestTimeout') {
+    return 'check the S3 endpoint (URL, port, DNS, network or VPC endpoint) and that it is up; the request was retried before giving up';
+  }
+  if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || status === 301) {
+    return 'the bucket lives in another region: set the region to the bucket\'s region';
+  }
+  return 'check the credentials, the bucket name and the endpoint; if they are right, S3 may be failing: try again later';
+}

@@ -1,0 +1,228 @@
+import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { ObjectNotFoundError, StorageError } from '../../errors';
+import { digestBytes, HashingStream } from './hashing';
+import { assertValidKey, assertValidPrefix } from './keys';
+import { ObjectCreatedListeners } from './listeners';
+import { s3Error } from './s3-errors';
+import type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+
+export { makeS3Client, type S3ClientOptions } from './s3-client';
+
+const MIB = 1024 * 1024;
+
+/** Tuning of an {@link S3Storage}. */
+export interface S3StorageOptions {
+  /** Keys are stored under `<prefix>/`; empty or absent means the bucket's root. */
+  prefix?: string;
+  /** Multipart part size for `putStream`; default 8 MiB, at least 5 MiB (S3's minimum). */
+  partSizeBytes?: number;
+  /** Parts uploaded in parallel by `putStream`; default 4. */
+  queueSize?: number;
+  /** Keys asked per ListObjectsV2 page; default (and S3's maximum) 1000. Smaller values exist for tests. */
+  listPageSize?: number;
+  /** Keys per DeleteObjects call; default (and S3's maximum) 1000. */
+  deleteBatchSize?: number;
+}
+
+/**
+ * The storage contract on an S3 bucket (or any S3-compatible endpoint).
+ *
+ * `putStream` uploads with a multipart upload of `partSizeBytes` parts, `queueSize` at
+ * a time: memory is bounded by about partSizeBytes × (queueSize + 1) per write (the parts
+ * in flight plus the one filling), 40 MiB with the defaults, whatever the object's size.
+ * A body that errors or an aborted signal aborts the multipart upload before the
+ * promise rejects, so no parts are left behind (nor billed).
+ *
+ * The client must not add aws-chunked framing to stream bodies that the endpoint stores
+ * as is: build it with {@link makeS3Client}. SDK errors never leave this class: a missing
+ * object is an ObjectNotFoundError, anything else a StorageError whose hint points at
+ * credentials, the bucket name or the endpoint.
+ */
+export class S3Storage implements Storage {
+  readonly location: string;
+  readonly bucket: string;
+  readonly #client: S3Client;
+  readonly #keyPrefix: string;
+  readonly #partSize: number;
+  readonly #queueSize: number;
+  readonly #listPageSize: number;
+  readonly #deleteBatchSize: number;
+  readonly #listeners = new ObjectCreatedListeners();
+
+  /**
+   * @throws InputError when the prefix is not a valid key, or StorageError when the tuning is out of S3's limits.
+   */
+  constructor(client: S3Client, bucket: string, options: S3StorageOptions = {}) {
+    const prefix = (options.prefix ?? '').replace(/\/+$/, '');
+    if (prefix !== '') assertValidKey(prefix);
+    this.#client = client;
+    this.bucket = bucket;
+    this.#keyPrefix = prefix === '' ? '' : `${prefix}/`;
+    this.location = `s3://${bucket}/${prefix}`;
+    this.#partSize = options.partSizeBytes ?? 8 * MIB;
+    this.#queueSize = options.queueSize ?? 4;
+    this.#listPageSize = options.listPageSize ?? 1000;
+    this.#deleteBatchSize = options.deleteBatchSize ?? 1000;
+    if (this.#partSize < 5 * MIB || this.#queueSize < 1 || this.#listPageSize < 1 || this.#deleteBatchSize < 1 || this.#deleteBatchSize > 1000) {
+      throw new StorageError('S3 storage tuning out of range', 'use partSizeBytes ≥ 5 MiB, queueSize ≥ 1, listPageSize ≥ 1 and 1 ≤ deleteBatchSize ≤ 1000');
+    }
+  }
+
+  async putStream(key: string, body: Readable, options?: WriteOptions): Promise<WriteResult> {
+    assertValidKey(key);
+    const signal = options?.signal;
+    const hasher = new HashingStream();
+    let bodyError: unknown;
+    // Recorded as it is emitted: done() may reject with it before pipeline's callback would run.
+    body.once('error', (error) => (bodyError ??= error));
+    pipeline(body, hasher, () => undefined);
+    // Upload.abort() would make done() reject at once while the multipart upload is aborted
+    // later, or never if the body stalls. Failing the body instead makes done() abort the
+    // upload first and reject after, so a rejection means nothing is left behind.
+    const onAbort = (): void => void hasher.destroy(new StorageError(`write of ${key} was aborted`, 'write it again'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+
+    const upload = new Upload({
+      client: this.#client,
+      params: { Bucket: this.bucket, Key: this.#keyPrefix + key, Body: hasher, ContentType: options?.contentType },
+      partSize: this.#partSize,
+      queueSize: this.#queueSize,
+      leavePartsOnError: false,
+    });
+    let etag: string | undefined;
+    try {
+      etag = (await upload.done()).ETag;
+    } catch (error) {
+      hasher.destroy(); // the upload stopped reading: release the body rather than leave its writer blocked
+      if (signal?.aborted) throw abortedError(key, signal, error);
+      if (bodyError !== undefined) throw bodyError;
+      throw s3Error('upload', this.#describe(key), error);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const { bytes, sha256 } = hasher.digest();
+    // S3 returns no LastModified from a write; a HEAD per write only to learn it is not worth a round trip.
+    await this.#listeners.notify({ key, size: bytes, lastModified: new Date(), bucket: this.bucket, etag });
+    return { key, bytes, sha256 };
+  }
+
+  async putBytes(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<WriteResult> {
+    assertValidKey(key);
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const { sha256 } = digestBytes(bytes);
+    const signal = options?.signal;
+    let etag: string | undefined;
+    try {
+      const command = new PutObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key, Body: bytes, ContentType: options?.contentType });
+      etag = (await this.#client.send(command, { abortSignal: signal })).ETag;
+    } catch (error) {
+      if (signal?.aborted) throw abortedError(key, signal, error);
+      throw s3Error('PutObject', this.#describe(key), error);
+    }
+    await this.#listeners.notify({ key, size: bytes.byteLength, lastModified: new Date(), bucket: this.bucket, etag });
+    return { key, bytes: bytes.byteLength, sha256 };
+  }
+
+  async get(key: string): Promise<Readable> {
+    assertValidKey(key);
+    const body = await this.#getBody(key);
+    // Errors while the caller reads are the SDK's too: translate them on the way.
+    const out = new PassThrough();
+    body.once('error', (error) => out.destroy(s3Error('GetObject (reading)', this.#describe(key), error)));
+    out.once('close', () => body.destroy());
+    return body.pipe(out);
+  }
+
+  async getBytes(key: string): Promise<Buffer> {
+    assertValidKey(key);
+    const body = await this.#getBody(key);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+    } catch (error) {
+      throw s3Error('GetObject (reading)', this.#describe(key), error);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * Metadata of one object, or undefined. S3 answers a HEAD on a missing bucket with the
+   * same bare 404 as on a missing key, so a wrong bucket also reads as undefined here.
+   */
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    assertValidKey(key);
+    try {
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key }));
+      return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) };
+    } catch (error) {
+      const mapped = s3Error('HeadObject', this.#describe(key), error, key);
+      if (mapped instanceof ObjectNotFoundError) return undefined;
+      throw mapped;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    assertValidPrefix(prefix);
+    let token: string | undefined;
+    do {
+      const command = new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.#keyPrefix + prefix, MaxKeys: this.#listPageSize, ContinuationToken: token });
+      let page;
+      try {
+        page = await this.#client.send(command);
+      } catch (error) {
+        throw s3Error('ListObjectsV2', this.#describe(prefix), error);
+      }
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield { key: object.Key.slice(this.#keyPrefix.length), size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    keys.forEach(assertValidKey);
+    for (let start = 0; start < keys.length; start += this.#deleteBatchSize) {
+      const batch = keys.slice(start, start + this.#deleteBatchSize);
+      let out;
+      try {
+        const objects = batch.map((key) => ({ Key: this.#keyPrefix + key }));
+        out = await this.#client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: objects, Quiet: true } }));
+      } catch (error) {
+        throw s3Error('DeleteObjects', this.#describe(batch[0] ?? ''), error);
+      }
+      const failed = out.Errors ?? [];
+      if (failed.length > 0) {
+        const detail = failed.slice(0, 5).map((e) => `${e.Key ?? '?'}: ${e.Code ?? 'error'} ${e.Message ?? ''}`.trim());
+        throw new StorageError(
+          `S3 DeleteObjects in s3://${this.bucket} failed for ${failed.length} key(s): ${detail.join('; ')}`,
+          'check that the credentials allow s3:DeleteObject on the bucket (and no Object Lock retention holds these keys), then delete again',
+        );
+      }
+    }
+  }
+
+  onObjectCreated(listener: ObjectCreatedListener): void {
+    this.#listeners.add(listener);
+  }
+
+  async #getBody(key: string): Promise<Readable> {
+    try {
+      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key }));
+      return out.Body as Readable;
+    } catch (error) {
+      throw s3Error('GetObject', this.#describe(key), error, key);
+    }
+  }
+
+  #describe(key: string): string {
+    return `s3://${this.bucket}/${this.#keyPrefix}${key}`;
+  }
+}
+
+function abortedError(key: string, signal: AbortSignal, error: unknown): StorageError {
+  return new StorageError(`write of ${key} was aborted; nothing was stored`, 'write it again when the operation is resumed', { cause: signal.reason ?? error });
+}

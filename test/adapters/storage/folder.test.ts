@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FolderStorage } from '../../../shared/adapters/storage/folder';
+import { StorageError } from '../../../shared/errors';
+import { storageContract, streamOf } from './contract';
+
+storageContract('FolderStorage', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'strongbox-folder-contract-'));
+  return { storage: new FolderStorage(root), teardown: () => rm(root, { recursive: true, force: true }) };
+});
+
+describe('FolderStorage specifics', () => {
+  let root: string;
+  let storage: FolderStorage;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'strongbox-folder-'));
+    storage = new FolderStorage(join(root, 'repo'));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('names itself by its absolute path', () => {
+    const relative = new FolderStorage('some/where');
+    expect(relative.bucket).toBe(join(process.cwd(), 'some/where'));
+    expect(relative.location).toBe(`file://${join(process.cwd(), 'some/where')}`);
+  });
+
+  it('stores each key as a file under the root and leaves nothing in .tmp after failed or aborted writes', async () => {
+    // Act
+    await storage.putBytes('kept/one', 'kept');
+    await expect(storage.putStream('failed/one', streamOf(randomBytes(3 * 1024 * 1024), { failWith: new Error('boom') }))).rejects.toThrow('boom');
+    const controller = new AbortController();
+    const aborted = storage.putStream('failed/two', streamOf(randomBytes(3 * 1024 * 1024)), { signal: controller.signal });
+    setImmediate(() => controller.abort());
+    await expect(aborted).rejects.toBeInstanceOf(StorageError);
+    await expect(storage.putStream('failed/three', streamOf(Buffer.from('x')), { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(StorageError);
+    // Assess
+    expect(await readdir(join(root, 'repo', '.tmp'))).toEqual([]);
+    expect((await stat(join(root, 'repo', 'kept', 'one'))).size).toBe(4);
+    await expect(stat(join(root, 'repo', 'failed'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('never lists what is in .tmp, and refuses keys inside it', async () => {
+    // Prepare: what a crash in the middle of a write leaves behind
+    await mkdir(join(root, 'repo', '.tmp'), { recursive: true });
+    await writeFile(join(root, 'repo', '.tmp', 'crashed.part'), 'half');
+    // Act
+    const keys: string[] = [];
+    for await (const object of storage.list('')) keys.push(object.key);
+    // Assess
+    expect(keys.some((key) => key.startsWith('.tmp'))).toBe(false);
+    expect(keys).toContain('kept/one');
+    await expect(storage.putBytes('.tmp/x', 'x')).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+  });
+
+  it('lists in UTF-8 byte order even where a directory walk would not', async () => {
+    const keys = ['order/b0', 'order/b/x', 'order/b.json', 'order/b-c', 'order/é', 'order/z'];
+    for (const key of keys) await storage.putBytes(key, key);
+    const listed: string[] = [];
+    for await (const object of storage.list('order/')) listed.push(object.key);
+    expect(listed).toEqual(['order/b-c', 'order/b.json', 'order/b/x', 'order/b0', 'order/z', 'order/é']);
+  });
+
+  it('removes folders left empty by a delete', async () => {
+    await storage.putBytes('deep/a/b/c', 'x');
+    await storage.putBytes('deep-sibling', 'x');
+    await storage.delete(['deep/a/b/c']);
+    await expect(stat(join(root, 'repo', 'deep'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await stat(join(root, 'repo', 'deep-sibling'))).isFile()).toBe(true);
+  });
+
+  it('fails with a StorageError and a hint when a key collides with a folder', async () => {
+    await storage.putBytes('clash/x', 'x');
+    const error = await storage.putBytes('clash', 'y').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).hint).toMatch(/collide/);
+    await expect(storage.putBytes('clash/x/y', 'z')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    expect((await storage.getBytes('clash/x')).toString()).toBe('x');
+  });
+
+  it('fails with STORAGE_FAILED and a hint when the root is read-only', async () => {
+    // Prepare: chmod does not stop root, the immutable attribute does
+    const readOnly = join(root, 'read-only');
+    await mkdir(readOnly);
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) execFileSync('chattr', ['+i', readOnly]);
+    else await chmod(readOnly, 0o555);
+    try {
+      await expect(writeFile(join(readOnly, 'probe'), 'x')).rejects.toMatchObject({ code: expect.stringMatching(/^(EACCES|EPERM)$/) });
+      const readOnlyStorage = new FolderStorage(readOnly);
+      // Act
+      const error = await readOnlyStorage.putStream('a/b', streamOf(Buffer.from('data'))).catch((e: unknown) => e);
+      // Assess
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).toMatchObject({ code: 'STORAGE_FAILED', hint: expect.stringMatching(/writable/) });
+      expect(await readOnlyStorage.head('a/b')).toBeUndefined();
+    } finally {
+      if (asRoot) execFileSync('chattr', ['-i', readOnly]);
+      else await chmod(readOnly, 0o755);
+    }
+  });
+});
