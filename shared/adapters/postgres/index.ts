@@ -1,0 +1,12 @@
+/** The PostgreSQL adapter: snapshots, client tools, local clusters, demo data. */
+export type { PgConnection, TableRef, TableCount, ToolStream } from './types';
+export { openSnapshot } from './snapshot';
+export type { SnapshotSession } from './snapshot';
+export { spawnPgDump, spawnPgDumpall, toolVersion, exportCsv } from './tools';
+export type { PgDumpOptions } from './tools';
+export { LocalCluster } from './cluster';
+export type { LocalClusterOptions } from './cluster';
+export { seedSampleData, sampleRowCounts } from './sample-data';
+export { mapPgError, mapToolFailure } from './errors';
+export { connectClient } from './client';
+export { toolEnv } from './tool-stream';

@@ -1,0 +1,128 @@
+/**
+ * An exported PostgreSQL snapshot held open for the length of a backup: pg_dump reads it
+ * with `--snapshot`, and the row counts of the manifest are taken in it, so the counts are
+ * those of the dump's data even while the database keeps changing.
+ */
+import type pg from 'pg';
+import { DumpError } from '../../errors';
+import { quoteTable } from '../../domain/table-pattern';
+import { connectClient } from './client';
+import { mapPgError } from './errors';
+import { resolveTables } from './tables';
+import type { ResolvedTable } from './tables';
+import type { PgConnection, TableCount, TableRef } from './types';
+
+/** An open REPEATABLE READ, READ ONLY transaction whose snapshot is exported. */
+export interface SnapshotSession {
+  /** For `pg_dump --snapshot=`; valid until close(). */
+  snapshotId: string;
+  /** e.g. '15.18'. */
+  serverVersion: string;
+  /** e.g. 150018. */
+  serverVersionNum: number;
+  databaseSizeBytes: number;
+  /** pg_current_wal_lsn() at the snapshot (pg_last_wal_replay_lsn() on a standby); '' if unknown. */
+  walLsn: string;
+  /** pg_control_system()'s system identifier, or '' without the privilege to read it. */
+  systemIdentifier: string;
+  /**
+   * The tables selected: those the patterns match plus the partitions of matched partitioned
+   * tables, or every user table (outside system schemas, not owned by an extension).
+   * Sorted by schema, then name.
+   */
+  tables: TableRef[];
+  /**
+   * Counts the rows of every plain table and leaf partition in `tables` (`count(*) FROM ONLY`)
+   * inside the snapshot. Partitioned parents are left out: their rows are in their partitions.
+   *
+   * @throws DumpError (or DatabaseConnectionError) if a count fails or the session is closed.
+   */
+  countRows(): Promise<TableCount[]>;
+  /** Ends the transaction and the connection; pg_dump must have started reading before. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to `conn`, opens the snapshot transaction and resolves the tables.
+ *
+ * @throws DatabaseConnectionError (DB_UNREACHABLE, DB_AUTH_FAILED, DB_NOT_FOUND) when the
+ *   connection fails; InputError when a pattern is invalid or matches no table; DumpError
+ *   when a query fails otherwise.
+ */
+export async function openSnapshot(conn: PgConnection, options: { tablePatterns?: string[] } = {}): Promise<SnapshotSession> {
+  const client = await connectClient(conn);
+  try {
+    // The exported snapshot lives only as long as this idle transaction: no timeout may end it.
+    await client.query('SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0');
+    const server = await client.query<{ version: string; num: string; size: string }>(
+      `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
+              pg_catalog.pg_database_size(pg_catalog.current_database())::text AS size`,
+    );
+    const systemIdentifier = await readSystemIdentifier(client);
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const exported = await client.query<{ id: string; lsn: string | null }>(
+      `SELECT pg_catalog.pg_export_snapshot() AS id,
+              (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+                    ELSE pg_catalog.pg_current_wal_lsn() END)::text AS lsn`,
+    );
+    const tables = await resolveTables(client, conn.database, options.tablePatterns ?? []);
+    const info = server.rows[0];
+    const snap = exported.rows[0];
+    if (!info || !snap) throw new DumpError('PostgreSQL returned no snapshot', 'this is unexpected; the server logs may say why');
+    return session(client, conn, tables, {
+      snapshotId: snap.id,
+      serverVersion: info.version.split(' ')[0] ?? info.version,
+      serverVersionNum: Number(info.num),
+      databaseSizeBytes: Number(info.size),
+      walLsn: snap.lsn ?? '',
+      systemIdentifier,
+    });
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw mapPgError(error, conn, 'open a snapshot on');
+  }
+}
+
+type SessionInfo = Omit<SnapshotSession, 'tables' | 'countRows' | 'close'>;
+
+function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[], info: SessionInfo): SnapshotSession {
+  let closed = false;
+  return {
+    ...info,
+    tables: tables.map(({ schema, name }) => ({ schema, name })),
+    async countRows() {
+      if (closed) throw new DumpError('the snapshot session is closed', 'count the rows before closing the session');
+      const counts: TableCount[] = [];
+      for (const table of tables.filter((t) => t.kind === 'r')) {
+        try {
+          const result = await client.query<{ rows: string }>(`SELECT count(*)::text AS rows FROM ONLY ${quoteTable(table)}`);
+          counts.push({ schema: table.schema, name: table.name, rows: Number(result.rows[0]?.rows ?? 0) });
+        } catch (error) {
+          throw mapPgError(error, conn, `count the rows of ${quoteTable(table)} on`);
+        }
+      }
+      return counts;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        // A broken connection has no transaction left to end.
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  };
+}
+
+async function readSystemIdentifier(client: pg.Client): Promise<string> {
+  try {
+    const result = await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()');
+    return result.rows[0]?.id ?? '';
+  } catch {
+    // Outside a transaction, a refused function call leaves the session usable.
+    return '';
+  }
+}
