@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PgConnection } from '../adapters/postgres/types';
 import type { DatabaseConfig, StrongboxConfig } from '../config';
@@ -10,6 +10,17 @@ import type { HomePaths } from './home';
 
 /** The name local mode gives its throwaway demo database. */
 export const DEMO_DATABASE = 'demo';
+
+/**
+ * Adds the password sources libpq would use when the connection names none: PGPASSWORD,
+ * then PGPASSFILE, then ~/.pgpass (the file is read by the adapter, not here).
+ */
+function withEnvCredentials(connection: PgConnection, env: NodeJS.ProcessEnv): PgConnection {
+  if (connection.password !== undefined || connection.passfile !== undefined) return connection;
+  if (env.PGPASSWORD) return { ...connection, password: env.PGPASSWORD };
+  const passfile = env.PGPASSFILE ?? (env.HOME ? join(env.HOME, '.pgpass') : undefined);
+  return passfile && existsSync(passfile) ? { ...connection, passfile } : connection;
+}
 
 /** A database to back up, resolved to a connection (password only from env, passfile or secret). */
 export interface ResolvedDatabase {
@@ -60,8 +71,11 @@ export function resolveDatabase(
   env: NodeJS.ProcessEnv,
   paths: HomePaths,
 ): ResolvedDatabase {
-  const withCompression = (resolved: ResolvedDatabase): ResolvedDatabase =>
-    request.compression ? { ...resolved, compression: request.compression } : resolved;
+  const withCompression = (resolved: ResolvedDatabase): ResolvedDatabase => ({
+    ...resolved,
+    connection: withEnvCredentials(resolved.connection, env),
+    ...(request.compression ? { compression: request.compression } : {}),
+  });
   if (request.url) {
     const connection = parseDatabaseUrl(request.url);
     if (connection.password !== undefined) {

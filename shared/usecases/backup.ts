@@ -5,6 +5,7 @@ import type { PgConnection } from '../adapters/postgres/types';
 import type { Storage, WriteResult } from '../adapters/storage/storage';
 import type { BackupEntry, Compression, Tier } from '../domain/backup';
 import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
+import { exactTablePattern } from '../domain/table-pattern';
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../domain/manifest';
 import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
@@ -82,6 +83,7 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
   const abort = new AbortController();
   const stopOnSignal = () => abort.abort(request.signal?.reason);
   request.signal?.addEventListener('abort', stopOnSignal, { once: true });
+  if (request.signal?.aborted) stopOnSignal();
   let lockHeld = false;
   let manifestWritten = false;
   const heartbeat = startHeartbeat(deps, entry.id, abort);
@@ -94,6 +96,7 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
       staleAfterMs: deps.staleAfterMs ?? 600_000,
     });
     lockHeld = true;
+    abort.signal.throwIfAborted();
     deps.log.info('backup started', { backupId: entry.id, database: request.database, tier: request.tier, key: keys.dump });
     const written = await writeObjects(deps, request, keys, abort.signal, startedAt);
     const manifest = buildManifest(deps, request, entry, keys, written, startedAt);
@@ -102,7 +105,9 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
     await markUploaded(deps.catalog, entry.id, manifest);
     deps.log.info('backup uploaded', { backupId: entry.id, bytes: written.dump.bytes, sha256: written.dump.sha256 });
   } catch (error) {
-    const failure = asStrongboxError(abort.signal.aborted && !(error instanceof StrongboxError) ? abort.signal.reason ?? error : error);
+    // A stop request (SIGTERM) or a lost heartbeat explains the error it caused (a killed pg_dump).
+    const reason: unknown = request.signal?.aborted ? request.signal.reason : abort.signal.aborted ? abort.signal.reason : undefined;
+    const failure = asStrongboxError(reason instanceof StrongboxError ? reason : error);
     abort.abort(failure);
     await failBackup(deps, entry, keys, failure, manifestWritten);
     throw failure;
@@ -152,7 +157,9 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
   try {
     const dump = deps.tools.spawnPgDump(request.connection, {
       snapshotId: snapshot.snapshotId,
-      tablePatterns: request.tablePatterns,
+      // The exact tables counted (partitions included: PostgreSQL 15's `pg_dump -t parent`
+      // dumps no partition data), so the dump holds what the manifest declares.
+      ...(request.tablePatterns?.length ? { tablePatterns: snapshot.tables.map(exactTablePattern) } : {}),
       compression: request.compression,
       signal,
     });

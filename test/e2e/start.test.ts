@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../../shared/adapters/postgres/cluster';
+
+const CLI = resolve('dist/cli.js');
+let dir: string;
+let server: ChildProcess | undefined;
+let output = '';
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { PATH: process.env.PATH, STRONGBOX_HOME: join(dir, 'home') } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server said:\n${output}`);
+    await sleep(250);
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sbx-start-'));
+  await chmod(dir, 0o755); // the demo cluster runs as the postgres user when tests run as root
+});
+afterAll(async () => {
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  const cluster = await LocalCluster.open(join(dir, 'home', 'postgres')).catch(() => undefined);
+  await cluster?.stop().catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm start (local mode, no DATABASE_URL)', () => {
+  it('creates a demo cluster, catches up with a backup at once, shares its catalog with the CLI, and stops cleanly on Ctrl-C', async () => {
+    server = spawn(process.execPath, [CLI, 'start'], { cwd: dir, env: { PATH: process.env.PATH, STRONGBOX_HOME: join(dir, 'home') } });
+    server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+
+    await waitFor('Ready', () => (output.includes('Ready.') ? true : undefined));
+    expect(output).toMatch(/storage +file:\/\//);
+    expect(output).toMatch(/catalog +http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/next +backup demo at \d{4}-\d\d-\d\dT03:00:00\.000Z/);
+    expect(output).toMatch(/catch-up +no recent monthly backup of demo/);
+    expect(output).not.toMatch(/postgresql:\/\/[^ ]*:[^ ]*@/); // no password printed
+
+    const entry = await waitFor('the catch-up backup', async () => {
+      const list = await cli(['list', '--json']);
+      const entries = JSON.parse(list.stdout || '[]') as Array<{ state: string; tier: string; database: string }>;
+      return entries.find((e) => e.state === 'VERIFIED' || e.state === 'FAILED');
+    });
+    expect(entry).toMatchObject({ state: 'VERIFIED', tier: 'monthly', database: 'demo' });
+
+    const again = await cli(['start']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already running/);
+
+    const manual = await cli(['backup', '--database', 'demo', '--json']);
+    expect(manual.code).toBe(0);
+    expect(JSON.parse(manual.stdout)).toMatchObject({ state: 'VERIFIED', database: 'demo', tier: 'manual' });
+
+    server.kill('SIGINT');
+    const code = await new Promise<number | null>((done) => server!.once('exit', (exitCode) => done(exitCode)));
+    expect(code).toBe(0);
+    expect(output).toContain('Stopped.');
+    expect(existsSync(join(dir, 'home', 'instance.json'))).toBe(false);
+    const cluster = await LocalCluster.open(join(dir, 'home', 'postgres'));
+    expect(await cluster.isRunning()).toBe(false);
+  });
+});
