@@ -3,7 +3,7 @@ import type { Catalog } from '../adapters/catalog/catalog';
 import type { Storage } from '../adapters/storage/storage';
 import type { BackupEntry } from '../domain/backup';
 import { declaredObjects } from '../domain/manifest';
-import { asStrongboxError, ChecksumMismatchError, ConflictError, StrongboxError } from '../errors';
+import { asStrongboxError, ChecksumMismatchError, ConflictError, type StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest, readManifest } from './index-manifest';
 
