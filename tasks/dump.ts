@@ -11,6 +11,7 @@ import { resolveHome } from '../shared/local/home';
 import { stderrLog } from '../shared/local/stderr-log';
 import { awsDeps } from '../shared/runtime/aws';
 import { pgDumpTools } from '../shared/runtime/dump-tools';
+import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
 import { STRONGBOX_VERSION } from '../shared/runtime/version';
 import { runLogicalBackup, type BackupDeps, type BackupRequest } from '../shared/usecases/backup';
 
@@ -103,6 +104,7 @@ export async function runDumpTask(io: TaskIo): Promise<number> {
 
 const isEntryPoint = process.argv[1] !== undefined && /task-dump\.js$/.test(process.argv[1]);
 if (isEntryPoint) {
+  muteSdkNodeVersionWarning();
   void runDumpTask({
     env: process.env,
     cwd: process.cwd(),

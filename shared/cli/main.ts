@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { muteSdkNodeVersionWarning } from '../runtime/node-warnings';
 import { STRONGBOX_VERSION } from '../runtime/version';
 import { registerBackup } from './commands/backup';
 import { registerCatalog } from './commands/catalog';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
 }
 
 async function main(argv: string[]): Promise<void> {
+  muteSdkNodeVersionWarning();
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {

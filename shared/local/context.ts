@@ -1,6 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Catalog } from '../adapters/catalog/catalog';
+import { makeDynamoClient, makeDynamoDocumentClient } from '../adapters/catalog/client';
 import { DynamoCatalog } from '../adapters/catalog/dynamo';
 import { ConsoleAlertPublisher } from '../adapters/sns/console-alerts';
 import { FolderStorage } from '../adapters/storage/folder';
@@ -13,9 +12,6 @@ import { readLiveInstance, type HomePaths } from './home';
 import { deliverObjectEvents } from './object-events';
 
 export const LOCAL_TABLE = 'strongbox-catalog';
-
-/** Local credentials for the DynamoDB-compatible server (it checks none, the SDK wants some). */
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export interface LocalContext {
   storage: Storage;
@@ -32,8 +28,7 @@ export interface LocalContext {
 
 /** The catalog client for a DynamoDB-compatible endpoint on loopback. */
 export function localCatalog(endpoint: string): Catalog {
-  const client = new DynamoDBClient({ endpoint, region: 'local', credentials: LOCAL_CREDENTIALS });
-  return new DynamoCatalog(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), LOCAL_TABLE);
+  return new DynamoCatalog(makeDynamoDocumentClient({ endpoint }), LOCAL_TABLE);
 }
 
 /** The storage a config names: the repository folder under the home, or an S3(-compatible) bucket. */
@@ -74,7 +69,7 @@ export async function openLocalContext(options: {
     const server = await startDynalite({ path: paths.catalog });
     endpoint = server.endpoint;
     stopCatalog = server.stop;
-    await ensureCatalogTable(new DynamoDBClient({ endpoint, region: 'local', credentials: LOCAL_CREDENTIALS }), LOCAL_TABLE);
+    await ensureCatalogTable(makeDynamoClient({ endpoint }), LOCAL_TABLE);
   }
   const storage = localStorage(options.storage, paths, options.env);
   const catalog = localCatalog(endpoint);

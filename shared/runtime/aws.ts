@@ -1,10 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { makeDynamoDocumentClient } from '../adapters/catalog/client';
 import { DynamoCatalog } from '../adapters/catalog/dynamo';
 import { SnsAlertPublisher } from '../adapters/sns/alerts';
-import { S3Storage } from '../adapters/storage/s3';
+import { makeS3Client, S3Storage } from '../adapters/storage/s3';
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { Storage } from '../adapters/storage/storage';
 import type { AlertPublisher, Clock, Log } from '../ports';
@@ -24,11 +22,9 @@ export interface AwsDeps {
  * role's credentials and the region of the runtime.
  */
 export function awsDeps(env: NodeJS.ProcessEnv, log: Log): AwsDeps {
-  const s3 = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   return {
-    storage: new S3Storage(s3, requiredEnv(env, 'STRONGBOX_BUCKET')),
-    catalog: new DynamoCatalog(dynamo, requiredEnv(env, 'STRONGBOX_TABLE')),
+    storage: new S3Storage(makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET')),
+    catalog: new DynamoCatalog(makeDynamoDocumentClient(), requiredEnv(env, 'STRONGBOX_TABLE')),
     alerts: new SnsAlertPublisher(new SNSClient({}), requiredEnv(env, 'STRONGBOX_ALERT_TOPIC_ARN'), log),
     log,
     clock: () => new Date(),

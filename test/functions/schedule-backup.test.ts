@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -8,6 +7,7 @@ import { EcsTaskLauncher } from '../../shared/adapters/ecs/ecs-launcher';
 import { SnsAlertPublisher } from '../../shared/adapters/sns/alerts';
 import { backupId } from '../../shared/domain/keys';
 import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import { makeDynamoClient } from '../../shared/adapters/catalog/client';
 import { LOCAL_TABLE, localCatalog } from '../../shared/local/context';
 import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import { captureLog } from '../support/stack';
@@ -23,7 +23,7 @@ let catalog: Catalog;
 beforeAll(async () => {
   const server = await startDynalite({});
   stopCatalog = server.stop;
-  await ensureCatalogTable(new DynamoDBClient({ endpoint: server.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
+  await ensureCatalogTable(makeDynamoClient({ endpoint: server.endpoint }), LOCAL_TABLE);
   catalog = localCatalog(server.endpoint);
 });
 afterAll(async () => stopCatalog?.());

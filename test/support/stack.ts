@@ -4,11 +4,12 @@
  * folder, or s3rver through the real S3 SDK), the local ObjectCreated delivery to the
  * real handlers, and alerts captured for assertions.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import { makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog/client';
+import { DynamoCatalog } from '../../shared/adapters/catalog/dynamo';
 import { seedSampleData } from '../../shared/adapters/postgres/sample-data';
 import type { PgConnection } from '../../shared/adapters/postgres/types';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
@@ -66,7 +67,7 @@ export async function startStack(options: { storage: 'folder' | 's3'; rows?: num
 
     const dynalite = await startDynalite({});
     stops.push(dynalite.stop);
-    const dynamo = new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    const dynamo = makeDynamoClient({ endpoint: dynalite.endpoint });
     await ensureCatalogTable(dynamo, LOCAL_TABLE);
     const catalog = localCatalog(dynalite.endpoint);
 
@@ -98,9 +99,7 @@ export async function startStack(options: { storage: 'folder' | 's3'; rows?: num
       rawStorage,
       async freshCatalog(table) {
         await ensureCatalogTable(dynamo, table);
-        const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
-        const { DynamoCatalog } = await import('../../shared/adapters/catalog/dynamo');
-        return new DynamoCatalog(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), table);
+        return new DynamoCatalog(toDocumentClient(dynamo), table);
       },
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
