@@ -1,4 +1,4 @@
-import type { Tier } from './domain/backup';
+import type { Compression, Tier } from './domain/backup';
 
 /**
  * Small contracts the use cases depend on besides storage and the catalog. Each has one
@@ -45,6 +45,8 @@ export interface DumpTaskRequest {
   backupId: string;
   /** The Secrets Manager ARN holding the database credentials (AWS); the task reads it itself. */
   secretArn?: string;
+  /** How to compress the dump, when not the default (gzip). */
+  compression?: Compression;
 }
 
 /** Starts the dump program somewhere else (ECS Fargate, or a local child process). */

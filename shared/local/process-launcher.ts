@@ -32,6 +32,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
           STRONGBOX_TIER: request.tier,
           STRONGBOX_BACKUP_ID: request.backupId,
           ...(request.secretArn ? { STRONGBOX_SECRET_ARN: request.secretArn } : {}),
+          ...(request.compression ? { STRONGBOX_COMPRESSION: request.compression } : {}),
         },
         stdio: ['ignore', logFd, logFd],
       });

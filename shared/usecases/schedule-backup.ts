@@ -55,7 +55,13 @@ export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRu
     return { entry: (await deps.catalog.get(id)) ?? entry, launched: false };
   }
   try {
-    const { runner } = await deps.launcher.launch({ database: run.database, tier, backupId: id, ...(run.secretArn ? { secretArn: run.secretArn } : {}) });
+    const { runner } = await deps.launcher.launch({
+      database: run.database,
+      tier,
+      backupId: id,
+      ...(run.secretArn ? { secretArn: run.secretArn } : {}),
+      ...(run.compression ? { compression: run.compression } : {}),
+    });
     deps.log.info('backup task launched', { backupId: id, database: run.database, tier, runner });
     return { entry: await deps.catalog.update(id, { runner }), launched: true };
   } catch (error) {

@@ -85,6 +85,14 @@ describe('scheduleBackup function', () => {
     expect(await catalog.get(result.backupId)).toMatchObject({ state: 'RUNNING', tier: 'weekly', database: 'app', key: `logical/weekly/app/${result.backupId}/dump` });
   });
 
+  it('passes a configured compression on to the task', async () => {
+    ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/zst' }] });
+    const { handle } = handler();
+    await handle({ database: 'app', secretArn: SECRET, time: '2026-11-26T03:00:00Z', compression: 'zstd' });
+    const environment = ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides?.containerOverrides?.[0]?.environment;
+    expect(environment).toContainEqual({ name: 'STRONGBOX_COMPRESSION', value: 'zstd' });
+  });
+
   it('a repeated delivery of the same schedule event launches nothing', async () => {
     ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/def' }] });
     const { handle, log } = handler();

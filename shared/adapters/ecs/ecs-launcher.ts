@@ -30,6 +30,7 @@ export class EcsTaskLauncher implements TaskLauncher {
       { name: 'STRONGBOX_BACKUP_ID', value: request.backupId },
     ];
     if (request.secretArn) environment.push({ name: 'STRONGBOX_SECRET_ARN', value: request.secretArn });
+    if (request.compression) environment.push({ name: 'STRONGBOX_COMPRESSION', value: request.compression });
     return {
       cluster: this.options.cluster,
       taskDefinition: this.options.taskDefinition,

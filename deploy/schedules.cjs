@@ -1,0 +1,147 @@
+// Variable resolver for serverless.yml: turns the Strongbox config file (the same
+// `strongbox.config.json` local mode reads, see shared/config.ts) into one EventBridge
+// schedule per database, the list of secrets the dump task may read, and the watchdog's
+// settings.
+//
+// Used as `${file(./deploy/schedules.cjs):scheduleEvents}`, `…:secretResources`,
+// `…:watchdogSchedule` and `…:staleAfterSeconds`. The config file is the stage parameter
+// `configFile` (default `strongbox.config.json`, or the STRONGBOX_CONFIG environment
+// variable), relative to the service folder.
+'use strict';
+
+const { readFileSync } = require('node:fs');
+const path = require('node:path');
+const defaults = require('./schedules.json');
+
+const SERVICE_DIR = path.resolve(__dirname, '..');
+// The same rule as shared/domain/keys.ts (the name is a storage path segment).
+const DATABASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+// EventBridge's own syntax: six cron fields (with a year), or a rate.
+const SCHEDULE = /^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/;
+// Secrets Manager appends `-` and six random characters to a secret's name in its full ARN.
+// (A name that itself ends in `-` + six characters looks complete: AWS documents the same trap.)
+const FULL_SECRET_ARN = /-[A-Za-z0-9]{6}$/;
+const DEFAULT_STALE_AFTER_SECONDS = 600;
+
+/** An error whose message says which file and which entry is wrong, and how to fix it. */
+function configError(file, detail) {
+  return new Error(
+    `Strongbox config ${file}: ${detail}. HINT: the file looks like ` +
+      '{"databases":[{"name":"app","secretArn":"arn:aws:secretsmanager:<region>:<account>:secret:<name>",' +
+      `"schedule":"${defaults.logicalBackup}"}]}; choose another file with --param configFile=<path> ` +
+      'or STRONGBOX_CONFIG=<path>.',
+  );
+}
+
+function checkSchedule(file, where, value) {
+  if (typeof value !== 'string' || !SCHEDULE.test(value)) {
+    throw configError(file, `${where} must be an EventBridge expression like "cron(0 3 * * ? *)" or "rate(15 minutes)" (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function readDatabase(file, entry, index, seen) {
+  const where = `databases[${index}]`;
+  if (!entry || typeof entry !== 'object') throw configError(file, `${where} must be an object`);
+  const { name, secretArn, compression } = entry;
+  if (typeof name !== 'string' || !DATABASE_NAME.test(name)) {
+    throw configError(file, `${where}.name must be 1-63 letters, digits, "_", "." or "-" (got ${JSON.stringify(name)})`);
+  }
+  if (seen.has(name)) throw configError(file, `${where}.name "${name}" appears twice`);
+  seen.add(name);
+  if (typeof secretArn !== 'string' || !SECRET_ARN.test(secretArn)) {
+    throw configError(file, `${where} ("${name}") needs a "secretArn" of a Secrets Manager secret: in AWS the dump task reads the connection from it`);
+  }
+  if (compression !== undefined && compression !== 'gzip' && compression !== 'zstd') {
+    throw configError(file, `${where}.compression must be "gzip" or "zstd"`);
+  }
+  const schedule = checkSchedule(file, `${where}.schedule`, entry.schedule === undefined ? defaults.logicalBackup : entry.schedule);
+  return { name, secretArn, schedule, ...(compression ? { compression } : {}) };
+}
+
+/**
+ * Reads and validates the config file for AWS. Returns
+ * `{ databases: [{ name, secretArn, schedule, compression? }], watchdogSchedule, staleAfterSeconds }`
+ * with defaults filled in (deploy/schedules.json). Throws an Error naming the file and the
+ * faulty entry when the file is missing, is not JSON, or an entry lacks a valid name,
+ * secretArn or schedule. Fields it does not know (local-mode settings) are ignored.
+ */
+function readConfig(configFile) {
+  const file = path.resolve(SERVICE_DIR, configFile);
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw configError(file, `cannot be read (${error.code || error.message})`);
+  }
+  let config;
+  try {
+    config = JSON.parse(text);
+  } catch (error) {
+    throw configError(file, `is not valid JSON (${error.message})`);
+  }
+  if (!config || !Array.isArray(config.databases) || config.databases.length === 0) {
+    throw configError(file, '"databases" must be a non-empty array');
+  }
+  const seen = new Set();
+  const databases = config.databases.map((entry, index) => readDatabase(file, entry, index, seen));
+  const watchdogSchedule = checkSchedule(file, 'watchdogSchedule', config.watchdogSchedule === undefined ? defaults.watchdog : config.watchdogSchedule);
+  const staleAfterSeconds = config.staleAfterSeconds === undefined ? DEFAULT_STALE_AFTER_SECONDS : config.staleAfterSeconds;
+  if (!Number.isInteger(staleAfterSeconds) || staleAfterSeconds < 60 || staleAfterSeconds > 86_400) {
+    throw configError(file, 'staleAfterSeconds must be a whole number of seconds from 60 to 86400');
+  }
+  return { databases, watchdogSchedule, staleAfterSeconds };
+}
+
+async function configFrom(resolveVariable) {
+  return readConfig(await resolveVariable('param:configFile'));
+}
+
+/**
+ * serverless.yml resolver: the `events` of scheduleBackup, one `schedule` per database,
+ * delivering `{ database, secretArn, compression?, time }` (time = the rule's firing time).
+ */
+async function scheduleEvents({ resolveVariable }) {
+  const [{ databases }, stage] = await Promise.all([configFrom(resolveVariable), resolveVariable('sls:stage')]);
+  return databases.map(({ name, secretArn, schedule, compression }) => {
+    const ruleName = `strongbox-${stage}-logical-${name}`;
+    const fixed = JSON.stringify({ database: name, secretArn, ...(compression ? { compression } : {}) });
+    return {
+      schedule: {
+        // Past 64 characters EventBridge refuses the name: let CloudFormation generate one.
+        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
+        description: `Strongbox logical backup of ${name}`,
+        rate: [schedule],
+        // The firing time travels with the input: a retried invocation then names the same
+        // scheduled minute, and scheduleBackup starts no second backup for it.
+        inputTransformer: {
+          inputPathsMap: { time: '$.time' },
+          inputTemplate: `${fixed.slice(0, -1)},"time":<time>}`,
+        },
+      },
+    };
+  });
+}
+
+/**
+ * serverless.yml resolver: the IAM resources for secretsmanager:GetSecretValue. A partial
+ * ARN (without the 6-character suffix) gets `-??????` so the policy still matches the secret.
+ */
+async function secretResources({ resolveVariable }) {
+  const { databases } = await configFrom(resolveVariable);
+  const arns = databases.map(({ secretArn }) => (FULL_SECRET_ARN.test(secretArn) ? secretArn : `${secretArn}-??????`));
+  return [...new Set(arns)];
+}
+
+/** serverless.yml resolver: the watchdog's schedule (config `watchdogSchedule`, default deploy/schedules.json). */
+async function watchdogSchedule({ resolveVariable }) {
+  return (await configFrom(resolveVariable)).watchdogSchedule;
+}
+
+/** serverless.yml resolver: seconds without a heartbeat before the watchdog fails a RUNNING backup. */
+async function staleAfterSeconds({ resolveVariable }) {
+  return String((await configFrom(resolveVariable)).staleAfterSeconds);
+}
+
+module.exports = { scheduleEvents, secretResources, watchdogSchedule, staleAfterSeconds, readConfig };

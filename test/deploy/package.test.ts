@@ -1,0 +1,324 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import schedules from '../../deploy/schedules.json';
+import { CATALOG_TABLE_SCHEMA } from '../../shared/adapters/catalog/schema';
+import fixture from '../fixtures/strongbox.config.json';
+
+// `sls package` once, offline, and assertions on the CloudFormation it writes.
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SLS = path.join(ROOT, 'node_modules/osls/bin/serverless.js');
+const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/strongbox-dump:1.2.3';
+const FUNCTIONS = { scheduleBackup: 'schedule-backup', checksum: 'checksum', catalogIndex: 'catalog-index', watchdog: 'watchdog' } as const;
+const FN_ENV = ['STRONGBOX_BUCKET', 'STRONGBOX_TABLE', 'STRONGBOX_ALERT_TOPIC_ARN', 'POWERTOOLS_SERVICE_NAME'];
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation is untyped JSON
+interface Statement { Effect: string; Action?: string | string[]; NotAction?: unknown; Resource?: Json; Condition?: Json; owner: string }
+
+let outDir: string;
+let workFolder: string;
+let template: Json;
+let R: Record<string, Json>;
+
+/** Runs the packaged CLI the way a user would, with fake credentials and no network. */
+function sls(args: string[], env: Record<string, string> = {}) {
+  return run(process.execPath, [SLS, ...args], {
+    cwd: ROOT,
+    timeout: 150_000,
+    maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SESSION_TOKEN: '', AWS_PROFILE: '', ...env },
+  });
+}
+
+beforeAll(async () => {
+  outDir = await mkdtemp(path.join(tmpdir(), 'strongbox-package-'));
+  workFolder = `.esbuild/test-${process.pid}`;
+  await sls(
+    ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', outDir, '--param', 'configFile=test/fixtures/strongbox.config.json',
+      '--param', `imageUri=${IMAGE}`, '--param', 'noncurrentVersionDays=45'],
+    { STRONGBOX_ESBUILD_WORK_FOLDER: workFolder },
+  );
+  template = JSON.parse(await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  R = template.Resources;
+}, 180_000);
+
+afterAll(async () => {
+  await rm(outDir, { recursive: true, force: true });
+  await rm(path.join(ROOT, workFolder), { recursive: true, force: true });
+});
+
+const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const ofType = (type: string) => Object.entries(R).filter(([, resource]) => resource.Type === type);
+const roleOf = (fn: string) => R[R[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`].Properties.Role['Fn::GetAtt'][0]];
+const statementsOf = (role: Json): Json[] => role.Properties.Policies.flatMap((policy: Json) => policy.PolicyDocument.Statement);
+const actionsOf = (statements: Json[]) => new Set(statements.flatMap((s) => list<string>(s.Action)).filter((a) => !a.startsWith('logs:')));
+
+/** Every statement of every policy in the template, with the resource holding it. */
+function allStatements(): Statement[] {
+  const found: Statement[] = [];
+  const walk = (node: Json, owner: string) => {
+    if (Array.isArray(node)) node.forEach((item) => walk(item, owner));
+    else if (node && typeof node === 'object') {
+      if (typeof node.Effect === 'string' && ('Action' in node || 'NotAction' in node)) found.push({ ...node, owner });
+      else Object.values(node).forEach((value) => walk(value, owner));
+    }
+  };
+  for (const [id, resource] of Object.entries(R)) walk(resource.Properties, id);
+  return found;
+}
+
+/** The logical ids a resource refers to (Ref, GetAtt, ${X} in Sub, DependsOn). */
+function referencesOf(resource: Json): Set<string> {
+  const refs = new Set<string>(list<string>(resource.DependsOn));
+  const walk = (node: Json) => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    if (typeof node.Ref === 'string') refs.add(node.Ref);
+    if (node['Fn::GetAtt']) refs.add(String(list(node['Fn::GetAtt'])[0]).split('.')[0]!);
+    const sub = node['Fn::Sub'];
+    if (sub) for (const [, name] of String(list(sub)[0]).matchAll(/\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}/g)) refs.add(name!);
+    Object.values(node).forEach(walk);
+  };
+  walk(resource.Properties);
+  return new Set([...refs].filter((ref) => !ref.startsWith('AWS::')));
+}
+
+/** The entries of a zip file by name (central directory, stored or deflated). */
+function unzip(zip: Buffer): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  let at = zip.readUInt32LE(end + 16);
+  for (let i = 0; i < zip.readUInt16LE(end + 10); i++) {
+    const method = zip.readUInt16LE(at + 10);
+    const size = zip.readUInt32LE(at + 20);
+    const [nameLength, extraLength, commentLength] = [zip.readUInt16LE(at + 28), zip.readUInt16LE(at + 30), zip.readUInt16LE(at + 32)];
+    const local = zip.readUInt32LE(at + 42);
+    const name = zip.toString('utf8', at + 46, at + 46 + nameLength);
+    const data = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const raw = zip.subarray(data, data + size);
+    entries.set(name, method === 0 ? raw : inflateRawSync(raw));
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
+
+describe('sls package: schedules', () => {
+  it('creates one EventBridge rule per configured database, with its cron and input', () => {
+    // Prepare
+    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
+    const backups = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt'][0] === 'ScheduleBackupLambdaFunction');
+    // Act
+    const seen = backups.map((rule) => {
+      const transformer = rule.Targets[0].InputTransformer;
+      const input = JSON.parse(transformer.InputTemplate.replace('<time>', '"2026-03-01T03:00:00Z"'));
+      return { schedule: rule.ScheduleExpression, input, time: transformer.InputPathsMap.time };
+    });
+    // Assess
+    expect(seen).toEqual(
+      fixture.databases.map((db) => ({
+        schedule: 'schedule' in db ? db.schedule : schedules.logicalBackup,
+        input: { database: db.name, secretArn: db.secretArn, time: '2026-03-01T03:00:00Z' },
+        time: '$.time',
+      })),
+    );
+    expect(seen[0]!.schedule).toBe('cron(0 3 * * ? *)');
+    const watchdog = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt'][0] === 'WatchdogLambdaFunction');
+    expect(watchdog.map((rule) => rule.ScheduleExpression)).toEqual([schedules.watchdog]);
+  });
+});
+
+describe('sls package: S3 → SNS → functions', () => {
+  it('notifies the ObjectCreated topic of every manifest.json, and nothing else', () => {
+    const bucket = R.BackupBucket;
+    const notification = bucket.Properties.NotificationConfiguration;
+    expect(Object.keys(notification)).toEqual(['TopicConfigurations']);
+    expect(notification.TopicConfigurations).toEqual([
+      { Event: 's3:ObjectCreated:*', Topic: { Ref: 'ObjectCreatedTopic' }, Filter: { S3Key: { Rules: [{ Name: 'suffix', Value: 'manifest.json' }] } } },
+    ]);
+    expect(list(bucket.DependsOn)).toContain('ObjectCreatedTopicPolicy');
+  });
+
+  it('lets only this bucket, in this account, publish to the topic', () => {
+    const [statement, ...others] = R.ObjectCreatedTopicPolicy.Properties.PolicyDocument.Statement;
+    expect(others).toEqual([]);
+    expect(statement).toMatchObject({ Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: 'ObjectCreatedTopic' } });
+    expect(statement.Condition.ArnLike['aws:SourceArn']['Fn::Sub']).toBe(`arn:\${AWS::Partition}:s3:::${R.BackupBucket.Properties.BucketName['Fn::Sub']}`);
+    expect(statement.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+  });
+
+  it('subscribes both checksum and catalogIndex to the topic', () => {
+    const subscriptions = ofType('AWS::SNS::Subscription').map(([, s]) => s.Properties);
+    expect(subscriptions.map((s) => [s.Protocol, s.TopicArn, s.Endpoint['Fn::GetAtt'][0]]).sort()).toEqual([
+      ['lambda', { Ref: 'ObjectCreatedTopic' }, 'CatalogIndexLambdaFunction'],
+      ['lambda', { Ref: 'ObjectCreatedTopic' }, 'ChecksumLambdaFunction'],
+    ]);
+    const invokers = ofType('AWS::Lambda::Permission').filter(([, p]) => p.Properties.Principal === 'sns.amazonaws.com');
+    expect(invokers.map(([, p]) => p.Properties.SourceArn)).toEqual([{ Ref: 'ObjectCreatedTopic' }, { Ref: 'ObjectCreatedTopic' }]);
+  });
+
+  it('has no dependency cycle and no reference to a missing resource', () => {
+    const graph = new Map(Object.entries(R).map(([id, resource]) => [id, referencesOf(resource)]));
+    const missing = [...graph].flatMap(([id, refs]) => [...refs].filter((ref) => !graph.has(ref)).map((ref) => `${id} → ${ref}`));
+    expect(missing).toEqual([]);
+    const state = new Map<string, 'open' | 'done'>();
+    const cycle: string[] = [];
+    const visit = (id: string, trail: string[]): void => {
+      if (state.get(id) === 'done' || cycle.length) return;
+      if (state.get(id) === 'open') return void cycle.push(...trail, id);
+      state.set(id, 'open');
+      for (const ref of graph.get(id) ?? []) visit(ref, [...trail, id]);
+      state.set(id, 'done');
+    };
+    for (const id of graph.keys()) visit(id, []);
+    expect(cycle).toEqual([]);
+  });
+});
+
+describe('sls package: least privilege', () => {
+  const table = [{ 'Fn::GetAtt': ['CatalogTable', 'Arn'] }, { 'Fn::Sub': '${CatalogTable.Arn}/index/*' }];
+  const crud = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+  const alerts = ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'];
+
+  it.each([
+    ['scheduleBackup', ['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, 'dynamodb:Query', ...alerts]],
+    ['checksum', ['s3:GetObject', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
+    ['catalogIndex', ['s3:GetObject', 'kms:Decrypt', ...crud]],
+    ['watchdog', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', ...alerts]],
+  ])('gives %s its own role with exactly its actions', (fn, expected) => {
+    const role = roleOf(fn);
+    expect(role.Type).toBe('AWS::IAM::Role');
+    expect(actionsOf(statementsOf(role))).toEqual(new Set(expected));
+    const logs = statementsOf(role).filter((s) => list<string>(s.Action).some((a) => a.startsWith('logs:')));
+    expect(logs.flatMap((s) => list(s.Resource)).map((r: Json) => r['Fn::Sub'])).toEqual([
+      `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/strongbox-test-${fn}:*:*`,
+    ]);
+  });
+
+  it('narrows the scheduler to the task definition, the two task roles and the catalog', () => {
+    const statements = statementsOf(roleOf('scheduleBackup'));
+    const find = (action: string) => statements.find((s) => list(s.Action).includes(action));
+    expect(find('ecs:RunTask').Resource).toEqual({ Ref: 'DumpTaskDefinition' });
+    expect(find('ecs:RunTask').Condition.ArnEquals['ecs:cluster']).toEqual({ 'Fn::GetAtt': ['EcsCluster', 'Arn'] });
+    expect(find('iam:PassRole').Resource).toEqual([{ 'Fn::GetAtt': ['DumpTaskRole', 'Arn'] }, { 'Fn::GetAtt': ['DumpExecutionRole', 'Arn'] }]);
+    expect(find('dynamodb:Query').Resource).toEqual(table);
+    expect(statementsOf(roleOf('watchdog')).find((s) => list(s.Action).includes('dynamodb:Query')).Resource).toEqual({ 'Fn::Sub': '${CatalogTable.Arn}/index/byState' });
+  });
+
+  it('gives the dump task exactly its actions, and only the configured secrets', () => {
+    const statements = statementsOf(R.DumpTaskRole);
+    expect(actionsOf(statements)).toEqual(
+      new Set(['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:GetObject', 's3:DeleteObject', 's3:ListBucket', 'kms:GenerateDataKey',
+        'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:Query', 'secretsmanager:GetSecretValue', 'sns:Publish']),
+    );
+    const secrets = statements.find((s) => list(s.Action).includes('secretsmanager:GetSecretValue')).Resource;
+    // billing's ARN in the fixture is partial: the policy must still match the real secret.
+    expect(secrets).toEqual([fixture.databases[0]!.secretArn, `${fixture.databases[1]!.secretArn}-??????`]);
+  });
+
+  it('lets the execution role pull only the configured image and write only its log group', () => {
+    const statements = statementsOf(R.DumpExecutionRole);
+    expect(new Set(statements.flatMap((s) => list<string>(s.Action)))).toEqual(
+      new Set(['ecr:GetAuthorizationToken', 'ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage', 'logs:CreateLogStream', 'logs:PutLogEvents']),
+    );
+    expect(statements.find((s) => list(s.Action).includes('ecr:BatchGetImage')).Resource).toBe('arn:aws:ecr:eu-west-1:123456789012:repository/strongbox-dump');
+    expect(statements.find((s) => list(s.Action).includes('logs:PutLogEvents')).Resource).toEqual({ 'Fn::GetAtt': ['DumpLogGroup', 'Arn'] });
+  });
+
+  it('allows no wildcard action anywhere, and Resource * only where AWS needs it', () => {
+    const allows = allStatements().filter((s) => s.Effect === 'Allow');
+    expect(allows.length).toBeGreaterThan(20);
+    expect(allows.filter((s) => 'NotAction' in s || 'NotResource' in s)).toEqual([]);
+    const wild = allows.flatMap((s) => list<string>(s.Action).filter((a) => a === '*' || a.endsWith(':*')).map((a) => `${s.owner}: ${a}`));
+    expect(wild).toEqual([]);
+    const anywhere = allows.filter((s) => list(s.Resource).includes('*')).map((s) => `${s.owner}: ${list<string>(s.Action).join(',')}`);
+    // In a key policy `*` is the key itself; the ECR login token has no resource-level permission.
+    expect(anywhere).toEqual(['BackupKey: ' + list<string>(R.BackupKey.Properties.KeyPolicy.Statement[0].Action).join(','), 'DumpExecutionRole: ecr:GetAuthorizationToken']);
+  });
+});
+
+describe('sls package: storage and catalog', () => {
+  it('encrypts, versions and closes the bucket, and keeps it, the table and the key on stack deletion', () => {
+    const bucket = R.BackupBucket.Properties;
+    expect(bucket.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': ['BackupKey', 'Arn'] } }, BucketKeyEnabled: true },
+    ]);
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(R.BackupKey.Properties.EnableKeyRotation).toBe(true);
+    for (const id of ['BackupBucket', 'CatalogTable', 'BackupKey']) expect([id, R[id].DeletionPolicy, R[id].UpdateReplacePolicy]).toEqual([id, 'Retain', 'Retain']);
+  });
+
+  it('refuses every request to the bucket that is not over TLS', () => {
+    const deny = R.BackupBucketPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+    expect(deny).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:*' });
+    expect(deny.Resource.map((r: Json) => r['Fn::Sub'] ?? r)).toEqual([
+      `arn:\${AWS::Partition}:s3:::${R.BackupBucket.Properties.BucketName['Fn::Sub']}`,
+      `arn:\${AWS::Partition}:s3:::${R.BackupBucket.Properties.BucketName['Fn::Sub']}/*`,
+    ]);
+  });
+
+  it('aborts stale uploads, moves monthly tiers to cold storage and expires old versions', () => {
+    const rules = R.BackupBucket.Properties.LifecycleConfiguration.Rules;
+    expect(rules.every((rule: Json) => rule.Status === 'Enabled')).toBe(true);
+    expect(rules.find((rule: Json) => rule.AbortIncompleteMultipartUpload).AbortIncompleteMultipartUpload).toEqual({ DaysAfterInitiation: 1 });
+    const cold = rules.filter((rule: Json) => rule.Transitions).map((rule: Json) => [rule.Prefix, rule.Transitions]);
+    expect(cold).toEqual(['logical/monthly/', 'base/monthly/'].map((prefix) => [prefix, [{ StorageClass: 'GLACIER', TransitionInDays: 1 }]]));
+    expect(Number(rules.find((rule: Json) => rule.NoncurrentVersionExpiration).NoncurrentVersionExpiration.NoncurrentDays)).toBe(45);
+  });
+
+  it('declares the catalog table exactly as shared/adapters/catalog/schema.ts', () => {
+    const table = R.CatalogTable.Properties;
+    const byName = <T extends { AttributeName?: string; IndexName?: string }>(items: T[]) => [...items].sort((a, b) => String(a.AttributeName ?? a.IndexName).localeCompare(String(b.AttributeName ?? b.IndexName)));
+    expect(table.KeySchema).toEqual(CATALOG_TABLE_SCHEMA.KeySchema);
+    expect(byName(table.AttributeDefinitions)).toEqual(byName(CATALOG_TABLE_SCHEMA.AttributeDefinitions));
+    expect(byName(table.GlobalSecondaryIndexes)).toEqual(byName(CATALOG_TABLE_SCHEMA.GlobalSecondaryIndexes));
+    expect(table.BillingMode).toBe(CATALOG_TABLE_SCHEMA.BillingMode);
+    expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.DeletionProtectionEnabled).toBe(true);
+  });
+});
+
+describe('sls package: functions and the dump task', () => {
+  it('wires every function on Node 22 with its environment and a log group with retention', () => {
+    for (const fn of Object.keys(FUNCTIONS)) {
+      const props = R[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`].Properties;
+      expect([fn, props.Runtime, props.Handler]).toEqual([fn, 'nodejs22.x', `functions/${FUNCTIONS[fn as keyof typeof FUNCTIONS]}.handler`]);
+      expect(Object.keys(props.Environment.Variables)).toEqual(expect.arrayContaining(FN_ENV));
+    }
+    const env = R.ScheduleBackupLambdaFunction.Properties.Environment.Variables;
+    expect(env).toMatchObject({ STRONGBOX_CLUSTER_ARN: { 'Fn::GetAtt': ['EcsCluster', 'Arn'] }, STRONGBOX_TASK_DEFINITION_ARN: { Ref: 'DumpTaskDefinition' }, STRONGBOX_CONTAINER_NAME: 'dump', STRONGBOX_ASSIGN_PUBLIC_IP: 'DISABLED' });
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(['STRONGBOX_SUBNETS', 'STRONGBOX_SECURITY_GROUPS']));
+    const groups = ofType('AWS::Logs::LogGroup').map(([, group]) => group.Properties);
+    expect(groups).toHaveLength(Object.keys(FUNCTIONS).length + 1);
+    expect(groups.every((group) => Number(group.RetentionInDays) > 0)).toBe(true);
+  });
+
+  it('runs the dump container from the image parameter with its environment and logs', () => {
+    const task = R.DumpTaskDefinition.Properties;
+    const [container, ...others] = task.ContainerDefinitions;
+    expect(others).toEqual([]);
+    expect([container.Name, container.Image, task.NetworkMode, task.RequiresCompatibilities]).toEqual(['dump', IMAGE, 'awsvpc', ['FARGATE']]);
+    expect(container.Environment.map((e: Json) => e.Name).sort()).toEqual(['AWS_REGION', 'STRONGBOX_ALERT_TOPIC_ARN', 'STRONGBOX_BUCKET', 'STRONGBOX_TABLE']);
+    expect(container.LogConfiguration.Options['awslogs-group']).toEqual({ Ref: 'DumpLogGroup' });
+    expect([task.TaskRoleArn, task.ExecutionRoleArn]).toEqual([{ 'Fn::GetAtt': ['DumpTaskRole', 'Arn'] }, { 'Fn::GetAtt': ['DumpExecutionRole', 'Arn'] }]);
+  });
+
+  it('writes one zip per function, each an ESM bundle that loads and exports handler', async () => {
+    const zips = (await readdir(outDir)).filter((file) => file.endsWith('.zip')).sort();
+    expect(zips).toEqual(Object.keys(FUNCTIONS).map((fn) => `${fn}.zip`).sort());
+    for (const [fn, file] of Object.entries(FUNCTIONS)) {
+      const entries = unzip(await readFile(path.join(outDir, `${fn}.zip`)));
+      expect([...entries.keys()].sort()).toEqual([`functions/${file}.mjs`, `functions/${file}.mjs.map`]);
+      const bundle = path.join(outDir, `${fn}.mjs`);
+      await writeFile(bundle, entries.get(`functions/${file}.mjs`)!);
+      const probe = 'const m = await import(process.argv[1]); process.stdout.write(typeof m.handler);';
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe, bundle], { env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+      expect([fn, stdout]).toEqual([fn, 'function']);
+    }
+  }, 60_000);
+});

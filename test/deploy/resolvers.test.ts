@@ -1,0 +1,141 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import schedules from '../../deploy/schedules.json';
+
+// The JavaScript resolvers serverless.yml reads the config file and the image through.
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface DatabaseOut { name: string; secretArn: string; schedule: string; compression?: string }
+interface ScheduleResolvers {
+  readConfig(file: string): { databases: DatabaseOut[]; watchdogSchedule: string; staleAfterSeconds: number };
+  scheduleEvents(input: Resolve): Promise<{ schedule: { name?: string; rate: string[]; inputTransformer: { inputTemplate: string } } }[]>;
+  secretResources(input: Resolve): Promise<string[]>;
+}
+interface ImageResolvers {
+  parseImageUri(uri: string): { account: string; region: string; repository: string; arn: string };
+  image(input: Resolve): Promise<unknown>;
+  repositoryArn(input: Resolve): Promise<unknown>;
+}
+interface Resolve { resolveVariable(name: string): Promise<string> }
+
+const resolvers = require('../../deploy/schedules.cjs') as ScheduleResolvers;
+const images = require('../../deploy/image.cjs') as ImageResolvers;
+const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/app-AbCdEf';
+
+let dir: string;
+let n = 0;
+/** Writes `content` to a fresh config file and returns its absolute path. */
+async function configFile(content: unknown): Promise<string> {
+  const file = path.join(dir, `config-${n++}.json`);
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+const variables = (values: Record<string, string>): Resolve => ({
+  resolveVariable: async (name) => {
+    if (!(name in values)) throw new Error(`unexpected variable ${name}`);
+    return values[name]!;
+  },
+});
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'strongbox-resolvers-'));
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+describe('deploy/schedules.cjs', () => {
+  it('fills in the default schedules and keeps the ones given', async () => {
+    // Prepare
+    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET }, { name: 'b.2', secretArn: SECRET, schedule: 'rate(6 hours)', compression: 'zstd', url: 'postgres://x@h/db' }] });
+    // Act
+    const config = resolvers.readConfig(file);
+    // Assess
+    expect(config).toEqual({
+      databases: [
+        { name: 'app', secretArn: SECRET, schedule: schedules.logicalBackup },
+        { name: 'b.2', secretArn: SECRET, schedule: 'rate(6 hours)', compression: 'zstd' },
+      ],
+      watchdogSchedule: schedules.watchdog,
+      staleAfterSeconds: 600,
+    });
+  });
+
+  it.each([
+    ['a missing file', null, /cannot be read \(ENOENT\)/],
+    ['a file that is not JSON', '{"databases": [', /is not valid JSON/],
+    ['no databases', { databases: [] }, /"databases" must be a non-empty array/],
+    ['a database without secretArn', { databases: [{ name: 'app', url: 'postgres://app@db/app' }] }, /databases\[0\] \("app"\) needs a "secretArn"/],
+    ['a name that cannot be a path segment', { databases: [{ name: 'a/b', secretArn: SECRET }] }, /databases\[0\]\.name must be/],
+    ['the same name twice', { databases: [{ name: 'app', secretArn: SECRET }, { name: 'app', secretArn: SECRET }] }, /databases\[1\]\.name "app" appears twice/],
+    ['a five-field Unix cron', { databases: [{ name: 'app', secretArn: SECRET, schedule: 'cron(0 3 * * *)' }] }, /databases\[0\]\.schedule must be an EventBridge expression/],
+    ['an unknown compression', { databases: [{ name: 'app', secretArn: SECRET, compression: 'xz' }] }, /compression must be "gzip" or "zstd"/],
+    ['a stale threshold under a minute', { databases: [{ name: 'app', secretArn: SECRET }], staleAfterSeconds: 5 }, /staleAfterSeconds must be/],
+  ])('refuses %s, naming the file and how to fix it', async (_case, content, message) => {
+    const file = content === null ? path.join(dir, 'absent.json') : await configFile(content);
+    expect(() => resolvers.readConfig(file)).toThrow(message);
+    expect(() => resolvers.readConfig(file)).toThrow(new RegExp(`^Strongbox config ${file.replace(/[.]/g, '\\.')}: .*HINT: `));
+  });
+
+  it('delivers each database its input and the firing time, and names each secret for IAM', async () => {
+    const partial = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/other';
+    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET, compression: 'zstd' }, { name: 'other', secretArn: partial }] });
+    const resolve = variables({ 'param:configFile': file, 'sls:stage': 'prod' });
+
+    const events = await resolvers.scheduleEvents(resolve);
+    const secrets = await resolvers.secretResources(resolve);
+
+    expect(events.map((e) => [e.schedule.name, e.schedule.rate])).toEqual([
+      ['strongbox-prod-logical-app', [schedules.logicalBackup]],
+      ['strongbox-prod-logical-other', [schedules.logicalBackup]],
+    ]);
+    expect(JSON.parse(events[0]!.schedule.inputTransformer.inputTemplate.replace('<time>', '"t"'))).toEqual({ database: 'app', secretArn: SECRET, compression: 'zstd', time: 't' });
+    expect(secrets).toEqual([SECRET, `${partial}-??????`]);
+  });
+
+  it('leaves the rule unnamed when the name would pass EventBridge\'s 64 characters', async () => {
+    const file = await configFile({ databases: [{ name: 'a'.repeat(40), secretArn: SECRET }] });
+    const [event] = await resolvers.scheduleEvents(variables({ 'param:configFile': file, 'sls:stage': 'a-long-stage-name' }));
+    expect(event!.schedule.name).toBeUndefined();
+  });
+});
+
+describe('deploy/image.cjs', () => {
+  it('uses the stack\'s repository when imageUri is empty', async () => {
+    const resolve = variables({ 'param:imageUri': '' });
+    expect(await images.image(resolve)).toEqual({ 'Fn::Sub': '${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/${DumpRepository}:latest' });
+    expect(await images.repositoryArn(resolve)).toEqual({ 'Fn::GetAtt': ['DumpRepository', 'Arn'] });
+  });
+
+  it.each([
+    ['123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/strongbox-dump:1.2', 'arn:aws:ecr:eu-west-1:123456789012:repository/team/strongbox-dump'],
+    [`123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/dump@sha256:${'a'.repeat(64)}`, 'arn:aws-cn:ecr:cn-north-1:123456789012:repository/dump'],
+  ])('scopes the pull to the repository of %s', async (uri, arn) => {
+    expect(await images.repositoryArn(variables({ 'param:imageUri': uri }))).toBe(arn);
+    expect(await images.image(variables({ 'param:imageUri': uri }))).toBe(uri);
+  });
+
+  it.each(['postgres:17', 'ghcr.io/acme/dump:1', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/dump'])('refuses %s (not an ECR image with a tag or digest)', (uri) => {
+    expect(() => images.parseImageUri(uri)).toThrow(/is not an ECR image URI\. HINT: push the dump image to ECR/);
+  });
+});
+
+describe('sls package with a bad config', () => {
+  it('fails before building anything, with the resolver\'s message', async () => {
+    const file = await configFile({ databases: [{ name: 'app', url: 'postgres://app@db/app' }] });
+    const result = await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'test', '--package', path.join(dir, 'out'), '--param', `configFile=${file}`], {
+      cwd: ROOT,
+      timeout: 120_000,
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', STRONGBOX_ESBUILD_WORK_FOLDER: `.esbuild/bad-${process.pid}` },
+    }).then(
+      () => ({ failed: false, output: '' }),
+      (error: { stdout: string; stderr: string }) => ({ failed: true, output: error.stdout + error.stderr }),
+    );
+    expect(result.failed).toBe(true);
+    expect(result.output).toContain(`Strongbox config ${file}: databases[0] ("app") needs a "secretArn"`);
+  }, 130_000);
+});
