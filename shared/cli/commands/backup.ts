@@ -33,7 +33,8 @@ export function backupSummary(entry: BackupEntry): Record<string, unknown> {
   };
 }
 
-function progressPrinter(out: Output, database: string): ((progress: BackupProgress) => void) | undefined {
+/** In a terminal: one self-overwriting stderr line with bytes, rate and the database size, at most 4 times a second. */
+export function progressPrinter(out: Output, database: string): ((progress: BackupProgress) => void) | undefined {
   if (!out.interactive || out.json) return undefined;
   let last = 0;
   return ({ bytes, elapsedMs, databaseSizeBytes }) => {
