@@ -5,6 +5,7 @@ import { registerBackup } from './commands/backup';
 import { registerCatalog } from './commands/catalog';
 import { registerExportCsv } from './commands/export-csv';
 import { registerList } from './commands/list';
+import { registerRestore } from './commands/restore';
 import { registerStart } from './commands/start';
 import { EXIT_CODE, printFailure, processOutput, type Output } from './output';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerList(program, run);
   registerExportCsv(program, run);
   registerCatalog(program, run);
+  registerRestore(program, run);
   return program;
 }
 

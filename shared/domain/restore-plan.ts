@@ -73,8 +73,9 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
   if (!Number.isInteger(input.jobs) || input.jobs < 1 || input.jobs > MAX_JOBS) {
     throw new InputError(`--jobs ${input.jobs} is not a whole number from 1 to ${MAX_JOBS}`, 'pg_restore -j: about the number of CPU cores of the target server, e.g. --jobs 4');
   }
-  const database = input.database ?? target;
-  const backup = input.backupId === 'latest' ? latestVerified(input.entries, database) : chosen(input, database);
+  const named = input.database ?? target;
+  const backup = input.backupId === 'latest' ? latestVerified(input.entries, named) : chosen(input, named);
+  const database = backup.database;
   const warnings = backup.state === 'VERIFIED' ? [] : [`backup ${backup.id} is ${backup.state}, not VERIFIED: restoring it only because of --force`];
   const stamp = timestamp(input.now);
   const restoreInto = input.dropFirst ? target : derivedName(target, SCRATCH_INFIX, stamp);

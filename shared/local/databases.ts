@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PgConnection } from '../adapters/postgres/types';
 import type { DatabaseConfig, StrongboxConfig } from '../config';
@@ -6,21 +6,11 @@ import type { Compression } from '../domain/backup';
 import { parseDatabaseUrl } from '../domain/connection';
 import { assertDatabaseName } from '../domain/keys';
 import { ConfigError, InputError } from '../errors';
+import { withEnvCredentials } from './env-credentials';
 import type { HomePaths } from './home';
 
 /** The name local mode gives its throwaway demo database. */
 export const DEMO_DATABASE = 'demo';
-
-/**
- * Adds the password sources libpq would use when the connection names none: PGPASSWORD,
- * then PGPASSFILE, then ~/.pgpass (the file is read by the adapter, not here).
- */
-function withEnvCredentials(connection: PgConnection, env: NodeJS.ProcessEnv): PgConnection {
-  if (connection.password !== undefined || connection.passfile !== undefined) return connection;
-  if (env.PGPASSWORD) return { ...connection, password: env.PGPASSWORD };
-  const passfile = env.PGPASSFILE ?? (env.HOME ? join(env.HOME, '.pgpass') : undefined);
-  return passfile && existsSync(passfile) ? { ...connection, passfile } : connection;
-}
 
 /** A database to back up, resolved to a connection (password only from env, passfile or secret). */
 export interface ResolvedDatabase {

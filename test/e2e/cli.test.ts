@@ -82,7 +82,7 @@ describe('strongbox CLI', () => {
     expect((await runCli(['backup', '--tier', 'hourly', '--database-url', url])).code).toBe(2);
     expect((await runCli(['backup', '--no-such-flag'])).code).toBe(2);
     expect((await runCli(['frobnicate'])).code).toBe(2);
-    for (const command of ['backup', 'list', 'export-csv', 'start', 'catalog rebuild']) {
+    for (const command of ['backup', 'list', 'export-csv', 'start', 'catalog rebuild', 'restore']) {
       const help = await runCli([...command.split(' '), '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Example/);

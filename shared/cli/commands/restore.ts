@@ -1,0 +1,157 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import type { PgConnection } from '../../adapters/postgres/types';
+import { parseDatabaseUrl } from '../../domain/connection';
+import type { RestorePlan } from '../../domain/restore-plan';
+import { InputError, InterruptedError } from '../../errors';
+import { withEnvCredentials } from '../../local/env-credentials';
+import { pgRestoreDeps } from '../../runtime/restore-tools';
+import { resolveRestorePlan, runRestore, type RestoreProgress, type RestoreReport } from '../../usecases/restore';
+import { formatBytes, printResult, UsageError, type Output } from '../output';
+import { withSession } from '../session';
+
+interface RestoreFlags {
+  database?: string;
+  targetUrl: string;
+  jobs: string;
+  dropFirst?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+/** How the command asks for confirmation; undefined when there is no terminal to ask on. */
+export type Confirm = ((question: string) => Promise<string>) | undefined;
+
+/** Asks on the terminal, or undefined when stdin or stderr is not one. */
+export function terminalConfirm(): Confirm {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return undefined;
+  return async (question) => {
+    const prompt = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await prompt.question(question);
+    } finally {
+      prompt.close();
+    }
+  };
+}
+
+/** The plan as `--dry-run --json` prints it. */
+export function planSummary(plan: RestorePlan): Record<string, unknown> {
+  return {
+    dryRun: true,
+    backupId: plan.backup.id,
+    database: plan.database,
+    target: plan.target.redacted,
+    restoreInto: plan.restoreInto,
+    keptAs: plan.keptAs ?? null,
+    dropFirst: plan.dropFirst,
+    jobs: plan.jobs,
+    warnings: plan.warnings,
+    steps: plan.steps,
+  };
+}
+
+function planText(plan: RestorePlan): string {
+  return [
+    `Restore plan: backup ${plan.backup.id} of "${plan.database}" over ${plan.target.redacted}`,
+    ...plan.steps.map((step, i) => `  ${i + 1}. ${step}`),
+    ...plan.warnings.map((warning) => `WARNING: ${warning}`),
+  ].join('\n');
+}
+
+function reportText(report: RestoreReport): string {
+  return [
+    `Restored backup ${report.backupId} of "${report.database}" into ${report.target} in ${report.seconds.toFixed(1)} s`,
+    `  ${report.tables} tables, ${report.rows} rows, verified against the manifest`,
+    report.keptAs ? `  the previous database is kept as "${report.keptAs}": drop it once you are satisfied` : '',
+    report.droppedLeftovers.length ? `  dropped leftovers of killed restores: ${report.droppedLeftovers.join(', ')}` : '',
+    `  steps: ${report.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}`,
+  ].filter(Boolean).join('\n');
+}
+
+function progressPrinter(out: Output, target: string): ((progress: RestoreProgress) => void) | undefined {
+  if (!out.interactive || out.json) return undefined;
+  let last = 0;
+  return ({ phase, bytes, totalBytes }) => {
+    const now = Date.now();
+    if (phase === 'download' && bytes !== undefined && now - last < 250 && bytes !== totalBytes) return;
+    last = now;
+    const detail = bytes !== undefined ? ` ${formatBytes(bytes)} of ${formatBytes(totalBytes ?? 0)}` : '';
+    out.stderr(`\rrestore ${target}: ${phase}${detail}`.padEnd(60));
+  };
+}
+
+function targetConnection(url: string): PgConnection {
+  const connection = parseDatabaseUrl(url);
+  if (connection.password !== undefined) {
+    throw new InputError('--target-url must not contain a password (other users can read command lines)', 'give the password in PGPASSWORD, or in PGPASSFILE / ~/.pgpass');
+  }
+  return withEnvCredentials(connection, process.env);
+}
+
+/**
+ * Runs `strongbox restore`: prints the plan with --dry-run; otherwise asks for the target
+ * database's name on a terminal (or needs --yes), restores, and prints the report.
+ * Returns the exit code; throws UsageError (exit 2) for bad flags or a missing --yes without
+ * a terminal, and StrongboxErrors (exit 1) when the restore fails or is refused.
+ */
+export async function restoreCommand(backupId: string, flags: RestoreFlags, out: Output, confirm: Confirm): Promise<number> {
+  const jobs = Number(flags.jobs);
+  if (!/^\d+$/.test(flags.jobs) || jobs < 1) throw new UsageError(`--jobs ${flags.jobs} is not a positive whole number`, 'e.g. --jobs 4 (pg_restore -j)');
+  if (!flags.dryRun && !flags.yes && !confirm) {
+    throw new UsageError('restore replaces a database and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see the plan first');
+  }
+  const target = targetConnection(flags.targetUrl);
+  const request = { backupId, ...(flags.database ? { database: flags.database } : {}), target, jobs, dropFirst: Boolean(flags.dropFirst), force: Boolean(flags.force) };
+  return withSession(out, async ({ context }) => {
+    const plan = await resolveRestorePlan(context, request);
+    if (flags.dryRun) {
+      printResult(out, planSummary(plan), `${planText(plan)}\n(dry run: nothing was changed)`);
+      return 0;
+    }
+    if (!flags.yes && confirm) {
+      out.stderr(`${planText(plan)}\n`);
+      const answer = (await confirm(`Type the target database's name ("${target.database}") to go ahead: `)).trim();
+      if (answer !== target.database) throw new InputError(`restore cancelled: "${answer}" is not "${target.database}"`, 'run it again and type the name exactly, or pass --yes');
+    }
+    const abort = new AbortController();
+    const onSigint = () => abort.abort(new InterruptedError('SIGINT'));
+    const onSigterm = () => abort.abort(new InterruptedError('SIGTERM'));
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
+    try {
+      const onProgress = progressPrinter(out, target.database);
+      // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
+      const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
+      if (onProgress) out.stderr('\n');
+      printResult(out, report, reportText(report));
+      return 0;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      process.removeListener('SIGTERM', onSigterm);
+    }
+  });
+}
+
+/** Registers `restore`. */
+export function registerRestore(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+  program
+    .command('restore')
+    .description('full logical restore of a backup: into a scratch database, verified, then swapped in (the old one is kept)')
+    .argument('<backup-id|latest>', 'a backup id from `strongbox list`, or latest (newest VERIFIED full backup)')
+    .requiredOption('--target-url <url>', 'postgresql://user@host:port/db to replace — no password here: use PGPASSWORD or PGPASSFILE')
+    .option('--database <name>', 'the backed-up database\'s name in Strongbox (default: the target\'s name)')
+    .option('--jobs <n>', 'parallel pg_restore jobs', '2')
+    .option('--drop-first', 'drop the target before restoring (a server without room for two copies)')
+    .option('--force', 'restore a backup that is not VERIFIED (its checksum is still checked)')
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--yes', 'do not ask for the database name (needed without a terminal)')
+    .option('--json', 'print one JSON document')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  strongbox restore latest --target-url postgresql://admin@db:5432/app --dry-run\n' +
+        '  PGPASSFILE=~/.pgpass strongbox restore 20260102T030000Z-l-1a2b3c --database app --target-url postgresql://admin@db/app --jobs 4 --yes --json\n',
+    )
+    .action(async (backupId: string, flags: RestoreFlags & { json?: boolean }) => run((out) => restoreCommand(backupId, flags, out, terminalConfirm()), Boolean(flags.json)));
+}

@@ -1,0 +1,219 @@
+import { tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Catalog } from '../adapters/catalog/catalog';
+import type { PgConnection } from '../adapters/postgres/types';
+import type { Storage } from '../adapters/storage/storage';
+import type { BackupEntry } from '../domain/backup';
+import { redactConnection } from '../domain/connection';
+import { isBackupId } from '../domain/keys';
+import { planRestore, type RestorePlan } from '../domain/restore-plan';
+import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
+import type { AlertPublisher, Clock, Log } from '../ports';
+import { readManifest } from './index-manifest';
+import { downloadDump, makeTempFolder } from './restore/download';
+import { assertManifestFits, checkArchive, dropLeftovers, markDamaged, withOutcome } from './restore/steps';
+import type { RestoreServer, RestoreTools } from './restore/ports';
+import { assertCountsMatch } from './restore/verify';
+
+export type { RestorePlan } from '../domain/restore-plan';
+
+export interface RestoreDeps {
+  storage: Storage;
+  catalog: Catalog;
+  /** Told when a backup turns out damaged at restore time. */
+  alerts: AlertPublisher;
+  log: Log;
+  clock: Clock;
+  /** pg_restore and zstd. */
+  restoreTools: RestoreTools;
+  /** Opens the session on the target server. */
+  openServer: (target: PgConnection) => Promise<RestoreServer>;
+  /** Where the temporary folder goes (default: os.tmpdir()). */
+  tmpDir?: string;
+}
+
+/** The phases of a restore, in order; `decompress` only for zstd, `drop-target` only with dropFirst, `swap` only without. */
+export type RestorePhase = 'plan' | 'cleanup' | 'download' | 'decompress' | 'check' | 'drop-target' | 'restore' | 'verify' | 'swap';
+
+/** Progress for a terminal: the phase, and during the download the bytes read so far. */
+export interface RestoreProgress {
+  phase: RestorePhase;
+  bytes?: number;
+  totalBytes?: number;
+}
+
+export interface RestoreRequest {
+  /** A backup id, or `latest` (the newest VERIFIED full logical backup of `database`). */
+  backupId: string;
+  /** Strongbox's name of the backed-up database (default: the target database's name). */
+  database?: string;
+  /** The database to replace; `target.database` need not exist. */
+  target: PgConnection;
+  jobs: number;
+  dropFirst: boolean;
+  force: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: RestoreProgress) => void;
+}
+
+/** What a finished restore reports (the `--json` shape). */
+export interface RestoreReport {
+  backupId: string;
+  database: string;
+  /** The target, without password. */
+  target: string;
+  /** Where the replaced database is kept, or null (no previous database, or --drop-first). */
+  keptAs: string | null;
+  tables: number;
+  rows: number;
+  /** Wall time of the whole restore: the measured RTO. */
+  seconds: number;
+  steps: Array<{ name: RestorePhase; seconds: number }>;
+  /** Scratch databases of killed runs dropped first. */
+  droppedLeftovers: string[];
+  warnings: string[];
+}
+
+/**
+ * The plan of a restore, from the catalog (no connection to the target): what `--dry-run` prints.
+ *
+ * @throws what planRestore throws; CatalogError when the catalog cannot be read.
+ */
+export async function resolveRestorePlan(deps: Pick<RestoreDeps, 'catalog' | 'clock'>, request: Omit<RestoreRequest, 'signal' | 'onProgress'>): Promise<RestorePlan> {
+  const database = request.database ?? request.target.database;
+  let entries: BackupEntry[] = [];
+  if (request.backupId === 'latest') entries = await deps.catalog.listByDatabase(database, { kind: 'logical' });
+  else if (isBackupId(request.backupId)) entries = [await deps.catalog.get(request.backupId)].filter((e): e is BackupEntry => e !== undefined);
+  return planRestore({
+    entries,
+    backupId: request.backupId,
+    ...(request.database !== undefined ? { database: request.database } : {}),
+    target: { database: request.target.database, redacted: redactConnection(request.target) },
+    now: deps.clock(),
+    force: request.force,
+    dropFirst: request.dropFirst,
+    jobs: request.jobs,
+  });
+}
+
+/**
+ * A full logical restore: plan from the catalog; on the target server take the restore lock
+ * and drop leftover scratch databases of killed runs; download the dump once into a private
+ * temporary file (always removed) and check its SHA-256 against the manifest; check the
+ * archive's table of contents; restore into a scratch database (or, with dropFirst, drop the
+ * target and restore into it); verify every manifest table and row count; only then swap the
+ * scratch database in, keeping the old one as `<target>_before_restore_<ts>`.
+ *
+ * On any failure before the swap the scratch database is dropped and the target is left as it
+ * was (with dropFirst, once dropped, it is gone); a checksum mismatch also marks the backup
+ * FAILED and publishes an alert. Globals (roles, tablespaces) are not restored.
+ *
+ * @throws InputError / BackupNotFoundError / BACKUP_NOT_FOUND from the plan; DatabaseConnectionError
+ *   when the target server cannot be reached (nothing is created); ConflictError when another
+ *   restore into the same target runs; ChecksumMismatchError, ManifestError, ARCHIVE_INVALID,
+ *   RESTORE_VERIFICATION_FAILED, DumpError (pg_restore), INTERRUPTED — each with a hint that
+ *   says what became of the target.
+ */
+export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Promise<RestoreReport> {
+  const started = performance.now();
+  const steps: RestoreReport['steps'] = [];
+  const timed = async <T>(phase: RestorePhase, fn: () => Promise<T>): Promise<T> => {
+    request.onProgress?.({ phase });
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      steps.push({ name: phase, seconds: seconds(performance.now() - t0) });
+    }
+  };
+  const plan = await timed('plan', () => resolveRestorePlan(deps, request));
+  const target = plan.target.database;
+  const at = { backupId: plan.backup.id, database: plan.database, target: plan.target.redacted };
+  deps.log.info('restore planned', { ...at, restoreInto: plan.restoreInto, keptAs: plan.keptAs ?? null, dropFirst: plan.dropFirst, jobs: plan.jobs });
+  for (const warning of plan.warnings) deps.log.warn(warning, at);
+  request.signal?.throwIfAborted();
+
+  const server = await deps.openServer(request.target);
+  try {
+    if (!(await server.lock(target))) {
+      throw new ConflictError(`another restore into "${target}" is running on ${plan.target.redacted}`, 'wait for it to finish; if its process died, its session ends and the lock with it');
+    }
+    const droppedLeftovers = await timed('cleanup', () => dropLeftovers(deps.log, server, plan));
+    const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
+    let scratchCreated = false;
+    let targetDropped = false;
+    try {
+      const manifest = await readManifest(deps.storage, plan.backup.manifestKey);
+      assertManifestFits(manifest, plan);
+      const tools = deps.restoreTools;
+      const file = await timed('download', () =>
+        downloadDump({
+          storage: deps.storage,
+          tools,
+          manifest,
+          folder: folder.path,
+          ...(request.signal ? { signal: request.signal } : {}),
+          onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'download', bytes, totalBytes }),
+          onDecompress: () => request.onProgress?.({ phase: 'decompress' }),
+        }),
+      );
+      deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes });
+      await timed('check', () => checkArchive(tools, file, plan, request.signal));
+      const locale = await server.localeOf(target);
+      if (plan.dropFirst && locale) {
+        await timed('drop-target', () => server.dropDatabase(target));
+        targetDropped = true;
+        deps.log.warn('target database dropped before the restore (--drop-first)', at);
+      }
+      await timed('restore', async () => {
+        await server.createDatabase(plan.restoreInto, locale);
+        scratchCreated = true;
+        await tools.restoreArchive({ ...request.target, database: plan.restoreInto }, file, { jobs: plan.jobs, ...(request.signal ? { signal: request.signal } : {}) });
+      });
+      await timed('verify', async () => assertCountsMatch(manifest, await server.countRows(plan.restoreInto, manifest.tables), plan.restoreInto));
+      request.signal?.throwIfAborted();
+      let keptAs: string | null = null;
+      if (!plan.dropFirst) {
+        await timed('swap', async () => {
+          if (locale && plan.keptAs) {
+            await server.swap(target, plan.restoreInto, plan.keptAs);
+            keptAs = plan.keptAs;
+          } else {
+            await server.renameDatabase(plan.restoreInto, target);
+          }
+        });
+      }
+      const report: RestoreReport = {
+        ...at,
+        keptAs,
+        tables: manifest.tables.length,
+        rows: manifest.tables.reduce((sum, t) => sum + t.rows, 0),
+        seconds: seconds(performance.now() - started),
+        steps,
+        droppedLeftovers,
+        warnings: plan.warnings,
+      };
+      deps.log.info('restore finished', { ...at, keptAs, tables: report.tables, rows: report.rows, seconds: report.seconds });
+      return report;
+    } catch (error) {
+      const reason: unknown = request.signal?.aborted ? request.signal.reason : undefined;
+      const failure = asStrongboxError(reason instanceof StrongboxError ? reason : error);
+      if (scratchCreated) {
+        await server.dropDatabase(plan.restoreInto).catch((dropError: unknown) =>
+          deps.log.error('could not drop the scratch database; the next restore drops it', { ...at, scratch: plan.restoreInto, error: String(dropError) }),
+        );
+      }
+      if (failure.code === 'CHECKSUM_MISMATCH') await markDamaged(deps, plan.backup, failure);
+      deps.log.error('restore failed', { ...at, code: failure.code, reason: failure.message, targetDropped });
+      throw withOutcome(failure, plan, { scratchCreated, targetDropped });
+    } finally {
+      await folder.remove();
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+function seconds(ms: number): number {
+  return Math.round(ms) / 1000;
+}

@@ -1,0 +1,88 @@
+/**
+ * Fetches a backup's dump once into a private temporary file, hashing it on the way, and
+ * refuses it unless size and SHA-256 match the manifest: nothing on the target server is
+ * touched before that. A zstd dump is decompressed only once its compressed bytes proved good.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { HashingStream } from '../../adapters/storage/hashing';
+import type { Storage } from '../../adapters/storage/storage';
+import type { Manifest } from '../../domain/manifest';
+import { ChecksumMismatchError, StrongboxError } from '../../errors';
+import type { RestoreTools } from './ports';
+
+/** A private folder (mode 0700) for one restore's files. */
+export interface TempFolder {
+  path: string;
+  /** Removes the folder and everything in it; never throws. */
+  remove(): Promise<void>;
+}
+
+/** Creates `strongbox-restore-*` under `base` (mode 0700, so the dump is readable by this user only). */
+export async function makeTempFolder(base: string): Promise<TempFolder> {
+  const path = await mkdtemp(join(base, 'strongbox-restore-')).catch((error: unknown) => {
+    throw localFileError(`cannot create a temporary folder under ${base}`, error);
+  });
+  return { path, remove: () => rm(path, { recursive: true, force: true }).catch(() => undefined) };
+}
+
+/** Options of downloadDump. */
+export interface DownloadOptions {
+  storage: Storage;
+  tools: RestoreTools;
+  manifest: Manifest;
+  folder: string;
+  signal?: AbortSignal;
+  /** Bytes read so far, of `total`. */
+  onBytes?: (bytes: number, total: number) => void;
+  /** Called when decompression starts (zstd dumps). */
+  onDecompress?: () => void;
+}
+
+/**
+ * Downloads the manifest's dump into `folder` (file mode 0600) and returns the path of a
+ * pg_restore-readable archive.
+ *
+ * @throws ChecksumMismatchError when size or SHA-256 differ from the manifest; ObjectNotFoundError
+ *   or StorageError from storage; DumpError when zstd fails; a StrongboxError RESTORE_FAILED when
+ *   the local file cannot be written (disk full).
+ */
+export async function downloadDump(options: DownloadOptions): Promise<string> {
+  const declared = options.manifest.objects.dump;
+  const zstd = options.manifest.compression === 'zstd';
+  const file = join(options.folder, zstd ? 'dump.zst' : 'dump');
+  const source = await options.storage.get(declared.key);
+  const hasher = new HashingStream();
+  if (options.onBytes) {
+    let bytes = 0;
+    const report = options.onBytes;
+    hasher.on('data', (chunk: Buffer) => report((bytes += chunk.length), declared.bytes));
+  }
+  const sink = createWriteStream(file, { mode: 0o600, flags: 'wx' });
+  try {
+    await pipeline(source, hasher, sink, ...(options.signal ? [{ signal: options.signal }] : []));
+  } catch (error) {
+    if (error instanceof StrongboxError) throw error;
+    if (options.signal?.aborted && options.signal.reason instanceof StrongboxError) throw options.signal.reason;
+    // The sink's errors are local (no space, permissions); the source's arrive as StrongboxErrors.
+    throw localFileError(`cannot write the dump to ${file}`, error);
+  }
+  const actual = hasher.digest();
+  if (actual.sha256 !== declared.sha256 || actual.bytes !== declared.bytes) {
+    throw new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`);
+  }
+  if (!zstd) return file;
+  options.onDecompress?.();
+  const plain = join(options.folder, 'dump');
+  await options.tools.decompress(file, plain, options.signal);
+  // Half the disk is enough for what follows.
+  await rm(file, { force: true });
+  return plain;
+}
+
+function localFileError(message: string, error: unknown): StrongboxError {
+  const detail = error instanceof Error ? error.message : String(error);
+  return new StrongboxError('RESTORE_FAILED', `${message}: ${detail}`, 'free space in the temporary folder (TMPDIR) or point TMPDIR at a larger disk', { cause: error });
+}
