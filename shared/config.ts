@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import schedules from '../deploy/schedules.json';
 import { assertDatabaseName } from './domain/keys';
+import { retentionPolicySchema } from './domain/retention/policy';
 import { ConfigError } from './errors';
 
 /**
@@ -40,6 +41,8 @@ export const configSchema = z.object({
   /** A RUNNING backup silent for longer is marked FAILED. */
   staleAfterSeconds: z.number().int().min(60).max(86_400).default(600),
   watchdogSchedule: z.string().default(schedules.watchdog),
+  /** Retention windows (docs/retention.md); every field optional. */
+  retention: retentionPolicySchema.optional(),
 });
 
 export type StrongboxConfig = z.infer<typeof configSchema>;

@@ -6,7 +6,9 @@ import { registerCatalog } from './commands/catalog';
 import { registerExportCsv } from './commands/export-csv';
 import { registerList } from './commands/list';
 import { registerRestore } from './commands/restore';
+import { registerRetention } from './commands/retention';
 import { registerStart } from './commands/start';
+import { registerValidate } from './commands/validate';
 import { EXIT_CODE, printFailure, processOutput, type Output } from './output';
 
 /** Runs one command's action with the shared output and failure conventions. */
@@ -32,6 +34,8 @@ export function buildProgram(): Command {
   registerExportCsv(program, run);
   registerCatalog(program, run);
   registerRestore(program, run);
+  registerValidate(program, run);
+  registerRetention(program, run);
   return program;
 }
 

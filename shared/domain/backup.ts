@@ -56,6 +56,17 @@ export interface BackupEntry {
   /** Where the writer runs: an ECS task ARN, or `pid:1234@host` locally. */
   runner?: string;
   lastValidation?: ValidationResult;
+  /**
+   * A manual or pre-migration backup may be deleted by retention after this moment
+   * (ISO-8601 UTC); on a scheduled tier it can only lengthen the tier's window.
+   */
+  expiresAt?: string;
+  /**
+   * Set by retention before it deletes the backup's objects (catalog first, then
+   * storage): `rule` is why. An entry carrying it is no longer a restore source; the
+   * next retention run finishes the deletion if this one stopped half-way.
+   */
+  deleting?: { at: string; rule: string };
 }
 
 /** Allowed transitions. FAILED and VERIFIED are final (a VERIFIED entry can only fail on a later checksum). */

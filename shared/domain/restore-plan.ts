@@ -131,7 +131,7 @@ function assertTarget(target: string): void {
 function latestVerified(entries: BackupEntry[], database: string): BackupEntry {
   const ofDatabase = entries.filter((e) => e.database === database);
   const candidates = ofDatabase
-    .filter((e) => e.kind === 'logical' && e.scope === 'full' && e.state === 'VERIFIED')
+    .filter((e) => e.kind === 'logical' && e.scope === 'full' && e.state === 'VERIFIED' && !e.deleting)
     .sort((a, b) => (a.startedAt === b.startedAt ? compare(b.id, a.id) : compare(b.startedAt, a.startedAt)));
   const newest = candidates[0];
   if (newest) return newest;
@@ -156,6 +156,9 @@ function chosen(input: RestorePlanInput, database: string): BackupEntry {
     throw new InputError(`backup ${id} holds only some tables (${backup.tables?.join(', ') ?? 'tables'})`, 'a full restore needs a full backup; restore tables with `strongbox restore-table`');
   }
   if (backup.state === 'RUNNING') throw new InputError(`backup ${id} is still RUNNING`, 'wait until it is VERIFIED (`strongbox list`)');
+  if (backup.deleting) {
+    throw new InputError(`backup ${id} is being deleted by retention (${backup.deleting.rule})`, 'restore `latest` or another backup from `strongbox list`');
+  }
   if (backup.state !== 'VERIFIED' && !input.force) {
     throw new InputError(
       `backup ${id} is ${backup.state}, not VERIFIED${backup.reason ? ` (${backup.reason})` : ''}`,

@@ -42,6 +42,20 @@ export interface Catalog {
   listAll(options?: ListOptions): Promise<BackupEntry[]>;
   /** Entries in one state (e.g. RUNNING for the watchdog), newest first. */
   listByState(state: BackupState): Promise<BackupEntry[]>;
+  /**
+   * Marks the entry as being deleted by retention (`deleting` = `mark`), only if its
+   * state is still `expectedState` (what the plan saw). Must be written before any of
+   * its objects is deleted. Idempotent: an entry already marked is returned unchanged
+   * (with its first mark). Throws BackupNotFoundError when the entry is gone, and
+   * ConflictError when its state changed since the plan. Returns the marked entry.
+   */
+  markDeleting(id: string, expectedState: BackupState, mark: { at: string; rule: string }): Promise<BackupEntry>;
+  /**
+   * Deletes the entry's item, only if it is marked `deleting` (its objects are gone).
+   * Returns false when there was no such entry (already removed: idempotent). Throws
+   * ConflictError when the entry exists but is not marked.
+   */
+  remove(id: string): Promise<boolean>;
   /** The holder of a lock, or undefined. */
   getLock(name: string): Promise<LockHolder | undefined>;
   /**

@@ -15,8 +15,11 @@ export interface DynamoCatalogOptions {
 
 type Item = Record<string, unknown>;
 
-/** Attributes a change may never set: the key, the index helpers, the id and the state. */
-const PROTECTED = new Set<string>([...HELPER_ATTRIBUTES, 'id', 'state']);
+/**
+ * Attributes a change may never set: the key, the index helpers, the id, the state, and
+ * the retention mark (only markDeleting writes it, conditionally).
+ */
+const PROTECTED = new Set<string>([...HELPER_ATTRIBUTES, 'id', 'state', 'deleting']);
 
 /** A backup entry as a catalog item: the entry's attributes plus its key and index helpers. */
 function toItem(entry: BackupEntry): Item {
@@ -144,6 +147,48 @@ export class DynamoCatalog implements Catalog {
 
   async listByState(state: BackupState): Promise<BackupEntry[]> {
     return this.query(`list the ${state} backups`, INDEX_BY_STATE, 'state', state, {});
+  }
+
+  async markDeleting(id: string, expectedState: BackupState, mark: { at: string; rule: string }): Promise<BackupEntry> {
+    const update = new UpdateCommand({
+      TableName: this.tableName,
+      Key: backupKey(id),
+      UpdateExpression: 'SET #deleting = :mark',
+      ConditionExpression: 'attribute_exists(pk) AND #state = :expected AND attribute_not_exists(#deleting)',
+      ExpressionAttributeNames: { '#deleting': 'deleting', '#state': 'state' },
+      ExpressionAttributeValues: { ':mark': { at: mark.at, rule: mark.rule }, ':expected': expectedState },
+      ReturnValues: 'ALL_NEW',
+    });
+    let attributes: Item | undefined;
+    const won = await this.conditional(`mark backup ${id} for deletion`, async () => {
+      attributes = (await this.client.send(update)).Attributes;
+    });
+    if (won && attributes) return toEntry(attributes);
+    const current = await this.get(id);
+    if (!current) throw new BackupNotFoundError(id);
+    // Another run (or this one, before a crash) marked it first: the decision stands.
+    if (current.deleting) return current;
+    throw new ConflictError(
+      `backup ${id} is ${current.state}, not ${expectedState} as the retention plan saw: it was not marked for deletion`,
+      'the entry changed since the plan; run retention again to plan from its current state',
+    );
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const del = new DeleteCommand({
+      TableName: this.tableName,
+      Key: backupKey(id),
+      ConditionExpression: 'attribute_exists(#deleting)',
+      ExpressionAttributeNames: { '#deleting': 'deleting' },
+    });
+    if (await this.conditional(`remove backup ${id}`, () => this.client.send(del))) return true;
+    // The condition fails both on a missing item and on an unmarked one: tell them apart.
+    const current = await this.get(id);
+    if (!current) return false;
+    throw new ConflictError(
+      `backup ${id} is not marked for deletion: its catalog entry was kept`,
+      'retention marks an entry (markDeleting) before deleting its objects and removing it; mark it first',
+    );
   }
 
   async getLock(name: string): Promise<LockHolder | undefined> {

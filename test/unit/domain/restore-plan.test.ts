@@ -55,6 +55,7 @@ describe('planRestore chooses the backup', () => {
     ['an explicit VERIFIED id', { backupId: OLD.id, entries: [OLD] }, OLD.id],
     ['an UPLOADED id with force', { backupId: UPLOADED.id, entries: [UPLOADED], force: true }, UPLOADED.id],
     ['a FAILED id with force', { backupId: NEWEST_FAILED.id, entries: [NEWEST_FAILED], force: true }, NEWEST_FAILED.id],
+    ['latest skips a backup retention is deleting', { entries: [OLD, { ...NEWER, deleting: { at: '2026-03-04T00:00:00Z', rule: 'PAST_WINDOW' } }] }, OLD.id],
   ])('%s', (_name, overrides, expected) => {
     expect(planRestore(input(overrides)).backup.id).toBe(expected);
   });
@@ -70,6 +71,7 @@ describe('planRestore chooses the backup', () => {
     ['a table-level backup', { backupId: TABLES.id, entries: [TABLES] }, 'INPUT_INVALID', /holds only some tables/],
     ['a base backup', { backupId: BASE.id, entries: [BASE] }, 'INPUT_INVALID', /base backup/],
     ['an id of another database than --database', { backupId: OTHER_DB.id, entries: [OTHER_DB], database: 'app' }, 'INPUT_INVALID', /of database "billing", not "app"/],
+    ['a backup retention is deleting', { backupId: OLD.id, entries: [{ ...OLD, deleting: { at: '2026-03-04T00:00:00Z', rule: 'PAST_WINDOW' } }] }, 'INPUT_INVALID', /being deleted by retention/],
     ['jobs 0', { jobs: 0 }, 'INPUT_INVALID', /--jobs 0/],
     ['jobs 1.5', { jobs: 1.5 }, 'INPUT_INVALID', /--jobs 1.5/],
     ['a template target', { target: { database: 'template1', redacted: 'x' } }, 'INPUT_INVALID', /template database/],

@@ -1,0 +1,115 @@
+import type { Command } from 'commander';
+import type { PgConnection } from '../../adapters/postgres/types';
+import type { StrongboxConfig } from '../../config';
+import { parseDatabaseUrl } from '../../domain/connection';
+import { InputError, InterruptedError } from '../../errors';
+import { withEnvCredentials } from '../../local/env-credentials';
+import { pgValidationDeps } from '../../runtime/validate-tools';
+import { runValidation, type ValidationProgress, type ValidationReport } from '../../usecases/validate';
+import { printResult, type Output } from '../output';
+import { withSession } from '../session';
+
+interface ValidateFlags {
+  database?: string;
+  scratchUrl?: string;
+}
+
+function reportText(report: ValidationReport): string {
+  const { split } = report;
+  const times = `download ${split.download.toFixed(1)} s, restore ${split.restore.toFixed(1)} s, verify ${split.verify.toFixed(1)} s`;
+  const lines = report.ok
+    ? [
+        `Validated backup ${report.backupId} of "${report.database}": OK, restored in ${report.seconds.toFixed(1)} s (${times})`,
+        `  ${report.tables} tables, ${report.rows} rows verified against the manifest, on ${report.scratch} (thrown away)`,
+      ]
+    : [
+        `Validation FAILED: backup ${report.backupId} of "${report.database}", after ${report.seconds.toFixed(1)} s (${times})`,
+        `  reason: ${report.reason}`,
+        `  HINT: ${report.hint}`,
+      ];
+  return [...lines, ...report.warnings.map((w) => `WARNING: ${w}`)].join('\n');
+}
+
+function progressPrinter(out: Output, label: string): ((progress: ValidationProgress) => void) | undefined {
+  if (!out.interactive || out.json) return undefined;
+  let last = 0;
+  return ({ phase, bytes, totalBytes }) => {
+    const now = Date.now();
+    if (phase === 'download' && bytes !== undefined && now - last < 250 && bytes !== totalBytes) return;
+    last = now;
+    const detail = bytes !== undefined ? ` ${Math.round((bytes / Math.max(totalBytes ?? bytes, 1)) * 100)}%` : '';
+    out.stderr(`\rvalidate ${label}: ${phase}${detail}`.padEnd(60));
+  };
+}
+
+/** The scratch server of --scratch-url: no password in argv, and never a configured (production) server. */
+function scratchConnection(url: string, config: StrongboxConfig, env: NodeJS.ProcessEnv): PgConnection {
+  const connection = parseDatabaseUrl(url);
+  if (connection.password !== undefined) {
+    throw new InputError('--scratch-url must not contain a password (other users can read command lines)', 'give the password in PGPASSWORD, or in PGPASSFILE / ~/.pgpass');
+  }
+  const production = [...config.databases.map((d) => d.url), env.DATABASE_URL].filter((u): u is string => Boolean(u));
+  for (const known of production) {
+    let other: PgConnection;
+    try {
+      other = parseDatabaseUrl(known);
+    } catch {
+      continue;
+    }
+    if (other.host === connection.host && other.port === connection.port) {
+      throw new InputError(
+        `--scratch-url points at ${connection.host}:${connection.port}, a server Strongbox backs up`,
+        'a drill never runs on production: name a separate scratch server, or leave out --scratch-url for a throwaway PostgreSQL on this machine',
+      );
+    }
+  }
+  return withEnvCredentials(connection, env);
+}
+
+/**
+ * Runs `strongbox validate`: the restore drill of one backup into a throwaway PostgreSQL (or a
+ * configured scratch server), printing the report. Returns 0 when the backup restored and
+ * matched its manifest, 1 when it did not (the report says why, the catalog and an alert too);
+ * throws StrongboxErrors (exit 1) when no backup fits or the drill could not run.
+ */
+export async function validateCommand(backupId: string, flags: ValidateFlags, out: Output): Promise<number> {
+  return withSession(out, async ({ context, config, env }) => {
+    const scratch = flags.scratchUrl === undefined ? undefined : scratchConnection(flags.scratchUrl, config, env);
+    const abort = new AbortController();
+    const onSigint = () => abort.abort(new InterruptedError('SIGINT'));
+    const onSigterm = () => abort.abort(new InterruptedError('SIGTERM'));
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
+    try {
+      const onProgress = progressPrinter(out, backupId);
+      const report = await runValidation(
+        { ...context, ...pgValidationDeps },
+        { backupId, ...(flags.database ? { database: flags.database } : {}), ...(scratch ? { scratch } : {}), signal: abort.signal, ...(onProgress ? { onProgress } : {}) },
+      );
+      if (onProgress) out.stderr('\n');
+      printResult(out, report, reportText(report));
+      return report.ok ? 0 : 1;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      process.removeListener('SIGTERM', onSigterm);
+    }
+  });
+}
+
+/** Registers `validate`. */
+export function registerValidate(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+  program
+    .command('validate')
+    .description('restore drill: restore a backup into a throwaway PostgreSQL, check it against its manifest, time it, throw it away (never touches production)')
+    .argument('[backup-id|latest]', 'a backup id from `strongbox list`, or latest (newest VERIFIED full backup)', 'latest')
+    .option('--database <name>', 'with latest: the newest backup of this database (default: of any database)')
+    .option('--scratch-url <url>', 'restore on this scratch server instead (postgresql://user@host:port/db; never production) — no password here: use PGPASSWORD or PGPASSFILE')
+    .option('--json', 'print one JSON document')
+    .addHelpText(
+      'after',
+      '\nThe result is recorded as the backup\'s lastValidation (its state does not change); exit 1 and an alert when the backup is bad.\n' +
+        '\nExamples:\n  strongbox validate latest --database app\n' +
+        '  PGPASSFILE=~/.pgpass strongbox validate 20260102T030000Z-l-1a2b3c --scratch-url postgresql://drill@scratch-db:5432/postgres --json\n',
+    )
+    .action(async (backupId: string, flags: ValidateFlags & { json?: boolean }) => run((out) => validateCommand(backupId, flags, out), Boolean(flags.json)));
+}
