@@ -97,7 +97,12 @@ export function runPipeline(steps: PipelineStep[], options: PipelineOptions): To
   };
 
   for (const [index, step] of steps.entries()) {
-    const child = spawn(step.command, step.args, { env: options.env, stdio: [index === 0 ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    // A later step reads the previous one's pipe itself: the bytes between two tools (an
+    // uncompressed dump on its way to zstd) never pass through this process.
+    const upstream = children[index - 1]?.stdout ?? 'ignore';
+    const child = spawn(step.command, step.args, { env: options.env, stdio: [upstream, 'pipe', 'pipe'] });
+    // Our copy of that pipe's read end is closed, so a reader that dies gives its writer EPIPE.
+    if (upstream !== 'ignore') upstream.destroy();
     children.push(child);
     exits.push(new Promise((resolve) => {
       child.once('exit', resolve);
@@ -116,12 +121,6 @@ export function runPipeline(steps: PipelineStep[], options: PipelineOptions): To
         fail(mapToolFailure(step.command, signal ? `was killed by ${signal}` : `exited with code ${code}`, stderr.tail(), options.conn));
       });
     });
-    const previous = children[index - 1];
-    if (previous?.stdout && child.stdin) {
-      // EPIPE when the reader dies early: its exit status reports the failure.
-      child.stdin.on('error', () => undefined);
-      previous.stdout.pipe(child.stdin);
-    }
   }
   const last = children[children.length - 1];
   last?.stdout?.on('end', progress);

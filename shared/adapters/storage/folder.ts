@@ -5,6 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, ObjectNotFoundError, StorageError } from '../../errors';
+import { CoalescingStream } from './coalesce';
 import { HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
@@ -49,7 +50,7 @@ export class FolderStorage implements Storage {
       // flush: the data is fsync'd before close, so the rename below never publishes bytes that are not on disk.
       file = createWriteStream(temp, { flags: 'wx', flush: true });
       file.once('error', (error) => (fileError ??= error));
-      await pipeline(body, hasher, file, signal ? { signal } : {});
+      await pipeline(body, new CoalescingStream(), hasher, file, signal ? { signal } : {});
       if (signal?.aborted) throw signal.reason;
       await this.#moveIntoPlace(temp, target);
     } catch (error) {
