@@ -46,7 +46,14 @@ interface Variant {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string' }, runs: { type: 'string' }, keep: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'size-mb': { type: 'string' }, runs: { type: 'string' }, keep: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   const positive = (text: string | undefined, fallback: number, name: string): number => {
     const value = text === undefined ? fallback : Number(text);
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer\n${USAGE}`);

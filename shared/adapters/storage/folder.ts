@@ -5,7 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, ObjectNotFoundError, StorageError } from '../../errors';
-import { CoalescingStream } from './coalesce';
+import { COALESCE_BYTES, CoalescingStream } from './coalesce';
 import { HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
@@ -83,7 +83,8 @@ export class FolderStorage implements Storage {
       await handle.close();
       throw new ObjectNotFoundError(key); // a folder: only a prefix of other keys, not an object
     }
-    const source = handle.createReadStream();
+    // 1 MiB reads: verifying or restoring a dump is then bound by SHA-256, not by read calls.
+    const source = handle.createReadStream({ highWaterMark: COALESCE_BYTES });
     const out = new PassThrough();
     source.once('error', (error) => out.destroy(fsError(`read ${key}`, error)));
     out.once('close', () => source.destroy());
