@@ -20,6 +20,7 @@ import { plainCommand, runPlain, type PlainPipeline } from './plain';
 import { describeMachine, phasesTable, resultsTable, type VariantResult } from './report';
 import { S3RVER_CHILD_FLAG, serveS3rverChild, startS3rverChild } from './s3rver-child';
 import { strongboxTarget, type Phases } from './strongbox';
+import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
 
 const USAGE = `usage: npm run bench:backup -- [--size-mb N] [--runs N] [--keep DIR]
   --size-mb N   size of the generated database in MB (default 1000)
@@ -187,6 +188,7 @@ async function printReport(options: Options, dataset: BenchDataset, results: Var
   process.stdout.write(lines.join('\n'));
 }
 
+muteSdkNodeVersionWarning();
 if (process.argv.slice(2).includes(S3RVER_CHILD_FLAG)) {
   await serveS3rverChild();
 } else {
