@@ -1,11 +1,10 @@
 import type { Catalog } from '../shared/adapters/catalog/catalog';
 import type { Storage } from '../shared/adapters/storage/storage';
-import { isManifestKey } from '../shared/domain/keys';
-import { parseObjectCreatedEvent } from '../shared/domain/object-event';
-import { InputError, ManifestError } from '../shared/errors';
+import { ManifestError } from '../shared/errors';
 import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
+import { manifestsIn } from '../shared/runtime/manifest-events';
 import { indexManifest } from '../shared/usecases/index-manifest';
 
 export interface IndexResult {
@@ -19,28 +18,16 @@ export interface IndexResult {
  */
 export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; log: Log }) {
   return async (event: unknown): Promise<IndexResult> => {
-    const result: IndexResult = { indexed: [], ignored: [] };
-    let objects;
-    try {
-      objects = parseObjectCreatedEvent(event);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      deps.log.warn('event ignored', { reason: error.message });
-      result.ignored.push(error.message);
-      return result;
-    }
-    for (const object of objects) {
-      if (!isManifestKey(object.key) || object.bucket !== deps.storage.bucket) {
-        result.ignored.push(object.key);
-        continue;
-      }
+    const { manifests, ignored } = manifestsIn(event, deps.storage.bucket, deps.log);
+    const result: IndexResult = { indexed: [], ignored };
+    for (const key of manifests) {
       try {
-        const { entry } = await indexManifest(deps, object.key);
+        const { entry } = await indexManifest(deps, key);
         result.indexed.push(entry.id);
       } catch (error) {
         if (!(error instanceof ManifestError)) throw error;
-        deps.log.error('manifest unreadable: not indexed', { key: object.key, reason: error.message });
-        result.ignored.push(object.key);
+        deps.log.error('manifest unreadable: not indexed', { key, reason: error.message });
+        result.ignored.push(key);
       }
     }
     return result;

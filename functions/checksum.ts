@@ -1,8 +1,7 @@
-import { isManifestKey } from '../shared/domain/keys';
-import { parseObjectCreatedEvent } from '../shared/domain/object-event';
-import { InputError, ManifestError } from '../shared/errors';
+import { ManifestError } from '../shared/errors';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
+import { manifestsIn } from '../shared/runtime/manifest-events';
 import { verifyBackup, type VerifyDeps } from '../shared/usecases/verify-backup';
 
 export interface ChecksumResult {
@@ -18,28 +17,16 @@ export interface ChecksumResult {
  */
 export function checksumHandler(deps: VerifyDeps) {
   return async (event: unknown): Promise<ChecksumResult> => {
-    const result: ChecksumResult = { verified: [], failed: [], ignored: [] };
-    let objects;
-    try {
-      objects = parseObjectCreatedEvent(event);
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      deps.log.warn('event ignored', { reason: error.message });
-      result.ignored.push(error.message);
-      return result;
-    }
-    for (const object of objects) {
-      if (!isManifestKey(object.key) || object.bucket !== deps.storage.bucket) {
-        result.ignored.push(object.key);
-        continue;
-      }
+    const { manifests, ignored } = manifestsIn(event, deps.storage.bucket, deps.log);
+    const result: ChecksumResult = { verified: [], failed: [], ignored };
+    for (const key of manifests) {
       try {
-        const entry = await verifyBackup(deps, object.key);
+        const entry = await verifyBackup(deps, key);
         (entry.state === 'VERIFIED' ? result.verified : result.failed).push(entry.id);
       } catch (error) {
         if (!(error instanceof ManifestError)) throw error;
-        result.failed.push(object.key);
-        deps.log.error('manifest unreadable', { key: object.key, reason: error.message });
+        result.failed.push(key);
+        deps.log.error('manifest unreadable', { key, reason: error.message });
         await deps.alerts.publish({
           type: 'MANIFEST_INVALID',
           severity: 'SEV2',
