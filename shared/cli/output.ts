@@ -52,3 +52,6 @@ export function formatBytes(bytes: number): string {
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
+
+/** How main.ts runs a command's action: output conventions, failure printing, exit code. */
+export type CommandRunner = (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>;

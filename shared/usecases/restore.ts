@@ -8,6 +8,7 @@ import { redactConnection } from '../domain/connection';
 import { isBackupId } from '../domain/keys';
 import { planRestore, type RestorePlan } from '../domain/restore-plan';
 import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
+import { phaseTimer, seconds } from './phase-timer';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
 import { downloadDump, makeTempFolder } from './restore/download';
@@ -116,16 +117,7 @@ export async function resolveRestorePlan(deps: Pick<RestoreDeps, 'catalog' | 'cl
  */
 export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Promise<RestoreReport> {
   const started = performance.now();
-  const steps: RestoreReport['steps'] = [];
-  const timed = async <T>(phase: RestorePhase, fn: () => Promise<T>): Promise<T> => {
-    request.onProgress?.({ phase });
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      steps.push({ name: phase, seconds: seconds(performance.now() - t0) });
-    }
-  };
+  const { steps, timed } = phaseTimer<RestorePhase>(request.onProgress);
   const plan = await timed('plan', () => resolveRestorePlan(deps, request));
   const target = plan.target.database;
   const at = { backupId: plan.backup.id, database: plan.database, target: plan.target.redacted };
@@ -212,8 +204,4 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
   } finally {
     await server.close();
   }
-}
-
-function seconds(ms: number): number {
-  return Math.round(ms) / 1000;
 }

@@ -1,3 +1,4 @@
+import { phaseTimer, seconds } from './phase-timer';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { PgConnection } from '../adapters/postgres/types';
@@ -87,16 +88,7 @@ export async function runValidation(deps: ValidationDeps, request: ValidationReq
   const at = deps.clock().toISOString();
   const keys = { backupId: backup.id, database: backup.database };
   const started = performance.now();
-  const steps: ValidationReport['steps'] = [];
-  const timed = async <T>(phase: ValidationPhase, fn: () => Promise<T>): Promise<T> => {
-    request.onProgress?.({ phase });
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      steps.push({ name: phase, seconds: seconds(performance.now() - t0) });
-    }
-  };
+  const { steps, timed } = phaseTimer<ValidationPhase>(request.onProgress);
 
   let scratch: Scratch;
   try {
@@ -203,8 +195,4 @@ class PhaseClock {
 function split(steps: Array<{ name: ValidationPhase; seconds: number }>): ValidationReport['split'] {
   const sum = (...names: ValidationPhase[]) => Math.round(steps.filter((s) => names.includes(s.name)).reduce((total, s) => total + s.seconds, 0) * 1000) / 1000;
   return { download: sum('download', 'decompress'), restore: sum('restore'), verify: sum('verify') };
-}
-
-function seconds(ms: number): number {
-  return Math.round(ms) / 1000;
 }

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { TIERS, type BackupEntry, type Compression, type Tier } from '../../domain/backup';
-import { InterruptedError } from '../../errors';
 import { resolveDatabase } from '../../local/databases';
 import { pgDumpTools } from '../../runtime/dump-tools';
 import { STRONGBOX_VERSION } from '../../runtime/version';
 import { runLogicalBackup, type BackupProgress } from '../../usecases/backup';
-import { formatBytes, printResult, UsageError, type Output } from '../output';
+import { formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { withInterrupts } from '../interrupts';
 import { withSession } from '../session';
 
 interface BackupFlags {
@@ -58,10 +58,7 @@ export async function backupCommand(flags: BackupFlags, out: Output): Promise<nu
       env,
       context.paths,
     );
-    const abort = new AbortController();
-    const onSignal = () => abort.abort(new InterruptedError('SIGINT'));
-    process.once('SIGINT', onSignal);
-    try {
+    return withInterrupts(async (signal) => {
       const onProgress = progressPrinter(out, target.name);
       const entry = await runLogicalBackup(
         { ...context, tools: pgDumpTools, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 },
@@ -73,7 +70,7 @@ export async function backupCommand(flags: BackupFlags, out: Output): Promise<nu
           compression: target.compression,
           includeRolePasswords: target.includeRolePasswords,
           runner: `pid:${process.pid}`,
-          signal: abort.signal,
+          signal,
           ...(onProgress ? { onProgress } : {}),
         },
       );
@@ -87,14 +84,12 @@ export async function backupCommand(flags: BackupFlags, out: Output): Promise<nu
           (entry.reason ? `\n  reason: ${entry.reason}` : ''),
       );
       return entry.state === 'FAILED' ? 1 : 0;
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-    }
+    });
   });
 }
 
 /** Registers `backup` on the program. */
-export function registerBackup(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerBackup(program: Command, run: CommandRunner): void {
   program
     .command('backup')
     .description('take a logical backup (pg_dump -Fc) now; returns once it is VERIFIED or FAILED')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { rebuildCatalog } from '../../usecases/rebuild-catalog';
-import { printResult, type Output } from '../output';
+import { printResult, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
 
 /** Runs `strongbox catalog rebuild`: the catalog from the manifests in storage. */
@@ -19,7 +19,7 @@ export async function rebuildCommand(flags: { verify: boolean }, out: Output): P
 }
 
 /** Registers `catalog rebuild`. */
-export function registerCatalog(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerCatalog(program: Command, run: CommandRunner): void {
   const catalog = program.command('catalog').description('maintain the catalog (the storage is the truth, the catalog its index)');
   catalog
     .command('rebuild')

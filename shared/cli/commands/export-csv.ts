@@ -6,7 +6,7 @@ import { exportCsv } from '../../adapters/postgres/tools';
 import { loadConfig } from '../../local/config-file';
 import { resolveDatabase } from '../../local/databases';
 import { resolveHome } from '../../local/home';
-import { printResult, type Output } from '../output';
+import { printResult, type CommandRunner, type Output } from '../output';
 
 interface ExportFlags {
   table: string;
@@ -41,7 +41,7 @@ export async function exportCsvCommand(flags: ExportFlags, out: Output): Promise
 }
 
 /** Registers `export-csv`. */
-export function registerExportCsv(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerExportCsv(program: Command, run: CommandRunner): void {
   program
     .command('export-csv')
     .description('export one table as CSV with a header row')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { BackupEntry } from '../../domain/backup';
-import { formatBytes, printResult, type Output } from '../output';
+import { formatBytes, printResult, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
 import { backupSummary } from './backup';
 
@@ -34,7 +34,7 @@ export async function listCommand(flags: { database?: string; limit?: string }, 
 }
 
 /** Registers `list`. */
-export function registerList(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerList(program: Command, run: CommandRunner): void {
   program
     .command('list')
     .description('list the backups in the catalog, newest first')

@@ -3,11 +3,12 @@ import type { Command } from 'commander';
 import type { PgConnection } from '../../adapters/postgres/types';
 import { parseDatabaseUrl } from '../../domain/connection';
 import type { RestorePlan } from '../../domain/restore-plan';
-import { InputError, InterruptedError } from '../../errors';
+import { InputError } from '../../errors';
 import { withEnvCredentials } from '../../local/env-credentials';
 import { pgRestoreDeps } from '../../runtime/restore-tools';
 import { resolveRestorePlan, runRestore, type RestoreProgress, type RestoreReport } from '../../usecases/restore';
-import { formatBytes, printResult, UsageError, type Output } from '../output';
+import { formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { withInterrupts } from '../interrupts';
 import { withSession } from '../session';
 
 interface RestoreFlags {
@@ -115,27 +116,19 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
       const answer = (await confirm(`Type the target database's name ("${target.database}") to go ahead: `)).trim();
       if (answer !== target.database) throw new InputError(`restore cancelled: "${answer}" is not "${target.database}"`, 'run it again and type the name exactly, or pass --yes');
     }
-    const abort = new AbortController();
-    const onSigint = () => abort.abort(new InterruptedError('SIGINT'));
-    const onSigterm = () => abort.abort(new InterruptedError('SIGTERM'));
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigterm);
-    try {
+    return withInterrupts(async (signal) => {
       const onProgress = progressPrinter(out, target.database);
       // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
-      const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
+      const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, ...(onProgress ? { onProgress } : {}) });
       if (onProgress) out.stderr('\n');
       printResult(out, report, reportText(report));
       return 0;
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-      process.removeListener('SIGTERM', onSigterm);
-    }
+    });
   });
 }
 
 /** Registers `restore`. */
-export function registerRestore(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerRestore(program: Command, run: CommandRunner): void {
   program
     .command('restore')
     .description('full logical restore of a backup: into a scratch database, verified, then swapped in (the old one is kept)')

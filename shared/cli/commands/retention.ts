@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { retentionPolicyFromConfig } from '../../domain/retention';
 import { InputError } from '../../errors';
 import { applyRetention, type RetentionItem, type RetentionReport } from '../../usecases/retention';
-import { formatBytes, printResult, UsageError, type Output } from '../output';
+import { formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
 import { terminalConfirm, type Confirm } from './restore';
 
@@ -82,7 +82,7 @@ export async function retentionApplyCommand(flags: RetentionFlags, out: Output, 
 }
 
 /** Registers `retention plan` and `retention apply`. */
-export function registerRetention(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerRetention(program: Command, run: CommandRunner): void {
   const retention = program
     .command('retention')
     .description('delete backups past their tier\'s window (daily 30 d, weekly 90 d, monthly 365 d; the newest verified backup always kept)');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startLocalServer } from '../../local/server';
 import { stderrLog } from '../../local/stderr-log';
-import type { Output } from '../output';
+import type { CommandRunner, Output } from '../output';
 
 /** Runs local mode until Ctrl-C (SIGINT) or SIGTERM; returns 0 after a clean stop. */
 export async function startCommand(out: Output): Promise<number> {
@@ -19,7 +19,7 @@ export async function startCommand(out: Output): Promise<number> {
 }
 
 /** Registers `start`. */
-export function registerStart(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerStart(program: Command, run: CommandRunner): void {
   program
     .command('start')
     .description('run local mode: schedules, catalog and (without DATABASE_URL) a demo PostgreSQL, until Ctrl-C')

@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import type { PgConnection } from '../../adapters/postgres/types';
 import type { StrongboxConfig } from '../../config';
 import { parseDatabaseUrl } from '../../domain/connection';
-import { InputError, InterruptedError } from '../../errors';
+import { InputError } from '../../errors';
 import { withEnvCredentials } from '../../local/env-credentials';
 import { pgValidationDeps } from '../../runtime/validate-tools';
 import { runValidation, type ValidationProgress, type ValidationReport } from '../../usecases/validate';
-import { printResult, type Output } from '../output';
+import { printResult, type CommandRunner, type Output } from '../output';
+import { withInterrupts } from '../interrupts';
 import { withSession } from '../session';
 
 interface ValidateFlags {
@@ -75,29 +76,21 @@ function scratchConnection(url: string, config: StrongboxConfig, env: NodeJS.Pro
 export async function validateCommand(backupId: string, flags: ValidateFlags, out: Output): Promise<number> {
   return withSession(out, async ({ context, config, env }) => {
     const scratch = flags.scratchUrl === undefined ? undefined : scratchConnection(flags.scratchUrl, config, env);
-    const abort = new AbortController();
-    const onSigint = () => abort.abort(new InterruptedError('SIGINT'));
-    const onSigterm = () => abort.abort(new InterruptedError('SIGTERM'));
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigterm);
-    try {
+    return withInterrupts(async (signal) => {
       const onProgress = progressPrinter(out, backupId);
       const report = await runValidation(
         { ...context, ...pgValidationDeps },
-        { backupId, ...(flags.database ? { database: flags.database } : {}), ...(scratch ? { scratch } : {}), signal: abort.signal, ...(onProgress ? { onProgress } : {}) },
+        { backupId, ...(flags.database ? { database: flags.database } : {}), ...(scratch ? { scratch } : {}), signal, ...(onProgress ? { onProgress } : {}) },
       );
       if (onProgress) out.stderr('\n');
       printResult(out, report, reportText(report));
       return report.ok ? 0 : 1;
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-      process.removeListener('SIGTERM', onSigterm);
-    }
+    });
   });
 }
 
 /** Registers `validate`. */
-export function registerValidate(program: Command, run: (action: (out: Output) => Promise<number>, json: boolean) => Promise<void>): void {
+export function registerValidate(program: Command, run: CommandRunner): void {
   program
     .command('validate')
     .description('restore drill: restore a backup into a throwaway PostgreSQL, check it against its manifest, time it, throw it away (never touches production)')
