@@ -1,16 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Storage } from '../../shared/adapters/storage/storage';
 import { pgEnv } from '../../shared/domain/connection';
-import { StorageError } from '../../shared/errors';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { pgDumpTools } from '../../shared/runtime/dump-tools';
 import { runLogicalBackup, type BackupDeps, type BackupRequest } from '../../shared/usecases/backup';
 import { lockName } from '../../shared/usecases/backup-lock';
 import { failStaleBackups } from '../../shared/usecases/watchdog';
+import { failingMidUpload } from '../support/faults';
 import { keysUnder, startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -79,20 +78,7 @@ describe('a backup that cannot complete leaves nothing that looks complete', () 
   });
 
   it('storage failing mid-upload: STORAGE_FAILED, no object, no temporary file', async () => {
-    const failing: Storage = Object.assign(Object.create(stack.storage) as Storage, {
-      putStream(key: string, body: Readable, options?: Parameters<Storage['putStream']>[2]) {
-        let seen = 0;
-        const breaker = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            seen += chunk.length;
-            if (seen > 100_000) callback(new StorageError('disk vanished', 'free some space'));
-            else callback(null, chunk);
-          },
-        });
-        body.on('error', (error) => breaker.destroy(error));
-        return stack.storage.putStream(key, body.pipe(breaker), options);
-      },
-    });
+    const failing = failingMidUpload(stack.storage, 100_000, 'disk vanished');
     const before = stack.alerts.published.length;
     await expect(runLogicalBackup({ ...stack.deps, storage: failing }, request())).rejects.toThrow(/disk vanished/);
     await expectCleanFailure('STORAGE_FAILED', before);

@@ -1,9 +1,7 @@
-import { Transform, type Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Storage } from '../../shared/adapters/storage/storage';
 import { parseManifest } from '../../shared/domain/manifest';
-import { StorageError } from '../../shared/errors';
 import { runLogicalBackup, type BackupRequest } from '../../shared/usecases/backup';
+import { failingMidUpload } from '../support/faults';
 import { keysUnder, startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -27,20 +25,7 @@ describe('logical backup into an S3-compatible server (real SDK, s3rver on 127.0
   });
 
   it('a failure mid-upload: FAILED, nothing stored (multipart abort itself is in the storage contract suite)', async () => {
-    const failing: Storage = Object.assign(Object.create(stack.storage) as Storage, {
-      putStream(key: string, body: Readable, options?: Parameters<Storage['putStream']>[2]) {
-        let seen = 0;
-        const breaker = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            seen += chunk.length;
-            if (seen > 50_000) callback(new StorageError('connection reset by peer', 'check the endpoint'));
-            else callback(null, chunk);
-          },
-        });
-        body.on('error', (error) => breaker.destroy(error));
-        return stack.storage.putStream(key, body.pipe(breaker), options);
-      },
-    });
+    const failing = failingMidUpload(stack.storage, 50_000, 'connection reset by peer');
     await expect(runLogicalBackup({ ...stack.deps, storage: failing }, request({ tier: 'manual' }))).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
     const [entry] = await stack.catalog.listByDatabase('app', { limit: 1 });
     expect(entry).toMatchObject({ state: 'FAILED', errorCode: 'STORAGE_FAILED' });

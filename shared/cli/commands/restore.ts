@@ -1,14 +1,13 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { PgConnection } from '../../adapters/postgres/types';
-import { parseDatabaseUrl } from '../../domain/connection';
 import type { RestorePlan } from '../../domain/restore-plan';
 import { InputError } from '../../errors';
-import { withEnvCredentials } from '../../local/env-credentials';
 import { pgRestoreDeps } from '../../runtime/restore-tools';
-import { resolveRestorePlan, runRestore, type RestoreProgress, type RestoreReport } from '../../usecases/restore';
-import { formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { resolveRestorePlan, runRestore, type RestoreReport } from '../../usecases/restore';
+import { printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
+import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
 
 interface RestoreFlags {
@@ -71,26 +70,6 @@ function reportText(report: RestoreReport): string {
   ].filter(Boolean).join('\n');
 }
 
-function progressPrinter(out: Output, target: string): ((progress: RestoreProgress) => void) | undefined {
-  if (!out.interactive || out.json) return undefined;
-  let last = 0;
-  return ({ phase, bytes, totalBytes }) => {
-    const now = Date.now();
-    if (phase === 'download' && bytes !== undefined && now - last < 250 && bytes !== totalBytes) return;
-    last = now;
-    const detail = bytes !== undefined ? ` ${formatBytes(bytes)} of ${formatBytes(totalBytes ?? 0)}` : '';
-    out.stderr(`\rrestore ${target}: ${phase}${detail}`.padEnd(60));
-  };
-}
-
-function targetConnection(url: string): PgConnection {
-  const connection = parseDatabaseUrl(url);
-  if (connection.password !== undefined) {
-    throw new InputError('--target-url must not contain a password (other users can read command lines)', 'give the password in PGPASSWORD, or in PGPASSFILE / ~/.pgpass');
-  }
-  return withEnvCredentials(connection, process.env);
-}
-
 /**
  * Runs `strongbox restore`: prints the plan with --dry-run; otherwise asks for the target
  * database's name on a terminal (or needs --yes), restores, and prints the report.
@@ -103,7 +82,7 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
   if (!flags.dryRun && !flags.yes && !confirm) {
     throw new UsageError('restore replaces a database and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see the plan first');
   }
-  const target = targetConnection(flags.targetUrl);
+  const target = connectionFromFlag('--target-url', flags.targetUrl, process.env);
   const request = { backupId, ...(flags.database ? { database: flags.database } : {}), target, jobs, dropFirst: Boolean(flags.dropFirst), force: Boolean(flags.force) };
   return withSession(out, async ({ context }) => {
     const plan = await resolveRestorePlan(context, request);
@@ -117,7 +96,7 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
       if (answer !== target.database) throw new InputError(`restore cancelled: "${answer}" is not "${target.database}"`, 'run it again and type the name exactly, or pass --yes');
     }
     return withInterrupts(async (signal) => {
-      const onProgress = progressPrinter(out, target.database);
+      const onProgress = phaseProgressPrinter(out, `restore ${target.database}`);
       // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
       const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, ...(onProgress ? { onProgress } : {}) });
       if (onProgress) out.stderr('\n');

@@ -3,11 +3,12 @@ import type { PgConnection } from '../../adapters/postgres/types';
 import type { StrongboxConfig } from '../../config';
 import { parseDatabaseUrl } from '../../domain/connection';
 import { InputError } from '../../errors';
-import { withEnvCredentials } from '../../local/env-credentials';
 import { pgValidationDeps } from '../../runtime/validate-tools';
-import { runValidation, type ValidationProgress, type ValidationReport } from '../../usecases/validate';
+import { runValidation, type ValidationReport } from '../../usecases/validate';
 import { printResult, type CommandRunner, type Output } from '../output';
+import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
+import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
 
 interface ValidateFlags {
@@ -31,24 +32,9 @@ function reportText(report: ValidationReport): string {
   return [...lines, ...report.warnings.map((w) => `WARNING: ${w}`)].join('\n');
 }
 
-function progressPrinter(out: Output, label: string): ((progress: ValidationProgress) => void) | undefined {
-  if (!out.interactive || out.json) return undefined;
-  let last = 0;
-  return ({ phase, bytes, totalBytes }) => {
-    const now = Date.now();
-    if (phase === 'download' && bytes !== undefined && now - last < 250 && bytes !== totalBytes) return;
-    last = now;
-    const detail = bytes !== undefined ? ` ${Math.round((bytes / Math.max(totalBytes ?? bytes, 1)) * 100)}%` : '';
-    out.stderr(`\rvalidate ${label}: ${phase}${detail}`.padEnd(60));
-  };
-}
-
 /** The scratch server of --scratch-url: no password in argv, and never a configured (production) server. */
 function scratchConnection(url: string, config: StrongboxConfig, env: NodeJS.ProcessEnv): PgConnection {
-  const connection = parseDatabaseUrl(url);
-  if (connection.password !== undefined) {
-    throw new InputError('--scratch-url must not contain a password (other users can read command lines)', 'give the password in PGPASSWORD, or in PGPASSFILE / ~/.pgpass');
-  }
+  const connection = connectionFromFlag('--scratch-url', url, env);
   const production = [...config.databases.map((d) => d.url), env.DATABASE_URL].filter((u): u is string => Boolean(u));
   for (const known of production) {
     let other: PgConnection;
@@ -64,7 +50,7 @@ function scratchConnection(url: string, config: StrongboxConfig, env: NodeJS.Pro
       );
     }
   }
-  return withEnvCredentials(connection, env);
+  return connection;
 }
 
 /**
@@ -77,7 +63,7 @@ export async function validateCommand(backupId: string, flags: ValidateFlags, ou
   return withSession(out, async ({ context, config, env }) => {
     const scratch = flags.scratchUrl === undefined ? undefined : scratchConnection(flags.scratchUrl, config, env);
     return withInterrupts(async (signal) => {
-      const onProgress = progressPrinter(out, backupId);
+      const onProgress = phaseProgressPrinter(out, `validate ${backupId}`);
       const report = await runValidation(
         { ...context, ...pgValidationDeps },
         { backupId, ...(flags.database ? { database: flags.database } : {}), ...(scratch ? { scratch } : {}), signal, ...(onProgress ? { onProgress } : {}) },
