@@ -18,6 +18,37 @@ export type BackupScope = 'full' | 'tables';
 /** How the stored dump is compressed: pg_dump's own gzip, or `pg_dump -Z0 | zstd`. */
 export type Compression = 'gzip' | 'zstd';
 
+/** How a base backup's tar is stored: through `zstd`, or as it is. */
+export type BaseCompression = 'zstd' | 'none';
+
+/** How any stored backup is compressed (`none` only for a base backup). */
+export type StoredCompression = Compression | BaseCompression;
+
+/**
+ * What a base backup (pg_basebackup) records for point-in-time recovery. LSNs are written
+ * as PostgreSQL prints them (`0/2000028`); WAL names are 24-hex segment names.
+ */
+export interface BaseBackupInfo {
+  /** Where the backup's WAL starts (its checkpoint's redo point). */
+  startLsn: string;
+  /** Where the backup became consistent: recovery must replay at least to here. */
+  stopLsn: string;
+  /** The timeline at the start. */
+  timeline: number;
+  /** The timeline at the end: differs from `timeline` on a standby that followed its upstream onto a new timeline meanwhile. */
+  stopTimeline: number;
+  /** The cluster's system identifier (decimal), as in the WAL archive's identity. */
+  systemId: string;
+  /** PostgreSQL's major version, e.g. 15. */
+  pgVersion: number;
+  /** The first and last WAL segment needed for consistency (start and stop timeline). */
+  walSegments: { first: string; last: string };
+  /** The text of the backup's backup_label file. */
+  label: string;
+  /** True when that WAL is inside the backup (pg_basebackup -X fetch): it restores without the archive. */
+  walIncluded: boolean;
+}
+
 /** The result of the last restore drill on a backup; kept apart from `state`. */
 export interface ValidationResult {
   at: string;
@@ -46,7 +77,7 @@ export interface BackupEntry {
   manifestKey: string;
   /** Storage key of the globals (roles, tablespaces) of a full backup. */
   globalsKey?: string;
-  compression: Compression;
+  compression: StoredCompression;
   bytes?: number;
   sha256?: string;
   startedAt: string;
@@ -67,6 +98,8 @@ export interface BackupEntry {
    * next retention run finishes the deletion if this one stopped half-way.
    */
   deleting?: { at: string; rule: string };
+  /** Set on a base backup (kind `base`) once it is uploaded. */
+  base?: BaseBackupInfo;
 }
 
 /** Allowed transitions. FAILED and VERIFIED are final (a VERIFIED entry can only fail on a later checksum). */

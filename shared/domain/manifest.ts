@@ -12,6 +12,21 @@ export const MANIFEST_FORMAT_VERSION = 1;
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex SHA-256');
 const isoTime = z.iso.datetime({ offset: true });
 
+const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/, 'an LSN as PostgreSQL prints it (X/Y, upper-case hex)');
+const walSegment = z.string().regex(/^[0-9A-F]{24}$/, 'a WAL segment name');
+
+const baseInfo = z.object({
+  startLsn: lsn,
+  stopLsn: lsn,
+  timeline: z.number().int().positive(),
+  stopTimeline: z.number().int().positive(),
+  systemId: z.string().regex(/^\d+$/),
+  pgVersion: z.number().int().positive(),
+  walSegments: z.object({ first: walSegment, last: walSegment }),
+  label: z.string(),
+  walIncluded: z.boolean(),
+});
+
 const storedObject = z.object({
   key: z.string().min(1),
   bytes: z.number().int().nonnegative(),
@@ -26,7 +41,8 @@ export const manifestSchema = z.object({
   tier: z.enum(TIERS),
   scope: z.enum(['full', 'tables']),
   tablePatterns: z.array(z.string()).optional(),
-  compression: z.enum(['gzip', 'zstd']),
+  /** `none` only for a base backup (a plain tar). */
+  compression: z.enum(['gzip', 'zstd', 'none']),
   startedAt: isoTime,
   finishedAt: isoTime,
   source: z.object({
@@ -39,13 +55,27 @@ export const manifestSchema = z.object({
     walLsn: z.string(),
     databaseSizeBytes: z.number().int().nonnegative(),
   }),
-  tools: z.object({ strongbox: z.string(), pgDump: z.string() }),
+  /** pg_dump's version for a logical backup, pg_basebackup's for a base backup. */
+  tools: z.object({ strongbox: z.string(), pgDump: z.string().optional(), pgBasebackup: z.string().optional() }),
   /** Rows per table, counted in the dump's own snapshot. */
   tables: z.array(z.object({ schema: z.string(), name: z.string(), rows: z.number().int().nonnegative() })),
   objects: z.object({
     dump: storedObject,
     globals: storedObject.extend({ includesRolePasswords: z.boolean() }).optional(),
   }),
+  /** A base backup's WAL position and identity (see BaseBackupInfo); absent for a logical one. */
+  base: baseInfo.optional(),
+}).superRefine((manifest, context) => {
+  const problem = (path: string[], message: string) => context.addIssue({ code: 'custom', path, message });
+  if (manifest.kind === 'base') {
+    if (!manifest.base) problem(['base'], 'a base backup\'s manifest needs its base part');
+    if (manifest.compression === 'gzip') problem(['compression'], 'a base backup is stored with zstd or none');
+    if (manifest.objects.globals) problem(['objects', 'globals'], 'a base backup has no separate globals');
+  } else {
+    if (manifest.base) problem(['base'], 'only a base backup has a base part');
+    if (manifest.compression === 'none') problem(['compression'], 'a logical backup is compressed with gzip or zstd');
+    if (manifest.tools.pgDump === undefined) problem(['tools', 'pgDump'], 'a logical backup records pg_dump\'s version');
+  }
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -100,6 +130,7 @@ export function entryFromManifest(manifest: Manifest, manifestKey: string): Back
     startedAt: manifest.startedAt,
     finishedAt: manifest.finishedAt,
     heartbeatAt: manifest.finishedAt,
+    ...(manifest.base ? { base: manifest.base } : {}),
   };
 }
 

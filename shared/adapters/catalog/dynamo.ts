@@ -5,7 +5,7 @@ import type { BackupEntry, BackupState } from '../../domain/backup';
 import { BackupNotFoundError, ConflictError } from '../../errors';
 import type { Catalog, ListOptions, LockHolder } from './catalog';
 import { BACKUP_ENTITY, backupKey, gsiSortOf, HELPER_ATTRIBUTES, INDEX_BY_DATABASE, INDEX_BY_ENTITY, INDEX_BY_STATE, lockKey } from './schema';
-import { isConditionalCheckFailed, toCatalogError } from './sdk-errors';
+import { catalogRequest, conditionalWrite } from './sdk-errors';
 
 /** Tuning of DynamoCatalog. */
 export interface DynamoCatalogOptions {
@@ -258,21 +258,11 @@ export class DynamoCatalog implements Catalog {
   }
 
   /** Runs a conditional write: true when it happened, false when its condition was lost. */
-  private async conditional(action: string, write: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await write();
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw await toCatalogError(error, action, this.client, this.tableName);
-    }
+  private conditional(action: string, write: () => Promise<unknown>): Promise<boolean> {
+    return conditionalWrite(this.client, this.tableName, action, write);
   }
 
-  private async call<T>(action: string, request: () => Promise<T>): Promise<T> {
-    try {
-      return await request();
-    } catch (error) {
-      throw await toCatalogError(error, action, this.client, this.tableName);
-    }
+  private call<T>(action: string, request: () => Promise<T>): Promise<T> {
+    return catalogRequest(this.client, this.tableName, action, request);
   }
 }

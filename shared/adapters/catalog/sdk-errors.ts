@@ -89,3 +89,23 @@ export async function toCatalogError(error: unknown, action: string, client: Dyn
   }
   return new CatalogError(`cannot ${action} (${target}): ${name ?? 'error'}: ${detail}`, 'this is likely a bug or a table that does not match the expected schema; the logs have details', { cause: error });
 }
+
+/** Runs one catalog request; any SDK error becomes the project's error (toCatalogError). */
+export async function catalogRequest<T>(client: DynamoDBClient | DynamoDBDocumentClient, tableName: string, action: string, request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    throw await toCatalogError(error, action, client, tableName);
+  }
+}
+
+/** Runs a conditional write: true when it happened, false when its condition was lost. */
+export async function conditionalWrite(client: DynamoDBClient | DynamoDBDocumentClient, tableName: string, action: string, write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw await toCatalogError(error, action, client, tableName);
+  }
+}

@@ -1,0 +1,244 @@
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { assertDatabaseName } from '../../domain/keys';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
+import type { WalRecord } from '../../domain/wal/record';
+import { CatalogError, ConflictError, InputError } from '../../errors';
+import type { ArchiveStatus, IndexedWalRecord, RestorePoint, WalCatalog, WalTimelineSummary } from './wal-catalog';
+import { catalogRequest, conditionalWrite } from './sdk-errors';
+
+/**
+ * Item layout on the catalog table (schema.ts). No WAL item carries `entity`, `state` or
+ * `gsiSort`, so none enters the backup indexes (an index holds only items with both of
+ * its key attributes). Database names cannot contain `#`, so partitions never collide.
+ *
+ * | pk                      | sk            | item                                   |
+ * |-------------------------|---------------|----------------------------------------|
+ * | `WAL#<db>#<TTTTTTTT>`   | file name     | segment and `.partial` records         |
+ * | `WAL#<db>#HISTORY`      | file name     | `.history` records                     |
+ * | `WAL#<db>#BACKUP`       | file name     | `.backup` label records                |
+ * | `WALMETA#<db>`          | `TL#<TTTTTTTT>` | highest file name seen on a timeline |
+ * | `WALMETA#<db>`          | `STATUS`      | the archiver's last measured status    |
+ * | `WALRP#<db>`            | point name    | named restore points                   |
+ */
+
+/** Tuning of DynamoWalCatalog. */
+export interface DynamoWalCatalogOptions {
+  /** Items per Query page (DynamoDB's `Limit`); small values exercise paging in tests. */
+  pageSize?: number;
+}
+
+type Item = Record<string, unknown>;
+
+/** The smallest segment size accepts every segment name of every cluster (its low part is the widest). */
+const ANY_SEGMENT_SIZE = 1 << 20;
+/** A lost race with retention (the record deleted between our put and our read) is retried this often. */
+const RECORD_ATTEMPTS = 3;
+
+function hex8(timeline: number): string {
+  return timeline.toString(16).toUpperCase().padStart(8, '0');
+}
+
+/** The partition of a database's WAL files of one group: a timeline's segments, HISTORY or BACKUP. */
+function walPk(database: string, group: string): string {
+  assertDatabaseName(database);
+  return `WAL#${database}#${group}`;
+}
+
+function walKey(database: string, name: string): { pk: string; sk: string; kind: WalFileKind; timeline: number } {
+  const parsed = parseWalName(name, ANY_SEGMENT_SIZE);
+  const group = parsed.kind === 'history' ? 'HISTORY' : parsed.kind === 'backup' ? 'BACKUP' : hex8(parsed.timeline);
+  return { pk: walPk(database, group), sk: name, kind: parsed.kind, timeline: parsed.timeline };
+}
+
+function metaPk(database: string): string {
+  assertDatabaseName(database);
+  return `WALMETA#${database}`;
+}
+
+function restorePointPk(database: string): string {
+  assertDatabaseName(database);
+  return `WALRP#${database}`;
+}
+
+function withoutKeys<T>(item: Item): T {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as T;
+}
+
+function defined(values: object): Item {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * The WAL catalog on the backup catalog's DynamoDB table. Conditional writes keep records
+ * write-once and timeline summaries monotonic. Throws only Strongbox errors:
+ * ConflictError, CatalogError, InputError and BAD_WAL_NAME / BAD_LSN.
+ */
+export class DynamoWalCatalog implements WalCatalog {
+  private readonly pageSize: number;
+
+  /** `client` should omit undefined values (see `toDocumentClient`); `tableName` has the schema of schema.ts. */
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    options: DynamoWalCatalogOptions = {},
+  ) {
+    this.pageSize = options.pageSize ?? 500;
+  }
+
+  async recordWal(record: WalRecord, indexedAt: string): Promise<'created' | 'exists'> {
+    const { kind, timeline, ...key } = walKey(record.database, record.name);
+    if (kind !== record.kind || timeline !== record.timeline) {
+      throw new InputError(`the record of ${record.name} says ${record.kind} on timeline ${record.timeline}`, 'a record must describe the file its name names: it was not recorded');
+    }
+    const action = `record WAL file ${record.name} of database ${record.database}`;
+    for (let attempt = 1; ; attempt += 1) {
+      const put = new PutCommand({ TableName: this.tableName, Item: { ...defined(record), indexedAt, ...key }, ConditionExpression: 'attribute_not_exists(pk)' });
+      if (await this.conditional(action, () => this.client.send(put))) {
+        await this.raiseTimeline(record, indexedAt);
+        return 'created';
+      }
+      const existing = await this.getWal(record.database, record.name);
+      if (existing && existing.sha256 === record.sha256) {
+        // A crash between the put and the summary's update is repaired by the retry.
+        await this.raiseTimeline(record, indexedAt);
+        return 'exists';
+      }
+      if (existing) {
+        throw new ConflictError(
+          `WAL file ${record.name} of database ${record.database} is already recorded with SHA-256 ${existing.sha256}; the new one has ${record.sha256}: it was not recorded`,
+          'two different files under one name means two servers archive into the same archive, or a damaged file: check archive_command on every server of this database; the recorded file is kept',
+        );
+      }
+      if (attempt >= RECORD_ATTEMPTS) throw new CatalogError(`cannot ${action}: its record kept appearing and disappearing`, 'something deletes WAL records while they are indexed (retention?); run the indexing again');
+    }
+  }
+
+  async getWal(database: string, name: string): Promise<IndexedWalRecord | undefined> {
+    const { pk, sk } = walKey(database, name);
+    const item = await this.getItem(`read WAL record ${name} of database ${database}`, { pk, sk });
+    return item ? withoutKeys<IndexedWalRecord>(item) : undefined;
+  }
+
+  async listSegments(database: string, timeline: number, fromSegno?: bigint, toSegno?: bigint, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<IndexedWalRecord[]> {
+    if (!Number.isInteger(timeline) || timeline < 1 || timeline > 0xffff_ffff) throw new InputError(`${timeline} is not a timeline`, 'timelines are whole numbers from 1');
+    if ((fromSegno ?? 0n) < 0n || (toSegno ?? 0n) < 0n) throw new InputError('segment numbers cannot be negative', 'give segment numbers from segnoOfLsn');
+    const range: string[] = [];
+    const values: Item = { ':pk': walPk(database, hex8(timeline)) };
+    if (fromSegno !== undefined) values[':from'] = segmentName(timeline, fromSegno, segmentSize);
+    // A `.partial` sorts right after its segment: the bound keeps it.
+    if (toSegno !== undefined) values[':to'] = `${segmentName(timeline, toSegno, segmentSize)}.partial`;
+    if (fromSegno !== undefined && toSegno !== undefined) range.push('sk BETWEEN :from AND :to');
+    else if (fromSegno !== undefined) range.push('sk >= :from');
+    else if (toSegno !== undefined) range.push('sk <= :to');
+    if (fromSegno !== undefined && toSegno !== undefined && fromSegno > toSegno) return [];
+    const items = await this.query(`list the WAL segments of database ${database} on timeline ${timeline}`, {
+      KeyConditionExpression: ['pk = :pk', ...range].join(' AND '),
+      ExpressionAttributeValues: values,
+    });
+    return items.map((item) => withoutKeys<IndexedWalRecord>(item));
+  }
+
+  async listHistories(database: string): Promise<IndexedWalRecord[]> {
+    return this.listPartition(`list the timeline histories of database ${database}`, walPk(database, 'HISTORY'));
+  }
+
+  async listBackupLabels(database: string): Promise<IndexedWalRecord[]> {
+    return this.listPartition(`list the backup labels of database ${database}`, walPk(database, 'BACKUP'));
+  }
+
+  async timelines(database: string): Promise<WalTimelineSummary[]> {
+    const items = await this.query(`list the WAL timelines of database ${database}`, {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :tl)',
+      ExpressionAttributeValues: { ':pk': metaPk(database), ':tl': 'TL#' },
+    });
+    return items.map((item) => ({ timeline: Number(item.timeline), highestName: String(item.highestName), updatedAt: String(item.updatedAt) }));
+  }
+
+  async putArchiveStatus(database: string, status: ArchiveStatus): Promise<boolean> {
+    const put = new PutCommand({
+      TableName: this.tableName,
+      Item: { ...defined(status), pk: metaPk(database), sk: 'STATUS' },
+      ConditionExpression: 'attribute_not_exists(pk) OR #measuredAt <= :measuredAt',
+      ExpressionAttributeNames: { '#measuredAt': 'measuredAt' },
+      ExpressionAttributeValues: { ':measuredAt': status.measuredAt },
+    });
+    return this.conditional(`store the archive status of database ${database}`, () => this.client.send(put));
+  }
+
+  async getArchiveStatus(database: string): Promise<ArchiveStatus | undefined> {
+    const item = await this.getItem(`read the archive status of database ${database}`, { pk: metaPk(database), sk: 'STATUS' });
+    return item ? withoutKeys<ArchiveStatus>(item) : undefined;
+  }
+
+  async recordRestorePoint(database: string, point: RestorePoint): Promise<'created' | 'exists'> {
+    const pk = restorePointPk(database);
+    if (point.name.length === 0 || Buffer.byteLength(point.name) > 63) throw new InputError('a restore point name must be 1–63 bytes', 'PostgreSQL truncates longer names: choose a shorter one');
+    const stored: RestorePoint = { name: point.name, lsn: formatLsn(parseLsn(point.lsn)), timeline: point.timeline, createdAt: point.createdAt };
+    const action = `record restore point "${point.name}" of database ${database}`;
+    const put = new PutCommand({ TableName: this.tableName, Item: { ...stored, pk, sk: point.name }, ConditionExpression: 'attribute_not_exists(pk)' });
+    if (await this.conditional(action, () => this.client.send(put))) return 'created';
+    const existing = await this.getRestorePoint(database, point.name);
+    if (existing && existing.lsn === stored.lsn && existing.timeline === stored.timeline) return 'exists';
+    throw new ConflictError(
+      `restore point "${point.name}" of database ${database} is already recorded at ${existing?.lsn ?? 'another LSN'} on timeline ${existing?.timeline ?? '?'}, not ${stored.lsn} on ${stored.timeline}`,
+      'a recovery to a name stops at its first occurrence: give each restore point a new name (the checkpoint names them by time)',
+    );
+  }
+
+  async listRestorePoints(database: string): Promise<RestorePoint[]> {
+    const points = await this.listPartition<RestorePoint>(`list the restore points of database ${database}`, restorePointPk(database));
+    return points.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
+  }
+
+  async getRestorePoint(database: string, name: string): Promise<RestorePoint | undefined> {
+    const item = await this.getItem(`read restore point "${name}" of database ${database}`, { pk: restorePointPk(database), sk: name });
+    return item ? withoutKeys<RestorePoint>(item) : undefined;
+  }
+
+  /** Moves the timeline's summary up to `record`, never down; a lost condition means it is already there. */
+  private async raiseTimeline(record: WalRecord, at: string): Promise<void> {
+    if (record.kind !== 'segment' && record.kind !== 'partial') return;
+    const update = new UpdateCommand({
+      TableName: this.tableName,
+      Key: { pk: metaPk(record.database), sk: `TL#${hex8(record.timeline)}` },
+      UpdateExpression: 'SET #timeline = :timeline, #highest = :name, #updatedAt = :at',
+      ConditionExpression: 'attribute_not_exists(#highest) OR #highest < :name',
+      ExpressionAttributeNames: { '#timeline': 'timeline', '#highest': 'highestName', '#updatedAt': 'updatedAt' },
+      ExpressionAttributeValues: { ':timeline': record.timeline, ':name': record.name, ':at': at },
+    });
+    await this.conditional(`update the timeline summary of database ${record.database}`, () => this.client.send(update));
+  }
+
+  private async listPartition<T>(action: string, pk: string): Promise<T[]> {
+    const items = await this.query(action, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } });
+    return items.map((item) => withoutKeys<T>(item));
+  }
+
+  /** Pages through a partition in ascending sort-key order until it is exhausted. */
+  private async query(action: string, input: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    do {
+      const command = new QueryCommand({ TableName: this.tableName, ...input, ConsistentRead: true, Limit: this.pageSize, ...(startKey ? { ExclusiveStartKey: startKey } : {}) });
+      const page = await this.call(action, () => this.client.send(command));
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  private async getItem(action: string, key: { pk: string; sk: string }): Promise<Item | undefined> {
+    return this.call(action, async () => (await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))).Item);
+  }
+
+  /** Runs a conditional write: true when it happened, false when its condition was lost. */
+  private conditional(action: string, write: () => Promise<unknown>): Promise<boolean> {
+    return conditionalWrite(this.client, this.tableName, action, write);
+  }
+
+  private call<T>(action: string, request: () => Promise<T>): Promise<T> {
+    return catalogRequest(this.client, this.tableName, action, request);
+  }
+}

@@ -1,0 +1,173 @@
+import { StrongboxError } from '../../errors';
+import { describeGaps, findGaps, lastContiguous, requiredSegments } from './continuity';
+import { isOnPath, type TimelineSegment } from './history';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseWalName, segnoOfLsn, type Lsn } from './names';
+import { describeTarget, type PitrTarget } from './pitr-target';
+
+/**
+ * The plan of a point-in-time recovery, decided from the catalog alone before anything is
+ * written: which base backup, which WAL, and proof that the WAL is continuous from the
+ * base backup to the target. Pure.
+ */
+
+/** A VERIFIED base backup as the plan needs it. */
+export interface BaseCandidate {
+  id: string;
+  startLsn: Lsn;
+  stopLsn: Lsn;
+  timeline: number;
+  /** When pg_basebackup finished (ISO-8601 UTC): the earliest time it can restore to. */
+  finishedAt: string;
+  /** The WAL needed for consistency is inside the backup (pg_basebackup -X fetch). */
+  walIncluded: boolean;
+}
+
+/** The archive as the catalog records it. */
+export interface ArchiveView {
+  /** Timelines from the first to the newest, as recovery will follow them (`latest`). */
+  path: readonly TimelineSegment[];
+  /** Archived segment names and when each was archived (ISO-8601 UTC). */
+  archived: ReadonlyMap<string, string>;
+  segmentSize?: number;
+}
+
+/** The target with a restore point's name resolved from the catalog. */
+export type ResolvedTarget = PitrTarget & { lsn?: Lsn };
+
+export interface PitrPlan {
+  base: BaseCandidate;
+  target: string;
+  /** The timelines recovery follows. */
+  timelines: number[];
+  /** WAL recovery reads from the archive: first and last segment and how many. */
+  wal: { first: string; last: string; count: number };
+  /** How far the archive reaches without a gap from the base backup (an LSN) and when that was archived. */
+  reach: { lsn: string; lastSegment?: string; archivedAt?: string };
+  warnings: string[];
+}
+
+function pitrError(code: string, message: string, hint: string): StrongboxError {
+  return new StrongboxError(code, message, hint);
+}
+
+/** The newest base backup on the path that can reach the target, or undefined. */
+function chooseBase(target: ResolvedTarget, bases: readonly BaseCandidate[], path: readonly TimelineSegment[]): BaseCandidate | undefined {
+  const usable = bases.filter((base) => isOnPath(path, base.timeline, base.startLsn)).sort((a, b) => (a.stopLsn === b.stopLsn ? 0 : a.stopLsn > b.stopLsn ? -1 : 1));
+  switch (target.type) {
+    case 'time':
+      return usable.find((base) => Date.parse(base.finishedAt) < target.at.getTime());
+    case 'lsn':
+    case 'name':
+      return usable.find((base) => target.lsn !== undefined && base.stopLsn <= target.lsn);
+    case 'xid':
+      // Where a transaction committed is not in the catalog: the oldest base backup replays the most.
+      return usable.at(-1);
+    case 'latest':
+      return usable[0];
+  }
+}
+
+/**
+ * Plans a recovery to `target`. Throws, before anything is written:
+ * - PITR_NO_BASE_BACKUP when no VERIFIED base backup on the timeline path ends before the target;
+ * - WAL_GAP naming the missing segments when the archive is not continuous from the base
+ *   backup to the target (or, for `--latest`, to its own consistency point);
+ * - PITR_TARGET_NOT_ARCHIVED when the target is past what is archived.
+ */
+export function planPitr(options: { target: ResolvedTarget; bases: readonly BaseCandidate[]; archive: ArchiveView }): PitrPlan {
+  const { target, archive } = options;
+  const segmentSize = archive.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  const path = archive.path;
+  const described = describeTarget(target);
+  const base = chooseBase(target, options.bases, path);
+  if (!base) {
+    const oldest = [...options.bases].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt))[0];
+    throw pitrError(
+      'PITR_NO_BASE_BACKUP',
+      `no VERIFIED base backup ends before ${described}${oldest ? ` (the oldest ends at ${oldest.finishedAt}, LSN ${formatLsn(oldest.stopLsn)})` : ' (there is none)'}`,
+      oldest ? 'pick a later target, or restore a logical backup instead (`strongbox restore`)' : 'take one: `strongbox backup --type base`; PITR replays WAL on top of a base backup',
+    );
+  }
+  const archivedNames = new Set(archive.archived.keys());
+  const reach = lastContiguous({ path, startLsn: base.startLsn, archived: archivedNames, segmentSize });
+  const reachedAt = reach.lastSegment !== undefined ? archive.archived.get(reach.lastSegment) : undefined;
+  const warnings: string[] = [];
+
+  const gapError = (endLsn: Lsn): StrongboxError => {
+    const missing = findGaps(requiredSegments({ path, startLsn: base.startLsn, endLsn, segmentSize }), archivedNames);
+    return pitrError(
+      'WAL_GAP',
+      `the archive is not continuous from base backup ${base.id} to ${described}: missing ${describeGaps(missing, { segmentSize })}`,
+      'the missing WAL may still be in pg_wal on the server (copy it in with `strongbox wal-push`); otherwise choose a target before the gap, or a later base backup',
+    );
+  };
+  const highest = highestArchived(archivedNames, segmentSize);
+
+  let endLsn: Lsn;
+  switch (target.type) {
+    case 'lsn':
+    case 'name': {
+      endLsn = target.lsn!;
+      if (reach.reachedLsn <= endLsn) {
+        if (highest === undefined || highest <= segnoOfLsn(endLsn, segmentSize)) {
+          throw pitrError('PITR_TARGET_NOT_ARCHIVED', `${described} is past the archived WAL (it reaches ${formatLsn(reach.reachedLsn)})`, 'wait for the segment to be archived (archive_timeout), or force it: SELECT pg_switch_wal() on the server');
+        }
+        throw gapError(endLsn);
+      }
+      break;
+    }
+    case 'time': {
+      if (reachedAt === undefined || Date.parse(reachedAt) < target.at.getTime()) {
+        if (reach.firstMissing && highest !== undefined && highest > parseWalName(reach.firstMissing, segmentSize).segno!) throw gapError(segmentStart(highest, segmentSize));
+        throw pitrError(
+          'PITR_TARGET_NOT_ARCHIVED',
+          `${described} is past the archived WAL: the last segment reachable from base backup ${base.id} was archived ${reachedAt ?? 'never'}`,
+          'wait for the next segment to be archived (archive_timeout), or force it: SELECT pg_switch_wal() on the server; or use --latest',
+        );
+      }
+      endLsn = reach.reachedLsn - 1n;
+      break;
+    }
+    case 'xid':
+    case 'latest': {
+      if (reach.reachedLsn <= base.stopLsn && !base.walIncluded) throw gapError(base.stopLsn);
+      if (reach.reachedLsn === segmentStartOf(base.startLsn, segmentSize)) {
+        if (!base.walIncluded) throw gapError(base.stopLsn);
+        warnings.push('no archived WAL follows the base backup: recovery ends at its own end point');
+        endLsn = base.stopLsn;
+      } else {
+        endLsn = reach.reachedLsn - 1n;
+      }
+      if (target.type === 'xid') warnings.push(`the catalog does not know where transaction ${target.xid} committed: recovery replays from the oldest base backup and fails (without promoting) if the archive ends before it`);
+      if (highest !== undefined && highest > segnoOfLsn(endLsn, segmentSize)) warnings.push(`WAL after ${reach.firstMissing} is archived but unreachable: ${reach.firstMissing} is missing`);
+      break;
+    }
+  }
+  if (endLsn < base.startLsn) endLsn = base.stopLsn;
+  const wal = requiredSegments({ path, startLsn: base.startLsn, endLsn, segmentSize });
+  return {
+    base,
+    target: described,
+    timelines: path.map((stretch) => stretch.timeline),
+    wal: { first: wal[0]!, last: wal.at(-1)!, count: wal.length },
+    reach: { lsn: formatLsn(reach.reachedLsn), ...(reach.lastSegment ? { lastSegment: reach.lastSegment } : {}), ...(reachedAt ? { archivedAt: reachedAt } : {}) },
+    warnings,
+  };
+}
+
+function segmentStartOf(lsn: Lsn, segmentSize: number): Lsn {
+  return segnoOfLsn(lsn, segmentSize) * BigInt(segmentSize);
+}
+
+function segmentStart(segno: bigint, segmentSize: number): Lsn {
+  return segno * BigInt(segmentSize);
+}
+
+function highestArchived(names: ReadonlySet<string>, segmentSize: number): bigint | undefined {
+  let highest: bigint | undefined;
+  for (const name of names) {
+    const segno = parseWalName(name, segmentSize).segno;
+    if (segno !== undefined && (highest === undefined || segno > highest)) highest = segno;
+  }
+  return highest;
+}
