@@ -1,0 +1,63 @@
+import { StrongboxError } from '../../errors';
+
+/** Errors of the endpoint's transport, and the protocol's error → HTTP status table (docs/wal.md). */
+
+/** 401 UNAUTHENTICATED: no credentials, or the wrong ones. */
+export class UnauthenticatedError extends StrongboxError {
+  constructor(how: string) {
+    super('UNAUTHENTICATED', `the request is not authenticated (${how})`, how === 'iam'
+      ? 'sign requests with SigV4 (service lambda) using a role allowed to invoke the function URL'
+      : 'send `Authorization: Bearer <token>` with the token from the token file that `npm start` wrote');
+  }
+}
+
+/** 404 NOT_FOUND: no such route (in this mode). */
+export class RouteNotFoundError extends StrongboxError {
+  constructor(message: string, hint = 'the archive protocol v1 routes are under /v1/ (docs/wal.md)') {
+    super('NOT_FOUND', message, hint);
+  }
+}
+
+/** 405 METHOD_NOT_ALLOWED, with the methods the route has. */
+export class MethodNotAllowedError extends StrongboxError {
+  readonly allow: readonly string[];
+  constructor(method: string, allow: readonly string[]) {
+    super('METHOD_NOT_ALLOWED', `${method.slice(0, 16)} is not allowed here`, `use ${allow.join(' or ')}`);
+    this.allow = allow;
+  }
+}
+
+const STATUS: Record<string, number> = {
+  BAD_WAL_NAME: 400,
+  INPUT_INVALID: 400,
+  UNAUTHENTICATED: 401,
+  WAL_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  WAL_CONFLICT: 409,
+  SYSTEM_ID_MISMATCH: 409,
+  BODY_TOO_LARGE: 413,
+  CHECKSUM_MISMATCH: 422,
+  // The repository or the catalog behind the endpoint failed: a gateway's error, worth a retry.
+  STORAGE_FAILED: 502,
+  CATALOG_FAILED: 502,
+};
+
+/** The protocol's error document: `{"error": {"code", "message", "hint"}}`. */
+export interface ErrorBody {
+  error: { code: string; message: string; hint: string };
+}
+
+/**
+ * The HTTP status and body of an error. Codes outside the protocol's table answer 500
+ * INTERNAL; an error that is not a StrongboxError keeps its message out of the answer
+ * (the log has it).
+ */
+export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof StrongboxError) {
+    const status = STATUS[error.code];
+    if (status !== undefined) return { status, body: { error: error.toJSON() } };
+    return { status: 500, body: { error: { code: 'INTERNAL', message: error.message, hint: error.hint } } };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'the archive endpoint failed unexpectedly', hint: 'retry; if it persists, the endpoint\'s log has the details' } } };
+}

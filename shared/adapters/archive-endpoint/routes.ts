@@ -1,0 +1,158 @@
+import type { Readable } from 'node:stream';
+import { InputError } from '../../errors';
+import { STRONGBOX_VERSION } from '../../runtime/version';
+import {
+  archiveIdentity,
+  BodyTooLargeError,
+  completeWalPush,
+  parseWalDeclaration,
+  prepareWalFetch,
+  prepareWalPush,
+  readWalBody,
+  storeWalBody,
+  type WalArchiveDeps,
+} from '../../usecases/wal-archive';
+import { errorResponse, MethodNotAllowedError, RouteNotFoundError, UnauthenticatedError } from './errors';
+import { matchRoute, type RouteMatch, type RouteName } from './paths';
+
+/** JSON bodies (declarations) are a few hundred bytes; anything past this is refused unread. */
+export const MAX_JSON_BYTES = 16 * 1024;
+
+/** One request, whatever carried it (node:http, a Lambda Function URL event). */
+export interface ArchiveRequest {
+  method: string;
+  /** The path as received, not decoded, with `?query` when there is one. */
+  target: string;
+  /** A request header (case-insensitive name), or undefined. */
+  header(name: string): string | undefined;
+  /** The JSON body. Throws BodyTooLargeError over MAX_JSON_BYTES, InputError when it is not JSON. */
+  json(): Promise<unknown>;
+  /** The raw body, for bytes mode's PUT. */
+  bytes(): Readable;
+}
+
+/** The answer: JSON, or (bytes mode's GET of a body) a stream of bytes. */
+export type ArchiveResponse =
+  | { status: number; json: unknown; headers?: Record<string, string> }
+  | { status: number; stream: Readable; headers: Record<string, string> };
+
+/** How an endpoint runs. */
+export interface ArchiveEndpointOptions {
+  mode: 'bytes' | 'presign';
+  /** Presign mode needs `deps.presigner`; bytes mode never uses one. */
+  deps: WalArchiveDeps;
+  /** The largest stored object accepted (bytes mode: the largest body). */
+  maxSegmentBytes: number;
+  /** The endpoint's own origin (`http://127.0.0.1:7450`), for the URLs bytes mode hands out. */
+  baseUrl?: string;
+  /** True when the request carries valid credentials; checked before anything else. */
+  authenticate(request: ArchiveRequest): boolean;
+  /** How authentication works, for the 401's hint. */
+  authentication: 'token' | 'iam';
+}
+
+const METHODS: Record<RouteName, readonly string[]> = { health: ['GET'], identity: ['GET'], wal: ['GET', 'POST'], body: ['GET', 'PUT'], complete: ['POST'] };
+
+/**
+ * Answers one request of protocol v1: authentication, then the route (path tricks and bad
+ * names refused before storage is touched), then the use case. Never throws: every
+ * failure is an error document with its status. `match` says what the request was about
+ * and `error` what went wrong, for the transport's log line.
+ */
+export async function handleArchiveRequest(
+  options: ArchiveEndpointOptions,
+  request: ArchiveRequest,
+): Promise<{ response: ArchiveResponse; match?: RouteMatch; error?: unknown }> {
+  let match: RouteMatch | undefined;
+  try {
+    if (!options.authenticate(request)) throw new UnauthenticatedError(options.authentication);
+    match = matchRoute(request.target);
+    if (!METHODS[match.route].includes(request.method)) throw new MethodNotAllowedError(request.method, METHODS[match.route]);
+    return { response: await dispatch(options, request, match), match };
+  } catch (error) {
+    const { status, body } = errorResponse(error);
+    const headers: Record<string, string> = error instanceof MethodNotAllowedError ? { allow: error.allow.join(', ') } : {};
+    return { response: { status, json: body, headers }, ...(match ? { match } : {}), error };
+  }
+}
+
+async function dispatch(options: ArchiveEndpointOptions, request: ArchiveRequest, match: RouteMatch): Promise<ArchiveResponse> {
+  const { deps, mode } = options;
+  const database = match.database!;
+  const name = match.name!;
+  switch (match.route) {
+    case 'health':
+      return { status: 200, json: { ok: true, mode, version: STRONGBOX_VERSION } };
+    case 'identity':
+      return { status: 200, json: await archiveIdentity(deps, database) };
+    case 'wal':
+      return request.method === 'POST' ? preparePush(options, database, name, await request.json()) : prepareFetch(options, database, name);
+    case 'complete':
+      if (mode !== 'presign') throw new RouteNotFoundError('…/complete exists only in presign mode', 'this endpoint takes the bytes itself: PUT them to the url the POST answered, no complete step');
+      return pushed(await completeWalPush(deps, database, name, await request.json()));
+    case 'body':
+      if (mode !== 'bytes') throw new RouteNotFoundError('…/body exists only in bytes mode', 'this endpoint hands out presigned URLs: use the url (and headers) the POST or GET answered, then POST …/complete after an upload');
+      return request.method === 'PUT' ? putBody(options, request, database, name) : getBody(deps, database, name);
+  }
+}
+
+async function preparePush(options: ArchiveEndpointOptions, database: string, name: string, body: unknown): Promise<ArchiveResponse> {
+  const declaration = parseWalDeclaration(name, body);
+  // Refused before anything is planned or presigned: the upload could never be accepted.
+  if (declaration.storedSize > options.maxSegmentBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declaration.storedSize} bytes)`, options.maxSegmentBytes);
+  const plan = await prepareWalPush(options.deps, database, name, declaration);
+  if (plan.status === 'exists') return { status: 200, json: plan };
+  if (options.mode === 'presign') {
+    if (!plan.upload) throw new Error('presign mode without a presigner');
+    return { status: 200, json: { status: 'upload', method: 'PUT', url: plan.upload.url, headers: plan.upload.headers, complete: true, expiresAt: plan.upload.expiresAt } };
+  }
+  const headers = { 'content-type': 'application/octet-stream', 'x-strongbox-declaration': Buffer.from(JSON.stringify(plan.declaration)).toString('base64') };
+  return { status: 200, json: { status: 'upload', method: 'PUT', url: bodyUrl(options, database, name), headers, complete: false } };
+}
+
+async function prepareFetch(options: ArchiveEndpointOptions, database: string, name: string): Promise<ArchiveResponse> {
+  const plan = await prepareWalFetch(options.deps, database, name);
+  if (options.mode === 'presign') {
+    if (!plan.download) throw new Error('presign mode without a presigner');
+    return { status: 200, json: { status: 'found', record: plan.record, url: plan.download.url, headers: plan.download.headers } };
+  }
+  return { status: 200, json: { status: 'found', record: plan.record, url: bodyUrl(options, database, name), headers: {} } };
+}
+
+async function putBody(options: ArchiveEndpointOptions, request: ArchiveRequest, database: string, name: string): Promise<ArchiveResponse> {
+  const declaration = parseWalDeclaration(name, declarationHeader(request));
+  const limit = Math.min(options.maxSegmentBytes, declaration.storedSize);
+  const length = request.header('content-length');
+  if (length !== undefined && Number(length) > limit) throw new BodyTooLargeError(`a body of ${length} bytes for ${name}`, limit);
+  return pushed(await storeWalBody(options.deps, database, name, declaration, request.bytes(), options.maxSegmentBytes));
+}
+
+async function getBody(deps: WalArchiveDeps, database: string, name: string): Promise<ArchiveResponse> {
+  const { record, body } = await readWalBody(deps, database, name);
+  const headers = { 'content-type': 'application/octet-stream', 'content-length': String(record.storedSize), 'x-strongbox-stored-sha256': record.storedSha256 };
+  return { status: 200, stream: body, headers };
+}
+
+function pushed(outcome: { status: 'stored' | 'exists' }): ArchiveResponse {
+  return { status: outcome.status === 'stored' ? 201 : 200, json: outcome };
+}
+
+function declarationHeader(request: ArchiveRequest): unknown {
+  const header = request.header('x-strongbox-declaration');
+  if (header === undefined) throw new InputError('the X-Strongbox-Declaration header is missing', 'send the declaration JSON, base64-encoded, in X-Strongbox-Declaration (the POST answered the headers to send)');
+  return parseJson(Buffer.from(header, 'base64'), 'the X-Strongbox-Declaration header');
+}
+
+function bodyUrl(options: ArchiveEndpointOptions, database: string, name: string): string {
+  if (options.baseUrl === undefined) throw new Error('bytes mode without a base URL');
+  return `${options.baseUrl}/v1/wal/${database}/${name}/body`;
+}
+
+/** Parses JSON of a body or header. Throws InputError (INPUT_INVALID). */
+export function parseJson(bytes: Buffer, what = 'the request body'): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new InputError(`${what} is not JSON`, 'send the declaration as a JSON object (docs/wal.md)', { cause: error });
+  }
+}

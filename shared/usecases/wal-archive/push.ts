@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import type { PresignedRequest } from '../../adapters/storage/presign';
+import type { Storage, WriteResult } from '../../adapters/storage/storage';
+import { walRecordKey } from '../../domain/wal/keys';
+import type { WalRecord } from '../../domain/wal/record';
+import { ObjectNotFoundError, StrongboxError } from '../../errors';
+import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from './declaration';
+import type { WalArchiveDeps } from './deps';
+import { BodyTooLargeError, UploadInterruptedError, WalChecksumMismatchError } from './errors';
+import { assertSameCluster, ensureIdentity, readIdentity } from './identity';
+import { withKeyLock } from './lock';
+import { answerArchived, buildRecord, readRecord, walTarget, type WalTarget } from './records';
+
+/**
+ * Pushing one WAL file: prepare, then the bytes (through the endpoint, or presigned
+ * straight to storage and then `complete`). A file counts as archived only once its
+ * record is written, and the record is written only after the stored bytes hashed to the
+ * declaration. Within one process, pushes of the same file take turns (lock.ts); across
+ * processes, the record is read again after the bytes are stored, so a push that lost a
+ * race answers `exists` or `conflict` like a late one.
+ */
+
+/** What `prepareWalPush` decided: already archived, or where to send the bytes. */
+export type PushPlan =
+  | { status: 'exists'; record: WalRecord }
+  | { status: 'upload'; objectKey: string; declaration: WalDeclaration; upload?: PresignedRequest };
+
+/** The end of a push: the record that makes the file archived. */
+export interface PushOutcome {
+  status: 'stored' | 'exists';
+  record: WalRecord;
+}
+
+/**
+ * Validates the request, checks (or creates, for the first segment) the archive identity,
+ * and looks for a record. With a presigner, the plan carries a presigned PUT pinned to the
+ * declared stored size and SHA-256.
+ *
+ * @throws InputError, BAD_WAL_NAME, SystemIdMismatchError, WalConflictError (after an alert), StorageError.
+ */
+export async function prepareWalPush(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<PushPlan> {
+  const target = await openTarget(deps, database, name, declaration);
+  const record = await readRecord(deps.storage, target.recordKey);
+  if (record) return answerArchived(deps, target, record);
+  const { storedSize, storedSha256 } = target.declaration;
+  const upload = deps.presigner ? await deps.presigner.presignPut(target.objectKey, { contentLength: storedSize, sha256: storedSha256 }) : undefined;
+  deps.log.info('WAL push prepared', { database, segment: name, storedSize, presigned: upload !== undefined });
+  return { status: 'upload', objectKey: target.objectKey, declaration: target.declaration, ...(upload ? { upload } : {}) };
+}
+
+/**
+ * Bytes mode: streams `body` into storage while hashing it, then records the file.
+ * `body` is left unread when the answer is known first (declared size over `maxBytes`,
+ * already archived, conflict): the transport decides what to do with the rest.
+ *
+ * @throws BodyTooLargeError (more than `storedSize` or `maxBytes`; nothing kept),
+ *   WalChecksumMismatchError (nothing kept), UploadInterruptedError (the body failed),
+ *   WalConflictError, SystemIdMismatchError, InputError, StorageError.
+ */
+export async function storeWalBody(deps: WalArchiveDeps, database: string, name: string, declaration: unknown, body: Readable, maxBytes: number): Promise<PushOutcome> {
+  assertWalTarget(database, name);
+  const declared = parseWalDeclaration(name, declaration);
+  if (declared.storedSize > maxBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declared.storedSize} bytes)`, maxBytes);
+  return withKeyLock(walRecordKey(database, name), async () => {
+    const target = await openTarget(deps, database, name, declared);
+    const record = await readRecord(deps.storage, target.recordKey);
+    if (record) return answerArchived(deps, target, record);
+    const written = await writeAtMost(deps.storage, target, body);
+    if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {
+      await deps.storage.delete([target.objectKey]);
+      throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), describe(written.bytes, written.sha256));
+    }
+    return finishPush(deps, target);
+  });
+}
+
+/**
+ * Presign mode: re-reads the uploaded object (streamed, never held whole), compares it
+ * with the declaration, then records the file as `storeWalBody` does.
+ *
+ * @throws WalChecksumMismatchError (the object is removed; also when nothing was
+ *   uploaded), WalConflictError, SystemIdMismatchError, InputError, StorageError.
+ */
+export async function completeWalPush(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<PushOutcome> {
+  assertWalTarget(database, name);
+  const declared = parseWalDeclaration(name, declaration);
+  return withKeyLock(walRecordKey(database, name), async () => {
+    const target = await openTarget(deps, database, name, declared);
+    const info = await deps.storage.head(target.objectKey);
+    // A wrong size is decided by the HEAD alone: no need to read 16 MB to know.
+    const actual = info && info.size === declared.storedSize ? await hashObject(deps.storage, target.objectKey) : undefined;
+    if (actual?.bytes === declared.storedSize && actual.sha256 === declared.storedSha256) return finishPush(deps, target);
+
+    // Another push of this file may have completed meanwhile: its object is not ours to remove.
+    const record = await readRecord(deps.storage, target.recordKey);
+    if (record) return answerArchived(deps, target, record);
+    if (info) await deps.storage.delete([target.objectKey]);
+    const found = !info ? 'nothing (no object was uploaded)' : actual ? describe(actual.bytes, actual.sha256) : `${info.size} bytes`;
+    throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), found);
+  });
+}
+
+/** Validates names and declaration, and checks or creates the archive identity. */
+async function openTarget(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<WalTarget> {
+  assertWalTarget(database, name);
+  const declared = parseWalDeclaration(name, declaration);
+  // A segment's name is checked against its own segment size before it may found an identity.
+  const early = declared.segmentSize !== undefined ? walTarget(database, name, declared) : undefined;
+  const identity = await ensureIdentity(deps, database, declared);
+  return early ?? walTarget(database, name, declared, identity?.segmentSize);
+}
+
+/** Verified bytes are in storage: re-check for a record and the identity, then write the record. */
+async function finishPush(deps: WalArchiveDeps, target: WalTarget): Promise<PushOutcome> {
+  const record = await readRecord(deps.storage, target.recordKey);
+  if (record) {
+    // Archived meanwhile in another compression: our object is an unrecorded duplicate.
+    if (record.objectKey !== target.objectKey) await deps.storage.delete([target.objectKey]);
+    return answerArchived(deps, target, record);
+  }
+  if (target.declaration.systemId !== undefined) {
+    const identity = await readIdentity(deps.storage, target.database);
+    try {
+      if (identity) assertSameCluster(identity, target.database, target.declaration);
+    } catch (error) {
+      await deps.storage.delete([target.objectKey]);
+      throw error;
+    }
+  }
+  const fresh = buildRecord(target, deps.clock());
+  await deps.storage.putBytes(target.recordKey, `${JSON.stringify(fresh, null, 2)}\n`, { contentType: 'application/json' });
+  deps.log.info('WAL file archived', { database: target.database, segment: target.name, kind: fresh.kind, storedSize: fresh.storedSize, objectKey: fresh.objectKey });
+  return { status: 'stored', record: fresh };
+}
+
+/** putStream of `body`, aborted (nothing visible) as soon as it runs past the declared stored size. */
+async function writeAtMost(storage: Storage, target: WalTarget, body: Readable): Promise<WriteResult> {
+  const limit = target.declaration.storedSize;
+  const controller = new AbortController();
+  let seen = 0;
+  let over = false;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen <= limit) return callback(null, chunk);
+      over = true;
+      controller.abort();
+      callback(new BodyTooLargeError(`the body of ${target.name}`, limit));
+    },
+  });
+  // Not pipeline(): it would destroy the request on our error, and the client would get a reset instead of the 413.
+  body.once('error', (error) => limiter.destroy(error));
+  // A request whose client went away may close without an error: it must not leave the write waiting forever.
+  body.once('close', () => {
+    if (!body.readableEnded) limiter.destroy(new Error('the body closed before its end'));
+  });
+  body.pipe(limiter);
+  try {
+    return await storage.putStream(target.objectKey, limiter, { signal: controller.signal, contentType: 'application/octet-stream' });
+  } catch (error) {
+    body.unpipe(limiter);
+    limiter.destroy();
+    if (over) throw new BodyTooLargeError(`the body of ${target.name}`, limit);
+    if (error instanceof StrongboxError) throw error;
+    throw new UploadInterruptedError(target.name, { cause: error });
+  }
+}
+
+/** SHA-256 and size of a stored object, read as a stream. Undefined when it vanished meanwhile. */
+async function hashObject(storage: Storage, key: string): Promise<{ bytes: number; sha256: string } | undefined> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  try {
+    for await (const chunk of await storage.get(key)) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+function describe(bytes: number, sha256: string): string {
+  return `${bytes} bytes with SHA-256 ${sha256}`;
+}

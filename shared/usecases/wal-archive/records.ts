@@ -1,0 +1,89 @@
+import type { Storage } from '../../adapters/storage/storage';
+import { walObjectKey, walRecordKey } from '../../domain/wal/keys';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseWalName, segmentStartLsn, type WalName } from '../../domain/wal/names';
+import { parseWalRecord, WAL_RECORD_FORMAT, type WalRecord } from '../../domain/wal/record';
+import { ObjectNotFoundError } from '../../errors';
+import type { WalDeclaration } from './declaration';
+import type { WalArchiveDeps } from './deps';
+import { WalConflictError } from './errors';
+
+/** One WAL file a request is about: who, what, and where its bytes and record go. */
+export interface WalTarget {
+  database: string;
+  name: string;
+  declaration: WalDeclaration;
+  wal: WalName;
+  objectKey: string;
+  recordKey: string;
+}
+
+/**
+ * Resolves names and keys of a declared file. The segment size comes from the declaration
+ * (segments), else the archive's identity, else PostgreSQL's default.
+ *
+ * @throws StrongboxError BAD_WAL_NAME.
+ */
+export function walTarget(database: string, name: string, declaration: WalDeclaration, identitySegmentSize?: number): WalTarget {
+  const wal = parseWalName(name, declaration.segmentSize ?? identitySegmentSize ?? DEFAULT_SEGMENT_SIZE);
+  return { database, name, declaration, wal, objectKey: walObjectKey(database, name, declaration.compression), recordKey: walRecordKey(database, name) };
+}
+
+/** The record at `key`, or undefined when the file is not archived. Throws ManifestError, StorageError. */
+export async function readRecord(storage: Storage, key: string): Promise<WalRecord | undefined> {
+  try {
+    return parseWalRecord((await storage.getBytes(key)).toString('utf8'), key);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** The record of a file whose stored bytes were verified against its declaration. */
+export function buildRecord(target: WalTarget, archivedAt: Date): WalRecord {
+  const { wal, declaration } = target;
+  const segmentSize = declaration.segmentSize;
+  const covers = (wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined && segmentSize !== undefined;
+  return {
+    format: WAL_RECORD_FORMAT,
+    database: target.database,
+    name: target.name,
+    kind: wal.kind,
+    timeline: wal.timeline,
+    ...(wal.segno !== undefined ? { segno: wal.segno.toString() } : {}),
+    ...(covers ? { startLsn: formatLsn(segmentStartLsn(wal.segno!, segmentSize)), endLsn: formatLsn(segmentStartLsn(wal.segno! + 1n, segmentSize)) } : {}),
+    objectKey: target.objectKey,
+    compression: declaration.compression,
+    size: declaration.size,
+    sha256: declaration.sha256,
+    storedSize: declaration.storedSize,
+    storedSha256: declaration.storedSha256,
+    ...(declaration.systemId !== undefined ? { systemId: declaration.systemId } : {}),
+    archivedAt: archivedAt.toISOString(),
+  };
+}
+
+/**
+ * The answer when `target` is already archived as `record`: the same file again is
+ * `exists` (PostgreSQL may archive a file twice, e.g. after a crash). Other bytes are a
+ * conflict: never overwritten, logged, and alerted at SEV2.
+ *
+ * @throws WalConflictError when the archived file has another SHA-256.
+ */
+export async function answerArchived(deps: WalArchiveDeps, target: WalTarget, record: WalRecord): Promise<{ status: 'exists'; record: WalRecord }> {
+  if (record.sha256 === target.declaration.sha256) {
+    deps.log.info('WAL file already archived', { database: target.database, segment: target.name });
+    return { status: 'exists', record };
+  }
+  const conflict = new WalConflictError(target.database, target.name, record.sha256, target.declaration.sha256);
+  deps.log.error('WAL conflict: same name, other bytes', { database: target.database, segment: target.name, archived: record.sha256, offered: target.declaration.sha256 });
+  await deps.alerts.publish({
+    type: 'WAL_CONFLICT',
+    severity: 'SEV2',
+    message: conflict.message,
+    hint: conflict.hint,
+    database: target.database,
+    code: conflict.code,
+    at: deps.clock().toISOString(),
+  });
+  throw conflict;
+}
