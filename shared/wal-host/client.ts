@@ -1,0 +1,162 @@
+import * as z from 'zod/mini';
+import { StrongboxError } from '../errors';
+import type { Authorizer } from './auth';
+import { createAuthorizer } from './auth';
+import type { HostConfig } from './config';
+import { send, where, type HttpResult } from './http';
+
+/**
+ * The archive endpoint's protocol v1 (docs/wal.md) as seen from the database host. The
+ * Authorization goes only to the endpoint's own origin: never to a presigned S3 URL.
+ */
+
+/** What wal-push declares about one file. */
+export interface Declaration {
+  size: number;
+  sha256: string;
+  storedSize: number;
+  storedSha256: string;
+  compression: 'none' | 'gzip' | 'zstd';
+  systemId?: string;
+  segmentSize?: number;
+  pgVersion?: number;
+}
+
+const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
+/** The record fields the host relies on; the rest of the record is the server's business. */
+const recordSchema = z.object({
+  name: z.optional(z.string()),
+  compression: z.enum(['none', 'gzip', 'zstd']),
+  size: z.int().check(z.nonnegative()),
+  sha256: hex64,
+  storedSize: z.int().check(z.nonnegative()),
+  storedSha256: hex64,
+});
+export type RecordFacts = z.infer<typeof recordSchema>;
+
+const headersSchema = z._default(z.record(z.string(), z.string()), {});
+const doneSchema = z.object({ status: z.enum(['stored', 'exists']), record: recordSchema });
+const prepareSchema = z.union([
+  doneSchema,
+  z.object({ status: z.literal('upload'), method: z._default(z.string(), 'PUT'), url: z.string(), headers: headersSchema, complete: z.boolean() }),
+]);
+const foundSchema = z.object({ status: z.literal('found'), record: recordSchema, url: z.string(), headers: headersSchema });
+const identitySchema = z.object({ systemId: z.string(), segmentSize: z.int().check(z.positive()) });
+
+export type PushDone = z.infer<typeof doneSchema>;
+export type PushPlan = z.infer<typeof prepareSchema>;
+export type FetchPlan = z.infer<typeof foundSchema>;
+
+const JSON_LIMIT = 1 << 20;
+/** Codes that the same request will meet again: retrying them only delays the failure. */
+const PERMANENT = new Set(['CONFIG_INVALID', 'UNAUTHENTICATED', 'BAD_WAL_NAME', 'INPUT_INVALID', 'WAL_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'WAL_CONFLICT', 'SYSTEM_ID_MISMATCH', 'BODY_TOO_LARGE']);
+
+/** True when trying again later may succeed (network, timeouts, 5xx, damaged transfers). */
+export function isRetryable(error: unknown): boolean {
+  return !(error instanceof StrongboxError) || !PERMANENT.has(error.code);
+}
+
+/** A client of one database's WAL archive on one endpoint. */
+export class ArchiveClient {
+  private readonly base: URL;
+  private readonly authorize: Authorizer;
+
+  constructor(private readonly config: Pick<HostConfig, 'endpoint' | 'database' | 'auth' | 'timeoutMs'>, authorize?: Authorizer) {
+    this.base = new URL(config.endpoint.endsWith('/') ? config.endpoint : `${config.endpoint}/`);
+    this.authorize = authorize ?? createAuthorizer(config);
+  }
+
+  /** POST prepare. Resolves `exists` or an upload plan; throws the endpoint's error (e.g. WAL_CONFLICT). */
+  async preparePush(name: string, declaration: Declaration): Promise<PushPlan> {
+    const result = await this.call('POST', this.walUrl(name), jsonBody(declaration), JSON_LIMIT);
+    return parseJson(result, prepareSchema, 'prepare');
+  }
+
+  /**
+   * Sends the stored bytes as the plan says, then `complete` when the plan asks for it.
+   * Resolves only on `stored` / `exists`; throws the endpoint's or the storage's error.
+   */
+  async upload(name: string, plan: Extract<PushPlan, { status: 'upload' }>, stored: Buffer, declaration: Declaration): Promise<PushDone> {
+    const url = this.resolve(plan.url);
+    const result = await this.call(plan.method, url, { headers: plan.headers, body: stored }, JSON_LIMIT);
+    if (!plan.complete) return parseJson(result, doneSchema, 'upload');
+    if (result.status < 200 || result.status > 299) throw statusError(result, plan.method, url);
+    const completed = await this.call('POST', this.walUrl(`${name}/complete`), jsonBody(declaration), JSON_LIMIT);
+    return parseJson(completed, doneSchema, 'complete');
+  }
+
+  /** GET prepare of a fetch. Throws StrongboxError WAL_NOT_FOUND when the file is not archived. */
+  async prepareFetch(name: string): Promise<FetchPlan> {
+    const result = await this.call('GET', this.walUrl(name), {}, JSON_LIMIT);
+    return parseJson(result, foundSchema, 'fetch');
+  }
+
+  /** Downloads the stored bytes of a fetch plan (at most `record.storedSize` of them). */
+  async download(plan: FetchPlan, onChunk?: (received: number) => void): Promise<Buffer> {
+    const url = this.resolve(plan.url);
+    const result = await this.call('GET', url, { headers: plan.headers }, plan.record.storedSize, onChunk);
+    if (result.status !== 200) throw statusError(result, 'GET', url);
+    return result.body;
+  }
+
+  /** The archive identity, or undefined before the first segment was archived. */
+  async identity(): Promise<{ systemId: string; segmentSize: number } | undefined> {
+    try {
+      return parseJson(await this.call('GET', this.walUrl('identity'), {}, JSON_LIMIT), identitySchema, 'identity');
+    } catch (error) {
+      if (error instanceof StrongboxError && error.code === 'WAL_NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  private walUrl(rest: string): URL {
+    return new URL(`v1/wal/${encodeURIComponent(this.config.database)}/${rest}`, this.base);
+  }
+
+  private resolve(url: string): URL {
+    try {
+      return new URL(url, this.base);
+    } catch (error) {
+      throw new StrongboxError('ENDPOINT_BAD_RESPONSE', 'the archive endpoint answered an invalid URL', 'check that the endpoint and this wal-push are the same Strongbox version', { cause: error });
+    }
+  }
+
+  private async call(method: string, url: URL, options: { headers?: Record<string, string>; body?: Buffer }, maxBytes: number, onChunk?: (n: number) => void): Promise<HttpResult> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (url.origin === this.base.origin) Object.assign(headers, await this.authorize({ method, url, headers, body: options.body }));
+    return send({ method, url, headers, body: options.body, timeoutMs: this.config.timeoutMs, maxBytes, onChunk });
+  }
+}
+
+function jsonBody(value: unknown): { headers: Record<string, string>; body: Buffer } {
+  return { headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) };
+}
+
+function parseJson<T>(result: HttpResult, schema: z.ZodMiniType<T>, what: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(result.body.toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  const error = (json as { error?: { code?: unknown; message?: unknown; hint?: unknown } } | undefined)?.error;
+  if (result.status >= 400 && error && typeof error.code === 'string') {
+    throw new StrongboxError(error.code, `archive endpoint: ${String(error.message ?? error.code)}`, String(error.hint ?? 'see the archive endpoint log'));
+  }
+  if (result.status < 200 || result.status > 299) throw statusError(result, what, undefined);
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new StrongboxError('ENDPOINT_BAD_RESPONSE', `the archive endpoint's ${what} answer is not protocol v1: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 'check that the endpoint and this host run the same Strongbox version');
+  }
+  return parsed.data;
+}
+
+function statusError(result: HttpResult, what: string, url: URL | undefined): StrongboxError {
+  const target = url ? `${what} ${where(url)}` : what;
+  const detail = result.body.toString('utf8').replace(/\s+/g, ' ').slice(0, 160);
+  return new StrongboxError(
+    result.status >= 500 ? 'ENDPOINT_FAILED' : `HTTP_${result.status}`,
+    `${target} answered HTTP ${result.status}${detail ? `: ${detail}` : ''}`,
+    result.status === 403 ? 'a presigned URL expired or the storage refused it; retry' : 'see the archive endpoint log',
+  );
+}

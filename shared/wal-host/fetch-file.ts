@@ -1,0 +1,85 @@
+import { copyFile, open, rename, unlink } from 'node:fs/promises';
+import { StrongboxError } from '../errors';
+import type { ArchiveClient } from './client';
+import { decode, sha256Hex, type CodecOptions } from './codec';
+
+/**
+ * Fetching one archived WAL file and writing it whole-or-nothing: through a temporary
+ * name, fsync'd, then renamed. Shared by wal-fetch and the prefetcher.
+ */
+
+/** Temp files this process is writing: the entry point removes them when it is stopped. */
+export const tempFiles = new Set<string>();
+
+/** What a caller may watch during a fetch. */
+export interface FetchEvents {
+  /** The endpoint said the file is archived (before the download). */
+  onFound?: () => void;
+  /** A chunk of the download arrived. */
+  onChunk?: (received: number) => void;
+}
+
+/**
+ * Downloads `name`, checks the stored bytes against the record, decompresses and checks
+ * the result. Throws StrongboxError WAL_NOT_FOUND (not archived), CHECKSUM_MISMATCH,
+ * WAL_CODEC_FAILED, or the endpoint's / the network's error.
+ */
+export async function fetchVerified(client: ArchiveClient, name: string, codec: CodecOptions = {}, events: FetchEvents = {}): Promise<Buffer> {
+  const plan = await client.prepareFetch(name);
+  events.onFound?.();
+  const { record } = plan;
+  const stored = await client.download(plan, events.onChunk);
+  if (stored.length !== record.storedSize || sha256Hex(stored) !== record.storedSha256) {
+    throw mismatch(name, `the download is ${stored.length} bytes with SHA-256 ${sha256Hex(stored).slice(0, 12)}…, the record says ${record.storedSize} bytes, ${record.storedSha256.slice(0, 12)}…`);
+  }
+  const raw = await decode(stored, record.compression, codec);
+  if (raw.length !== record.size || sha256Hex(raw) !== record.sha256) {
+    throw mismatch(name, `decompressed it is ${raw.length} bytes, the record says ${record.size} bytes with another SHA-256`);
+  }
+  return raw;
+}
+
+function mismatch(name: string, detail: string): StrongboxError {
+  return new StrongboxError('CHECKSUM_MISMATCH', `archived ${name} does not match its record: ${detail}`, 'retry; if it persists the stored copy is damaged: run `strongbox doctor` and take a new base backup');
+}
+
+/** Writes `bytes` to `target` through `<target>.strongbox.tmp`, fsync and rename. Rejects with the fs error. */
+export async function writeWhole(target: string, bytes: Buffer, temp = `${target}.strongbox.tmp`): Promise<void> {
+  tempFiles.add(temp);
+  try {
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  } finally {
+    tempFiles.delete(temp);
+  }
+}
+
+/** Copies `source` to `target` whole-or-nothing (copy to the temp name, fsync, rename). Rejects with the fs error. */
+export async function copyWhole(source: string, target: string): Promise<void> {
+  const temp = `${target}.strongbox.tmp`;
+  tempFiles.add(temp);
+  try {
+    await copyFile(source, temp);
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  } finally {
+    tempFiles.delete(temp);
+  }
+}

@@ -1,0 +1,130 @@
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_SEGMENT_SIZE, parseWalName, segmentName } from '../domain/wal/names';
+import { StrongboxError } from '../errors';
+import { ArchiveClient } from './client';
+import type { CodecOptions } from './codec';
+import type { HostConfig } from './config';
+import { fetchVerified, writeWhole, type FetchEvents } from './fetch-file';
+import { logError, logLine } from './log';
+import { acquireLock, holdsLock, inboxPath, readSmall, releaseLock, sleep, wantPath } from './spool';
+
+/**
+ * The prefetcher: keeps the next `config.fetch.prefetch` segments after the one recovery
+ * last asked for (`<spool>/prefetch.want`) downloaded, verified and decompressed in
+ * `<spool>/in/`, where wal-fetch (or its shell fast path) takes them. A segment that is not
+ * archived stops the window there. One per spool; it empties `in/` when it starts and when
+ * it exits, so that files of an earlier recovery are never served.
+ */
+
+/** Options for tests. */
+export interface PrefetcherOptions {
+  client?: ArchiveClient;
+  codec?: CodecOptions;
+}
+
+/** A 404 or a failure is asked again after this long (a standby waits for segments still being archived). */
+const MISSING_RETRY_MS = 2_000;
+
+/**
+ * Runs until nothing was asked or fetched for `config.fetch.prefetchIdleMs`, or another
+ * process took the pid file. Resolves quietly when a prefetcher already runs; fetch
+ * failures are logged (wal-fetch itself fetches what is not here).
+ */
+export async function runPrefetcher(config: HostConfig, options: PrefetcherOptions = {}): Promise<void> {
+  const { spool } = config;
+  if (!(await acquireLock(spool, 'prefetcher'))) return;
+  const client = options.client ?? new ArchiveClient(config);
+  const inDir = join(spool, 'in');
+  const inflight = new Map<string, Promise<void>>();
+  const found = new Set<string>();
+  const missing = new Map<string, number>();
+  let wake = () => {};
+  let lastWant: string | undefined;
+  let lastActivity = Date.now();
+  try {
+    await mkdir(inDir, { recursive: true });
+    await emptyInbox(inDir, new Set());
+    const segmentSize = (await client.identity().catch(() => undefined))?.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    logLine('info', 'prefetcher started', { pid: process.pid, segmentSize });
+    for (;;) {
+      if (!(await holdsLock(spool, 'prefetcher'))) return;
+      const now = Date.now();
+      const want = await readSmall(wantPath(spool));
+      const window = windowAfter(want, config.fetch.prefetch, segmentSize);
+      if (want !== lastWant) {
+        lastWant = want;
+        lastActivity = now;
+        await emptyInbox(inDir, new Set([...window, ...[...inflight.keys()].map((name) => `${name}.part`)]));
+      }
+      const present = new Set(await readdir(inDir).catch(() => [] as string[]));
+      // In window order, and a name only once every name before it is known to be archived:
+      // recovery cannot skip a missing segment, so nothing behind a gap is worth fetching.
+      for (const name of window) {
+        if (present.has(name)) continue;
+        if (inflight.has(name)) {
+          if (found.has(name)) continue;
+          break;
+        }
+        const missedAt = missing.get(name);
+        if ((missedAt !== undefined && now - missedAt < MISSING_RETRY_MS) || inflight.size >= config.fetch.prefetchConcurrency) break;
+        // Only a download counts as activity: re-asking for a missing segment does not keep it alive.
+        const events = {
+          onFound: () => {
+            found.add(name);
+            lastActivity = Date.now();
+            wake();
+          },
+        };
+        const done = prefetchOne(client, config, name, missing, options.codec, events).finally(() => {
+          inflight.delete(name);
+          found.delete(name);
+        });
+        inflight.set(name, done);
+        break;
+      }
+      if (found.size > 0) lastActivity = now;
+      else if (inflight.size === 0 && now - lastActivity >= config.fetch.prefetchIdleMs) break;
+      await Promise.race([sleep(50), new Promise<void>((resolve) => (wake = resolve)), ...inflight.values()]);
+    }
+  } finally {
+    await Promise.allSettled([...inflight.values()]);
+    if (await holdsLock(spool, 'prefetcher')) await emptyInbox(inDir, new Set());
+    await releaseLock(spool, 'prefetcher');
+  }
+  logLine('info', 'prefetcher exits: recovery asked for nothing new', { pid: process.pid });
+}
+
+/** The `count` segment names after `want` on its timeline (none when `want` is not a segment). */
+export function windowAfter(want: string | undefined, count: number, segmentSize = DEFAULT_SEGMENT_SIZE): string[] {
+  if (!want) return [];
+  try {
+    const parsed = parseWalName(want, segmentSize);
+    if (parsed.kind !== 'segment') return [];
+    return Array.from({ length: count }, (_, i) => segmentName(parsed.timeline, parsed.segno! + BigInt(i + 1), segmentSize));
+  } catch {
+    return [];
+  }
+}
+
+async function prefetchOne(client: ArchiveClient, config: HostConfig, name: string, missing: Map<string, number>, codec: CodecOptions | undefined, events: FetchEvents): Promise<void> {
+  const target = inboxPath(config.spool, name);
+  try {
+    const raw = await fetchVerified(client, name, codec, events);
+    // `.part` is what wal-fetch waits on; the rename publishes it whole.
+    await writeWhole(target, raw, `${target}.part`);
+    missing.delete(name);
+  } catch (error) {
+    await unlink(`${target}.part`).catch(() => undefined);
+    // Not archived (yet), or failing: ask again later, not in a tight loop.
+    missing.set(name, Date.now());
+    if (!(error instanceof StrongboxError && error.code === 'WAL_NOT_FOUND')) logError(error, { segment: name, step: 'prefetch' });
+  }
+}
+
+/** Removes everything in `in/` but the names in `keep`. */
+async function emptyInbox(inDir: string, keep: Set<string>): Promise<void> {
+  for (const entry of await readdir(inDir).catch(() => [] as string[])) {
+    if (!keep.has(entry)) await unlink(join(inDir, entry)).catch(() => undefined);
+  }
+}

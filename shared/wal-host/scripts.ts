@@ -1,0 +1,132 @@
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { InputError } from '../errors';
+import { loadHostConfig } from './config';
+import { IDENTITY_SHELL } from './identity';
+
+/**
+ * The POSIX sh fast paths PostgreSQL runs as archive_command and restore_command. Node
+ * costs ~100 ms to start; these answer the common cases (file already archived ahead by
+ * the uploader, file already fetched ahead by the prefetcher) with a few builtins and one
+ * `stat`/`cp`, and otherwise `exec` the Node program with the same arguments.
+ */
+
+/** Where the scripts go and the absolute paths baked into them. */
+export interface HostScriptsInput {
+  /** Folder of the two scripts (created; PostgreSQL's OS user must be able to read it). */
+  dir: string;
+  /** The node binary. */
+  nodePath: string;
+  /** The wal bundle (dist/wal.js or a copy of it). */
+  bundlePath: string;
+  /** The host config; it must exist unless `spool` is given. */
+  configPath: string;
+  /** The spool; default: read from the config. */
+  spool?: string;
+}
+
+/** The scripts written. */
+export interface HostScripts {
+  pushScript: string;
+  fetchScript: string;
+}
+
+/**
+ * Writes `<dir>/wal-push` and `<dir>/wal-fetch` (mode 0755, each through a temporary name
+ * and a rename, so a running PostgreSQL never sees half a script). Throws InputError for a
+ * relative path, ConfigError when the spool must come from a config that cannot be read,
+ * and the fs error when the folder cannot be written.
+ */
+export async function writeHostScripts(input: HostScriptsInput): Promise<HostScripts> {
+  for (const key of ['dir', 'nodePath', 'bundlePath', 'configPath'] as const) {
+    if (!isAbsolute(input[key])) throw new InputError(`${key} ${input[key]} is not absolute`, 'PostgreSQL runs the scripts from its data directory: give absolute paths');
+  }
+  const spool = input.spool ?? loadHostConfig({ flag: input.configPath }).spool;
+  if (!isAbsolute(spool)) throw new InputError(`spool ${spool} is not absolute`, 'give the spool as an absolute path');
+  const paths = { ...input, spool };
+  await mkdir(input.dir, { recursive: true });
+  const pushScript = join(input.dir, 'wal-push');
+  const fetchScript = join(input.dir, 'wal-fetch');
+  await writeExecutable(pushScript, renderPushScript(paths));
+  await writeExecutable(fetchScript, renderFetchScript(paths));
+  return { pushScript, fetchScript };
+}
+
+async function writeExecutable(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, text, { mode: 0o755 });
+  await chmod(temp, 0o755);
+  await rename(temp, path);
+}
+
+/** Quotes `text` for POSIX sh: single quotes keep everything literal; a quote inside is closed, escaped and reopened. */
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+type Paths = Required<Pick<HostScriptsInput, 'nodePath' | 'bundlePath' | 'configPath' | 'spool'>>;
+
+/** A WAL file name holds only these characters: anything else goes to Node, which refuses it. */
+const NAME_GUARD = `''|*[!0-9A-Za-z.]*) ;;`;
+
+/** The text of the wal-push script. Pure. */
+export function renderPushScript(paths: Paths): string {
+  return `#!/bin/sh
+# Strongbox wal-push: PostgreSQL's archive_command (docs/wal.md). Written by Strongbox.
+# Fast path: the uploader already archived this very file (its marker holds the file's
+# identity dev:ino:size:mtimeNs): succeed without starting Node.
+spool=${shellQuote(paths.spool)}
+p="$1"
+f="\${p##*/}"
+case "$f" in
+  ${NAME_GUARD}
+  *)
+    m="$spool/out/$f.ok"
+    if [ -f "$m" ]; then
+      mark=''
+      read -r mark < "$m" 2>/dev/null
+${indent(IDENTITY_SHELL, 6)}
+      if [ -n "$id" ] && [ "$id" = "$mark" ]; then
+        rm -f -- "$m"
+        exit 0
+      fi
+    fi
+    ;;
+esac
+exec ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} wal-push "$@" --config ${shellQuote(paths.configPath)}
+`;
+}
+
+/** The text of the wal-fetch script. Pure. */
+export function renderFetchScript(paths: Paths): string {
+  return `#!/bin/sh
+# Strongbox wal-fetch: PostgreSQL's restore_command (docs/wal.md). Written by Strongbox.
+# Fast path: the prefetcher already fetched, verified and decompressed this file into
+# the spool: copy it to a temporary name, rename it onto %p, and tell the prefetcher.
+spool=${shellQuote(paths.spool)}
+f="$1"
+p="$2"
+case "$f" in
+  ${NAME_GUARD}
+  *)
+    s="$spool/in/$f"
+    if [ -n "$p" ] && [ -f "$s" ]; then
+      if cp -- "$s" "$p.strongbox.tmp" 2>/dev/null && mv -f -- "$p.strongbox.tmp" "$p" 2>/dev/null; then
+        rm -f -- "$s"
+        { printf '%s\\n' "$f" > "$spool/prefetch.want"; } 2>/dev/null
+        exit 0
+      fi
+      rm -f -- "$p.strongbox.tmp"
+    fi
+    ;;
+esac
+exec ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} wal-fetch "$@" --config ${shellQuote(paths.configPath)}
+`;
+}
+
+function indent(text: string, spaces: number): string {
+  return text
+    .split('\n')
+    .map((line) => ' '.repeat(spaces) + line)
+    .join('\n');
+}

@@ -1,0 +1,147 @@
+import { access, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isWalFileName } from '../domain/wal/names';
+import { ArchiveClient } from './client';
+import type { CodecOptions } from './codec';
+import type { HostConfig } from './config';
+import { fileIdentity } from './identity';
+import { logError, logLine } from './log';
+import { pushFile } from './push-file';
+import { acquireLock, holdsLock, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
+
+/**
+ * The asynchronous uploader: pushes the `.ready` files of pg_wal ahead of PostgreSQL's
+ * archiver, oldest first and in parallel, and leaves `out/<name>.ok` holding the identity
+ * of each file the endpoint confirmed, so that the archiver's own wal-push returns at once.
+ * One per spool (`uploader.pid`); it exits after a quiet period.
+ */
+
+/** Options for tests. */
+export interface UploaderOptions {
+  client?: ArchiveClient;
+  codec?: CodecOptions;
+}
+
+const CLEAN_EVERY_MS = 5_000;
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Runs the uploader for the pg_wal folder `walDir` until it has been idle for
+ * `config.uploader.idleExitMs`, or another process took its pid file. Resolves quietly when
+ * another uploader already runs. Push failures are logged and retried with backoff;
+ * throws only when the spool itself is unusable.
+ */
+export async function runUploader(config: HostConfig, walDir: string, options: UploaderOptions = {}): Promise<void> {
+  const { spool } = config;
+  if (!(await acquireLock(spool, 'uploader'))) return;
+  logLine('info', 'uploader started', { pid: process.pid, walDir });
+  const client = options.client ?? new ArchiveClient(config);
+  const settings = config.uploader;
+  const inflight = new Map<string, Promise<void>>();
+  const pushed = new Map<string, string>();
+  const backoff = new Map<string, { until: number; delay: number }>();
+  let lastWork = Date.now();
+  let lastClean = 0;
+
+  const push = async (name: string) => {
+    // The foreground wal-push of this file waits for this push instead of repeating it.
+    const pushing = pushingPath(spool, name);
+    await writeAtomic(pushing, `${process.pid}\n`).catch(() => undefined);
+    try {
+      const outcome = await pushFile(join(walDir, name), client, config.compression, options.codec);
+      pushed.set(name, outcome.identity);
+      backoff.delete(name);
+      // PostgreSQL may have archived it meanwhile: a marker would then only wait for cleaning.
+      if (await exists(join(walDir, 'archive_status', `${name}.ready`))) await writeAtomic(markerPath(spool, name), `${outcome.identity}\n`);
+      logLine('info', 'archived ahead', { segment: name, status: outcome.status });
+    } catch (error) {
+      const delay = Math.min((backoff.get(name)?.delay ?? 500) * 2, MAX_BACKOFF_MS);
+      backoff.set(name, { until: Date.now() + delay, delay });
+      logError(error, { segment: name, retryInMs: delay });
+    } finally {
+      await removeQuietly(pushing);
+      inflight.delete(name);
+    }
+  };
+
+  try {
+    for (;;) {
+      if (!(await holdsLock(spool, 'uploader'))) {
+        logLine('info', 'uploader steps down: another one holds the pid file', { pid: process.pid });
+        return;
+      }
+      const now = Date.now();
+      const todo = await pending(config, walDir, now, { inflight, pushed, backoff });
+      for (const name of todo) {
+        if (inflight.size >= settings.concurrency) break;
+        inflight.set(name, push(name));
+      }
+      if (todo.length > 0 || inflight.size > 0) lastWork = now;
+      else if (now - lastWork >= settings.idleExitMs) break;
+      if (now - lastClean >= CLEAN_EVERY_MS) {
+        lastClean = now;
+        await cleanSpool(config, walDir);
+      }
+      await Promise.race([sleep(settings.scanIntervalMs), ...inflight.values()]);
+    }
+  } finally {
+    await Promise.allSettled([...inflight.values()]);
+    await releaseLock(spool, 'uploader');
+  }
+  logLine('info', 'uploader exits: nothing to archive', { pid: process.pid });
+}
+
+interface UploaderState {
+  inflight: Map<string, unknown>;
+  pushed: Map<string, string>;
+  backoff: Map<string, { until: number }>;
+}
+
+/** The `.ready` files to push now: history files first (PostgreSQL's own order), then by name. */
+async function pending(config: HostConfig, walDir: string, now: number, state: UploaderState): Promise<string[]> {
+  const statusDir = join(walDir, 'archive_status');
+  const [status, out] = await Promise.all([readdir(statusDir).catch(() => [] as string[]), readdir(join(config.spool, 'out')).catch(() => [] as string[])]);
+  const outSet = new Set(out);
+  const names = status
+    .filter((entry) => entry.endsWith('.ready'))
+    .map((entry) => entry.slice(0, -'.ready'.length))
+    .filter((name) => isWalFileName(name) && !state.inflight.has(name) && !outSet.has(`${name}.ok`) && (state.backoff.get(name)?.until ?? 0) <= now)
+    .sort((a, b) => Number(b.endsWith('.history')) - Number(a.endsWith('.history')) || (a < b ? -1 : a > b ? 1 : 0));
+  const todo: string[] = [];
+  for (const name of names) {
+    if (outSet.has(`${name}.busy`) && (await isAlive(Number(await readSmall(join(config.spool, 'out', `${name}.busy`))), 'wal-push'))) continue;
+    const done = state.pushed.get(name);
+    if (done !== undefined && done === (await fileIdentity(join(walDir, name)).catch(() => undefined))) continue;
+    todo.push(name);
+  }
+  return todo;
+}
+
+/** Removes markers of files PostgreSQL no longer waits on, dead busy notes and stray temp files. */
+async function cleanSpool(config: HostConfig, walDir: string): Promise<void> {
+  const outDir = join(config.spool, 'out');
+  const entries = await readdir(outDir).catch(() => [] as string[]);
+  const now = Date.now();
+  for (const entry of entries) {
+    const path = join(outDir, entry);
+    try {
+      if (entry.endsWith('.ok')) {
+        const name = entry.slice(0, -'.ok'.length);
+        if (!(await exists(join(walDir, 'archive_status', `${name}.ready`))) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
+      } else if (entry.endsWith('.busy') || entry.endsWith('.pushing')) {
+        if (!(await isAlive(Number(await readSmall(path)), entry.endsWith('.busy') ? 'wal-push' : 'uploader')) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
+      } else if (entry.endsWith('.tmp') && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) {
+        await removeQuietly(path);
+      }
+    } catch {
+      // Gone meanwhile: nothing to clean.
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}

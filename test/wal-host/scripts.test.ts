@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileIdentity } from '../../shared/wal-host/identity';
+import { shellQuote, writeHostScripts } from '../../shared/wal-host/scripts';
+import type { StrongboxError } from '../../shared/errors';
+import { removeDir, run, seg, tempDir } from './harness';
+
+// Paths with a space, a quote and a `$` prove the quoting: the scripts must not split them.
+let base: string;
+let weird: string;
+let spool: string;
+let scripts: { pushScript: string; fetchScript: string };
+let dataDir: string;
+let calls: string;
+
+beforeAll(async () => {
+  base = await tempDir('sbx-walsh-');
+  weird = join(base, `it's $HOME dir`);
+  spool = join(weird, 'spool');
+  dataDir = join(base, 'data');
+  calls = join(base, 'calls.txt');
+  await mkdir(join(spool, 'out'), { recursive: true });
+  await mkdir(join(spool, 'in'), { recursive: true });
+  await mkdir(join(dataDir, 'pg_wal'), { recursive: true });
+  // A stand-in for node that records how it was exec'ed and exits 42.
+  const fakeNode = join(weird, 'fake node');
+  await writeFile(fakeNode, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > ${shellQuote(calls)}\nexit 42\n`, { mode: 0o755 });
+  await writeFile(join(weird, 'wal.json'), JSON.stringify({ database: 'app', endpoint: 'http://127.0.0.1:1', auth: { type: 'token', tokenFile: '/t' }, spool }));
+  scripts = await writeHostScripts({ dir: join(weird, 'bin'), nodePath: fakeNode, bundlePath: join(weird, 'wal.js'), configPath: join(weird, 'wal.json') });
+});
+afterAll(() => removeDir(base));
+
+async function execed(): Promise<string[] | undefined> {
+  const text = await readFile(calls, 'utf8').catch(() => undefined);
+  await writeFile(calls, '').catch(() => undefined);
+  return text ? text.trimEnd().split('\n') : undefined;
+}
+
+describe('writeHostScripts', () => {
+  it('writes both scripts 0755 with the spool read from the config', async () => {
+    expect(scripts.pushScript).toBe(join(weird, 'bin', 'wal-push'));
+    expect((await stat(scripts.pushScript)).mode & 0o777).toBe(0o755);
+    expect((await stat(scripts.fetchScript)).mode & 0o777).toBe(0o755);
+    expect(await readFile(scripts.pushScript, 'utf8')).toContain(`spool=${shellQuote(spool)}`);
+  });
+
+  it('refuses relative paths with INPUT_INVALID', async () => {
+    const error = (await writeHostScripts({ dir: 'bin', nodePath: '/n', bundlePath: '/b', configPath: '/c', spool: '/s' }).catch((e: unknown) => e)) as StrongboxError;
+    expect(error.code).toBe('INPUT_INVALID');
+  });
+});
+
+describe('wal-push script', () => {
+  it('with a marker holding this file identity: exits 0, removes the marker, never starts node', async () => {
+    // Prepare
+    const name = seg(1);
+    await writeFile(join(dataDir, 'pg_wal', name), 'segment bytes');
+    await writeFile(join(spool, 'out', `${name}.ok`), `${await fileIdentity(join(dataDir, 'pg_wal', name))}\n`);
+    await execed();
+
+    // Act
+    const result = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+
+    // Assess
+    expect(result.code).toBe(0);
+    await expect(access(join(spool, 'out', `${name}.ok`))).rejects.toThrow();
+    expect(await execed()).toBeUndefined();
+  });
+
+  it('with a marker of another file under the same name: execs node with the arguments and the config', async () => {
+    // Prepare: the marker was written for an earlier file (same size, another inode)
+    const name = seg(2);
+    const path = join(dataDir, 'pg_wal', name);
+    await writeFile(path, 'old');
+    const oldIdentity = await fileIdentity(path);
+    await writeFile(`${path}.new`, 'new');
+    await rename(`${path}.new`, path);
+    await writeFile(join(spool, 'out', `${name}.ok`), `${oldIdentity}\n`);
+
+    // Act
+    const result = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+
+    // Assess: node ran (exit 42 passed through), the stale marker is left to node
+    expect(result.code).toBe(42);
+    expect(await execed()).toEqual([join(weird, 'wal.js'), 'wal-push', `pg_wal/${name}`, '--config', join(weird, 'wal.json')]);
+  });
+
+  it('without a marker, and for a name with a path trick, execs node', async () => {
+    expect((await run(scripts.pushScript, [`pg_wal/${seg(3)}`], { cwd: dataDir })).code).toBe(42);
+    expect((await execed())?.[2]).toBe(`pg_wal/${seg(3)}`);
+    expect((await run(scripts.pushScript, ['pg_wal/x;y'], { cwd: dataDir })).code).toBe(42);
+  });
+});
+
+describe('wal-fetch script', () => {
+  it('with the file prefetched: moves it onto %p, removes it from the spool, records the want, never starts node', async () => {
+    // Prepare
+    const name = seg(5);
+    await writeFile(join(spool, 'in', name), 'prefetched bytes');
+    await execed();
+
+    // Act
+    const result = await run(scripts.fetchScript, [name, 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(await readFile(join(dataDir, 'pg_wal', 'RECOVERYXLOG'), 'utf8')).toBe('prefetched bytes');
+    await expect(access(join(spool, 'in', name))).rejects.toThrow();
+    await expect(access(join(dataDir, 'pg_wal', 'RECOVERYXLOG.strongbox.tmp'))).rejects.toThrow();
+    expect((await readFile(join(spool, 'prefetch.want'), 'utf8')).trim()).toBe(name);
+    expect(await execed()).toBeUndefined();
+  });
+
+  it('without a prefetched file: execs node with %f %p and the config', async () => {
+    const result = await run(scripts.fetchScript, [seg(6), 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+    expect(result.code).toBe(42);
+    expect(await execed()).toEqual([join(weird, 'wal.js'), 'wal-fetch', seg(6), 'pg_wal/RECOVERYXLOG', '--config', join(weird, 'wal.json')]);
+  });
+
+  it('never reads outside the spool for a name with a path trick', async () => {
+    await writeFile(join(spool, 'secret'), 'x');
+    const result = await run(scripts.fetchScript, ['../secret', 'pg_wal/RECOVERYXLOG2'], { cwd: dataDir });
+    expect(result.code).toBe(42);
+    await expect(access(join(dataDir, 'pg_wal', 'RECOVERYXLOG2'))).rejects.toThrow();
+  });
+});

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { access, copyFile, mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileIdentity } from '../../shared/wal-host/identity';
+import { writeHostScripts } from '../../shared/wal-host/scripts';
+import { startFakeArchiveEndpoint, type FakeArchiveEndpoint } from '../support/fake-archive-endpoint';
+import { buildBundle, makeDataDir, makeSegment, readySegment, removeDir, run, runWal, seg, tempDir, waitFor, writeHostConfig } from './harness';
+
+// The asynchronous uploader, started by the first wal-push of a backlog, run for real as a
+// detached child of the bundle. PostgreSQL's side (.ready → .done) is played by the test.
+let base: string;
+let bundle: string;
+let fake: FakeArchiveEndpoint;
+let dataDir: string;
+let walDir: string;
+let config: string;
+let spool: string;
+let scripts: { pushScript: string };
+
+const exists = (path: string) => access(path).then(() => true, () => false);
+const prepares = (name: string) => fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/${name}`)).length;
+const marker = (name: string) => join(spool, 'out', `${name}.ok`);
+
+/** What PostgreSQL does after archive_command exits 0. */
+async function archivedByPostgres(name: string): Promise<void> {
+  await rename(join(walDir, 'archive_status', `${name}.ready`), join(walDir, 'archive_status', `${name}.done`));
+}
+
+beforeAll(async () => {
+  base = await tempDir('sbx-walup-');
+  [bundle, fake] = await Promise.all([buildBundle(base), startFakeArchiveEndpoint()]);
+  ({ dataDir, walDir } = await makeDataDir(base));
+  config = await writeHostConfig(base, fake, { uploader: { idleExitMs: 1500, scanIntervalMs: 50, markerTtlMs: 200 } });
+  spool = join(base, 'spool');
+  scripts = await writeHostScripts({ dir: join(base, 'bin'), nodePath: process.execPath, bundlePath: bundle, configPath: config });
+});
+afterAll(async () => {
+  // The uploader exits on its own after 1.5 s idle; wait so that it never outlives the test.
+  await waitFor('the uploader to exit', async () => !(await exists(join(spool, 'uploader.pid'))), 15_000).catch(() => undefined);
+  await fake?.stop();
+  await removeDir(base);
+});
+
+describe('the uploader', () => {
+  it('is started by a wal-push with a backlog and archives the backlog ahead, leaving identity markers', async () => {
+    // Prepare: six segments waiting, a stale pid file of a dead process, an orphan marker
+    for (let segno = 1; segno <= 6; segno++) await readySegment(walDir, segno);
+    await mkdir(join(spool, 'out'), { recursive: true });
+    await writeFile(join(spool, 'uploader.pid'), '999999\n');
+    await writeFile(marker(seg(50)), '1:2:3:4\n');
+    await utimes(marker(seg(50)), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+
+    // Act
+    const first = await runWal(bundle, ['wal-push', `pg_wal/${seg(1)}`, '--config', config], { cwd: dataDir });
+    await archivedByPostgres(seg(1));
+
+    // Assess
+    expect(first.code).toBe(0);
+    for (let segno = 2; segno <= 6; segno++) {
+      const name = seg(segno);
+      await waitFor(`marker of ${name}`, () => exists(marker(name)));
+      expect((await readFile(marker(name), 'utf8')).trim()).toBe(await fileIdentity(join(walDir, name)));
+      expect((await fake.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
+    }
+    // The stale pid file was replaced (or, if the uploader already went idle and exited, removed).
+    const pidFile = await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '');
+    expect(pidFile.trim()).not.toBe('999999');
+    await waitFor('the orphan marker to be cleaned', async () => !(await exists(marker(seg(50)))));
+  });
+
+  it('makes the next wal-push answer from the marker: exit 0, no request, marker consumed', async () => {
+    // Prepare
+    const name = seg(2);
+    const before = prepares(name);
+
+    // Act
+    const result = await runWal(bundle, ['wal-push', `pg_wal/${name}`, '--config', config], { cwd: dataDir });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(prepares(name)).toBe(before);
+    expect(await exists(marker(name))).toBe(false);
+    await archivedByPostgres(name);
+    console.log(`wal-push answered from a marker by node in ${result.ms.toFixed(0)} ms`);
+  });
+
+  it('makes the shell fast path answer without node', async () => {
+    const name = seg(3);
+    const before = prepares(name);
+    const result = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+    expect(result.code).toBe(0);
+    expect(prepares(name)).toBe(before);
+    expect(await exists(marker(name))).toBe(false);
+    await archivedByPostgres(name);
+    console.log(`wal-push answered from a marker by the shell script in ${result.ms.toFixed(0)} ms`);
+  });
+
+  it('does not honor a marker written for another file under the same name (node and shell)', async () => {
+    // Prepare: seg 7 (no .ready: the uploader leaves it alone) has a marker of its previous
+    // inode; honoring it would report a file archived that the endpoint never saw
+    const seven = seg(7);
+    await writeFile(join(walDir, seven), makeSegment(7));
+    await writeFile(marker(seven), `${await fileIdentity(join(walDir, seven))}\n`);
+    await copyFile(join(walDir, seven), join(walDir, `${seven}.copy`));
+    await rename(join(walDir, `${seven}.copy`), join(walDir, seven));
+    // seg 5 replaced by other bytes after the uploader archived and marked it
+    const five = seg(5);
+    await writeFile(join(walDir, `${five}.new`), makeSegment(5));
+    await rename(join(walDir, `${five}.new`), join(walDir, five));
+
+    // Act
+    const node = await runWal(bundle, ['wal-push', `pg_wal/${seven}`, '--config', config], { cwd: dataDir });
+    const shell = await run(scripts.pushScript, [`pg_wal/${five}`], { cwd: dataDir });
+
+    // Assess
+    expect(node.code).toBe(0);
+    expect(prepares(seven)).toBe(1);
+    expect(fake.files.has(seven)).toBe(true);
+    expect(shell.code).toBe(1);
+    expect(shell.stderr).toContain('WAL_CONFLICT');
+  });
+
+  it('runs once per spool, and exits when idle, removing its pid file', async () => {
+    // Prepare: one uploader running (started here, so that it surely runs)
+    const pidFile = join(spool, 'uploader.pid');
+    await waitFor('earlier uploaders to exit', async () => !(await exists(pidFile)), 15_000);
+    const first = runWal(bundle, ['uploader', '--config', config, '--wal-dir', walDir]);
+    await waitFor('the first uploader to take the pid file', () => exists(pidFile));
+    const holder = (await readFile(pidFile, 'utf8')).trim();
+
+    // Act: a second one
+    const second = await runWal(bundle, ['uploader', '--config', config, '--wal-dir', walDir]);
+
+    // Assess: it left at once (before the 1.5 s idle period) and did not take over
+    expect(second.code).toBe(0);
+    expect(second.ms).toBeLessThan(1500);
+    expect((await readFile(pidFile, 'utf8')).trim()).toBe(holder);
+    expect((await first).code).toBe(0);
+    expect(await exists(pidFile)).toBe(false);
+    expect(await readFile(join(spool, 'uploader.log'), 'utf8')).toContain('uploader exits: nothing to archive');
+  });
+});
