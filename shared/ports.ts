@@ -47,6 +47,8 @@ export interface DumpTaskRequest {
   secretArn?: string;
   /** How to compress the dump, when not the default (gzip). */
   compression?: Compression;
+  /** `base` takes a physical base backup (pg_basebackup) instead of a logical one (the default). */
+  type?: 'logical' | 'base';
 }
 
 /** Starts the dump program somewhere else (ECS Fargate, or a local child process). */

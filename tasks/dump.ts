@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readDatabaseSecret } from '../shared/adapters/secrets/database-secret';
-import { TIERS, type Compression, type Tier } from '../shared/domain/backup';
+import { pgBaseBackupTools } from '../shared/adapters/postgres/basebackup';
+import { TIERS, type BackupEntry, type BaseCompression, type Compression, type Tier } from '../shared/domain/backup';
 import { isBackupId } from '../shared/domain/keys';
 import { asStrongboxError, InputError, InterruptedError } from '../shared/errors';
 import { resolveDatabase } from '../shared/local/databases';
@@ -14,6 +15,7 @@ import { pgDumpTools } from '../shared/runtime/dump-tools';
 import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
 import { STRONGBOX_VERSION } from '../shared/runtime/version';
 import { runLogicalBackup, type BackupDeps, type BackupRequest } from '../shared/usecases/backup';
+import { runBaseBackup } from '../shared/usecases/base-backup';
 
 /** Exit codes of the dump task, as ECS and the local launcher see them. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, interrupted: 143 } as const;
@@ -31,7 +33,8 @@ interface TaskInput {
   tier: Tier;
   backupId?: string;
   secretArn?: string;
-  compression?: Compression;
+  compression?: Compression | 'none';
+  type: 'logical' | 'base';
 }
 
 function readInput(env: NodeJS.ProcessEnv): TaskInput {
@@ -42,8 +45,12 @@ function readInput(env: NodeJS.ProcessEnv): TaskInput {
   if (!TIERS.includes(tier)) problems.push(`STRONGBOX_TIER "${tier}" is not one of ${TIERS.join(', ')}`);
   const backupId = env.STRONGBOX_BACKUP_ID;
   if (backupId !== undefined && !isBackupId(backupId)) problems.push(`STRONGBOX_BACKUP_ID "${backupId}" is not a backup id`);
-  const compression = env.STRONGBOX_COMPRESSION as Compression | undefined;
-  if (compression !== undefined && compression !== 'gzip' && compression !== 'zstd') problems.push('STRONGBOX_COMPRESSION must be gzip or zstd');
+  const type = env.STRONGBOX_BACKUP_TYPE ?? 'logical';
+  if (type !== 'logical' && type !== 'base') problems.push(`STRONGBOX_BACKUP_TYPE "${type}" is not logical or base`);
+  const compression = env.STRONGBOX_COMPRESSION as Compression | 'none' | undefined;
+  if (compression !== undefined && compression !== 'gzip' && compression !== 'zstd' && !(compression === 'none' && type === 'base')) {
+    problems.push(`STRONGBOX_COMPRESSION must be gzip or zstd${type === 'base' ? ' (or none for a base backup)' : ''}`);
+  }
   if (problems.length) throw new InputError(`dump task input is invalid: ${problems.join('; ')}`, 'the scheduler sets these overrides; check the RunTask call');
   return {
     database,
@@ -51,11 +58,18 @@ function readInput(env: NodeJS.ProcessEnv): TaskInput {
     ...(backupId ? { backupId } : {}),
     ...(env.STRONGBOX_SECRET_ARN ? { secretArn: env.STRONGBOX_SECRET_ARN } : {}),
     ...(compression ? { compression } : {}),
+    type: type as TaskInput['type'],
   };
 }
 
+/** A base backup stores zstd or a plain tar; a database's `gzip` (pg_dump's own) means zstd here. */
+function baseCompression(compression: Compression | 'none' | undefined): BaseCompression {
+  return compression === 'none' ? 'none' : 'zstd';
+}
+
 /**
- * The dump task: one logical backup of one database, then exit. In AWS (STRONGBOX_BUCKET
+ * The dump task: one backup of one database, then exit: logical (pg_dump), or a physical
+ * base backup of its cluster when STRONGBOX_BACKUP_TYPE is `base`. In AWS (STRONGBOX_BUCKET
  * set) it reads the database secret itself and writes to S3 and DynamoDB; locally it
  * joins the running `npm start` instance's catalog. SIGTERM aborts the dump: nothing
  * partial is kept, the entry is FAILED, and the task exits 143 within the stop timeout.
@@ -67,29 +81,34 @@ export async function runDumpTask(io: TaskIo): Promise<number> {
   let close: () => Promise<void> = async () => {};
   try {
     const input = readInput(io.env);
-    let deps: BackupDeps;
+    let deps: Omit<BackupDeps, 'tools'>;
     let request: Omit<BackupRequest, 'tier' | 'runner' | 'signal'>;
+    const logicalCompression = input.compression === 'none' ? undefined : input.compression;
     if (io.env.STRONGBOX_BUCKET) {
-      deps = { ...awsDeps(io.env, log), tools: pgDumpTools, version: STRONGBOX_VERSION };
+      deps = { ...awsDeps(io.env, log), version: STRONGBOX_VERSION };
       if (!input.secretArn) throw new InputError('STRONGBOX_SECRET_ARN is not set', 'the schedule input must carry the database secret ARN');
       const connection = await readDatabaseSecret(new SecretsManagerClient({}), input.secretArn, input.database);
-      request = { database: input.database, connection, compression: input.compression ?? 'gzip', includeRolePasswords: false, waitForVerification: false };
+      request = { database: input.database, connection, compression: logicalCompression ?? 'gzip', includeRolePasswords: false, waitForVerification: false };
     } else {
       const { config } = loadConfig(io.env, io.cwd);
       const paths = resolveHome(io.env, io.cwd);
       const context = await openLocalContext({ paths, storage: config.storage, env: io.env, log });
       close = context.close;
-      deps = { ...context, tools: pgDumpTools, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
-      const target = resolveDatabase({ name: input.database, ...(input.compression ? { compression: input.compression } : {}) }, config, io.env, paths);
+      deps = { ...context, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
+      const target = resolveDatabase({ name: input.database, ...(logicalCompression ? { compression: logicalCompression } : {}) }, config, io.env, paths);
       request = { database: target.name, connection: target.connection, compression: target.compression, includeRolePasswords: target.includeRolePasswords };
     }
-    const entry = await runLogicalBackup(deps, {
-      ...request,
+    const common = {
       tier: input.tier,
       ...(input.backupId ? { backupId: input.backupId } : {}),
       runner: io.env.ECS_CONTAINER_METADATA_URI_V4 ? `ecs:${hostname()}` : `pid:${process.pid}`,
       signal: abort.signal,
-    });
+      ...(request.waitForVerification === false ? { waitForVerification: false } : {}),
+    };
+    const entry: BackupEntry =
+      input.type === 'base'
+        ? await runBaseBackup({ ...deps, tools: pgBaseBackupTools }, { database: request.database, connection: request.connection, compression: baseCompression(input.compression ?? request.compression), ...common })
+        : await runLogicalBackup({ ...deps, tools: pgDumpTools }, { ...request, ...common });
     log.info('dump task finished', { backupId: entry.id, state: entry.state, bytes: entry.bytes });
     return entry.state === 'FAILED' ? EXIT.failed : EXIT.ok;
   } catch (error) {

@@ -1,6 +1,8 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { makeDynamoDocumentClient } from '../adapters/catalog/client';
 import { DynamoCatalog } from '../adapters/catalog/dynamo';
+import { DynamoWalCatalog } from '../adapters/catalog/dynamo-wal';
+import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import { SnsAlertPublisher } from '../adapters/sns/alerts';
 import { makeS3Client, S3Storage } from '../adapters/storage/s3';
 import type { Catalog } from '../adapters/catalog/catalog';
@@ -11,6 +13,7 @@ import { requiredEnv } from './lambda';
 export interface AwsDeps {
   storage: Storage;
   catalog: Catalog;
+  walCatalog: WalCatalog;
   alerts: AlertPublisher;
   log: Log;
   clock: Clock;
@@ -22,9 +25,12 @@ export interface AwsDeps {
  * role's credentials and the region of the runtime.
  */
 export function awsDeps(env: NodeJS.ProcessEnv, log: Log): AwsDeps {
+  const documents = makeDynamoDocumentClient();
+  const table = requiredEnv(env, 'STRONGBOX_TABLE');
   return {
     storage: new S3Storage(makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET')),
-    catalog: new DynamoCatalog(makeDynamoDocumentClient(), requiredEnv(env, 'STRONGBOX_TABLE')),
+    catalog: new DynamoCatalog(documents, table),
+    walCatalog: new DynamoWalCatalog(documents, table),
     alerts: new SnsAlertPublisher(new SNSClient({}), requiredEnv(env, 'STRONGBOX_ALERT_TOPIC_ARN'), log),
     log,
     clock: () => new Date(),

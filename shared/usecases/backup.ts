@@ -10,6 +10,7 @@ import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../do
 import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { acquireBackupLock, lockName } from './backup-lock';
+import { settleAll } from './settle';
 import type { DumpTools, SnapshotSession } from './dump-tools';
 import { waitUntilFinal } from './wait';
 
@@ -105,9 +106,7 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
     await markUploaded(deps.catalog, entry.id, manifest);
     deps.log.info('backup uploaded', { backupId: entry.id, bytes: written.dump.bytes, sha256: written.dump.sha256 });
   } catch (error) {
-    // A stop request (SIGTERM) or a lost heartbeat explains the error it caused (a killed pg_dump).
-    const reason: unknown = request.signal?.aborted ? request.signal.reason : abort.signal.aborted ? abort.signal.reason : undefined;
-    const failure = asStrongboxError(reason instanceof StrongboxError ? reason : error);
+    const failure = explainFailure(error, request.signal, abort.signal);
     abort.abort(failure);
     await failBackup(deps, entry, keys, failure, manifestWritten);
     throw failure;
@@ -152,8 +151,12 @@ async function openEntry(deps: BackupDeps, request: BackupRequest, startedAt: Da
   return entry;
 }
 
-async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, signal: AbortSignal, startedAt: Date): Promise<Written> {
+async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, outer: AbortSignal, startedAt: Date): Promise<Written> {
   const snapshot = await deps.tools.openSnapshot(request.connection, { tablePatterns: request.tablePatterns });
+  // The first failure (pg_dump killed, storage gone) stops the other side too: a dump cut short is never moved into place.
+  const local = new AbortController();
+  const signal = AbortSignal.any([outer, local.signal]);
+  const stopOthers = (error: unknown): void => local.abort(error);
   try {
     const dump = deps.tools.spawnPgDump(request.connection, {
       snapshotId: snapshot.snapshotId,
@@ -164,16 +167,17 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
       signal,
     });
     const body = request.onProgress ? withProgress(dump.stdout, startedAt, snapshot.databaseSizeBytes, deps.clock, request.onProgress) : dump.stdout;
-    const [dumpResult, , tables, pgDumpVersion] = await Promise.all([
-      deps.storage.putStream(keys.dump, body, { signal }),
-      dump.done,
-      snapshot.countRows(),
-      deps.tools.toolVersion('pg_dump'),
-    ]);
+    const [dumpResult, , tables, pgDumpVersion] = await settleAll<[WriteResult, unknown, Awaited<ReturnType<typeof snapshot.countRows>>, string]>(
+      [deps.storage.putStream(keys.dump, body, { signal }), dump.done, snapshot.countRows(), deps.tools.toolVersion('pg_dump')],
+      stopOthers,
+    );
     let globals: WriteResult | undefined;
     if (!request.tablePatterns?.length) {
       const dumpall = deps.tools.spawnPgDumpall(request.connection, { includeRolePasswords: request.includeRolePasswords, signal });
-      [globals] = await Promise.all([deps.storage.putStream(keys.globals, dumpall.stdout, { signal, contentType: 'application/sql' }), dumpall.done]);
+      [globals] = await settleAll<[WriteResult, unknown]>(
+        [deps.storage.putStream(keys.globals, dumpall.stdout, { signal, contentType: 'application/sql' }), dumpall.done],
+        stopOthers,
+      );
     }
     return { dump: dumpResult, ...(globals ? { globals } : {}), snapshot, tables, pgDumpVersion };
   } finally {
@@ -181,7 +185,17 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
   }
 }
 
-function withProgress(source: Readable, startedAt: Date, databaseSizeBytes: number, clock: Clock, report: (p: BackupProgress) => void): Readable {
+/**
+ * The error a failed backup reports: a stop request (SIGTERM) or a lost heartbeat explains
+ * the error it caused (a killed pg_dump or pg_basebackup) better than that error does.
+ */
+export function explainFailure(error: unknown, stopRequest: AbortSignal | undefined, heartbeat: AbortSignal): StrongboxError {
+  const reason: unknown = stopRequest?.aborted ? stopRequest.reason : heartbeat.aborted ? heartbeat.reason : undefined;
+  return asStrongboxError(reason instanceof StrongboxError ? reason : error);
+}
+
+/** Reports bytes written as the stream passes (for the terminal's progress line). */
+export function withProgress(source: Readable, startedAt: Date, databaseSizeBytes: number, clock: Clock, report: (p: BackupProgress) => void): Readable {
   let bytes = 0;
   const counter = new PassThrough();
   source.on('data', (chunk: Buffer) => {
@@ -225,7 +239,7 @@ function buildManifest(deps: BackupDeps, request: BackupRequest, entry: BackupEn
 }
 
 /** RUNNING → UPLOADED; the checksum function may already have moved it further, which is fine. */
-async function markUploaded(catalog: Catalog, id: string, manifest: Manifest): Promise<void> {
+export async function markUploaded(catalog: Catalog, id: string, manifest: Manifest): Promise<void> {
   const bytes = manifest.objects.dump.bytes + (manifest.objects.globals?.bytes ?? 0);
   try {
     await catalog.transition(id, 'UPLOADED', { bytes, sha256: manifest.objects.dump.sha256, finishedAt: manifest.finishedAt });
@@ -234,7 +248,11 @@ async function markUploaded(catalog: Catalog, id: string, manifest: Manifest): P
   }
 }
 
-async function failBackup(deps: BackupDeps, entry: BackupEntry, keys: BackupKeys, failure: StrongboxError, manifestWritten: boolean): Promise<void> {
+/**
+ * After a failure: deletes what was written (unless the manifest made it complete), marks
+ * the entry FAILED with the reason and code, and publishes a BACKUP_FAILED alert.
+ */
+export async function failBackup(deps: Pick<BackupDeps, 'storage' | 'catalog' | 'alerts' | 'log' | 'clock'>, entry: BackupEntry, keys: BackupKeys, failure: StrongboxError, manifestWritten: boolean): Promise<void> {
   if (!manifestWritten) {
     await deps.storage.delete([keys.dump, keys.globals, keys.manifest]).catch((error: unknown) =>
       deps.log.error('could not delete the objects of a failed backup', { backupId: entry.id, prefix: keys.prefix, error: String(error) }),
@@ -257,7 +275,8 @@ async function failBackup(deps: BackupDeps, entry: BackupEntry, keys: BackupKeys
   });
 }
 
-function startHeartbeat(deps: BackupDeps, id: string, abort: AbortController): { stop(): void } {
+/** Proves the writer is alive every `heartbeatMs`; aborts when the entry is no longer RUNNING. */
+export function startHeartbeat(deps: Pick<BackupDeps, 'catalog' | 'clock' | 'log' | 'heartbeatMs'>, id: string, abort: AbortController): { stop(): void } {
   const timer = setInterval(() => {
     deps.catalog
       .heartbeat(id, deps.clock().toISOString())

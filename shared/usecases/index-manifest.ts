@@ -33,6 +33,7 @@ export async function indexManifest(
         bytes: indexed.bytes,
         sha256: indexed.sha256,
         finishedAt: indexed.finishedAt,
+        ...(indexed.base ? { base: indexed.base } : {}),
       });
       return { entry, manifest, created: false };
     } catch (error) {

@@ -21,6 +21,8 @@ export interface ScheduledRun {
   compression?: Compression;
   /** A tier decided elsewhere (a catch-up run); by default the tier of `scheduledAt`. */
   tier?: Tier;
+  /** A logical dump (default) or a physical base backup (zstd, no globals). */
+  type?: 'logical' | 'base';
 }
 
 /**
@@ -31,20 +33,21 @@ export interface ScheduledRun {
  */
 export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRun): Promise<{ entry: BackupEntry; launched: boolean }> {
   const tier = run.tier ?? tierFor(run.scheduledAt);
-  const id = backupId('logical', run.scheduledAt, `${run.database}@${run.scheduledAt.toISOString()}`);
-  const compression = run.compression ?? 'gzip';
-  const keys = backupKeys('logical', tier, run.database, id, compression);
+  const kind = run.type ?? 'logical';
+  const id = backupId(kind, run.scheduledAt, `${run.database}@${run.scheduledAt.toISOString()}`);
+  const compression = kind === 'base' ? 'zstd' : (run.compression ?? 'gzip');
+  const keys = backupKeys(kind, tier, run.database, id, compression);
   const now = deps.clock().toISOString();
   const entry: BackupEntry = {
     id,
     database: run.database,
-    kind: 'logical',
+    kind,
     tier,
     scope: 'full',
     state: 'RUNNING',
     key: keys.dump,
     manifestKey: keys.manifest,
-    globalsKey: keys.globals,
+    ...(kind === 'logical' ? { globalsKey: keys.globals } : {}),
     compression,
     startedAt: now,
     heartbeatAt: now,
@@ -60,7 +63,8 @@ export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRu
       tier,
       backupId: id,
       ...(run.secretArn ? { secretArn: run.secretArn } : {}),
-      ...(run.compression ? { compression: run.compression } : {}),
+      ...(run.compression && kind === 'logical' ? { compression: run.compression } : {}),
+      ...(kind === 'base' ? { type: 'base' as const } : {}),
     });
     deps.log.info('backup task launched', { backupId: id, database: run.database, tier, runner });
     return { entry: await deps.catalog.update(id, { runner }), launched: true };
@@ -70,7 +74,7 @@ export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRu
     await deps.alerts.publish({
       type: 'BACKUP_LAUNCH_FAILED',
       severity: 'SEV2',
-      message: `could not start the ${tier} backup of database ${run.database}: ${failure.message}`,
+      message: `could not start the ${tier} ${kind} backup of database ${run.database}: ${failure.message}`,
       hint: failure.hint,
       database: run.database,
       backupId: id,

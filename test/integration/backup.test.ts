@@ -144,7 +144,7 @@ describe('checksum and catalog-index functions', () => {
     const checksum = checksumHandler(stack.deps);
     expect((await checksum({ hello: 'world' })).ignored).toHaveLength(1);
     const notManifest = objectCreatedEvent({ bucket: stack.storage.bucket, key: 'logical/daily/app/x/dump', size: 1, time: new Date() });
-    expect(await catalogIndexHandler(stack.deps)(notManifest)).toEqual({ indexed: [], ignored: ['logical/daily/app/x/dump'] });
+    expect(await catalogIndexHandler({ ...stack.deps, walCatalog: stack.walCatalog })(notManifest)).toEqual({ indexed: [], ignored: ['logical/daily/app/x/dump'] });
     const otherBucket = objectCreatedEvent({ bucket: 'someone-else', key: 'logical/daily/app/x/manifest.json', size: 1, time: new Date() });
     expect((await checksum(otherBucket)).ignored).toEqual(['logical/daily/app/x/manifest.json']);
   });

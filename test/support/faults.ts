@@ -8,7 +8,20 @@ import { StorageError } from '../../shared/errors';
  * Every other method is the real one.
  */
 export function failingMidUpload(storage: Storage, afterBytes: number, message: string): Storage {
-  return Object.assign(Object.create(storage) as Storage, {
+  // Bound methods: drivers keep private (#) fields, which a prototype proxy cannot reach.
+  const real: Storage = {
+    location: storage.location,
+    bucket: storage.bucket,
+    putStream: storage.putStream.bind(storage),
+    putBytes: storage.putBytes.bind(storage),
+    get: storage.get.bind(storage),
+    getBytes: storage.getBytes.bind(storage),
+    head: storage.head.bind(storage),
+    list: storage.list.bind(storage),
+    delete: storage.delete.bind(storage),
+    onObjectCreated: storage.onObjectCreated.bind(storage),
+  };
+  return Object.assign(real, {
     putStream(key: string, body: Readable, options?: Parameters<Storage['putStream']>[2]) {
       let seen = 0;
       const breaker = new Transform({

@@ -16,7 +16,8 @@ import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts'
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { S3Storage } from '../../shared/adapters/storage/s3';
 import type { Storage } from '../../shared/adapters/storage/storage';
-import { LOCAL_TABLE, localCatalog } from '../../shared/local/context';
+import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../../shared/local/context';
+import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
 import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import { deliverObjectEvents } from '../../shared/local/object-events';
 import type { Log } from '../../shared/ports';
@@ -44,6 +45,7 @@ export interface Stack {
   conn: PgConnection;
   storage: Storage;
   catalog: Catalog;
+  walCatalog: WalCatalog;
   catalogEndpoint: string;
   alerts: ConsoleAlertPublisher;
   log: CapturedLog;
@@ -70,6 +72,7 @@ export async function startStack(options: { storage: 'folder' | 's3'; rows?: num
     const dynamo = makeDynamoClient({ endpoint: dynalite.endpoint });
     await ensureCatalogTable(dynamo, LOCAL_TABLE);
     const catalog = localCatalog(dynalite.endpoint);
+    const walCatalog = localWalCatalog(dynalite.endpoint);
 
     let rawStorage: () => Storage;
     if (options.storage === 's3') {
@@ -85,13 +88,14 @@ export async function startStack(options: { storage: 'folder' | 's3'; rows?: num
     const alerts = new ConsoleAlertPublisher(() => undefined);
     const log = captureLog();
     const clock = () => new Date();
-    deliverObjectEvents({ storage, catalog, alerts, log, clock });
+    deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock });
     const deps: BackupDeps = { storage, catalog, alerts, log, clock, tools: pgDumpTools, version: 'test', heartbeatMs: 200, staleAfterMs: 60_000 };
     return {
       pg,
       conn,
       storage,
       catalog,
+      walCatalog,
       catalogEndpoint: dynalite.endpoint,
       alerts,
       log,

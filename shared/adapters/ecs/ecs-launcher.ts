@@ -12,9 +12,10 @@ export interface EcsLauncherOptions {
 }
 
 /**
- * Starts the dump task on Fargate. The overrides carry the database, tier, backup id and
- * the ARN of the credentials secret (the task reads the secret itself: no password in
- * the request). The backup id is the client token, so a retried call starts one task.
+ * Starts the dump task on Fargate. The overrides carry the database, tier, backup id, the
+ * backup type when one is asked for, and the ARN of the credentials secret (the task reads
+ * the secret itself: no password in the request). The backup id is the client token, so a
+ * retried call starts one task.
  */
 export class EcsTaskLauncher implements TaskLauncher {
   constructor(
@@ -31,6 +32,7 @@ export class EcsTaskLauncher implements TaskLauncher {
     ];
     if (request.secretArn) environment.push({ name: 'STRONGBOX_SECRET_ARN', value: request.secretArn });
     if (request.compression) environment.push({ name: 'STRONGBOX_COMPRESSION', value: request.compression });
+    if (request.type) environment.push({ name: 'STRONGBOX_BACKUP_TYPE', value: request.type });
     return {
       cluster: this.options.cluster,
       taskDefinition: this.options.taskDefinition,

@@ -154,7 +154,8 @@ function clusterError(message: string, hint: string, cause?: unknown): Strongbox
   return new StrongboxError('LOCAL_CLUSTER_FAILED', message, hint, cause === undefined ? undefined : { cause });
 }
 
-async function findBinDir(): Promise<string> {
+/** The bin folder of the newest PostgreSQL server installed under /usr/lib/postgresql. */
+export async function findBinDir(): Promise<string> {
   const versions = await readdir('/usr/lib/postgresql').catch(() => [] as string[]);
   for (const version of versions.sort((a, b) => Number(b) - Number(a))) {
     const dir = join('/usr/lib/postgresql', version, 'bin');
@@ -207,7 +208,7 @@ async function initdb(binDir: string, dataDir: string, options: LocalClusterOpti
 }
 
 /** Writes a file the server will read, owned by its OS user. */
-async function writeOwned(path: string, text: string): Promise<void> {
+export async function writeOwned(path: string, text: string): Promise<void> {
   await writeFile(path, text, { mode: 0o600 });
   if (!isRoot()) return;
   const { uid, gid } = await serverUserIds();
@@ -220,7 +221,8 @@ function renderSettings(settings: Record<string, string>): string {
 }
 
 let serverIds: Promise<{ uid: number; gid: number }> | undefined;
-function serverUserIds(): Promise<{ uid: number; gid: number }> {
+/** uid and gid of the server's OS user (for chown when running as root). */
+export function serverUserIds(): Promise<{ uid: number; gid: number }> {
   serverIds ??= Promise.all([runCommand('id', ['-u', SERVER_OS_USER]), runCommand('id', ['-g', SERVER_OS_USER])]).then(([u, g]) => {
     if (u.code !== 0 || g.code !== 0) throw clusterError(`there is no ${SERVER_OS_USER} OS user`, 'install postgresql-15 (it creates the user), or run as a non-root user');
     return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
@@ -228,7 +230,8 @@ function serverUserIds(): Promise<{ uid: number; gid: number }> {
   return serverIds;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);

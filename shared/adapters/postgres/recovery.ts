@@ -1,0 +1,157 @@
+/**
+ * The server side of a point-in-time recovery: unpacking a base backup into a new data
+ * directory (verifying its SHA-256 on the way), writing the recovery settings, starting
+ * the server and waiting for it to promote. As root, files belong to and the server runs
+ * as the `postgres` OS user.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFile, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ChecksumMismatchError, StrongboxError } from '../../errors';
+import { findBinDir, serverUserIds } from './cluster';
+import { SERVER_OS_USER, isRoot, runAsServerUser, runCommand } from './process';
+
+const LOG_NAME = 'strongbox-recovery.log';
+const MAX_SOCKET_DIR_LENGTH = 85;
+
+function recoveryError(message: string, hint: string, cause?: unknown): StrongboxError {
+  return new StrongboxError('RECOVERY_FAILED', message, hint, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Makes `dataDir` an empty 0700 folder the server's user owns. Refuses a folder that holds
+ * anything (never unpacks over a cluster), with PITR_TARGET_NOT_EMPTY.
+ */
+export async function prepareEmptyDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const entries = await readdir(dataDir);
+  if (entries.length > 0) {
+    throw new StrongboxError('PITR_TARGET_NOT_EMPTY', `${dataDir} is not empty (${entries.length} entries)`, 'recover into a new or empty folder; Strongbox never unpacks over an existing cluster');
+  }
+  if (isRoot()) {
+    const { uid, gid } = await serverUserIds();
+    await chown(dataDir, uid, gid);
+    const probe = await runCommand('runuser', ['-u', SERVER_OS_USER, '--', 'test', '-w', dataDir]);
+    if (probe.code !== 0) {
+      throw new StrongboxError('PITR_TARGET_UNREACHABLE', `the ${SERVER_OS_USER} user cannot reach ${dataDir}`, 'put the data directory where every parent folder is traversable by that user (chmod o+x), e.g. under /var/lib/postgresql');
+    }
+  }
+}
+
+/**
+ * Streams a stored base backup (`tar`, or `tar` through zstd) into `dataDir`, hashing the
+ * stored bytes on the way; a SHA-256 or size other than expected removes everything that
+ * was unpacked and throws ChecksumMismatchError. `dataDir` must be prepared (empty).
+ */
+export async function unpackBaseBackup(options: { body: Readable; compression: 'zstd' | 'none'; dataDir: string; key: string; sha256: string; bytes?: number }): Promise<void> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tarArgs = ['-x', '-f', '-', '-C', options.dataDir];
+  const tar = isRoot() ? spawn('runuser', ['-u', SERVER_OS_USER, '--', 'tar', ...tarArgs], { stdio: ['pipe', 'ignore', 'pipe'] }) : spawn('tar', tarArgs, { stdio: ['pipe', 'ignore', 'pipe'] });
+  const zstd = options.compression === 'zstd' ? spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] }) : undefined;
+  const stderr: string[] = [];
+  for (const child of [tar, zstd]) child?.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  const exited = (child: ReturnType<typeof spawn>, name: string) =>
+    new Promise<void>((resolve, reject) => {
+      child.on('error', (error) => reject(recoveryError(`cannot run ${name}`, `install ${name} (apt-get install ${name})`, error)));
+      child.on('close', (code, signal) => (code === 0 ? resolve() : reject(recoveryError(`${name} failed (${signal ?? `exit ${code}`}): ${stderr.join('').trim().slice(-500)}`, 'the backup object may be damaged, or the disk full'))));
+    });
+  // A process that died early closes its stdin: the exit code tells why, not the EPIPE.
+  tar.stdin!.on('error', () => undefined);
+  zstd?.stdin!.on('error', () => undefined);
+  const done = Promise.all([exited(tar, 'tar'), ...(zstd ? [exited(zstd, 'zstd')] : [])]);
+  try {
+    const sink = zstd ? zstd.stdin! : tar.stdin!;
+    if (zstd) zstd.stdout!.pipe(tar.stdin!);
+    const counted = options.body.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    await Promise.all([pipeline(counted, sink), done]);
+    const sha256 = hash.digest('hex');
+    if (sha256 !== options.sha256 || (options.bytes !== undefined && bytes !== options.bytes)) throw new ChecksumMismatchError(options.key, options.sha256, sha256);
+  } catch (error) {
+    tar.kill('SIGKILL');
+    zstd?.kill('SIGKILL');
+    await emptyFolder(options.dataDir);
+    throw error;
+  }
+}
+
+async function emptyFolder(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [] as string[])) await rm(join(dir, entry), { recursive: true, force: true });
+}
+
+/** Renders settings for postgresql.auto.conf, quoting values as PostgreSQL reads them. */
+export function renderRecoverySettings(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => `${name} = '${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`)
+    .join('\n');
+}
+
+/**
+ * Appends the recovery settings to postgresql.auto.conf (the last setting wins, so they
+ * override whatever the backup carried, e.g. production's archive_command) and writes
+ * recovery.signal. Files keep the server user's ownership.
+ */
+export async function writeRecoveryConfig(dataDir: string, settings: Record<string, string>): Promise<void> {
+  const auto = join(dataDir, 'postgresql.auto.conf');
+  const before = await readFile(auto, 'utf8').catch(() => '');
+  await appendFile(auto, `${before.endsWith('\n') || before === '' ? '' : '\n'}# Point-in-time recovery by Strongbox.\n${renderRecoverySettings(settings)}\n`, { mode: 0o600 });
+  const signal = join(dataDir, 'recovery.signal');
+  await writeFile(signal, '', { mode: 0o600 });
+  // A base backup taken from a standby may carry standby.signal: it would never promote.
+  await rm(join(dataDir, 'standby.signal'), { force: true });
+  if (isRoot()) {
+    const { uid, gid } = await serverUserIds();
+    await chown(auto, uid, gid);
+    await chown(signal, uid, gid);
+  }
+}
+
+/** The socket folder a recovered server should use: its data folder when short enough. */
+export function socketDirFor(dataDir: string): string {
+  return dataDir.length <= MAX_SOCKET_DIR_LENGTH ? dataDir : '/tmp';
+}
+
+/**
+ * Starts the recovered server and waits until it has promoted (not merely accepts
+ * connections: `pg_ctl -w` returns at consistency). Throws RECOVERY_FAILED with the log's
+ * last lines when the server stops (e.g. WAL could not be fetched, or the target was not
+ * reached) or when `timeoutMs` passes. Returns the seconds from start to promotion.
+ */
+export async function startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number; binDir?: string }): Promise<{ seconds: number; logFile: string }> {
+  const binDir = options.binDir ?? (await findBinDir());
+  const logFile = join(options.dataDir, LOG_NAME);
+  const started = Date.now();
+  const start = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, '-l', logFile, '-w', '-t', String(Math.ceil(options.timeoutMs / 1000)), '-s', 'start'], { cwd: options.dataDir });
+  if (start.code !== 0) throw recoveryError(`the recovered server did not start: ${await logTail(logFile)}`, `read ${logFile}; a missing WAL segment stops recovery on purpose (nothing is promoted with data missing)`);
+  const socketDir = socketDirFor(options.dataDir);
+  for (;;) {
+    const probe = await psqlAsServer(socketDir, options.port, 'SELECT pg_is_in_recovery()');
+    if (probe === 'f') return { seconds: (Date.now() - started) / 1000, logFile };
+    if (probe === undefined) {
+      const status = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, 'status'], { cwd: '/' });
+      if (status.code !== 0) throw recoveryError(`recovery stopped before promotion: ${await logTail(logFile)}`, `read ${logFile}; fix the cause (e.g. bring the archive endpoint back) and run the recovery again into an empty folder`);
+    }
+    if (Date.now() - started > options.timeoutMs) {
+      throw recoveryError(`the recovered server did not promote within ${Math.round(options.timeoutMs / 1000)} s`, `it is still running in ${options.dataDir}; read ${logFile}, or stop it with pg_ctl -D ${options.dataDir} stop`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** One value from the server over its Unix socket as the server's OS user, or undefined when it cannot be asked. */
+async function psqlAsServer(socketDir: string, port: number, sql: string): Promise<string | undefined> {
+  const args = ['-X', '-A', '-t', '-h', socketDir, '-p', String(port), '-d', 'postgres', '-c', sql];
+  const result = isRoot() ? await runCommand('runuser', ['-u', SERVER_OS_USER, '--', 'psql', ...args], { cwd: '/' }) : await runCommand('psql', args, { cwd: '/' });
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+async function logTail(logFile: string): Promise<string> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  return text.trimEnd().split('\n').slice(-8).join('\n');
+}

@@ -1,0 +1,187 @@
+import type { Readable } from 'node:stream';
+import type { Catalog } from '../adapters/catalog/catalog';
+import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import type { Storage } from '../adapters/storage/storage';
+import type { BackupEntry } from '../domain/backup';
+import { StrongboxError } from '../errors';
+import { parseHistory, timelinePath, type HistoryEntry } from '../domain/wal/history';
+import { describeGaps, requiredSegments } from '../domain/wal/continuity';
+import { walRecordKey } from '../domain/wal/keys';
+import { historyName, parseLsn, segnoOfLsn } from '../domain/wal/names';
+import { planPitr, type ArchiveView, type BaseCandidate, type PitrPlan, type ResolvedTarget } from '../domain/wal/pitr-plan';
+import { recoveryTargetSettings, type PitrTarget } from '../domain/wal/pitr-target';
+import type { Log } from '../ports';
+import { readArchivedHistory } from './wal-history';
+
+/**
+ * Point-in-time recovery: plan from the catalog (base backup, WAL continuity), then —
+ * only if the plan holds — unpack the base backup into a new data directory, write the
+ * recovery settings and, on request, start the server and wait for it to promote.
+ */
+
+export interface PitrDeps {
+  catalog: Catalog;
+  walCatalog: WalCatalog;
+  storage: Storage;
+  log: Log;
+}
+
+/** The server-side steps (the recovery adapter), injected so the plan can be tested alone. */
+export interface RecoveryServer {
+  prepareEmptyDataDir(dataDir: string): Promise<void>;
+  unpackBaseBackup(options: { body: Readable; compression: 'zstd' | 'none'; dataDir: string; key: string; sha256: string; bytes?: number }): Promise<void>;
+  writeRecoveryConfig(dataDir: string, settings: Record<string, string>): Promise<void>;
+  socketDirFor(dataDir: string): string;
+  startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number }): Promise<{ seconds: number; logFile: string }>;
+}
+
+export interface PitrRequest {
+  database: string;
+  target: PitrTarget;
+  exclusive: boolean;
+  /** The new data directory (must be empty or absent). */
+  pgdata: string;
+  /** The commands PostgreSQL runs: Strongbox's wal-fetch and wal-push for this database. */
+  restoreCommand: string;
+  archiveCommand: string;
+  /** Follow this timeline (default: the newest archived, as PostgreSQL's `latest`). */
+  timeline?: number;
+  /** False: the recovered cluster archives nothing (drills must never write into production's history). */
+  archive: boolean;
+  start: boolean;
+  port: number;
+  timeoutMs: number;
+}
+
+export interface PitrResult {
+  plan: PitrPlan;
+  pgdata: string;
+  settings: Record<string, string>;
+  started?: { seconds: number; port: number; logFile: string };
+}
+
+/** A VERIFIED base backup's part for the plan, or undefined when the entry cannot serve. */
+function candidateOf(entry: BackupEntry): BaseCandidate | undefined {
+  if (entry.kind !== 'base' || entry.state !== 'VERIFIED' || entry.deleting || !entry.base || !entry.finishedAt) return undefined;
+  return {
+    id: entry.id,
+    startLsn: parseLsn(entry.base.startLsn),
+    stopLsn: parseLsn(entry.base.stopLsn),
+    timeline: entry.base.timeline,
+    finishedAt: entry.finishedAt,
+    walIncluded: entry.base.walIncluded,
+  };
+}
+
+async function readHistory(deps: PitrDeps, database: string, timeline: number): Promise<HistoryEntry[]> {
+  const text = await readArchivedHistory(deps, database, timeline);
+  if (text === undefined) {
+    throw new StrongboxError('WAL_GAP', `timeline ${timeline} has archived segments but its history file ${historyName(timeline)} is not archived`, 'recovery cannot follow the timeline without it: copy it from the promoted server\'s pg_wal with `strongbox wal-push`');
+  }
+  return parseHistory(text, timeline);
+}
+
+/** The archive as the catalog records it, along the path to `timeline` (default: the newest). */
+async function archiveView(deps: PitrDeps, database: string, fromSegno: bigint, timeline?: number): Promise<ArchiveView> {
+  const timelines = (await deps.walCatalog.timelines(database)).map((t) => t.timeline);
+  if (timeline !== undefined && !timelines.includes(timeline)) {
+    throw new StrongboxError('PITR_UNKNOWN_TIMELINE', `timeline ${timeline} of ${database} has no archived WAL`, `the archive has timelines ${timelines.join(', ') || 'none'}`);
+  }
+  const newest = timeline ?? Math.max(1, ...timelines);
+  const path = timelinePath(newest, newest === 1 ? [] : await readHistory(deps, database, newest));
+  const archived = new Map<string, string>();
+  let segmentSize: number | undefined;
+  for (const stretch of path) {
+    for (const record of await deps.walCatalog.listSegments(database, stretch.timeline, fromSegno)) {
+      if (record.kind !== 'segment') continue;
+      archived.set(record.name, record.archivedAt);
+      segmentSize ??= record.size;
+    }
+  }
+  return { path, archived, ...(segmentSize ? { segmentSize } : {}) };
+}
+
+/**
+ * Plans the recovery from the catalog alone. Throws PITR_UNKNOWN_RESTORE_POINT for a
+ * name the catalog does not know, and what planPitr throws (PITR_NO_BASE_BACKUP, WAL_GAP,
+ * PITR_TARGET_NOT_ARCHIVED).
+ */
+export async function planRecovery(deps: PitrDeps, database: string, target: PitrTarget, timeline?: number): Promise<{ plan: PitrPlan; entry: BackupEntry }> {
+  let resolved: ResolvedTarget = target;
+  if (target.type === 'name') {
+    const point = await deps.walCatalog.getRestorePoint(database, target.name);
+    if (!point) {
+      throw new StrongboxError('PITR_UNKNOWN_RESTORE_POINT', `restore point "${target.name}" of ${database} is not in the catalog`, 'list them with `strongbox list --restore-points`, or give --lsn / --time instead');
+    }
+    resolved = { ...target, lsn: parseLsn(point.lsn) };
+  }
+  const entries = (await deps.catalog.listByDatabase(database, { kind: 'base' })).filter((entry) => candidateOf(entry) !== undefined);
+  const bases = entries.map((entry) => candidateOf(entry)!);
+  const oldestStart = bases.reduce<bigint | undefined>((min, base) => (min === undefined || base.startLsn < min ? base.startLsn : min), undefined);
+  const archive = await archiveView(deps, database, oldestStart === undefined ? 0n : segnoOfLsn(oldestStart), timeline);
+  const plan = planPitr({ target: resolved, bases, archive });
+  await assertStored(deps, database, plan, archive);
+  return { plan, entry: entries.find((entry) => entry.id === plan.base.id)! };
+}
+
+/** How many storage HEADs run at once while proving the plan's WAL is really stored. */
+const HEAD_CONCURRENCY = 16;
+
+/**
+ * The catalog says the WAL is there; storage must agree (an object deleted behind the
+ * catalog's back would stop recovery half-way). Throws WAL_GAP naming what is missing.
+ */
+async function assertStored(deps: PitrDeps, database: string, plan: PitrPlan, archive: ArchiveView): Promise<void> {
+  const endLsn = parseLsn(plan.reach.lsn) - 1n;
+  const names = requiredSegments({ path: archive.path, startLsn: plan.base.startLsn, endLsn: endLsn < plan.base.startLsn ? plan.base.startLsn : endLsn, segmentSize: archive.segmentSize }).filter((name) => archive.archived.has(name));
+  const wanted = names.slice(0, names.indexOf(plan.wal.last) + 1);
+  const missing: string[] = [];
+  for (let index = 0; index < wanted.length; index += HEAD_CONCURRENCY) {
+    const batch = wanted.slice(index, index + HEAD_CONCURRENCY);
+    const heads = await Promise.all(batch.map((name) => deps.storage.head(walRecordKey(database, name))));
+    batch.forEach((name, i) => heads[i] === undefined && missing.push(name));
+  }
+  if (missing.length > 0) {
+    throw new StrongboxError(
+      'WAL_GAP',
+      `the catalog lists WAL that storage no longer holds: ${describeGaps(missing, { segmentSize: archive.segmentSize })}`,
+      'recovery would stop there: choose a target before it, re-archive the segments from pg_wal if the server still has them, then run `strongbox catalog rebuild`',
+    );
+  }
+}
+
+/**
+ * The settings appended to the recovered cluster's postgresql.auto.conf: the target,
+ * Strongbox's restore_command, its own port and socket, and either Strongbox's
+ * archive_command (the promoted cluster is the new primary and archives its new timeline)
+ * or no archiving at all.
+ */
+export function recoverySettings(request: PitrRequest, socketDir: string): Record<string, string> {
+  return {
+    ...recoveryTargetSettings(request.target, request.exclusive, request.timeline),
+    restore_command: request.restoreCommand,
+    ...(request.archive ? { archive_mode: 'on', archive_command: request.archiveCommand } : { archive_mode: 'off', archive_command: '' }),
+    port: String(request.port),
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: socketDir,
+  };
+}
+
+/**
+ * Plans, then unpacks the base backup (its SHA-256 verified while streaming), writes the
+ * recovery settings and, with `start`, starts the server and waits for promotion.
+ * Nothing is written when the plan fails; a failed unpack leaves the folder empty.
+ */
+export async function runPitr(deps: PitrDeps & { server: RecoveryServer }, request: PitrRequest): Promise<PitrResult> {
+  const { plan, entry } = await planRecovery(deps, request.database, request.target, request.timeline);
+  const settings = recoverySettings(request, deps.server.socketDirFor(request.pgdata));
+  deps.log.info('pitr planned', { database: request.database, base: plan.base.id, target: plan.target, wal: plan.wal });
+  await deps.server.prepareEmptyDataDir(request.pgdata);
+  const compression = entry.compression === 'zstd' ? 'zstd' : 'none';
+  await deps.server.unpackBaseBackup({ body: await deps.storage.get(entry.key), compression, dataDir: request.pgdata, key: entry.key, sha256: entry.sha256 ?? '', ...(entry.bytes !== undefined ? { bytes: entry.bytes } : {}) });
+  await deps.server.writeRecoveryConfig(request.pgdata, settings);
+  deps.log.info('pitr data directory ready', { pgdata: request.pgdata });
+  if (!request.start) return { plan, pgdata: request.pgdata, settings };
+  const started = await deps.server.startAndAwaitPromotion({ dataDir: request.pgdata, port: request.port, timeoutMs: request.timeoutMs });
+  return { plan, pgdata: request.pgdata, settings, started: { ...started, port: request.port } };
+}

@@ -1,0 +1,14 @@
+import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import type { Storage } from '../adapters/storage/storage';
+import { historyName } from '../domain/wal/names';
+import { decode } from '../wal-host/codec';
+
+/**
+ * The text of a timeline's archived history file, or undefined when the archive does not
+ * have it. Throws StorageError / ObjectNotFoundError when its recorded object cannot be read.
+ */
+export async function readArchivedHistory(deps: { storage: Storage; walCatalog: WalCatalog }, database: string, timeline: number): Promise<string | undefined> {
+  const record = await deps.walCatalog.getWal(database, historyName(timeline));
+  if (!record) return undefined;
+  return (await decode(await deps.storage.getBytes(record.objectKey), record.compression)).toString('utf8');
+}

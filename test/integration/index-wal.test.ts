@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog/client';
+import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
+import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
+import { FolderStorage } from '../../shared/adapters/storage/folder';
+import { archiveIdentityKey, walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
+import { formatLsn, parseWalName, segmentStartLsn } from '../../shared/domain/wal/names';
+import { WAL_RECORD_FORMAT, type WalRecord } from '../../shared/domain/wal/record';
+import { ConflictError, ManifestError, ObjectNotFoundError, StrongboxError } from '../../shared/errors';
+import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../shared/local/dynalite-server';
+import { indexWalRecord, type IndexWalDeps } from '../../shared/usecases/index-wal';
+import { captureLog, type CapturedLog } from '../support/stack';
+
+const NOW = new Date('2026-03-01T10:15:00.000Z');
+
+let root: string;
+let server: DynaliteServer;
+let client: DynamoDBClient;
+let storage: FolderStorage;
+let walCatalog: DynamoWalCatalog;
+
+function sha(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Fresh log and alerts around the shared storage and catalog. */
+function deps(): IndexWalDeps & { log: CapturedLog; alerts: ConsoleAlertPublisher } {
+  return { storage, walCatalog, log: captureLog(), alerts: new ConsoleAlertPublisher(() => undefined), clock: () => NOW };
+}
+
+/**
+ * Archives `name` as the endpoint does: the bytes first, then the record. Returns the
+ * record and its key.
+ */
+async function archive(name: string, options: { database?: string; bytes?: Buffer; writeBytes?: boolean } = {}): Promise<{ record: WalRecord; key: string }> {
+  const database = options.database ?? 'app';
+  const parsed = parseWalName(name);
+  const bytes = options.bytes ?? Buffer.from(`WAL bytes of ${name}`);
+  const objectKey = walObjectKey(database, name, 'none');
+  if (options.writeBytes !== false) await storage.putBytes(objectKey, bytes);
+  const record: WalRecord = {
+    format: WAL_RECORD_FORMAT,
+    database,
+    name,
+    kind: parsed.kind,
+    timeline: parsed.timeline,
+    ...(parsed.kind === 'segment' ? { segno: parsed.segno!.toString(), startLsn: formatLsn(segmentStartLsn(parsed.segno!)), endLsn: formatLsn(segmentStartLsn(parsed.segno! + 1n)) } : {}),
+    objectKey,
+    compression: 'none',
+    size: bytes.length,
+    sha256: sha(bytes),
+    storedSize: bytes.length,
+    storedSha256: sha(bytes),
+    ...(parsed.kind === 'segment' ? { systemId: '7311234567890123456' } : {}),
+    archivedAt: '2026-03-01T10:14:59.000Z',
+  };
+  const key = walRecordKey(database, name);
+  await storage.putBytes(key, JSON.stringify(record));
+  return { record, key };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.unreachable('expected a rejection'),
+    (error: unknown) => error,
+  );
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'sbx-index-wal-'));
+  storage = new FolderStorage(join(root, 'repo'));
+  server = await startDynalite({});
+  client = makeDynamoClient({ endpoint: server.endpoint });
+  await ensureCatalogTable(client, 'catalog');
+  walCatalog = new DynamoWalCatalog(toDocumentClient(client), 'catalog');
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await server?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('indexWalRecord', () => {
+  it('indexes an archived segment from its record, and answers a repeated event with exists', async () => {
+    // Prepare
+    const { record, key } = await archive('000000010000000000000003');
+    const first = deps();
+    const second = deps();
+    // Act
+    const created = await indexWalRecord(first, key);
+    const repeated = await indexWalRecord(second, key);
+    // Assess
+    expect(created).toStrictEqual({ outcome: 'created', database: 'app', name: record.name, record });
+    expect(repeated.outcome).toBe('exists');
+    expect(await walCatalog.getWal('app', record.name)).toStrictEqual({ ...record, indexedAt: NOW.toISOString() });
+    expect(first.log.lines).toStrictEqual([
+      { level: 'INFO', message: 'WAL file indexed', attributes: { database: 'app', segment: record.name, kind: 'segment', timeline: 1, outcome: 'created' } },
+    ]);
+    expect(second.log.lines[0]?.message).toBe('WAL file was already indexed');
+    expect([...first.alerts.published, ...second.alerts.published]).toStrictEqual([]);
+  });
+
+  it('indexes history files and backup labels where their lists find them', async () => {
+    // Prepare
+    const history = await archive('00000002.history', { database: 'hist', bytes: Buffer.from('1\t0/3000000\tno recovery target specified\n') });
+    const label = await archive('000000010000000000000002.00000028.backup', { database: 'hist' });
+    // Act
+    await indexWalRecord(deps(), history.key);
+    await indexWalRecord(deps(), label.key);
+    // Assess
+    expect((await walCatalog.listHistories('hist')).map((r) => r.name)).toStrictEqual(['00000002.history']);
+    expect((await walCatalog.listBackupLabels('hist')).map((r) => r.name)).toStrictEqual(['000000010000000000000002.00000028.backup']);
+    expect(await walCatalog.timelines('hist')).toStrictEqual([]);
+  });
+
+  it('ignores objects that are not records: the bytes, the archive identity, backups', async () => {
+    // Prepare
+    const run = deps();
+    // Act
+    const results = await Promise.all(
+      [walObjectKey('app', '000000010000000000000003', 'none'), archiveIdentityKey('app'), 'logical/daily/app/20260301T030000Z-l-abcdef/manifest.json'].map((key) => indexWalRecord(run, key)),
+    );
+    // Assess
+    expect(results.map((result) => result.outcome)).toStrictEqual(['ignored', 'ignored', 'ignored']);
+    expect(run.log.lines).toStrictEqual([]);
+  });
+
+  it('indexes each record as its object-created event arrives, the bytes event being ignored', async () => {
+    // Prepare
+    const events = new FolderStorage(join(root, 'repo'));
+    const outcomes: string[] = [];
+    events.onObjectCreated(async (info) => void outcomes.push((await indexWalRecord({ ...deps(), storage: events }, info.key)).outcome));
+    const bytes = Buffer.from('segment 7');
+    const record = { ...(await archive('000000010000000000000007', { database: 'events', bytes })).record };
+    // Act: the endpoint writes the bytes, then the record.
+    await events.putBytes(record.objectKey, bytes);
+    await events.putBytes(walRecordKey('events', record.name), JSON.stringify(record));
+    // Assess
+    expect(outcomes).toStrictEqual(['ignored', 'created']);
+    expect((await walCatalog.listSegments('events', 1)).map((r) => r.name)).toStrictEqual(['000000010000000000000007']);
+  });
+
+  it('alerts and refuses when the same name arrives with other bytes, keeping the first', async () => {
+    // Prepare
+    const first = await archive('000000010000000000000009', { database: 'twice', bytes: Buffer.from('first server') });
+    await indexWalRecord(deps(), first.key);
+    const second = await archive('000000010000000000000009', { database: 'twice', bytes: Buffer.from('another server!') });
+    const run = deps();
+    // Act
+    const error = await rejection(indexWalRecord(run, second.key));
+    // Assess
+    expect(error).toBeInstanceOf(ConflictError);
+    expect((error as Error).message).toContain(first.record.sha256);
+    expect(run.alerts.published).toHaveLength(1);
+    expect(run.alerts.published[0]).toMatchObject({ type: 'WAL_CONFLICT', severity: 'SEV2', code: 'WAL_CONFLICT', database: 'twice', at: NOW.toISOString() });
+    expect(run.alerts.published[0]?.message).toContain(second.record.sha256);
+    expect(run.log.lines.map((line) => line.level)).toStrictEqual(['ERROR']);
+    expect((await walCatalog.getWal('twice', first.record.name))?.sha256).toBe(first.record.sha256);
+  });
+
+  it('alerts and refuses a record whose bytes are missing or of another size', async () => {
+    // Prepare
+    const missing = await archive('00000001000000000000000B', { database: 'holes', writeBytes: false });
+    const resized = await archive('00000001000000000000000C', { database: 'holes' });
+    await storage.putBytes(resized.record.objectKey, Buffer.from('truncated'));
+    const run = deps();
+    // Act
+    const errors = [await rejection(indexWalRecord(run, missing.key)), await rejection(indexWalRecord(run, resized.key))];
+    // Assess
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(StrongboxError);
+      expect(error).toMatchObject({ code: 'WAL_OBJECT_INVALID' });
+    }
+    expect((errors[0] as Error).message).toMatch(/has a record but no bytes at wal\/holes\/0000000100000000\/00000001000000000000000B/);
+    expect((errors[1] as Error).message).toMatch(/stored with 9 bytes .* declares 37/);
+    expect(run.alerts.published.map((alert) => [alert.type, alert.severity, alert.database])).toStrictEqual([
+      ['WAL_OBJECT_INVALID', 'SEV2', 'holes'],
+      ['WAL_OBJECT_INVALID', 'SEV2', 'holes'],
+    ]);
+    expect(await walCatalog.listSegments('holes', 1)).toStrictEqual([]);
+  });
+
+  it.each([
+    ['not JSON', (record: WalRecord) => `${JSON.stringify(record)}}`, /not JSON/],
+    ['another format', (record: WalRecord) => JSON.stringify({ ...record, format: 'strongbox-wal/9' }), /not a strongbox-wal\/1 record/],
+    ['a record of another name', (record: WalRecord) => JSON.stringify({ ...record, name: '00000001000000000000000E' }), /describes 00000001000000000000000E/],
+    ['a record of another database', (record: WalRecord) => JSON.stringify({ ...record, database: 'other' }), /of database other/],
+    ['a kind its name contradicts', (record: WalRecord) => JSON.stringify({ ...record, kind: 'partial' }), /says partial on timeline 1/],
+    ['bytes kept elsewhere', (record: WalRecord) => JSON.stringify({ ...record, objectKey: 'logical/daily/app/x/dump' }), /outside the place/],
+  ])('refuses %s as an invalid record, recording nothing', async (_label, corrupt, message) => {
+    // Prepare
+    const { record, key } = await archive('00000001000000000000000D', { database: 'bad' });
+    await storage.putBytes(key, corrupt(record));
+    // Act
+    const error = await rejection(indexWalRecord(deps(), key));
+    // Assess
+    expect(error).toBeInstanceOf(ManifestError);
+    expect((error as Error).message).toMatch(message);
+    expect(await walCatalog.getWal('bad', record.name)).toBeUndefined();
+  });
+
+  it('throws ObjectNotFoundError when the record is gone before its event is handled', async () => {
+    const error = await rejection(indexWalRecord(deps(), walRecordKey('app', '0000000100000000000000FF')));
+    expect(error).toBeInstanceOf(ObjectNotFoundError);
+  });
+});
