@@ -3,9 +3,12 @@ import { muteSdkNodeVersionWarning } from '../runtime/node-warnings';
 import { STRONGBOX_VERSION } from '../runtime/version';
 import { registerBackup } from './commands/backup';
 import { registerCatalog } from './commands/catalog';
+import { registerDoctor } from './commands/doctor';
 import { registerExportCsv } from './commands/export-csv';
 import { registerList } from './commands/list';
 import { registerRestore } from './commands/restore';
+import { registerRestorePoint } from './commands/restore-point';
+import { registerPitr } from './commands/pitr';
 import { registerRetention } from './commands/retention';
 import { registerStart } from './commands/start';
 import { registerValidate } from './commands/validate';
@@ -36,6 +39,9 @@ export function buildProgram(): Command {
   registerRestore(program, run);
   registerValidate(program, run);
   registerRetention(program, run);
+  registerDoctor(program, run);
+  registerRestorePoint(program, run);
+  registerPitr(program, run);
   return program;
 }
 

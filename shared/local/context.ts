@@ -1,6 +1,8 @@
 import type { Catalog } from '../adapters/catalog/catalog';
 import { makeDynamoClient, makeDynamoDocumentClient } from '../adapters/catalog/client';
 import { DynamoCatalog } from '../adapters/catalog/dynamo';
+import { DynamoWalCatalog } from '../adapters/catalog/dynamo-wal';
+import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import { ConsoleAlertPublisher } from '../adapters/sns/console-alerts';
 import { FolderStorage } from '../adapters/storage/folder';
 import { makeS3Client, S3Storage } from '../adapters/storage/s3';
@@ -16,6 +18,7 @@ export const LOCAL_TABLE = 'strongbox-catalog';
 export interface LocalContext {
   storage: Storage;
   catalog: Catalog;
+  walCatalog: WalCatalog;
   alerts: AlertPublisher;
   log: Log;
   clock: Clock;
@@ -29,6 +32,11 @@ export interface LocalContext {
 /** The catalog client for a DynamoDB-compatible endpoint on loopback. */
 export function localCatalog(endpoint: string): Catalog {
   return new DynamoCatalog(makeDynamoDocumentClient({ endpoint }), LOCAL_TABLE);
+}
+
+/** The WAL catalog on the same local table. */
+export function localWalCatalog(endpoint: string): WalCatalog {
+  return new DynamoWalCatalog(makeDynamoDocumentClient({ endpoint }), LOCAL_TABLE);
 }
 
 /** The storage a config names: the repository folder under the home, or an S3(-compatible) bucket. */
@@ -73,10 +81,12 @@ export async function openLocalContext(options: {
   }
   const storage = localStorage(options.storage, paths, options.env);
   const catalog = localCatalog(endpoint);
-  deliverObjectEvents({ storage, catalog, alerts, log, clock });
+  const walCatalog = localWalCatalog(endpoint);
+  deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock });
   return {
     storage,
     catalog,
+    walCatalog,
     alerts,
     log,
     clock,

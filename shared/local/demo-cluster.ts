@@ -44,3 +44,19 @@ export async function ensureDemoCluster(paths: HomePaths, log: Log): Promise<{ c
   writeFileSync(demoConnectionFile(paths), `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
   return { connection, cluster };
 }
+
+/**
+ * Points the demo cluster's archiving at Strongbox (ALTER SYSTEM: archive_mode,
+ * archive_command, archive_timeout 60 s so the RPO on a quiet database is a minute), and
+ * restarts it when archive_mode was off (it only changes at start); otherwise reloads.
+ */
+export async function configureDemoArchiving(cluster: LocalCluster, archiveCommand: string, log: Log): Promise<void> {
+  const quoted = archiveCommand.replace(/'/g, "''");
+  await cluster.psql(`ALTER SYSTEM SET archive_mode = 'on';\nALTER SYSTEM SET archive_command = '${quoted}';\nALTER SYSTEM SET archive_timeout = '60s';\nSELECT pg_reload_conf();`);
+  const mode = (await cluster.psql("SELECT setting FROM pg_settings WHERE name = 'archive_mode';")).trim();
+  if (mode !== 'on') {
+    await cluster.stop();
+    await cluster.start();
+    log.info('demo PostgreSQL restarted with archiving on', { archiveMode: 'on' });
+  }
+}

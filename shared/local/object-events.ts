@@ -1,25 +1,30 @@
 import { catalogIndexHandler } from '../../functions/catalog-index';
 import { checksumHandler } from '../../functions/checksum';
 import type { Catalog } from '../adapters/catalog/catalog';
+import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { Storage } from '../adapters/storage/storage';
 import { MANIFEST_NAME } from '../domain/keys';
+import { parseWalRecordKey } from '../domain/wal/keys';
 import { objectCreatedEvent } from '../domain/object-event';
 import type { AlertPublisher, Clock, Log } from '../ports';
 
 /**
  * Local mode's stand-in for the bucket notification: every completed write of a
- * manifest (the same suffix filter as serverless.yml) becomes an S3 ObjectCreated event
- * in AWS's shape, delivered to the catalog-index and checksum functions, in that order.
+ * manifest or a WAL record (the same filters as serverless.yml) becomes an S3
+ * ObjectCreated event in AWS's shape, delivered to the catalog-index and (manifests only)
+ * checksum functions, in that order.
  * A handler failure is logged (in AWS the event would be retried; here the next
  * `strongbox catalog rebuild` or the watchdog picks it up).
  */
-export function deliverObjectEvents(deps: { storage: Storage; catalog: Catalog; alerts: AlertPublisher; log: Log; clock: Clock }): void {
+export function deliverObjectEvents(deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock }): void {
   const index = catalogIndexHandler(deps);
   const checksum = checksumHandler(deps);
   deps.storage.onObjectCreated(async (object) => {
-    if (!object.key.endsWith(MANIFEST_NAME)) return;
+    const wal = parseWalRecordKey(object.key) !== undefined;
+    if (!object.key.endsWith(MANIFEST_NAME) && !wal) return;
     const event = objectCreatedEvent({ bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, time: deps.clock() });
-    for (const [name, handle] of [['catalog-index', index], ['checksum', checksum]] as const) {
+    const handlers = wal ? ([['catalog-index', index]] as const) : ([['catalog-index', index], ['checksum', checksum]] as const);
+    for (const [name, handle] of handlers) {
       try {
         await handle(event);
       } catch (error) {

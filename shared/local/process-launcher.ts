@@ -33,6 +33,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
           STRONGBOX_BACKUP_ID: request.backupId,
           ...(request.secretArn ? { STRONGBOX_SECRET_ARN: request.secretArn } : {}),
           ...(request.compression ? { STRONGBOX_COMPRESSION: request.compression } : {}),
+          ...(request.type ? { STRONGBOX_BACKUP_TYPE: request.type } : {}),
         },
         stdio: ['ignore', logFd, logFd],
       });

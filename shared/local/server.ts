@@ -11,7 +11,11 @@ import type { Log } from '../ports';
 import { loadConfig } from './config-file';
 import { LOCAL_TABLE, openLocalContext } from './context';
 import { DEMO_DATABASE, resolveDatabase } from './databases';
-import { ensureDemoCluster } from './demo-cluster';
+import { configureDemoArchiving, ensureDemoCluster } from './demo-cluster';
+import { startLocalArchiving } from './archiving';
+import { pgWalServer } from '../adapters/postgres/wal-server';
+import { runWalCheckpoint } from '../usecases/wal-checkpoint';
+import { readArchivedHistory } from '../usecases/wal-history';
 import { clearInstance, readLiveInstance, resolveHome, writeInstance } from './home';
 import { ProcessTaskLauncher } from './process-launcher';
 import { startScheduler, type ScheduledJob } from './scheduler';
@@ -53,9 +57,13 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
       names.push(DEMO_DATABASE);
     }
     const targets = names.map((name) => ({ name, target: resolveDatabase({ name }, config, env, paths) }));
+    const distDir = dirname(fileURLToPath(import.meta.url));
+    const archiving = await startLocalArchiving({ context, storage: config.storage, env, databases: names, bundle: join(distDir, 'wal.js') });
+    cleanups.unshift(() => archiving.stop());
+    if (cluster) await configureDemoArchiving(cluster, archiving.hosts.get(DEMO_DATABASE)!.archiveCommand, log);
 
     const launcher = new ProcessTaskLauncher({
-      program: join(dirname(fileURLToPath(import.meta.url)), 'task-dump.js'),
+      program: join(distDir, 'task-dump.js'),
       logDir: paths.logs,
       env: { ...env, STRONGBOX_HOME: paths.root, ...(configPath ? { STRONGBOX_CONFIG: configPath } : {}) },
       onExit: (request, code) => {
@@ -74,6 +82,19 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
         expression: config.databases.find((database) => database.name === name)?.schedule ?? schedules.logicalBackup,
         run: (firedAt: Date) => schedule({ database: name, time: firedAt.toISOString() }),
       })),
+      ...targets.map(({ name }) => ({
+        name: `base backup ${name}`,
+        expression: schedules.baseBackup,
+        run: (firedAt: Date) => schedule({ database: name, time: firedAt.toISOString(), type: 'base' }),
+      })),
+      ...targets.map(({ name, target }) => ({
+        name: `wal checkpoint ${name}`,
+        expression: schedules.walCheckpoint,
+        run: async () => {
+          const readHistory = (database: string, timeline: number) => readArchivedHistory(context, database, timeline);
+          await runWalCheckpoint({ ...context, server: pgWalServer, readHistory }, { database: name, connection: target.connection, waitMs: 60_000 });
+        },
+      })),
       { name: 'watchdog', expression: config.watchdogSchedule, run: () => watchdog() },
     ];
     const scheduler = startScheduler(jobs, context.clock, log);
@@ -85,6 +106,15 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
     say(`  catalog     ${context.catalogEndpoint} (DynamoDB-compatible, table ${LOCAL_TABLE}, files in ${paths.catalog})`);
     say(`  task logs   ${paths.logs}`);
     for (const { name, target } of targets) say(`  database    ${name}: ${redactConnection(target.connection)}`);
+    say(`  archive     ${archiving.endpointUrl} (WAL archive endpoint; token in ${archiving.tokenFile})`);
+    for (const [name, host] of archiving.hosts) {
+      const configured = name === DEMO_DATABASE && cluster ? ' (already set on the demo PostgreSQL)' : '';
+      say(`  postgresql.conf for ${name}${configured}:`);
+      say(`      archive_mode = on`);
+      say(`      archive_command = '${host.archiveCommand.replace(/'/g, "''")}'`);
+      say(`      archive_timeout = 60`);
+      say(`    and for a recovery: restore_command = '${host.restoreCommand.replace(/'/g, "''")}'`);
+    }
     for (const next of scheduler.upcoming()) say(`  next        ${next.name} at ${next.at.toISOString()}`);
 
     await watchdog();
@@ -93,6 +123,14 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
       if (!tier) continue;
       say(`  catch-up    no recent ${tier} backup of ${name}: taking one now`);
       await schedule({ database: name, time: context.clock().toISOString(), tier });
+    }
+    for (const { name } of targets) {
+      // Point-in-time recovery needs a base backup: a fresh home takes one at once.
+      const bases = await context.catalog.listByDatabase(name, { kind: 'base', limit: 20 });
+      const dayAgo = context.clock().getTime() - 26 * 3600_000;
+      if (bases.some((entry) => entry.state !== 'FAILED' && Date.parse(entry.startedAt) > dayAgo)) continue;
+      say(`  catch-up    no recent base backup of ${name}: taking one now (the base for point-in-time recovery)`);
+      await schedule({ database: name, time: new Date(context.clock().getTime() + 1).toISOString(), type: 'base' });
     }
     say('Ready. `npx strongbox list` shows the catalog; Ctrl-C stops.');
   } catch (error) {

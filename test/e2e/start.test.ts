@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,8 +59,8 @@ describe('npm start (local mode, no DATABASE_URL)', () => {
 
     const entry = await waitFor('the catch-up backup', async () => {
       const list = await cli(['list', '--json']);
-      const entries = JSON.parse(list.stdout || '[]') as Array<{ state: string; tier: string; database: string }>;
-      return entries.find((e) => e.state === 'VERIFIED' || e.state === 'FAILED');
+      const entries = JSON.parse(list.stdout || '[]') as Array<{ state: string; tier: string; database: string; kind: string }>;
+      return entries.find((e) => e.kind === 'logical' && (e.state === 'VERIFIED' || e.state === 'FAILED'));
     });
     expect(entry).toMatchObject({ state: 'VERIFIED', tier: 'monthly', database: 'demo' });
 
@@ -72,6 +72,34 @@ describe('npm start (local mode, no DATABASE_URL)', () => {
     expect(manual.code).toBe(0);
     expect(JSON.parse(manual.stdout)).toMatchObject({ state: 'VERIFIED', database: 'demo', tier: 'manual' });
 
+    // Archiving: the demo cluster pushes WAL through the endpoint into the repository, indexed in the catalog.
+    expect(output).toMatch(/archive +http:\/\/127\.0\.0\.1:\d+ \(WAL archive endpoint/);
+    expect(output).toMatch(/archive_command = '''.*\/wal\/demo\/wal-push'' %p'/);
+    const password = readFileSync(join(dir, 'home', 'demo.pgpass'), 'utf8').trim().split(':').slice(4).join(':');
+    const demo = await LocalCluster.open(join(dir, 'home', 'postgres'), { superuserPassword: password });
+    const switched = (await demo.psql("SELECT pg_walfile_name(pg_catalog.pg_switch_wal());")).trim();
+    const archived = await waitFor('the switched segment archived', async () => {
+      const row = (await demo.psql('SELECT last_archived_wal, failed_count FROM pg_stat_archiver;')).trim();
+      const [last, failed] = row.split('|');
+      expect(failed).toBe('0');
+      return last && last >= switched ? last : undefined;
+    });
+    const recordDir = join(dir, 'home', 'repository', 'wal', 'demo', archived.slice(0, 16));
+    expect(existsSync(join(recordDir, `${archived}.json`))).toBe(true);
+    const base = await waitFor('the catch-up base backup', async () => {
+      const list = await cli(['list', '--json']);
+      const entries = JSON.parse(list.stdout || '[]') as Array<{ id: string; state: string; kind: string }>;
+      return entries.find((e) => e.kind === 'base' && (e.state === 'VERIFIED' || e.state === 'FAILED'));
+    });
+    expect(base.state).toBe('VERIFIED');
+    expect(output).toMatch(/catch-up +no recent base backup of demo/);
+    const plan = await cli(['pitr', '--database', 'demo', '--latest', '--dry-run', '--json']);
+    expect(plan.code).toBe(0);
+    expect(JSON.parse(plan.stdout)).toMatchObject({ dryRun: true, baseBackup: base.id });
+    const point = await cli(['restore-point', 'e2e-point', '--database', 'demo', '--json']);
+    expect(point.code).toBe(0);
+    expect(JSON.parse(point.stdout)).toMatchObject({ name: 'e2e-point' });
+
     server.kill('SIGINT');
     const code = await new Promise<number | null>((done) => server!.once('exit', (exitCode) => done(exitCode)));
     expect(code).toBe(0);
@@ -79,5 +107,5 @@ describe('npm start (local mode, no DATABASE_URL)', () => {
     expect(existsSync(join(dir, 'home', 'instance.json'))).toBe(false);
     const cluster = await LocalCluster.open(join(dir, 'home', 'postgres'));
     expect(await cluster.isRunning()).toBe(false);
-  });
+  }, 240_000);
 });

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import { TIERS, type BackupEntry, type Compression, type Tier } from '../../domain/backup';
+import { pgBaseBackupTools } from '../../adapters/postgres/basebackup';
+import { TIERS, type BackupEntry, type BaseCompression, type Compression, type Tier } from '../../domain/backup';
 import { resolveDatabase } from '../../local/databases';
 import { pgDumpTools } from '../../runtime/dump-tools';
 import { STRONGBOX_VERSION } from '../../runtime/version';
 import { runLogicalBackup, type BackupProgress } from '../../usecases/backup';
+import { runBaseBackup } from '../../usecases/base-backup';
 import { formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { withInterrupts } from '../interrupts';
 import { withSession } from '../session';
@@ -14,6 +16,7 @@ interface BackupFlags {
   tier: string;
   table: string[];
   compression?: string;
+  type?: string;
 }
 
 /** The `--json` shape of a backup (the issue's contract). */
@@ -30,7 +33,38 @@ export function backupSummary(entry: BackupEntry): Record<string, unknown> {
     finishedAt: entry.finishedAt ?? null,
     ...(entry.reason ? { reason: entry.reason } : {}),
     ...(entry.tables ? { tables: entry.tables } : {}),
+    ...(entry.base
+      ? {
+          kind: entry.kind,
+          base: {
+            startLsn: entry.base.startLsn,
+            stopLsn: entry.base.stopLsn,
+            timeline: entry.base.timeline,
+            stopTimeline: entry.base.stopTimeline,
+            walSegments: entry.base.walSegments,
+            systemId: entry.base.systemId,
+            walIncluded: entry.base.walIncluded,
+          },
+        }
+      : {}),
   };
+}
+
+/** Checks `--type`, and the flags that depend on it; returns the type. Throws UsageError. */
+function checkType(flags: BackupFlags): 'logical' | 'base' {
+  const type = flags.type ?? 'logical';
+  if (type !== 'logical' && type !== 'base') throw new UsageError(`--type ${type} is not logical or base`, 'logical is pg_dump of one database; base is pg_basebackup of the whole cluster (for point-in-time recovery)');
+  if (type === 'base') {
+    if (flags.table.length) throw new UsageError('--table does not go with --type base', 'a base backup copies the whole cluster; take a logical backup of some tables with --type logical --table …');
+    if (flags.compression !== undefined && flags.compression !== 'zstd' && flags.compression !== 'none') {
+      throw new UsageError(`--compression ${flags.compression} is not zstd or none for a base backup`, 'zstd (default) compresses the tar; none stores it as it is');
+    }
+    return type;
+  }
+  if (flags.compression !== undefined && flags.compression !== 'gzip' && flags.compression !== 'zstd') {
+    throw new UsageError(`--compression ${flags.compression} is not gzip or zstd`, 'zstd is faster (pg_dump -Z0 | zstd); gzip is pg_dump\'s own');
+  }
+  return type;
 }
 
 /** In a terminal: one self-overwriting stderr line with bytes, rate and the database size, at most 4 times a second. */
@@ -48,32 +82,25 @@ export function progressPrinter(out: Output, database: string): ((progress: Back
 /** Runs `strongbox backup`; returns the exit code (1 when the backup ends FAILED). */
 export async function backupCommand(flags: BackupFlags, out: Output): Promise<number> {
   if (!TIERS.includes(flags.tier as Tier)) throw new UsageError(`--tier ${flags.tier} is not one of ${TIERS.join(', ')}`, 'e.g. --tier pre-migration');
-  if (flags.compression !== undefined && flags.compression !== 'gzip' && flags.compression !== 'zstd') {
-    throw new UsageError(`--compression ${flags.compression} is not gzip or zstd`, 'zstd is faster (pg_dump -Z0 | zstd); gzip is pg_dump\'s own');
-  }
+  const type = checkType(flags);
   return withSession(out, async ({ context, config, env }) => {
     const target = resolveDatabase(
-      { name: flags.database, url: flags.databaseUrl, ...(flags.compression ? { compression: flags.compression as Compression } : {}) },
+      { name: flags.database, url: flags.databaseUrl, ...(type === 'logical' && flags.compression ? { compression: flags.compression as Compression } : {}) },
       config,
       env,
       context.paths,
     );
     return withInterrupts(async (signal) => {
       const onProgress = progressPrinter(out, target.name);
-      const entry = await runLogicalBackup(
-        { ...context, tools: pgDumpTools, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 },
-        {
-          database: target.name,
-          connection: target.connection,
-          tier: flags.tier as Tier,
-          ...(flags.table.length ? { tablePatterns: flags.table } : {}),
-          compression: target.compression,
-          includeRolePasswords: target.includeRolePasswords,
-          runner: `pid:${process.pid}`,
-          signal,
-          ...(onProgress ? { onProgress } : {}),
-        },
-      );
+      const deps = { ...context, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
+      const common = { database: target.name, connection: target.connection, tier: flags.tier as Tier, runner: `pid:${process.pid}`, signal, ...(onProgress ? { onProgress } : {}) };
+      const entry =
+        type === 'base'
+          ? await runBaseBackup({ ...deps, tools: pgBaseBackupTools }, { ...common, compression: (flags.compression ?? 'zstd') as BaseCompression })
+          : await runLogicalBackup(
+              { ...deps, tools: pgDumpTools },
+              { ...common, ...(flags.table.length ? { tablePatterns: flags.table } : {}), compression: target.compression, includeRolePasswords: target.includeRolePasswords },
+            );
       if (onProgress) out.stderr('\n');
       const seconds = (Date.parse(entry.finishedAt ?? entry.startedAt) - Date.parse(entry.startedAt)) / 1000;
       printResult(
@@ -81,6 +108,7 @@ export async function backupCommand(flags: BackupFlags, out: Output): Promise<nu
         backupSummary(entry),
         `${entry.state === 'VERIFIED' ? 'Backup' : 'Backup FAILED:'} ${entry.id} of ${entry.database} (${entry.tier}) ${entry.state}` +
           `\n  ${formatBytes(entry.bytes ?? 0)} in ${seconds.toFixed(1)} s → ${context.storage.location}/${entry.key}` +
+          (entry.base ? `\n  WAL ${entry.base.startLsn} → ${entry.base.stopLsn} on timeline ${entry.base.stopTimeline} (${entry.base.walSegments.first}…${entry.base.walSegments.last})` : '') +
           (entry.reason ? `\n  reason: ${entry.reason}` : ''),
       );
       return entry.state === 'FAILED' ? 1 : 0;
@@ -92,13 +120,14 @@ export async function backupCommand(flags: BackupFlags, out: Output): Promise<nu
 export function registerBackup(program: Command, run: CommandRunner): void {
   program
     .command('backup')
-    .description('take a logical backup (pg_dump -Fc) now; returns once it is VERIFIED or FAILED')
+    .description('take a backup now (logical: pg_dump -Fc; base: pg_basebackup of the cluster); returns once it is VERIFIED or FAILED')
     .option('--database <name>', 'a database from strongbox.config.json (or "demo" in local mode)')
     .option('--database-url <url>', 'postgresql://user@host:port/db — no password here: use DATABASE_URL or PGPASSFILE')
+    .option('--type <type>', 'logical (pg_dump of one database, default) or base (pg_basebackup of the whole cluster, for point-in-time recovery)')
     .option('--tier <tier>', `one of ${TIERS.join(', ')}`, 'manual')
     .option('--table <pattern>', 'only these tables (pg_dump -t patterns; repeatable)', (value: string, previous: string[]) => [...previous, value], [])
-    .option('--compression <kind>', 'gzip (pg_dump\'s own) or zstd (faster)')
+    .option('--compression <kind>', 'logical: gzip (pg_dump\'s own) or zstd (faster); base: zstd (default) or none')
     .option('--json', 'print one JSON document')
-    .addHelpText('after', '\nExamples:\n  strongbox backup --database app --tier pre-migration\n  DATABASE_URL=postgresql://me:secret@db/app strongbox backup --table \'"Sales".*\' --json\n')
+    .addHelpText('after', '\nExamples:\n  strongbox backup --database app --tier pre-migration\n  strongbox backup --database app --type base --tier daily\n  DATABASE_URL=postgresql://me:secret@db/app strongbox backup --table \'"Sales".*\' --json\n')
     .action(async (flags: BackupFlags & { json?: boolean }) => run((out) => backupCommand(flags, out), Boolean(flags.json)));
 }

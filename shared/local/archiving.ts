@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { startArchiveEndpoint, type ArchiveEndpointServer } from '../adapters/archive-endpoint/http-server';
+import { serverUserIds } from '../adapters/postgres/cluster';
+import { isRoot } from '../adapters/postgres/process';
+import { S3Presigner } from '../adapters/storage/presign';
+import { makeS3Client } from '../adapters/storage/s3';
+import type { StorageConfig } from '../config';
+import { StrongboxError } from '../errors';
+import type { LocalContext } from './context';
+import type { HomePaths } from './home';
+import { walHostPaths, type WalHostPaths } from './wal-paths';
+import { writeHostScripts } from '../wal-host/scripts';
+
+/**
+ * Local mode's WAL archiving: the archive endpoint on 127.0.0.1 (bytes mode over the
+ * repository folder, presigned URLs over an S3 repository), its token file, and for each
+ * database the host side PostgreSQL runs — a copy of the wal bundle, `wal.json`, the
+ * `wal-push` / `wal-fetch` scripts and the spool — all readable (spool: writable) by the
+ * server's OS user, since PostgreSQL runs them as that user.
+ */
+
+/** The largest stored WAL object the local endpoint accepts (a 1 GiB segment, compressed or not). */
+const MAX_SEGMENT_BYTES = (1 << 30) + (1 << 20);
+
+export interface LocalArchiving {
+  endpointUrl: string;
+  tokenFile: string;
+  hosts: Map<string, WalHostPaths>;
+  stop(): Promise<void>;
+}
+
+function tokenPath(paths: HomePaths): string {
+  return join(paths.root, 'archive.token');
+}
+
+/** Gives a file or folder to the server's OS user when this process is root (PostgreSQL runs the archiver as that user). */
+async function giveToServerUser(path: string): Promise<void> {
+  if (!isRoot()) return;
+  const { uid, gid } = await serverUserIds();
+  chownSync(path, uid, gid);
+}
+
+/** The token file (created once, 0400, owned by the server's OS user): the archiver's credential. */
+async function ensureToken(paths: HomePaths): Promise<string> {
+  const file = tokenPath(paths);
+  mkdirSync(paths.root, { recursive: true });
+  if (!existsSync(file)) {
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o400 });
+    renameSync(temp, file);
+  }
+  chmodSync(file, 0o400);
+  await giveToServerUser(file);
+  const token = readFileSync(file, 'utf8').trim();
+  if (!token) throw new StrongboxError('ARCHIVE_TOKEN_EMPTY', `${file} is empty`, 'delete it; the next `npm start` writes a new one');
+  return token;
+}
+
+/** The port the endpoint had last time (so a running PostgreSQL's wal.json stays right), if any. */
+function previousPort(hostConfig: string): number | undefined {
+  try {
+    const endpoint = (JSON.parse(readFileSync(hostConfig, 'utf8')) as { endpoint?: string }).endpoint;
+    const port = endpoint ? Number(new URL(endpoint).port) : NaN;
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function presignerFor(storage: StorageConfig, env: NodeJS.ProcessEnv): S3Presigner | undefined {
+  if (storage.type !== 's3') return undefined;
+  const client = makeS3Client({
+    region: storage.region ?? env.AWS_REGION ?? 'us-east-1',
+    ...(storage.endpoint ? { endpoint: storage.endpoint } : {}),
+    ...(storage.forcePathStyle !== undefined ? { forcePathStyle: storage.forcePathStyle } : {}),
+  });
+  return new S3Presigner(client, storage.bucket, storage.prefix ? { prefix: storage.prefix } : {});
+}
+
+/**
+ * Starts the endpoint and writes every database's host side. `bundle` is the built
+ * `dist/wal.js`. Throws StrongboxError WAL_BUNDLE_MISSING when it was not built.
+ */
+export async function startLocalArchiving(options: {
+  context: LocalContext;
+  storage: StorageConfig;
+  env: NodeJS.ProcessEnv;
+  databases: readonly string[];
+  bundle: string;
+  compression?: 'none' | 'gzip' | 'zstd';
+}): Promise<LocalArchiving> {
+  const { context } = options;
+  const { paths } = context;
+  if (!existsSync(options.bundle)) throw new StrongboxError('WAL_BUNDLE_MISSING', `${options.bundle} does not exist`, 'build it: npm run build');
+  const token = await ensureToken(paths);
+  const presigner = presignerFor(options.storage, options.env);
+  const deps = { storage: context.storage, alerts: context.alerts, log: context.log, clock: context.clock, ...(presigner ? { presigner } : {}) };
+  const mode = presigner ? 'presign' : 'bytes';
+  const wanted = options.databases.map((name) => previousPort(walHostPaths(paths, name).config)).find((port) => port !== undefined);
+  let endpoint: ArchiveEndpointServer;
+  try {
+    endpoint = await startArchiveEndpoint({ host: '127.0.0.1', port: wanted ?? 0, token, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES });
+  } catch {
+    // The old port is taken: a new one, and every wal.json is rewritten below.
+    endpoint = await startArchiveEndpoint({ host: '127.0.0.1', port: 0, token, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES });
+  }
+  try {
+    const bin = join(paths.root, 'bin');
+    mkdirSync(bin, { recursive: true, mode: 0o755 });
+    const bundle = join(bin, 'wal.js');
+    copyFileSync(options.bundle, `${bundle}.tmp`);
+    chmodSync(`${bundle}.tmp`, 0o644);
+    renameSync(`${bundle}.tmp`, bundle);
+    const hosts = new Map<string, WalHostPaths>();
+    for (const database of options.databases) {
+      const host = walHostPaths(paths, database);
+      mkdirSync(host.dir, { recursive: true, mode: 0o755 });
+      mkdirSync(host.spool, { recursive: true, mode: 0o700 });
+      await giveToServerUser(dirname(host.spool));
+      await giveToServerUser(host.spool);
+      const config = {
+        database,
+        endpoint: endpoint.url,
+        auth: { type: 'token', tokenFile: tokenPath(paths) },
+        spool: host.spool,
+        compression: options.compression ?? 'zstd',
+      };
+      writeFileSync(`${host.config}.tmp`, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
+      renameSync(`${host.config}.tmp`, host.config);
+      await writeHostScripts({ dir: host.dir, nodePath: process.execPath, bundlePath: bundle, configPath: host.config, spool: host.spool });
+      hosts.set(database, host);
+    }
+    return { endpointUrl: endpoint.url, tokenFile: tokenPath(paths), hosts, stop: () => endpoint.stop() };
+  } catch (error) {
+    await endpoint.stop();
+    throw error;
+  }
+}
