@@ -99,12 +99,13 @@ async function configFrom(resolveVariable) {
 }
 
 /**
- * serverless.yml resolver: the `events` of scheduleBackup, one `schedule` per database,
- * delivering `{ database, secretArn, compression?, time }` (time = the rule's firing time).
+ * serverless.yml resolver: the `events` of scheduleBackup, per database one `schedule` for
+ * the logical dump, delivering `{ database, secretArn, compression?, time }` (time = the
+ * rule's firing time), and one for the daily base backup (`type: "base"`).
  */
 async function scheduleEvents({ resolveVariable }) {
   const [{ databases }, stage] = await Promise.all([configFrom(resolveVariable), resolveVariable('sls:stage')]);
-  return databases.map(({ name, secretArn, schedule, compression }) => {
+  const logical = databases.map(({ name, secretArn, schedule, compression }) => {
     const ruleName = `strongbox-${stage}-logical-${name}`;
     const fixed = JSON.stringify({ database: name, secretArn, ...(compression ? { compression } : {}) });
     return {
@@ -119,6 +120,42 @@ async function scheduleEvents({ resolveVariable }) {
           inputPathsMap: { time: '$.time' },
           inputTemplate: `${fixed.slice(0, -1)},"time":<time>}`,
         },
+      },
+    };
+  });
+  // The daily physical base backup (the base for point-in-time recovery), next to the dump.
+  const base = databases.map(({ name, secretArn }) => {
+    const ruleName = `strongbox-${stage}-base-${name}`;
+    const fixed = JSON.stringify({ database: name, secretArn, type: 'base' });
+    return {
+      schedule: {
+        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
+        description: `Strongbox base backup of ${name}`,
+        rate: [defaults.baseBackup],
+        inputTransformer: {
+          inputPathsMap: { time: '$.time' },
+          inputTemplate: `${fixed.slice(0, -1)},"time":<time>}`,
+        },
+      },
+    };
+  });
+  return [...logical, ...base];
+}
+
+/**
+ * serverless.yml resolver: the `events` of walCheckpoint, one 15-minute `schedule` per
+ * database, delivering `{ database, secretArn }`.
+ */
+async function walCheckpointEvents({ resolveVariable }) {
+  const [{ databases }, stage] = await Promise.all([configFrom(resolveVariable), resolveVariable('sls:stage')]);
+  return databases.map(({ name, secretArn }) => {
+    const ruleName = `strongbox-${stage}-wal-${name}`;
+    return {
+      schedule: {
+        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
+        description: `Strongbox WAL checkpoint of ${name}: restore point, segment switch, archive lag, continuity`,
+        rate: [defaults.walCheckpoint],
+        input: { database: name, secretArn },
       },
     };
   });
@@ -144,4 +181,4 @@ async function staleAfterSeconds({ resolveVariable }) {
   return String((await configFrom(resolveVariable)).staleAfterSeconds);
 }
 
-module.exports = { scheduleEvents, secretResources, watchdogSchedule, staleAfterSeconds, readConfig };
+module.exports = { scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, readConfig };

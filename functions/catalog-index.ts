@@ -1,11 +1,13 @@
 import type { Catalog } from '../shared/adapters/catalog/catalog';
+import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
 import type { Storage } from '../shared/adapters/storage/storage';
 import { ManifestError } from '../shared/errors';
-import type { Log } from '../shared/ports';
+import type { AlertPublisher, Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { manifestsIn } from '../shared/runtime/manifest-events';
 import { indexManifest } from '../shared/usecases/index-manifest';
+import { indexWalRecord } from '../shared/usecases/index-wal';
 
 export interface IndexResult {
   indexed: string[];
@@ -14,11 +16,12 @@ export interface IndexResult {
 
 /**
  * On ObjectCreated of a manifest: makes sure the catalog has the backup it describes
- * (created as UPLOADED when missing; a RUNNING entry moves to UPLOADED). Idempotent.
+ * (created as UPLOADED when missing; a RUNNING entry moves to UPLOADED). On ObjectCreated
+ * of a WAL record: records the WAL file in the catalog. Idempotent.
  */
-export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; log: Log }) {
+export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; log: Log; alerts?: AlertPublisher }) {
   return async (event: unknown): Promise<IndexResult> => {
-    const { manifests, ignored } = manifestsIn(event, deps.storage.bucket, deps.log);
+    const { manifests, walRecords, ignored } = manifestsIn(event, deps.storage.bucket, deps.log);
     const result: IndexResult = { indexed: [], ignored };
     for (const key of manifests) {
       try {
@@ -27,6 +30,17 @@ export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; 
       } catch (error) {
         if (!(error instanceof ManifestError)) throw error;
         deps.log.error('manifest unreadable: not indexed', { key, reason: error.message });
+        result.ignored.push(key);
+      }
+    }
+    for (const key of walRecords) {
+      try {
+        const indexed = await indexWalRecord(deps, key);
+        if (indexed.outcome === 'ignored') result.ignored.push(key);
+        else result.indexed.push(indexed.name);
+      } catch (error) {
+        if (!(error instanceof ManifestError)) throw error;
+        deps.log.error('WAL record unreadable: not indexed', { key, reason: error.message });
         result.ignored.push(key);
       }
     }

@@ -18,6 +18,7 @@ const scheduleInput = z.object({
   secretArn: z.string().startsWith('arn:').optional(),
   time: z.iso.datetime({ offset: true }).optional(),
   compression: z.enum(['gzip', 'zstd']).optional(),
+  type: z.enum(['logical', 'base']).optional(),
   /** Overrides the tier of the date (a catch-up run after a fresh deployment). */
   tier: z.enum(TIERS).optional(),
 });
@@ -45,6 +46,7 @@ export function scheduleBackupHandler(deps: ScheduleDeps) {
       scheduledAt,
       ...(input.secretArn ? { secretArn: input.secretArn } : {}),
       ...(input.compression ? { compression: input.compression } : {}),
+      ...(input.type ? { type: input.type } : {}),
       ...(input.tier ? { tier: input.tier } : {}),
     });
     return { backupId: entry.id, tier: entry.tier, state: entry.state, runner: entry.runner, launched };

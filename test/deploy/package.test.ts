@@ -14,7 +14,15 @@ const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SLS = path.join(ROOT, 'node_modules/osls/bin/serverless.js');
 const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/strongbox-dump:1.2.3';
-const FUNCTIONS = { scheduleBackup: 'schedule-backup', checksum: 'checksum', catalogIndex: 'catalog-index', watchdog: 'watchdog' } as const;
+const FUNCTIONS = {
+  scheduleBackup: 'schedule-backup',
+  checksum: 'checksum',
+  catalogIndex: 'catalog-index',
+  watchdog: 'watchdog',
+  archiveEndpoint: 'archive-endpoint',
+  walCheckpoint: 'wal-checkpoint',
+  pitr: 'pitr',
+} as const;
 const FN_ENV = ['STRONGBOX_BUCKET', 'STRONGBOX_TABLE', 'STRONGBOX_ALERT_TOPIC_ARN', 'POWERTOOLS_SERVICE_NAME'];
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation is untyped JSON
@@ -119,13 +127,18 @@ describe('sls package: schedules', () => {
       return { schedule: rule.ScheduleExpression, input, time: transformer.InputPathsMap.time };
     });
     // Assess
-    expect(seen).toEqual(
-      fixture.databases.map((db) => ({
+    expect(seen).toEqual([
+      ...fixture.databases.map((db) => ({
         schedule: 'schedule' in db ? db.schedule : schedules.logicalBackup,
         input: { database: db.name, secretArn: db.secretArn, time: '2026-03-01T03:00:00Z' },
         time: '$.time',
       })),
-    );
+      ...fixture.databases.map((db) => ({
+        schedule: schedules.baseBackup,
+        input: { database: db.name, secretArn: db.secretArn, type: 'base', time: '2026-03-01T03:00:00Z' },
+        time: '$.time',
+      })),
+    ]);
     expect(seen[0]!.schedule).toBe('cron(0 3 * * ? *)');
     const watchdog = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt'][0] === 'WatchdogLambdaFunction');
     expect(watchdog.map((rule) => rule.ScheduleExpression)).toEqual([schedules.watchdog]);
@@ -133,13 +146,16 @@ describe('sls package: schedules', () => {
 });
 
 describe('sls package: S3 → SNS → functions', () => {
-  it('notifies the ObjectCreated topic of every manifest.json, and nothing else', () => {
+  it('notifies the ObjectCreated topic of every backup manifest and WAL record, with rules that do not overlap', () => {
     const bucket = R.BackupBucket;
     const notification = bucket.Properties.NotificationConfiguration;
     expect(Object.keys(notification)).toEqual(['TopicConfigurations']);
-    expect(notification.TopicConfigurations).toEqual([
-      { Event: 's3:ObjectCreated:*', Topic: { Ref: 'ObjectCreatedTopic' }, Filter: { S3Key: { Rules: [{ Name: 'suffix', Value: 'manifest.json' }] } } },
-    ]);
+    const rule = (prefix: string, suffix: string) => ({
+      Event: 's3:ObjectCreated:*',
+      Topic: { Ref: 'ObjectCreatedTopic' },
+      Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: prefix }, { Name: 'suffix', Value: suffix }] } },
+    });
+    expect(notification.TopicConfigurations).toEqual([rule('logical/', 'manifest.json'), rule('base/', 'manifest.json'), rule('wal/', '.json')]);
     expect(list(bucket.DependsOn)).toContain('ObjectCreatedTopicPolicy');
   });
 
@@ -183,12 +199,16 @@ describe('sls package: least privilege', () => {
   const table = [{ 'Fn::GetAtt': ['CatalogTable', 'Arn'] }, { 'Fn::Sub': '${CatalogTable.Arn}/index/*' }];
   const crud = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
   const alerts = ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'];
+  const eni = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
 
   it.each([
     ['scheduleBackup', ['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, 'dynamodb:Query', ...alerts]],
     ['checksum', ['s3:GetObject', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
     ['catalogIndex', ['s3:GetObject', 'kms:Decrypt', ...crud]],
     ['watchdog', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', ...alerts]],
+    ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', ...alerts]],
+    ['walCheckpoint', ['s3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...eni, ...alerts]],
+    ['pitr', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query']],
   ])('gives %s its own role with exactly its actions', (fn, expected) => {
     const role = roleOf(fn);
     expect(role.Type).toBe('AWS::IAM::Role');
@@ -237,7 +257,34 @@ describe('sls package: least privilege', () => {
     expect(wild).toEqual([]);
     const anywhere = allows.filter((s) => list(s.Resource).includes('*')).map((s) => `${s.owner}: ${list<string>(s.Action).join(',')}`);
     // In a key policy `*` is the key itself; the ECR login token has no resource-level permission.
-    expect(anywhere).toEqual(['BackupKey: ' + list<string>(R.BackupKey.Properties.KeyPolicy.Statement[0].Action).join(','), 'DumpExecutionRole: ecr:GetAuthorizationToken']);
+    // Lambda's network-interface actions for a function in a VPC have no resource-level permission either.
+    expect(anywhere.sort()).toEqual([
+      'BackupKey: ' + list<string>(R.BackupKey.Properties.KeyPolicy.Statement[0].Action).join(','),
+      'DumpExecutionRole: ecr:GetAuthorizationToken',
+      'WalCheckpointIamRoleLambdaExecution: ec2:CreateNetworkInterface,ec2:DescribeNetworkInterfaces,ec2:DeleteNetworkInterface,ec2:AssignPrivateIpAddresses,ec2:UnassignPrivateIpAddresses',
+    ]);
+  });
+});
+
+describe('sls package: WAL archiving', () => {
+  it('serves the archive endpoint as a Function URL behind AWS_IAM, writing only under wal/', () => {
+    expect(R.ArchiveEndpointLambdaFunctionUrl.Properties).toMatchObject({ AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': ['ArchiveEndpointLambdaFunction', 'Arn'] } });
+    const s3 = statementsOf(roleOf('archiveEndpoint')).find((s) => list(s.Action).includes('s3:PutObject'));
+    expect(s3.Resource['Fn::Sub']).toMatch(/^arn:\$\{AWS::Partition\}:s3:::strongbox-.*\/wal\/\*$/);
+    expect(template.Outputs.ArchiveEndpointUrl.Value).toEqual({ 'Fn::GetAtt': ['ArchiveEndpointLambdaFunctionUrl', 'FunctionUrl'] });
+  });
+
+  it('lets the archiver role invoke the URL only when one is configured', () => {
+    expect(R.ArchiverInvokePermission).toMatchObject({ Condition: 'HasArchiverRole', Properties: { Action: 'lambda:InvokeFunctionUrl', FunctionUrlAuthType: 'AWS_IAM' } });
+    expect(template.Conditions.HasArchiverRole).toBeDefined();
+  });
+
+  it('runs the WAL checkpoint every 15 minutes per database, in the databases\' subnets when they are given', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties).filter((rule) => rule.ScheduleExpression === 'rate(15 minutes)' && rule.Targets[0].Arn['Fn::GetAtt'][0] === 'WalCheckpointLambdaFunction');
+    expect(rules.map((rule) => JSON.parse(rule.Targets[0].Input))).toEqual(fixture.databases.map((db) => ({ database: db.name, secretArn: db.secretArn })));
+    const vpc = R.WalCheckpointLambdaFunction.Properties.VpcConfig;
+    expect(vpc['Fn::If'][0]).toBe('HasSubnets');
+    expect(vpc['Fn::If'][2]).toEqual({ Ref: 'AWS::NoValue' });
   });
 });
 

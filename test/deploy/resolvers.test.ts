@@ -92,8 +92,11 @@ describe('deploy/schedules.cjs', () => {
     expect(events.map((e) => [e.schedule.name, e.schedule.rate])).toEqual([
       ['strongbox-prod-logical-app', [schedules.logicalBackup]],
       ['strongbox-prod-logical-other', [schedules.logicalBackup]],
+      ['strongbox-prod-base-app', [schedules.baseBackup]],
+      ['strongbox-prod-base-other', [schedules.baseBackup]],
     ]);
     expect(JSON.parse(events[0]!.schedule.inputTransformer.inputTemplate.replace('<time>', '"t"'))).toEqual({ database: 'app', secretArn: SECRET, compression: 'zstd', time: 't' });
+    expect(JSON.parse(events[2]!.schedule.inputTransformer.inputTemplate.replace('<time>', '"t"'))).toEqual({ database: 'app', secretArn: SECRET, type: 'base', time: 't' });
     expect(secrets).toEqual([SECRET, `${partial}-??????`]);
   });
 

@@ -93,6 +93,21 @@ describe('scheduleBackup function', () => {
     expect(environment).toContainEqual({ name: 'STRONGBOX_COMPRESSION', value: 'zstd' });
   });
 
+  it('the launcher passes a base backup\'s type to the task as STRONGBOX_BACKUP_TYPE', async () => {
+    ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/base' }] });
+    const launcher = new EcsTaskLauncher(new ECSClient({ region: 'eu-west-1' }), { cluster: 'c', taskDefinition: 'td', containerName: 'dump', subnets: ['s'], securityGroups: ['g'], assignPublicIp: 'DISABLED' });
+    const id = backupId('base', new Date('2026-11-26T03:00:00Z'), 'app');
+
+    await launcher.launch({ database: 'app', tier: 'daily', backupId: id, type: 'base' });
+
+    expect(ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides?.containerOverrides?.[0]?.environment).toEqual([
+      { name: 'STRONGBOX_DATABASE', value: 'app' },
+      { name: 'STRONGBOX_TIER', value: 'daily' },
+      { name: 'STRONGBOX_BACKUP_ID', value: id },
+      { name: 'STRONGBOX_BACKUP_TYPE', value: 'base' },
+    ]);
+  });
+
   it('a repeated delivery of the same schedule event launches nothing', async () => {
     ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/def' }] });
     const { handle, log } = handler();
