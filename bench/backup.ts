@@ -4,6 +4,7 @@
  * the real S3 SDK, gzip and zstd) on a generated database of about 1 GB, in one run,
  * interleaved, and prints the medians and ratios. docs/benchmarks.md explains it.
  */
+import { runBench } from './harness';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FolderStorage } from '../shared/adapters/storage/folder';
 import { makeS3Client, S3Storage } from '../shared/adapters/storage/s3';
-import { LOCAL_TABLE, localCatalog } from '../shared/local/context';
+import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../shared/local/context';
 import { ensureCatalogTable, startDynalite } from '../shared/local/dynalite-server';
 import { S3RVER_CREDENTIALS } from '../test/support/s3-server';
 import { prepareDataset, type BenchDataset } from './dataset';
@@ -67,27 +68,18 @@ const progress = (line: string): void => void process.stderr.write(`[bench] ${li
 
 async function runBenchmark(argv: string[]): Promise<number> {
   const options = parseOptions(argv);
-  const interrupt = new AbortController();
-  const onSignal = (name: NodeJS.Signals): void => {
-    if (interrupt.signal.aborted) process.exit(130);
-    progress(`${name}: stopping and cleaning up (send it again to quit without cleaning up)`);
-    interrupt.abort(new Error(`interrupted by ${name}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const cleanups: Array<() => Promise<void>> = [];
-  try {
+  return runBench(progress, async ({ signal, cleanups }) => {
     const dataset = await prepareDataset({ sizeMb: options.sizeMb, ...(options.keepDir ? { keepDir: options.keepDir } : {}), progress });
     cleanups.push(dataset.close);
-    interrupt.signal.throwIfAborted();
+    signal.throwIfAborted();
     progress(`database: ${mb(dataset.sizeBytes)} MB on disk (${dataset.tables.map((t) => `${t.name} ${t.rows.toLocaleString('en')} rows`).join(', ')})`);
     const variants = await setUpVariants(dataset, cleanups);
-    interrupt.signal.throwIfAborted();
+    signal.throwIfAborted();
 
     // Warm-up, untimed: fills the page cache for every variant alike and measures the plain outputs.
     const plainBytes = new Map<PlainPipeline, number>();
     for (const pipeline of ['gzip', 'zstd'] as const) {
-      const run = await runPlain(dataset.conn, pipeline, { countBytes: true, signal: interrupt.signal });
+      const run = await runPlain(dataset.conn, pipeline, { countBytes: true, signal: signal });
       plainBytes.set(pipeline, run.bytes ?? NaN);
       progress(`warm-up \`${plainCommand(pipeline, { countBytes: true })}\`: ${seconds(run.ms)} s, ${mb(run.bytes ?? NaN)} MB`);
     }
@@ -95,11 +87,11 @@ async function runBenchmark(argv: string[]): Promise<number> {
     const results: VariantResult[] = variants.map((v) => ({ id: v.id, label: v.label, times: [], cpuMs: [], phases: [], ...(v.baseline ? { baseline: v.baseline } : {}) }));
     for (let round = 1; round <= options.runs; round++) {
       for (const [index, variant] of variants.entries()) {
-        interrupt.signal.throwIfAborted();
+        signal.throwIfAborted();
         const result = results[index] as VariantResult;
         const rss = variant.strongbox ? sampleRss(100) : undefined;
         const cpuBefore = cpuTimeMs();
-        const run = await variant.run(interrupt.signal);
+        const run = await variant.run(signal);
         const cpu = cpuTimeMs() - cpuBefore;
         const peak = rss?.stop();
         result.times.push(run.ms);
@@ -111,21 +103,7 @@ async function runBenchmark(argv: string[]): Promise<number> {
       }
     }
     await printReport(options, dataset, results);
-    return 0;
-  } catch (error) {
-    if (interrupt.signal.aborted) {
-      progress('interrupted');
-      return 130;
-    }
-    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return 1;
-  } finally {
-    for (const cleanup of cleanups.reverse()) {
-      await cleanup().catch((error: unknown) => progress(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`));
-    }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }
 
 /** The catalog, both repository folders and the s3rver child; each registers its cleanup. */
@@ -134,6 +112,7 @@ async function setUpVariants(dataset: BenchDataset, cleanups: Array<() => Promis
   cleanups.push(dynalite.stop);
   await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
   const catalog = localCatalog(dynalite.endpoint);
+  const walCatalog = localWalCatalog(dynalite.endpoint);
   const repository = await mkdtemp(join(tmpdir(), 'strongbox-bench-repo-'));
   cleanups.push(() => rm(repository, { recursive: true, force: true }));
   const s3rver = await startS3rverChild();
@@ -141,9 +120,9 @@ async function setUpVariants(dataset: BenchDataset, cleanups: Array<() => Promis
   progress(`s3rver child pid ${s3rver.pid} at ${s3rver.endpoint}; repository folder ${repository}`);
   const s3 = new S3Storage(makeS3Client({ endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS }), s3rver.bucket);
 
-  const folderGzip = strongboxTarget(new FolderStorage(join(repository, 'gzip')), catalog, 'gzip');
-  const s3Gzip = strongboxTarget(s3, catalog, 'gzip');
-  const folderZstd = strongboxTarget(new FolderStorage(join(repository, 'zstd')), catalog, 'zstd');
+  const folderGzip = strongboxTarget(new FolderStorage(join(repository, 'gzip')), catalog, walCatalog, 'gzip');
+  const s3Gzip = strongboxTarget(s3, catalog, walCatalog, 'gzip');
+  const folderZstd = strongboxTarget(new FolderStorage(join(repository, 'zstd')), catalog, walCatalog, 'zstd');
   return [
     { id: 'plain-gzip', label: 'plain `pg_dump -Fc > /dev/null`', strongbox: false, plain: 'gzip', run: (signal) => runPlain(dataset.conn, 'gzip', { signal }) },
     {

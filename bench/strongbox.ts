@@ -4,6 +4,7 @@
  * on the manifest's ObjectCreated event), plus timestamps of its phases.
  */
 import { performance } from 'node:perf_hooks';
+import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
 import type { Catalog } from '../shared/adapters/catalog/catalog';
 import type { Storage } from '../shared/adapters/storage/storage';
 import { ConsoleAlertPublisher } from '../shared/adapters/sns/console-alerts';
@@ -50,7 +51,7 @@ export interface StrongboxTarget {
  * Wires `storage` for backups with `compression`: catalog events delivered locally, alerts
  * and WARN/ERROR log lines printed to stderr (the benchmark must show why a run failed).
  */
-export function strongboxTarget(storage: Storage, catalog: Catalog, compression: Compression): StrongboxTarget {
+export function strongboxTarget(storage: Storage, catalog: Catalog, walCatalog: WalCatalog, compression: Compression): StrongboxTarget {
   let started = 0;
   let marks: Partial<Phases> = {};
   const stored = new Map<string, number>();
@@ -59,7 +60,7 @@ export function strongboxTarget(storage: Storage, catalog: Catalog, compression:
   const log = stderrLog();
   const alerts = new ConsoleAlertPublisher();
   const clock = () => new Date();
-  deliverObjectEvents({ storage, catalog, alerts, log, clock });
+  deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock });
   const deps: BackupDeps = { storage, catalog, alerts, log, clock, tools: pgDumpTools, version: STRONGBOX_VERSION };
 
   return {

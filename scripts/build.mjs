@@ -7,6 +7,8 @@ const entries = {
   cli: 'shared/cli/main.ts',
   'task-dump': 'tasks/dump.ts',
   'bench-backup': 'bench/backup.ts',
+  'bench-wal': 'bench/wal.ts',
+  'bench-base': 'bench/base.ts',
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 
@@ -22,3 +24,7 @@ await build({
   logLevel: 'warning',
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
+
+// The WAL host program (wal-push / wal-fetch): one self-contained file the postgres OS user can run.
+const { buildWal } = await import('./build-wal.mjs');
+await buildWal();

@@ -1,0 +1,43 @@
+/**
+ * What every benchmark's entry point does the same way: Ctrl-C / SIGTERM stop it and clean
+ * up (a second signal quits at once), cleanups run in reverse order whatever happens, and
+ * the exit code is 0, 1 (failed) or 130 (interrupted).
+ */
+
+/** Handed to a benchmark's body. */
+export interface BenchContext {
+  /** Aborted by the first SIGINT / SIGTERM. */
+  signal: AbortSignal;
+  /** Run in reverse order when the body ends, however it ends. */
+  cleanups: Array<() => Promise<void>>;
+}
+
+/** Runs `body` with signal handling and cleanups; resolves with the process exit code. */
+export async function runBench(progress: (line: string) => void, body: (context: BenchContext) => Promise<void>): Promise<number> {
+  const interrupt = new AbortController();
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    progress(`${name}: stopping and cleaning up (send it again to quit without cleaning up)`);
+    interrupt.abort(new Error(`interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    await body({ signal: interrupt.signal, cleanups });
+    return 0;
+  } catch (error) {
+    if (interrupt.signal.aborted) {
+      progress('interrupted');
+      return 130;
+    }
+    progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) => progress(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`));
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

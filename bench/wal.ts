@@ -1,0 +1,224 @@
+/**
+ * `npm run bench:wal [-- --segments N --runs N --live-seconds N]`: the same real WAL
+ * segments archived by Strongbox (repository folder, and s3rver in presign mode) and by
+ * pgBackRest's archive-push (sync and async, posix repository), in one run, interleaved;
+ * then a live cluster under pgbench and bulk-INSERT load archiving through Strongbox and
+ * through pgBackRest async, with the archive lag sampled. docs/benchmarks.md explains it.
+ */
+import { runBench } from './harness';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FolderStorage } from '../shared/adapters/storage/folder';
+import { makeS3Client, S3Storage } from '../shared/adapters/storage/s3';
+import type { WalCompression } from '../shared/domain/wal/keys';
+import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../shared/local/context';
+import { ensureCatalogTable, startDynalite } from '../shared/local/dynalite-server';
+import type { Log } from '../shared/ports';
+import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
+import { S3RVER_CREDENTIALS } from '../test/support/s3-server';
+import { S3RVER_CHILD_FLAG, serveS3rverChild, startS3rverChild } from './s3rver-child';
+import { archivePass } from './wal/drive';
+import { initPgbench, runLive, type LiveResult } from './wal/live';
+import { createPgbackrestRepo, pgbackrestVersion } from './wal/pgbackrest';
+import { printWalReport, type BacklogResult } from './wal/report';
+import { makeFakeDataDir, prepareWalSource, type WalSource } from './wal/source';
+import { startStrongboxArchiving, type StrongboxArchiving } from './wal/strongbox';
+
+const USAGE = `usage: npm run bench:wal -- [--segments N] [--runs N] [--live-seconds N] [--no-live]
+  --segments N      real 16 MiB segments in the backlog (default 48)
+  --runs N          backlog passes of each archiver, interleaved; medians are reported (default 3)
+  --live-seconds N  bulk-INSERT seconds of the live phase, after N/2 s of pgbench (default 30)
+  --no-live         skip the live phase`;
+
+interface Options {
+  segments: number;
+  runs: number;
+  liveSeconds: number;
+  live: boolean;
+}
+
+/** One archiver of the backlog measurement; prepare() gives a fresh, empty archive for one pass. */
+interface Archiver {
+  id: string;
+  label: string;
+  prepare(round: number, fakeDir: string): Promise<{ command: string; finish(): Promise<number> }>;
+}
+
+const progress = (line: string): void => void process.stderr.write(`[bench:wal] ${line}\n`);
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: { segments: { type: 'string' }, runs: { type: 'string' }, 'live-seconds': { type: 'string' }, 'no-live': { type: 'boolean' }, help: { type: 'boolean' } },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const positive = (text: string | undefined, fallback: number, name: string): number => {
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer\n${USAGE}`);
+    return value;
+  };
+  return { segments: positive(values.segments, 48, 'segments'), runs: positive(values.runs, 3, 'runs'), liveSeconds: positive(values['live-seconds'], 30, 'live-seconds'), live: !values['no-live'] };
+}
+
+async function runBenchmark(argv: string[]): Promise<number> {
+  const options = parseOptions(argv);
+  return runBench(progress, async ({ signal, cleanups }) => {
+    const pgbackrest = await pgbackrestVersion();
+    if (!pgbackrest) progress('pgbackrest is not installed (apt-get install pgbackrest): measuring Strongbox alone');
+    const source = await prepareWalSource({ count: options.segments, progress });
+    cleanups.push(source.close);
+    signal.throwIfAborted();
+    const setup = await setUpArchivers(source, options, pgbackrest !== undefined, cleanups);
+    const backlog = await measureBacklog(source, setup.archivers, options, signal);
+    const live = options.live ? await measureLive(source, setup, options, pgbackrest !== undefined, signal) : [];
+    await printWalReport({ source, options, pgbackrest, backlog, live, bulkRateNoArchiving: source.bulkSegmentsPerSecond });
+  });
+}
+
+interface Setup {
+  archivers: Archiver[];
+  folder: StrongboxArchiving;
+}
+
+/** dynalite, the two Strongbox setups (folder and s3rver) and the pgBackRest archivers. */
+async function setUpArchivers(source: WalSource, options: Options, withPgbackrest: boolean, cleanups: Array<() => Promise<void>>): Promise<Setup> {
+  const dynalite = await startDynalite({});
+  cleanups.push(dynalite.stop);
+  await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
+  const catalog = localCatalog(dynalite.endpoint);
+  const walCatalog = localWalCatalog(dynalite.endpoint);
+  const log = stderrLog();
+  const rounds = Array.from({ length: options.runs }, (_, i) => i + 1);
+  const compressions: WalCompression[] = ['zstd', 'gzip', 'none'];
+  const folderDatabases = [...compressions.flatMap((c) => rounds.map((r) => `${c}-${r}`)), 'live'];
+  const folderRoot = join(source.root, 'strongbox-folder');
+  await mkdir(folderRoot);
+  const folderStorage = new FolderStorage(join(folderRoot, 'home', 'repository'));
+  const folder = await startStrongboxArchiving({ root: folderRoot, databases: folderDatabases, storage: folderStorage, storageConfig: { type: 'folder' }, catalog, walCatalog, catalogEndpoint: dynalite.endpoint, log });
+  cleanups.push(folder.stop);
+
+  const s3rver = await startS3rverChild();
+  cleanups.push(s3rver.stop);
+  progress(`s3rver child pid ${s3rver.pid} at ${s3rver.endpoint}`);
+  // The endpoint presigns with the default credential chain, as it would in AWS.
+  process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+  const s3Storage = new S3Storage(makeS3Client({ endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS }), s3rver.bucket);
+  const s3Root = join(source.root, 'strongbox-s3');
+  await mkdir(s3Root);
+  const s3 = await startStrongboxArchiving({
+    root: s3Root,
+    databases: rounds.map((r) => `s3-${r}`),
+    storage: s3Storage,
+    storageConfig: { type: 's3', bucket: s3rver.bucket, endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1' },
+    catalog,
+    walCatalog,
+    catalogEndpoint: dynalite.endpoint,
+    log,
+  });
+  cleanups.push(s3.stop);
+
+  const strongbox = (setup: StrongboxArchiving, id: string, label: string, database: (round: number) => string, compression: WalCompression): Archiver => ({
+    id,
+    label,
+    async prepare(round) {
+      const name = database(round);
+      await setup.setCompression(name, compression);
+      return {
+        command: setup.archiveCommand(name),
+        async finish() {
+          await setup.stopUploader(name);
+          return setup.storedBytes(name);
+        },
+      };
+    },
+  });
+  const pgbr = (id: string, label: string, async: boolean): Archiver => ({
+    id,
+    label,
+    async prepare(round, fakeDir) {
+      const dir = join(source.root, `pgbackrest-${id}-${round}`);
+      const repo = await createPgbackrestRepo(dir, source.cluster, { 'compress-type': 'zst', 'compress-level': '1' });
+      return {
+        command: repo.archiveCommand({ async, pgPath: fakeDir }),
+        async finish() {
+          await repo.waitIdle();
+          const bytes = await repo.storedBytes('archive');
+          await rm(dir, { recursive: true, force: true });
+          return bytes;
+        },
+      };
+    },
+  });
+  const archivers: Archiver[] = [
+    ...(withPgbackrest ? [pgbr('pgbr-sync', 'pgBackRest archive-push, sync (zst -1)', false), pgbr('pgbr-async', 'pgBackRest archive-push, async, process-max 2 (zst -1)', true)] : []),
+    strongbox(folder, 'sbx-zstd', 'Strongbox → repository folder, zstd -1 (default)', (r) => `zstd-${r}`, 'zstd'),
+    strongbox(folder, 'sbx-gzip', 'Strongbox → repository folder, gzip -1', (r) => `gzip-${r}`, 'gzip'),
+    strongbox(folder, 'sbx-none', 'Strongbox → repository folder, no compression', (r) => `none-${r}`, 'none'),
+    strongbox(s3, 'sbx-s3', 'Strongbox → s3rver (presigned PUT), zstd -1', (r) => `s3-${r}`, 'zstd'),
+  ];
+  return { archivers, folder };
+}
+
+/** Every archiver archives the whole backlog once per round, interleaved. */
+async function measureBacklog(source: WalSource, archivers: Archiver[], options: Options, signal: AbortSignal): Promise<BacklogResult[]> {
+  const results: BacklogResult[] = archivers.map((a) => ({ id: a.id, label: a.label, passes: [] }));
+  for (let round = 1; round <= options.runs; round++) {
+    for (const [index, archiver] of archivers.entries()) {
+      signal.throwIfAborted();
+      const dir = join(source.root, `fake-${archiver.id}-${round}`);
+      const fake = await makeFakeDataDir(source, dir);
+      try {
+        const run = await archiver.prepare(round, dir);
+        const pass = await archivePass(run.command, fake, source.segments, signal);
+        const storedBytes = await run.finish();
+        results[index]?.passes.push({ ...pass, storedBytes });
+        progress(
+          `round ${round}/${options.runs} ${archiver.label}: ${(pass.ms / 1000).toFixed(2)} s, ${((source.segments.length * 1000) / pass.ms).toFixed(1)} segments/s, stored ${(storedBytes / 1e6).toFixed(1)} MB${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(0, 300)})` : ''}`,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return results;
+}
+
+/** The live phase: Strongbox (folder, zstd), then pgBackRest async, each under the same load. */
+async function measureLive(source: WalSource, setup: Setup, options: Options, withPgbackrest: boolean, signal: AbortSignal): Promise<Array<{ label: string; result: LiveResult }>> {
+  progress('live phase: pgbench -i -s 10');
+  await initPgbench(source.cluster, 10);
+  const load = { pgbenchSeconds: Math.max(5, Math.round(options.liveSeconds / 2)), bulkSeconds: options.liveSeconds, segmentBytes: source.segmentBytes, signal };
+  const results: Array<{ label: string; result: LiveResult }> = [];
+  progress(`live phase: Strongbox → repository folder (zstd), pgbench ${load.pgbenchSeconds} s then bulk INSERT ${load.bulkSeconds} s`);
+  try {
+    results.push({ label: 'Strongbox → repository folder, zstd', result: await runLive(source.cluster, setup.folder.archiveCommand('live'), load) });
+  } finally {
+    await setup.folder.stopUploader('live');
+  }
+  if (withPgbackrest) {
+    const dir = join(source.root, 'pgbackrest-live');
+    const repo = await createPgbackrestRepo(dir, source.cluster, { 'compress-type': 'zst', 'compress-level': '1' });
+    progress('live phase: pgBackRest archive-push async, process-max 2');
+    results.push({ label: 'pgBackRest archive-push async, process-max 2', result: await runLive(source.cluster, repo.archiveCommand({ async: true }), load) });
+    await repo.waitIdle();
+  }
+  return results;
+}
+
+function stderrLog(): Log {
+  const print = (level: string) => (message: string, attributes?: Record<string, unknown>) => void process.stderr.write(`${JSON.stringify({ level, message, ...attributes })}\n`);
+  return { info: () => undefined, warn: print('WARN'), error: print('ERROR') };
+}
+
+muteSdkNodeVersionWarning();
+if (process.argv.slice(2).includes(S3RVER_CHILD_FLAG)) {
+  await serveS3rverChild();
+} else {
+  process.exitCode = await runBenchmark(process.argv.slice(2));
+}

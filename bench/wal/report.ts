@@ -1,0 +1,103 @@
+/** The WAL benchmark's printed report: backlog table, live table, goals. */
+import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { markdownTable, median } from '../measure';
+import type { PassResult } from './drive';
+import type { LiveResult } from './live';
+import type { WalSource } from './source';
+
+/** Every pass of one archiver over the backlog. */
+export interface BacklogResult {
+  id: string;
+  label: string;
+  passes: Array<PassResult & { storedBytes: number }>;
+}
+
+interface ReportInput {
+  source: WalSource;
+  options: { segments: number; runs: number };
+  pgbackrest: string | undefined;
+  backlog: BacklogResult[];
+  live: Array<{ label: string; result: LiveResult }>;
+  bulkRateNoArchiving: number;
+}
+
+const REFERENCE = 'pgbr-async';
+
+/** Prints the Markdown report on stdout. */
+export async function printWalReport(input: ReportInput): Promise<void> {
+  const { source, backlog } = input;
+  const n = source.segments.length;
+  const msPerSegment = (r: BacklogResult) => median(r.passes.map((p) => p.ms / n));
+  const reference = backlog.find((r) => r.id === REFERENCE);
+  const rows = backlog.map((r) => {
+    const perSegment = msPerSegment(r);
+    return [
+      r.label,
+      r.passes.map((p) => (p.ms / 1000).toFixed(2)).join(' / '),
+      (median(r.passes.map((p) => p.ms)) / 1000).toFixed(2),
+      (1000 / perSegment).toFixed(1),
+      perSegment.toFixed(1),
+      median(r.passes.map((p) => median(p.perSegmentMs))).toFixed(1),
+      median(r.passes.map((p) => Math.max(...p.perSegmentMs))).toFixed(0),
+      (median(r.passes.map((p) => p.storedBytes)) / 1e6).toFixed(1),
+      ((median(r.passes.map((p) => p.storedBytes)) / (n * source.segmentBytes)) * 100).toFixed(1),
+      reference ? (perSegment / msPerSegment(reference)).toFixed(3) : '',
+      String(r.passes.reduce((sum, p) => sum + p.failures, 0)),
+    ];
+  });
+  const lines = [
+    '',
+    `## WAL archiving benchmark: ${n} real segments (${((n * source.segmentBytes) / 1e6).toFixed(0)} MB), ${input.options.runs} interleaved passes per archiver (medians)`,
+    '',
+    `- date: ${new Date().toISOString()}`,
+    `- machine: ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`,
+    `- node ${process.version}, PostgreSQL ${source.serverVersion}, pgBackRest ${input.pgbackrest ?? 'not installed (apt-get install pgbackrest)'}`,
+    `- bulk-INSERT WAL rate of this machine, one session, archiving off: ${input.bulkRateNoArchiving.toFixed(2)} segments/s`,
+    '',
+    '### Backlog: the archive_command run once per segment, in order, as PostgreSQL runs it',
+    '',
+    markdownTable(['archiver', 'passes (s)', 'median (s)', 'segments/s', 'ms/segment', 'median command ms', 'slowest command ms', 'stored MB', 'stored %', `× ${REFERENCE}`, 'failed commands (all passes)'], rows),
+    '',
+  ];
+  const strongbox = backlog.find((r) => r.id === 'sbx-zstd');
+  if (strongbox && reference) {
+    const ratio = msPerSegment(strongbox) / msPerSegment(reference);
+    lines.push(`- goal "faster per segment than pgBackRest async": Strongbox (folder, zstd) ${msPerSegment(strongbox).toFixed(1)} ms vs ${msPerSegment(reference).toFixed(1)} ms per segment = ${ratio.toFixed(3)} × (${ratio < 1 ? 'met' : 'NOT met'})`);
+  }
+  if (input.live.length > 0) {
+    lines.push('', '### Live: a real cluster archiving under load (lag = `.ready` created → acknowledged, sampled every 200 ms)', '', liveTable(input.live), '');
+    const sbx = input.live[0]?.result.phases.find((p) => p.phase === 'bulk INSERT');
+    if (sbx && strongbox) {
+      const rate = sbx.walSegments / sbx.seconds;
+      const capacity = 1000 / msPerSegment(strongbox);
+      const maxLag = Math.max(0, ...sbx.lags);
+      lines.push(`- goal "capacity ≥ 2× the bulk-INSERT WAL rate": ${capacity.toFixed(1)} segments/s (backlog) vs ${rate.toFixed(2)} segments/s under load (${input.bulkRateNoArchiving.toFixed(2)} with archiving off) = ${(capacity / Math.max(rate, input.bulkRateNoArchiving)).toFixed(1)} × the higher (${capacity >= 2 * Math.max(rate, input.bulkRateNoArchiving) ? 'met' : 'NOT met'})`);
+      lines.push(`- goal "lag under 60 s at that load": max ${maxLag.toFixed(1)} s (${maxLag < 60 ? 'met' : 'NOT met'})`);
+    }
+  }
+  lines.push('');
+  process.stdout.write(lines.join('\n'));
+}
+
+function liveTable(live: Array<{ label: string; result: LiveResult }>): string {
+  const rows = live.flatMap(({ label, result }) =>
+    result.phases.map((phase) => {
+      const lags = phase.lags.length > 0 ? phase.lags : [NaN];
+      const at = (q: number) => (lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] as number).toFixed(1);
+      return [
+        label,
+        phase.phase,
+        phase.seconds.toFixed(1),
+        (phase.walSegments / phase.seconds).toFixed(2),
+        String(phase.lags.length),
+        median(lags).toFixed(1),
+        at(0.95),
+        Math.max(...lags).toFixed(1),
+        String(phase.maxQueue),
+        phase.phase === 'bulk INSERT' ? result.drainSeconds.toFixed(1) : '',
+        String(result.failures),
+      ];
+    }),
+  );
+  return markdownTable(['archiver', 'load', 'seconds', 'WAL segments/s', 'segments', 'median lag s', 'p95 lag s', 'max lag s', 'max queue', 'drain after load s', 'archive failures'], rows);
+}
