@@ -156,13 +156,16 @@ async function streamBackup(
 ): Promise<{ stored: WriteResult; base: BaseBackupInfo; pgBasebackup: string }> {
   // First, alone: a missing pg_basebackup fails here, before the server starts a backup.
   const pgBasebackup = await deps.tools.toolVersion();
+  // The first failure stops the other side: storage gone → pg_basebackup killed, and the reverse.
+  const local = new AbortController();
+  signal = AbortSignal.any([signal, local.signal]);
   const tool = deps.tools.spawnBaseBackup(request.connection, { compression: request.compression, label: `strongbox-${id}`, signal });
   const observer = deps.tools.observeTar(request.compression);
   const observed = observer.observe(tool.stdout);
   const body = request.onProgress ? withProgress(observed, startedAt, source.clusterSizeBytes, deps.clock, request.onProgress) : observed;
   const upload = deps.storage.putStream(keys.dump, body, { signal, contentType: request.compression === 'zstd' ? 'application/zstd' : 'application/x-tar' });
   // The upload cleans up after itself (temporary file, multipart upload): it finishes before a failure is handled.
-  const [stored] = await settleAll<[WriteResult, unknown]>([upload, tool.done]);
+  const [stored] = await settleAll<[WriteResult, unknown]>([upload, tool.done], (error) => local.abort(error));
   const base = baseBackupInfo(observer.facts(), { pgVersion: Math.floor(source.serverVersionNum / 10_000), expectedSystemId: source.systemId, segmentSize: source.segmentSize });
   return { stored, base, pgBasebackup };
 }
