@@ -33,6 +33,10 @@ export interface RestorePlanInput {
   dropFirst: boolean;
   /** pg_restore -j. */
   jobs: number;
+  /** Restore the backup's globals (roles, tablespaces) first. */
+  globals?: boolean;
+  /** A shell command run once the restored database is in place (e.g. migrations). */
+  after?: string;
 }
 
 /** A restore decided, not yet applied. */
@@ -49,6 +53,10 @@ export interface RestorePlan {
   scratchPrefix: string;
   dropFirst: boolean;
   jobs: number;
+  /** The stored globals to apply before the restore (--globals). */
+  globals?: { key: string };
+  /** The post-restore command (--after). */
+  after?: string;
   /** Things the operator must know (a forced restore of an unverified backup). */
   warnings: string[];
   /** The steps in order, as the dry run prints them. */
@@ -77,6 +85,9 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
   const backup = input.backupId === 'latest' ? latestVerified(input.entries, named) : chosen(input, named);
   const database = backup.database;
   const warnings = backup.state === 'VERIFIED' ? [] : [`backup ${backup.id} is ${backup.state}, not VERIFIED: restoring it only because of --force`];
+  const globals = input.globals ? globalsOf(backup) : undefined;
+  const after = input.after?.trim();
+  if (input.after !== undefined && !after) throw new InputError('--after is empty', "give the command to run once the database is restored, e.g. --after 'npx prisma migrate deploy'");
   const stamp = timestamp(input.now);
   const restoreInto = input.dropFirst ? target : derivedName(target, SCRATCH_INFIX, stamp);
   const keptAs = input.dropFirst ? undefined : derivedName(target, KEPT_INFIX, stamp);
@@ -89,6 +100,8 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
     scratchPrefix: derivedName(target, SCRATCH_INFIX, ''),
     dropFirst: input.dropFirst,
     jobs: input.jobs,
+    ...(globals ? { globals } : {}),
+    ...(after ? { after } : {}),
     warnings,
     steps: [],
   };
@@ -168,6 +181,13 @@ function chosen(input: RestorePlanInput, database: string): BackupEntry {
   return backup;
 }
 
+function globalsOf(backup: BackupEntry): { key: string } {
+  if (!backup.globalsKey) {
+    throw new InputError(`backup ${backup.id} has no globals (roles, tablespaces)`, 'restore without --globals; a table-level backup never holds them');
+  }
+  return { key: backup.globalsKey };
+}
+
 function describeSteps(plan: RestorePlan): string[] {
   const { backup, target, restoreInto, jobs } = plan;
   const zstd = backup.compression === 'zstd';
@@ -176,6 +196,9 @@ function describeSteps(plan: RestorePlan): string[] {
     `download ${backup.key} of backup ${backup.id} (${backup.state}, taken ${backup.startedAt}) once to a private temporary file and check its SHA-256 against the manifest${zstd ? ', then decompress it (zstd -d)' : ''}`,
     'check the archive\'s table of contents (pg_restore --list)',
   ];
+  if (plan.globals) {
+    steps.push(`download ${plan.globals.key}, check its SHA-256, and apply it to the server with psql (roles and tablespaces that already exist are kept as they are and reported)`);
+  }
   if (plan.dropFirst) {
     steps.push(`DROP the target database "${target.database}" now (--drop-first): it is gone from here on, and a failed restore leaves no "${target.database}" at all`);
     steps.push(`create database "${restoreInto}" and restore into it (pg_restore -j ${jobs} --no-owner --no-acl --exit-on-error)`);
@@ -189,7 +212,8 @@ function describeSteps(plan: RestorePlan): string[] {
         ` (when "${target.database}" does not exist, only the second rename)`,
     );
   }
-  steps.push('report the tables, rows and the time taken (the measured RTO); roles and tablespaces (globals) are not restored');
+  if (plan.after) steps.push(`run the post-restore command: ${plan.after} (PGHOST, PGPORT, PGUSER and PGDATABASE name "${target.database}"); its failure is reported, the restored database stays in place`);
+  steps.push(`report the tables, rows and the time taken (the measured RTO)${plan.globals ? '' : '; roles and tablespaces (globals) are not restored (--globals does)'}`);
   return steps;
 }
 

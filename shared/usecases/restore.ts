@@ -11,9 +11,10 @@ import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import { phaseTimer, seconds } from './phase-timer';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
-import { downloadDump, makeTempFolder } from './restore/download';
+import { downloadDump, downloadGlobals, makeTempFolder } from './restore/download';
 import { assertManifestFits, checkArchive, dropLeftovers, markDamaged, withOutcome } from './restore/steps';
-import type { RestoreServer, RestoreTools } from './restore/ports';
+import type { AfterCommandRunner, RestoreServer, RestoreTools } from './restore/ports';
+import { applyGlobals, runAfter, type AfterReport } from './restore/extras';
 import { assertCountsMatch } from './restore/verify';
 
 export type { RestorePlan } from '../domain/restore-plan';
@@ -31,10 +32,15 @@ export interface RestoreDeps {
   openServer: (target: PgConnection) => Promise<RestoreServer>;
   /** Where the temporary folder goes (default: os.tmpdir()). */
   tmpDir?: string;
+  /** Runs the post-restore command (needed only for requests with `after`). */
+  runAfter?: AfterCommandRunner;
 }
 
-/** The phases of a restore, in order; `decompress` only for zstd, `drop-target` only with dropFirst, `swap` only without. */
-export type RestorePhase = 'plan' | 'cleanup' | 'download' | 'decompress' | 'check' | 'drop-target' | 'restore' | 'verify' | 'swap';
+/**
+ * The phases of a restore, in order; `decompress` only for zstd, `globals` only with globals,
+ * `drop-target` only with dropFirst, `swap` only without, `after` only with a post-restore command.
+ */
+export type RestorePhase = 'plan' | 'cleanup' | 'download' | 'decompress' | 'check' | 'globals' | 'drop-target' | 'restore' | 'verify' | 'swap' | 'after';
 
 /** Progress for a terminal: the phase, and during the download the bytes read so far. */
 export interface RestoreProgress {
@@ -53,6 +59,12 @@ export interface RestoreRequest {
   jobs: number;
   dropFirst: boolean;
   force: boolean;
+  /** Apply the backup's globals (roles, tablespaces) to the server first. */
+  globals?: boolean;
+  /** A shell command to run once the restored database is in place, e.g. `npx prisma migrate deploy`. */
+  after?: string;
+  /** Where the post-restore command's output goes (default: nowhere but the report's tail). */
+  echoAfter?: (chunk: string) => void;
   signal?: AbortSignal;
   onProgress?: (progress: RestoreProgress) => void;
 }
@@ -72,6 +84,10 @@ export interface RestoreReport {
   steps: Array<{ name: RestorePhase; seconds: number }>;
   /** Scratch databases of killed runs dropped first. */
   droppedLeftovers: string[];
+  /** With --globals: roles and tablespaces that already existed (kept, their attributes set from the backup). */
+  globals?: { applied: true; existing: string[] };
+  /** With --after: how the post-restore command ended; `ok: false` means the restore is done but the command failed. */
+  after?: AfterReport;
   warnings: string[];
 }
 
@@ -94,6 +110,8 @@ export async function resolveRestorePlan(deps: Pick<RestoreDeps, 'catalog' | 'cl
     force: request.force,
     dropFirst: request.dropFirst,
     jobs: request.jobs,
+    ...(request.globals ? { globals: true } : {}),
+    ...(request.after !== undefined ? { after: request.after } : {}),
   });
 }
 
@@ -121,9 +139,11 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
   const plan = await timed('plan', () => resolveRestorePlan(deps, request));
   const target = plan.target.database;
   const at = { backupId: plan.backup.id, database: plan.database, target: plan.target.redacted };
-  deps.log.info('restore planned', { ...at, restoreInto: plan.restoreInto, keptAs: plan.keptAs ?? null, dropFirst: plan.dropFirst, jobs: plan.jobs });
+  deps.log.info('restore planned', { ...at, restoreInto: plan.restoreInto, keptAs: plan.keptAs ?? null, dropFirst: plan.dropFirst, jobs: plan.jobs, globals: Boolean(plan.globals), after: Boolean(plan.after) });
   for (const warning of plan.warnings) deps.log.warn(warning, at);
+  if (plan.after && !deps.runAfter) throw new StrongboxError('CONFIG_INVALID', 'this runtime cannot run a post-restore command', 'run the restore from the CLI, or leave out --after');
   request.signal?.throwIfAborted();
+  const warnings = [...plan.warnings];
 
   const server = await deps.openServer(request.target);
   try {
@@ -151,6 +171,15 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       );
       deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes });
       await timed('check', () => checkArchive(tools, file, plan, request.signal));
+      let globals: RestoreReport['globals'];
+      if (plan.globals) {
+        if (manifest.objects.globals?.includesRolePasswords === false) {
+          warnings.push('the backup\'s globals hold no role passwords: roles created from them cannot log in until you set their passwords (ALTER ROLE … PASSWORD)');
+        }
+        const script = await downloadGlobals(deps.storage, manifest, folder.path, request.signal);
+        globals = await timed('globals', () => applyGlobals(tools, request.target, script, request.signal));
+        deps.log.info('restore globals applied', { ...at, existing: globals.existing.length });
+      }
       const locale = await server.localeOf(target);
       if (plan.dropFirst && locale) {
         await timed('drop-target', () => server.dropDatabase(target));
@@ -175,6 +204,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
           }
         });
       }
+      const after = plan.after && deps.runAfter ? await timed('after', () => runAfter(deps.runAfter!, plan.after!, request, deps.log, at)) : undefined;
       const report: RestoreReport = {
         ...at,
         keptAs,
@@ -183,7 +213,9 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
         seconds: seconds(performance.now() - started),
         steps,
         droppedLeftovers,
-        warnings: plan.warnings,
+        ...(globals ? { globals } : {}),
+        ...(after ? { after } : {}),
+        warnings,
       };
       deps.log.info('restore finished', { ...at, keptAs, tables: report.tables, rows: report.rows, seconds: report.seconds });
       return report;

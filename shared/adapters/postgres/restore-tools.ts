@@ -3,6 +3,7 @@
  * connection travels in the child's environment (toolEnv), never in argv.
  */
 import type { RestoreTools } from '../../usecases/restore/ports';
+import { applyGlobalsScript } from './globals';
 import { runPipeline, toolEnv } from './tool-stream';
 import type { ToolStream } from './types';
 
@@ -21,6 +22,8 @@ export const pgRestoreTools: RestoreTools = {
     const tool = runPipeline([{ command: 'pg_restore', args }], { env: toolEnv(conn), conn, ...(signal ? { signal } : {}) });
     await finished(tool);
   },
+
+  applyGlobals: (conn, file, signal) => applyGlobalsScript(conn, file, signal),
 
   async decompress(source, destination, signal) {
     const tool = runPipeline([{ command: 'zstd', args: ['-d', '-q', '-f', source, '-o', destination] }], { env: process.env, ...(signal ? { signal } : {}) });

@@ -18,6 +18,8 @@ interface RestoreFlags {
   force?: boolean;
   dryRun?: boolean;
   yes?: boolean;
+  globals?: boolean;
+  after?: string;
 }
 
 /** How the command asks for confirmation; undefined when there is no terminal to ask on. */
@@ -47,6 +49,8 @@ export function planSummary(plan: RestorePlan): Record<string, unknown> {
     keptAs: plan.keptAs ?? null,
     dropFirst: plan.dropFirst,
     jobs: plan.jobs,
+    globals: Boolean(plan.globals),
+    after: plan.after ?? null,
     warnings: plan.warnings,
     steps: plan.steps,
   };
@@ -66,6 +70,9 @@ function reportText(report: RestoreReport): string {
     `  ${report.tables} tables, ${report.rows} rows, verified against the manifest`,
     report.keptAs ? `  the previous database is kept as "${report.keptAs}": drop it once you are satisfied` : '',
     report.droppedLeftovers.length ? `  dropped leftovers of killed restores: ${report.droppedLeftovers.join(', ')}` : '',
+    report.globals ? `  globals applied${report.globals.existing.length ? `; already there, kept: ${report.globals.existing.join(', ')}` : ''}` : '',
+    report.after ? `  post-restore command ${report.after.ok ? 'succeeded' : `FAILED (${report.after.exitCode === null ? `killed by ${report.after.signal ?? 'a signal'}` : `exit ${report.after.exitCode}`})`} in ${report.after.seconds.toFixed(1)} s: ${report.after.command}` : '',
+    ...report.warnings.map((warning) => `  WARNING: ${warning}`),
     `  steps: ${report.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}`,
   ].filter(Boolean).join('\n');
 }
@@ -83,7 +90,16 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
     throw new UsageError('restore replaces a database and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see the plan first');
   }
   const target = connectionFromFlag('--target-url', flags.targetUrl, process.env);
-  const request = { backupId, ...(flags.database ? { database: flags.database } : {}), target, jobs, dropFirst: Boolean(flags.dropFirst), force: Boolean(flags.force) };
+  const request = {
+    backupId,
+    ...(flags.database ? { database: flags.database } : {}),
+    target,
+    jobs,
+    dropFirst: Boolean(flags.dropFirst),
+    force: Boolean(flags.force),
+    ...(flags.globals ? { globals: true } : {}),
+    ...(flags.after !== undefined ? { after: flags.after } : {}),
+  };
   return withSession(out, async ({ context }) => {
     const plan = await resolveRestorePlan(context, request);
     if (flags.dryRun) {
@@ -98,9 +114,14 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
     return withInterrupts(async (signal) => {
       const onProgress = phaseProgressPrinter(out, `restore ${target.database}`);
       // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
-      const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, ...(onProgress ? { onProgress } : {}) });
+      const echoAfter = (chunk: string): void => out.stderr(chunk);
+      const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, echoAfter, ...(onProgress ? { onProgress } : {}) });
       if (onProgress) out.stderr('\n');
       printResult(out, report, reportText(report));
+      if (report.after && !report.after.ok) {
+        out.stderr(`strongbox: the restore is complete and in place, but the post-restore command failed\nhint: run it again by hand: ${report.after.command}\n`);
+        return 1;
+      }
       return 0;
     });
   });
@@ -117,13 +138,16 @@ export function registerRestore(program: Command, run: CommandRunner): void {
     .option('--jobs <n>', 'parallel pg_restore jobs', '2')
     .option('--drop-first', 'drop the target before restoring (a server without room for two copies)')
     .option('--force', 'restore a backup that is not VERIFIED (its checksum is still checked)')
+    .option('--globals', 'first apply the backup\'s roles and tablespaces (pg_dumpall --globals-only) to the server; existing ones are kept and reported')
+    .option('--after <command>', 'a shell command to run once the database is in place (PGHOST/PGPORT/PGUSER/PGDATABASE name it), e.g. \'npx prisma migrate deploy\'')
     .option('--dry-run', 'print the plan and change nothing')
     .option('--yes', 'do not ask for the database name (needed without a terminal)')
     .option('--json', 'print one JSON document')
     .addHelpText(
       'after',
       '\nExamples:\n  strongbox restore latest --target-url postgresql://admin@db:5432/app --dry-run\n' +
-        '  PGPASSFILE=~/.pgpass strongbox restore 20260102T030000Z-l-1a2b3c --database app --target-url postgresql://admin@db/app --jobs 4 --yes --json\n',
+        '  PGPASSFILE=~/.pgpass strongbox restore 20260102T030000Z-l-1a2b3c --database app --target-url postgresql://admin@db/app --jobs 4 --yes --json\n' +
+        '  strongbox restore latest --target-url postgresql://admin@db/app --globals --after \'npx prisma migrate deploy\' --yes\n',
     )
     .action(async (backupId: string, flags: RestoreFlags & { json?: boolean }) => run((out) => restoreCommand(backupId, flags, out, terminalConfirm()), Boolean(flags.json)));
 }

@@ -53,26 +53,7 @@ export async function downloadDump(options: DownloadOptions): Promise<string> {
   const declared = options.manifest.objects.dump;
   const zstd = options.manifest.compression === 'zstd';
   const file = join(options.folder, zstd ? 'dump.zst' : 'dump');
-  const source = await options.storage.get(declared.key);
-  const hasher = new HashingStream();
-  if (options.onBytes) {
-    let bytes = 0;
-    const report = options.onBytes;
-    hasher.on('data', (chunk: Buffer) => report((bytes += chunk.length), declared.bytes));
-  }
-  const sink = createWriteStream(file, { mode: 0o600, flags: 'wx' });
-  try {
-    await pipeline(source, hasher, sink, ...(options.signal ? [{ signal: options.signal }] : []));
-  } catch (error) {
-    if (error instanceof StrongboxError) throw error;
-    if (options.signal?.aborted && options.signal.reason instanceof StrongboxError) throw options.signal.reason;
-    // The sink's errors are local (no space, permissions); the source's arrive as StrongboxErrors.
-    throw localFileError(`cannot write the dump to ${file}`, error);
-  }
-  const actual = hasher.digest();
-  if (actual.sha256 !== declared.sha256 || actual.bytes !== declared.bytes) {
-    throw new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`);
-  }
+  await downloadVerified(options.storage, declared, file, options.signal, options.onBytes);
   if (!zstd) return file;
   options.onDecompress?.();
   const plain = join(options.folder, 'dump');
@@ -80,6 +61,49 @@ export async function downloadDump(options: DownloadOptions): Promise<string> {
   // Half the disk is enough for what follows.
   await rm(file, { force: true });
   return plain;
+}
+
+/**
+ * Downloads the manifest's globals (pg_dumpall --globals-only) into `folder` and returns the
+ * path of the SQL file, once its size and SHA-256 match the manifest.
+ *
+ * @throws ManifestError when the backup has no globals; otherwise as downloadDump.
+ */
+export async function downloadGlobals(storage: Storage, manifest: Manifest, folder: string, signal?: AbortSignal): Promise<string> {
+  const declared = manifest.objects.globals;
+  if (!declared) throw new StrongboxError('MANIFEST_INVALID', `the manifest of backup ${manifest.id} lists no globals`, 'restore without --globals');
+  const file = join(folder, 'globals.sql');
+  await downloadVerified(storage, declared, file, signal);
+  return file;
+}
+
+/** Streams one stored object into `file` (mode 0600, never overwriting), checking size and SHA-256. */
+async function downloadVerified(
+  storage: Storage,
+  declared: { key: string; bytes: number; sha256: string },
+  file: string,
+  signal: AbortSignal | undefined,
+  onBytes?: (bytes: number, total: number) => void,
+): Promise<void> {
+  const source = await storage.get(declared.key);
+  const hasher = new HashingStream();
+  if (onBytes) {
+    let bytes = 0;
+    hasher.on('data', (chunk: Buffer) => onBytes((bytes += chunk.length), declared.bytes));
+  }
+  const sink = createWriteStream(file, { mode: 0o600, flags: 'wx' });
+  try {
+    await pipeline(source, hasher, sink, ...(signal ? [{ signal }] : []));
+  } catch (error) {
+    if (error instanceof StrongboxError) throw error;
+    if (signal?.aborted && signal.reason instanceof StrongboxError) throw signal.reason;
+    // The sink's errors are local (no space, permissions); the source's arrive as StrongboxErrors.
+    throw localFileError(`cannot write ${declared.key} to ${file}`, error);
+  }
+  const actual = hasher.digest();
+  if (actual.sha256 !== declared.sha256 || actual.bytes !== declared.bytes) {
+    throw new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`);
+  }
 }
 
 function localFileError(message: string, error: unknown): StrongboxError {

@@ -26,7 +26,25 @@ export interface RestoreTools {
    * @throws DumpError when zstd fails (a damaged frame, no space).
    */
   decompress(source: string, destination: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Applies a globals script (pg_dumpall --globals-only) to `conn`'s server, every statement
+   * even after a failed one, and returns the statement errors.
+   *
+   * @throws DatabaseConnectionError when the server cannot be reached; DumpError when the tool fails.
+   */
+  applyGlobals(conn: PgConnection, file: string, signal?: AbortSignal): Promise<{ errors: string[] }>;
 }
+
+/** How a post-restore command ended (exitCode null: killed by a signal). */
+export interface AfterOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  /** Its last output lines. */
+  tail: string;
+}
+
+/** Runs the operator's post-restore shell command with `env` added; never throws for a failing command. */
+export type AfterCommandRunner = (command: string, env: Record<string, string>, options: { signal?: AbortSignal; echo?: (chunk: string) => void }) => Promise<AfterOutcome>;
 
 /** How a database stores and sorts text; a scratch database copies the target's. */
 export interface DatabaseLocale {

@@ -1,0 +1,116 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgRestoreTools } from '../../shared/adapters/postgres/restore-tools';
+import type { BackupEntry } from '../../shared/domain/backup';
+import type { StrongboxError } from '../../shared/errors';
+import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
+import { runLogicalBackup } from '../../shared/usecases/backup';
+import { runRestore, type RestoreDeps, type RestoreRequest } from '../../shared/usecases/restore';
+import { databaseNames, sql } from '../support/restore';
+import { startStack, type Stack } from '../support/stack';
+
+let stack: Stack;
+let deps: RestoreDeps;
+let tmp: string;
+let full: BackupEntry;
+
+async function roles(): Promise<string[]> {
+  const rows = await sql(stack.conn, "SELECT rolname FROM pg_roles WHERE rolname LIKE 'sbx\\_%' ORDER BY rolname");
+  return rows.map((row) => String(row.rolname));
+}
+
+beforeAll(async () => {
+  stack = await startStack({ storage: 'folder', rows: 50 });
+  tmp = await mkdtemp(join(tmpdir(), 'sbx-restore-extras-'));
+  deps = { ...stack.deps, ...pgRestoreDeps, tmpDir: tmp };
+  await sql(stack.conn, "CREATE ROLE sbx_reader NOLOGIN; CREATE ROLE sbx_writer LOGIN CONNECTION LIMIT 7; ALTER ROLE sbx_writer SET statement_timeout = '5s'");
+  full = await runLogicalBackup(stack.deps, { database: 'app', connection: stack.conn, tier: 'manual', compression: 'gzip', includeRolePasswords: false, runner: 'test' });
+});
+afterAll(async () => {
+  await stack?.stop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+function restore(overrides: Partial<RestoreRequest> = {}, extra: Partial<RestoreDeps> = {}) {
+  return runRestore({ ...deps, ...extra }, { backupId: full.id, target: stack.conn, jobs: 1, dropFirst: false, force: false, ...overrides });
+}
+
+async function failure(promise: Promise<unknown>): Promise<StrongboxError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as StrongboxError;
+  }
+  throw new Error('expected the restore to fail');
+}
+
+describe('restore --globals', () => {
+  it('re-creates dropped roles with their attributes and settings; roles still there are kept and reported', async () => {
+    await sql(stack.conn, 'DROP ROLE sbx_reader; DROP ROLE sbx_writer');
+    expect(await roles()).toEqual([]);
+    const report = await restore({ globals: true });
+    expect(await roles()).toEqual(['sbx_reader', 'sbx_writer']);
+    const [writer] = await sql(stack.conn, "SELECT rolcanlogin, rolconnlimit, rolconfig FROM pg_roles WHERE rolname = 'sbx_writer'");
+    expect(writer).toEqual({ rolcanlogin: true, rolconnlimit: 7, rolconfig: ['statement_timeout=5s'] });
+    expect(report.globals?.existing).toContain(`role ${stack.conn.user}`);
+    expect(report.globals?.existing).not.toContain('role sbx_reader');
+    expect(report.steps.map((s) => s.name)).toEqual(['plan', 'cleanup', 'download', 'check', 'globals', 'restore', 'verify', 'swap']);
+    expect(report.warnings.join(' ')).toMatch(/no role passwords/);
+    await sql(stack.conn, `DROP DATABASE "${report.keptAs!}"`);
+  });
+
+  it('a statement that fails for another reason stops the restore before the target is touched', async () => {
+    const before = await databaseNames(stack.conn);
+    const refusing = { ...pgRestoreTools, applyGlobals: async () => ({ errors: ['permission denied to create role', 'role "postgres" already exists'] }) };
+    const error = await failure(restore({ globals: true }, { restoreTools: refusing }));
+    expect(error.code).toBe('RESTORE_GLOBALS_FAILED');
+    expect(error.message).toContain('permission denied to create role');
+    expect(error.message).not.toContain('already exists');
+    expect(error.hint).toMatch(/not touched/);
+    expect(await databaseNames(stack.conn)).toEqual(before);
+  });
+
+  it('the globals file is checked against the manifest like the dump: a damaged one is refused', async () => {
+    const { writeFile, readFile } = await import('node:fs/promises');
+    const path = join(stack.storage.bucket, full.globalsKey!);
+    const good = await readFile(path);
+    await writeFile(path, Buffer.concat([good, Buffer.from('\nDROP ROLE sbx_reader;\n')]));
+    try {
+      const before = await databaseNames(stack.conn);
+      const error = await failure(restore({ globals: true }));
+      expect(error.code).toBe('CHECKSUM_MISMATCH');
+      expect(error.message).toContain('globals.sql');
+      expect(await roles()).toEqual(['sbx_reader', 'sbx_writer']);
+      expect(await databaseNames(stack.conn)).toEqual(before);
+    } finally {
+      await writeFile(path, good);
+    }
+  });
+});
+
+describe('restore --after', () => {
+  it('runs the command once the restored database is in place, with PGDATABASE naming it', async () => {
+    const echoed: string[] = [];
+    const report = await restore({ force: true, after: 'psql -X -q -c "CREATE TABLE after_ran (at timestamptz DEFAULT now())" && echo migrated', echoAfter: (c) => echoed.push(c) });
+    expect(report.after).toMatchObject({ ok: true, exitCode: 0 });
+    expect(report.steps.at(-1)?.name).toBe('after');
+    expect(echoed.join('')).toContain('migrated');
+    expect(await sql(stack.conn, "SELECT to_regclass('public.after_ran') IS NOT NULL AS there")).toEqual([{ there: true }]);
+    await sql(stack.conn, `DROP DATABASE "${report.keptAs!}"`);
+  });
+
+  it('a failing command is reported with its exit status and output; the restored database stays', async () => {
+    const report = await restore({ force: true, after: 'echo "migration 42 failed" >&2; exit 3' });
+    expect(report.after).toMatchObject({ ok: false, exitCode: 3, tail: 'migration 42 failed' });
+    expect(await sql(stack.conn, "SELECT to_regclass('public.after_ran') IS NULL AS gone")).toEqual([{ gone: true }]);
+    expect(stack.log.lines.some((line) => line.message?.includes('post-restore command failed'))).toBe(true);
+    await sql(stack.conn, `DROP DATABASE "${report.keptAs!}"`);
+  });
+
+  it('an empty command is refused in the plan, before anything happens', async () => {
+    const error = await failure(restore({ after: '  ' }));
+    expect(error.code).toBe('INPUT_INVALID');
+  });
+});
