@@ -153,4 +153,21 @@ describe('confirmation on a terminal (the command in-process)', () => {
     expect(JSON.parse(right.out)).toMatchObject({ backupId, keptAs: expect.stringMatching(/^shop_before_restore_/) });
     expect(await fingerprint(shop())).toEqual(original);
   });
+  it('--globals --after: roles applied first, the command run on the restored database; a failing command exits 1 after the restore', async () => {
+    const ok = await runCli(['restore', 'latest', '--target-url', url, '--globals', '--after', 'psql -X -q -c "SELECT 1" && echo after-ran-on-$PGDATABASE', '--yes', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const report = JSON.parse(ok.stdout);
+    expect(report.globals.existing).toContain('role postgres');
+    expect(report.after).toMatchObject({ ok: true, exitCode: 0, command: expect.stringContaining('after-ran-on') });
+    expect(ok.stderr).toContain('after-ran-on-shop');
+    expect(ok.stdout + ok.stderr).not.toContain(PASSWORD);
+
+    // Kept databases are named to the second: a second restore within the same second would collide.
+    await new Promise((done) => setTimeout(done, 1100));
+    const failed = await runCli(['restore', 'latest', '--target-url', url, '--after', 'exit 4', '--yes']);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stdout, failed.stderr).toContain('post-restore command FAILED (exit 4)');
+    expect(failed.stderr).toContain('the restore is complete and in place, but the post-restore command failed');
+    expect(await fingerprint(shop())).toEqual(original);
+  });
 });
