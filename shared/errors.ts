@@ -51,6 +51,20 @@ export class ObjectNotFoundError extends StrongboxError {
   }
 }
 
+/**
+ * The object is in an archive storage class (S3 GLACIER / DEEP_ARCHIVE) and must be retrieved
+ * (an S3 restore request, hours) before it can be read.
+ */
+export class ObjectInColdStorageError extends StrongboxError {
+  readonly key: string;
+  readonly storageClass: string;
+  constructor(key: string, storageClass: string, options?: { cause?: unknown }) {
+    super('OBJECT_IN_COLD_STORAGE', `object ${key} is in cold storage (${storageClass}) and cannot be read until it is retrieved`, 'restore it from cold storage first: `strongbox restore` and `strongbox validate` start the retrieval themselves', options);
+    this.key = key;
+    this.storageClass = storageClass;
+  }
+}
+
 /** A catalog (DynamoDB) operation failed. */
 export class CatalogError extends StrongboxError {
   constructor(message: string, hint: string, options?: { cause?: unknown }) {

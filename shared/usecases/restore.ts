@@ -15,6 +15,7 @@ import { downloadDump, downloadGlobals, makeTempFolder } from './restore/downloa
 import { assertManifestFits, checkArchive, dropLeftovers, markDamaged, withOutcome } from './restore/steps';
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from './restore/ports';
 import { applyGlobals, runAfter, type AfterReport } from './restore/extras';
+import { readingColdAware } from './restore/cold';
 import { assertCountsMatch } from './restore/verify';
 
 export type { RestorePlan } from '../domain/restore-plan';
@@ -158,8 +159,10 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       const manifest = await readManifest(deps.storage, plan.backup.manifestKey);
       assertManifestFits(manifest, plan);
       const tools = deps.restoreTools;
+      // A backup in cold storage: its retrieval is started, and the error says when to come back.
+      const coldAware = <T>(read: () => Promise<T>): Promise<T> => readingColdAware(deps.storage, plan.backup.id, deps.clock(), read);
       const file = await timed('download', () =>
-        downloadDump({
+        coldAware(() => downloadDump({
           storage: deps.storage,
           tools,
           manifest,
@@ -167,7 +170,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
           ...(request.signal ? { signal: request.signal } : {}),
           onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'download', bytes, totalBytes }),
           onDecompress: () => request.onProgress?.({ phase: 'decompress' }),
-        }),
+        })),
       );
       deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes });
       await timed('check', () => checkArchive(tools, file, plan, request.signal));
@@ -176,7 +179,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
         if (manifest.objects.globals?.includesRolePasswords === false) {
           warnings.push('the backup\'s globals hold no role passwords: roles created from them cannot log in until you set their passwords (ALTER ROLE … PASSWORD)');
         }
-        const script = await downloadGlobals(deps.storage, manifest, folder.path, request.signal);
+        const script = await coldAware(() => downloadGlobals(deps.storage, manifest, folder.path, request.signal));
         globals = await timed('globals', () => applyGlobals(tools, request.target, script, request.signal));
         deps.log.info('restore globals applied', { ...at, existing: globals.existing.length });
       }

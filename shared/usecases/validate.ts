@@ -81,7 +81,8 @@ export interface ValidationReport {
  * @throws what resolveDrillBackup throws (nothing is started); when the scratch cannot be set up
  *   (LOCAL_CLUSTER_FAILED, DatabaseConnectionError of the scratch server) the error, after an
  *   alert, with nothing recorded (the backup was not tried); INTERRUPTED when `signal` aborts,
- *   after the cleanup, with nothing recorded and no alert.
+ *   after the cleanup, with nothing recorded and no alert; BACKUP_IN_COLD_STORAGE (its retrieval
+ *   started) likewise.
  */
 export async function runValidation(deps: ValidationDeps, request: ValidationRequest): Promise<ValidationReport> {
   const backup = await resolveDrillBackup(deps.catalog, request.backupId, request.database);
@@ -143,6 +144,11 @@ export async function runValidation(deps: ValidationDeps, request: ValidationReq
 
   if (failure?.code === 'INTERRUPTED') {
     deps.log.warn('validation interrupted: nothing recorded', { ...keys, reason: failure.message });
+    throw failure;
+  }
+  // Not a bad backup: its retrieval from cold storage was started; the error says when to come back.
+  if (failure?.code === 'BACKUP_IN_COLD_STORAGE') {
+    deps.log.warn('validation postponed: the backup is in cold storage', { ...keys, reason: failure.message });
     throw failure;
   }
   if (report) {

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgRestoreTools } from '../../shared/adapters/postgres/restore-tools';
 import type { BackupEntry } from '../../shared/domain/backup';
-import type { StrongboxError } from '../../shared/errors';
+import { ObjectInColdStorageError, type StrongboxError } from '../../shared/errors';
+import type { RetrievalState } from '../../shared/usecases/restore/cold';
 import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { runRestore, type RestoreDeps, type RestoreRequest } from '../../shared/usecases/restore';
 import { databaseNames, sql } from '../support/restore';
+import { boundStorage } from '../support/faults';
 import { startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -112,5 +114,50 @@ describe('restore --after', () => {
   it('an empty command is refused in the plan, before anything happens', async () => {
     const error = await failure(restore({ after: '  ' }));
     expect(error.code).toBe('INPUT_INVALID');
+  });
+});
+
+describe('a backup in cold storage', () => {
+  /** The stack's storage, with the dump in GLACIER until "retrieved". */
+  function coldStorage(state: RetrievalState) {
+    const requests: Array<{ key: string; days: number }> = [];
+    const storage = Object.assign(boundStorage(stack.storage), {
+      get: async (key: string) => {
+        if (key.endsWith('/dump')) throw new ObjectInColdStorageError(key, 'GLACIER');
+        return stack.storage.get(key);
+      },
+      startRetrieval: async (key: string, options: { days: number }) => {
+        requests.push({ key, days: options.days });
+        return { state, storageClass: 'GLACIER' };
+      },
+    });
+    return { storage, requests };
+  }
+
+  it('starts its retrieval and says when to come back; the target is not touched', async () => {
+    const before = await databaseNames(stack.conn);
+    const { storage, requests } = coldStorage('started');
+    const error = await failure(restore({ force: true }, { storage }));
+    expect(error.code).toBe('BACKUP_IN_COLD_STORAGE');
+    expect(error.message).toMatch(/retrieval was started now .*3 to 5 hours/);
+    expect(error.hint).toMatch(/run the same command again/);
+    expect(requests).toEqual([{ key: full.key, days: 7 }]);
+    expect(await databaseNames(stack.conn)).toEqual(before);
+  });
+
+  it('a retrieval already under way is not requested twice in the message: it says so', async () => {
+    const { storage } = coldStorage('in-progress');
+    const error = await failure(restore({ force: true }, { storage }));
+    expect(error.message).toMatch(/already under way/);
+  });
+
+  it('a storage without a cold tier passes the error through unchanged', async () => {
+    const storage = Object.assign(boundStorage(stack.storage), {
+      get: async (key: string) => {
+        throw new ObjectInColdStorageError(key, 'GLACIER');
+      },
+    });
+    const error = await failure(restore({ force: true }, { storage }));
+    expect(error.code).toBe('OBJECT_IN_COLD_STORAGE');
   });
 });

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { pgRestoreTools } from '../../shared/adapters/postgres/restore-tools';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { parseManifest } from '../../shared/domain/manifest';
-import { DumpError, InterruptedError, StrongboxError } from '../../shared/errors';
+import { DumpError, InterruptedError, ObjectInColdStorageError, StrongboxError } from '../../shared/errors';
 import { pgValidationDeps } from '../../shared/runtime/validate-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import type { RestoreTools } from '../../shared/usecases/restore/ports';
 import { runValidation, type ValidationDeps, type ValidationRequest } from '../../shared/usecases/validate';
+import { boundStorage } from '../support/faults';
 import { databaseNames } from '../support/restore';
 import { startStack, type Stack } from '../support/stack';
 import { flipByte, processesOn, recordingClusters } from '../support/validate';
@@ -134,6 +135,33 @@ describe('strongbox validate: the restore drill on a throwaway PostgreSQL', () =
     const error = await failure(validate({ signal: abort.signal }, { restoreTools: tools }));
 
     expect(error).toMatchObject({ code: 'INTERRUPTED', message: 'stopped by SIGINT' });
+    expect((await stack.catalog.get(good.id))?.lastValidation).toEqual(before);
+    expect(stack.alerts.published.length).toBe(alerts);
+    await expectThrownAway(running);
+  });
+});
+
+describe('strongbox validate: a backup in cold storage', () => {
+  it('starts its retrieval and postpones: nothing recorded, no alert, the scratch thrown away', async () => {
+    const before = (await stack.catalog.get(good.id))?.lastValidation;
+    const alerts = stack.alerts.published.length;
+    const requested: string[] = [];
+    let running: number[] = [];
+    const storage = Object.assign(boundStorage(stack.storage), {
+      get: async (key: string) => {
+        if (key === good.key) {
+          running = await processesOn(clusters.started[0]!.dataDir);
+          throw new ObjectInColdStorageError(key, 'DEEP_ARCHIVE');
+        }
+        return stack.storage.get(key);
+      },
+      startRetrieval: async (key: string) => (requested.push(key), { state: 'started' as const, storageClass: 'DEEP_ARCHIVE' }),
+    });
+
+    const error = await failure(validate({}, { storage }));
+
+    expect(error).toMatchObject({ code: 'BACKUP_IN_COLD_STORAGE', message: expect.stringContaining('up to 12 hours') });
+    expect(requested).toEqual([good.key]);
     expect((await stack.catalog.get(good.id))?.lastValidation).toEqual(before);
     expect(stack.alerts.published.length).toBe(alerts);
     await expectThrownAway(running);

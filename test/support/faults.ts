@@ -8,19 +8,7 @@ import { StorageError } from '../../shared/errors';
  * Every other method is the real one.
  */
 export function failingMidUpload(storage: Storage, afterBytes: number, message: string): Storage {
-  // Bound methods: drivers keep private (#) fields, which a prototype proxy cannot reach.
-  const real: Storage = {
-    location: storage.location,
-    bucket: storage.bucket,
-    putStream: storage.putStream.bind(storage),
-    putBytes: storage.putBytes.bind(storage),
-    get: storage.get.bind(storage),
-    getBytes: storage.getBytes.bind(storage),
-    head: storage.head.bind(storage),
-    list: storage.list.bind(storage),
-    delete: storage.delete.bind(storage),
-    onObjectCreated: storage.onObjectCreated.bind(storage),
-  };
+  const real = boundStorage(storage);
   return Object.assign(real, {
     putStream(key: string, body: Readable, options?: Parameters<Storage['putStream']>[2]) {
       let seen = 0;
@@ -35,4 +23,21 @@ export function failingMidUpload(storage: Storage, afterBytes: number, message: 
       return storage.putStream(key, body.pipe(breaker), options);
     },
   });
+}
+
+/**
+ * A plain object with every method of `storage` bound to it (and its location and bucket):
+ * tests replace some methods and keep the rest. Drivers keep private (#) fields, which a
+ * prototype proxy cannot reach; bound methods can.
+ */
+export function boundStorage(storage: Storage): Storage {
+  const bound: Record<string, unknown> = { location: storage.location, bucket: storage.bucket };
+  const methods = storage as unknown as Record<string, unknown>;
+  for (let proto: object | null = Object.getPrototypeOf(storage) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const method = methods[name];
+      if (name !== 'constructor' && !(name in bound) && typeof method === 'function') bound[name] = (method as (...args: unknown[]) => unknown).bind(storage);
+    }
+  }
+  return bound as unknown as Storage;
 }
