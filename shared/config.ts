@@ -33,6 +33,15 @@ const storageSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+const alertsSchema = z.object({
+  /**
+   * Local mode: alerts also go to this Slack-compatible incoming webhook. It is a secret
+   * (whoever has it can post): prefer STRONGBOX_SLACK_WEBHOOK_URL in the environment, which
+   * wins over the file. In AWS the notifySlack function reads it from SSM (docs/alerts.md).
+   */
+  webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+});
+
 export const configSchema = z.object({
   databases: z.array(databaseSchema).default([]),
   storage: storageSchema.default({ type: 'folder' }),
@@ -43,11 +52,14 @@ export const configSchema = z.object({
   watchdogSchedule: z.string().default(schedules.watchdog),
   /** Retention windows (docs/retention.md); every field optional. */
   retention: retentionPolicySchema.optional(),
+  /** Where alerts go besides the console in local mode (docs/alerts.md). */
+  alerts: alertsSchema.optional(),
 });
 
 export type StrongboxConfig = z.infer<typeof configSchema>;
 export type DatabaseConfig = StrongboxConfig['databases'][number];
 export type StorageConfig = StrongboxConfig['storage'];
+export type AlertsConfig = NonNullable<StrongboxConfig['alerts']>;
 
 /**
  * Validates a parsed config file. Throws ConfigError listing every problem, with the

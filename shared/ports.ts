@@ -28,6 +28,13 @@ export interface Alert {
   /** The error code behind it, when there is one. */
   code?: string;
   at: string;
+  /**
+   * Alerts with the same key are sent once per window (shared/domain/alerts/dedupe.ts).
+   * Absent: derived from the type's registry entry (type, database, backup id…).
+   */
+  dedupeKey?: string;
+  /** Set by the dedupe decorator: identical alerts suppressed since this key was last sent. */
+  suppressed?: number;
 }
 
 /**
@@ -36,6 +43,31 @@ export interface Alert {
  */
 export interface AlertPublisher {
   publish(alert: Alert): Promise<void>;
+}
+
+/**
+ * A publisher that can tell whether an alert left: `send` throws (a StrongboxError) when
+ * it did not, `publish` never throws. The dedupe decorator uses `send` to give back its
+ * claim when delivery failed, so that the next repeat is not suppressed.
+ */
+export interface AlertSender extends AlertPublisher {
+  send(alert: Alert): Promise<void>;
+}
+
+/** Whether an alert may be sent now (claim won) or repeats one sent within its window. */
+export type DedupeClaim = { claimed: true; suppressedBefore: number } | { claimed: false };
+
+/**
+ * Remembers which dedupe keys were sent recently (DynamoDB in AWS, memory locally).
+ * `claim` is atomic: of concurrent claims on one key within a window exactly one wins; a
+ * lost claim is counted, and the next winning claim after the window reports that count.
+ * Throws CatalogError (or another StrongboxError) when the store cannot be reached: the
+ * caller then sends the alert anyway.
+ */
+export interface AlertDedupeStore {
+  claim(key: string, now: Date, windowMs: number): Promise<DedupeClaim>;
+  /** Gives back the claim made at `claimedAt` (its alert could not be sent). Never throws. */
+  release(key: string, claimedAt: Date): Promise<void>;
 }
 
 /** One dump task to start: the ECS RunTask overrides, or a local child's environment. */

@@ -92,7 +92,7 @@ export async function runDumpTask(io: TaskIo): Promise<number> {
     } else {
       const { config } = loadConfig(io.env, io.cwd);
       const paths = resolveHome(io.env, io.cwd);
-      const context = await openLocalContext({ paths, storage: config.storage, env: io.env, log });
+      const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env: io.env, log });
       close = context.close;
       deps = { ...context, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
       const target = resolveDatabase({ name: input.database, ...(logicalCompression ? { compression: logicalCompression } : {}) }, config, io.env, paths);

@@ -21,7 +21,7 @@ export async function withSession<T>(out: Output, fn: (session: Session) => Prom
   const { config } = loadConfig(env, process.cwd());
   const paths = resolveHome(env, process.cwd());
   const log = stderrLog(out.interactive || env.STRONGBOX_LOG === '1');
-  const context = await openLocalContext({ paths, storage: config.storage, env, log });
+  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log });
   try {
     return await fn({ context, config, env });
   } finally {

@@ -3,11 +3,17 @@ import { makeDynamoClient, makeDynamoDocumentClient } from '../adapters/catalog/
 import { DynamoCatalog } from '../adapters/catalog/dynamo';
 import { DynamoWalCatalog } from '../adapters/catalog/dynamo-wal';
 import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import { SlackWebhookClient } from '../adapters/slack/webhook';
+import { WebhookAlertPublisher } from '../adapters/slack/webhook-alerts';
 import { ConsoleAlertPublisher } from '../adapters/sns/console-alerts';
+import { DedupingAlertPublisher } from '../adapters/sns/dedupe';
+import { FanOutAlertPublisher } from '../adapters/sns/fanout';
+import { MemoryAlertDedupeStore } from '../adapters/sns/memory-dedupe';
 import { FolderStorage } from '../adapters/storage/folder';
 import { makeS3Client, S3Storage } from '../adapters/storage/s3';
 import type { Storage } from '../adapters/storage/storage';
-import type { StorageConfig } from '../config';
+import type { AlertsConfig, StorageConfig } from '../config';
+import { ConfigError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { ensureCatalogTable, startDynalite } from './dynalite-server';
 import { readLiveInstance, type HomePaths } from './home';
@@ -51,9 +57,27 @@ export function localStorage(config: StorageConfig, paths: HomePaths, env: NodeJ
 }
 
 /**
+ * Local mode's alerts: always one line on the console; when a webhook is configured
+ * (STRONGBOX_SLACK_WEBHOOK_URL, else `alerts.webhookUrl` in strongbox.config.json) also
+ * the Slack message, with repeats of one problem within its window sent once (the console
+ * still shows every one). Throws ConfigError when the variable is not an http(s) URL.
+ */
+export function localAlerts(options: { env: NodeJS.ProcessEnv; log: Log; config?: AlertsConfig; clock?: Clock; console?: AlertPublisher }): AlertPublisher {
+  const consoleAlerts = options.console ?? new ConsoleAlertPublisher();
+  const fromEnv = options.env.STRONGBOX_SLACK_WEBHOOK_URL?.trim();
+  const url = fromEnv || options.config?.webhookUrl;
+  if (!url) return consoleAlerts;
+  if (fromEnv && !/^https?:\/\/[^\s]+$/.test(fromEnv)) {
+    throw new ConfigError('STRONGBOX_SLACK_WEBHOOK_URL is not an http(s) URL', 'set it to the incoming webhook URL (https://hooks.slack.com/services/…), or unset it');
+  }
+  const webhook = new WebhookAlertPublisher(new SlackWebhookClient(options.log), url, options.log);
+  return new FanOutAlertPublisher([consoleAlerts, new DedupingAlertPublisher(webhook, new MemoryAlertDedupeStore(), options.log, options.clock)]);
+}
+
+/**
  * Opens local mode's state: the catalog of the running `npm start` when there is one
  * (never two writers on the catalog files), otherwise a catalog server of its own on
- * 127.0.0.1 over the files in the home; the storage; the console alerts; and the local
+ * 127.0.0.1 over the files in the home; the storage; the alerts (localAlerts); and the local
  * delivery of ObjectCreated events to the same handlers AWS runs.
  * Throws CATALOG_LOCKED when another process holds the catalog files.
  */
@@ -63,11 +87,13 @@ export async function openLocalContext(options: {
   env: NodeJS.ProcessEnv;
   log: Log;
   alerts?: AlertPublisher;
+  /** The config file's `alerts` section (ignored when `alerts` is given). */
+  alertsConfig?: AlertsConfig;
   clock?: Clock;
 }): Promise<LocalContext> {
   const { paths, log } = options;
   const clock = options.clock ?? (() => new Date());
-  const alerts = options.alerts ?? new ConsoleAlertPublisher();
+  const alerts = options.alerts ?? localAlerts({ env: options.env, log, clock, ...(options.alertsConfig ? { config: options.alertsConfig } : {}) });
   const instance = readLiveInstance(paths);
   let endpoint: string;
   let stopCatalog: () => Promise<void> = async () => {};

@@ -41,7 +41,7 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
     throw new StrongboxError('ALREADY_STARTED', `Strongbox is already running for ${paths.root} (pid ${running.pid})`, 'use the CLI beside it (`npx strongbox list`), or stop it with Ctrl-C first');
   }
   const { config, path: configPath } = loadConfig(env, cwd);
-  const context = await openLocalContext({ paths, storage: config.storage, env, log });
+  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log });
   let cluster: LocalCluster | undefined;
   const cleanups: Array<() => Promise<void>> = [context.close];
   try {

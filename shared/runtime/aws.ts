@@ -1,9 +1,12 @@
 import { SNSClient } from '@aws-sdk/client-sns';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { makeDynamoDocumentClient } from '../adapters/catalog/client';
 import { DynamoCatalog } from '../adapters/catalog/dynamo';
+import { DynamoAlertDedupeStore } from '../adapters/catalog/dynamo-alert-dedupe';
 import { DynamoWalCatalog } from '../adapters/catalog/dynamo-wal';
 import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import { SnsAlertPublisher } from '../adapters/sns/alerts';
+import { DedupingAlertPublisher } from '../adapters/sns/dedupe';
 import { makeS3Client, S3Storage } from '../adapters/storage/s3';
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { Storage } from '../adapters/storage/storage';
@@ -20,6 +23,17 @@ export interface AwsDeps {
 }
 
 /**
+ * The alert publisher of a function or task in AWS: the SNS topic (STRONGBOX_ALERT_TOPIC_ARN)
+ * behind the dedupe on the catalog table (STRONGBOX_TABLE), so that repeats of one problem
+ * within its window are sent once (shared/domain/alerts). The dedupe fails open.
+ */
+export function awsAlerts(env: NodeJS.ProcessEnv, log: Log, options: { documents?: DynamoDBDocumentClient; clock?: Clock } = {}): AlertPublisher {
+  const documents = options.documents ?? makeDynamoDocumentClient();
+  const sns = new SnsAlertPublisher(new SNSClient({}), requiredEnv(env, 'STRONGBOX_ALERT_TOPIC_ARN'), log);
+  return new DedupingAlertPublisher(sns, new DynamoAlertDedupeStore(documents, requiredEnv(env, 'STRONGBOX_TABLE')), log, options.clock);
+}
+
+/**
  * The adapters of a function or task running in AWS, from the variables serverless.yml
  * sets (STRONGBOX_BUCKET, STRONGBOX_TABLE, STRONGBOX_ALERT_TOPIC_ARN). Clients use the
  * role's credentials and the region of the runtime.
@@ -27,12 +41,13 @@ export interface AwsDeps {
 export function awsDeps(env: NodeJS.ProcessEnv, log: Log): AwsDeps {
   const documents = makeDynamoDocumentClient();
   const table = requiredEnv(env, 'STRONGBOX_TABLE');
+  const clock: Clock = () => new Date();
   return {
     storage: new S3Storage(makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET')),
     catalog: new DynamoCatalog(documents, table),
     walCatalog: new DynamoWalCatalog(documents, table),
-    alerts: new SnsAlertPublisher(new SNSClient({}), requiredEnv(env, 'STRONGBOX_ALERT_TOPIC_ARN'), log),
+    alerts: awsAlerts(env, log, { documents, clock }),
     log,
-    clock: () => new Date(),
+    clock,
   };
 }

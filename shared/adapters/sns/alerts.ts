@@ -1,5 +1,6 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type { Alert, AlertPublisher, Log } from '../../ports';
+import { StrongboxError } from '../../errors';
+import type { Alert, AlertSender, Log } from '../../ports';
 
 /** SNS subjects are limited to 100 printable ASCII characters. */
 function subjectOf(alert: Alert): string {
@@ -12,14 +13,15 @@ function subjectOf(alert: Alert): string {
  * alert as JSON; type, severity and database travel as message attributes so that
  * subscriptions can filter. A failed publish is logged, never thrown.
  */
-export class SnsAlertPublisher implements AlertPublisher {
+export class SnsAlertPublisher implements AlertSender {
   constructor(
     private readonly client: SNSClient,
     private readonly topicArn: string,
     private readonly log: Log,
   ) {}
 
-  async publish(alert: Alert): Promise<void> {
+  /** Publishes, or throws StrongboxError ALERT_NOT_SENT (the SDK error as its cause). */
+  async send(alert: Alert): Promise<void> {
     const attributes: Record<string, { DataType: 'String'; StringValue: string }> = {
       type: { DataType: 'String', StringValue: alert.type },
       severity: { DataType: 'String', StringValue: alert.severity },
@@ -30,7 +32,15 @@ export class SnsAlertPublisher implements AlertPublisher {
         new PublishCommand({ TopicArn: this.topicArn, Subject: subjectOf(alert), Message: JSON.stringify(alert), MessageAttributes: attributes }),
       );
     } catch (error) {
-      this.log.error('alert could not be published', { type: alert.type, backupId: alert.backupId, error: (error as Error).name });
+      throw new StrongboxError('ALERT_NOT_SENT', `alert ${alert.type} could not be published to SNS: ${(error as Error).name}`, 'check the topic, its KMS key and the role\'s sns:Publish', { cause: error });
+    }
+  }
+
+  async publish(alert: Alert): Promise<void> {
+    try {
+      await this.send(alert);
+    } catch (error) {
+      this.log.error('alert could not be published', { type: alert.type, backupId: alert.backupId, error: ((error as Error).cause as Error | undefined)?.name ?? (error as Error).name });
     }
   }
 }
