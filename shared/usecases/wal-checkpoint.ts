@@ -3,9 +3,11 @@ import type { Catalog } from '../adapters/catalog/catalog';
 import type { ArchiveStatus, RestorePoint, WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { ArchiverStats, WalPosition, WalServer } from '../adapters/postgres/wal-server';
 import type { PgConnection } from '../adapters/postgres/types';
+import { archiveLagAlertType, ARCHIVE_LAG_WARNING_SECONDS } from '../domain/alerts/archive-lag';
+import { ALERT_TYPES } from '../domain/alerts/registry';
 import { RPO_SECONDS } from '../domain/wal/doctor';
 import { asStrongboxError } from '../errors';
-import type { Alert, AlertPublisher, Clock, Log } from '../ports';
+import type { Alert, AlertPublisher, Clock, Log, Severity } from '../ports';
 import { archivedPast } from './doctor';
 import { createNamedRestorePoint } from './restore-point';
 import { findArchiveGap, type GapCheck } from './wal-gap';
@@ -95,10 +97,10 @@ async function checkpoint(deps: WalCheckpointDeps, request: WalCheckpointRequest
   const rpo = request.rpoSeconds ?? RPO_SECONDS;
   const warnings: string[] = [];
   const published: string[] = [];
-  const alert = async (fields: Omit<Alert, 'at' | 'database' | 'severity'>) => {
+  const alert = async (fields: Omit<Alert, 'at' | 'database' | 'severity'>, severity: Severity = 'SEV2') => {
     published.push(fields.type);
     deps.log.warn('WAL checkpoint alert', { database, type: fields.type, message: fields.message });
-    await deps.alerts.publish({ ...fields, severity: 'SEV2', database, at: deps.clock().toISOString() });
+    await deps.alerts.publish({ ...fields, severity, database, at: deps.clock().toISOString() });
   };
 
   const startedAt = deps.clock();
@@ -131,7 +133,8 @@ async function checkpoint(deps: WalCheckpointDeps, request: WalCheckpointRequest
 
   const now = deps.clock();
   const stalledSeconds = stats.lastArchivedAt !== undefined ? (now.getTime() - Date.parse(stats.lastArchivedAt)) / 1000 : undefined;
-  if ((lagSeconds !== undefined && lagSeconds > rpo) || (!archived && stalledSeconds !== undefined && stalledSeconds > rpo)) {
+  const lagLevel = archiveLagAlertType(lagSeconds, { rpoSeconds: rpo });
+  if (lagLevel === 'ARCHIVE_LAG' || (!archived && stalledSeconds !== undefined && stalledSeconds > rpo)) {
     await alert({
       type: 'ARCHIVE_LAG',
       message:
@@ -141,6 +144,16 @@ async function checkpoint(deps: WalCheckpointDeps, request: WalCheckpointRequest
       hint: 'the archive endpoint may be slow or down, or the host saturated: check `strongbox doctor` and the wal-push log',
       code: 'ARCHIVE_LAG',
     });
+  } else if (lagLevel === 'ARCHIVE_LAG_WARNING') {
+    await alert(
+      {
+        type: 'ARCHIVE_LAG_WARNING',
+        message: `WAL of ${database} took ${lagSeconds!.toFixed(0)} s to be archived: over ${ARCHIVE_LAG_WARNING_SECONDS} s, still within the ${rpo} s RPO`,
+        hint: 'archiving is falling behind: check the archive endpoint, the host load and archive_timeout before the lag reaches the RPO',
+        code: 'ARCHIVE_LAG_WARNING',
+      },
+      ALERT_TYPES.ARCHIVE_LAG_WARNING.severity,
+    );
   }
 
   const gap = await findArchiveGap(deps, {

@@ -155,6 +155,20 @@ describe('runWalCheckpoint', () => {
     expect(result.restorePoint!.name).toBe('strongbox-20261124T031502Z');
   });
 
+  it('archived slower than a minute but within the RPO: a SEV4 ARCHIVE_LAG_WARNING, no ARCHIVE_LAG', async () => {
+    // A clock that moves 61 s on each reading: the measured lag is over a minute, within a day-long RPO.
+    let now = Date.parse('2026-11-24T03:30:00Z');
+    const d = deps(() => new Date((now += 61_000)));
+
+    const result = await runWalCheckpoint(d, { database: 'app5', connection: good.conn, waitMs: 6_000_000, pollMs: 100, rpoSeconds: 86_400 });
+
+    expect(result.lagSeconds!).toBeGreaterThan(60);
+    expect(result.alerts).toEqual(['ARCHIVE_LAG_WARNING']);
+    expect(d.alerts.published).toEqual([
+      expect.objectContaining({ type: 'ARCHIVE_LAG_WARNING', severity: 'SEV4', database: 'app5', message: expect.stringMatching(/took \d+ s to be archived: over 60 s, still within the 86400 s RPO/) }),
+    ]);
+  });
+
   it('an unreachable database: SEV2 WAL_CHECKPOINT_FAILED, then the error', async () => {
     const d = deps();
     await expect(runWalCheckpoint(d, { database: 'app6', connection: { ...good.conn, port: 1 }, waitMs: 1_000 })).rejects.toMatchObject({ code: 'DB_UNREACHABLE' });
