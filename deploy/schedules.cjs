@@ -1,12 +1,13 @@
 // Variable resolver for serverless.yml: turns the Strongbox config file (the same
 // `strongbox.config.json` local mode reads, see shared/config.ts) into one EventBridge
-// schedule per database, the list of secrets the dump task may read, and the watchdog's
-// settings.
+// schedule per database, the list of secrets the dump task may read, the watchdog's
+// settings, and the retention function's schedule and policy.
 //
 // Used as `${file(./deploy/schedules.cjs):scheduleEvents}`, `…:secretResources`,
-// `…:watchdogSchedule` and `…:staleAfterSeconds`. The config file is the stage parameter
-// `configFile` (default `strongbox.config.json`, or the STRONGBOX_CONFIG environment
-// variable), relative to the service folder.
+// `…:watchdogSchedule`, `…:staleAfterSeconds`, `…:retentionSchedule` and
+// `…:retentionPolicy`. The config file is the stage parameter `configFile` (default
+// `strongbox.config.json`, or the STRONGBOX_CONFIG environment variable), relative to the
+// service folder.
 'use strict';
 
 const { readFileSync } = require('node:fs');
@@ -91,7 +92,26 @@ function readConfig(configFile) {
   if (!Number.isInteger(staleAfterSeconds) || staleAfterSeconds < 60 || staleAfterSeconds > 86_400) {
     throw configError(file, 'staleAfterSeconds must be a whole number of seconds from 60 to 86400');
   }
-  return { databases, watchdogSchedule, staleAfterSeconds };
+  const retention = readRetention(file, config.retention);
+  return { databases, watchdogSchedule, staleAfterSeconds, retention };
+}
+
+// The fields of the `retention` section (shared/domain/retention/policy.ts has the full rules).
+const RETENTION_FIELDS = ['dailyDays', 'weeklyDays', 'monthlyDays', 'monthlyColdAfterDays', 'failedDays', 'walDays', 'restorePointHours'];
+
+/**
+ * The `retention` section, checked for what packaging can tell: an object of known fields
+ * holding whole numbers from 0. The retention function checks the rest (windows in order,
+ * limits) when it runs, and alerts instead of deleting on a policy that makes no sense.
+ */
+function readRetention(file, section) {
+  if (section === undefined || section === null) return {};
+  if (typeof section !== 'object' || Array.isArray(section)) throw configError(file, '"retention" must be an object like {"dailyDays": 30}');
+  for (const [field, value] of Object.entries(section)) {
+    if (!RETENTION_FIELDS.includes(field)) throw configError(file, `retention.${field} is not a retention setting (known: ${RETENTION_FIELDS.join(', ')})`);
+    if (!Number.isInteger(value) || value < 0) throw configError(file, `retention.${field} must be a whole number of days (hours for restorePointHours), got ${JSON.stringify(value)}`);
+  }
+  return section;
 }
 
 async function configFrom(resolveVariable) {
@@ -181,4 +201,43 @@ async function staleAfterSeconds({ resolveVariable }) {
   return String((await configFrom(resolveVariable)).staleAfterSeconds);
 }
 
-module.exports = { scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, readConfig };
+/**
+ * serverless.yml resolver: the retention function's daily sweep over every database
+ * (deploy/schedules.json `retention`). New backups trigger it too, through the
+ * ObjectCreated topic.
+ */
+async function retentionSchedule() {
+  return defaults.retention;
+}
+
+/** serverless.yml resolver: the config's `retention` section as JSON (STRONGBOX_RETENTION_POLICY; `{}` = the defaults). */
+async function retentionPolicy({ resolveVariable }) {
+  return JSON.stringify((await configFrom(resolveVariable)).retention);
+}
+
+// The monthly restore drill: 04:00 UTC on the 1st (after the 03:00 dump), unless
+// deploy/schedules.json names another `validation` schedule.
+const MONTHLY_VALIDATION = 'cron(0 4 1 * ? *)';
+
+/**
+ * serverless.yml resolver: the `events` of the validation state machine, per database one
+ * monthly `schedule` that starts it with `{ "job": { "backupId": "latest", "database": name } }`
+ * (the job the validation task reads; no secret: the drill restores into a throwaway server).
+ */
+async function validationEvents({ resolveVariable }) {
+  const [{ databases }, stage] = await Promise.all([configFrom(resolveVariable), resolveVariable('sls:stage')]);
+  return databases.map(({ name }) => {
+    const ruleName = `strongbox-${stage}-validate-${name}`;
+    return {
+      schedule: {
+        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
+        description: `Strongbox monthly restore drill of ${name}`,
+        rate: defaults.validation || MONTHLY_VALIDATION,
+        input: { job: { backupId: 'latest', database: name } },
+      },
+    };
+  });
+}
+
+module.exports = { scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, retentionSchedule, retentionPolicy, readConfig };
+module.exports.validationEvents = validationEvents;

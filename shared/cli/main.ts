@@ -11,6 +11,7 @@ import { registerRestorePoint } from './commands/restore-point';
 import { registerPitr } from './commands/pitr';
 import { registerRetention } from './commands/retention';
 import { registerStart } from './commands/start';
+import { registerStatus } from './commands/status';
 import { registerValidate } from './commands/validate';
 import { EXIT_CODE, printFailure, processOutput, type Output } from './output';
 
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerRestore(program, run);
   registerValidate(program, run);
   registerRetention(program, run);
+  registerStatus(program, run);
   registerDoctor(program, run);
   registerRestorePoint(program, run);
   registerPitr(program, run);

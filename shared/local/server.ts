@@ -1,9 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { retentionHandler } from '../../functions/retention';
 import { scheduleBackupHandler } from '../../functions/schedule-backup';
 import { watchdogHandler } from '../../functions/watchdog';
 import type { LocalCluster } from '../adapters/postgres/cluster';
 import { redactConnection } from '../domain/connection';
+import { retentionPolicyFromConfig } from '../domain/retention';
 import { catchUpTier } from '../domain/schedule';
 import schedules from '../../deploy/schedules.json';
 import { StrongboxError } from '../errors';
@@ -76,6 +78,9 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
     cleanups.unshift(() => launcher.stopAll());
     const schedule = scheduleBackupHandler({ ...context, launcher });
     const watchdog = watchdogHandler(context, config.staleAfterSeconds * 1000);
+    // The retention function's daily sweep, in-process (in AWS: its EventBridge rule). The
+    // policy is checked when it runs: a bad one alerts RETENTION_FAILED and deletes nothing.
+    const retention = retentionHandler(context, () => retentionPolicyFromConfig(config.retention));
     const jobs: ScheduledJob[] = [
       ...targets.map(({ name }) => ({
         name: `backup ${name}`,
@@ -96,6 +101,7 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
         },
       })),
       { name: 'watchdog', expression: config.watchdogSchedule, run: () => watchdog() },
+      { name: 'retention', expression: schedules.retention, run: () => retention({ sweep: true }) },
     ];
     const scheduler = startScheduler(jobs, context.clock, log);
     cleanups.unshift(async () => scheduler.stop());

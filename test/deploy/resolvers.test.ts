@@ -13,9 +13,11 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface DatabaseOut { name: string; secretArn: string; schedule: string; compression?: string }
 interface ScheduleResolvers {
-  readConfig(file: string): { databases: DatabaseOut[]; watchdogSchedule: string; staleAfterSeconds: number };
+  readConfig(file: string): { databases: DatabaseOut[]; watchdogSchedule: string; staleAfterSeconds: number; retention: Record<string, number> };
   scheduleEvents(input: Resolve): Promise<{ schedule: { name?: string; rate: string[]; inputTransformer: { inputTemplate: string } } }[]>;
   secretResources(input: Resolve): Promise<string[]>;
+  retentionSchedule(): Promise<string>;
+  retentionPolicy(input: Resolve): Promise<string>;
 }
 interface ImageResolvers {
   parseImageUri(uri: string): { account: string; region: string; repository: string; arn: string };
@@ -62,6 +64,7 @@ describe('deploy/schedules.cjs', () => {
       ],
       watchdogSchedule: schedules.watchdog,
       staleAfterSeconds: 600,
+      retention: {},
     });
   });
 
@@ -75,6 +78,9 @@ describe('deploy/schedules.cjs', () => {
     ['a five-field Unix cron', { databases: [{ name: 'app', secretArn: SECRET, schedule: 'cron(0 3 * * *)' }] }, /databases\[0\]\.schedule must be an EventBridge expression/],
     ['an unknown compression', { databases: [{ name: 'app', secretArn: SECRET, compression: 'xz' }] }, /compression must be "gzip" or "zstd"/],
     ['a stale threshold under a minute', { databases: [{ name: 'app', secretArn: SECRET }], staleAfterSeconds: 5 }, /staleAfterSeconds must be/],
+    ['a retention section that is not an object', { databases: [{ name: 'app', secretArn: SECRET }], retention: 30 }, /"retention" must be an object/],
+    ['a misspelt retention field', { databases: [{ name: 'app', secretArn: SECRET }], retention: { dayliDays: 3 } }, /retention\.dayliDays is not a retention setting/],
+    ['a negative retention window', { databases: [{ name: 'app', secretArn: SECRET }], retention: { dailyDays: -1 } }, /retention\.dailyDays must be a whole number/],
   ])('refuses %s, naming the file and how to fix it', async (_case, content, message) => {
     const file = content === null ? path.join(dir, 'absent.json') : await configFile(content);
     expect(() => resolvers.readConfig(file)).toThrow(message);
@@ -104,6 +110,26 @@ describe('deploy/schedules.cjs', () => {
     const file = await configFile({ databases: [{ name: 'a'.repeat(40), secretArn: SECRET }] });
     const [event] = await resolvers.scheduleEvents(variables({ 'param:configFile': file, 'sls:stage': 'a-long-stage-name' }));
     expect(event!.schedule.name).toBeUndefined();
+  });
+});
+
+describe('deploy/schedules.cjs: retention', () => {
+  it('schedules one daily sweep and passes the retention section to the function', async () => {
+    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET }], retention: { dailyDays: 14, weeklyDays: 60 } });
+    const resolve = variables({ 'param:configFile': file });
+
+    const schedule = await resolvers.retentionSchedule();
+    const policy = await resolvers.retentionPolicy(resolve);
+
+    // After the night's dumps (03:00) and base backups (02:30): it sees them.
+    expect(schedule).toBe('cron(0 4 * * ? *)');
+    expect(schedule).toBe(schedules.retention);
+    expect(JSON.parse(policy)).toEqual({ dailyDays: 14, weeklyDays: 60 });
+  });
+
+  it('passes `{}` (the defaults) without a retention section', async () => {
+    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET }] });
+    expect(await resolvers.retentionPolicy(variables({ 'param:configFile': file }))).toBe('{}');
   });
 });
 
@@ -141,4 +167,19 @@ describe('sls package with a bad config', () => {
     expect(result.failed).toBe(true);
     expect(result.output).toContain(`Strongbox config ${file}: databases[0] ("app") needs a "secretArn"`);
   }, 130_000);
+});
+
+describe('deploy/schedules.cjs: the monthly restore drill (validationEvents)', () => {
+  it('starts the validation state machine on the 1st of the month, per database, with latest of that database', async () => {
+    const { validationEvents } = require('../../deploy/schedules.cjs') as { validationEvents(input: Resolve): Promise<Array<{ schedule: { name?: string; rate: string; input: unknown } }>> };
+    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET }, { name: 'b'.repeat(41), secretArn: SECRET }] });
+    const events = await validationEvents(variables({ 'param:configFile': file, 'sls:stage': 'prod' }));
+    expect(events.map((e) => e.schedule)).toEqual([
+      { name: 'strongbox-prod-validate-app', description: 'Strongbox monthly restore drill of app', rate: 'cron(0 4 1 * ? *)', input: { job: { backupId: 'latest', database: 'app' } } },
+      // Past 64 characters EventBridge refuses the name: CloudFormation names it.
+      { description: `Strongbox monthly restore drill of ${'b'.repeat(41)}`, rate: 'cron(0 4 1 * ? *)', input: { job: { backupId: 'latest', database: 'b'.repeat(41) } } },
+    ]);
+    // The job carries no secret: the drill restores into a throwaway server.
+    expect(JSON.stringify(events)).not.toContain('secretsmanager');
+  });
 });

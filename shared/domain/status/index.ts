@@ -1,0 +1,45 @@
+import { logicalWindow } from './logical';
+import type { DatabaseStatus, StatusInput } from './model';
+import { pitrWindow } from './pitr';
+import { archiveLag, lastValidations, tierSummaries } from './summary';
+
+export type * from './model';
+export { logicalWindow, isRestorable } from './logical';
+export { pitrWindow } from './pitr';
+export { archiveLag, lastValidations, tierSummaries } from './summary';
+
+/**
+ * `strongbox status` for one database at `now`: the logical and PITR restore windows,
+ * WAL gaps, the newest backup of each tier, the last restore drill (RTO) and the
+ * archiver's lag (RPO now). Pure and deterministic for the same input and `now`; a
+ * damaged entry is left out and named in `warnings`, never thrown on.
+ */
+export function databaseStatus(input: StatusInput, now: Date): DatabaseStatus {
+  const warnings = [...(input.wal?.warnings ?? [])];
+  const usable = input.backups.filter((entry) => {
+    const ok = typeof entry.id === 'string' && typeof entry.kind === 'string' && typeof entry.tier === 'string' && typeof entry.state === 'string' && typeof entry.startedAt === 'string' && Number.isFinite(Date.parse(entry.startedAt));
+    if (!ok) warnings.push(`catalog entry ${String((entry as { id?: unknown }).id ?? '(no id)')} lacks a field: left out`);
+    return ok;
+  });
+  const future = usable.filter((entry) => Date.parse(entry.startedAt) > now.getTime());
+  if (future.length) warnings.push(`${future.length} backup(s) started after now (${future.map((entry) => entry.id).slice(0, 3).join(', ')}): clock skew between the writer and this machine`);
+  const pitr = pitrWindow(usable, input.wal, warnings);
+  if (pitr.gaps.length) {
+    const count = pitr.gaps.reduce((sum, gap) => sum + gap.count, 0);
+    warnings.push(`${count} WAL segment(s) missing in ${pitr.gaps.length} gap(s): moments inside them cannot be restored; take a base backup after the last gap`);
+  }
+  const { last, lastGood } = lastValidations(usable, now);
+  return {
+    database: input.database,
+    now: now.toISOString(),
+    logical: logicalWindow(usable, now),
+    pitr,
+    tiers: tierSummaries(usable, now),
+    ...(last ? { lastValidation: last } : {}),
+    ...(lastGood ? { lastGoodValidation: lastGood } : {}),
+    archive: archiveLag(input.archiveStatus, input.wal?.newest, now),
+    warnings,
+  };
+}
+export { statusHtml } from './html';
+export { formatDuration, formatTime } from './format';

@@ -1,0 +1,156 @@
+import type { ArchiveStatus } from '../../adapters/catalog/wal-catalog';
+import type { BackupEntry, BackupKind, BackupScope, BackupState, Tier } from '../backup';
+import type { TimelineSegment } from '../wal/history';
+
+/**
+ * The shapes of `strongbox status`: what it reads (StatusInput) and what it tells
+ * (DatabaseStatus). Pure types; times are ISO-8601 UTC strings, durations seconds.
+ */
+
+/** One archived WAL segment as status needs it. */
+export interface ArchivedSegment {
+  name: string;
+  archivedAt: string;
+}
+
+/** The WAL archive of one database, as read from the WAL catalog. */
+export interface WalView {
+  /** The timelines recovery follows to the newest one (PostgreSQL's `latest`), oldest first. */
+  path: readonly TimelineSegment[];
+  /**
+   * Archived segments on that path, from the oldest base backup's start (or the newest few
+   * when there is no base backup) to the newest, any order.
+   */
+  segments: readonly ArchivedSegment[];
+  segmentSize: number;
+  /** The newest WAL file recorded on any timeline, with when it was archived. */
+  newest?: ArchivedSegment;
+  /** Why the view is incomplete (e.g. a history file missing), for the warnings. */
+  warnings?: string[];
+}
+
+/** Everything status computes from, for one database. */
+export interface StatusInput {
+  database: string;
+  /** The database's catalog entries, any kind and state. */
+  backups: readonly BackupEntry[];
+  /** Undefined when nothing was ever archived for the database. */
+  wal?: WalView;
+  archiveStatus?: ArchiveStatus;
+}
+
+/** A backup one can restore from, at one point in time. */
+export interface RestorePointInTime {
+  backupId: string;
+  kind: BackupKind;
+  tier: Tier;
+  scope: BackupScope;
+  /** The moment the backup holds: a dump's snapshot (its start), a base backup's end. */
+  at: string;
+}
+
+/** Logical backups: restorable to the moments of the VERIFIED dumps, and only those. */
+export interface LogicalWindow {
+  /** The oldest and newest moment a full VERIFIED dump holds. */
+  from?: string;
+  to?: string;
+  /** Every VERIFIED dump (full and tables), newest first. */
+  points: RestorePointInTime[];
+}
+
+/** A stretch of time any moment of which point-in-time recovery can reach. */
+export interface PitrRange {
+  from: string;
+  to: string;
+  /** The base backups that start this stretch (oldest first). */
+  baseBackupIds: string[];
+  /** The last segment replayed without a gap. */
+  lastSegment?: string;
+}
+
+/** Consecutive missing segments, placed in time by their archived neighbours. */
+export interface WalGap {
+  first: string;
+  last: string;
+  count: number;
+  /** When the segment before the gap was archived (the gap starts after it). */
+  after?: string;
+  /** When the segment after the gap was archived (the gap ends before it). */
+  before?: string;
+}
+
+/** Point-in-time recovery: base backups plus continuous WAL. */
+export interface PitrWindow {
+  available: boolean;
+  /** Earliest and latest reachable moment (the ends of `ranges`). */
+  from?: string;
+  to?: string;
+  ranges: PitrRange[];
+  /** The VERIFIED base backups on the timeline path, oldest first. */
+  baseBackups: Array<RestorePointInTime & { startLsn: string; stopLsn: string; timeline: number }>;
+  gaps: WalGap[];
+  /** Timelines followed, oldest first. */
+  timelines: number[];
+  /** Archived segments from the oldest base backup on (what the picture's bar covers). */
+  archivedSegments: number;
+  firstArchived?: ArchivedSegment;
+  lastArchived?: ArchivedSegment;
+  /** Why point-in-time recovery is not available, when it is not. */
+  reason?: string;
+}
+
+/** The newest backup of one kind and tier. */
+export interface TierSummary {
+  kind: BackupKind;
+  tier: Tier;
+  backupId: string;
+  state: BackupState;
+  startedAt: string;
+  /** Seconds between its start and now (negative: from the future, clock skew). */
+  ageSeconds: number;
+  /** The newest VERIFIED one of this tier, when the newest is not VERIFIED. */
+  lastVerified?: { backupId: string; startedAt: string; ageSeconds: number };
+}
+
+/** The newest restore drill (`strongbox validate`): its outcome and the RTO it measured. */
+export interface ValidationSummary {
+  backupId: string;
+  at: string;
+  ok: boolean;
+  /** How long the drill's restore took: the measured RTO. */
+  rtoSeconds: number;
+  ageSeconds: number;
+  reason?: string;
+}
+
+/** The archiver's lag: how much committed work a loss of the server would cost now. */
+export interface ArchiveLag {
+  /** The lag the last WAL checkpoint measured (`ArchiveStatus.lagSeconds`). */
+  measuredLagSeconds?: number;
+  measuredAt?: string;
+  /** The newest archived WAL file and when it became durable. */
+  lastArchivedWal?: string;
+  lastArchivedAt?: string;
+  /** now − lastArchivedAt: the upper bound of what is at risk right now (the RPO now). */
+  rpoNowSeconds?: number;
+  failedCount?: number;
+  lastFailedWal?: string;
+  lastFailedAt?: string;
+  /** Missing segments the last checkpoint reported. */
+  reportedGap?: string[];
+}
+
+/** `strongbox status` for one database at `now`. */
+export interface DatabaseStatus {
+  database: string;
+  now: string;
+  logical: LogicalWindow;
+  pitr: PitrWindow;
+  tiers: TierSummary[];
+  lastValidation?: ValidationSummary;
+  /** The newest successful drill, when the newest one failed. */
+  lastGoodValidation?: ValidationSummary;
+  archive: ArchiveLag;
+  /** Things to look at: entries skipped as unreadable, clock skew, gaps, missing history. */
+  warnings: string[];
+}

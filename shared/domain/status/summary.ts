@@ -1,0 +1,85 @@
+import type { ArchiveStatus } from '../../adapters/catalog/wal-catalog';
+import type { BackupEntry } from '../backup';
+import type { ArchiveLag, ArchivedSegment, TierSummary, ValidationSummary } from './model';
+
+/**
+ * The operational facts of `strongbox status`: the newest backup of each tier, the last
+ * restore drill and its RTO, the archiver's lag. Pure: ages are counted from `now`.
+ */
+
+function ageSeconds(at: string, now: Date): number {
+  return Math.round((now.getTime() - Date.parse(at)) / 1000);
+}
+
+function hasTime(value: unknown): value is string {
+  return typeof value === 'string' && Number.isFinite(Date.parse(value));
+}
+
+/**
+ * The newest backup of each kind and tier (by `startedAt`), ordered logical before base
+ * and by tier name; with the newest VERIFIED one beside it when the newest is not.
+ * Entries being deleted or without a readable start are left out.
+ */
+export function tierSummaries(backups: readonly BackupEntry[], now: Date): TierSummary[] {
+  const newestFirst = backups.filter((entry) => !entry.deleting && hasTime(entry.startedAt)).sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || b.id.localeCompare(a.id));
+  const groups = new Map<string, BackupEntry[]>();
+  for (const entry of newestFirst) {
+    const key = `${entry.kind}/${entry.tier}`;
+    const group = groups.get(key);
+    if (group) group.push(entry);
+    else groups.set(key, [entry]);
+  }
+  const summaries: TierSummary[] = [];
+  for (const entries of groups.values()) {
+    const newest = entries[0]!;
+    const verified = newest.state === 'VERIFIED' ? undefined : entries.find((entry) => entry.state === 'VERIFIED');
+    summaries.push({
+      kind: newest.kind,
+      tier: newest.tier,
+      backupId: newest.id,
+      state: newest.state,
+      startedAt: newest.startedAt,
+      ageSeconds: ageSeconds(newest.startedAt, now),
+      ...(verified ? { lastVerified: { backupId: verified.id, startedAt: verified.startedAt, ageSeconds: ageSeconds(verified.startedAt, now) } } : {}),
+    });
+  }
+  return summaries.sort((a, b) => a.kind.localeCompare(b.kind) * -1 || a.tier.localeCompare(b.tier));
+}
+
+/**
+ * The newest restore drill recorded on any backup (`lastValidation`), and the newest
+ * successful one when the newest failed. Drills without a readable time are ignored.
+ */
+export function lastValidations(backups: readonly BackupEntry[], now: Date): { last?: ValidationSummary; lastGood?: ValidationSummary } {
+  const drills = backups
+    .filter((entry) => entry.lastValidation && hasTime(entry.lastValidation.at) && typeof entry.lastValidation.seconds === 'number')
+    .map((entry): ValidationSummary => {
+      const drill = entry.lastValidation!;
+      return { backupId: entry.id, at: drill.at, ok: drill.ok === true, rtoSeconds: drill.seconds, ageSeconds: ageSeconds(drill.at, now), ...(drill.reason ? { reason: drill.reason } : {}) };
+    })
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  const last = drills[0];
+  const lastGood = last && !last.ok ? drills.find((drill) => drill.ok) : undefined;
+  return { ...(last ? { last } : {}), ...(lastGood ? { lastGood } : {}) };
+}
+
+/**
+ * The archiver's lag: what the last checkpoint measured, and the RPO now — the time since
+ * the newest WAL file became durable (from the catalog's newest record or the measured
+ * status, whichever is newer). An upper bound: an idle server writes no WAL to lose.
+ */
+export function archiveLag(status: ArchiveStatus | undefined, newest: ArchivedSegment | undefined, now: Date): ArchiveLag {
+  const candidates: ArchivedSegment[] = [];
+  if (newest && hasTime(newest.archivedAt)) candidates.push(newest);
+  if (status?.lastArchivedWal && hasTime(status.lastArchivedAt)) candidates.push({ name: status.lastArchivedWal, archivedAt: status.lastArchivedAt });
+  const latest = candidates.sort((a, b) => Date.parse(b.archivedAt) - Date.parse(a.archivedAt))[0];
+  return {
+    ...(typeof status?.lagSeconds === 'number' ? { measuredLagSeconds: status.lagSeconds } : {}),
+    ...(status && hasTime(status.measuredAt) ? { measuredAt: status.measuredAt } : {}),
+    ...(latest ? { lastArchivedWal: latest.name, lastArchivedAt: latest.archivedAt, rpoNowSeconds: Math.max(0, ageSeconds(latest.archivedAt, now)) } : {}),
+    ...(status?.failedCount ? { failedCount: status.failedCount } : {}),
+    ...(status?.lastFailedWal ? { lastFailedWal: status.lastFailedWal } : {}),
+    ...(status?.lastFailedAt ? { lastFailedAt: status.lastFailedAt } : {}),
+    ...(status?.gap?.length ? { reportedGap: status.gap } : {}),
+  };
+}
