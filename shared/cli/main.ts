@@ -8,6 +8,7 @@ import { registerExportCsv } from './commands/export-csv';
 import { registerList } from './commands/list';
 import { registerRestore } from './commands/restore';
 import { registerRestorePoint } from './commands/restore-point';
+import { registerRestoreTable } from './commands/restore-table';
 import { registerPitr } from './commands/pitr';
 import { registerRetention } from './commands/retention';
 import { registerStart } from './commands/start';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerExportCsv(program, run);
   registerCatalog(program, run);
   registerRestore(program, run);
+  registerRestoreTable(program, run);
   registerValidate(program, run);
   registerRetention(program, run);
   registerStatus(program, run);

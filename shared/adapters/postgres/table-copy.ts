@@ -1,0 +1,223 @@
+/**
+ * The target database's side of a table restore (the TableCopier port): rows stream from the
+ * scratch database (`COPY (SELECT …) TO STDOUT`) into the target (`COPY … FROM STDIN`) through
+ * this process, on one session per database, and everything on the target happens in one
+ * transaction: all or nothing. No extension (dblink, postgres_fdw) is needed on the server.
+ */
+import type pg from 'pg';
+import { connectClient } from './client';
+import { CopyInQuery, CopyOutStream } from './copy-stream';
+import { mapPgError } from './errors';
+import { columnsOf, findTable, schemaExists, sequencesOf, type ColumnInfo } from './table-catalog';
+import { replaceRows, type ReplaceInput } from './table-replace';
+import type { PgConnection, TableRef } from './types';
+import { displayTable } from '../../domain/restore-table-plan';
+import { quoteIdent, quoteTable } from '../../domain/table-pattern';
+import { StrongboxError } from '../../errors';
+import type { CopiedTable, SequenceMove, TableCopier, TableCopyRequest, TableMove } from '../../usecases/restore-table/ports';
+
+const REFUSED = 'RESTORE_TABLE_REFUSED';
+
+/** The real target side, on node-postgres. */
+export const pgTableCopier: TableCopier = { preflight, copy };
+
+async function preflight(request: Omit<TableCopyRequest, 'scratch' | 'lockTimeoutMs' | 'signal'>): Promise<void> {
+  const client = await connectClient(request.target);
+  try {
+    for (const { into } of request.tables) {
+      const found = await findTable(client, into);
+      if (request.mode === 'side-by-side') {
+        if (!(await schemaExists(client, into.schema))) throw refused(`schema ${JSON.stringify(into.schema)} does not exist in "${request.target.database}"`, 'create the schema first, or restore into the database the backup was taken of');
+        if (found) throw refused(`${displayTable(into)} already exists in "${request.target.database}"`, 'run it again in a moment (the name carries the time), or drop that table');
+      } else if (!found) {
+        throw refused(`${displayTable(into)} does not exist in "${request.target.database}"`, `--mode ${request.mode} fills an existing table: use --mode side-by-side to get the backup's table beside the others`);
+      } else if (found.kind !== 'r') {
+        throw refused(`${displayTable(into)} in "${request.target.database}" is not a plain table (relkind ${found.kind})`, 'a partitioned table is restored through its partitions; restore side-by-side to compare');
+      }
+    }
+  } catch (error) {
+    throw mapCopyError(error, request.target, 'check the target tables on');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function copy(request: TableCopyRequest): Promise<CopiedTable[]> {
+  const target = await connectClient(request.target);
+  let scratch: pg.Client | undefined;
+  try {
+    scratch = await connectClient({ ...request.target, database: request.scratch });
+    // Types read here are written into the target's DDL: qualify every one of them.
+    await scratch.query("SELECT pg_catalog.set_config('search_path', '', false)");
+    await target.query('BEGIN');
+    await target.query("SELECT pg_catalog.set_config('lock_timeout', $1, true)", [`${Math.max(1, Math.round(request.lockTimeoutMs))}ms`]);
+    const prepared: Prepared[] = [];
+    for (const move of request.tables) prepared.push(await prepare(scratch, target, move, request));
+    let results: CopiedTable[];
+    if (request.mode === 'side-by-side') results = await sideBySide(scratch, target, prepared, request.signal);
+    else if (request.mode === 'append') results = await append(scratch, target, prepared, request.signal);
+    else results = await replace(scratch, target, prepared, request.signal);
+    request.signal?.throwIfAborted();
+    await target.query('COMMIT');
+    return results;
+  } catch (error) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    const reason: unknown = request.signal?.aborted ? request.signal.reason : undefined;
+    throw mapCopyError(reason instanceof StrongboxError ? reason : error, request.target, 'restore the rows into');
+  } finally {
+    await target.end().catch(() => undefined);
+    await scratch?.end().catch(() => undefined);
+  }
+}
+
+/** A move with the columns it copies. */
+interface Prepared extends TableMove {
+  /** Source columns (with side-by-side, all of them; otherwise the written ones). */
+  columns: ColumnInfo[];
+  /** The target table's oid (replace, append). */
+  oid?: number;
+  /** The target's columns (replace, append). */
+  targetColumns?: ColumnInfo[];
+}
+
+async function prepare(scratch: pg.Client, target: pg.Client, move: TableMove, request: TableCopyRequest): Promise<Prepared> {
+  const source = await findTable(scratch, move.source);
+  if (!source) throw new StrongboxError('RESTORE_VERIFICATION_FAILED', `${displayTable(move.source)} is missing from the scratch database "${request.scratch}"`, 'pg_restore did not create it: restore from another backup');
+  const sourceColumns = await columnsOf(scratch, source.oid);
+  if (request.mode === 'side-by-side') return { ...move, columns: sourceColumns };
+  const found = await findTable(target, move.into);
+  if (!found || found.kind !== 'r') throw refused(`${displayTable(move.into)} is not a plain table in "${request.target.database}"`, 'use --mode side-by-side');
+  const targetColumns = await columnsOf(target, found.oid);
+  const byName = new Map(targetColumns.map((c) => [c.name, c]));
+  const written = sourceColumns.filter((c) => !c.generated);
+  const problems = written.flatMap((c) => {
+    const there = byName.get(c.name);
+    if (!there) return [`column ${JSON.stringify(c.name)} of the backup is not in the table`];
+    if (there.generated) return [`column ${JSON.stringify(c.name)} is generated in the table`];
+    return [];
+  });
+  if (problems.length) {
+    throw refused(`${displayTable(move.into)} no longer has the backup's columns: ${problems.join('; ')}`, 'the table changed since the backup: restore with --mode side-by-side and move the rows by hand');
+  }
+  return { ...move, columns: written, oid: found.oid, targetColumns };
+}
+
+async function sideBySide(scratch: pg.Client, target: pg.Client, tables: Prepared[], signal?: AbortSignal): Promise<CopiedTable[]> {
+  const results: CopiedTable[] = [];
+  for (const t of tables) {
+    await target.query(`CREATE TABLE ${quoteTable(t.into)} (${t.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
+    const rows = await stream(scratch, target, t, quoteTable(t.into), signal);
+    results.push({ source: t.source, into: t.into, rowsBefore: null, rowsAfter: await countRows(target, t.into), rowsRestored: rows, sequences: [] });
+  }
+  return results;
+}
+
+async function append(scratch: pg.Client, target: pg.Client, tables: Prepared[], signal?: AbortSignal): Promise<CopiedTable[]> {
+  await lockAll(target, tables);
+  const results: CopiedTable[] = [];
+  for (const t of tables) {
+    const rowsBefore = await countRows(target, t.into);
+    const rows = await stream(scratch, target, t, quoteTable(t.into), signal);
+    const sequences = await moveSequencesForward(target, t);
+    results.push({ source: t.source, into: t.into, rowsBefore, rowsAfter: await countRows(target, t.into), rowsRestored: rows, sequences });
+  }
+  return results;
+}
+
+async function replace(scratch: pg.Client, target: pg.Client, tables: Prepared[], signal?: AbortSignal): Promise<CopiedTable[]> {
+  await lockAll(target, tables);
+  const inputs: ReplaceInput[] = [];
+  for (const [index, t] of tables.entries()) {
+    const rowsBefore = await countRows(target, t.into);
+    const staging = quoteIdent(`strongbox_rows_${index}`);
+    const columns = t.columns.map((c) => quoteIdent(c.name)).join(', ');
+    // The staging table takes the target's column types; COPY's text format converts between them.
+    await target.query(`CREATE TEMPORARY TABLE ${staging} ON COMMIT DROP AS SELECT ${columns} FROM ONLY ${quoteTable(t.into)} WITH NO DATA`);
+    const rows = await stream(scratch, target, t, `pg_temp.${staging}`, signal);
+    inputs.push({ table: t.into, oid: t.oid as number, staging: `pg_temp.${staging}`, columns: t.columns, targetColumns: t.targetColumns ?? [], rowsBefore, rowsRestored: rows });
+  }
+  signal?.throwIfAborted();
+  await replaceRows(target, inputs);
+  const results: CopiedTable[] = [];
+  for (const [index, t] of tables.entries()) {
+    const input = inputs[index] as ReplaceInput;
+    const rowsAfter = await countRows(target, t.into);
+    if (rowsAfter !== input.rowsRestored) {
+      throw new StrongboxError('RESTORE_VERIFICATION_FAILED', `${displayTable(t.into)} would have ${rowsAfter} rows after the replace, the backup ${input.rowsRestored}`, 'nothing was changed (rolled back); a trigger on the table may add or remove rows: disable it and run again');
+    }
+    results.push({ source: t.source, into: t.into, rowsBefore: input.rowsBefore, rowsAfter, rowsRestored: input.rowsRestored, sequences: await moveSequencesForward(target, t) });
+  }
+  return results;
+}
+
+/** EXCLUSIVE: others may still read the tables, nobody writes them (or inserts rows referencing them) until commit. */
+async function lockAll(target: pg.Client, tables: Prepared[]): Promise<void> {
+  await target.query(`LOCK TABLE ${tables.map((t) => `ONLY ${quoteTable(t.into)}`).join(', ')} IN EXCLUSIVE MODE`);
+}
+
+/** Streams the source table's columns from the scratch database into `destination`; returns the rows written. */
+async function stream(scratch: pg.Client, target: pg.Client, t: Prepared, destination: string, signal?: AbortSignal): Promise<number> {
+  signal?.throwIfAborted();
+  const columns = t.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const out = scratch.query(new CopyOutStream(`COPY (SELECT ${columns} FROM ONLY ${quoteTable(t.source)}) TO STDOUT`));
+  const abort = (): void => void out.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const into = target.query(new CopyInQuery(`COPY ${destination} (${columns}) FROM STDIN`, out));
+    const written = await into.done;
+    if (written !== out.rows) {
+      throw new StrongboxError('RESTORE_FAILED', `${displayTable(t.source)}: ${out.rows} rows read from the scratch database, ${written} written`, 'nothing was changed (rolled back); run it again');
+    }
+    return written;
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+}
+
+async function countRows(client: pg.Client, t: TableRef): Promise<number> {
+  const result = await client.query<{ rows: string }>(`SELECT count(*)::text AS rows FROM ONLY ${quoteTable(t)}`);
+  return Number(result.rows[0]?.rows ?? 0);
+}
+
+/**
+ * Moves each ascending sequence feeding an integer column past the column's largest value, so
+ * that the next nextval() does not collide with a restored row. Never moves one backwards: a
+ * value handed out since the backup may live elsewhere (logs, other systems).
+ */
+async function moveSequencesForward(target: pg.Client, t: Prepared): Promise<SequenceMove[]> {
+  const integer = new Set((t.targetColumns ?? []).filter((c) => c.integer).map((c) => c.name));
+  const moves: SequenceMove[] = [];
+  for (const feed of await sequencesOf(target, t.oid as number)) {
+    if (!integer.has(feed.column)) continue;
+    const max = await target.query<{ max: string | null }>(`SELECT max(${quoteIdent(feed.column)})::text AS max FROM ONLY ${quoteTable(t.into)}`);
+    const highest = max.rows[0]?.max;
+    if (highest === null || highest === undefined) continue;
+    const state = await target.query<{ last: string | null; ascending: boolean }>(
+      'SELECT pg_catalog.pg_sequence_last_value($1::regclass)::text AS last, s.seqincrement > 0 AS ascending FROM pg_catalog.pg_sequence s WHERE s.seqrelid = $1::regclass',
+      [feed.sequence],
+    );
+    const seq = state.rows[0];
+    if (!seq?.ascending || (seq.last !== null && BigInt(seq.last) >= BigInt(highest))) continue;
+    await target.query('SELECT pg_catalog.setval($1::regclass, $2::int8, true)', [feed.sequence, highest]);
+    moves.push({ sequence: feed.sequence, from: seq.last ?? 'unused', to: highest });
+  }
+  return moves;
+}
+
+function refused(message: string, hint: string): StrongboxError {
+  return new StrongboxError(REFUSED, message, hint);
+}
+
+/** PostgreSQL's refusals (constraint violations, a lock not granted) as RESTORE_TABLE_REFUSED; the rest as mapPgError does. */
+function mapCopyError(error: unknown, conn: PgConnection, doing: string): StrongboxError {
+  if (error instanceof StrongboxError) return error;
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const detail = error instanceof Error ? error.message : String(error);
+  const more = typeof error === 'object' && error !== null && typeof (error as { detail?: unknown }).detail === 'string' ? ` (${(error as { detail: string }).detail})` : '';
+  const rolledBack = 'nothing was changed: the transaction was rolled back';
+  if (code === '23503') return new StrongboxError(REFUSED, `the restore would break a foreign key: ${detail}${more}`, `${rolledBack}. Restore the referenced or referencing tables too (one --table pattern), or restore side-by-side and merge by hand`, { cause: error });
+  if (code === '23505') return new StrongboxError(REFUSED, `a restored row conflicts with a row of the table: ${detail}${more}`, `${rolledBack}. With --mode append the backup's rows must be new; use --mode replace, or side-by-side to merge by hand`, { cause: error });
+  if (typeof code === 'string' && code.startsWith('23')) return new StrongboxError(REFUSED, `the table refused the backup's rows: ${detail}${more}`, `${rolledBack}. The table changed since the backup: restore side-by-side and merge by hand`, { cause: error });
+  if (code === '55P03') return new StrongboxError(REFUSED, `the table is busy: ${detail}`, `${rolledBack}. Stop the writers (or wait) and run it again`, { cause: error });
+  return mapPgError(error, conn, doing);
+}

@@ -1,0 +1,119 @@
+import type { Command } from 'commander';
+import { pgRestoreTableDeps } from '../../adapters/postgres/table-restore-deps';
+import { displayTable, RESTORE_TABLE_MODES, type RestoreTableMode, type RestoreTablePlan } from '../../domain/restore-table-plan';
+import { InputError } from '../../errors';
+import { resolveRestoreTablePlan, runRestoreTable, type RestoreTableReport } from '../../usecases/restore-table';
+import { connectionFromFlag } from '../flag-connection';
+import { withInterrupts } from '../interrupts';
+import { printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { phaseProgressPrinter } from '../phase-progress';
+import { withSession } from '../session';
+import { terminalConfirm, type Confirm } from './restore';
+
+/** The flags of `strongbox restore-table`. */
+export interface RestoreTableFlags {
+  table: string;
+  targetUrl: string;
+  database?: string;
+  mode: string;
+  force?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+/** The plan as `--dry-run --json` prints it. */
+export function tablePlanSummary(plan: RestoreTablePlan): Record<string, unknown> {
+  return {
+    dryRun: true,
+    backupId: plan.backup.id,
+    database: plan.database,
+    target: plan.target.redacted,
+    pattern: plan.pattern,
+    mode: plan.mode,
+    tables: plan.tables.map((t) => ({ table: displayTable(t), rows: t.rows, into: displayTable(t.into) })),
+    scratch: plan.scratch,
+    warnings: plan.warnings,
+    steps: plan.steps,
+  };
+}
+
+function planText(plan: RestoreTablePlan): string {
+  return [
+    `Table restore plan (--mode ${plan.mode}): ${plan.tables.map((t) => `${displayTable(t)} → ${displayTable(t.into)}`).join(', ')} from backup ${plan.backup.id} of "${plan.database}" into ${plan.target.redacted}`,
+    ...plan.steps.map((step, i) => `  ${i + 1}. ${step}`),
+    ...plan.warnings.map((warning) => `WARNING: ${warning}`),
+  ].join('\n');
+}
+
+function reportText(report: RestoreTableReport): string {
+  return [
+    `Restored ${report.tables.length === 1 ? 'table' : `${report.tables.length} tables`} from backup ${report.backupId} of "${report.database}" into ${report.target} (--mode ${report.mode}) in ${report.seconds.toFixed(1)} s`,
+    ...report.tables.map(
+      (t) =>
+        `  ${t.table} → ${t.into}: ${t.rowsBefore === null ? 'created' : `${t.rowsBefore} rows before`}, ${t.rowsAfter} after (${t.rowsRestored} from the backup)` +
+        (t.sequences.length ? `; sequences moved forward: ${t.sequences.map((s) => `${s.sequence} ${s.from} → ${s.to}`).join(', ')}` : ''),
+    ),
+    report.mode === 'side-by-side' ? '  compare, move what you need, then drop the restored tables' : '',
+    report.droppedLeftovers.length ? `  dropped leftovers of killed table restores: ${report.droppedLeftovers.join(', ')}` : '',
+    `  steps: ${report.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}`,
+  ].filter(Boolean).join('\n');
+}
+
+/**
+ * Runs `strongbox restore-table`: prints the plan with --dry-run; otherwise asks for the target
+ * database's name on a terminal (or needs --yes), restores and prints the report. Returns the
+ * exit code; throws UsageError (exit 2) for bad flags or a missing --yes without a terminal,
+ * and StrongboxErrors (exit 1) when the restore fails or is refused.
+ */
+export async function restoreTableCommand(backupId: string, flags: RestoreTableFlags, out: Output, confirm: Confirm): Promise<number> {
+  if (!RESTORE_TABLE_MODES.includes(flags.mode as RestoreTableMode)) {
+    throw new UsageError(`--mode ${flags.mode} is not one of ${RESTORE_TABLE_MODES.join(', ')}`, 'replace swaps the rows, append adds them, side-by-side (the default) creates <table>_restored_<ts> to compare');
+  }
+  if (!flags.dryRun && !flags.yes && !confirm) {
+    throw new UsageError('restore-table changes a database and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see the plan first');
+  }
+  const target = connectionFromFlag('--target-url', flags.targetUrl, process.env);
+  const request = { backupId, ...(flags.database ? { database: flags.database } : {}), target, table: flags.table, mode: flags.mode as RestoreTableMode, force: Boolean(flags.force) };
+  return withSession(out, async ({ context }) => {
+    const plan = await resolveRestoreTablePlan(context, request);
+    if (flags.dryRun) {
+      printResult(out, tablePlanSummary(plan), `${planText(plan)}\n(dry run: nothing was changed)`);
+      return 0;
+    }
+    if (!flags.yes && confirm) {
+      out.stderr(`${planText(plan)}\n`);
+      const answer = (await confirm(`Type the target database's name ("${target.database}") to go ahead: `)).trim();
+      if (answer !== target.database) throw new InputError(`table restore cancelled: "${answer}" is not "${target.database}"`, 'run it again and type the name exactly, or pass --yes');
+    }
+    return withInterrupts(async (signal) => {
+      const onProgress = phaseProgressPrinter(out, `restore-table ${plan.pattern}`);
+      // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
+      const report = await runRestoreTable({ ...context, ...pgRestoreTableDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, ...(onProgress ? { onProgress } : {}) });
+      if (onProgress) out.stderr('\n');
+      printResult(out, report, reportText(report));
+      return 0;
+    });
+  });
+}
+
+/** Registers `restore-table`. */
+export function registerRestoreTable(program: Command, run: CommandRunner): void {
+  program
+    .command('restore-table')
+    .description('restore one table (or the tables a pattern selects) from a backup, through a scratch database on the target server')
+    .argument('<backup-id|latest>', 'a backup id from `strongbox list`, or latest (newest VERIFIED full backup)')
+    .requiredOption('--table <pattern>', 'pg_dump-style pattern: [schema.]table, * and ? wildcards, double quotes keep case (e.g. \'"Sales".orders\')')
+    .requiredOption('--target-url <url>', 'postgresql://user@host:port/db holding the table — no password here: use PGPASSWORD or PGPASSFILE')
+    .option('--database <name>', 'the backed-up database\'s name in Strongbox (default: the target\'s name)')
+    .option('--mode <mode>', 'replace (the rows become the backup\'s), append (add the backup\'s rows) or side-by-side (create <table>_restored_<ts>)', 'side-by-side')
+    .option('--force', 'restore from a backup that is not VERIFIED (its checksum is still checked)')
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--yes', 'do not ask for the database name (needed without a terminal)')
+    .option('--json', 'print one JSON document')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  strongbox restore-table latest --table \'"Sales".orders\' --target-url postgresql://admin@db:5432/app --dry-run\n' +
+        '  PGPASSFILE=~/.pgpass strongbox restore-table latest --table public.customers --mode replace --target-url postgresql://admin@db/app --yes --json\n',
+    )
+    .action(async (backupId: string, flags: RestoreTableFlags & { json?: boolean }) => run((out) => restoreTableCommand(backupId, flags, out, terminalConfirm()), Boolean(flags.json)));
+}

@@ -1,0 +1,49 @@
+/**
+ * The checks of a table restore between download and scratch database: the manifest describes
+ * the chosen backup, the archive is readable, and its table of contents holds each table.
+ */
+import type { Manifest } from '../../domain/manifest';
+import { displayTable, type RestoreTablePlan } from '../../domain/restore-table-plan';
+import { ManifestError, StrongboxError } from '../../errors';
+import type { TableRestoreTools } from './ports';
+import { parseToc, selectTables, type TableSelection } from './toc';
+
+/**
+ * The manifest must describe the entry the plan chose: a logical backup with that dump.
+ *
+ * @throws ManifestError saying how it differs.
+ */
+export function assertManifestOf(manifest: Manifest, plan: RestoreTablePlan): void {
+  const { backup } = plan;
+  const problem =
+    manifest.id !== backup.id ? `it describes backup ${manifest.id}` :
+    manifest.kind !== 'logical' ? 'it describes a base backup' :
+    manifest.objects.dump.key !== backup.key ? `its dump is ${manifest.objects.dump.key}, the catalog's ${backup.key}` : undefined;
+  if (problem) throw new ManifestError(backup.manifestKey, `${problem}, not the logical backup ${backup.id} of the catalog`);
+}
+
+/**
+ * Lists the archive and chooses the entries that rebuild the plan's tables.
+ *
+ * @throws StrongboxError ARCHIVE_INVALID when pg_restore cannot read it; TABLE_NOT_IN_BACKUP
+ *   when a table's definition or rows are not in it.
+ */
+export async function selectFromArchive(tools: TableRestoreTools, file: string, plan: RestoreTablePlan, signal?: AbortSignal): Promise<TableSelection> {
+  let contents: string;
+  try {
+    contents = await tools.listArchive(file, signal);
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new StrongboxError('ARCHIVE_INVALID', `the dump of backup ${plan.backup.id} is not a readable pg_dump archive: ${detail}`, 'its checksum matched, so it was damaged when written (or needs a newer pg_restore): restore from another backup (`strongbox list`)', { cause: error });
+  }
+  if (!/^;\s+Archive created at/m.test(contents)) {
+    throw new StrongboxError('ARCHIVE_INVALID', `pg_restore --list of backup ${plan.backup.id} printed no table of contents`, 'restore from another backup (`strongbox list`)');
+  }
+  const selection = selectTables(parseToc(contents), plan.tables);
+  if (selection.missing.length) {
+    const listed = selection.missing.map((t) => `${displayTable(t)} (no ${t.lacks === 'definition' ? 'TABLE' : 'TABLE DATA'} entry)`).join(', ');
+    throw new StrongboxError('TABLE_NOT_IN_BACKUP', `the dump of backup ${plan.backup.id} lacks ${listed}, although its manifest lists them`, 'the backup does not hold what its manifest declares: restore from another backup (`strongbox list`)');
+  }
+  return selection;
+}
