@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 const entries = {
   cli: 'shared/cli/main.ts',
   'task-dump': 'tasks/dump.ts',
+  'task-restore': 'tasks/restore.ts',
+  'task-restore-table': 'tasks/restore-table.ts',
+  'task-validate': 'tasks/validate.ts',
   'bench-backup': 'bench/backup.ts',
   'bench-wal': 'bench/wal.ts',
   'bench-base': 'bench/base.ts',

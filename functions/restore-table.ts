@@ -1,0 +1,80 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
+import { planCandidates, type InvokeDeps } from '../shared/adapters/sfn/invoke';
+import type { Storage } from '../shared/adapters/storage/storage';
+import { executionName, secretTargetLabel, type ExecutionInput } from '../shared/domain/invoke/execution';
+import { targetDatabaseOf } from '../shared/domain/invoke/fields';
+import { parseRestoreTablePayload, type RestoreTablePayload } from '../shared/domain/invoke/restore-table';
+import { chooseTableBackup, planRestoreTable, type RestoreTablePlan } from '../shared/domain/restore-table-plan';
+import { awsDeps } from '../shared/runtime/aws';
+import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
+import { readManifest } from '../shared/usecases/index-manifest';
+
+/** The restore-table task's job: the payload with the backup resolved and the mode decided. */
+export type RestoreTableJob = Omit<RestoreTablePayload, 'dryRun'>;
+
+/** A planned table restore needs the backup's manifest (its tables and row counts) besides the catalog. */
+export interface RestoreTableInvokeDeps extends InvokeDeps {
+  storage: Storage;
+}
+
+function summary(plan: RestoreTablePlan) {
+  return {
+    backupId: plan.backup.id,
+    database: plan.database,
+    target: plan.target.redacted,
+    pattern: plan.pattern,
+    mode: plan.mode,
+    tables: plan.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows, into: t.into })),
+    warnings: plan.warnings,
+    steps: plan.steps,
+  };
+}
+
+/**
+ * `sls invoke -f restoreTable --data '{…}'`: validates the payload, chooses the backup from the
+ * catalog and matches the pattern against its manifest's tables (the same rules as
+ * `strongbox restore-table`), and starts the restore-table state machine; `"dryRun": true`
+ * returns the plan only. The scratch database is named by the task when it runs.
+ *
+ * @throws InputError listing every problem of the payload; what chooseTableBackup and
+ *   planRestoreTable throw (unknown backup, TABLE_NOT_IN_BACKUP…); ManifestError;
+ *   ConflictError / TaskLaunchError from StartExecution.
+ */
+export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
+  return async (event: unknown) => {
+    const payload = parseRestoreTablePayload(event);
+    const target = targetDatabaseOf(payload);
+    const now = deps.clock();
+    const backup = chooseTableBackup({ entries: await planCandidates(deps.catalog, payload.backupId, payload.database), backupId: payload.backupId, database: payload.database, force: false });
+    const manifest = await readManifest(deps.storage, backup.manifestKey);
+    const plan = planRestoreTable({
+      backup,
+      manifestTables: manifest.tables,
+      pgDatabase: manifest.source.pgDatabase,
+      pattern: payload.table,
+      mode: payload.mode,
+      target: { database: target, redacted: secretTargetLabel(payload.target.secretArn, target) },
+      now,
+      nonce: 'planned',
+    });
+    const keys = { backupId: backup.id, database: backup.database, target, mode: plan.mode, tables: plan.tables.length };
+    if (payload.dryRun) {
+      deps.log.info('table restore planned (dry run): nothing started', keys);
+      return { dryRun: true, plan: summary(plan) };
+    }
+    const { dryRun: _dryRun, ...request } = payload;
+    const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: backup.id }, plan: summary(plan) };
+    const { executionArn } = await deps.starter.start(executionName('restore-table', backup.id, now), input);
+    deps.log.info('table restore started', { ...keys, executionArn });
+    return { executionArn, plan: summary(plan) };
+  };
+}
+
+let deps: RestoreTableInvokeDeps | undefined;
+
+function sfnDeps(env: NodeJS.ProcessEnv): RestoreTableInvokeDeps {
+  return { ...awsDeps(env, lambdaLog), starter: new SfnExecutionStarter(new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
+}
+
+export const handler = lambdaHandler('restore-table', (event: unknown) => makeRestoreTableHandler((deps ??= sfnDeps(process.env)))(event));
