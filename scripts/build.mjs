@@ -12,6 +12,7 @@ const entries = {
   'bench-backup': 'bench/backup.ts',
   'bench-wal': 'bench/wal.ts',
   'bench-base': 'bench/base.ts',
+  'bench-retention': 'bench/retention.ts',
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 

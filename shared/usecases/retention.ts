@@ -1,9 +1,19 @@
 import type { Catalog } from '../adapters/catalog/catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import { hasColdArea, type Storage } from '../adapters/storage/storage';
 import type { BackupEntry } from '../domain/backup';
-import { planRetention, type RetentionDecision, type RetentionPlan, type RetentionPolicy, type RetentionRule } from '../domain/retention';
+import { planRetention, type RetentionDecision, type RetentionPlan, type RetentionPolicy, type WalDecision } from '../domain/retention';
+import { parseRetentionPolicy } from '../domain/retention/policy';
 import { asStrongboxError, BackupNotFoundError, ConflictError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
+import { deleteBackup, inspect, lockedItem, moveCold, reliedOn, reliedOnChanged } from './retention/backups';
+import { COLD_NOTE_AWS, COLD_NOTE_LOCAL, emptyReport, item, LOCK_NOTE, NO_WAL_NOTE, VERSIONED_NOTE, type RetentionReport, type WalReportItem } from './retention/report';
+import { applyWalMark, countWal, WAL_BATCH, type WalOutcome } from './retention/wal-apply';
+import { readWalInput, type WalInput } from './retention/wal-view';
+
+export type { RetentionItem, RetentionReport, RestorePointReportItem, WalReportItem } from './retention/report';
+
+const DAY_MS = 86_400_000;
 
 export interface RetentionDeps {
   storage: Storage;
@@ -11,121 +21,54 @@ export interface RetentionDeps {
   log: Log;
   alerts: AlertPublisher;
   clock: Clock;
+  /**
+   * The WAL catalog. With it, base backups, WAL segments and restore points join the
+   * plan; without it base backups are kept (NOT_PLANNED_YET) and no WAL is touched.
+   */
+  walCatalog?: WalCatalog;
 }
 
 export interface RetentionOptions {
   policy: RetentionPolicy;
-  /** Plan and report only: nothing is marked or deleted. */
+  /** Plan and report only: nothing is marked, moved or deleted. */
   dryRun: boolean;
-  /** Only this database's backups (one Query on its index); default every backup. */
+  /** Only this database (one Query on its index); default every backup. */
   database?: string;
   /**
-   * Delete only these ids (the ones an operator saw and confirmed); any other deletion
-   * the fresh plan asks for is skipped until the next run.
+   * Delete only these backup ids (the ones an operator saw and confirmed); any other
+   * deletion the fresh plan asks for is skipped until the next run. With `only`, WAL and
+   * restore points are deleted only for the databases in `onlyWal`.
    */
   only?: ReadonlySet<string>;
+  /** With `only`: the databases whose WAL cut-off and restore points the operator confirmed. */
+  onlyWal?: ReadonlySet<string>;
+  /** Segments per page and per storage batch (default 1 000, S3 DeleteObjects' maximum). */
+  walBatch?: number;
 }
 
-/** One entry in the report. */
-export interface RetentionItem {
-  id: string;
-  database: string;
-  tier: string;
-  state: string;
-  startedAt: string;
-  rule: RetentionRule;
-  reason: string;
-}
-
-export interface RetentionReport {
-  at: string;
-  dryRun: boolean;
-  policy: RetentionPolicy;
-  kept: RetentionItem[];
-  /** Kept, in cold storage (monthly tier): reported, moved by the bucket's lifecycle rule. */
-  cold: RetentionItem[];
-  /** Deleted (in a dry run: what would be), with the bytes of their objects. */
-  deleted: Array<RetentionItem & { bytes: number }>;
-  /** Deletions left for the next run because the catalog changed since the plan. */
-  skipped: Array<RetentionItem & { why: string }>;
-  /** Deletions that failed (alerted); a marked entry is finished by the next run. */
-  failed: Array<RetentionItem & { code: string; message: string }>;
-  /** Sum of the sizes of the deleted objects (in a dry run: that would be freed). */
-  bytesFreed: number;
-  notes: string[];
-}
-
-const VERSIONED_NOTE =
-  'in a versioned bucket a delete leaves a noncurrent version: the space is freed when the bucket\'s lifecycle rule expires noncurrent versions (NoncurrentVersionExpiration)';
-const COLD_NOTE =
-  'cold entries are only reported: in AWS the bucket\'s lifecycle rule on logical/monthly/ moves them to GLACIER or DEEP_ARCHIVE itself; the local repository folder has no cold tier';
-
-function item(decision: RetentionDecision): RetentionItem {
-  const { id, database, tier, state, startedAt, rule, reason } = decision;
-  return { id, database, tier, state, startedAt, rule, reason };
-}
-
-/**
- * The backup's objects in deletion order: the manifest first, alone, then the data.
- * Writes put the manifest last, so "has a manifest" means "complete"; deleting it first
- * keeps that true. A crash in between leaves data without a manifest, which
- * `catalog rebuild` reports as an incomplete folder and never indexes; the other order
- * would leave a manifest over missing data, which a rebuild would resurrect as a backup.
- */
-function objectBatches(entry: BackupEntry): [string[], string[]] {
-  return [[entry.manifestKey], [entry.key, ...(entry.globalsKey ? [entry.globalsKey] : [])]];
-}
-
-async function sizeOf(storage: Storage, keys: readonly string[]): Promise<number> {
-  const infos = await Promise.all(keys.map((key) => storage.head(key)));
-  return infos.reduce((sum, info) => sum + (info?.size ?? 0), 0);
-}
-
-/** Catalog first (the mark), then the objects, then the entry. Returns the bytes freed. */
-async function deleteBackup(deps: RetentionDeps, decision: RetentionDecision): Promise<number> {
-  let entry = decision.entry;
-  if (!entry.deleting) {
-    entry = await deps.catalog.markDeleting(entry.id, entry.state, { at: deps.clock().toISOString(), rule: decision.rule });
-    deps.log.info('backup marked for deletion', { backupId: entry.id, database: entry.database, rule: decision.rule });
+async function readBackups(deps: RetentionDeps, options: RetentionOptions, now: Date): Promise<BackupEntry[]> {
+  try {
+    return options.database ? await deps.catalog.listByDatabase(options.database) : await deps.catalog.listAll();
+  } catch (error) {
+    const failure = asStrongboxError(error);
+    await deps.alerts.publish({ type: 'RETENTION_FAILED', severity: 'SEV3', message: `retention could not read the catalog: ${failure.message}`, hint: failure.hint, code: failure.code, at: now.toISOString() });
+    throw failure;
   }
-  const [manifest, data] = objectBatches(entry);
-  const bytes = await sizeOf(deps.storage, [...manifest, ...data]);
-  await deps.storage.delete(manifest);
-  await deps.storage.delete(data);
-  await deps.catalog.remove(entry.id);
-  deps.log.info('backup deleted by retention', { backupId: entry.id, database: entry.database, tier: entry.tier, rule: decision.rule, bytes });
-  return bytes;
 }
 
 /**
- * Whether deletions of `database` may go ahead: its newest VERIFIED full backup, which
- * the plan relies on, is still VERIFIED and unmarked. A backup that failed a later
- * checksum since the plan would otherwise leave an older one as the newest, unprotected.
+ * Reads what planning needs — the backups (Query on an index), and with `walCatalog` each
+ * database's timelines, histories in the window, pending mark and restore points, never
+ * its segments — and plans at the clock's now. Changes nothing. Throws (after alerting)
+ * when the catalog cannot be read, InputError for a bad policy.
  */
-async function newestStillVerified(deps: RetentionDeps, plan: RetentionPlan, database: string): Promise<string | undefined> {
-  const newest = plan.newestVerified.find((candidate) => candidate.database === database);
-  if (!newest) return undefined;
-  const current = await deps.catalog.get(newest.id);
-  if (current?.state === 'VERIFIED' && !current.deleting) return undefined;
-  return `the newest VERIFIED backup ${newest.id} changed since the plan (${current ? current.state : 'gone'}): run retention again`;
-}
-
-/**
- * Why a planned deletion waits for the next run, or undefined to go ahead: not among the
- * ids the operator confirmed, or its database's newest VERIFIED backup changed (checked
- * once per database, remembered in `blocked`). Finishing a marked deletion never waits.
- */
-async function reasonToHoldBack(
-  deps: RetentionDeps,
-  plan: RetentionPlan,
-  options: RetentionOptions,
-  decision: RetentionDecision,
-  blocked: Map<string, string | undefined>,
-): Promise<string | undefined> {
-  if (options.only && !options.only.has(decision.id)) return 'not in the plan that was confirmed';
-  if (decision.rule === 'FINISH_DELETION') return undefined;
-  if (!blocked.has(decision.database)) blocked.set(decision.database, await newestStillVerified(deps, plan, decision.database));
-  return blocked.get(decision.database);
+export async function readAndPlan(deps: RetentionDeps, options: RetentionOptions, now: Date): Promise<{ plan: RetentionPlan; wal?: WalInput }> {
+  const policy = parseRetentionPolicy(options.policy);
+  const backups = await readBackups(deps, options, now);
+  if (!deps.walCatalog) return { plan: planRetention({ backups }, policy, now) };
+  const databases = [...new Set([...backups.map((entry) => entry.database).filter((name) => typeof name === 'string'), ...(options.database ? [options.database] : [])])].sort();
+  const wal = await readWalInput({ storage: deps.storage, walCatalog: deps.walCatalog, log: deps.log }, databases, now.getTime() - policy.walDays * DAY_MS);
+  return { plan: planRetention({ backups, wal: wal.views, restorePoints: wal.restorePoints }, policy, now), wal };
 }
 
 function skip(deps: RetentionDeps, report: RetentionReport, decision: RetentionDecision, why: string): void {
@@ -133,33 +76,32 @@ function skip(deps: RetentionDeps, report: RetentionReport, decision: RetentionD
   deps.log.warn('retention deletion skipped', { backupId: decision.id, database: decision.database, why });
 }
 
-/**
- * Applies retention: reads the catalog (Query), plans with `planRetention`, logs every
- * decision at INFO with its rule and reason, and — unless `dryRun` — deletes: entries
- * already marked `deleting` (a run that stopped half-way) first, then the others, each
- * by markDeleting (conditional on the state the plan saw) → storage delete (manifest,
- * then data) → remove. Idempotent: a repeated run finds nothing new to do.
- *
- * A failure on one backup is reported, alerted once per run (RETENTION_FAILED) and does
- * not stop the others; an entry whose state changed since the plan is skipped. Throws
- * (after alerting) only when the catalog cannot be read, and InputError for a bad policy.
- */
-export async function applyRetention(deps: RetentionDeps, options: RetentionOptions): Promise<RetentionReport> {
-  const now = deps.clock();
-  let backups: BackupEntry[];
-  try {
-    backups = options.database ? await deps.catalog.listByDatabase(options.database) : await deps.catalog.listAll();
-  } catch (error) {
-    const failure = asStrongboxError(error);
-    await deps.alerts.publish({ type: 'RETENTION_FAILED', severity: 'SEV3', message: `retention could not read the catalog: ${failure.message}`, hint: failure.hint, code: failure.code, at: now.toISOString() });
-    throw failure;
-  }
-  const plan = planRetention({ backups }, options.policy, now);
-  const report: RetentionReport = { at: plan.now, dryRun: options.dryRun, policy: plan.policy, kept: [], cold: [], deleted: [], skipped: [], failed: [], bytesFreed: 0, notes: [] };
+function fail(deps: RetentionDeps, report: RetentionReport, decision: RetentionDecision, error: unknown): void {
+  const failure = asStrongboxError(error);
+  report.failed.push({ ...item(decision), code: failure.code, message: failure.message });
+  deps.log.error('retention deletion failed', { backupId: decision.id, database: decision.database, code: failure.code, reason: failure.message });
+}
+
+/** Why a planned deletion waits for the next run, or undefined to go ahead. Finishing a marked deletion never waits. */
+async function holdBack(deps: RetentionDeps, plan: RetentionPlan, options: RetentionOptions, decision: RetentionDecision, blocked: Map<string, string | undefined>): Promise<string | undefined> {
+  if (options.only && !options.only.has(decision.id)) return 'not in the plan that was confirmed';
+  if (decision.rule === 'FINISH_DELETION') return undefined;
+  if (!blocked.has(decision.database)) blocked.set(decision.database, await reliedOnChanged(deps.catalog, reliedOn(plan, decision.database)));
+  return blocked.get(decision.database);
+}
+
+async function applyBackups(deps: RetentionDeps, plan: RetentionPlan, options: RetentionOptions, report: RetentionReport, now: Date): Promise<void> {
   for (const decision of plan.decisions) {
     deps.log.info('retention decision', { backupId: decision.id, database: decision.database, tier: decision.tier, state: decision.state, action: decision.action, rule: decision.rule, reason: decision.reason, dryRun: options.dryRun });
     if (decision.action === 'keep') report.kept.push(item(decision));
-    if (decision.action === 'cold') report.cold.push(item(decision));
+    if (decision.action !== 'cold') continue;
+    try {
+      const moved = options.dryRun ? false : await moveCold(deps, decision);
+      report.cold.push({ ...item(decision), ...(moved ? { moved } : {}) });
+    } catch (error) {
+      report.cold.push(item(decision));
+      fail(deps, report, decision, error);
+    }
   }
   const deletions = plan.decisions.filter((decision) => decision.action === 'delete');
   // Finish what an earlier run committed to before starting anything new.
@@ -167,35 +109,145 @@ export async function applyRetention(deps: RetentionDeps, options: RetentionOpti
   const blocked = new Map<string, string | undefined>();
   for (const decision of deletions) {
     try {
-      if (options.dryRun) {
-        const bytes = await sizeOf(deps.storage, objectBatches(decision.entry).flat());
-        report.deleted.push({ ...item(decision), bytes });
-        report.bytesFreed += bytes;
-        continue;
-      }
-      const why = await reasonToHoldBack(deps, plan, options, decision, blocked);
+      const why = options.dryRun ? undefined : await holdBack(deps, plan, options, decision, blocked);
       if (why) {
         skip(deps, report, decision, why);
         continue;
       }
-      const bytes = await deleteBackup(deps, decision);
+      const found = await inspect(deps.storage, decision.entry, now);
+      if (found.lock) {
+        report.locked.push(lockedItem(decision, found.lock));
+        deps.log.warn('retention deletion held by Object Lock', { backupId: decision.id, database: decision.database, rule: 'OBJECT_LOCKED', ...found.lock });
+        continue;
+      }
+      const bytes = options.dryRun ? found.bytes : await deleteBackup(deps, decision, found.bytes);
       report.deleted.push({ ...item(decision), bytes });
       report.bytesFreed += bytes;
     } catch (error) {
-      if (error instanceof ConflictError || error instanceof BackupNotFoundError) {
-        skip(deps, report, decision, error.message);
-        continue;
-      }
-      const failure = asStrongboxError(error);
-      report.failed.push({ ...item(decision), code: failure.code, message: failure.message });
-      deps.log.error('retention deletion failed', { backupId: decision.id, database: decision.database, code: failure.code, reason: failure.message });
+      if (error instanceof ConflictError || error instanceof BackupNotFoundError) skip(deps, report, decision, error.message);
+      else fail(deps, report, decision, error);
     }
   }
+}
+
+function walLine(decision: WalDecision, outcome: WalOutcome): WalReportItem {
+  const { database, action, rule, reason, anchors } = decision;
+  return { database, action, rule, reason, anchors, timelines: decision.mark?.timelines ?? [], keep: decision.mark?.keep ?? [], ...outcome };
+}
+
+/** WAL cut-offs (pending ones first) and restore points; failures are reported like a backup's. */
+async function applyWal(deps: RetentionDeps, plan: RetentionPlan, options: RetentionOptions, report: RetentionReport): Promise<void> {
+  const walCatalog = deps.walCatalog;
+  if (!walCatalog) return;
+  const walDeps = { storage: deps.storage, walCatalog, log: deps.log, clock: deps.clock };
+  const confirmed = (database: string) => !options.only || (options.onlyWal?.has(database) ?? false);
+  const blocked = new Map<string, string | undefined>();
+  for (const decision of plan.wal) {
+    deps.log.info('retention WAL decision', { database: decision.database, action: decision.action, rule: decision.rule, reason: decision.reason, anchors: decision.anchors, dryRun: options.dryRun });
+    const none = { segments: 0, bytes: 0, locked: 0 };
+    if (decision.action === 'keep' || !decision.mark) {
+      report.wal.push(walLine(decision, none));
+      continue;
+    }
+    const mark = decision.mark;
+    try {
+      if (options.dryRun) {
+        report.wal.push(walLine(decision, await countWal(walDeps, decision.database, mark)));
+        continue;
+      }
+      if (!confirmed(decision.database)) {
+        report.wal.push({ ...walLine(decision, none), action: 'keep', reason: `${decision.reason} — not in the plan that was confirmed` });
+        continue;
+      }
+      if (decision.rule !== 'FINISH_DELETION') {
+        if (!blocked.has(decision.database)) blocked.set(decision.database, await reliedOnChanged(deps.catalog, decision.anchors.map((id) => ({ id, role: 'base backup the PITR window starts from' }))));
+        const why = blocked.get(decision.database);
+        if (why) {
+          report.wal.push({ ...walLine(decision, none), action: 'keep', reason: `${decision.reason} — skipped: ${why}` });
+          continue;
+        }
+        await walCatalog.putRetentionMark(decision.database, mark);
+      }
+      const outcome = await applyWalMark(walDeps, decision.database, mark, options.walBatch ?? WAL_BATCH);
+      if (outcome.locked === 0) await walCatalog.clearRetentionMark(decision.database, mark.at);
+      report.wal.push(walLine(decision, outcome));
+      report.bytesFreed += outcome.bytes;
+    } catch (error) {
+      const failure = asStrongboxError(error);
+      report.wal.push(walLine(decision, none));
+      report.failed.push({ id: `wal:${decision.database}`, database: decision.database, tier: 'wal', state: '-', startedAt: '-', rule: decision.rule, reason: decision.reason, code: failure.code, message: failure.message });
+      deps.log.error('retention WAL deletion failed', { database: decision.database, code: failure.code, reason: failure.message });
+    }
+  }
+  for (const point of plan.restorePoints) {
+    if (point.action === 'keep') {
+      report.restorePoints.kept += 1;
+      continue;
+    }
+    const line = { database: point.database, name: point.name, createdAt: point.createdAt, rule: point.rule, reason: point.reason };
+    if (!options.dryRun) {
+      if (!confirmed(point.database)) {
+        report.restorePoints.kept += 1;
+        continue;
+      }
+      try {
+        await walCatalog.deleteRestorePoint(point.database, point.name);
+      } catch (error) {
+        const failure = asStrongboxError(error);
+        report.failed.push({ id: `restore-point:${point.name}`, database: point.database, tier: 'restore-point', state: '-', startedAt: point.createdAt, rule: point.rule, reason: point.reason, code: failure.code, message: failure.message });
+        deps.log.error('retention could not drop a restore point', { database: point.database, name: point.name, code: failure.code, reason: failure.message });
+        continue;
+      }
+      deps.log.info('restore point dropped by retention', { database: point.database, name: point.name, createdAt: point.createdAt, rule: point.rule });
+    }
+    report.restorePoints.deleted.push(line);
+  }
+}
+
+/**
+ * Applies retention: reads the catalog (Query) and, with `walCatalog`, each database's
+ * WAL view (timelines, histories in the window, a pending mark, restore points — never the
+ * segments), plans with `planRetention`, logs every decision at INFO with its rule and
+ * reason, and — unless `dryRun` — acts:
+ *
+ * - backups: entries already marked `deleting` first, then the others, each by
+ *   markDeleting (conditional on the state the plan saw) → storage delete (manifest,
+ *   then data) → remove; a backup Object Lock holds is reported (`locked`), not marked;
+ *   a cold monthly is moved under `cold/` in the repository folder (S3: reported only);
+ * - WAL: a pending mark is finished, then the new cut-off is marked in the catalog, its
+ *   segments deleted in batches (records' `.json`, then bytes, then catalog items) and
+ *   the mark cleared; restore points past `restorePointHours` are dropped.
+ *
+ * Idempotent: a repeated run finds nothing new to do. A failure on one item is reported,
+ * alerted once per run (RETENTION_FAILED) and does not stop the others; an entry whose
+ * state changed since the plan is skipped. Throws (after alerting) only when the catalog
+ * cannot be read, and InputError for a bad policy.
+ */
+export async function applyRetention(deps: RetentionDeps, options: RetentionOptions): Promise<RetentionReport> {
+  const now = deps.clock();
+  const { plan: planned, wal } = await readAndPlan(deps, options, now);
+  const report = emptyReport(planned.now, options.dryRun, planned.policy);
+  await applyBackups(deps, planned, options, report, now);
+  await applyWal(deps, planned, options, report);
+  for (const unreadable of wal?.unreadable ?? []) report.notes.push(`the WAL catalog of ${unreadable.database} could not be read (${unreadable.message}): its base backups and WAL are kept`);
+  if (!deps.walCatalog) report.notes.push(NO_WAL_NOTE);
   report.notes.push(VERSIONED_NOTE);
-  if (report.cold.length) report.notes.push(COLD_NOTE);
-  if (options.dryRun) report.notes.push('dry run: nothing was marked or deleted');
+  if (report.cold.length) report.notes.push(hasColdArea(deps.storage) ? COLD_NOTE_LOCAL : COLD_NOTE_AWS);
+  if (report.locked.length || report.wal.some((line) => line.locked > 0)) report.notes.push(LOCK_NOTE);
+  if (options.dryRun) report.notes.push('dry run: nothing was marked, moved or deleted');
   if (report.failed.length) await alertFailures(deps, report);
-  deps.log.info('retention applied', { dryRun: options.dryRun, kept: report.kept.length, cold: report.cold.length, deleted: report.deleted.length, skipped: report.skipped.length, failed: report.failed.length, bytesFreed: report.bytesFreed });
+  deps.log.info('retention applied', {
+    dryRun: options.dryRun,
+    kept: report.kept.length,
+    cold: report.cold.length,
+    deleted: report.deleted.length,
+    skipped: report.skipped.length,
+    failed: report.failed.length,
+    locked: report.locked.length,
+    walSegments: report.wal.reduce((sum, line) => sum + line.segments, 0),
+    restorePoints: report.restorePoints.deleted.length,
+    bytesFreed: report.bytesFreed,
+  });
   return report;
 }
 
@@ -205,9 +257,9 @@ async function alertFailures(deps: RetentionDeps, report: RetentionReport): Prom
   await deps.alerts.publish({
     type: 'RETENTION_FAILED',
     severity: 'SEV3',
-    message: `retention could not delete ${report.failed.length} backup(s): ${report.failed.map((failed) => `${failed.id} (${failed.code}: ${failed.message})`).join('; ')}`,
+    message: `retention could not delete ${report.failed.length} item(s): ${report.failed.map((failed) => `${failed.id} (${failed.code}: ${failed.message})`).join('; ')}`,
     hint: 'nothing restorable was lost; entries already marked are finished by the next run (`strongbox retention apply`) once the cause (storage, permissions) is fixed',
-    ...(single ? { database: single.database, backupId: single.id } : {}),
+    ...(single && !single.id.startsWith('wal:') ? { database: single.database, backupId: single.id } : single ? { database: single.database } : {}),
     ...(first ? { code: first.code } : {}),
     at: report.at,
   });

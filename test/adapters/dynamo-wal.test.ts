@@ -339,3 +339,94 @@ describe('DynamoWalCatalog failures', () => {
     }
   });
 });
+
+describe('DynamoWalCatalog for retention', () => {
+  async function archive(database: string, timeline: number, segnos: number[]): Promise<string[]> {
+    const recorded: string[] = [];
+    for (const segno of segnos) {
+      const name = segmentName(timeline, BigInt(segno));
+      await wal.recordWal(walRecord(name, { database }), minute(segno));
+      recorded.push(name);
+    }
+    return recorded;
+  }
+
+  it('pages through the segments and partials below a cut-off, one Query per page, and counts them without reading them', async () => {
+    // Prepare
+    const recorded = await archive('cut', 1, Array.from({ length: 120 }, (_, i) => i + 1));
+    await wal.recordWal(walRecord('000000010000000000000009.partial', { database: 'cut' }), minute(0));
+    await archive('cut', 2, [5, 6]);
+    const below = segmentName(1, 100n);
+    // Act
+    const before = queries;
+    const pages: string[][] = [];
+    let after: string | undefined;
+    do {
+      const page = await wal.listSegmentsBelow('cut', 1, below, { limit: 40, ...(after ? { after } : {}) });
+      pages.push(names(page.records));
+      after = page.next;
+    } while (after);
+    const listed = pages.flat();
+    const count = await wal.countSegmentsBelow('cut', 1, below);
+    // Assess
+    expect(listed).toEqual([...recorded.slice(0, 9), '000000010000000000000009.partial', ...recorded.slice(9, 99)]);
+    expect(pages.slice(0, 3).map((page) => page.length)).toEqual([40, 40, 20]);
+    expect(count).toBe(100);
+    expect(queries - before).toBeGreaterThanOrEqual(pages.length + 1);
+    expect(names((await wal.listSegmentsBelow('cut', 2, segmentName(2, 6n))).records)).toEqual([segmentName(2, 5n)]);
+    expect((await wal.listSegmentsBelow('cut', 1, segmentName(1, 1n))).records).toEqual([]);
+  });
+
+  it('refuses a cut-off that is not a segment of the timeline, and a page size below 1', async () => {
+    // Act
+    const errors = [
+      await rejection(wal.listSegmentsBelow('cut', 1, segmentName(2, 5n))),
+      await rejection(wal.listSegmentsBelow('cut', 1, '00000001000000000000000')),
+      await rejection(wal.countSegmentsBelow('cut', 0, segmentName(1, 5n))),
+      await rejection(wal.listSegmentsBelow('cut', 1, segmentName(1, 5n), { limit: 0 })),
+    ];
+    // Assess
+    for (const error of errors) expect(error).toBeInstanceOf(InputError);
+  });
+
+  it('deletes records in batches of 25, including ones already gone, and leaves the others', async () => {
+    // Prepare
+    const recorded = await archive('del', 1, Array.from({ length: 60 }, (_, i) => i + 1));
+    // Act
+    await wal.deleteWalRecords('del', [...recorded.slice(0, 55), segmentName(1, 500n)]);
+    await wal.deleteWalRecords('del', recorded.slice(0, 3));
+    // Assess
+    expect(names(await wal.listSegments('del', 1))).toEqual(recorded.slice(55));
+    expect(await wal.getWal('del', recorded[0]!)).toBeUndefined();
+  });
+
+  it('stores a retention mark, refuses an older one over a newer, and clears only the one it was given', async () => {
+    // Prepare
+    const mark = { at: minute(10), rule: 'WAL_CUTOFF', timelines: [{ timeline: 1, deleteBelow: segmentName(1, 7n) }], keep: [{ first: '0000000000000002', last: '0000000000000003', backupId: 'b1' }] };
+    // Act
+    const none = await wal.getRetentionMark('mark');
+    await wal.putRetentionMark('mark', mark);
+    const older = await rejection(wal.putRetentionMark('mark', { ...mark, at: minute(5) }));
+    await wal.clearRetentionMark('mark', minute(9));
+    const stillThere = await wal.getRetentionMark('mark');
+    await wal.clearRetentionMark('mark', minute(10));
+    // Assess
+    expect(none).toBeUndefined();
+    expect(older).toBeInstanceOf(ConflictError);
+    expect(stillThere).toStrictEqual(mark);
+    expect(await wal.getRetentionMark('mark')).toBeUndefined();
+    expect(await wal.timelines('mark')).toEqual([]);
+  });
+
+  it('deletes one restore point and leaves the others', async () => {
+    // Prepare
+    for (const [index, name] of ['rp-a', 'rp-b'].entries()) {
+      await wal.recordRestorePoint('rpdel', { name, lsn: `0/${index + 1}000000`, timeline: 1, createdAt: minute(index) });
+    }
+    // Act
+    await wal.deleteRestorePoint('rpdel', 'rp-a');
+    await wal.deleteRestorePoint('rpdel', 'rp-a');
+    // Assess
+    expect((await wal.listRestorePoints('rpdel')).map((point) => point.name)).toEqual(['rp-b']);
+  });
+});

@@ -154,6 +154,27 @@ describe('strongbox retention', () => {
     expect(after.keys).toHaveLength(3);
   });
 
+  it('plan shows the WAL and restore points; apply on a terminal drops the restore points it showed', async () => {
+    // Prepare: restore points of the 15-minute job, one past 24 hours
+    await withContext(async ({ walCatalog }) => {
+      for (const [name, hours] of [['rp-new', 2], ['rp-old', 30]] as const) {
+        await walCatalog.recordRestorePoint('app', { name, lsn: '0/3000000', timeline: 1, createdAt: new Date(Date.now() - hours * 3_600_000).toISOString() });
+      }
+    });
+    const plan = output(false);
+    const questions: string[] = [];
+    // Act
+    const planned = await run((o) => retentionPlanCommand({}, o), plan);
+    const applied = await run((o) => retentionApplyCommand({}, o, async (question) => (questions.push(question), 'delete')), output(false));
+    // Assess
+    expect(planned).toBe(0);
+    expect(plan.out.join('')).toMatch(/WAL KEEP\s+app\s+no WAL segment is recorded \[WAL_HELD\]/);
+    expect(plan.out.join('')).toContain('would drop 1 restore point(s) older than 24 h, keep 1');
+    expect(applied).toBe(0);
+    expect(questions).toEqual([expect.stringMatching(/1 backup\(s\), .* and the WAL \/ restore points above of app/)]);
+    expect(await withContext(async ({ walCatalog }) => (await walCatalog.listRestorePoints('app')).map((point) => point.name))).toEqual(['rp-new']);
+  });
+
   it('registers plan and apply with examples in their help', () => {
     const program = new Command('strongbox').exitOverride();
     registerRetention(program, async () => undefined);

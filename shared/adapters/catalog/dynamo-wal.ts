@@ -1,10 +1,11 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { assertDatabaseName } from '../../domain/keys';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
 import type { WalRecord } from '../../domain/wal/record';
 import { CatalogError, ConflictError, InputError } from '../../errors';
-import type { ArchiveStatus, IndexedWalRecord, RestorePoint, WalCatalog, WalTimelineSummary } from './wal-catalog';
+import type { WalRetentionMark } from '../../domain/retention/types';
+import type { ArchiveStatus, IndexedWalRecord, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from './wal-catalog';
 import { catalogRequest, conditionalWrite } from './sdk-errors';
 
 /**
@@ -19,6 +20,7 @@ import { catalogRequest, conditionalWrite } from './sdk-errors';
  * | `WAL#<db>#BACKUP`       | file name     | `.backup` label records                |
  * | `WALMETA#<db>`          | `TL#<TTTTTTTT>` | highest file name seen on a timeline |
  * | `WALMETA#<db>`          | `STATUS`      | the archiver's last measured status    |
+ * | `WALMETA#<db>`          | `RETENTION`   | a WAL deletion retention has not finished |
  * | `WALRP#<db>`            | point name    | named restore points                   |
  */
 
@@ -32,6 +34,12 @@ type Item = Record<string, unknown>;
 
 /** The smallest segment size accepts every segment name of every cluster (its low part is the widest). */
 const ANY_SEGMENT_SIZE = 1 << 20;
+/** DynamoDB's limit of requests in one BatchWriteItem. */
+const BATCH_WRITE_MAX = 25;
+/** Unprocessed items of a batch are retried this often (with a short pause) before giving up. */
+const BATCH_ATTEMPTS = 8;
+const SEGMENT_NAME = /^[0-9A-F]{24}$/;
+
 /** A lost race with retention (the record deleted between our put and our read) is retried this often. */
 const RECORD_ATTEMPTS = 3;
 
@@ -195,6 +203,99 @@ export class DynamoWalCatalog implements WalCatalog {
   async getRestorePoint(database: string, name: string): Promise<RestorePoint | undefined> {
     const item = await this.getItem(`read restore point "${name}" of database ${database}`, { pk: restorePointPk(database), sk: name });
     return item ? withoutKeys<RestorePoint>(item) : undefined;
+  }
+
+  async listSegmentsBelow(database: string, timeline: number, belowName: string, options: { after?: string; limit?: number } = {}): Promise<WalPage> {
+    const input = this.belowQuery(database, timeline, belowName);
+    const limit = options.limit ?? this.pageSize;
+    if (!Number.isInteger(limit) || limit < 1) throw new InputError(`page size ${limit} is not a whole number above 0`, 'give a limit of at least 1');
+    const pk = (input.ExpressionAttributeValues as Item)[':pk'];
+    const command = new QueryCommand({
+      TableName: this.tableName,
+      ...input,
+      ConsistentRead: true,
+      Limit: limit,
+      ...(options.after !== undefined ? { ExclusiveStartKey: { pk, sk: options.after } } : {}),
+    });
+    const page = await this.call(`list the WAL segments of database ${database} below ${belowName}`, () => this.client.send(command));
+    const records = (page.Items ?? []).map((item) => withoutKeys<IndexedWalRecord>(item));
+    const last = page.LastEvaluatedKey?.sk;
+    return { records, ...(typeof last === 'string' ? { next: last } : {}) };
+  }
+
+  async countSegmentsBelow(database: string, timeline: number, belowName: string): Promise<number> {
+    const input = this.belowQuery(database, timeline, belowName);
+    let count = 0;
+    let startKey: Item | undefined;
+    do {
+      const command = new QueryCommand({ TableName: this.tableName, ...input, Select: 'COUNT', ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) });
+      const page = await this.call(`count the WAL segments of database ${database} below ${belowName}`, () => this.client.send(command));
+      count += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
+  async deleteWalRecords(database: string, names: readonly string[]): Promise<void> {
+    const keys = names.map((name) => {
+      const { pk, sk } = walKey(database, name);
+      return { pk, sk };
+    });
+    for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX) {
+      let requests: Array<{ DeleteRequest: { Key: Item } }> = keys.slice(start, start + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let attempt = 1; requests.length > 0; attempt += 1) {
+        if (attempt > BATCH_ATTEMPTS) {
+          throw new CatalogError(`cannot delete ${requests.length} WAL record(s) of database ${database}: DynamoDB kept them unprocessed`, 'the table is throttled: run retention again later (it finishes what it marked)');
+        }
+        if (attempt > 1) await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 2)));
+        const batch = new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } });
+        const out = await this.call(`delete WAL records of database ${database}`, () => this.client.send(batch));
+        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+      }
+    }
+  }
+
+  async getRetentionMark(database: string): Promise<unknown> {
+    const item = await this.getItem(`read the WAL retention mark of database ${database}`, { pk: metaPk(database), sk: 'RETENTION' });
+    return item ? withoutKeys<unknown>(item) : undefined;
+  }
+
+  async putRetentionMark(database: string, mark: WalRetentionMark): Promise<void> {
+    const put = new PutCommand({
+      TableName: this.tableName,
+      Item: { ...mark, pk: metaPk(database), sk: 'RETENTION' },
+      ConditionExpression: 'attribute_not_exists(pk) OR #at <= :at',
+      ExpressionAttributeNames: { '#at': 'at' },
+      ExpressionAttributeValues: { ':at': mark.at },
+    });
+    if (!(await this.conditional(`store the WAL retention mark of database ${database}`, () => this.client.send(put)))) {
+      throw new ConflictError(`a newer WAL retention mark of database ${database} is stored than the one of ${mark.at}`, 'another retention run is working on this database: let it finish, then run again');
+    }
+  }
+
+  async clearRetentionMark(database: string, at: string): Promise<void> {
+    const remove = new DeleteCommand({
+      TableName: this.tableName,
+      Key: { pk: metaPk(database), sk: 'RETENTION' },
+      ConditionExpression: 'attribute_not_exists(pk) OR #at = :at',
+      ExpressionAttributeNames: { '#at': 'at' },
+      ExpressionAttributeValues: { ':at': at },
+    });
+    await this.conditional(`remove the WAL retention mark of database ${database}`, () => this.client.send(remove));
+  }
+
+  async deleteRestorePoint(database: string, name: string): Promise<void> {
+    const pk = restorePointPk(database);
+    await this.call(`delete restore point "${name}" of database ${database}`, () => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk, sk: name } })));
+  }
+
+  /** The key condition of "segments of `timeline` below `belowName`". */
+  private belowQuery(database: string, timeline: number, belowName: string): Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'> {
+    if (!Number.isInteger(timeline) || timeline < 1 || timeline > 0xffff_ffff) throw new InputError(`${timeline} is not a timeline`, 'timelines are whole numbers from 1');
+    if (!SEGMENT_NAME.test(belowName) || !belowName.startsWith(hex8(timeline))) {
+      throw new InputError(`${JSON.stringify(belowName)} is not a segment name on timeline ${timeline}`, 'give the 24-hex name of the first segment to keep');
+    }
+    return { KeyConditionExpression: 'pk = :pk AND sk < :below', ExpressionAttributeValues: { ':pk': walPk(database, hex8(timeline)), ':below': belowName } };
   }
 
   /** Moves the timeline's summary up to `record`, never down; a lost condition means it is already there. */

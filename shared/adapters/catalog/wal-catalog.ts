@@ -1,3 +1,4 @@
+import type { WalRetentionMark } from '../../domain/retention/types';
 import type { WalRecord } from '../../domain/wal/record';
 
 /** A WAL record as the catalog holds it: the stored record plus when it was indexed. */
@@ -26,6 +27,13 @@ export interface ArchiveStatus {
   lastFailedAt?: string;
   /** Segment names missing since the last base backup (empty or absent: none). */
   gap?: string[];
+}
+
+/** One page of a listing; `next` is given back as `after` to read the following page. */
+export interface WalPage {
+  records: IndexedWalRecord[];
+  /** The last name read, when more may follow. */
+  next?: string;
 }
 
 /** A named restore point (pg_create_restore_point) a PITR can stop at. */
@@ -84,4 +92,29 @@ export interface WalCatalog {
   listRestorePoints(database: string): Promise<RestorePoint[]>;
   /** One restore point, or undefined. */
   getRestorePoint(database: string, name: string): Promise<RestorePoint | undefined>;
+  /**
+   * One page (at most `limit`, default the adapter's page size) of the segment and
+   * `.partial` records of one timeline whose name sorts below `belowName` (a 24-hex
+   * segment name on that timeline), ascending, after `after` when given. One Query on
+   * keys: retention reads only what it deletes.
+   */
+  listSegmentsBelow(database: string, timeline: number, belowName: string, options?: { after?: string; limit?: number }): Promise<WalPage>;
+  /** How many segment and `.partial` records of the timeline sort below `belowName` (a COUNT Query: no item is returned). */
+  countSegmentsBelow(database: string, timeline: number, belowName: string): Promise<number>;
+  /**
+   * Deletes the records of these WAL files (any kind) in batches; records already gone
+   * are not an error. Never touches storage: the caller deletes the objects first.
+   */
+  deleteWalRecords(database: string, names: readonly string[]): Promise<void>;
+  /** The WAL deletion retention marked and did not finish, as stored (unchecked), or undefined. */
+  getRetentionMark(database: string): Promise<unknown>;
+  /**
+   * Stores the WAL deletion retention is about to do (before it deletes anything).
+   * Replaces an earlier mark only when that one is not newer (`at`).
+   */
+  putRetentionMark(database: string, mark: WalRetentionMark): Promise<void>;
+  /** Removes the mark once its deletion is done, only if it is still the one written at `at`. */
+  clearRetentionMark(database: string, at: string): Promise<void>;
+  /** Removes one restore point; a missing one is not an error. */
+  deleteRestorePoint(database: string, name: string): Promise<void>;
 }

@@ -9,10 +9,12 @@ import { COALESCE_BYTES, CoalescingStream } from './coalesce';
 import { HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
-import type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+import type { ColdArea, ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
 
 /** Where writes are staged before their rename; on the same filesystem so the rename is atomic. */
 const TMP_DIR = '.tmp';
+/** The cold area: `cold/<key>` holds an object moved there (retention's monthly tier); its key does not change. */
+const COLD_DIR = 'cold';
 
 /**
  * The repository folder: the storage contract on a local directory, one file per key.
@@ -22,18 +24,25 @@ const TMP_DIR = '.tmp';
  * once the write resolved. Keys whose first name is `.tmp` are refused. Unlike S3, a
  * key cannot also be the beginning of another key plus `/` (`a` and `a/b`): a file
  * and a directory cannot share a name; such a write fails with a StorageError.
+ *
+ * Cold area: `moveToCold` renames `<root>/<key>` to `<root>/cold/<key>`. The key stays
+ * the same for callers: reads, `head` (with `cold: true`), `list` and `delete` look in
+ * the hot place first, then in the cold one, and a new write of the key removes a cold
+ * copy. Keys whose first name is `cold` are therefore refused, like `.tmp`.
  */
-export class FolderStorage implements Storage {
+export class FolderStorage implements Storage, ColdArea {
   readonly location: string;
   readonly bucket: string;
   readonly #root: string;
   readonly #tmp: string;
+  readonly #cold: string;
   readonly #listeners = new ObjectCreatedListeners();
 
   /** @param root the repository folder; made absolute, created on the first write. */
   constructor(root: string) {
     this.#root = resolve(root);
     this.#tmp = join(this.#root, TMP_DIR);
+    this.#cold = join(this.#root, COLD_DIR);
     this.location = `file://${this.#root}`;
     this.bucket = this.#root;
   }
@@ -53,6 +62,8 @@ export class FolderStorage implements Storage {
       await pipeline(body, new CoalescingStream(), hasher, file, signal ? { signal } : {});
       if (signal?.aborted) throw signal.reason;
       await this.#moveIntoPlace(temp, target);
+      // A rewrite replaces the object: an older copy in the cold area must not outlive it.
+      await this.#removeFile(key, this.#coldPathOf(key));
     } catch (error) {
       if (!body.destroyed) body.destroy(); // whoever feeds the body (pg_dump's stdout) must not block on a reader that left
       // The file may still be opening (an early abort): removing it before it exists would leave it behind.
@@ -77,7 +88,10 @@ export class FolderStorage implements Storage {
 
   async get(key: string): Promise<Readable> {
     const path = this.#pathOf(key);
-    const handle = await this.#fs(`open ${key}`, () => open(path, 'r'), key);
+    const handle = await this.#fs(`open ${key}`, () => open(path, 'r'), key).catch((error: unknown) => {
+      if (error instanceof ObjectNotFoundError) return this.#fs(`open ${key}`, () => open(this.#coldPathOf(key), 'r'), key);
+      throw error;
+    });
     const isFile = await handle.stat().then((info) => info.isFile(), () => false);
     if (!isFile) {
       await handle.close();
@@ -93,24 +107,43 @@ export class FolderStorage implements Storage {
 
   async getBytes(key: string): Promise<Buffer> {
     const path = this.#pathOf(key);
-    return this.#fs(`read ${key}`, () => readFile(path), key);
+    return this.#fs(`read ${key}`, () => readFile(path), key).catch((error: unknown) => {
+      if (error instanceof ObjectNotFoundError) return this.#fs(`read ${key}`, () => readFile(this.#coldPathOf(key)), key);
+      throw error;
+    });
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    const path = this.#pathOf(key);
-    try {
-      const info = await stat(path);
-      return info.isFile() ? { key, size: info.size, lastModified: info.mtime } : undefined;
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw fsError(`stat ${key}`, error);
+    const hot = await this.#statFile(key, this.#pathOf(key));
+    if (hot) return { key, size: hot.size, lastModified: hot.mtime };
+    const cold = await this.#statFile(key, this.#coldPathOf(key));
+    return cold ? { key, size: cold.size, lastModified: cold.mtime, cold: true } : undefined;
+  }
+
+  /**
+   * Moves each object into the cold area (`cold/<key>`) with one rename: a reader finds
+   * it in one place or the other at every moment. Throws ObjectNotFoundError for a key
+   * that is in neither place.
+   */
+  async moveToCold(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const hot = this.#pathOf(key);
+      const cold = this.#coldPathOf(key);
+      if (!(await this.#statFile(key, hot))) {
+        if (await this.#statFile(key, cold)) continue; // moved by an earlier run
+        throw new ObjectNotFoundError(key);
+      }
+      await this.#moveIntoPlace(hot, cold);
+      await this.#pruneEmptyParents(dirname(hot));
     }
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     assertValidPrefix(prefix);
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
-    const keys = (await this.#keysUnder(dirKey, prefix.slice(dirKey.length))).filter((key) => key.startsWith(prefix));
+    const hot = await this.#keysUnder(this.#root, dirKey, prefix.slice(dirKey.length));
+    const cold = await this.#keysUnder(this.#cold, dirKey, prefix.slice(dirKey.length));
+    const keys = [...new Set([...hot, ...cold])].filter((key) => key.startsWith(prefix));
     // S3 lists in UTF-8 byte order; so must we (`a-c` < `a/b` < `a0`), which no directory walk gives by itself.
     keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
     for (const key of keys) {
@@ -120,10 +153,10 @@ export class FolderStorage implements Storage {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    const paths = keys.map((key) => this.#pathOf(key));
-    for (const [index, path] of paths.entries()) {
-      await this.#fs(`delete ${keys[index]}`, () => rm(path, { force: true }));
-      await this.#pruneEmptyParents(dirname(path));
+    const paths = keys.map((key) => [this.#pathOf(key), this.#coldPathOf(key)] as const);
+    for (const [index, [hot, cold]] of paths.entries()) {
+      await this.#removeFile(keys[index]!, hot);
+      await this.#removeFile(keys[index]!, cold);
     }
   }
 
@@ -133,10 +166,32 @@ export class FolderStorage implements Storage {
 
   #pathOf(key: string): string {
     assertValidKey(key);
-    if (key.split('/')[0] === TMP_DIR) {
-      throw new InputError(`storage key ${JSON.stringify(key)} is reserved`, `the repository folder keeps unfinished writes under \`${TMP_DIR}/\`; choose another key`);
+    const first = key.split('/')[0];
+    if (first === TMP_DIR || first === COLD_DIR) {
+      throw new InputError(`storage key ${JSON.stringify(key)} is reserved`, `the repository folder keeps unfinished writes under \`${TMP_DIR}/\` and its cold area under \`${COLD_DIR}/\`; choose another key`);
     }
     return join(this.#root, ...key.split('/'));
+  }
+
+  /** Where `key` lies once moved to the cold area (the key is checked by #pathOf first). */
+  #coldPathOf(key: string): string {
+    this.#pathOf(key);
+    return join(this.#cold, ...key.split('/'));
+  }
+
+  async #statFile(key: string, path: string): Promise<{ size: number; mtime: Date } | undefined> {
+    try {
+      const info = await stat(path);
+      return info.isFile() ? info : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw fsError(`stat ${key}`, error);
+    }
+  }
+
+  async #removeFile(key: string, path: string): Promise<void> {
+    await this.#fs(`delete ${key}`, () => rm(path, { force: true }));
+    await this.#pruneEmptyParents(dirname(path));
   }
 
   async #moveIntoPlace(temp: string, target: string): Promise<void> {
@@ -156,8 +211,8 @@ export class FolderStorage implements Storage {
     }
   }
 
-  async #keysUnder(dirKey: string, namePrefix: string): Promise<string[]> {
-    const dir = join(this.#root, ...dirKey.split('/').filter(Boolean));
+  async #keysUnder(base: string, dirKey: string, namePrefix: string): Promise<string[]> {
+    const dir = join(base, ...dirKey.split('/').filter(Boolean));
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -168,9 +223,9 @@ export class FolderStorage implements Storage {
     const keys: string[] = [];
     for (const entry of entries) {
       if (!entry.name.startsWith(namePrefix)) continue;
-      if (dirKey === '' && entry.name === TMP_DIR) continue;
+      if (base === this.#root && dirKey === '' && (entry.name === TMP_DIR || entry.name === COLD_DIR)) continue;
       if (entry.isFile()) keys.push(dirKey + entry.name);
-      else if (entry.isDirectory()) keys.push(...(await this.#keysUnder(`${dirKey}${entry.name}/`, '')));
+      else if (entry.isDirectory()) keys.push(...(await this.#keysUnder(base, `${dirKey}${entry.name}/`, '')));
     }
     return keys;
   }

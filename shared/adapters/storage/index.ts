@@ -1,4 +1,5 @@
-export type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+export type { ColdArea, ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+export { hasColdArea, isLocked } from './storage';
 export { FolderStorage } from './folder';
 export { S3Storage, type S3StorageOptions } from './s3';
 export { makeS3Client, type S3ClientOptions } from './s3-client';

@@ -156,7 +156,15 @@ export class S3Storage implements Storage {
     assertValidKey(key);
     try {
       const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key }));
-      return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0) };
+      // Object Lock: S3 returns these headers only to callers allowed s3:GetObjectRetention / s3:GetObjectLegalHold.
+      const retainUntil = out.ObjectLockRetainUntilDate;
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        lastModified: out.LastModified ?? new Date(0),
+        ...(retainUntil instanceof Date && !Number.isNaN(retainUntil.getTime()) ? { retainUntil } : {}),
+        ...(out.ObjectLockLegalHoldStatus === 'ON' ? { legalHold: true } : {}),
+      };
     } catch (error) {
       const mapped = s3Error('HeadObject', this.#describe(key), error, key);
       if (mapped instanceof ObjectNotFoundError) return undefined;

@@ -6,6 +6,15 @@ export interface ObjectInfo {
   /** Size in bytes of the stored object. */
   size: number;
   lastModified: Date;
+  /**
+   * Object Lock (S3, from `head` only): the object cannot be deleted before this date.
+   * Absent when the object has no retention (or the driver has no Object Lock).
+   */
+  retainUntil?: Date;
+  /** Object Lock legal hold (S3, from `head` only): no deletion until it is lifted. */
+  legalHold?: boolean;
+  /** The repository folder's cold area holds it (from `head` and `list`); S3 says nothing here. */
+  cold?: boolean;
 }
 
 /** The outcome of a completed write: what was stored, measured while it streamed. */
@@ -61,4 +70,27 @@ export interface Storage {
   delete(keys: readonly string[]): Promise<void>;
   /** Registers a listener for completed writes (local event emulation). */
   onObjectCreated(listener: ObjectCreatedListener): void;
+}
+
+/**
+ * A driver with a local cold area (the repository folder's `cold/`). Moving keeps the
+ * key: every read, `head`, `list` and `delete` finds the object wherever it lies.
+ */
+export interface ColdArea {
+  /**
+   * Moves the objects into the cold area, each atomically (a reader finds it in one place
+   * or the other at every moment). Keys already there are left as they are. Throws
+   * ObjectNotFoundError for a key in neither place, StorageError otherwise.
+   */
+  moveToCold(keys: readonly string[]): Promise<void>;
+}
+
+/** True when `storage` has a local cold area to move objects into. */
+export function hasColdArea(storage: object): storage is ColdArea {
+  return typeof (storage as Partial<ColdArea>).moveToCold === 'function';
+}
+
+/** True when Object Lock forbids deleting the object at `now` (a retention date ahead, or a legal hold). */
+export function isLocked(info: ObjectInfo | undefined, now: Date): boolean {
+  return info !== undefined && (info.legalHold === true || (info.retainUntil !== undefined && info.retainUntil.getTime() > now.getTime()));
 }

@@ -21,9 +21,20 @@ function rows(report: RetentionReport): string[] {
     ...report.deleted.map((entry) => line(report.dryRun ? 'DELETE' : 'DELETED', entry, `${entry.reason} [${entry.rule}] ${formatBytes(entry.bytes)}`)),
     ...report.failed.map((entry) => line('FAILED', entry, `${entry.reason} [${entry.rule}] — ${entry.code}: ${entry.message}`)),
     ...report.skipped.map((entry) => line('SKIPPED', entry, `${entry.reason} [${entry.rule}] — ${entry.why}`)),
+    ...report.locked.map((entry) => line('LOCKED', entry, `${entry.reason} [${entry.rule}]`)),
     ...report.cold.map((entry) => line('COLD', entry, `${entry.reason} [${entry.rule}]`)),
     ...report.kept.map((entry) => line('KEEP', entry, `${entry.reason} [${entry.rule}]`)),
   ];
+}
+
+/** One line per database's WAL: its cut-off per timeline, or why it is all kept. */
+function walRows(report: RetentionReport): string[] {
+  return report.wal.map((wal) => {
+    const cut = wal.timelines.map((line) => `timeline ${line.timeline} below ${line.deleteBelow}`).join(', ');
+    const done = wal.action === 'delete' ? ` ${report.dryRun ? 'up to ' : ''}${wal.segments} segment(s)${wal.bytes ? `, ${formatBytes(wal.bytes)}` : ''}${wal.locked ? `, ${wal.locked} LOCKED` : ''}` : '';
+    const verb = wal.action === 'keep' ? 'WAL KEEP' : report.dryRun ? 'WAL DELETE' : 'WAL DELETED';
+    return [verb.padEnd(11), wal.database, cut, `${wal.reason} [${wal.rule}]${done}`].filter(Boolean).join('  ');
+  });
 }
 
 /** The report for humans: one line per backup, with its rule, then the totals and notes. */
@@ -32,8 +43,16 @@ export function reportText(report: RetentionReport): string {
   const totals =
     `${verb} ${report.deleted.length} (${formatBytes(report.bytesFreed)}), keep ${report.kept.length}, cold ${report.cold.length}` +
     (report.skipped.length ? `, skipped ${report.skipped.length}` : '') +
-    (report.failed.length ? `, FAILED ${report.failed.length}` : '');
-  return [`Retention ${report.dryRun ? 'plan' : 'applied'} at ${report.at}: ${totals}`, ...rows(report).map((row) => `  ${row}`), ...report.notes.map((note) => `note: ${note}`)].join('\n');
+    (report.failed.length ? `, FAILED ${report.failed.length}` : '') +
+    (report.locked.length ? `, locked ${report.locked.length}` : '');
+  const points = report.restorePoints.deleted.length ? [`${report.dryRun ? 'would drop' : 'dropped'} ${report.restorePoints.deleted.length} restore point(s) older than ${report.policy.restorePointHours} h, keep ${report.restorePoints.kept}`] : [];
+  return [
+    `Retention ${report.dryRun ? 'plan' : 'applied'} at ${report.at}: ${totals}`,
+    ...rows(report).map((row) => `  ${row}`),
+    ...walRows(report).map((row) => `  ${row}`),
+    ...points.map((row) => `  ${row}`),
+    ...report.notes.map((note) => `note: ${note}`),
+  ].join('\n');
 }
 
 function policyOf(config: unknown) {
@@ -64,18 +83,22 @@ export async function retentionApplyCommand(flags: RetentionFlags, out: Output, 
     const policy = policyOf(config);
     const scope = flags.database ? { database: flags.database } : {};
     let only: Set<string> | undefined;
+    let onlyWal: Set<string> | undefined;
     if (!flags.yes && confirm) {
       const preview = await applyRetention(context, { policy, dryRun: true, ...scope });
       out.stderr(`${reportText(preview)}\n`);
-      if (preview.deleted.length === 0) {
+      const walDatabases = new Set([...preview.wal.filter((wal) => wal.action === 'delete').map((wal) => wal.database), ...preview.restorePoints.deleted.map((point) => point.database)]);
+      if (preview.deleted.length === 0 && walDatabases.size === 0) {
         printResult(out, preview, 'Nothing to delete.');
         return 0;
       }
-      const answer = (await confirm(`Type "${CONFIRM_WORD}" to delete ${preview.deleted.length} backup(s), ${formatBytes(preview.bytesFreed)}: `)).trim();
+      const wal = walDatabases.size ? ` and the WAL / restore points above of ${[...walDatabases].join(', ')}` : '';
+      const answer = (await confirm(`Type "${CONFIRM_WORD}" to delete ${preview.deleted.length} backup(s), ${formatBytes(preview.bytesFreed)}${wal}: `)).trim();
       if (answer !== CONFIRM_WORD) throw new InputError(`retention cancelled: "${answer}" is not "${CONFIRM_WORD}"`, `run it again and type ${CONFIRM_WORD}, or pass --yes`);
       only = new Set(preview.deleted.map((entry) => entry.id));
+      onlyWal = walDatabases;
     }
-    const report = await applyRetention(context, { policy, dryRun: false, ...scope, ...(only ? { only } : {}) });
+    const report = await applyRetention(context, { policy, dryRun: false, ...scope, ...(only ? { only } : {}), ...(onlyWal ? { onlyWal } : {}) });
     printResult(out, report, reportText(report));
     return report.failed.length ? 1 : 0;
   });
@@ -85,7 +108,7 @@ export async function retentionApplyCommand(flags: RetentionFlags, out: Output, 
 export function registerRetention(program: Command, run: CommandRunner): void {
   const retention = program
     .command('retention')
-    .description('delete backups past their tier\'s window (daily 30 d, weekly 90 d, monthly 365 d; the newest verified backup always kept)');
+    .description('delete backups past their tier\'s window (daily 30 d, weekly 90 d, monthly 365 d; the newest verified backup always kept), WAL older than the PITR window (7 d) needs, restore points after 24 h');
   retention
     .command('plan')
     .description('show what retention would keep, move to cold storage or delete, and the rule behind each; changes nothing')

@@ -4,6 +4,7 @@
  * value this version does not know. Such an entry is kept, never deleted. Pure.
  */
 import { BACKUP_STATES, TIERS, type BackupEntry } from '../backup';
+import { parseLsn } from '../wal/names';
 
 const KINDS = ['logical', 'base'];
 const SCOPES = ['full', 'tables'];
@@ -63,6 +64,43 @@ export function entryProblem(entry: BackupEntry): string | undefined {
     const mark = raw.deleting as Record<string, unknown> | null;
     if (typeof mark !== 'object' || mark === null || !isTime(mark.at) || !isText(mark.rule)) return 'its deleting mark is malformed';
   }
+  if (raw.kind === 'base') return baseProblem(raw);
+  return undefined;
+}
+
+const SEGMENT = /^[0-9A-F]{24}$/;
+
+function isLsn(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    parseLsn(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a base backup needs for retention to plan its WAL: a RUNNING one may not know it
+ * yet; any other must carry its `base` info (LSNs, timelines, first and last WAL segment,
+ * whether that WAL is inside it) and, once VERIFIED, its `finishedAt`.
+ */
+function baseProblem(raw: Record<string, unknown>): string | undefined {
+  const base = raw.base as Record<string, unknown> | undefined | null;
+  if (base === undefined && raw.state === 'RUNNING') return undefined;
+  if (typeof base !== 'object' || base === null) return 'its base backup info (LSNs, WAL segments) is missing';
+  if (!isLsn(base.startLsn) || !isLsn(base.stopLsn)) return 'its base backup start or stop LSN does not parse';
+  for (const name of ['timeline', 'stopTimeline'] as const) {
+    const value = base[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return `its base backup ${name} is not a timeline`;
+  }
+  const segments = base.walSegments as Record<string, unknown> | undefined | null;
+  if (typeof segments !== 'object' || segments === null || typeof segments.first !== 'string' || typeof segments.last !== 'string' || !SEGMENT.test(segments.first) || !SEGMENT.test(segments.last)) {
+    return 'its base backup WAL segments are missing or malformed';
+  }
+  if (segments.first.slice(8) > segments.last.slice(8)) return 'its base backup last WAL segment is before its first';
+  if (typeof base.walIncluded !== 'boolean') return 'its base backup does not say whether its WAL is included';
+  if (raw.state === 'VERIFIED' && !isTime(raw.finishedAt)) return `its finishedAt ${JSON.stringify(raw.finishedAt)} is not a time`;
   return undefined;
 }
 

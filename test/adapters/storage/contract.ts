@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError, ObjectNotFoundError, StorageError } from '../../../shared/errors';
-import type { ObjectCreatedListener, ObjectInfo, Storage } from '../../../shared/adapters/storage/storage';
+import { isLocked, type ObjectCreatedListener, type ObjectInfo, type Storage } from '../../../shared/adapters/storage/storage';
 
 /** What a driver's test file hands to {@link storageContract}. */
 export interface ContractSubject {
@@ -93,6 +93,20 @@ export function storageContract(name: string, setup: () => Promise<ContractSubje
       await expect(storage.getBytes('missing/none')).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND', key: 'missing/none' });
       await expect(storage.getBytes('missing/none')).rejects.toBeInstanceOf(ObjectNotFoundError);
       expect(await storage.head('missing/none')).toBeUndefined();
+    });
+
+    it('head of an object without Object Lock retention reports no lock, and it can be deleted', async () => {
+      // Prepare
+      await storage.putBytes('lock/free', 'bytes');
+      // Act
+      const info = await storage.head('lock/free');
+      // Assess
+      expect(info).toMatchObject({ key: 'lock/free', size: 5 });
+      expect(info?.retainUntil).toBeUndefined();
+      expect(info?.legalHold).toBeUndefined();
+      expect(isLocked(info, new Date())).toBe(false);
+      await storage.delete(['lock/free']);
+      expect(await storage.head('lock/free')).toBeUndefined();
     });
 
     it('lists every object under a prefix in key order, across pages', async () => {

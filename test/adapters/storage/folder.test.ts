@@ -106,3 +106,62 @@ describe('FolderStorage specifics', () => {
     }
   });
 });
+
+describe('FolderStorage cold area', () => {
+  let root: string;
+  let storage: FolderStorage;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'strongbox-folder-cold-'));
+    storage = new FolderStorage(root);
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('moves objects under cold/ and still finds them by the same key: get, getBytes, head, list', async () => {
+    // Prepare
+    await storage.putBytes('logical/monthly/app/m1/dump', 'dump bytes');
+    await storage.putBytes('logical/monthly/app/m1/manifest.json', '{}');
+    await storage.putBytes('logical/monthly/app/m2/manifest.json', '{"m":2}');
+    // Act
+    await storage.moveToCold(['logical/monthly/app/m1/dump', 'logical/monthly/app/m1/manifest.json']);
+    await storage.moveToCold(['logical/monthly/app/m1/dump']);
+    // Assess
+    expect(await readdir(join(root, 'cold/logical/monthly/app/m1'))).toEqual(['dump', 'manifest.json']);
+    await expect(stat(join(root, 'logical/monthly/app/m1'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await storage.getBytes('logical/monthly/app/m1/dump')).toString()).toBe('dump bytes');
+    const chunks: Buffer[] = [];
+    for await (const chunk of await storage.get('logical/monthly/app/m1/dump')) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('dump bytes');
+    expect(await storage.head('logical/monthly/app/m1/dump')).toMatchObject({ size: 10, cold: true });
+    expect((await storage.head('logical/monthly/app/m2/manifest.json'))?.cold).toBeUndefined();
+    const listed: string[] = [];
+    for await (const info of storage.list('logical/monthly/')) listed.push(info.key);
+    expect(listed).toEqual(['logical/monthly/app/m1/dump', 'logical/monthly/app/m1/manifest.json', 'logical/monthly/app/m2/manifest.json']);
+    const everything: string[] = [];
+    for await (const info of storage.list('')) everything.push(info.key);
+    expect(everything.filter((key) => key.startsWith('cold/'))).toEqual([]);
+  });
+
+  it('deletes a cold object by its key, and a new write of the key replaces the cold copy', async () => {
+    // Prepare
+    await storage.putBytes('logical/monthly/app/m3/dump', 'old');
+    await storage.putBytes('logical/monthly/app/m3/globals.sql', 'globals');
+    await storage.moveToCold(['logical/monthly/app/m3/dump', 'logical/monthly/app/m3/globals.sql']);
+    // Act
+    await storage.putBytes('logical/monthly/app/m3/dump', 'new');
+    await storage.delete(['logical/monthly/app/m3/globals.sql']);
+    // Assess
+    expect((await storage.getBytes('logical/monthly/app/m3/dump')).toString()).toBe('new');
+    expect((await storage.head('logical/monthly/app/m3/dump'))?.cold).toBeUndefined();
+    await expect(stat(join(root, 'cold/logical/monthly/app/m3'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await storage.head('logical/monthly/app/m3/globals.sql')).toBeUndefined();
+  });
+
+  it('refuses to move a key that is nowhere, and keys inside the cold area itself', async () => {
+    await expect(storage.moveToCold(['logical/monthly/app/none/dump'])).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    await expect(storage.putBytes('cold/logical/x', 'x')).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+    await expect(storage.getBytes('cold/logical/x')).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+  });
+});

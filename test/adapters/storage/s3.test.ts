@@ -1,8 +1,10 @@
 import { CreateMultipartUploadCommand, DeleteObjectsCommand, GetObjectCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeS3Client, S3Storage } from '../../../shared/adapters/storage/s3';
+import { isLocked } from '../../../shared/adapters/storage/storage';
 import { StorageError } from '../../../shared/errors';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../../support/s3-server';
 import { sha256, storageContract, streamOf } from './contract';
@@ -168,5 +170,55 @@ describe('S3Storage specifics', () => {
     expect((error as StorageError).message).toMatch(/p\/b: AccessDenied/);
     expect(mock.commandCalls(DeleteObjectsCommand)[0]?.args[0].input).toEqual({ Bucket: 'bucket', Delete: { Objects: [{ Key: 'p/a' }, { Key: 'p/b' }], Quiet: true } });
     mock.restore();
+  });
+});
+
+describe('S3Storage Object Lock (headers of a HEAD answered by a local HTTP endpoint: s3rver has no Object Lock)', () => {
+  let endpoint: string;
+  let server: Server;
+  const answers = new Map<string, Record<string, string>>();
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      seen.push(`${request.method} ${request.url}`);
+      const headers = answers.get(request.url ?? '');
+      if (request.method !== 'HEAD' || !headers) {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200, { 'content-length': '42', 'last-modified': 'Mon, 01 Jun 2026 10:00:00 GMT', ...headers }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('reports a retention date and a legal hold from HeadObject, and nothing for an unlocked object', async () => {
+    // Prepare
+    answers.set('/locked/wal/app/seg', { 'x-amz-object-lock-mode': 'COMPLIANCE', 'x-amz-object-lock-retain-until-date': '2026-07-01T00:00:00.000Z' });
+    answers.set('/locked/held', { 'x-amz-object-lock-legal-hold': 'ON' });
+    answers.set('/locked/free', {});
+    const client = makeS3Client({ endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, region: 'us-east-1' });
+    const storage = new S3Storage(client, 'locked');
+    try {
+      // Act
+      const locked = await storage.head('wal/app/seg');
+      const held = await storage.head('held');
+      const free = await storage.head('free');
+      // Assess
+      expect(locked).toMatchObject({ key: 'wal/app/seg', size: 42, retainUntil: new Date('2026-07-01T00:00:00.000Z') });
+      expect(isLocked(locked, new Date('2026-06-30T23:59:59.000Z'))).toBe(true);
+      expect(isLocked(locked, new Date('2026-07-01T00:00:00.000Z'))).toBe(false);
+      expect(held).toMatchObject({ legalHold: true });
+      expect(isLocked(held, new Date('2030-01-01T00:00:00.000Z'))).toBe(true);
+      expect(free?.retainUntil).toBeUndefined();
+      expect(free?.legalHold).toBeUndefined();
+      expect(seen).toContain('HEAD /locked/wal/app/seg');
+    } finally {
+      client.destroy();
+    }
   });
 });

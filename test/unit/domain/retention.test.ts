@@ -63,7 +63,8 @@ describe('planRetention rules', () => {
     ['a FAILED manual 20 days old', entry('f', { state: 'FAILED', tier: 'manual', startedAt: ago(20) }), 'delete FAILED_EXPIRED'],
     ['a daily from the future (clock skew)', entry('z', { startedAt: ago(-2) }), 'keep FROM_THE_FUTURE'],
     ['a marked entry is finished', entry('k', { startedAt: ago(40), deleting: { at: ago(0, 60_000), rule: 'PAST_WINDOW' } }), 'delete FINISH_DELETION'],
-    ['a base backup waits for WAL rules', entry('b', { kind: 'base', key: 'base/daily/app/b/base.tar', manifestKey: 'base/daily/app/b/manifest.json', globalsKey: undefined, startedAt: ago(400) }), 'keep NOT_PLANNED_YET'],
+    ['a base backup without a WAL view waits for WAL rules', entry('b', { kind: 'base', key: 'base/daily/app/b/base.tar', manifestKey: 'base/daily/app/b/manifest.json', globalsKey: undefined, startedAt: ago(400), finishedAt: ago(400), base: { startLsn: '0/2000028', stopLsn: '0/2000100', timeline: 1, stopTimeline: 1, systemId: '1', pgVersion: 15, walSegments: { first: '000000010000000000000002', last: '000000010000000000000002' }, label: '', walIncluded: true } }), 'keep NOT_PLANNED_YET'],
+    ['a VERIFIED base backup without its LSNs', entry('b', { kind: 'base', key: 'base/daily/app/b/base.tar', manifestKey: 'base/daily/app/b/manifest.json', globalsKey: undefined, startedAt: ago(400) }), 'keep INCOMPLETE_ENTRY'],
   ])('%s → %s', (_name, subject, expected) => {
     expect(decisionsOf([fresh, subject])[subject.id]).toBe(expected);
   });
