@@ -2,9 +2,11 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { handleArchiveRequest, MAX_JSON_BYTES, parseJson, type ArchiveRequest } from '../shared/adapters/archive-endpoint/routes';
 import { errorResponse } from '../shared/adapters/archive-endpoint/errors';
+import { EmfMetrics } from '../shared/adapters/metrics/emf';
 import { S3Presigner, type WalPresigner } from '../shared/adapters/storage/presign';
 import { makeS3Client } from '../shared/adapters/storage/s3-client';
 import { InputError } from '../shared/errors';
+import { noMetrics, type Metrics } from '../shared/metrics';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { BodyTooLargeError, type WalArchiveDeps } from '../shared/usecases/wal-archive';
@@ -15,6 +17,8 @@ export interface ArchiveEndpointFunctionDeps extends WalArchiveDeps {
   presigner: WalPresigner;
   /** The largest stored WAL object accepted; default the largest a valid declaration can have (1 GiB + 1 MiB). */
   maxSegmentBytes?: number;
+  /** WalSegmentsArchived goes here (EMF in AWS): one per WAL file newly stored (a `complete` answered 201). */
+  metrics?: Metrics;
 }
 
 /** A Function URL response (payload format 2.0). */
@@ -73,6 +77,11 @@ export function makeArchiveEndpointHandler(deps: ArchiveEndpointFunctionDeps) {
     };
     if (result.statusCode >= 500) deps.log.error('archive request', attributes);
     else deps.log.info('archive request', attributes);
+    if (match?.route === 'complete' && result.statusCode === 201) {
+      const metrics = deps.metrics ?? noMetrics;
+      metrics.record('WalSegmentsArchived', 1, { database: match.database, wal: match.name });
+      metrics.flush();
+    }
     return result;
   };
 }
@@ -109,7 +118,7 @@ function functionDeps(env: NodeJS.ProcessEnv): ArchiveEndpointFunctionDeps {
   const { storage, alerts, log, clock } = awsDeps(env, lambdaLog);
   const presigner = new S3Presigner(makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET'));
   const limit = Number(env.STRONGBOX_WAL_MAX_BYTES);
-  return { storage, alerts, log, clock, presigner, ...(Number.isInteger(limit) && limit > 0 ? { maxSegmentBytes: limit } : {}) };
+  return { storage, alerts, log, clock, presigner, metrics: new EmfMetrics(log), ...(Number.isInteger(limit) && limit > 0 ? { maxSegmentBytes: limit } : {}) };
 }
 
 let handle: ((event: unknown) => Promise<FunctionUrlResult>) | undefined;

@@ -1,4 +1,7 @@
+import { EmfMetrics } from '../shared/adapters/metrics/emf';
+import type { BackupEntry } from '../shared/domain/backup';
 import { ManifestError } from '../shared/errors';
+import { noMetrics, type Metrics } from '../shared/metrics';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { manifestsIn } from '../shared/runtime/manifest-events';
@@ -15,7 +18,8 @@ export interface ChecksumResult {
  * SHA-256 (VERIFIED, or FAILED + alert). Garbage events and unreadable manifests are
  * reported, not retried; storage or catalog trouble is thrown so the event is retried.
  */
-export function checksumHandler(deps: VerifyDeps) {
+export function checksumHandler(deps: VerifyDeps & { metrics?: Metrics }) {
+  const metrics = deps.metrics ?? noMetrics;
   return async (event: unknown): Promise<ChecksumResult> => {
     const { manifests, walRecords, ignored: others } = manifestsIn(event, deps.storage.bucket, deps.log);
     // WAL records describe bytes the archive endpoint verified before writing them.
@@ -25,9 +29,11 @@ export function checksumHandler(deps: VerifyDeps) {
       try {
         const entry = await verifyBackup(deps, key);
         (entry.state === 'VERIFIED' ? result.verified : result.failed).push(entry.id);
+        recordOutcome(metrics, entry, deps.clock());
       } catch (error) {
         if (!(error instanceof ManifestError)) throw error;
         result.failed.push(key);
+        metrics.record('BackupsFailed', 1, { manifestKey: key });
         deps.log.error('manifest unreadable', { key, reason: error.message });
         await deps.alerts.publish({
           type: 'MANIFEST_INVALID',
@@ -39,10 +45,26 @@ export function checksumHandler(deps: VerifyDeps) {
         });
       }
     }
+    metrics.flush();
     return result;
   };
 }
 
-let deps: VerifyDeps | undefined;
+/**
+ * The backup's metrics once it is final: bytes and duration (start to end of the upload,
+ * or to now) of a VERIFIED one, or a failure. A repeated event for a final entry counts it
+ * again (SNS delivers at least once): rare, and harmless for alarms on failures.
+ */
+function recordOutcome(metrics: Metrics, entry: BackupEntry, now: Date): void {
+  const context = { database: entry.database, backupId: entry.id, kind: entry.kind, tier: entry.tier };
+  if (entry.state === 'FAILED') return metrics.record('BackupsFailed', 1, context);
+  if (entry.state !== 'VERIFIED') return;
+  metrics.record('BackupsVerified', 1, context);
+  if (entry.bytes !== undefined) metrics.record('BackupBytes', entry.bytes, context);
+  const end = entry.finishedAt === undefined ? now.getTime() : Date.parse(entry.finishedAt);
+  metrics.record('BackupDurationSeconds', Math.max(0, (end - Date.parse(entry.startedAt)) / 1000), context);
+}
 
-export const handler = lambdaHandler('checksum', (event: unknown) => checksumHandler((deps ??= awsDeps(process.env, lambdaLog)))(event));
+let handle: ((event: unknown) => Promise<ChecksumResult>) | undefined;
+
+export const handler = lambdaHandler('checksum', (event: unknown) => (handle ??= checksumHandler({ ...awsDeps(process.env, lambdaLog), metrics: new EmfMetrics(lambdaLog) }))(event));

@@ -1,10 +1,12 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { EmfMetrics } from '../shared/adapters/metrics/emf';
 import { pgWalServer } from '../shared/adapters/postgres/wal-server';
 import type { PgConnection } from '../shared/adapters/postgres/types';
 import { readDatabaseSecret } from '../shared/adapters/secrets/database-secret';
 import { assertDatabaseName } from '../shared/domain/keys';
 import { asStrongboxError, InputError } from '../shared/errors';
+import { noMetrics, type Metrics } from '../shared/metrics';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { runWalCheckpoint, type WalCheckpointDeps } from '../shared/usecases/wal-checkpoint';
@@ -32,6 +34,19 @@ export function parseCheckpointInput(event: unknown): WalCheckpointInput {
 export interface WalCheckpointFunctionDeps extends WalCheckpointDeps {
   /** The database's connection, from its secret. */
   connection(input: WalCheckpointInput): Promise<PgConnection>;
+  /** ArchiveLagSeconds goes here (EMF in AWS). */
+  metrics?: Metrics;
+}
+
+/**
+ * The archive lag to publish: the measured one, or while the switched segment is still not
+ * archived a lower bound — the wait, or the time since the last archived WAL if longer —
+ * so that a stuck archiver raises the lag alarm instead of going quiet.
+ */
+export function lagToPublish(result: { archived: boolean; lagSeconds?: number; status: { measuredAt: string; lastArchivedAt?: string } }, waitMs: number): number {
+  if (result.lagSeconds !== undefined) return result.lagSeconds;
+  const since = result.status.lastArchivedAt === undefined ? 0 : (Date.parse(result.status.measuredAt) - Date.parse(result.status.lastArchivedAt)) / 1000;
+  return Math.max(waitMs / 1000, since);
 }
 
 /** Every 15 minutes per database: restore point, WAL switch, archive lag, failures and continuity (see runWalCheckpoint). */
@@ -56,6 +71,9 @@ export function walCheckpointHandler(deps: WalCheckpointFunctionDeps, options: {
       throw failure;
     }
     const result = await runWalCheckpoint(deps, { database: input.database, connection, waitMs: options.waitMs });
+    const metrics = deps.metrics ?? noMetrics;
+    metrics.record('ArchiveLagSeconds', lagToPublish(result, options.waitMs), { database: input.database, segment: result.switched.segment, archived: String(result.archived) });
+    metrics.flush();
     return {
       database: result.database,
       segment: result.switched.segment,
@@ -80,6 +98,7 @@ function lambdaDeps(env: NodeJS.ProcessEnv): WalCheckpointFunctionDeps {
     // Across a timeline switch the continuity check follows the archived history file.
     readHistory: (database, timeline) => readArchivedHistory(aws, database, timeline),
     connection: (input) => readDatabaseSecret(secrets, input.secretArn, input.database),
+    metrics: new EmfMetrics(lambdaLog),
   };
 }
 

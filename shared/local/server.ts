@@ -1,10 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { deadmanHandler } from '../../functions/deadman';
 import { retentionHandler } from '../../functions/retention';
 import { scheduleBackupHandler } from '../../functions/schedule-backup';
 import { watchdogHandler } from '../../functions/watchdog';
 import type { LocalCluster } from '../adapters/postgres/cluster';
+import { logMetrics } from '../adapters/metrics/log-metrics';
 import { redactConnection } from '../domain/connection';
+import { DEFAULT_DEADMAN_POLICY, schedulesFor } from '../domain/deadman';
 import { retentionPolicyFromConfig } from '../domain/retention';
 import { catchUpTier } from '../domain/schedule';
 import schedules from '../../deploy/schedules.json';
@@ -81,6 +84,17 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
     // The retention function's daily sweep, in-process (in AWS: its EventBridge rule). The
     // policy is checked when it runs: a bad one alerts RETENTION_FAILED and deletes nothing.
     const retention = retentionHandler(context, () => retentionPolicyFromConfig(config.retention));
+    // The dead man's switch, hourly (in AWS: the deadman function). No monthly drill is scheduled locally.
+    const deadman = deadmanHandler(
+      { ...context, metrics: logMetrics(log) },
+      {
+        schedules: schedulesFor(
+          targets.map(({ name }) => ({ name, schedule: config.databases.find((database) => database.name === name)?.schedule })),
+          { logical: schedules.logicalBackup, base: schedules.baseBackup, walArchiving: true, validation: false },
+        ),
+        policy: DEFAULT_DEADMAN_POLICY,
+      },
+    );
     const jobs: ScheduledJob[] = [
       ...targets.map(({ name }) => ({
         name: `backup ${name}`,
@@ -102,6 +116,7 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
       })),
       { name: 'watchdog', expression: config.watchdogSchedule, run: () => watchdog() },
       { name: 'retention', expression: schedules.retention, run: () => retention({ sweep: true }) },
+      { name: "dead man's switch", expression: 'rate(1 hour)', run: () => deadman() },
     ];
     const scheduler = startScheduler(jobs, context.clock, log);
     cleanups.unshift(async () => scheduler.stop());

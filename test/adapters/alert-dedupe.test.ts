@@ -82,7 +82,7 @@ describe('DynamoAlertDedupeStore items', () => {
     const documents = toDocumentClient(makeDynamoClient({ endpoint }));
     await dynamo.claim('BACKUP_FAILED#app', T0, HOUR);
     const { Item } = await documents.send(new GetCommand({ TableName: LOCAL_TABLE, Key: { pk: 'ALERT#BACKUP_FAILED#app', sk: 'ALERT' } }));
-    expect(Item).toEqual({ pk: 'ALERT#BACKUP_FAILED#app', sk: 'ALERT', dedupeKey: 'BACKUP_FAILED#app', sentAt: T0.toISOString(), expiresAt: T0.getTime() / 1000 + 3_600, suppressed: 0 });
+    expect(Item).toEqual({ pk: 'ALERT#BACKUP_FAILED#app', sk: 'ALERT', dedupeKey: 'BACKUP_FAILED#app', sentAt: T0.toISOString(), expiresAt: T0.getTime() / 1000 + 3_600, ttl: T0.getTime() / 1000 + 3_600 + 86_400, suppressed: 0 });
     expect(await localCatalog(endpoint).listAll()).toEqual([]);
   });
 

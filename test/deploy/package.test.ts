@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
@@ -8,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import schedules from '../../deploy/schedules.json';
 import { CATALOG_TABLE_SCHEMA } from '../../shared/adapters/catalog/schema';
 import fixture from '../fixtures/strongbox.config.json';
+import { packageTemplate } from './template';
 
 // `sls package` once, offline, and assertions on the CloudFormation it writes.
 const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SLS = path.join(ROOT, 'node_modules/osls/bin/serverless.js');
 const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/strongbox-dump:1.2.3';
+/** Functions that must be there (others, added later, are checked the same way: see deployedFunctions). */
 const FUNCTIONS = {
   scheduleBackup: 'schedule-backup',
   checksum: 'checksum',
@@ -29,39 +28,28 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- Cl
 interface Statement { Effect: string; Action?: string | string[]; NotAction?: unknown; Resource?: Json; Condition?: Json; owner: string }
 
 let outDir: string;
-let workFolder: string;
+let cleanup: (() => Promise<void>) | undefined;
 let template: Json;
 let R: Record<string, Json>;
 
-/** Runs the packaged CLI the way a user would, with fake credentials and no network. */
-function sls(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, [SLS, ...args], {
-    cwd: ROOT,
-    timeout: 150_000,
-    maxBuffer: 16 * 1024 * 1024,
-    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SESSION_TOKEN: '', AWS_PROFILE: '', ...env },
-  });
-}
-
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(tmpdir(), 'strongbox-package-'));
-  workFolder = `.esbuild/test-${process.pid}`;
-  await sls(
-    ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', outDir, '--param', 'configFile=test/fixtures/strongbox.config.json',
-      '--param', `imageUri=${IMAGE}`, '--param', 'noncurrentVersionDays=45'],
-    { STRONGBOX_ESBUILD_WORK_FOLDER: workFolder },
-  );
-  template = JSON.parse(await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  const packaged = await packageTemplate({ configFile: 'test/fixtures/strongbox.config.json', imageUri: IMAGE, noncurrentVersionDays: '45' });
+  cleanup = packaged.cleanup;
+  outDir = packaged.outDir;
+  template = packaged.template;
   R = template.Resources;
-}, 180_000);
+}, 300_000);
 
-afterAll(async () => {
-  await rm(outDir, { recursive: true, force: true });
-  await rm(path.join(ROOT, workFolder), { recursive: true, force: true });
-});
+afterAll(async () => cleanup?.());
 
 const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 const ofType = (type: string) => Object.entries(R).filter(([, resource]) => resource.Type === type);
+/** Every function of the template: its key in serverless.yml and its handler file under functions/. */
+function deployedFunctions(): Record<string, string> {
+  return Object.fromEntries(
+    ofType('AWS::Lambda::Function').map(([id, fn]) => [`${id[0]!.toLowerCase()}${id.slice(1).replace(/LambdaFunction$/, '')}`, String(fn.Properties.Handler).replace(/^functions\/(.*)\.handler$/, '$1')]),
+  );
+}
 const roleOf = (fn: string) => R[R[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`].Properties.Role['Fn::GetAtt'][0]];
 const statementsOf = (role: Json): Json[] => role.Properties.Policies.flatMap((policy: Json) => policy.PolicyDocument.Statement);
 const actionsOf = (statements: Json[]) => new Set(statements.flatMap((s) => list<string>(s.Action)).filter((a) => !a.startsWith('logs:')));
@@ -89,7 +77,9 @@ function referencesOf(resource: Json): Set<string> {
     if (typeof node.Ref === 'string') refs.add(node.Ref);
     if (node['Fn::GetAtt']) refs.add(String(list(node['Fn::GetAtt'])[0]).split('.')[0]!);
     const sub = node['Fn::Sub'];
-    if (sub) for (const [, name] of String(list(sub)[0]).matchAll(/\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}/g)) refs.add(name!);
+    // Names defined by the Sub's own variable map are not resources.
+    const local = new Set(Array.isArray(sub) && sub[1] ? Object.keys(sub[1]) : []);
+    if (sub) for (const [, name] of String(list(sub)[0]).matchAll(/\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}/g)) if (!local.has(name!)) refs.add(name!);
     Object.values(node).forEach(walk);
   };
   walk(resource.Properties);
@@ -119,7 +109,7 @@ describe('sls package: schedules', () => {
   it('creates one EventBridge rule per configured database, with its cron and input', () => {
     // Prepare
     const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
-    const backups = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt'][0] === 'ScheduleBackupLambdaFunction');
+    const backups = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt']?.[0] === 'ScheduleBackupLambdaFunction');
     // Act
     const seen = backups.map((rule) => {
       const transformer = rule.Targets[0].InputTransformer;
@@ -140,7 +130,7 @@ describe('sls package: schedules', () => {
       })),
     ]);
     expect(seen[0]!.schedule).toBe('cron(0 3 * * ? *)');
-    const watchdog = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt'][0] === 'WatchdogLambdaFunction');
+    const watchdog = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt']?.[0] === 'WatchdogLambdaFunction');
     expect(watchdog.map((rule) => rule.ScheduleExpression)).toEqual([schedules.watchdog]);
   });
 });
@@ -167,14 +157,15 @@ describe('sls package: S3 → SNS → functions', () => {
     expect(statement.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
   });
 
-  it('subscribes both checksum and catalogIndex to the topic', () => {
-    const subscriptions = ofType('AWS::SNS::Subscription').map(([, s]) => s.Properties);
+  it('subscribes checksum, catalogIndex and retention to the topic', () => {
+    const subscriptions = ofType('AWS::SNS::Subscription').map(([, s]) => s.Properties).filter((s) => s.TopicArn.Ref === 'ObjectCreatedTopic');
     expect(subscriptions.map((s) => [s.Protocol, s.TopicArn, s.Endpoint['Fn::GetAtt'][0]]).sort()).toEqual([
       ['lambda', { Ref: 'ObjectCreatedTopic' }, 'CatalogIndexLambdaFunction'],
       ['lambda', { Ref: 'ObjectCreatedTopic' }, 'ChecksumLambdaFunction'],
+      ['lambda', { Ref: 'ObjectCreatedTopic' }, 'RetentionLambdaFunction'],
     ]);
-    const invokers = ofType('AWS::Lambda::Permission').filter(([, p]) => p.Properties.Principal === 'sns.amazonaws.com');
-    expect(invokers.map(([, p]) => p.Properties.SourceArn)).toEqual([{ Ref: 'ObjectCreatedTopic' }, { Ref: 'ObjectCreatedTopic' }]);
+    const invokers = ofType('AWS::Lambda::Permission').filter(([, p]) => p.Properties.Principal === 'sns.amazonaws.com' && p.Properties.SourceArn.Ref === 'ObjectCreatedTopic');
+    expect(invokers).toHaveLength(3);
   });
 
   it('has no dependency cycle and no reference to a missing resource', () => {
@@ -198,7 +189,8 @@ describe('sls package: S3 → SNS → functions', () => {
 describe('sls package: least privilege', () => {
   const table = [{ 'Fn::GetAtt': ['CatalogTable', 'Arn'] }, { 'Fn::Sub': '${CatalogTable.Arn}/index/*' }];
   const crud = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
-  const alerts = ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'];
+  // Publishing an alert also claims its dedupe item (ALERT#… on the catalog table).
+  const alerts = ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
   const eni = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
 
   it.each([
@@ -209,6 +201,13 @@ describe('sls package: least privilege', () => {
     ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', ...alerts]],
     ['walCheckpoint', ['s3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...eni, ...alerts]],
     ['pitr', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query']],
+    ['restore', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
+    ['restoreTable', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
+    ['validate', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
+    ['retention', ['s3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', ...alerts]],
+    ['deadman', ['dynamodb:Query', 'dynamodb:GetItem', ...alerts]],
+    ['notifySlack', ['ssm:GetParameter']],
+    ['taskStopped', alerts],
   ])('gives %s its own role with exactly its actions', (fn, expected) => {
     const role = roleOf(fn);
     expect(role.Type).toBe('AWS::IAM::Role');
@@ -227,6 +226,9 @@ describe('sls package: least privilege', () => {
     expect(find('iam:PassRole').Resource).toEqual([{ 'Fn::GetAtt': ['DumpTaskRole', 'Arn'] }, { 'Fn::GetAtt': ['DumpExecutionRole', 'Arn'] }]);
     expect(find('dynamodb:Query').Resource).toEqual(table);
     expect(statementsOf(roleOf('watchdog')).find((s) => list(s.Action).includes('dynamodb:Query')).Resource).toEqual({ 'Fn::Sub': '${CatalogTable.Arn}/index/byState' });
+    // The alert dedupe rights reach only the ALERT# items.
+    const dedupe = statementsOf(roleOf('archiveEndpoint')).find((s) => list(s.Action).includes('dynamodb:DeleteItem'));
+    expect(dedupe.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ALERT#*'] } });
   });
 
   it('gives the dump task exactly its actions, and only the configured secrets', () => {
@@ -260,6 +262,8 @@ describe('sls package: least privilege', () => {
     // Lambda's network-interface actions for a function in a VPC have no resource-level permission either.
     expect(anywhere.sort()).toEqual([
       'BackupKey: ' + list<string>(R.BackupKey.Properties.KeyPolicy.Statement[0].Action).join(','),
+      // CloudWatch alarms publish to the alerts topic, which the key encrypts.
+      'BackupKey: kms:Decrypt,kms:GenerateDataKey',
       'DumpExecutionRole: ecr:GetAuthorizationToken',
       'WalCheckpointIamRoleLambdaExecution: ec2:CreateNetworkInterface,ec2:DescribeNetworkInterfaces,ec2:DeleteNetworkInterface,ec2:AssignPrivateIpAddresses,ec2:UnassignPrivateIpAddresses',
     ]);
@@ -280,7 +284,7 @@ describe('sls package: WAL archiving', () => {
   });
 
   it('runs the WAL checkpoint every 15 minutes per database, in the databases\' subnets when they are given', () => {
-    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties).filter((rule) => rule.ScheduleExpression === 'rate(15 minutes)' && rule.Targets[0].Arn['Fn::GetAtt'][0] === 'WalCheckpointLambdaFunction');
+    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties).filter((rule) => rule.ScheduleExpression === 'rate(15 minutes)' && rule.Targets[0].Arn['Fn::GetAtt']?.[0] === 'WalCheckpointLambdaFunction');
     expect(rules.map((rule) => JSON.parse(rule.Targets[0].Input))).toEqual(fixture.databases.map((db) => ({ database: db.name, secretArn: db.secretArn })));
     const vpc = R.WalCheckpointLambdaFunction.Properties.VpcConfig;
     expect(vpc['Fn::If'][0]).toBe('HasSubnets');
@@ -332,16 +336,18 @@ describe('sls package: storage and catalog', () => {
 
 describe('sls package: functions and the dump task', () => {
   it('wires every function on Node 22 with its environment and a log group with retention', () => {
-    for (const fn of Object.keys(FUNCTIONS)) {
+    const functions = deployedFunctions();
+    expect(functions).toMatchObject(FUNCTIONS);
+    for (const [fn, file] of Object.entries(functions)) {
       const props = R[`${fn[0]!.toUpperCase()}${fn.slice(1)}LambdaFunction`].Properties;
-      expect([fn, props.Runtime, props.Handler]).toEqual([fn, 'nodejs22.x', `functions/${FUNCTIONS[fn as keyof typeof FUNCTIONS]}.handler`]);
+      expect([fn, props.Runtime, props.Handler]).toEqual([fn, 'nodejs22.x', `functions/${file}.handler`]);
       expect(Object.keys(props.Environment.Variables)).toEqual(expect.arrayContaining(FN_ENV));
     }
     const env = R.ScheduleBackupLambdaFunction.Properties.Environment.Variables;
     expect(env).toMatchObject({ STRONGBOX_CLUSTER_ARN: { 'Fn::GetAtt': ['EcsCluster', 'Arn'] }, STRONGBOX_TASK_DEFINITION_ARN: { Ref: 'DumpTaskDefinition' }, STRONGBOX_CONTAINER_NAME: 'dump', STRONGBOX_ASSIGN_PUBLIC_IP: 'DISABLED' });
     expect(Object.keys(env)).toEqual(expect.arrayContaining(['STRONGBOX_SUBNETS', 'STRONGBOX_SECURITY_GROUPS']));
     const groups = ofType('AWS::Logs::LogGroup').map(([, group]) => group.Properties);
-    expect(groups).toHaveLength(Object.keys(FUNCTIONS).length + 1);
+    expect(groups).toHaveLength(Object.keys(functions).length + 1);
     expect(groups.every((group) => Number(group.RetentionInDays) > 0)).toBe(true);
   });
 
@@ -353,12 +359,15 @@ describe('sls package: functions and the dump task', () => {
     expect(container.Environment.map((e: Json) => e.Name).sort()).toEqual(['AWS_REGION', 'STRONGBOX_ALERT_TOPIC_ARN', 'STRONGBOX_BUCKET', 'STRONGBOX_TABLE']);
     expect(container.LogConfiguration.Options['awslogs-group']).toEqual({ Ref: 'DumpLogGroup' });
     expect([task.TaskRoleArn, task.ExecutionRoleArn]).toEqual([{ 'Fn::GetAtt': ['DumpTaskRole', 'Arn'] }, { 'Fn::GetAtt': ['DumpExecutionRole', 'Arn'] }]);
+    // Restores and drills download their dump to /tmp: more than Fargate's default 20 GiB.
+    expect(task.EphemeralStorage).toEqual({ SizeInGiB: 50 });
   });
 
   it('writes one zip per function, each an ESM bundle that loads and exports handler', async () => {
     const zips = (await readdir(outDir)).filter((file) => file.endsWith('.zip')).sort();
-    expect(zips).toEqual(Object.keys(FUNCTIONS).map((fn) => `${fn}.zip`).sort());
-    for (const [fn, file] of Object.entries(FUNCTIONS)) {
+    const functions = deployedFunctions();
+    expect(zips).toEqual(Object.keys(functions).map((fn) => `${fn}.zip`).sort());
+    for (const [fn, file] of Object.entries(functions)) {
       const entries = unzip(await readFile(path.join(outDir, `${fn}.zip`)));
       expect([...entries.keys()].sort()).toEqual([`functions/${file}.mjs`, `functions/${file}.mjs.map`]);
       const bundle = path.join(outDir, `${fn}.mjs`);
@@ -367,5 +376,5 @@ describe('sls package: functions and the dump task', () => {
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe, bundle], { env: { ...process.env, NODE_NO_WARNINGS: '1' } });
       expect([fn, stdout]).toEqual([fn, 'function']);
     }
-  }, 60_000);
+  }, 150_000);
 });

@@ -5,8 +5,8 @@ import { isConditionalCheckFailed, toCatalogError } from './sdk-errors';
 
 /**
  * Alert deduplication on the catalog's table: one item per dedupe key,
- * `pk = ALERT#<key>`, `sk = ALERT`, with `expiresAt` (epoch seconds, usable as the
- * table's TTL attribute) ending its window. The item has none of the index attributes
+ * `pk = ALERT#<key>`, `sk = ALERT`, with `expiresAt` (epoch seconds) ending its window and
+ * `ttl` (a day later) for the table's TTL to remove it. The item has none of the index attributes
  * (`database`, `entity`, `state`, `gsiSort`), so it never shows in a backup listing.
  *
  * A claim is one conditional put: it wins when no item exists or the item's window has
@@ -32,7 +32,15 @@ export class DynamoAlertDedupeStore implements AlertDedupeStore {
     const nowSeconds = Math.floor(now.getTime() / 1000);
     const put = new PutCommand({
       TableName: this.tableName,
-      Item: { ...DynamoAlertDedupeStore.keyOf(key), dedupeKey: key.slice(0, 1024), sentAt: now.toISOString(), expiresAt: nowSeconds + Math.ceil(windowMs / 1000), suppressed: 0 },
+      // `ttl` (a day after the window) lets DynamoDB remove the item; `expiresAt` ends the window.
+      Item: {
+        ...DynamoAlertDedupeStore.keyOf(key),
+        dedupeKey: key.slice(0, 1024),
+        sentAt: now.toISOString(),
+        expiresAt: nowSeconds + Math.ceil(windowMs / 1000),
+        ttl: nowSeconds + Math.ceil(windowMs / 1000) + 86_400,
+        suppressed: 0,
+      },
       ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
       ExpressionAttributeValues: { ':now': nowSeconds },
       ReturnValues: 'ALL_OLD',
