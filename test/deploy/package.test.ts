@@ -234,7 +234,7 @@ describe('sls package: least privilege', () => {
   it('gives the dump task exactly its actions, and only the configured secrets', () => {
     const statements = statementsOf(R.DumpTaskRole);
     expect(actionsOf(statements)).toEqual(
-      new Set(['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:GetObject', 's3:DeleteObject', 's3:ListBucket', 'kms:GenerateDataKey',
+      new Set(['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:GetObject', 's3:DeleteObject', 's3:RestoreObject', 's3:ListBucket', 'kms:GenerateDataKey',
         'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:Query', 'secretsmanager:GetSecretValue', 'sns:Publish']),
     );
     const secrets = statements.find((s) => list(s.Action).includes('secretsmanager:GetSecretValue')).Resource;

@@ -1,4 +1,4 @@
-import { ObjectNotFoundError, StorageError, StrongboxError } from '../../errors';
+import { ObjectInColdStorageError, ObjectNotFoundError, StorageError, StrongboxError } from '../../errors';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 const CREDENTIAL_NAMES = new Set([
@@ -13,6 +13,8 @@ const CREDENTIAL_NAMES = new Set([
 
 interface SdkErrorShape {
   name?: string;
+  /** InvalidObjectState: the object's archive storage class. */
+  StorageClass?: string;
   code?: string;
   message?: string;
   $metadata?: { httpStatusCode?: number };
@@ -21,8 +23,8 @@ interface SdkErrorShape {
 /**
  * Turns an AWS SDK (or network) error into the project's error.
  *
- * `NoSuchKey` / `NotFound` become ObjectNotFoundError when `missingKey` is given (a read
- * of that key); everything else becomes a StorageError whose hint says where to look:
+ * `NoSuchKey` / `NotFound` become ObjectNotFoundError and `InvalidObjectState` (an archived
+ * object) ObjectInColdStorageError when `missingKey` is given (a read of that key); everything else becomes a StorageError whose hint says where to look:
  * credentials, the bucket name, or the endpoint. StrongboxErrors pass through unchanged.
  *
  * @param action the S3 operation, for the message (`GetObject`).
@@ -35,6 +37,10 @@ export function s3Error(action: string, where: string, error: unknown, missingKe
   const status = sdk.$metadata?.httpStatusCode;
   if (missingKey !== undefined && (name === 'NoSuchKey' || name === 'NotFound')) {
     return new ObjectNotFoundError(missingKey, { cause: error });
+  }
+  // A GET of an object in GLACIER / DEEP_ARCHIVE that has no retrieved copy.
+  if (missingKey !== undefined && name === 'InvalidObjectState') {
+    return new ObjectInColdStorageError(missingKey, sdk.StorageClass ?? 'GLACIER', { cause: error });
   }
   const detail = [name, sdk.code !== undefined && sdk.code !== name ? sdk.code : undefined, status !== undefined ? `HTTP ${status}` : undefined]
     .filter(Boolean)

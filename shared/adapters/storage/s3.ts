@@ -2,9 +2,11 @@ import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV
 import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { ObjectNotFoundError, StorageError } from '../../errors';
+import type { RetrievalState } from '../../usecases/restore/cold';
 import { digestBytes, HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
+import { startS3Retrieval } from './s3-cold';
 import { s3Error } from './s3-errors';
 import type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
 
@@ -224,6 +226,15 @@ export class S3Storage implements Storage {
     } catch (error) {
       throw s3Error('GetObject', this.#describe(key), error, key);
     }
+  }
+
+  /**
+   * Retrieval from cold storage (S3 GLACIER / DEEP_ARCHIVE): starts an S3 restore request of
+   * `key` for `days` days unless a copy is there or on its way (see ColdRetrieval).
+   */
+  async startRetrieval(key: string, options: { days: number }): Promise<{ state: RetrievalState; storageClass: string }> {
+    assertValidKey(key);
+    return startS3Retrieval(this.#client, this.bucket, this.#keyPrefix + key, options.days, this.#describe(key));
   }
 
   #describe(key: string): string {
