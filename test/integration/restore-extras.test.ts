@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,8 @@ describe('a backup in cold storage', () => {
   function coldStorage(state: RetrievalState) {
     const requests: Array<{ key: string; days: number }> = [];
     const storage = Object.assign(boundStorage(stack.storage), {
+      // Reads go through get (an S3-like storage): the folder's hard links would bypass it.
+      linkTo: undefined,
       get: async (key: string) => {
         if (key.endsWith('/dump')) throw new ObjectInColdStorageError(key, 'GLACIER');
         return stack.storage.get(key);
@@ -153,11 +155,51 @@ describe('a backup in cold storage', () => {
 
   it('a storage without a cold tier passes the error through unchanged', async () => {
     const storage = Object.assign(boundStorage(stack.storage), {
+      // Reads go through get (an S3-like storage): the folder's hard links would bypass it.
+      linkTo: undefined,
       get: async (key: string) => {
         throw new ObjectInColdStorageError(key, 'GLACIER');
       },
     });
     const error = await failure(restore({ force: true }, { storage }));
     expect(error.code).toBe('OBJECT_IN_COLD_STORAGE');
+  });
+});
+
+describe('restoring from the repository folder', () => {
+  /** The stack's storage, recording which way each dump was read. */
+  function watched() {
+    const calls: string[] = [];
+    const real = boundStorage(stack.storage) as typeof stack.storage & { linkTo(key: string, destination: string): Promise<boolean> };
+    const storage = Object.assign({ ...real }, {
+      get: async (key: string) => (calls.push(`get ${key.split('/').pop()!}`), real.get(key)),
+      linkTo: async (key: string, destination: string) => {
+        const linked = await real.linkTo(key, destination);
+        calls.push(`link ${key.split('/').pop()!} ${linked}`);
+        return linked;
+      },
+    });
+    return { storage, calls };
+  }
+
+  it('hard-links the dump into the temporary folder instead of copying it, and checks its SHA-256 all the same', async () => {
+    const { storage, calls } = watched();
+    const report = await restore({ force: true }, { storage });
+    expect(calls).toEqual(['link dump true']);
+    expect(report.rows).toBeGreaterThan(0);
+    await sql(stack.conn, `DROP DATABASE "${report.keptAs!}"`);
+  });
+
+  it('copies when the temporary folder is on another filesystem (/dev/shm)', async () => {
+    const shm = await mkdtemp('/dev/shm/sbx-restore-');
+    try {
+      const { storage, calls } = watched();
+      const report = await restore({ force: true }, { storage, tmpDir: shm });
+      expect(calls).toEqual(['link dump false', 'get dump']);
+      await sql(stack.conn, `DROP DATABASE "${report.keptAs!}"`);
+      expect(await readdir(shm)).toEqual([]);
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
   });
 });

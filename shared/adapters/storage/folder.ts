@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -162,6 +162,31 @@ export class FolderStorage implements Storage, ColdArea {
 
   onObjectCreated(listener: ObjectCreatedListener): void {
     this.#listeners.add(listener);
+  }
+
+  /**
+   * Hard-links the object's file at `destination` (a new name, never overwriting): a reader
+   * gets the stored bytes without a copy. Objects are never changed in place (a write renames
+   * a new file over the key), so the link keeps exactly these bytes even if the key is
+   * rewritten or deleted meanwhile. Returns false when a link is impossible (another
+   * filesystem, a filesystem without hard links): the caller copies instead.
+   *
+   * @throws ObjectNotFoundError when the key holds no object; StorageError otherwise.
+   */
+  async linkTo(key: string, destination: string): Promise<boolean> {
+    for (const path of [this.#pathOf(key), this.#coldPathOf(key)]) {
+      try {
+        if (!(await stat(path)).isFile()) continue;
+        await link(path, destination);
+        return true;
+      } catch (error) {
+        if (isMissing(error)) continue;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EMLINK') return false;
+        throw fsError(`link ${key}`, error);
+      }
+    }
+    throw new ObjectNotFoundError(key);
   }
 
   #pathOf(key: string): string {

@@ -3,9 +3,10 @@
  * refuses it unless size and SHA-256 match the manifest: nothing on the target server is
  * touched before that. A zstd dump is decompressed only once its compressed bytes proved good.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../../adapters/storage/hashing';
 import type { Storage } from '../../adapters/storage/storage';
@@ -77,7 +78,24 @@ export async function downloadGlobals(storage: Storage, manifest: Manifest, fold
   return file;
 }
 
-/** Streams one stored object into `file` (mode 0600, never overwriting), checking size and SHA-256. */
+/** Reads of a linked dump for its hash: large enough that SHA-256, not the read calls, sets the pace. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** A storage whose objects are local files (the repository folder): they can be hard-linked instead of copied. */
+export interface LocalLinks {
+  /** Links the object's file at `destination`; false when only a copy can do. */
+  linkTo(key: string, destination: string): Promise<boolean>;
+}
+
+function hasLocalLinks(storage: object): storage is LocalLinks {
+  return typeof (storage as Partial<LocalLinks>).linkTo === 'function';
+}
+
+/**
+ * Brings one stored object into `file` (never overwriting) and checks its size and SHA-256:
+ * from the repository folder a hard link read back for the hash (no copy of the dump), from
+ * elsewhere a stream into a new file (mode 0600) hashed on the way.
+ */
 async function downloadVerified(
   storage: Storage,
   declared: { key: string; bytes: number; sha256: string },
@@ -85,13 +103,14 @@ async function downloadVerified(
   signal: AbortSignal | undefined,
   onBytes?: (bytes: number, total: number) => void,
 ): Promise<void> {
-  const source = await storage.get(declared.key);
+  const linked = hasLocalLinks(storage) && (await storage.linkTo(declared.key, file));
+  const source = linked ? createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }) : await storage.get(declared.key);
   const hasher = new HashingStream();
   if (onBytes) {
     let bytes = 0;
     hasher.on('data', (chunk: Buffer) => onBytes((bytes += chunk.length), declared.bytes));
   }
-  const sink = createWriteStream(file, { mode: 0o600, flags: 'wx' });
+  const sink = linked ? new Writable({ write: (_chunk, _encoding, done) => done() }) : createWriteStream(file, { mode: 0o600, flags: 'wx' });
   try {
     await pipeline(source, hasher, sink, ...(signal ? [{ signal }] : []));
   } catch (error) {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,5 +163,46 @@ describe('FolderStorage cold area', () => {
     await expect(storage.moveToCold(['logical/monthly/app/none/dump'])).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
     await expect(storage.putBytes('cold/logical/x', 'x')).rejects.toMatchObject({ code: 'INPUT_INVALID' });
     await expect(storage.getBytes('cold/logical/x')).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+  });
+});
+
+describe('FolderStorage links (restores read the stored file without copying it)', () => {
+  let root: string;
+  let storage: FolderStorage;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'strongbox-folder-link-'));
+    storage = new FolderStorage(join(root, 'repo'));
+    await mkdir(join(root, 'out'));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('links the stored file; the link keeps its bytes when the key is rewritten or deleted', async () => {
+    await storage.putBytes('logical/manual/app/a/dump', 'first bytes');
+    expect(await storage.linkTo('logical/manual/app/a/dump', join(root, 'out', 'a'))).toBe(true);
+    await storage.putBytes('logical/manual/app/a/dump', 'second bytes');
+    await storage.delete(['logical/manual/app/a/dump']);
+    expect((await readFile(join(root, 'out', 'a'))).toString()).toBe('first bytes');
+  });
+
+  it('links a cold object too; a missing key is OBJECT_NOT_FOUND; an existing destination is never overwritten', async () => {
+    await storage.putBytes('logical/monthly/app/m/dump', 'cold bytes');
+    await storage.moveToCold(['logical/monthly/app/m/dump']);
+    expect(await storage.linkTo('logical/monthly/app/m/dump', join(root, 'out', 'm'))).toBe(true);
+    expect((await readFile(join(root, 'out', 'm'))).toString()).toBe('cold bytes');
+    await expect(storage.linkTo('logical/monthly/app/none/dump', join(root, 'out', 'n'))).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+    await expect(storage.linkTo('logical/monthly/app/m/dump', join(root, 'out', 'm'))).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+  });
+
+  it('answers false across filesystems (the caller copies): /dev/shm is a tmpfs', async () => {
+    const shm = await mkdtemp('/dev/shm/strongbox-link-');
+    try {
+      await storage.putBytes('logical/manual/app/b/dump', 'bytes');
+      expect(await storage.linkTo('logical/manual/app/b/dump', join(shm, 'b'))).toBe(false);
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
   });
 });
