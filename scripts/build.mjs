@@ -13,6 +13,7 @@ const entries = {
   'bench-wal': 'bench/wal.ts',
   'bench-base': 'bench/base.ts',
   'bench-retention': 'bench/retention.ts',
+  'bench-restore': 'bench/restore.ts',
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 
