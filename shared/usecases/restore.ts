@@ -1,4 +1,5 @@
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { PgConnection } from '../adapters/postgres/types';
@@ -11,7 +12,7 @@ import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import { phaseTimer, seconds } from './phase-timer';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
-import { downloadDump, downloadGlobals, makeTempFolder } from './restore/download';
+import { downloadGlobals, fetchDump, makeTempFolder } from './restore/download';
 import { assertManifestFits, checkArchive, dropLeftovers, markDamaged, withOutcome } from './restore/steps';
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from './restore/ports';
 import { applyGlobals, runAfter, type AfterReport } from './restore/extras';
@@ -137,7 +138,7 @@ export async function resolveRestorePlan(deps: Pick<RestoreDeps, 'catalog' | 'cl
 export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Promise<RestoreReport> {
   const started = performance.now();
   const { steps, timed } = phaseTimer<RestorePhase>(request.onProgress);
-  const plan = await timed('plan', () => resolveRestorePlan(deps, request));
+  let plan = await timed('plan', () => resolveRestorePlan(deps, request));
   const target = plan.target.database;
   const at = { backupId: plan.backup.id, database: plan.database, target: plan.target.redacted };
   deps.log.info('restore planned', { ...at, restoreInto: plan.restoreInto, keptAs: plan.keptAs ?? null, dropFirst: plan.dropFirst, jobs: plan.jobs, globals: Boolean(plan.globals), after: Boolean(plan.after) });
@@ -151,8 +152,17 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
     if (!(await server.lock(target))) {
       throw new ConflictError(`another restore into "${target}" is running on ${plan.target.redacted}`, 'wait for it to finish; if its process died, its session ends and the lock with it');
     }
+    // Names are stamped to the second: right after another restore into this target, the
+    // name to keep the old database under may be taken. The next second's names are free.
+    if (plan.keptAs && (await server.localeOf(plan.keptAs))) {
+      await sleep(1_000 - (deps.clock().getTime() % 1_000));
+      plan = await resolveRestorePlan(deps, { ...request, backupId: plan.backup.id, database: plan.database });
+    }
     const droppedLeftovers = await timed('cleanup', () => dropLeftovers(deps.log, server, plan));
     const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
+    const early = new AbortController();
+    const restoreSignal = request.signal ? AbortSignal.any([request.signal, early.signal]) : early.signal;
+    let verified: Promise<void> = Promise.resolve();
     let scratchCreated = false;
     let targetDropped = false;
     try {
@@ -161,21 +171,34 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       const tools = deps.restoreTools;
       // A backup in cold storage: its retrieval is started, and the error says when to come back.
       const coldAware = <T>(read: () => Promise<T>): Promise<T> => readingColdAware(deps.storage, plan.backup.id, deps.clock(), read);
-      const file = await timed('download', () =>
-        coldAware(() => downloadDump({
+      // From the repository folder the dump is hard-linked and its SHA-256 checked beside the
+      // restore into the scratch database; nothing else is touched before the check passed.
+      const fetched = await timed('download', () =>
+        coldAware(() => fetchDump({
           storage: deps.storage,
           tools,
           manifest,
           folder: folder.path,
+          // With --drop-first the target goes before the restore: the check must come first.
+          early: !plan.dropFirst,
           ...(request.signal ? { signal: request.signal } : {}),
           onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'download', bytes, totalBytes }),
           onDecompress: () => request.onProgress?.({ phase: 'decompress' }),
         })),
       );
-      deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes });
-      await timed('check', () => checkArchive(tools, file, plan, request.signal));
+      const file = fetched.file;
+      verified = fetched.verified.then(
+        () => deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes }),
+        (error: unknown) => {
+          early.abort(error);
+          throw error;
+        },
+      );
+      verified.catch(() => undefined); // awaited below; a mismatch meanwhile stops pg_restore through `early`
+      await timed('check', () => checkArchive(tools, file, plan, restoreSignal));
       let globals: RestoreReport['globals'];
       if (plan.globals) {
+        await verified;
         if (manifest.objects.globals?.includesRolePasswords === false) {
           warnings.push('the backup\'s globals hold no role passwords: roles created from them cannot log in until you set their passwords (ALTER ROLE … PASSWORD)');
         }
@@ -185,6 +208,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       }
       const locale = await server.localeOf(target);
       if (plan.dropFirst && locale) {
+        await verified;
         await timed('drop-target', () => server.dropDatabase(target));
         targetDropped = true;
         deps.log.warn('target database dropped before the restore (--drop-first)', at);
@@ -192,9 +216,12 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       await timed('restore', async () => {
         await server.createDatabase(plan.restoreInto, locale);
         scratchCreated = true;
-        await tools.restoreArchive({ ...request.target, database: plan.restoreInto }, file, { jobs: plan.jobs, ...(request.signal ? { signal: request.signal } : {}) });
+        await tools.restoreArchive({ ...request.target, database: plan.restoreInto }, file, { jobs: plan.jobs, signal: restoreSignal });
       });
-      await timed('verify', async () => assertCountsMatch(manifest, await server.countRows(plan.restoreInto, manifest.tables), plan.restoreInto));
+      await timed('verify', async () => {
+        await verified;
+        assertCountsMatch(manifest, await server.countRows(plan.restoreInto, manifest.tables), plan.restoreInto);
+      });
       request.signal?.throwIfAborted();
       let keptAs: string | null = null;
       if (!plan.dropFirst) {
@@ -223,7 +250,11 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       deps.log.info('restore finished', { ...at, keptAs, tables: report.tables, rows: report.rows, seconds: report.seconds });
       return report;
     } catch (error) {
-      const reason: unknown = request.signal?.aborted ? request.signal.reason : undefined;
+      // A checksum mismatch explains whatever it caused (pg_restore choking on the bytes, or
+      // stopped by `early`), and so does a stop request. The check is waited for: nothing of
+      // this restore goes on once it has returned.
+      const mismatch = await verified.then(() => undefined, (checkError: unknown) => checkError);
+      const reason: unknown = request.signal?.aborted ? request.signal.reason : mismatch instanceof StrongboxError ? mismatch : undefined;
       const failure = asStrongboxError(reason instanceof StrongboxError ? reason : error);
       if (scratchCreated) {
         await server.dropDatabase(plan.restoreInto).catch((dropError: unknown) =>

@@ -162,8 +162,6 @@ describe('confirmation on a terminal (the command in-process)', () => {
     expect(ok.stderr).toContain('after-ran-on-shop');
     expect(ok.stdout + ok.stderr).not.toContain(PASSWORD);
 
-    // Kept databases are named to the second: a second restore within the same second would collide.
-    await new Promise((done) => setTimeout(done, 1100));
     const failed = await runCli(['restore', 'latest', '--target-url', url, '--after', 'exit 4', '--yes']);
     expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stdout, failed.stderr).toContain('post-restore command FAILED (exit 4)');

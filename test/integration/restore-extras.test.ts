@@ -190,6 +190,37 @@ describe('restoring from the repository folder', () => {
     await sql(stack.conn, `DROP DATABASE "${report.keptAs!}"`);
   });
 
+  it('two restores into one target within a second both succeed: the second waits for free names', async () => {
+    const first = await restore({ force: true });
+    const second = await restore({ force: true });
+    expect(second.keptAs).not.toBe(first.keptAs);
+    await sql(stack.conn, `DROP DATABASE "${first.keptAs!}"; `);
+    await sql(stack.conn, `DROP DATABASE "${second.keptAs!}"`);
+  });
+
+  it('the SHA-256 check runs beside the tools: a mismatch stops the one running, and the target is kept', async () => {
+    const damaged = await runLogicalBackup(stack.deps, { database: 'app', connection: stack.conn, tier: 'manual', compression: 'gzip', includeRolePasswords: false, runner: 'test' });
+    const raw = stack.rawStorage();
+    const bytes = await raw.getBytes(damaged.key);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length >> 1) ^ 0x01, bytes.length >> 1);
+    await raw.putBytes(damaged.key, bytes);
+    const before = await databaseNames(stack.conn);
+    // A table-of-contents read that lasts until it is stopped: the check, not the tool, must end it.
+    let started = false;
+    const lasting = {
+      ...pgRestoreTools,
+      listArchive: async (_file: string, signal?: AbortSignal) => {
+        started = true;
+        return new Promise<string>((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('pg_restore was killed by SIGTERM')), { once: true }));
+      },
+    };
+    const error = await failure(restore({ backupId: damaged.id }, { restoreTools: lasting }));
+    expect(started).toBe(true);
+    expect(error).toMatchObject({ code: 'CHECKSUM_MISMATCH', message: expect.stringContaining(damaged.key) });
+    expect(await databaseNames(stack.conn)).toEqual(before);
+    expect(await stack.catalog.get(damaged.id)).toMatchObject({ state: 'FAILED', errorCode: 'CHECKSUM_MISMATCH' });
+  });
+
   it('copies when the temporary folder is on another filesystem (/dev/shm)', async () => {
     const shm = await mkdtemp('/dev/shm/sbx-restore-');
     try {

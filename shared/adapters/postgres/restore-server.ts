@@ -105,29 +105,40 @@ class PgRestoreServer implements RestoreServer {
 
   async countRows(database: string, tables: TableRef[]): Promise<RestoredCount[]> {
     const conn = { ...this.target, database };
-    const client = await connectClient(conn);
+    // Two sessions count side by side: a full scan of each table is what takes the time.
+    const opened = await Promise.allSettled([connectClient(conn), ...(tables.length > 1 ? [connectClient(conn)] : [])]);
+    const clients = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const refused = opened.find((result) => result.status === 'rejected');
+    if (refused) {
+      await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+      throw mapPgError(refused.reason, conn, 'count the restored rows on');
+    }
     try {
-      const present = await client.query<{ schema: string; name: string }>(
+      const present = await clients[0]!.query<{ schema: string; name: string }>(
         `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c
            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')`,
       );
       const exists = new Set(present.rows.map((t) => quoteTable(t)));
-      const counts: RestoredCount[] = [];
-      for (const table of tables) {
-        if (!exists.has(quoteTable(table))) {
-          counts.push({ ...table, rows: undefined });
-          continue;
-        }
-        const result = await client.query<{ rows: string }>(`SELECT count(*)::text AS rows FROM ONLY ${quoteTable(table)}`);
-        counts.push({ ...table, rows: Number(result.rows[0]?.rows ?? 0) });
-      }
+      const counts: RestoredCount[] = tables.map((table) => ({ ...table, rows: undefined }));
+      let next = 0;
+      await Promise.all(
+        clients.map(async (client) => {
+          for (let index = next++; index < tables.length; index = next++) {
+            const table = tables[index]!;
+            if (!exists.has(quoteTable(table))) continue;
+            const result = await client.query<{ rows: string }>(`SELECT count(*)::text AS rows FROM ONLY ${quoteTable(table)}`);
+            counts[index] = { ...table, rows: Number(result.rows[0]?.rows ?? 0) };
+          }
+        }),
+      );
       return counts;
     } catch (error) {
       throw mapPgError(error, conn, 'count the restored rows on');
     } finally {
-      await client.end().catch(() => undefined);
+      await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
     }
   }
+
 
   async close(): Promise<void> {
     if (this.closed) return;

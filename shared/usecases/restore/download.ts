@@ -6,7 +6,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../../adapters/storage/hashing';
 import type { Storage } from '../../adapters/storage/storage';
@@ -51,10 +51,14 @@ export interface DownloadOptions {
  *   the local file cannot be written (disk full).
  */
 export async function downloadDump(options: DownloadOptions): Promise<string> {
+  return download(options, true);
+}
+
+async function download(options: DownloadOptions, tryLink: boolean): Promise<string> {
   const declared = options.manifest.objects.dump;
   const zstd = options.manifest.compression === 'zstd';
   const file = join(options.folder, zstd ? 'dump.zst' : 'dump');
-  await downloadVerified(options.storage, declared, file, options.signal, options.onBytes);
+  await downloadVerified(options.storage, declared, file, options.signal, options.onBytes, tryLink);
   if (!zstd) return file;
   options.onDecompress?.();
   const plain = join(options.folder, 'dump');
@@ -62,6 +66,35 @@ export async function downloadDump(options: DownloadOptions): Promise<string> {
   // Half the disk is enough for what follows.
   await rm(file, { force: true });
   return plain;
+}
+
+/** A dump ready for pg_restore, and the check that its bytes are the manifest's. */
+export interface FetchedDump {
+  file: string;
+  /** Settles once size and SHA-256 were compared: rejects with ChecksumMismatchError (or a read error). */
+  verified: Promise<void>;
+}
+
+/**
+ * downloadDump, except that a plain (`pg_dump -Fc`) dump in the repository folder is only
+ * hard-linked, and its SHA-256 checked while the caller goes on: `verified` says when. The
+ * caller may then restore it into a scratch database at once, and must await `verified`
+ * before touching anything that is not its own scratch. Any other dump is downloaded and
+ * checked first, as downloadDump does (`verified` is then already settled).
+ */
+export async function fetchDump(options: DownloadOptions & { early: boolean }): Promise<FetchedDump> {
+  const declared = options.manifest.objects.dump;
+  if (options.early && options.manifest.compression !== 'zstd' && hasLocalLinks(options.storage)) {
+    const file = join(options.folder, 'dump');
+    if (await options.storage.linkTo(declared.key, file)) {
+      // No byte progress: the download phase is over at once, and the check runs beside the restore.
+      const verified = checkLinked(declared, file, options.signal);
+      verified.catch(() => undefined); // the caller awaits it; until then a rejection is not unhandled
+      return { file, verified };
+    }
+    return { file: await download(options, false), verified: Promise.resolve() };
+  }
+  return { file: await downloadDump(options), verified: Promise.resolve() };
 }
 
 /**
@@ -102,15 +135,31 @@ async function downloadVerified(
   file: string,
   signal: AbortSignal | undefined,
   onBytes?: (bytes: number, total: number) => void,
+  tryLink = true,
 ): Promise<void> {
-  const linked = hasLocalLinks(storage) && (await storage.linkTo(declared.key, file));
-  const source = linked ? createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }) : await storage.get(declared.key);
+  if (tryLink && hasLocalLinks(storage) && (await storage.linkTo(declared.key, file))) return checkLinked(declared, file, signal, onBytes);
+  await hashThrough(await storage.get(declared.key), createWriteStream(file, { mode: 0o600, flags: 'wx' }), declared, file, signal, onBytes);
+}
+
+/** Reads a linked file back through SHA-256 and compares it with the manifest. */
+function checkLinked(declared: { key: string; bytes: number; sha256: string }, file: string, signal: AbortSignal | undefined, onBytes?: (bytes: number, total: number) => void): Promise<void> {
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  return hashThrough(createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), discard, declared, file, signal, onBytes);
+}
+
+async function hashThrough(
+  source: Readable,
+  sink: Writable,
+  declared: { key: string; bytes: number; sha256: string },
+  file: string,
+  signal: AbortSignal | undefined,
+  onBytes?: (bytes: number, total: number) => void,
+): Promise<void> {
   const hasher = new HashingStream();
   if (onBytes) {
     let bytes = 0;
     hasher.on('data', (chunk: Buffer) => onBytes((bytes += chunk.length), declared.bytes));
   }
-  const sink = linked ? new Writable({ write: (_chunk, _encoding, done) => done() }) : createWriteStream(file, { mode: 0o600, flags: 'wx' });
   try {
     await pipeline(source, hasher, sink, ...(signal ? [{ signal }] : []));
   } catch (error) {
