@@ -6,6 +6,7 @@ import type { Manifest } from '../../domain/manifest';
 import { displayTable, type RestoreTablePlan } from '../../domain/restore-table-plan';
 import { ManifestError, StrongboxError } from '../../errors';
 import type { TableRestoreTools } from './ports';
+import { readArchiveContents } from '../restore/steps';
 import { parseToc, selectTables, type TableSelection } from './toc';
 
 /**
@@ -29,17 +30,7 @@ export function assertManifestOf(manifest: Manifest, plan: RestoreTablePlan): vo
  *   when a table's definition or rows are not in it.
  */
 export async function selectFromArchive(tools: TableRestoreTools, file: string, plan: RestoreTablePlan, signal?: AbortSignal): Promise<TableSelection> {
-  let contents: string;
-  try {
-    contents = await tools.listArchive(file, signal);
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new StrongboxError('ARCHIVE_INVALID', `the dump of backup ${plan.backup.id} is not a readable pg_dump archive: ${detail}`, 'its checksum matched, so it was damaged when written (or needs a newer pg_restore): restore from another backup (`strongbox list`)', { cause: error });
-  }
-  if (!/^;\s+Archive created at/m.test(contents)) {
-    throw new StrongboxError('ARCHIVE_INVALID', `pg_restore --list of backup ${plan.backup.id} printed no table of contents`, 'restore from another backup (`strongbox list`)');
-  }
+  const contents = await readArchiveContents(tools, file, plan.backup.id, signal);
   const selection = selectTables(parseToc(contents), plan.tables);
   if (selection.missing.length) {
     const listed = selection.missing.map((t) => `${displayTable(t)} (no ${t.lacks === 'definition' ? 'TABLE' : 'TABLE DATA'} entry)`).join(', ');

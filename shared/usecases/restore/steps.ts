@@ -40,17 +40,27 @@ export function assertManifestFits(manifest: Manifest, plan: RestorePlan): void 
  * @throws StrongboxError ARCHIVE_INVALID; the tool's own error when `signal` aborted it.
  */
 export async function checkArchive(tools: RestoreTools, file: string, plan: RestorePlan, signal?: AbortSignal): Promise<void> {
+  await readArchiveContents(tools, file, plan.backup.id, signal);
+}
+
+/**
+ * `pg_restore --list` of a verified dump: its table of contents, refused unless it reads as one.
+ *
+ * @throws StrongboxError ARCHIVE_INVALID; the tool's own error when `signal` aborted it.
+ */
+export async function readArchiveContents(tools: Pick<RestoreTools, 'listArchive'>, file: string, backupId: string, signal?: AbortSignal): Promise<string> {
   let contents: string;
   try {
     contents = await tools.listArchive(file, signal);
   } catch (error) {
     if (signal?.aborted) throw error;
     const detail = error instanceof Error ? error.message : String(error);
-    throw new StrongboxError('ARCHIVE_INVALID', `the dump of backup ${plan.backup.id} is not a readable pg_dump archive: ${detail}`, 'its checksum matched, so it was damaged when written (or needs a newer pg_restore): restore another backup (`strongbox list`)', { cause: error });
+    throw new StrongboxError('ARCHIVE_INVALID', `the dump of backup ${backupId} is not a readable pg_dump archive: ${detail}`, 'its checksum matched, so it was damaged when written (or needs a newer pg_restore): restore another backup (`strongbox list`)', { cause: error });
   }
   if (!/^;\s+Archive created at/m.test(contents)) {
-    throw new StrongboxError('ARCHIVE_INVALID', `pg_restore --list of backup ${plan.backup.id} printed no table of contents`, 'restore another backup (`strongbox list`)');
+    throw new StrongboxError('ARCHIVE_INVALID', `pg_restore --list of backup ${backupId} printed no table of contents`, 'restore another backup (`strongbox list`)');
   }
+  return contents;
 }
 
 /** A backup whose stored dump fails its checksum: FAILED in the catalog, and an alert. Never throws. */
