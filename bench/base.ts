@@ -4,7 +4,7 @@
  * and `pgbackrest backup` (full, process-max 2, zst), on bench:backup's random-text
  * database, in one run, interleaved, with medians and ratios. docs/benchmarks.md explains it.
  */
-import { runBench } from './harness';
+import { benchOptions, runBench } from './harness';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,15 +56,7 @@ const progress = (line: string): void => void process.stderr.write(`[bench:base]
 
 function parseOptions(argv: string[]): { sizeMb: number; runs: number; keepDir?: string } {
   const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string' }, runs: { type: 'string' }, keep: { type: 'string' }, help: { type: 'boolean' } } });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const positive = (text: string | undefined, fallback: number, name: string): number => {
-    const value = text === undefined ? fallback : Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer\n${USAGE}`);
-    return value;
-  };
+  const positive = benchOptions(values.help, USAGE);
   return { sizeMb: positive(values['size-mb'], 1000, 'size-mb'), runs: positive(values.runs, 3, 'runs'), ...(values.keep ? { keepDir: values.keep } : {}) };
 }
 

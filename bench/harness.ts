@@ -41,3 +41,20 @@ export async function runBench(progress: (line: string) => void, body: (context:
     process.off('SIGTERM', onSignal);
   }
 }
+
+/**
+ * The common part of a benchmark's option parsing: prints `usage` and exits 0 on `--help`,
+ * and returns the reader of positive whole-number options (`--runs 3`), which refuses
+ * anything else with the usage.
+ */
+export function benchOptions(help: boolean | undefined, usage: string): (text: string | undefined, fallback: number, name: string) => number {
+  if (help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  return (text, fallback, name) => {
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer\n${usage}`);
+    return value;
+  };
+}

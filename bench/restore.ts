@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { toolVersion } from '../shared/adapters/postgres/tools';
 import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
 import { prepareDataset, type BenchDataset } from './dataset';
-import { runBench } from './harness';
+import { benchOptions, runBench } from './harness';
 import { cpuTimeMs, mb, sampleRss, seconds } from './measure';
 import { describeMachine } from './report';
 import { openAdmin } from './restore/databases';
@@ -40,15 +40,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: { 'size-mb': { type: 'string' }, runs: { type: 'string' }, keep: { type: 'string' }, prototype: { type: 'boolean' }, help: { type: 'boolean' } },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const positive = (text: string | undefined, fallback: number, name: string): number => {
-    const value = text === undefined ? fallback : Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer\n${USAGE}`);
-    return value;
-  };
+  const positive = benchOptions(values.help, USAGE);
   return {
     sizeMb: positive(values['size-mb'], 1000, 'size-mb'),
     runs: positive(values.runs, 3, 'runs'),

@@ -5,7 +5,7 @@
  * then a live cluster under pgbench and bulk-INSERT load archiving through Strongbox and
  * through pgBackRest async, with the archive lag sampled. docs/benchmarks.md explains it.
  */
-import { runBench } from './harness';
+import { benchOptions, runBench } from './harness';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,15 +53,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: { segments: { type: 'string' }, runs: { type: 'string' }, 'live-seconds': { type: 'string' }, 'no-live': { type: 'boolean' }, help: { type: 'boolean' } },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const positive = (text: string | undefined, fallback: number, name: string): number => {
-    const value = text === undefined ? fallback : Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer\n${USAGE}`);
-    return value;
-  };
+  const positive = benchOptions(values.help, USAGE);
   return { segments: positive(values.segments, 48, 'segments'), runs: positive(values.runs, 3, 'runs'), liveSeconds: positive(values['live-seconds'], 30, 'live-seconds'), live: !values['no-live'] };
 }
 
