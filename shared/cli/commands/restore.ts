@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { restorePlanSummary } from '../../domain/invoke/execution';
 import type { RestorePlan } from '../../domain/restore-plan';
 import { InputError } from '../../errors';
 import { pgRestoreDeps } from '../../runtime/restore-tools';
@@ -40,20 +41,7 @@ export function terminalConfirm(): Confirm {
 
 /** The plan as `--dry-run --json` prints it. */
 export function planSummary(plan: RestorePlan): Record<string, unknown> {
-  return {
-    dryRun: true,
-    backupId: plan.backup.id,
-    database: plan.database,
-    target: plan.target.redacted,
-    restoreInto: plan.restoreInto,
-    keptAs: plan.keptAs ?? null,
-    dropFirst: plan.dropFirst,
-    jobs: plan.jobs,
-    globals: Boolean(plan.globals),
-    after: plan.after ?? null,
-    warnings: plan.warnings,
-    steps: plan.steps,
-  };
+  return { dryRun: true, ...restorePlanSummary(plan), globals: Boolean(plan.globals), after: plan.after ?? null };
 }
 
 function planText(plan: RestorePlan): string {
