@@ -1,20 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Catalog } from '../adapters/catalog/catalog';
 import type { PgConnection } from '../adapters/postgres/types';
-import type { Storage } from '../adapters/storage/storage';
 import type { BackupEntry } from '../domain/backup';
 import { redactConnection } from '../domain/connection';
 import { isBackupId } from '../domain/keys';
 import type { Manifest } from '../domain/manifest';
 import { chooseTableBackup, displayTable, planRestoreTable, type RestoreTableMode, type RestoreTablePlan } from '../domain/restore-table-plan';
 import { asStrongboxError, ConflictError, DatabaseConnectionError, StrongboxError } from '../errors';
-import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
 import { phaseTimer, seconds } from './phase-timer';
 import { downloadDump, makeTempFolder } from './restore/download';
-import type { RestoreServer, RestoreTools } from './restore/ports';
+import type { RestoreDeps } from './restore';
 import { markDamaged } from './restore/steps';
 import { assertCountsMatch } from './restore/verify';
 import { assertManifestOf, selectFromArchive } from './restore-table/archive';
@@ -26,23 +23,12 @@ export type { RestoreTablePlan, RestoreTableMode } from '../domain/restore-table
 /** How long the move waits for the table locks by default. */
 const LOCK_TIMEOUT_MS = 30_000;
 
-export interface RestoreTableDeps {
-  storage: Storage;
-  catalog: Catalog;
-  /** Told when a backup turns out damaged. */
-  alerts: AlertPublisher;
-  log: Log;
-  clock: Clock;
-  /** zstd (a zstd dump is decompressed after its checksum passed); the rest is unused here. */
-  restoreTools: RestoreTools;
+/** A full restore's deps (its download, check and target session), plus the table-level tools. */
+export interface RestoreTableDeps extends Omit<RestoreDeps, 'runAfter'> {
   /** pg_restore of chosen entries. */
   tableTools: TableRestoreTools;
   /** The target database's side: checks and the transaction that moves the rows. */
   copier: TableCopier;
-  /** Opens the session on the target server's maintenance database. */
-  openServer: (target: PgConnection) => Promise<RestoreServer>;
-  /** Where the temporary folder goes (default: os.tmpdir()). */
-  tmpDir?: string;
   /** The random part of the scratch database's name (default: 8 hex digits). */
   nonce?: () => string;
   /** How long to wait for the table locks (default 30 s). */
