@@ -45,8 +45,7 @@ function mismatch(name: string, detail: string): StrongboxError {
 
 /** Writes `bytes` to `target` through `<target>.strongbox.tmp`, fsync and rename. Rejects with the fs error. */
 export async function writeWhole(target: string, bytes: Buffer, temp = `${target}.strongbox.tmp`): Promise<void> {
-  tempFiles.add(temp);
-  try {
+  await throughTemp(target, temp, async () => {
     const handle = await open(temp, 'w', 0o600);
     try {
       await handle.writeFile(bytes);
@@ -54,20 +53,13 @@ export async function writeWhole(target: string, bytes: Buffer, temp = `${target
     } finally {
       await handle.close();
     }
-    await rename(temp, target);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  } finally {
-    tempFiles.delete(temp);
-  }
+  });
 }
 
 /** Copies `source` to `target` whole-or-nothing (copy to the temp name, fsync, rename). Rejects with the fs error. */
 export async function copyWhole(source: string, target: string): Promise<void> {
   const temp = `${target}.strongbox.tmp`;
-  tempFiles.add(temp);
-  try {
+  await throughTemp(target, temp, async () => {
     await copyFile(source, temp);
     const handle = await open(temp, 'r+');
     try {
@@ -75,6 +67,14 @@ export async function copyWhole(source: string, target: string): Promise<void> {
     } finally {
       await handle.close();
     }
+  });
+}
+
+/** Fills `temp` (registered for removal on a signal), then renames it onto `target`; on failure removes it. */
+async function throughTemp(target: string, temp: string, fill: () => Promise<void>): Promise<void> {
+  tempFiles.add(temp);
+  try {
+    await fill();
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
