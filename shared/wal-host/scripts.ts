@@ -69,6 +69,9 @@ type Paths = Required<Pick<HostScriptsInput, 'nodePath' | 'bundlePath' | 'config
 /** A WAL file name holds only these characters: anything else goes to Node, which refuses it. */
 const NAME_GUARD = `''|*[!0-9A-Za-z.]*) ;;`;
 
+/** How long the push script waits for an in-flight push of its file: steps of 50 ms (30 s). */
+const WAIT_STEPS = 600;
+
 /** The text of the wal-push script. Pure. */
 export function renderPushScript(paths: Paths): string {
   return `#!/bin/sh
@@ -82,15 +85,27 @@ case "$f" in
   ${NAME_GUARD}
   *)
     m="$spool/out/$f.ok"
-    if [ -f "$m" ]; then
-      mark=''
-      read -r mark < "$m" 2>/dev/null
-${indent(IDENTITY_SHELL, 6)}
-      if [ -n "$id" ] && [ "$id" = "$mark" ]; then
-        rm -f -- "$m"
-        exit 0
+    # While a live uploader pushes this very file (its .pushing note holds its pid), wait
+    # for its marker here rather than start Node (as wal-push itself would wait): up to
+    # ${WAIT_STEPS} x 50 ms, then Node decides. A push that fails ends the note: Node then
+    # tries and reports.
+    n=0
+    while :; do
+      if [ -f "$m" ]; then
+        mark=''
+        read -r mark < "$m" 2>/dev/null
+${indent(IDENTITY_SHELL, 8)}
+        if [ -n "$id" ] && [ "$id" = "$mark" ]; then
+          rm -f -- "$m"
+          exit 0
+        fi
       fi
-    fi
+      who=''
+      read -r who < "$spool/out/$f.pushing" 2>/dev/null
+      [ "$n" -lt ${WAIT_STEPS} ] && [ -n "$who" ] && kill -0 "$who" 2>/dev/null || break
+      n=$((n + 1))
+      sleep 0.05
+    done
     ;;
 esac
 exec ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} wal-push "$@" --config ${shellQuote(paths.configPath)}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileIdentity } from '../../shared/wal-host/identity';
 import { shellQuote, writeHostScripts } from '../../shared/wal-host/scripts';
@@ -84,6 +84,45 @@ describe('wal-push script', () => {
     // Assess: node ran (exit 42 passed through), the stale marker is left to node
     expect(result.code).toBe(42);
     expect(await execed()).toEqual([join(weird, 'wal.js'), 'wal-push', `pg_wal/${name}`, '--config', join(weird, 'wal.json')]);
+  });
+
+  it('while a live uploader pushes the file: waits for its marker, exits 0, never starts node', async () => {
+    // Prepare: the push is in flight (a live pid in the note); the marker comes 300 ms later
+    const name = seg(4);
+    const path = join(dataDir, 'pg_wal', name);
+    await writeFile(path, 'segment bytes');
+    await writeFile(join(spool, 'out', `${name}.pushing`), `${process.pid}\n`);
+    await execed();
+    const marked = new Promise<void>((done) =>
+      setTimeout(() => void fileIdentity(path).then((id) => writeFile(join(spool, 'out', `${name}.ok`), `${id}\n`)).then(() => unlink(join(spool, 'out', `${name}.pushing`))).then(done), 300),
+    );
+
+    // Act
+    const result = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+    await marked;
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.ms).toBeGreaterThanOrEqual(250);
+    expect(await execed()).toBeUndefined();
+  });
+
+  it('a push note of a dead uploader, or one that ends without a marker: node decides, at once or when it ends', async () => {
+    const name = seg(6);
+    await writeFile(join(dataDir, 'pg_wal', name), 'segment bytes');
+    // 2^22 + 1 is above Linux's default pid_max: no such process.
+    await writeFile(join(spool, 'out', `${name}.pushing`), `${4_194_305}\n`);
+    const dead = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+    expect(dead.code).toBe(42);
+    expect(dead.ms).toBeLessThan(2_000);
+    expect((await execed())?.[2]).toBe(`pg_wal/${name}`);
+
+    // A live push that fails: its note goes away without a marker.
+    await writeFile(join(spool, 'out', `${name}.pushing`), `${process.pid}\n`);
+    setTimeout(() => void unlink(join(spool, 'out', `${name}.pushing`)), 300);
+    const failed = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+    expect(failed.code).toBe(42);
+    expect(failed.ms).toBeGreaterThanOrEqual(250);
   });
 
   it('without a marker, and for a name with a path trick, execs node', async () => {
