@@ -108,7 +108,7 @@ describe('wal-push script', () => {
   });
 
   it('a push note of a dead uploader, or one that ends without a marker: node decides, at once or when it ends', async () => {
-    const name = seg(6);
+    const name = seg(9);
     await writeFile(join(dataDir, 'pg_wal', name), 'segment bytes');
     // 2^22 + 1 is above Linux's default pid_max: no such process.
     await writeFile(join(spool, 'out', `${name}.pushing`), `${4_194_305}\n`);
