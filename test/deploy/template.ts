@@ -47,9 +47,13 @@ async function withPackageLock<T>(act: () => Promise<T>): Promise<T> {
  */
 export async function packageTemplate(params: Record<string, string>): Promise<{ template: Json; outDir: string; cleanup: () => Promise<void> }> {
   const outDir = await mkdtemp(path.join(tmpdir(), 'strongbox-package-'));
+  // serverless-esbuild leaves a copy of each function's files in TMPDIR after zipping it:
+  // a private one, removed with the rest.
+  const scratch = await mkdtemp(path.join(tmpdir(), 'strongbox-package-tmp-'));
   const workFolder = `.esbuild/test-${process.pid}-${path.basename(outDir)}`;
   const cleanup = async () => {
     await rm(outDir, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
     await rm(path.join(ROOT, workFolder), { recursive: true, force: true });
   };
   try {
@@ -60,7 +64,7 @@ export async function packageTemplate(params: Record<string, string>): Promise<{
         cwd: ROOT,
         timeout: 150_000,
         maxBuffer: 16 * 1024 * 1024,
-        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SESSION_TOKEN: '', AWS_PROFILE: '', STRONGBOX_ESBUILD_WORK_FOLDER: workFolder },
+        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SESSION_TOKEN: '', AWS_PROFILE: '', STRONGBOX_ESBUILD_WORK_FOLDER: workFolder, TMPDIR: scratch },
       },
     ));
     const template = JSON.parse(await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
