@@ -83,7 +83,11 @@ describe('switchWal and readArchiver', () => {
     expect(second.segment > first.segment).toBe(true);
     expect(second.timeline).toBe(1);
     expect(parseLsn(second.lsn) > parseLsn(first.lsn)).toBe(true);
-    const stats = await readArchiver(archiving.conn);
+    // The archiver counts a segment just after its archive_command returned: wait for that.
+    let stats = await readArchiver(archiving.conn);
+    for (const deadline = Date.now() + 10_000; stats.lastArchivedWal !== second.segment && Date.now() < deadline; stats = await readArchiver(archiving.conn)) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
     expect(stats.lastArchivedWal).toBe(second.segment);
     expect(stats.archivedCount).toBeGreaterThanOrEqual(2);
     expect(stats.failedCount).toBe(0);
