@@ -140,7 +140,8 @@ describe('prefetch', () => {
   beforeAll(async () => {
     const dir = join(base, 'prefetch');
     await mkdir(dir, { recursive: true });
-    prefetchConfig = await writeHostConfig(dir, fake, { fetch: { prefetch: 5, prefetchIdleMs: 2000, attempts: 1 } });
+    // Idle exit after 5 s: long enough that a loaded CI host never sees it between two fetches of a test.
+    prefetchConfig = await writeHostConfig(dir, fake, { fetch: { prefetch: 5, prefetchIdleMs: 5000, attempts: 1 } });
     spool = join(dir, 'spool');
     fake.identity = { systemId: SYSTEM_ID, segmentSize: MIB };
     // first+6 is missing: a gap, with first+7 archived behind it
