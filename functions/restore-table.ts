@@ -1,6 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
-import { planCandidates, type InvokeDeps } from '../shared/adapters/sfn/invoke';
+import type { InvokeDeps } from '../shared/adapters/sfn/invoke';
+import { restoreCandidates } from '../shared/usecases/restore/candidates';
 import type { Storage } from '../shared/adapters/storage/storage';
 import { executionName, secretTargetLabel, type ExecutionInput } from '../shared/domain/invoke/execution';
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
@@ -46,7 +47,7 @@ export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
     const payload = parseRestoreTablePayload(event);
     const target = targetDatabaseOf(payload);
     const now = deps.clock();
-    const backup = chooseTableBackup({ entries: await planCandidates(deps.catalog, payload.backupId, payload.database), backupId: payload.backupId, database: payload.database, force: false });
+    const backup = chooseTableBackup({ entries: await restoreCandidates(deps.catalog, payload.backupId, payload.database), backupId: payload.backupId, database: payload.database, force: false });
     const manifest = await readManifest(deps.storage, backup.manifestKey);
     const plan = planRestoreTable({
       backup,

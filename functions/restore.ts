@@ -1,6 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
-import { planCandidates, type InvokeDeps } from '../shared/adapters/sfn/invoke';
+import type { InvokeDeps } from '../shared/adapters/sfn/invoke';
+import { restoreCandidates } from '../shared/usecases/restore/candidates';
 import { executionName, restorePlanSummary, secretTargetLabel, type ExecutionInput } from '../shared/domain/invoke/execution';
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
 import { parseRestorePayload, type RestorePayload } from '../shared/domain/invoke/restore';
@@ -26,7 +27,7 @@ export function makeRestoreHandler(deps: InvokeDeps) {
     const target = targetDatabaseOf(payload);
     const now = deps.clock();
     const plan = planRestore({
-      entries: await planCandidates(deps.catalog, payload.backupId, payload.database),
+      entries: await restoreCandidates(deps.catalog, payload.backupId, payload.database),
       backupId: payload.backupId,
       database: payload.database,
       target: { database: target, redacted: secretTargetLabel(payload.target.secretArn, target) },

@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { PgConnection } from '../adapters/postgres/types';
-import type { BackupEntry } from '../domain/backup';
 import { redactConnection } from '../domain/connection';
-import { isBackupId } from '../domain/keys';
 import type { Manifest } from '../domain/manifest';
 import { chooseTableBackup, displayTable, planRestoreTable, type RestoreTableMode, type RestoreTablePlan } from '../domain/restore-table-plan';
 import { asStrongboxError, ConflictError, DatabaseConnectionError, StrongboxError } from '../errors';
@@ -12,6 +10,7 @@ import { readManifest } from './index-manifest';
 import { phaseTimer, seconds } from './phase-timer';
 import { downloadDump, makeTempFolder } from './restore/download';
 import type { RestoreDeps } from './restore';
+import { restoreCandidates } from './restore/candidates';
 import { markDamaged } from './restore/steps';
 import { assertCountsMatch } from './restore/verify';
 import { assertManifestOf, selectFromArchive } from './restore-table/archive';
@@ -99,10 +98,7 @@ export async function resolveRestoreTablePlan(deps: Pick<RestoreTableDeps, 'cata
 
 async function resolve(deps: Pick<RestoreTableDeps, 'catalog' | 'storage' | 'clock' | 'nonce'>, request: PlanRequest): Promise<{ plan: RestoreTablePlan; manifest: Manifest }> {
   const database = request.database ?? request.target.database;
-  let entries: BackupEntry[] = [];
-  if (request.backupId === 'latest') entries = await deps.catalog.listByDatabase(database, { kind: 'logical' });
-  else if (isBackupId(request.backupId)) entries = [await deps.catalog.get(request.backupId)].filter((e): e is BackupEntry => e !== undefined);
-  const backup = chooseTableBackup({ entries, backupId: request.backupId, database, force: request.force });
+  const backup = chooseTableBackup({ entries: await restoreCandidates(deps.catalog, request.backupId, database), backupId: request.backupId, database, force: request.force });
   const manifest = await readManifest(deps.storage, backup.manifestKey);
   const plan = planRestoreTable({
     backup,

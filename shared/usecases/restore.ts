@@ -4,9 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { PgConnection } from '../adapters/postgres/types';
 import type { Storage } from '../adapters/storage/storage';
-import type { BackupEntry } from '../domain/backup';
 import { redactConnection } from '../domain/connection';
-import { isBackupId } from '../domain/keys';
 import { planRestore, type RestorePlan } from '../domain/restore-plan';
 import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import { phaseTimer, seconds } from './phase-timer';
@@ -17,6 +15,7 @@ import { assertManifestFits, checkArchive, dropLeftovers, markDamaged, withOutco
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from './restore/ports';
 import { applyGlobals, runAfter, type AfterReport } from './restore/extras';
 import { readingColdAware } from './restore/cold';
+import { restoreCandidates } from './restore/candidates';
 import { assertCountsMatch } from './restore/verify';
 
 export type { RestorePlan } from '../domain/restore-plan';
@@ -100,11 +99,8 @@ export interface RestoreReport {
  */
 export async function resolveRestorePlan(deps: Pick<RestoreDeps, 'catalog' | 'clock'>, request: Omit<RestoreRequest, 'signal' | 'onProgress'>): Promise<RestorePlan> {
   const database = request.database ?? request.target.database;
-  let entries: BackupEntry[] = [];
-  if (request.backupId === 'latest') entries = await deps.catalog.listByDatabase(database, { kind: 'logical' });
-  else if (isBackupId(request.backupId)) entries = [await deps.catalog.get(request.backupId)].filter((e): e is BackupEntry => e !== undefined);
   return planRestore({
-    entries,
+    entries: await restoreCandidates(deps.catalog, request.backupId, database),
     backupId: request.backupId,
     ...(request.database !== undefined ? { database: request.database } : {}),
     target: { database: request.target.database, redacted: redactConnection(request.target) },
