@@ -1,4 +1,7 @@
+import { open, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { StrongboxError } from '../errors';
+import type { ZstdRunners } from './zstd-runner';
 import type { WalCompression } from '../domain/wal/keys';
 import { logLine } from './log';
 
@@ -19,7 +22,10 @@ const gunzipAsync = (stored: Buffer) => new Promise<Buffer>((resolve, reject) =>
 export interface CodecOptions {
   /** The zstd binary; default `zstd` on PATH. */
   zstd?: string;
+  /** Shell runners that start zstd (the uploader's: cheaper than forking Node per file). */
+  runners?: ZstdRunners;
 }
+
 
 /** The bytes to store and how they were compressed (gzip when zstd was asked but missing). */
 export interface Encoded {
@@ -28,6 +34,17 @@ export interface Encoded {
 }
 
 let warnedMissingZstd = false;
+
+function warnMissingZstd(): void {
+  if (warnedMissingZstd) return;
+  warnedMissingZstd = true;
+  logLine('warn', 'the zstd command is not installed: compressing WAL with gzip instead', { hint: 'install zstd (apt-get install zstd) for faster, smaller archives' });
+}
+
+/** The spawn of a zstd that is not there (not a file zstd itself could not find: that one has a path). */
+function isMissingZstd(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT' && (error as NodeJS.ErrnoException).syscall?.startsWith('spawn') === true;
+}
 
 /** Hex SHA-256 of `bytes`. */
 export function sha256Hex(bytes: Uint8Array): string {
@@ -41,15 +58,38 @@ export async function encode(raw: Buffer, compression: WalCompression, options: 
     try {
       return { stored: await runZstd(['-1', '-q', '-c'], raw, options), compression };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      if (!warnedMissingZstd) {
-        warnedMissingZstd = true;
-        logLine('warn', 'the zstd command is not installed: compressing WAL with gzip instead', { hint: 'install zstd (apt-get install zstd) for faster, smaller archives' });
-      }
+      if (!isMissingZstd(error)) throw error;
+      warnMissingZstd();
     }
   }
   return { stored: await gzipAsync(raw, 1), compression: 'gzip' };
 }
+
+/**
+ * zstd -1 of the file at `path`, zstd reading the file itself and writing a temporary file
+ * in `scratchDir` (the spool), read back into a buffer of `take`: no 16 MiB pipe through
+ * Node, whose reads and copies cost more CPU than the compression. The caller checks that
+ * the file did not change meanwhile (its identity before and after). Resolves undefined
+ * when the zstd command is missing (said once on stderr; the caller falls back to gzip).
+ * Throws StrongboxError WAL_CODEC_FAILED when zstd exists but fails, the fs error when the
+ * output cannot be read back.
+ */
+export async function zstdFile(path: string, scratchDir: string, take: (size: number) => Buffer, options: CodecOptions = {}): Promise<Buffer | undefined> {
+  const out = join(scratchDir, `${basename(path)}.${process.pid}.${++scratchSerial}.zst.tmp`);
+  try {
+    if (options.runners) await options.runners.compress(path, out);
+    else await runZstd(['-1', '-q', '-f', '--single-thread', '-o', out, '--', path], undefined, options);
+    return await readWhole(out, take);
+  } catch (error) {
+    if (!isMissingZstd(error)) throw error;
+    warnMissingZstd();
+    return undefined;
+  } finally {
+    await unlink(out).catch(() => undefined);
+  }
+}
+
+let scratchSerial = 0;
 
 /**
  * Decompresses stored bytes. Throws StrongboxError WAL_CODEC_FAILED when they do not
@@ -61,7 +101,7 @@ export async function decode(stored: Buffer, compression: WalCompression, option
     try {
       return await runZstd(['-d', '-q', '-c'], stored, options);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (isMissingZstd(error)) {
         throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd command is not installed: cannot decompress an archived WAL file', 'install zstd (apt-get install zstd) on this host', { cause: error });
       }
       throw error;
@@ -74,20 +114,38 @@ export async function decode(stored: Buffer, compression: WalCompression, option
   }
 }
 
-function runZstd(args: string[], input: Buffer, options: CodecOptions): Promise<Buffer> {
+/** Runs zstd; with `input`, fed on stdin and its stdout collected, else both ignored (it works on files). */
+function runZstd(args: string[], input: Buffer | undefined, options: CodecOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = process.getBuiltinModule('node:child_process').spawn(options.zstd ?? 'zstd', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = process.getBuiltinModule('node:child_process').spawn(options.zstd ?? 'zstd', args, { stdio: [input ? 'pipe' : 'ignore', input ? 'pipe' : 'ignore', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
     // ENOENT arrives here; the caller tells it apart by its code.
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) return resolve(Buffer.concat(out));
       reject(new StrongboxError('WAL_CODEC_FAILED', `zstd ${args[0]} failed (${signal ?? `exit ${code}`}): ${err.trim().slice(0, 200)}`, 'the stored copy or the download is damaged, or zstd is broken; retry, then check the archive'));
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
   });
+}
+
+/** The whole file at `path` in a buffer of `take`. Throws the fs error, or WAL_CODEC_FAILED when it shrank while read. */
+async function readWhole(path: string, take: (size: number) => Buffer): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = take((await handle.stat()).size);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) throw new StrongboxError('WAL_CODEC_FAILED', `${path} ended after ${filled} of ${buffer.length} bytes`, 'something else writes into the spool: give each database its own spool');
+      filled += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,11 +1,12 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { StrongboxError } from '../errors';
 import { parseSegmentHeader } from '../domain/wal/header';
 import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration } from './client';
-import { encode, sha256Hex, type CodecOptions } from './codec';
+import { walBuffers } from '../runtime/buffer-pool';
+import { encode, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 
 /**
@@ -39,11 +40,26 @@ export interface PushOutcome {
   compression: WalCompression;
 }
 
+/** A file read, declared and encoded: what to send. `release()` gives its buffers back once sent. */
+export interface PreparedWalFile extends WalFileRead {
+  declaration: Declaration;
+  stored: Buffer;
+  release(): void;
+}
+
+/** Options of a push: the codec's, and the spool folder where zstd may write its output. */
+export interface PushCodecOptions extends CodecOptions {
+  /** With it, zstd reads the segment file itself and writes here (no pipe through Node). */
+  scratchDir?: string;
+}
+
 /**
- * Reads the file and its identity, checking that it did not change while being read.
- * Throws StrongboxError BAD_WAL_NAME (its name is not a WAL file's), WAL_READ_FAILED.
+ * Reads the file at `path` (its name must be a WAL file's), declares it and compresses it,
+ * checking that it did not change while it was read (by us or by zstd). Buffers come from
+ * the process's pool: call `release()` when the bytes were sent. Throws StrongboxError
+ * BAD_WAL_NAME, WAL_READ_FAILED, WAL_HEADER_INVALID, WAL_CODEC_FAILED.
  */
-export async function readWalFile(path: string): Promise<WalFileRead> {
+export async function prepareWalFile(path: string, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PreparedWalFile> {
   const name = basename(path);
   parseAnyWalName(name);
   let handle;
@@ -52,17 +68,71 @@ export async function readWalFile(path: string): Promise<WalFileRead> {
   } catch (error) {
     throw readFailed(path, error);
   }
+  const held: Buffer[] = [];
+  const take = (size: number) => {
+    const buffer = walBuffers.take(size);
+    held.push(buffer);
+    return buffer;
+  };
+  const release = () => held.splice(0).forEach((buffer) => walBuffers.give(buffer));
   try {
-    const before = identityOf(await handle.stat({ bigint: true }));
-    const raw = await handle.readFile();
-    const after = identityOf(await handle.stat({ bigint: true }));
-    if (before !== after) throw new StrongboxError('WAL_READ_FAILED', `${path} changed while it was read`, 'PostgreSQL does not change a file it asked to archive: check that nothing else writes into pg_wal');
-    return { name, raw, identity: after };
+    const before = await identityAt(handle);
+    // zstd reads the file beside us; its outcome is awaited even when our read fails.
+    const zstd = compression === 'zstd' && codec.scratchDir !== undefined ? settle(zstdFile(path, codec.scratchDir, take, codec)) : undefined;
+    let raw: Buffer;
+    try {
+      raw = await readInto(handle, take(Number(before.split(':')[2])), path);
+    } finally {
+      await zstd;
+    }
+    const facts = headerFacts(name, raw);
+    const zstdOut = zstd ? (await zstd)() : undefined;
+    const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec);
+    if ((await identityAt(handle)) !== before) throw changedWhileRead(path);
+    const declaration: Declaration = {
+      size: raw.length,
+      sha256: sha256Hex(raw),
+      storedSize: encoded.stored.length,
+      storedSha256: sha256Hex(encoded.stored),
+      compression: encoded.compression,
+      ...facts,
+    };
+    return { name, raw, identity: before, declaration, stored: encoded.stored, release };
   } catch (error) {
+    release();
     throw error instanceof StrongboxError ? error : readFailed(path, error);
   } finally {
     await handle.close();
   }
+}
+
+/** A promise's outcome, to be unwrapped (rethrown) later, never an unhandled rejection meanwhile. */
+function settle<T>(promise: Promise<T>): Promise<() => T> {
+  return promise.then(
+    (value) => () => value,
+    (error: unknown) => () => {
+      throw error;
+    },
+  );
+}
+
+async function identityAt(handle: FileHandle): Promise<string> {
+  return identityOf(await handle.stat({ bigint: true }));
+}
+
+/** Fills `buffer` from the start of the file; a file shorter than its stat said has changed. */
+async function readInto(handle: FileHandle, buffer: Buffer, path: string): Promise<Buffer> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+    if (bytesRead === 0) throw changedWhileRead(path);
+    filled += bytesRead;
+  }
+  return buffer;
+}
+
+function changedWhileRead(path: string): StrongboxError {
+  return new StrongboxError('WAL_READ_FAILED', `${path} changed while it was read`, 'PostgreSQL does not change a file it asked to archive: check that nothing else writes into pg_wal');
 }
 
 function readFailed(path: string, error: unknown): StrongboxError {
@@ -76,38 +146,22 @@ function readFailed(path: string, error: unknown): StrongboxError {
 }
 
 /**
- * The declaration of a file and the bytes to store. Segments and partials must carry a
- * long page header that agrees with their name and size. Throws StrongboxError
- * WAL_HEADER_INVALID, BAD_WAL_NAME, WAL_CODEC_FAILED.
+ * The header facts a declaration carries: segments and partials must have a long page
+ * header that agrees with their name and size; other files have none. Throws
+ * StrongboxError WAL_HEADER_INVALID, BAD_WAL_NAME.
  */
-export async function declare(file: Pick<WalFileRead, 'name' | 'raw'>, compression: WalCompression, codec: CodecOptions = {}): Promise<{ declaration: Declaration; stored: Buffer }> {
-  const kind = parseAnyWalName(file.name).kind;
-  const facts: Pick<Declaration, 'systemId' | 'segmentSize' | 'pgVersion'> = {};
-  if (kind === 'segment' || kind === 'partial') {
-    const header = parseSegmentHeader(file.raw);
-    const segno = parseWalName(file.name, header.segmentSize).segno!;
-    if (file.raw.length !== header.segmentSize) {
-      throw headerMismatch(file.name, `it is ${file.raw.length} bytes but its header says segments are ${header.segmentSize}`);
-    }
-    if (header.pageAddress !== segno * BigInt(header.segmentSize)) {
-      throw headerMismatch(file.name, `its header says it starts at byte ${header.pageAddress} of the WAL, not where its name says`);
-    }
-    facts.systemId = header.systemId;
-    facts.segmentSize = header.segmentSize;
-    if (header.pgVersion !== undefined) facts.pgVersion = header.pgVersion;
+export function headerFacts(name: string, raw: Buffer): Pick<Declaration, 'systemId' | 'segmentSize' | 'pgVersion'> {
+  const kind = parseAnyWalName(name).kind;
+  if (kind !== 'segment' && kind !== 'partial') return {};
+  const header = parseSegmentHeader(raw);
+  const segno = parseWalName(name, header.segmentSize).segno!;
+  if (raw.length !== header.segmentSize) {
+    throw headerMismatch(name, `it is ${raw.length} bytes but its header says segments are ${header.segmentSize}`);
   }
-  const encoded = await encode(file.raw, compression, codec);
-  return {
-    stored: encoded.stored,
-    declaration: {
-      size: file.raw.length,
-      sha256: sha256Hex(file.raw),
-      storedSize: encoded.stored.length,
-      storedSha256: sha256Hex(encoded.stored),
-      compression: encoded.compression,
-      ...facts,
-    },
-  };
+  if (header.pageAddress !== segno * BigInt(header.segmentSize)) {
+    throw headerMismatch(name, `its header says it starts at byte ${header.pageAddress} of the WAL, not where its name says`);
+  }
+  return { systemId: header.systemId, segmentSize: header.segmentSize, ...(header.pgVersion !== undefined ? { pgVersion: header.pgVersion } : {}) };
 }
 
 function headerMismatch(name: string, why: string): StrongboxError {
@@ -119,13 +173,17 @@ function headerMismatch(name: string, why: string): StrongboxError {
  * these very bytes. Throws StrongboxError (the endpoint's code, e.g. WAL_CONFLICT, or
  * ENDPOINT_UNREACHABLE / ENDPOINT_TIMEOUT / WAL_PUSH_UNCONFIRMED).
  */
-export async function pushFile(path: string, client: ArchiveClient, compression: WalCompression, codec: CodecOptions = {}): Promise<PushOutcome> {
-  const file = await readWalFile(path);
-  const { declaration, stored } = await declare(file, compression, codec);
-  const plan = await client.preparePush(file.name, declaration);
-  const done = plan.status === 'upload' ? await client.upload(file.name, plan, stored, declaration) : plan;
-  if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
-    throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
+export async function pushFile(path: string, client: ArchiveClient, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PushOutcome> {
+  const file = await prepareWalFile(path, compression, codec);
+  try {
+    const { declaration, stored } = file;
+    const plan = await client.preparePush(file.name, declaration);
+    const done = plan.status === 'upload' ? await client.upload(file.name, plan, stored, declaration) : plan;
+    if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
+      throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
+    }
+    return { status: done.status, identity: file.identity, compression: declaration.compression };
+  } finally {
+    file.release();
   }
-  return { status: done.status, identity: file.identity, compression: declaration.compression };
 }

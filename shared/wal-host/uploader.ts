@@ -1,4 +1,4 @@
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isWalFileName } from '../domain/wal/names';
 import { ArchiveClient } from './client';
@@ -7,6 +7,7 @@ import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile } from './push-file';
+import { ZstdRunners } from './zstd-runner';
 import { acquireLock, holdsLock, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
 
 /**
@@ -36,6 +37,10 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   if (!(await acquireLock(spool, 'uploader'))) return;
   logLine('info', 'uploader started', { pid: process.pid, walDir });
   const client = options.client ?? new ArchiveClient(config);
+  const outDir = join(spool, 'out');
+  await mkdir(outDir, { recursive: true });
+  const runners = new ZstdRunners(options.codec?.zstd);
+  const codec = { runners, ...options.codec, scratchDir: outDir };
   const settings = config.uploader;
   const inflight = new Map<string, Promise<void>>();
   const pushed = new Map<string, string>();
@@ -48,7 +53,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     const pushing = pushingPath(spool, name);
     await writeAtomic(pushing, `${process.pid}\n`).catch(() => undefined);
     try {
-      const outcome = await pushFile(join(walDir, name), client, config.compression, options.codec);
+      const outcome = await pushFile(join(walDir, name), client, config.compression, codec);
       pushed.set(name, outcome.identity);
       backoff.delete(name);
       // PostgreSQL may have archived it meanwhile: a marker would then only wait for cleaning.
@@ -86,6 +91,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     }
   } finally {
     await Promise.allSettled([...inflight.values()]);
+    runners.close();
     await releaseLock(spool, 'uploader');
   }
   logLine('info', 'uploader exits: nothing to archive', { pid: process.pid });

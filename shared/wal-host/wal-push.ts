@@ -49,7 +49,7 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
     .then(() => writeFile(busy, `${process.pid}\n`))
     .catch(() => undefined);
   try {
-    const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, options.codec);
+    const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, { ...options.codec, scratchDir: dirname(busy) });
     await removeQuietly(marker);
     return outcome.status;
   } finally {

@@ -1,0 +1,111 @@
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { StrongboxError } from '../errors';
+import { removeQuietly } from './spool';
+
+/**
+ * Long-lived `sh` co-processes that start zstd for the uploader. Forking a Node process
+ * that holds a few segments' buffers costs ~20 ms of CPU (its page tables are copied);
+ * forking a shell costs well under one. Each runner takes one request at a time on its
+ * stdin (the output path, then the input path, one line each) and answers one line: zstd's
+ * exit status. zstd's stderr goes to `<output>.err.tmp`, read only after a failure. A runner
+ * sees its stdin close when the uploader exits, however it exits, and ends with it.
+ */
+
+const RUNNER_SCRIPT = `zstd="$1"
+while IFS= read -r out && IFS= read -r in; do
+  "$zstd" -1 -q -f --single-thread -o "$out" -- "$in" 2>"$out.err.tmp" </dev/null
+  echo "$?"
+done`;
+
+/** A shell's status when the command is not found (zstd missing). */
+const NOT_FOUND = 127;
+
+interface Runner {
+  child: ChildProcess;
+  /** Lines not yet consumed, and the waiter of the next one. */
+  pending: string;
+  waiter?: (line: string | undefined) => void;
+}
+
+/** A pool of runners, at most one request each at a time. */
+export class ZstdRunners {
+  readonly #idle: Runner[] = [];
+  #closed = false;
+
+  /** `zstd`: the binary (default `zstd` on PATH). */
+  constructor(private readonly zstd = 'zstd') {}
+
+  /**
+   * zstd -1 of `input` into `output` (overwritten). Throws an Error with code ENOENT and
+   * syscall `spawn zstd` when zstd is missing (as a direct spawn would), StrongboxError
+   * WAL_CODEC_FAILED when it fails, and when the runner itself died.
+   */
+  async compress(input: string, output: string): Promise<void> {
+    if (/[\n\r]/.test(input + output)) throw new StrongboxError('WAL_CODEC_FAILED', 'a path with a line break cannot be passed to the zstd runner', 'use a spool path without line breaks');
+    const runner = this.#idle.pop() ?? this.#start();
+    let healthy = false;
+    const answers = runner.child.stdout as Socket;
+    answers.ref(); // waiting for this answer keeps the process alive
+    try {
+      runner.child.stdin!.write(`${output}\n${input}\n`);
+      const line = await nextLine(runner);
+      if (line === undefined) throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd runner (sh) stopped', 'check that /bin/sh works for the postgres OS user; the push is retried');
+      healthy = true;
+      const status = Number(line);
+      if (status === 0) return;
+      const reason = await readReason(`${output}.err.tmp`);
+      if (status === NOT_FOUND) throw Object.assign(new Error(`zstd not found: ${reason}`), { code: 'ENOENT', syscall: 'spawn zstd' });
+      throw new StrongboxError('WAL_CODEC_FAILED', `zstd -1 failed (exit ${line}): ${reason}`, 'check that the spool has room and that zstd works for the postgres OS user; the push is retried');
+    } finally {
+      answers.unref();
+      await removeQuietly(`${output}.err.tmp`);
+      if (healthy && !this.#closed) this.#idle.push(runner);
+      else runner.child.kill();
+    }
+  }
+
+  /** Ends every idle runner (busy ones end when their request is answered). */
+  close(): void {
+    this.#closed = true;
+    for (const runner of this.#idle.splice(0)) runner.child.stdin?.end();
+  }
+
+  #start(): Runner {
+    const child = process.getBuiltinModule('node:child_process').spawn('/bin/sh', ['-c', RUNNER_SCRIPT, 'strongbox-zstd-runner', this.zstd], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const runner: Runner = { child, pending: '' };
+    child.on('error', () => deliver(runner, undefined));
+    child.stdin!.on('error', () => undefined);
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (text: string) => {
+      runner.pending += text;
+      const end = runner.pending.indexOf('\n');
+      if (end < 0) return;
+      const line = runner.pending.slice(0, end);
+      runner.pending = runner.pending.slice(end + 1);
+      deliver(runner, line);
+    });
+    child.on('close', () => deliver(runner, undefined));
+    // The uploader must be able to exit while runners wait for work.
+    child.unref();
+    (child.stdin as Socket).unref();
+    (child.stdout as Socket).unref();
+    return runner;
+  }
+}
+
+function nextLine(runner: Runner): Promise<string | undefined> {
+  return new Promise((resolve) => (runner.waiter = resolve));
+}
+
+function deliver(runner: Runner, line: string | undefined): void {
+  const waiter = runner.waiter;
+  runner.waiter = undefined;
+  waiter?.(line);
+}
+
+async function readReason(path: string): Promise<string> {
+  const text = await process.getBuiltinModule('node:fs/promises').readFile(path, 'utf8').catch(() => '');
+  return text.trim().replace(/\s+/g, ' ').slice(0, 200) || 'no message';
+}
+
