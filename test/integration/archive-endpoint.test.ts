@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
@@ -309,7 +310,8 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
     const req = httpRequest(`${endpoint.url}${path}`, { method: 'PUT', headers });
     req.on('error', () => undefined);
     req.write(file.stored.subarray(0, 300_000));
-    await until(async () => (await readdir(join(dir, '.tmp')).catch(() => [])).length > 0, 'the upload to start');
+    // The endpoint gathers a body in memory before it writes anything: give it time to receive the first part.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     req.destroy();
     await until(async () => log.lines.some((line) => line.attributes?.wal === '000000010000000000000008'), 'the request to end');
     await until(async () => (await readdir(join(dir, '.tmp'))).length === 0, 'the temporary file to go');
@@ -320,7 +322,9 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
 
   it('answers 5xx STORAGE_FAILED when storage fails mid-upload, recording nothing', async () => {
     // Prepare
-    const failing = withPutStream(storage, failingMidUpload(storage, 100_000, 'the disk went away'));
+    // The endpoint writes a received body with putBytes: route the segment's bytes through the failing stream.
+    const faulty = failingMidUpload(storage, 100_000, 'the disk went away');
+    const failing = withPutStream(storage, faulty, (key, body, options) => (key.endsWith('.json') ? storage.putBytes(key, body, options) : faulty.putStream(key, Readable.from([Buffer.from(body)]), options)));
     const broken = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: failing, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
     const file = declareSegment(fakeSegment({ segno: 9n }));
     try {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { PresignedRequest } from '../../adapters/storage/presign';
-import type { Storage, WriteResult } from '../../adapters/storage/storage';
+import type { Storage } from '../../adapters/storage/storage';
+import { BufferPool } from '../../runtime/buffer-pool';
 import { walRecordKey } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
-import { ObjectNotFoundError, StrongboxError } from '../../errors';
+import { ObjectNotFoundError } from '../../errors';
 import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from './declaration';
 import type { WalArchiveDeps } from './deps';
 import { BodyTooLargeError, UploadInterruptedError, WalChecksumMismatchError } from './errors';
@@ -66,10 +67,17 @@ export async function storeWalBody(deps: WalArchiveDeps, database: string, name:
     const target = await openTarget(deps, database, name, declared);
     const record = await readRecord(deps.storage, target.recordKey);
     if (record) return answerArchived(deps, target, record);
-    const written = await writeAtMost(deps.storage, target, body);
-    if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {
-      await deps.storage.delete([target.objectKey]);
-      throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), describe(written.bytes, written.sha256));
+    const received = bodyBuffers.take(declared.storedSize);
+    try {
+      const bytes = await receiveAtMost(body, received, name);
+      if (bytes !== declared.storedSize) throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${bytes} bytes`);
+      const written = await deps.storage.putBytes(target.objectKey, received, { contentType: 'application/octet-stream' });
+      if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {
+        await deps.storage.delete([target.objectKey]);
+        throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), describe(written.bytes, written.sha256));
+      }
+    } finally {
+      bodyBuffers.give(received);
     }
     return finishPush(deps, target);
   });
@@ -134,38 +142,40 @@ async function finishPush(deps: WalArchiveDeps, target: WalTarget): Promise<Push
   return { status: 'stored', record: fresh };
 }
 
-/** putStream of `body`, aborted (nothing visible) as soon as it runs past the declared stored size. */
-async function writeAtMost(storage: Storage, target: WalTarget, body: Readable): Promise<WriteResult> {
-  const limit = target.declaration.storedSize;
-  const controller = new AbortController();
-  let seen = 0;
-  let over = false;
-  const limiter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      seen += chunk.length;
-      if (seen <= limit) return callback(null, chunk);
-      over = true;
-      controller.abort();
-      callback(new BodyTooLargeError(`the body of ${target.name}`, limit));
-    },
+/**
+ * Reads `body` into `into` (a segment is at most a few MiB compressed, 16 MiB raw: one
+ * buffer and one write beat a stream of 64 KiB chunks through the storage). Resolves the
+ * bytes received. Past `into`'s length it stops reading (pauses, without destroying the
+ * request, so that the client gets the 413 rather than a reset) and throws BodyTooLargeError;
+ * a body that fails or closes before its end throws UploadInterruptedError.
+ */
+function receiveAtMost(body: Readable, into: Buffer, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let filled = 0;
+    const finish = (error?: Error) => {
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error) reject(error);
+      else resolve(filled);
+    };
+    const onData = (chunk: Buffer) => {
+      if (filled + chunk.length > into.length) {
+        body.pause();
+        return finish(new BodyTooLargeError(`the body of ${name}`, into.length));
+      }
+      chunk.copy(into, filled);
+      filled += chunk.length;
+    };
+    const onEnd = () => finish();
+    const onError = (error: Error) => finish(new UploadInterruptedError(name, { cause: error }));
+    // A request whose client went away may close without an error: it must not leave the push waiting forever.
+    const onClose = () => finish(body.readableEnded ? undefined : new UploadInterruptedError(name));
+    body.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+    if (body.destroyed && !body.readableEnded) finish(new UploadInterruptedError(name));
   });
-  // Not pipeline(): it would destroy the request on our error, and the client would get a reset instead of the 413.
-  body.once('error', (error) => limiter.destroy(error));
-  // A request whose client went away may close without an error: it must not leave the write waiting forever.
-  body.once('close', () => {
-    if (!body.readableEnded) limiter.destroy(new Error('the body closed before its end'));
-  });
-  body.pipe(limiter);
-  try {
-    return await storage.putStream(target.objectKey, limiter, { signal: controller.signal, contentType: 'application/octet-stream' });
-  } catch (error) {
-    body.unpipe(limiter);
-    limiter.destroy();
-    if (over) throw new BodyTooLargeError(`the body of ${target.name}`, limit);
-    if (error instanceof StrongboxError) throw error;
-    throw new UploadInterruptedError(target.name, { cause: error });
-  }
 }
+
+/** The bodies of bytes mode, reused from push to push (see BufferPool). */
+const bodyBuffers = new BufferPool(4);
 
 /** SHA-256 and size of a stored object, read as a stream. Undefined when it vanished meanwhile. */
 async function hashObject(storage: Storage, key: string): Promise<{ bytes: number; sha256: string } | undefined> {
