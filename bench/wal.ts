@@ -26,17 +26,19 @@ import { printWalReport, type BacklogResult } from './wal/report';
 import { makeFakeDataDir, prepareWalSource, type WalSource } from './wal/source';
 import { startStrongboxArchiving, type StrongboxArchiving } from './wal/strongbox';
 
-const USAGE = `usage: npm run bench:wal -- [--segments N] [--runs N] [--live-seconds N] [--no-live]
+const USAGE = `usage: npm run bench:wal -- [--segments N] [--runs N] [--live-seconds N] [--no-live] [--only ID,...]
   --segments N      real 16 MiB segments in the backlog (default 48)
   --runs N          backlog passes of each archiver, interleaved; medians are reported (default 3)
   --live-seconds N  bulk-INSERT seconds of the live phase, after N/2 s of pgbench (default 30)
-  --no-live         skip the live phase`;
+  --no-live         skip the live phase
+  --only ID,...     backlog archivers to run (pgbr-sync, pgbr-async, sbx-zstd, sbx-gzip, sbx-none, sbx-s3); default all`;
 
 interface Options {
   segments: number;
   runs: number;
   liveSeconds: number;
   live: boolean;
+  only?: Set<string>;
 }
 
 /** One archiver of the backlog measurement; prepare() gives a fresh, empty archive for one pass. */
@@ -51,10 +53,10 @@ const progress = (line: string): void => void process.stderr.write(`[bench:wal] 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
-    options: { segments: { type: 'string' }, runs: { type: 'string' }, 'live-seconds': { type: 'string' }, 'no-live': { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { segments: { type: 'string' }, runs: { type: 'string' }, 'live-seconds': { type: 'string' }, 'no-live': { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean' } },
   });
   const positive = benchOptions(values.help, USAGE);
-  return { segments: positive(values.segments, 48, 'segments'), runs: positive(values.runs, 3, 'runs'), liveSeconds: positive(values['live-seconds'], 30, 'live-seconds'), live: !values['no-live'] };
+  return { segments: positive(values.segments, 48, 'segments'), runs: positive(values.runs, 3, 'runs'), liveSeconds: positive(values['live-seconds'], 30, 'live-seconds'), live: !values['no-live'], ...(values.only ? { only: new Set(values.only.split(',')) } : {}) };
 }
 
 async function runBenchmark(argv: string[]): Promise<number> {
@@ -154,7 +156,7 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
     strongbox(folder, 'sbx-none', 'Strongbox → repository folder, no compression', (r) => `none-${r}`, 'none'),
     strongbox(s3, 'sbx-s3', 'Strongbox → s3rver (presigned PUT), zstd -1', (r) => `s3-${r}`, 'zstd'),
   ];
-  return { archivers, folder };
+  return { archivers: archivers.filter((a) => !options.only || options.only.has(a.id)), folder };
 }
 
 /** Every archiver archives the whole backlog once per round, interleaved. */
@@ -167,7 +169,10 @@ async function measureBacklog(source: WalSource, archivers: Archiver[], options:
       const fake = await makeFakeDataDir(source, dir);
       try {
         const run = await archiver.prepare(round, dir);
+        const cpu = process.cpuUsage();
         const pass = await archivePass(run.command, fake, source.segments, signal);
+        const used = process.cpuUsage(cpu);
+        progress(`bench process CPU during the pass: ${((used.user + used.system) / 1000 / source.segments.length).toFixed(1)} ms per segment (user ${(used.user / 1000).toFixed(0)} ms, system ${(used.system / 1000).toFixed(0)} ms)`);
         const storedBytes = await run.finish();
         results[index]?.passes.push({ ...pass, storedBytes });
         progress(
