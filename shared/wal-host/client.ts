@@ -42,6 +42,7 @@ const prepareSchema = z.union([
 ]);
 const foundSchema = z.object({ status: z.literal('found'), record: recordSchema, url: z.string(), headers: headersSchema });
 const identitySchema = z.object({ systemId: z.string(), segmentSize: z.int().check(z.positive()) });
+const healthSchema = z.object({ mode: z.enum(['bytes', 'presign']) });
 
 export type PushDone = z.infer<typeof doneSchema>;
 export type PushPlan = z.infer<typeof prepareSchema>;
@@ -60,6 +61,7 @@ export function isRetryable(error: unknown): boolean {
 export class ArchiveClient {
   private readonly base: URL;
   private readonly authorize: Authorizer;
+  private knownMode: 'bytes' | 'presign' | undefined;
 
   constructor(private readonly config: Pick<HostConfig, 'endpoint' | 'database' | 'auth' | 'timeoutMs'>, authorize?: Authorizer) {
     this.base = new URL(config.endpoint.endsWith('/') ? config.endpoint : `${config.endpoint}/`);
@@ -83,6 +85,23 @@ export class ArchiveClient {
     if (result.status < 200 || result.status > 299) throw statusError(result, plan.method, url);
     const completed = await this.call('POST', this.walUrl(`${name}/complete`), jsonBody(declaration), JSON_LIMIT);
     return parseJson(completed, doneSchema, 'complete');
+  }
+
+  /** The endpoint's mode (`GET /v1/health`), asked once per client. Throws the endpoint's or the network's error. */
+  async mode(): Promise<'bytes' | 'presign'> {
+    this.knownMode ??= parseJson(await this.call('GET', new URL('v1/health', this.base), {}, JSON_LIMIT), healthSchema, 'health').mode;
+    return this.knownMode;
+  }
+
+  /**
+   * Bytes mode in one request: PUT the stored bytes with their declaration, without a
+   * prepare first. The endpoint checks everything a prepare would before it reads the body
+   * (an archived file answers `exists` and the body is dropped). Resolves stored/exists;
+   * throws the endpoint's error (e.g. WAL_CONFLICT).
+   */
+  async putBody(name: string, stored: Buffer, declaration: Declaration): Promise<PushDone> {
+    const headers = { 'content-type': 'application/octet-stream', 'x-strongbox-declaration': Buffer.from(JSON.stringify(declaration)).toString('base64') };
+    return parseJson(await this.call('PUT', this.walUrl(`${name}/body`), { headers, body: stored }, JSON_LIMIT), doneSchema, 'upload');
   }
 
   /** GET prepare of a fetch. Throws StrongboxError WAL_NOT_FOUND when the file is not archived. */

@@ -4,7 +4,7 @@ import { StrongboxError } from '../errors';
 import { parseSegmentHeader } from '../domain/wal/header';
 import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
-import type { ArchiveClient, Declaration } from './client';
+import type { ArchiveClient, Declaration, PushDone } from './client';
 import { walBuffers } from '../runtime/buffer-pool';
 import { encode, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
@@ -51,6 +51,11 @@ export interface PreparedWalFile extends WalFileRead {
 export interface PushCodecOptions extends CodecOptions {
   /** With it, zstd reads the segment file itself and writes here (no pipe through Node). */
   scratchDir?: string;
+  /**
+   * Against a bytes-mode endpoint, send the bytes in the first request instead of preparing
+   * first (the uploader: an already archived file, which then costs a wasted transfer, is rare there).
+   */
+  direct?: boolean;
 }
 
 /**
@@ -168,6 +173,11 @@ function headerMismatch(name: string, why: string): StrongboxError {
   return new StrongboxError('WAL_HEADER_INVALID', `${name} does not look like the segment its name says: ${why}`, 'archive only the files PostgreSQL names in %p; if this file is damaged, check the disk under pg_wal');
 }
 
+async function prepareAndUpload(client: ArchiveClient, name: string, stored: Buffer, declaration: Declaration): Promise<PushDone> {
+  const plan = await client.preparePush(name, declaration);
+  return plan.status === 'upload' ? client.upload(name, plan, stored, declaration) : plan;
+}
+
 /**
  * Pushes the file at `path` and resolves only when the endpoint answered stored/exists for
  * these very bytes. Throws StrongboxError (the endpoint's code, e.g. WAL_CONFLICT, or
@@ -177,8 +187,7 @@ export async function pushFile(path: string, client: ArchiveClient, compression:
   const file = await prepareWalFile(path, compression, codec);
   try {
     const { declaration, stored } = file;
-    const plan = await client.preparePush(file.name, declaration);
-    const done = plan.status === 'upload' ? await client.upload(file.name, plan, stored, declaration) : plan;
+    const done = codec.direct && (await client.mode()) === 'bytes' ? await client.putBody(file.name, stored, declaration) : await prepareAndUpload(client, file.name, stored, declaration);
     if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
       throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
     }

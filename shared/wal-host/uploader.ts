@@ -40,7 +40,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const outDir = join(spool, 'out');
   await mkdir(outDir, { recursive: true });
   const runners = new ZstdRunners(options.codec?.zstd);
-  const codec = { runners, ...options.codec, scratchDir: outDir };
+  const codec = { runners, ...options.codec, scratchDir: outDir, direct: true };
   const settings = config.uploader;
   const inflight = new Map<string, Promise<void>>();
   const pushed = new Map<string, string>();

@@ -61,7 +61,11 @@ describe('the uploader', () => {
       await waitFor(`marker of ${name}`, () => exists(marker(name)));
       expect((await readFile(marker(name), 'utf8')).trim()).toBe(await fileIdentity(join(walDir, name)));
       expect((await fake.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
+      // Bytes mode: one PUT carrying the declaration, no prepare (the foreground wal-push still prepares first).
+      expect(prepares(name)).toBe(0);
+      expect(fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}/body`))).toHaveLength(1);
     }
+    expect(prepares(seg(1))).toBe(1);
     // The stale pid file was replaced (or, if the uploader already went idle and exited, removed).
     const pidFile = await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '');
     expect(pidFile.trim()).not.toBe('999999');
