@@ -1,4 +1,4 @@
-import { open, unlink } from 'node:fs/promises';
+import { open, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { StrongboxError } from '../errors';
 import type { ZstdRunners } from './zstd-runner';
@@ -92,6 +92,32 @@ export async function zstdFile(path: string, scratchDir: string, take: (size: nu
 let scratchSerial = 0;
 
 /**
+ * Decompresses `stored` into the file `out` with zstd working on files: the stored bytes are
+ * written to a temporary file in `scratchDir` (registered in `temps` while it exists), and
+ * zstd -d writes `out` itself, so that 16 MiB never come back through a pipe into Node. The
+ * caller verifies `out`. Throws StrongboxError WAL_CODEC_FAILED when the bytes do not
+ * decompress or zstd is missing, the fs error when the scratch file cannot be written.
+ */
+export async function zstdDecodeFile(stored: Buffer, out: string, scratchDir: string, temps: Set<string>, options: CodecOptions = {}): Promise<void> {
+  const input = join(scratchDir, `${basename(out)}.${process.pid}.${++scratchSerial}.zst.tmp`);
+  temps.add(input);
+  try {
+    await writeFile(input, stored, { mode: 0o600 });
+    await runZstd(['-d', '-q', '-f', '-o', out, '--', input], undefined, options);
+  } catch (error) {
+    if (isMissingZstd(error)) throw missingForDecode(error);
+    throw error;
+  } finally {
+    await unlink(input).catch(() => undefined);
+    temps.delete(input);
+  }
+}
+
+function missingForDecode(cause: unknown): StrongboxError {
+  return new StrongboxError('WAL_CODEC_FAILED', 'the zstd command is not installed: cannot decompress an archived WAL file', 'install zstd (apt-get install zstd) on this host', { cause });
+}
+
+/**
  * Decompresses stored bytes. Throws StrongboxError WAL_CODEC_FAILED when they do not
  * decompress (damaged) or the zstd tool is missing.
  */
@@ -101,9 +127,7 @@ export async function decode(stored: Buffer, compression: WalCompression, option
     try {
       return await runZstd(['-d', '-q', '-c'], stored, options);
     } catch (error) {
-      if (isMissingZstd(error)) {
-        throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd command is not installed: cannot decompress an archived WAL file', 'install zstd (apt-get install zstd) on this host', { cause: error });
-      }
+      if (isMissingZstd(error)) throw missingForDecode(error);
       throw error;
     }
   }
@@ -134,7 +158,7 @@ function runZstd(args: string[], input: Buffer | undefined, options: CodecOption
 }
 
 /** The whole file at `path` in a buffer of `take`. Throws the fs error, or WAL_CODEC_FAILED when it shrank while read. */
-async function readWhole(path: string, take: (size: number) => Buffer): Promise<Buffer> {
+export async function readWhole(path: string, take: (size: number) => Buffer): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
     const buffer = take((await handle.stat()).size);

@@ -1,7 +1,8 @@
-import { copyFile, open, rename, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { StrongboxError } from '../errors';
-import type { ArchiveClient } from './client';
-import { decode, sha256Hex, type CodecOptions } from './codec';
+import { walBuffers } from '../runtime/buffer-pool';
+import type { ArchiveClient, RecordFacts } from './client';
+import { decode, readWhole, sha256Hex, zstdDecodeFile, type CodecOptions } from './codec';
 
 /**
  * Fetching one archived WAL file and writing it whole-or-nothing: through a temporary
@@ -19,12 +20,48 @@ export interface FetchEvents {
   onChunk?: (received: number) => void;
 }
 
+/** Options of a fetch: the codec's, and a spool folder where zstd may work on files. */
+export interface FetchCodecOptions extends CodecOptions {
+  /** With it, zstd decompresses from a file into the target's temporary file (no pipe through Node). */
+  scratchDir?: string;
+}
+
 /**
- * Downloads `name`, checks the stored bytes against the record, decompresses and checks
- * the result. Throws StrongboxError WAL_NOT_FOUND (not archived), CHECKSUM_MISMATCH,
- * WAL_CODEC_FAILED, or the endpoint's / the network's error.
+ * Fetches archived `name` into `target` whole or not at all: downloaded, checked against
+ * the record (size and SHA-256 of the stored bytes), decompressed into `temp`, checked again
+ * (size and SHA-256 of the file as PostgreSQL wrote it), fsync'd and renamed onto `target`.
+ * Throws StrongboxError WAL_NOT_FOUND (not archived), CHECKSUM_MISMATCH, WAL_CODEC_FAILED,
+ * the endpoint's / the network's error, or the fs error of the write (nothing is left at
+ * `target` or `temp` then).
  */
-export async function fetchVerified(client: ArchiveClient, name: string, codec: CodecOptions = {}, events: FetchEvents = {}): Promise<Buffer> {
+export async function fetchToFile(client: ArchiveClient, name: string, target: string, temp: string, codec: FetchCodecOptions = {}, events: FetchEvents = {}): Promise<void> {
+  const { record, stored } = await download(client, name, events);
+  if (record.compression !== 'zstd' || codec.scratchDir === undefined) {
+    const raw = await decode(stored, record.compression, codec);
+    checkRaw(name, raw, record);
+    return writeWhole(target, raw, temp);
+  }
+  const scratchDir = codec.scratchDir;
+  await throughTemp(target, temp, async () => {
+    await mkdir(scratchDir, { recursive: true });
+    await zstdDecodeFile(stored, temp, scratchDir, tempFiles, codec);
+    const raw = await readWhole(temp, (size) => walBuffers.take(size));
+    try {
+      checkRaw(name, raw, record);
+    } finally {
+      walBuffers.give(raw);
+    }
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
+}
+
+/** The record and the downloaded stored bytes, checked against it. */
+async function download(client: ArchiveClient, name: string, events: FetchEvents): Promise<{ record: RecordFacts; stored: Buffer }> {
   const plan = await client.prepareFetch(name);
   events.onFound?.();
   const { record } = plan;
@@ -32,19 +69,21 @@ export async function fetchVerified(client: ArchiveClient, name: string, codec: 
   if (stored.length !== record.storedSize || sha256Hex(stored) !== record.storedSha256) {
     throw mismatch(name, `the download is ${stored.length} bytes with SHA-256 ${sha256Hex(stored).slice(0, 12)}…, the record says ${record.storedSize} bytes, ${record.storedSha256.slice(0, 12)}…`);
   }
-  const raw = await decode(stored, record.compression, codec);
+  return { record, stored };
+}
+
+function checkRaw(name: string, raw: Buffer, record: RecordFacts): void {
   if (raw.length !== record.size || sha256Hex(raw) !== record.sha256) {
     throw mismatch(name, `decompressed it is ${raw.length} bytes, the record says ${record.size} bytes with another SHA-256`);
   }
-  return raw;
 }
 
 function mismatch(name: string, detail: string): StrongboxError {
   return new StrongboxError('CHECKSUM_MISMATCH', `archived ${name} does not match its record: ${detail}`, 'retry; if it persists the stored copy is damaged: run `strongbox doctor` and take a new base backup');
 }
 
-/** Writes `bytes` to `target` through `<target>.strongbox.tmp`, fsync and rename. Rejects with the fs error. */
-export async function writeWhole(target: string, bytes: Buffer, temp = `${target}.strongbox.tmp`): Promise<void> {
+/** Writes `bytes` to `target` through `temp`, fsync and rename. Rejects with the fs error. */
+async function writeWhole(target: string, bytes: Buffer, temp: string): Promise<void> {
   await throughTemp(target, temp, async () => {
     const handle = await open(temp, 'w', 0o600);
     try {

@@ -5,9 +5,9 @@ import { StrongboxError } from '../errors';
 import { ArchiveClient } from './client';
 import type { CodecOptions } from './codec';
 import type { HostConfig } from './config';
-import { fetchVerified, writeWhole, type FetchEvents } from './fetch-file';
+import { fetchToFile, type FetchEvents } from './fetch-file';
 import { logError, logLine } from './log';
-import { acquireLock, holdsLock, inboxPath, readSmall, releaseLock, sleep, wantPath } from './spool';
+import { acquireLock, holdsLock, inboxPath, readSmall, releaseLock, scratchPath, sleep, wantPath } from './spool';
 
 /**
  * The prefetcher: keeps the next `config.fetch.prefetch` segments after the one recovery
@@ -110,9 +110,8 @@ export function windowAfter(want: string | undefined, count: number, segmentSize
 async function prefetchOne(client: ArchiveClient, config: HostConfig, name: string, missing: Map<string, number>, codec: CodecOptions | undefined, events: FetchEvents): Promise<void> {
   const target = inboxPath(config.spool, name);
   try {
-    const raw = await fetchVerified(client, name, codec, events);
     // `.part` is what wal-fetch waits on; the rename publishes it whole.
-    await writeWhole(target, raw, `${target}.part`);
+    await fetchToFile(client, name, target, `${target}.part`, { ...codec, scratchDir: scratchPath(config.spool) }, events);
     missing.delete(name);
   } catch (error) {
     await unlink(`${target}.part`).catch(() => undefined);

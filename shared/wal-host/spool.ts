@@ -32,6 +32,11 @@ export function inboxPath(spool: string, name: string): string {
   return join(spool, 'in', name);
 }
 
+/** `<spool>/tmp`: compressed bytes a fetch hands to zstd (each file removed once decompressed). */
+export function scratchPath(spool: string): string {
+  return join(spool, 'tmp');
+}
+
 /** `<spool>/prefetch.want`: the last file recovery asked for (the prefetcher works ahead of it). */
 export function wantPath(spool: string): string {
   return join(spool, 'prefetch.want');

@@ -4,10 +4,10 @@ import { StrongboxError } from '../errors';
 import { ArchiveClient, isRetryable } from './client';
 import type { CodecOptions } from './codec';
 import type { HostConfig } from './config';
-import { copyWhole, fetchVerified, writeWhole } from './fetch-file';
+import { copyWhole, fetchToFile } from './fetch-file';
 import { logError } from './log';
 import { parseAnyWalName } from './push-file';
-import { ensureBackground, inboxPath, lockHolder, sleep, wantPath } from './spool';
+import { ensureBackground, inboxPath, lockHolder, scratchPath, sleep, wantPath } from './spool';
 
 /**
  * `wal-fetch %f %p`, PostgreSQL's restore_command. Exit codes matter more than anywhere:
@@ -69,9 +69,9 @@ async function fromEndpoint(config: HostConfig, name: string, target: string, op
   let delay = config.fetch.retryDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      const raw = await fetchVerified(client, name, options.codec, { onChunk: options.onChunk });
-      await writeWhole(target, raw).catch((error: unknown) => {
-        throw new StrongboxError('WAL_WRITE_FAILED', `cannot write ${target}: ${(error as Error).message}`, 'the postgres OS user must be able to write into pg_wal, and the disk must have room', { cause: error });
+      await fetchToFile(client, name, target, `${target}.strongbox.tmp`, { ...options.codec, scratchDir: scratchPath(config.spool) }, { onChunk: options.onChunk }).catch((error: unknown) => {
+        if (error instanceof StrongboxError) throw error;
+        throw new StrongboxError('WAL_WRITE_FAILED', `cannot write ${target}: ${(error as Error).message}`, 'the postgres OS user must be able to write into pg_wal and the spool, and the disks must have room', { cause: error });
       });
       return 'fetched';
     } catch (error) {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeHostScripts } from '../../shared/wal-host/scripts';
@@ -102,6 +103,42 @@ describe('wal-fetch', () => {
       fake.faults.corruptDownload = undefined;
     }
     expect(await restored()).toBeUndefined();
+  });
+
+  it('exits 200 when the stored bytes decompress to other bytes than the record says: nothing at %p, nothing left in the spool', async () => {
+    // Prepare: a record whose raw SHA-256 is not what its (intact) stored bytes decompress to
+    await fake.seed(seg(14), makeSegment(14), 'zstd', SYSTEM_ID);
+    fake.files.get(seg(14))!.record.sha256 = 'f'.repeat(64);
+
+    // Act
+    const result = await fetch(seg(14));
+
+    // Assess
+    expect(result.code).toBe(200);
+    expect(result.stderr).toContain('CHECKSUM_MISMATCH');
+    expect(result.stderr).toContain('decompressed it is');
+    expect(await restored()).toBeUndefined();
+    expect(await exists(join(dataDir, `${target}.strongbox.tmp`))).toBe(false);
+    expect(await list(join(base, 'spool', 'tmp'))).toEqual([]);
+  });
+
+  it('exits 200 with WAL_CODEC_FAILED when stored bytes that match their record are not zstd at all', async () => {
+    // Prepare
+    const junk = Buffer.from('not a zstd frame, whatever the record claims');
+    await fake.seed(seg(15), makeSegment(15), 'zstd', SYSTEM_ID);
+    const file = fake.files.get(seg(15))!;
+    file.stored = junk;
+    file.record.storedSize = junk.length;
+    file.record.storedSha256 = createHash('sha256').update(junk).digest('hex');
+
+    // Act
+    const result = await fetch(seg(15));
+
+    // Assess
+    expect(result.code).toBe(200);
+    expect(result.stderr).toContain('WAL_CODEC_FAILED');
+    expect(await restored()).toBeUndefined();
+    expect(await list(join(base, 'spool', 'tmp'))).toEqual([]);
   });
 
   it('writes whole or nothing: killed mid-download, nothing is at %p; stopped by SIGTERM, exit 200 and no temp file', async () => {
