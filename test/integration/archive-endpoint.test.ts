@@ -10,7 +10,6 @@ import { FolderStorage } from '../../shared/adapters/storage/folder';
 import type { Storage } from '../../shared/adapters/storage/storage';
 import { StorageError } from '../../shared/errors';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
-import { failingMidUpload } from '../support/faults';
 import { captureLog, keysUnder, type CapturedLog } from '../support/stack';
 import { declareSegment, declareSmallFile, fakeSegment, MIB, OTHER_SYSTEM_ID, sha256, type DeclaredFile } from '../support/wal-files';
 
@@ -107,6 +106,18 @@ function withPutStream(real: Storage, faulty: Pick<Storage, 'putStream'>, putByt
     delete: (keys) => real.delete(keys),
     onObjectCreated: (listener) => real.onObjectCreated(listener),
   };
+}
+
+/** A stream of `bytes` that fails with a StorageError after `after` of them, pulled lazily (nothing flows before its reader is there). */
+function failingAfter(bytes: Buffer, after: number, message: string): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (sent) return this.destroy(new StorageError(message, 'check the storage'));
+      sent = true;
+      this.push(bytes.subarray(0, after));
+    },
+  });
 }
 
 async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
@@ -322,9 +333,8 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
 
   it('answers 5xx STORAGE_FAILED when storage fails mid-upload, recording nothing', async () => {
     // Prepare
-    // The endpoint writes a received body with putBytes: route the segment's bytes through the failing stream.
-    const faulty = failingMidUpload(storage, 100_000, 'the disk went away');
-    const failing = withPutStream(storage, faulty, (key, body, options) => (key.endsWith('.json') ? storage.putBytes(key, body, options) : faulty.putStream(key, Readable.from([Buffer.from(body)]), options)));
+    // The endpoint writes a received body with putBytes: the real storage gets 100 kB of it, then the disk goes away.
+    const failing = withPutStream(storage, storage, (key, body, options) => (key.endsWith('.json') ? storage.putBytes(key, body, options) : storage.putStream(key, failingAfter(Buffer.from(body), 100_000, 'the disk went away'), options)));
     const broken = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: failing, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
     const file = declareSegment(fakeSegment({ segno: 9n }));
     try {
