@@ -22,7 +22,7 @@ const gunzipAsync = (stored: Buffer) => new Promise<Buffer>((resolve, reject) =>
 export interface CodecOptions {
   /** The zstd binary; default `zstd` on PATH. */
   zstd?: string;
-  /** Shell runners that start zstd (the uploader's: cheaper than forking Node per file). */
+  /** Shell runners that start zstd (the uploader's and the prefetcher's: cheaper than forking Node per file). */
   runners?: ZstdRunners;
 }
 
@@ -103,7 +103,8 @@ export async function zstdDecodeFile(stored: Buffer, out: string, scratchDir: st
   temps.add(input);
   try {
     await writeFile(input, stored, { mode: 0o600 });
-    await runZstd(['-d', '-q', '-f', '-o', out, '--', input], undefined, options);
+    if (options.runners) await options.runners.decompress(input, out, `${input}.err.tmp`);
+    else await runZstd(['-d', '-q', '-f', '-o', out, '--', input], undefined, options);
   } catch (error) {
     if (isMissingZstd(error)) throw missingForDecode(error);
     throw error;

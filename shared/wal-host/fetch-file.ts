@@ -24,6 +24,12 @@ export interface FetchEvents {
 export interface FetchCodecOptions extends CodecOptions {
   /** With it, zstd decompresses from a file into the target's temporary file (no pipe through Node). */
   scratchDir?: string;
+  /**
+   * fsync the file before the rename (default true). The prefetcher's inbox skips it: a
+   * file there is only a cache, emptied whenever a prefetcher starts, and recovery that
+   * restarts after a crash fetches again.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -39,7 +45,7 @@ export async function fetchToFile(client: ArchiveClient, name: string, target: s
   if (record.compression !== 'zstd' || codec.scratchDir === undefined) {
     const raw = await decode(stored, record.compression, codec);
     checkRaw(name, raw, record);
-    return writeWhole(target, raw, temp);
+    return writeWhole(target, raw, temp, codec.durable !== false);
   }
   const scratchDir = codec.scratchDir;
   await throughTemp(target, temp, async () => {
@@ -51,12 +57,7 @@ export async function fetchToFile(client: ArchiveClient, name: string, target: s
     } finally {
       walBuffers.give(raw);
     }
-    const handle = await open(temp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    if (codec.durable !== false) await syncFile(temp);
   });
 }
 
@@ -82,30 +83,50 @@ function mismatch(name: string, detail: string): StrongboxError {
   return new StrongboxError('CHECKSUM_MISMATCH', `archived ${name} does not match its record: ${detail}`, 'retry; if it persists the stored copy is damaged: run `strongbox doctor` and take a new base backup');
 }
 
-/** Writes `bytes` to `target` through `temp`, fsync and rename. Rejects with the fs error. */
-async function writeWhole(target: string, bytes: Buffer, temp: string): Promise<void> {
+/** Writes `bytes` to `target` through `temp`, fsync (when `durable`) and rename. Rejects with the fs error. */
+async function writeWhole(target: string, bytes: Buffer, temp: string, durable: boolean): Promise<void> {
   await throughTemp(target, temp, async () => {
     const handle = await open(temp, 'w', 0o600);
     try {
       await handle.writeFile(bytes);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
   });
 }
 
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Moves `source` (a prefetched file) to `target` whole-or-nothing: renamed to the temp name
+ * and then onto `target`, so no byte is copied when both are on one filesystem; across
+ * filesystems it is copied (and fsync'd) instead, then removed. Rejects with the fs error.
+ */
+export async function moveWhole(source: string, target: string): Promise<void> {
+  const temp = `${target}.strongbox.tmp`;
+  try {
+    await throughTemp(target, temp, () => rename(source, temp));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyWhole(source, target);
+    await unlink(source).catch(() => undefined);
+  }
+}
+
 /** Copies `source` to `target` whole-or-nothing (copy to the temp name, fsync, rename). Rejects with the fs error. */
-export async function copyWhole(source: string, target: string): Promise<void> {
+async function copyWhole(source: string, target: string): Promise<void> {
   const temp = `${target}.strongbox.tmp`;
   await throughTemp(target, temp, async () => {
     await copyFile(source, temp);
-    const handle = await open(temp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await syncFile(temp);
   });
 }
 

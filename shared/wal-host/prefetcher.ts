@@ -7,6 +7,7 @@ import type { CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fetchToFile, type FetchEvents } from './fetch-file';
 import { logError, logLine } from './log';
+import { ZstdRunners } from './zstd-runner';
 import { acquireLock, holdsLock, inboxPath, readSmall, releaseLock, scratchPath, sleep, wantPath } from './spool';
 
 /**
@@ -35,6 +36,8 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
   const { spool } = config;
   if (!(await acquireLock(spool, 'prefetcher'))) return;
   const client = options.client ?? new ArchiveClient(config);
+  const runners = new ZstdRunners(options.codec?.zstd);
+  const codec = { runners, ...options.codec };
   const inDir = join(spool, 'in');
   const inflight = new Map<string, Promise<void>>();
   const found = new Set<string>();
@@ -76,7 +79,7 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
             wake();
           },
         };
-        const done = prefetchOne(client, config, name, missing, options.codec, events).finally(() => {
+        const done = prefetchOne(client, config, name, missing, codec, events).finally(() => {
           inflight.delete(name);
           found.delete(name);
         });
@@ -89,6 +92,7 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
     }
   } finally {
     await Promise.allSettled([...inflight.values()]);
+    runners.close();
     if (await holdsLock(spool, 'prefetcher')) await emptyInbox(inDir, new Set());
     await releaseLock(spool, 'prefetcher');
   }
@@ -111,7 +115,7 @@ async function prefetchOne(client: ArchiveClient, config: HostConfig, name: stri
   const target = inboxPath(config.spool, name);
   try {
     // `.part` is what wal-fetch waits on; the rename publishes it whole.
-    await fetchToFile(client, name, target, `${target}.part`, { ...codec, scratchDir: scratchPath(config.spool) }, events);
+    await fetchToFile(client, name, target, `${target}.part`, { ...codec, scratchDir: scratchPath(config.spool), durable: false }, events);
     missing.delete(name);
   } catch (error) {
     await unlink(`${target}.part`).catch(() => undefined);

@@ -72,6 +72,9 @@ const NAME_GUARD = `''|*[!0-9A-Za-z.]*) ;;`;
 /** How long the push script waits for an in-flight push of its file: steps of 50 ms (30 s). */
 const WAIT_STEPS = 600;
 
+/** How long the fetch script waits for the prefetcher's download of its file: steps of 20 ms (30 s). */
+const FETCH_WAIT_STEPS = 1500;
+
 /** The text of the wal-push script. Pure. */
 export function renderPushScript(paths: Paths): string {
   return `#!/bin/sh
@@ -117,7 +120,8 @@ export function renderFetchScript(paths: Paths): string {
   return `#!/bin/sh
 # Strongbox wal-fetch: PostgreSQL's restore_command (docs/wal.md). Written by Strongbox.
 # Fast path: the prefetcher already fetched, verified and decompressed this file into
-# the spool: copy it to a temporary name, rename it onto %p, and tell the prefetcher.
+# the spool: move it to a temporary name (a rename on one filesystem, a copy across two),
+# rename that onto %p, and tell the prefetcher.
 spool=${shellQuote(paths.spool)}
 f="$1"
 p="$2"
@@ -125,9 +129,18 @@ case "$f" in
   ${NAME_GUARD}
   *)
     s="$spool/in/$f"
+    # While a live prefetcher writes this very file (\$s.part), wait for it here rather
+    # than start Node to fetch it a second time: up to ${FETCH_WAIT_STEPS} x 20 ms.
+    n=0
+    while [ ! -f "$s" ] && [ -f "$s.part" ] && [ "$n" -lt ${FETCH_WAIT_STEPS} ]; do
+      who=''
+      read -r who < "$spool/prefetcher.pid" 2>/dev/null
+      [ -n "$who" ] && kill -0 "$who" 2>/dev/null || break
+      n=$((n + 1))
+      sleep 0.02
+    done
     if [ -n "$p" ] && [ -f "$s" ]; then
-      if cp -- "$s" "$p.strongbox.tmp" 2>/dev/null && mv -f -- "$p.strongbox.tmp" "$p" 2>/dev/null; then
-        rm -f -- "$s"
+      if mv -f -- "$s" "$p.strongbox.tmp" 2>/dev/null && mv -f -- "$p.strongbox.tmp" "$p" 2>/dev/null; then
         { printf '%s\\n' "$f" > "$spool/prefetch.want"; } 2>/dev/null
         exit 0
       fi

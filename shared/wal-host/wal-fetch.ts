@@ -1,10 +1,10 @@
-import { access, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { StrongboxError } from '../errors';
 import { ArchiveClient, isRetryable } from './client';
 import type { CodecOptions } from './codec';
 import type { HostConfig } from './config';
-import { copyWhole, fetchToFile } from './fetch-file';
+import { fetchToFile, moveWhole } from './fetch-file';
 import { logError } from './log';
 import { parseAnyWalName } from './push-file';
 import { ensureBackground, inboxPath, lockHolder, scratchPath, sleep, wantPath } from './spool';
@@ -40,11 +40,15 @@ export interface WalFetchOptions {
 export async function walFetch(name: string, targetPath: string, config: HostConfig, cwd: string, options: WalFetchOptions = {}): Promise<WalFetchResult> {
   const parsed = parseAnyWalName(name);
   const target = resolve(cwd, targetPath);
-  const result = (await fromInbox(config, name, target)) ? 'prefetched' : await fromEndpoint(config, name, target, options);
-  if (result !== 'not-found' && parsed.kind === 'segment' && config.fetch.prefetch > 0 && options.prefetch !== false) {
-    await startPrefetch(config, name, options.entry);
+  const prefetching = parsed.kind === 'segment' && config.fetch.prefetch > 0 && options.prefetch !== false;
+  if (await fromInbox(config, name, target)) {
+    if (prefetching) await startPrefetch(config, name, options.entry);
+    return 'prefetched';
   }
-  return result;
+  // Started before this fetch, the prefetcher gets going on the next segments meanwhile
+  // (Node takes ~0.1 s to start); at the end of the archive it only finds nothing and idles out.
+  if (prefetching) await startPrefetch(config, name, options.entry);
+  return fromEndpoint(config, name, target, options);
 }
 
 async function fromInbox(config: HostConfig, name: string, target: string): Promise<boolean> {
@@ -56,11 +60,10 @@ async function fromInbox(config: HostConfig, name: string, target: string): Prom
     await sleep(25);
   }
   try {
-    await copyWhole(inbox, target);
+    await moveWhole(inbox, target);
   } catch {
     return false;
   }
-  await unlink(inbox).catch(() => undefined);
   return true;
 }
 

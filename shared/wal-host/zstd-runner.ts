@@ -4,17 +4,22 @@ import { StrongboxError } from '../errors';
 import { removeQuietly } from './spool';
 
 /**
- * Long-lived `sh` co-processes that start zstd for the uploader. Forking a Node process
- * that holds a few segments' buffers costs ~20 ms of CPU (its page tables are copied);
- * forking a shell costs well under one. Each runner takes one request at a time on its
- * stdin (the output path, then the input path, one line each) and answers one line: zstd's
- * exit status. zstd's stderr goes to `<output>.err.tmp`, read only after a failure. A runner
- * sees its stdin close when the uploader exits, however it exits, and ends with it.
+ * Long-lived `sh` co-processes that start zstd for the uploader and the prefetcher. Forking
+ * a Node process that holds a few segments' buffers costs ~20 ms of CPU (its page tables
+ * are copied); forking a shell costs well under one. Each runner takes one request at a
+ * time on its stdin (four lines: `c` to compress or `d` to decompress, the output path, the
+ * input path, the path for zstd's stderr) and answers one line: zstd's exit status. The
+ * stderr file is read only after a failure. A runner sees its stdin close when its process
+ * exits, however it exits, and ends with it.
  */
 
 const RUNNER_SCRIPT = `zstd="$1"
-while IFS= read -r out && IFS= read -r in; do
-  "$zstd" -1 -q -f --single-thread -o "$out" -- "$in" 2>"$out.err.tmp" </dev/null
+while IFS= read -r mode && IFS= read -r out && IFS= read -r in && IFS= read -r err; do
+  if [ "$mode" = d ]; then
+    "$zstd" -d -q -f -o "$out" -- "$in" 2>"$err" </dev/null
+  else
+    "$zstd" -1 -q -f --single-thread -o "$out" -- "$in" 2>"$err" </dev/null
+  fi
   echo "$?"
 done`;
 
@@ -37,29 +42,39 @@ export class ZstdRunners {
   constructor(private readonly zstd = 'zstd') {}
 
   /**
-   * zstd -1 of `input` into `output` (overwritten). Throws an Error with code ENOENT and
-   * syscall `spawn zstd` when zstd is missing (as a direct spawn would), StrongboxError
+   * zstd -1 of `input` into `output` (overwritten); zstd's stderr goes to `errPath` (default
+   * `<output>.err.tmp`), removed afterwards. Throws an Error with code ENOENT and syscall
+   * `spawn zstd` when zstd is missing (as a direct spawn would), StrongboxError
    * WAL_CODEC_FAILED when it fails, and when the runner itself died.
    */
-  async compress(input: string, output: string): Promise<void> {
-    if (/[\n\r]/.test(input + output)) throw new StrongboxError('WAL_CODEC_FAILED', 'a path with a line break cannot be passed to the zstd runner', 'use a spool path without line breaks');
+  compress(input: string, output: string, errPath = `${output}.err.tmp`): Promise<void> {
+    return this.#run('c', input, output, errPath);
+  }
+
+  /** zstd -d of `input` into `output` (overwritten); otherwise as {@link compress}. */
+  decompress(input: string, output: string, errPath = `${output}.err.tmp`): Promise<void> {
+    return this.#run('d', input, output, errPath);
+  }
+
+  async #run(mode: 'c' | 'd', input: string, output: string, errPath: string): Promise<void> {
+    if (/[\n\r]/.test(input + output + errPath)) throw new StrongboxError('WAL_CODEC_FAILED', 'a path with a line break cannot be passed to the zstd runner', 'use a spool path without line breaks');
     const runner = this.#idle.pop() ?? this.#start();
     let healthy = false;
     const answers = runner.child.stdout as Socket;
     answers.ref(); // waiting for this answer keeps the process alive
     try {
-      runner.child.stdin!.write(`${output}\n${input}\n`);
+      runner.child.stdin!.write(`${mode}\n${output}\n${input}\n${errPath}\n`);
       const line = await nextLine(runner);
       if (line === undefined) throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd runner (sh) stopped', 'check that /bin/sh works for the postgres OS user; the push is retried');
       healthy = true;
       const status = Number(line);
       if (status === 0) return;
-      const reason = await readReason(`${output}.err.tmp`);
+      const reason = await readReason(errPath);
       if (status === NOT_FOUND) throw Object.assign(new Error(`zstd not found: ${reason}`), { code: 'ENOENT', syscall: 'spawn zstd' });
-      throw new StrongboxError('WAL_CODEC_FAILED', `zstd -1 failed (exit ${line}): ${reason}`, 'check that the spool has room and that zstd works for the postgres OS user; the push is retried');
+      throw new StrongboxError('WAL_CODEC_FAILED', `zstd ${mode === 'd' ? '-d' : '-1'} failed (exit ${line}): ${reason}`, mode === 'd' ? 'the stored copy or the download is damaged, or zstd is broken; retry, then check the archive' : 'check that the spool has room and that zstd works for the postgres OS user; the push is retried');
     } finally {
       answers.unref();
-      await removeQuietly(`${output}.err.tmp`);
+      await removeQuietly(errPath);
       if (healthy && !this.#closed) this.#idle.push(runner);
       else runner.child.kill();
     }

@@ -151,6 +151,44 @@ describe('wal-fetch script', () => {
     expect(await execed()).toBeUndefined();
   });
 
+  it('while a live prefetcher downloads the file: waits for it, moves it onto %p, never starts node', async () => {
+    // Prepare: the download is in flight (`.part`, a live pid in prefetcher.pid); the file lands 300 ms later
+    const name = seg(7);
+    await writeFile(join(spool, 'in', `${name}.part`), 'half');
+    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    await execed();
+    const landed = new Promise<void>((done) =>
+      setTimeout(() => void writeFile(join(spool, 'in', `${name}.part`), 'prefetched later').then(() => rename(join(spool, 'in', `${name}.part`), join(spool, 'in', name))).then(done), 300),
+    );
+
+    // Act
+    const result = await run(scripts.fetchScript, [name, 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+    await landed;
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.ms).toBeGreaterThanOrEqual(250);
+    expect(await readFile(join(dataDir, 'pg_wal', 'RECOVERYXLOG'), 'utf8')).toBe('prefetched later');
+    expect(await execed()).toBeUndefined();
+  });
+
+  it('a download of a dead prefetcher, or one that ends without a file: node fetches, at once or when it ends', async () => {
+    const name = seg(8);
+    await writeFile(join(spool, 'in', `${name}.part`), 'half');
+    await writeFile(join(spool, 'prefetcher.pid'), `${4_194_305}\n`);
+    const dead = await run(scripts.fetchScript, [name, 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+    expect(dead.code).toBe(42);
+    expect(dead.ms).toBeLessThan(2_000);
+    expect((await execed())?.[2]).toBe(name);
+
+    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    setTimeout(() => void unlink(join(spool, 'in', `${name}.part`)), 300);
+    const failed = await run(scripts.fetchScript, [name, 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+    expect(failed.code).toBe(42);
+    expect(failed.ms).toBeGreaterThanOrEqual(250);
+    await unlink(join(spool, 'prefetcher.pid'));
+  });
+
   it('without a prefetched file: execs node with %f %p and the config', async () => {
     const result = await run(scripts.fetchScript, [seg(6), 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
     expect(result.code).toBe(42);
