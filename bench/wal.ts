@@ -23,21 +23,25 @@ import { archivePass } from './wal/drive';
 import { initPgbench, runLive, type LiveResult } from './wal/live';
 import { createPgbackrestRepo, pgbackrestVersion } from './wal/pgbackrest';
 import { printWalReport, type BacklogResult } from './wal/report';
+import { makeRecoveryDir, recoveryPass } from './wal/recovery';
 import { makeFakeDataDir, prepareWalSource, type WalSource } from './wal/source';
 import { startStrongboxArchiving, type StrongboxArchiving } from './wal/strongbox';
 
-const USAGE = `usage: npm run bench:wal -- [--segments N] [--runs N] [--live-seconds N] [--no-live] [--only ID,...]
+const USAGE = `usage: npm run bench:wal -- [--segments N] [--runs N] [--live-seconds N] [--no-live] [--no-recovery] [--only ID,...]
   --segments N      real 16 MiB segments in the backlog (default 48)
   --runs N          backlog passes of each archiver, interleaved; medians are reported (default 3)
   --live-seconds N  bulk-INSERT seconds of the live phase, after N/2 s of pgbench (default 30)
   --no-live         skip the live phase
-  --only ID,...     backlog archivers to run (pgbr-sync, pgbr-async, sbx-zstd, sbx-gzip, sbx-none, sbx-s3); default all`;
+  --no-recovery     skip the recovery phase (restore_command per segment)
+  --only ID,...     archivers to run (backlog: pgbr-sync, pgbr-async, sbx-zstd, sbx-gzip, sbx-none, sbx-s3;
+                    recovery: pgbr-get-sync, pgbr-get-async, sbx-fetch); default all`;
 
 interface Options {
   segments: number;
   runs: number;
   liveSeconds: number;
   live: boolean;
+  recovery: boolean;
   only?: Set<string>;
 }
 
@@ -53,10 +57,10 @@ const progress = (line: string): void => void process.stderr.write(`[bench:wal] 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
-    options: { segments: { type: 'string' }, runs: { type: 'string' }, 'live-seconds': { type: 'string' }, 'no-live': { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean' } },
+    options: { segments: { type: 'string' }, runs: { type: 'string' }, 'live-seconds': { type: 'string' }, 'no-live': { type: 'boolean' }, 'no-recovery': { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean' } },
   });
   const positive = benchOptions(values.help, USAGE);
-  return { segments: positive(values.segments, 48, 'segments'), runs: positive(values.runs, 3, 'runs'), liveSeconds: positive(values['live-seconds'], 30, 'live-seconds'), live: !values['no-live'], ...(values.only ? { only: new Set(values.only.split(',')) } : {}) };
+  return { segments: positive(values.segments, 48, 'segments'), runs: positive(values.runs, 3, 'runs'), liveSeconds: positive(values['live-seconds'], 30, 'live-seconds'), live: !values['no-live'], recovery: !values['no-recovery'], ...(values.only ? { only: new Set(values.only.split(',')) } : {}) };
 }
 
 async function runBenchmark(argv: string[]): Promise<number> {
@@ -69,8 +73,9 @@ async function runBenchmark(argv: string[]): Promise<number> {
     signal.throwIfAborted();
     const setup = await setUpArchivers(source, options, pgbackrest !== undefined, cleanups);
     const backlog = await measureBacklog(source, setup.archivers, options, signal);
+    const recovery = options.recovery ? await measureRecovery(source, setup, options, pgbackrest !== undefined, signal) : [];
     const live = options.live ? await measureLive(source, setup, options, pgbackrest !== undefined, signal) : [];
-    await printWalReport({ source, options, pgbackrest, backlog, live, bulkRateNoArchiving: source.bulkSegmentsPerSecond });
+    await printWalReport({ source, options, pgbackrest, backlog, recovery, live, bulkRateNoArchiving: source.bulkSegmentsPerSecond });
   });
 }
 
@@ -179,6 +184,50 @@ async function measureBacklog(source: WalSource, archivers: Archiver[], options:
           `round ${round}/${options.runs} ${archiver.label}: ${(pass.ms / 1000).toFixed(2)} s, ${((source.segments.length * 1000) / pass.ms).toFixed(1)} segments/s, stored ${(storedBytes / 1e6).toFixed(1)} MB${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(0, 300)})` : ''}`,
         );
       } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return results;
+}
+
+/**
+ * The recovery phase: the segments restored one by one through each archiver's
+ * restore_command (Strongbox from the archive its first zstd pass wrote; pgBackRest from a
+ * repository filled by a sync archive-push), interleaved, a fresh data directory and empty
+ * prefetch spools for every pass.
+ */
+async function measureRecovery(source: WalSource, setup: Setup, options: Options, withPgbackrest: boolean, signal: AbortSignal): Promise<BacklogResult[]> {
+  const wanted = (id: string) => !options.only || options.only.has(id);
+  const archivers: Array<{ id: string; label: string; command(dir: string): string; reset(): Promise<void> }> = [];
+  if (withPgbackrest && (wanted('pgbr-get-sync') || wanted('pgbr-get-async'))) {
+    const dir = join(source.root, 'pgbackrest-recovery');
+    const repo = await createPgbackrestRepo(dir, source.cluster, { 'compress-type': 'zst', 'compress-level': '1' });
+    const fill = join(source.root, 'fake-recovery-fill');
+    progress('recovery phase: filling a pgBackRest repository (sync archive-push)');
+    await archivePass(repo.archiveCommand({ async: false, pgPath: fill }), await makeFakeDataDir(source, fill), source.segments, signal);
+    await rm(fill, { recursive: true, force: true });
+    for (const async of [false, true]) {
+      const id = async ? 'pgbr-get-async' : 'pgbr-get-sync';
+      if (wanted(id)) archivers.push({ id, label: `pgBackRest archive-get, ${async ? 'async, process-max 2' : 'sync'}`, command: (pgPath) => repo.restoreCommand({ async, pgPath }), reset: repo.resetSpool });
+    }
+  }
+  if (wanted('sbx-fetch') && (!options.only || options.only.has('sbx-zstd'))) {
+    archivers.push({ id: 'sbx-fetch', label: 'Strongbox wal-fetch ← repository folder, zstd (prefetch 8)', command: () => setup.folder.restoreCommand('zstd-1'), reset: () => setup.folder.stopPrefetcher('zstd-1') });
+  }
+  const results: BacklogResult[] = archivers.map((a) => ({ id: a.id, label: a.label, passes: [] }));
+  for (let round = 1; round <= options.runs; round++) {
+    for (const [index, archiver] of archivers.entries()) {
+      signal.throwIfAborted();
+      const dir = join(source.root, `recovery-${archiver.id}-${round}`);
+      await makeRecoveryDir(source, dir);
+      try {
+        const pass = await recoveryPass(archiver.command(dir), dir, source, signal);
+        results[index]?.passes.push({ ...pass, storedBytes: 0 });
+        const waited = pass.perSegmentMs.reduce((sum, ms) => sum + ms, 0);
+        progress(`recovery round ${round}/${options.runs} ${archiver.label}: ${(waited / source.segments.length).toFixed(1)} ms waited per segment${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(0, 300)})` : ''}`);
+      } finally {
+        await archiver.reset();
         await rm(dir, { recursive: true, force: true });
       }
     }

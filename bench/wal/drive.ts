@@ -1,5 +1,6 @@
 /**
- * Plays PostgreSQL's archiver over a fake data directory: for each segment, oldest first,
+ * Plays PostgreSQL's archiver over a fake data directory (or, with another `%p` and
+ * `markDone`, its startup process running restore_command): for each segment, oldest first,
  * `sh -c '<archive_command with %p and %f>'` as the server's OS user with the data
  * directory as cwd, one at a time; exit 0 turns `.ready` into `.done`. A failure is retried
  * as PostgreSQL retries it (after 1 s, up to 3 failures in a row; the pause is on the clock,
@@ -35,7 +36,7 @@ const MAX_FAILURES_IN_A_ROW = 3;
  * @throws Error naming the segment, the exit status and the command's stderr when a command
  *   fails, or the abort reason.
  */
-export async function archivePass(command: string, dataDir: FakeDataDir, names: readonly string[], signal?: AbortSignal): Promise<PassResult> {
+export async function archivePass(command: string, dataDir: FakeDataDir, names: readonly string[], signal?: AbortSignal, pathOf: (name: string) => string = (name) => `pg_wal/${name}`): Promise<PassResult> {
   const perSegmentMs: number[] = [];
   let failures = 0;
   let lastFailure: string | undefined;
@@ -47,7 +48,7 @@ export async function archivePass(command: string, dataDir: FakeDataDir, names: 
       for (let inARow = 0; ; inARow++) {
         signal?.throwIfAborted();
         try {
-          await archiver.run(command.replaceAll('%p', `pg_wal/${name}`).replaceAll('%f', name), signal);
+          await archiver.run(command.replaceAll('%p', pathOf(name)).replaceAll('%f', name), signal);
           break;
         } catch (error) {
           if (signal?.aborted || inARow + 1 >= MAX_FAILURES_IN_A_ROW) throw error;

@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -29,6 +29,10 @@ export interface PgbackrestRepo {
   repoPath: string;
   /** `pgbackrest --config=… --stanza=bench [--pg1-path=…] [--archive-async --process-max=N] archive-push %p` */
   archiveCommand(options: { async: boolean; pgPath?: string; processMax?: number }): string;
+  /** `pgbackrest … [--archive-async --process-max=N] archive-get %f "%p"` */
+  restoreCommand(options: { async: boolean; pgPath: string; processMax?: number }): string;
+  /** Empties the spool's archive/ (what an async archive-get queued ahead), once idle. */
+  resetSpool(): Promise<void>;
   /** Waits (up to 30 s) until no pgBackRest process holds the stanza's archive lock (the async worker exited). */
   waitIdle(): Promise<void>;
   /** Bytes stored under the repository's archive/ (WAL) or backup/ folder. */
@@ -74,6 +78,14 @@ export async function createPgbackrestRepo(dir: string, cluster: LocalCluster, s
   ];
   await writeFile(config, lines.join('\n'), { mode: 0o644 });
   await runPgbackrest(['--config', config, `--stanza=${STANZA}`, 'stanza-create']);
+  const waitIdle = async () => {
+    for (let waited = 0; waited < 30_000; waited += 50) {
+      const held = (await readdir(lock).catch(() => [] as string[])).some((name) => name.endsWith('.lock'));
+      if (!held) return;
+      await sleep(50);
+    }
+    throw new Error(`a pgBackRest process still holds a lock in ${lock} after 30 s`);
+  };
   return {
     config,
     repoPath,
@@ -83,14 +95,16 @@ export async function createPgbackrestRepo(dir: string, cluster: LocalCluster, s
       if (options.async) parts.push('--archive-async', `--process-max=${options.processMax ?? 2}`);
       return [...parts, 'archive-push', '%p'].join(' ');
     },
-    async waitIdle() {
-      for (let waited = 0; waited < 30_000; waited += 50) {
-        const held = (await readdir(lock).catch(() => [] as string[])).some((name) => name.endsWith('.lock'));
-        if (!held) return;
-        await sleep(50);
-      }
-      throw new Error(`a pgBackRest process still holds a lock in ${lock} after 30 s`);
+    restoreCommand(options) {
+      const parts = ['pgbackrest', `--config=${config}`, `--stanza=${STANZA}`, `--pg1-path=${options.pgPath}`];
+      if (options.async) parts.push('--archive-async', `--process-max=${options.processMax ?? 2}`);
+      return [...parts, 'archive-get', '%f', '"%p"'].join(' ');
     },
+    async resetSpool() {
+      await waitIdle();
+      await rm(join(spool, 'archive'), { recursive: true, force: true });
+    },
+    waitIdle,
     storedBytes: (part) => folderBytes(join(repoPath, part)),
   };
 }

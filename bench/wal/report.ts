@@ -17,6 +17,8 @@ interface ReportInput {
   options: { segments: number; runs: number };
   pgbackrest: string | undefined;
   backlog: BacklogResult[];
+  /** The recovery phase (restore_command per segment); `storedBytes` unused. */
+  recovery: BacklogResult[];
   live: Array<{ label: string; result: LiveResult }>;
   bulkRateNoArchiving: number;
 }
@@ -64,6 +66,7 @@ export async function printWalReport(input: ReportInput): Promise<void> {
     const ratio = msPerSegment(strongbox) / msPerSegment(reference);
     lines.push(`- goal "faster per segment than pgBackRest async": Strongbox (folder, zstd) ${msPerSegment(strongbox).toFixed(1)} ms vs ${msPerSegment(reference).toFixed(1)} ms per segment = ${ratio.toFixed(3)} × (${ratio < 1 ? 'met' : 'NOT met'})`);
   }
+  if (input.recovery.length > 0) lines.push('', ...recoveryLines(input.recovery, n));
   if (input.live.length > 0) {
     lines.push('', '### Live: a real cluster archiving under load (lag = `.ready` created → acknowledged, sampled every 200 ms)', '', liveTable(input.live), '');
     const sbx = input.live[0]?.result.phases.find((p) => p.phase === 'bulk INSERT');
@@ -77,6 +80,36 @@ export async function printWalReport(input: ReportInput): Promise<void> {
   }
   lines.push('');
   process.stdout.write(lines.join('\n'));
+}
+
+/** What the startup process waits per segment: the commands' own time, not the check of each restored file between them. */
+function recoveryLines(recovery: BacklogResult[], n: number): string[] {
+  const waited = (r: BacklogResult) => median(r.passes.map((p) => p.perSegmentMs.reduce((sum, ms) => sum + ms, 0) / n));
+  const reference = recovery.find((r) => r.id === 'pgbr-get-async');
+  const rows = recovery.map((r) => [
+    r.label,
+    r.passes.map((p) => (p.perSegmentMs.reduce((sum, ms) => sum + ms, 0) / 1000).toFixed(2)).join(' / '),
+    waited(r).toFixed(1),
+    (1000 / waited(r)).toFixed(1),
+    median(r.passes.map((p) => median(p.perSegmentMs))).toFixed(1),
+    median(r.passes.map((p) => Math.max(...p.perSegmentMs))).toFixed(0),
+    reference ? (waited(r) / waited(reference)).toFixed(3) : '',
+    String(r.passes.reduce((sum, p) => sum + p.failures, 0)),
+  ]);
+  const lines = [
+    '### Recovery: the restore_command run once per segment, in order, as the startup process runs it',
+    '',
+    'Each restored file is checked against the original and removed before the next command (~20 ms, like a short replay); the times are the commands\' own.',
+    '',
+    markdownTable(['archiver', 'waited per pass (s)', 'ms/segment', 'segments/s', 'median command ms', 'slowest command ms', '× pgbr-get-async', 'failed commands (all passes)'], rows),
+    '',
+  ];
+  const strongbox = recovery.find((r) => r.id === 'sbx-fetch');
+  if (strongbox && reference) {
+    const ratio = waited(strongbox) / waited(reference);
+    lines.push(`- Strongbox wal-fetch ${waited(strongbox).toFixed(1)} ms vs pgBackRest async archive-get ${waited(reference).toFixed(1)} ms per segment = ${ratio.toFixed(3)} ×`);
+  }
+  return lines;
 }
 
 function liveTable(live: Array<{ label: string; result: LiveResult }>): string {

@@ -5,7 +5,7 @@
  * database the host side PostgreSQL runs (dist/wal.js, wal.json, the wal-push script, the
  * spool). One database per measured pass, so every pass starts with an empty archive.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Catalog } from '../../shared/adapters/catalog/catalog';
@@ -25,6 +25,10 @@ import type { Log } from '../../shared/ports';
 export interface StrongboxArchiving {
   /** `'<home>/wal/<database>/wal-push' %p` */
   archiveCommand(database: string): string;
+  /** `'<home>/wal/<database>/wal-fetch' %f %p` */
+  restoreCommand(database: string): string;
+  /** Stops the database's prefetcher (by the pid in its spool), waits for it, and empties its inbox. */
+  stopPrefetcher(database: string): Promise<void>;
   /** Sets a database's compression in its wal.json (wal-push reads it at every start). */
   setCompression(database: string, compression: WalCompression): Promise<void>;
   /** Bytes stored under `wal/<database>/`, records and identity excluded. */
@@ -74,14 +78,20 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
     await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
   };
   for (const database of options.databases) await patch(database, (config) => void (config.uploader = { idleExitMs: 3000 }));
-  const stopUploader = async (database: string) => {
-    const pid = Number((await readFile(join(host(database).spool, 'uploader.pid'), 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(pid) || pid <= 1 || !(await isUploader(pid))) return;
+  const stopBackground = async (database: string, role: 'uploader' | 'prefetcher') => {
+    const pid = Number((await readFile(join(host(database).spool, `${role}.pid`), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 1 || !(await isBackground(pid, role))) return;
     process.kill(pid, 'SIGTERM');
-    for (let waited = 0; waited < 10_000 && (await isUploader(pid)); waited += 50) await sleep(50);
+    for (let waited = 0; waited < 10_000 && (await isBackground(pid, role)); waited += 50) await sleep(50);
   };
+  const stopUploader = (database: string) => stopBackground(database, 'uploader');
   return {
     archiveCommand: (database) => host(database).archiveCommand,
+    restoreCommand: (database) => host(database).restoreCommand,
+    async stopPrefetcher(database) {
+      await stopBackground(database, 'prefetcher');
+      await rm(join(host(database).spool, 'in'), { recursive: true, force: true });
+    },
     setCompression: (database, compression) => patch(database, (config) => void (config.compression = compression)),
     async storedBytes(database) {
       let bytes = 0;
@@ -90,16 +100,19 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
     },
     stopUploader,
     async stop() {
-      for (const database of options.databases) await stopUploader(database).catch(() => undefined);
+      for (const database of options.databases) {
+        await stopUploader(database).catch(() => undefined);
+        await stopBackground(database, 'prefetcher').catch(() => undefined);
+      }
       await archiving.stop();
     },
   };
 }
 
-/** True when `pid` is alive and is a Strongbox uploader (not a recycled pid of something else). */
-async function isUploader(pid: number): Promise<boolean> {
+/** True when `pid` is alive and is a Strongbox uploader / prefetcher (not a recycled pid of something else). */
+async function isBackground(pid: number, role: 'uploader' | 'prefetcher'): Promise<boolean> {
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // A zombie (state Z) has exited: its parent, not us, reaps it.
-  return cmdline.includes('uploader') && !/\) Z /.test(state);
+  return cmdline.includes(role) && !/\) Z /.test(state);
 }
