@@ -129,7 +129,7 @@ case "$f" in
   ${NAME_GUARD}
   *)
     s="$spool/in/$f"
-    # While a live prefetcher writes this very file (\$s.part), wait for it here rather
+    # While a live prefetcher writes this very file ($s.part), wait for it here rather
     # than start Node to fetch it a second time: up to ${FETCH_WAIT_STEPS} x 20 ms.
     n=0
     while [ ! -f "$s" ] && [ -f "$s.part" ] && [ "$n" -lt ${FETCH_WAIT_STEPS} ]; do
