@@ -96,7 +96,7 @@ case "$f" in
     while :; do
       if [ -f "$m" ]; then
         mark=''
-        read -r mark < "$m" 2>/dev/null
+        { read -r mark < "$m"; } 2>/dev/null
 ${indent(IDENTITY_SHELL, 8)}
         if [ -n "$id" ] && [ "$id" = "$mark" ]; then
           rm -f -- "$m"
@@ -104,7 +104,7 @@ ${indent(IDENTITY_SHELL, 8)}
         fi
       fi
       who=''
-      read -r who < "$spool/out/$f.pushing" 2>/dev/null
+      { read -r who < "$spool/out/$f.pushing"; } 2>/dev/null
       [ "$n" -lt ${WAIT_STEPS} ] && [ -n "$who" ] && kill -0 "$who" 2>/dev/null || break
       n=$((n + 1))
       sleep 0.05
@@ -134,7 +134,7 @@ case "$f" in
     n=0
     while [ ! -f "$s" ] && [ -f "$s.part" ] && [ "$n" -lt ${FETCH_WAIT_STEPS} ]; do
       who=''
-      read -r who < "$spool/prefetcher.pid" 2>/dev/null
+      { read -r who < "$spool/prefetcher.pid"; } 2>/dev/null
       [ -n "$who" ] && kill -0 "$who" 2>/dev/null || break
       n=$((n + 1))
       sleep 0.02
