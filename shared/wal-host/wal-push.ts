@@ -42,12 +42,13 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   // The uploader is pushing this very file: wait for its outcome rather than push it twice.
   if (await awaitUploader(config, name) && (await consumeMarker(marker, path))) return 'marked';
   const walDir = dirname(path);
-  if (options.startUploader !== false) await startUploaderForBacklog(config, walDir, name, options.entry);
   const busy = busyPath(config.spool, name);
-  // Tells the uploader not to push the same file beside us; losing this is only waste.
+  // Tells the uploader not to push the same file beside us (written before the uploader
+  // is started, which would otherwise see this file free); losing this is only waste.
   await mkdir(dirname(busy), { recursive: true })
     .then(() => writeFile(busy, `${process.pid}\n`))
     .catch(() => undefined);
+  if (options.startUploader !== false) await startUploaderForBacklog(config, walDir, name, options.entry);
   try {
     const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, { ...options.codec, scratchDir: dirname(busy) });
     await removeQuietly(marker);
