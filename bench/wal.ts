@@ -181,7 +181,7 @@ async function measureBacklog(source: WalSource, archivers: Archiver[], options:
         const storedBytes = await run.finish();
         results[index]?.passes.push({ ...pass, storedBytes });
         progress(
-          `round ${round}/${options.runs} ${archiver.label}: ${(pass.ms / 1000).toFixed(2)} s, ${((source.segments.length * 1000) / pass.ms).toFixed(1)} segments/s, stored ${(storedBytes / 1e6).toFixed(1)} MB${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(0, 300)})` : ''}`,
+          `round ${round}/${options.runs} ${archiver.label}: ${(pass.ms / 1000).toFixed(2)} s, ${((source.segments.length * 1000) / pass.ms).toFixed(1)} segments/s, stored ${(storedBytes / 1e6).toFixed(1)} MB${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(-400)})` : ''}`,
         );
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -225,7 +225,7 @@ async function measureRecovery(source: WalSource, setup: Setup, options: Options
         const pass = await recoveryPass(archiver.command(dir), dir, source, signal);
         results[index]?.passes.push({ ...pass, storedBytes: 0 });
         const waited = pass.perSegmentMs.reduce((sum, ms) => sum + ms, 0);
-        progress(`recovery round ${round}/${options.runs} ${archiver.label}: ${(waited / source.segments.length).toFixed(1)} ms waited per segment${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(0, 300)})` : ''}`);
+        progress(`recovery round ${round}/${options.runs} ${archiver.label}: ${(waited / source.segments.length).toFixed(1)} ms waited per segment${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(-400)})` : ''}`);
       } finally {
         await archiver.reset();
         await rm(dir, { recursive: true, force: true });
