@@ -6,10 +6,12 @@ import type { WalCompression } from '../domain/wal/keys';
 import { logLine } from './log';
 
 /**
- * Compression of one WAL file in memory (a segment is 16 MiB by default: simplicity beats
- * streaming here). zstd runs the `zstd` command-line tool (Node 20 has no zstd); when it is
- * missing, compression falls back to gzip (said once on stderr) so archiving never stops
- * for want of a binary.
+ * Compression of one WAL file (a segment is 16 MiB by default: whole files, no streaming).
+ * zstd runs the `zstd` command-line tool (Node 20 has no zstd), on files in the spool when
+ * the caller gives one (zstdFile, zstdDecodeFile: no segment through a pipe into Node),
+ * else through its stdin and stdout; gzip and none work in memory. When zstd is missing,
+ * compression falls back to gzip (said once on stderr) so archiving never stops for want
+ * of a binary.
  */
 
 // Loaded on first use: a wal-push answered from a marker never compresses nor hashes, and
@@ -25,7 +27,6 @@ export interface CodecOptions {
   /** Shell runners that start zstd (the uploader's and the prefetcher's: cheaper than forking Node per file). */
   runners?: ZstdRunners;
 }
-
 
 /** The bytes to store and how they were compressed (gzip when zstd was asked but missing). */
 export interface Encoded {

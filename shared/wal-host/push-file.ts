@@ -81,19 +81,21 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
   };
   const release = () => held.splice(0).forEach((buffer) => walBuffers.give(buffer));
   try {
-    const before = await identityAt(handle);
+    const stats = await handle.stat({ bigint: true });
+    const before = identityOf(stats);
     // zstd reads the file beside us; its outcome is awaited even when our read fails.
     const zstd = compression === 'zstd' && codec.scratchDir !== undefined ? settle(zstdFile(path, codec.scratchDir, take, codec)) : undefined;
     let raw: Buffer;
     try {
-      raw = await readInto(handle, take(Number(before.split(':')[2])), path);
+      raw = await readInto(handle, take(Number(stats.size)), path);
     } finally {
       await zstd;
     }
     const facts = headerFacts(name, raw);
     const zstdOut = zstd ? (await zstd)() : undefined;
+    // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
     const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec);
-    if ((await identityAt(handle)) !== before) throw changedWhileRead(path);
+    if (identityOf(await handle.stat({ bigint: true })) !== before) throw changedWhileRead(path);
     const declaration: Declaration = {
       size: raw.length,
       sha256: sha256Hex(raw),
@@ -119,10 +121,6 @@ function settle<T>(promise: Promise<T>): Promise<() => T> {
       throw error;
     },
   );
-}
-
-async function identityAt(handle: FileHandle): Promise<string> {
-  return identityOf(await handle.stat({ bigint: true }));
 }
 
 /** Fills `buffer` from the start of the file; a file shorter than its stat said has changed. */
