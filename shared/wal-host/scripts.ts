@@ -75,6 +75,12 @@ const WAIT_STEPS = 600;
 /** How long the fetch script waits for the prefetcher's download of its file: steps of 20 ms (30 s). */
 const FETCH_WAIT_STEPS = 1500;
 
+/** How long it waits for a live prefetcher to start the download of a segment: steps of 20 ms (1 s). */
+const START_WAIT_STEPS = 50;
+
+/** A segment's name (24 upper-case hex digits), as a sh `case` pattern. */
+const SEGMENT_NAME = '[0-9A-F]'.repeat(24);
+
 /** The text of the wal-push script. Pure. */
 export function renderPushScript(paths: Paths): string {
   return `#!/bin/sh
@@ -130,9 +136,17 @@ case "$f" in
   *)
     s="$spool/in/$f"
     # While a live prefetcher writes this very file ($s.part), wait for it here rather
-    # than start Node to fetch it a second time: up to ${FETCH_WAIT_STEPS} x 20 ms.
+    # than start Node to fetch it a second time: up to ${FETCH_WAIT_STEPS} x 20 ms. A
+    # segment it has not started yet (all its downloads busy) is the next in its queue, as
+    # recovery asks for them in order: wait up to ${START_WAIT_STEPS} x 20 ms for it to start.
+    # History files and the like are never prefetched: no wait for them.
+    case "$f" in
+      ${SEGMENT_NAME}) queued=${START_WAIT_STEPS} ;;
+      *) queued=0 ;;
+    esac
     n=0
-    while [ ! -f "$s" ] && [ -f "$s.part" ] && [ "$n" -lt ${FETCH_WAIT_STEPS} ]; do
+    while [ ! -f "$s" ] && [ "$n" -lt ${FETCH_WAIT_STEPS} ]; do
+      [ -f "$s.part" ] || [ "$n" -lt "$queued" ] || break
       who=''
       { read -r who < "$spool/prefetcher.pid"; } 2>/dev/null
       [ -n "$who" ] && kill -0 "$who" 2>/dev/null || break

@@ -174,6 +174,52 @@ describe('wal-fetch script', () => {
     expect(await execed()).toBeUndefined();
   });
 
+  it('a segment a live prefetcher has not started yet: waits (up to 1 s) for it to start, never starts node; a history file: node at once', async () => {
+    // Prepare: nothing in the spool yet; the download starts 200 ms later and lands 200 ms after that
+    const name = seg(10);
+    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    await execed();
+    const landed = new Promise<void>((done) =>
+      setTimeout(
+        () =>
+          void writeFile(join(spool, 'in', `${name}.part`), 'queued bytes')
+            .then(() => new Promise((resolve) => setTimeout(resolve, 200)))
+            .then(() => rename(join(spool, 'in', `${name}.part`), join(spool, 'in', name)))
+            .then(done),
+        200,
+      ),
+    );
+
+    // Act
+    const result = await run(scripts.fetchScript, [name, 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+    await landed;
+    const history = await run(scripts.fetchScript, ['00000002.history', 'pg_wal/RECOVERYHISTORY'], { cwd: dataDir });
+
+    // Assess
+    try {
+      expect(result.code).toBe(0);
+      expect(result.ms).toBeGreaterThanOrEqual(350);
+      expect(await readFile(join(dataDir, 'pg_wal', 'RECOVERYXLOG'), 'utf8')).toBe('queued bytes');
+      expect(history.code).toBe(42);
+      expect(history.ms).toBeLessThan(900);
+      expect((await execed())?.[2]).toBe('00000002.history');
+    } finally {
+      await unlink(join(spool, 'prefetcher.pid'));
+    }
+  });
+
+  it('a segment a live prefetcher never starts (the end of the archive): node after 1 s', async () => {
+    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    try {
+      const result = await run(scripts.fetchScript, [seg(11), 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
+      expect(result.code).toBe(42);
+      expect(result.ms).toBeGreaterThanOrEqual(900);
+      expect((await execed())?.[2]).toBe(seg(11));
+    } finally {
+      await unlink(join(spool, 'prefetcher.pid'));
+    }
+  });
+
   it('a download of a dead prefetcher, or one that ends without a file: node fetches, at once or when it ends', async () => {
     const name = seg(8);
     await writeFile(join(spool, 'in', `${name}.part`), 'half');
