@@ -32,7 +32,10 @@ export function inboxPath(spool: string, name: string): string {
   return join(spool, 'in', name);
 }
 
-/** `<spool>/tmp`: compressed bytes a fetch hands to zstd (each file removed once decompressed). */
+/**
+ * `<spool>/tmp`: the files zstd reads or writes for a push or a fetch, each removed once
+ * read back; strays of a killed process are swept by the uploader.
+ */
 export function scratchPath(spool: string): string {
   return join(spool, 'tmp');
 }

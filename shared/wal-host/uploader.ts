@@ -8,7 +8,7 @@ import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
-import { acquireLock, holdsLock, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
+import { acquireLock, holdsLock, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
 
 /**
  * The asynchronous uploader: pushes the `.ready` files of pg_wal ahead of PostgreSQL's
@@ -37,10 +37,10 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   if (!(await acquireLock(spool, 'uploader'))) return;
   logLine('info', 'uploader started', { pid: process.pid, walDir });
   const client = options.client ?? new ArchiveClient(config);
-  const outDir = join(spool, 'out');
-  await mkdir(outDir, { recursive: true });
+  const scratchDir = scratchPath(spool);
+  await mkdir(scratchDir, { recursive: true });
   const runners = new ZstdRunners(options.codec?.zstd);
-  const codec = { runners, ...options.codec, scratchDir: outDir, direct: true };
+  const codec = { runners, ...options.codec, scratchDir, direct: true };
   const settings = config.uploader;
   const inflight = new Map<string, Promise<void>>();
   const pushed = new Map<string, string>();
@@ -123,11 +123,16 @@ async function pending(config: HostConfig, walDir: string, now: number, state: U
   return todo;
 }
 
-/** Removes markers of files PostgreSQL no longer waits on, dead busy notes and stray temp files. */
+/** Removes markers of files PostgreSQL no longer waits on, dead busy notes and stray temp files (in out/ and tmp/). */
 async function cleanSpool(config: HostConfig, walDir: string): Promise<void> {
+  const now = Date.now();
+  const scratchDir = scratchPath(config.spool);
+  for (const entry of await readdir(scratchDir).catch(() => [] as string[])) {
+    const path = join(scratchDir, entry);
+    if (now - (await stat(path).then((info) => info.mtimeMs, () => now)) > config.uploader.markerTtlMs) await removeQuietly(path);
+  }
   const outDir = join(config.spool, 'out');
   const entries = await readdir(outDir).catch(() => [] as string[]);
-  const now = Date.now();
   for (const entry of entries) {
     const path = join(outDir, entry);
     try {

@@ -41,14 +41,11 @@ export async function walFetch(name: string, targetPath: string, config: HostCon
   const parsed = parseAnyWalName(name);
   const target = resolve(cwd, targetPath);
   const prefetching = parsed.kind === 'segment' && config.fetch.prefetch > 0 && options.prefetch !== false;
-  if (await fromInbox(config, name, target)) {
-    if (prefetching) await startPrefetch(config, name, options.entry);
-    return 'prefetched';
-  }
-  // Started before this fetch, the prefetcher gets going on the next segments meanwhile
-  // (Node takes ~0.1 s to start); at the end of the archive it only finds nothing and idles out.
+  const prefetched = await fromInbox(config, name, target);
+  // Before a download from the endpoint, the prefetcher gets going on the next segments
+  // meanwhile (Node takes ~0.1 s to start); at the end of the archive it finds nothing and idles out.
   if (prefetching) await startPrefetch(config, name, options.entry);
-  return fromEndpoint(config, name, target, options);
+  return prefetched ? 'prefetched' : fromEndpoint(config, name, target, options);
 }
 
 async function fromInbox(config: HostConfig, name: string, target: string): Promise<boolean> {

@@ -6,7 +6,7 @@ import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError } from './log';
 import { parseAnyWalName, pushFile } from './push-file';
-import { busyPath, ensureBackground, isAlive, markerPath, pushingPath, readSmall, removeQuietly, sleep } from './spool';
+import { busyPath, ensureBackground, isAlive, markerPath, pushingPath, readSmall, removeQuietly, scratchPath, sleep } from './spool';
 
 /**
  * `wal-push %p`, PostgreSQL's archive_command. Succeeds only when this very file is known
@@ -48,9 +48,11 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   await mkdir(dirname(busy), { recursive: true })
     .then(() => writeFile(busy, `${process.pid}\n`))
     .catch(() => undefined);
+  const scratchDir = scratchPath(config.spool);
+  await mkdir(scratchDir, { recursive: true });
   if (options.startUploader !== false) await startUploaderForBacklog(config, walDir, name, options.entry);
   try {
-    const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, { ...options.codec, scratchDir: dirname(busy) });
+    const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, { ...options.codec, scratchDir });
     await removeQuietly(marker);
     return outcome.status;
   } finally {

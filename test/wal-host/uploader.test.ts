@@ -49,6 +49,11 @@ describe('the uploader', () => {
     await writeFile(join(spool, 'uploader.pid'), '999999\n');
     await writeFile(marker(seg(50)), '1:2:3:4\n');
     await utimes(marker(seg(50)), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    // A stray zstd output of a killed push
+    const stray = join(spool, 'tmp', `${seg(51)}.999999.1.zst.tmp`);
+    await mkdir(join(spool, 'tmp'), { recursive: true });
+    await writeFile(stray, 'half a compressed segment');
+    await utimes(stray, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
 
     // Act
     const first = await runWal(bundle, ['wal-push', `pg_wal/${seg(1)}`, '--config', config], { cwd: dataDir });
@@ -70,6 +75,7 @@ describe('the uploader', () => {
     const pidFile = await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '');
     expect(pidFile.trim()).not.toBe('999999');
     await waitFor('the orphan marker to be cleaned', async () => !(await exists(marker(seg(50)))));
+    await waitFor('the stray zstd output to be cleaned', async () => !(await exists(stray)));
   });
 
   it('makes the next wal-push answer from the marker: exit 0, no request, marker consumed', async () => {
