@@ -3,9 +3,13 @@
 // nothing may stay external. PostgreSQL starts it once per WAL file, so parse time is
 // start-up time: it is minified, and the AWS signing code (~350 KB, needed only with
 // `auth.type: iam`) is embedded gzip'ed as a string that is evaluated on first use only.
+// The one optional companion: zstd-napi's compiled addon, copied beside the bundle as
+// `zstd.node` when npm built it (in-process zstd; without it the zstd command is used).
 //   node scripts/build-wal.mjs [outfile]      (default dist/wal.js)
 import { build } from 'esbuild';
-import { resolve } from 'node:path';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { URL, fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -45,6 +49,20 @@ export async function buildWal({ outfile = 'dist/wal.js' } = {}) {
     plugins: [embedSigner],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
+  const addon = join(dirname(resolve(root, outfile)), 'zstd.node');
+  const built = zstdAddon();
+  if (built) copyFileSync(built, addon);
+  else rmSync(addon, { force: true });
+}
+
+/** zstd-napi's compiled addon, when the optional dependency was built; else undefined. */
+function zstdAddon() {
+  try {
+    const path = join(dirname(createRequire(import.meta.url).resolve('zstd-napi/package.json')), 'build/Release/binding.node');
+    return existsSync(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startArchiveEndpoint, type ArchiveEndpointServer } from '../adapters/archive-endpoint/http-server';
 import { serverUserIds } from '../adapters/postgres/cluster';
@@ -109,10 +109,7 @@ export async function startLocalArchiving(options: {
   try {
     const bin = join(paths.root, 'bin');
     mkdirSync(bin, { recursive: true, mode: 0o755 });
-    const bundle = join(bin, 'wal.js');
-    copyFileSync(options.bundle, `${bundle}.tmp`);
-    chmodSync(`${bundle}.tmp`, 0o644);
-    renameSync(`${bundle}.tmp`, bundle);
+    const bundle = installWalBundle(options.bundle, bin);
     const hosts = new Map<string, WalHostPaths>();
     for (const database of options.databases) {
       const host = walHostPaths(paths, database);
@@ -137,4 +134,25 @@ export async function startLocalArchiving(options: {
     await endpoint.stop();
     throw error;
   }
+}
+
+/**
+ * Copies the WAL bundle into `bin` (the folder PostgreSQL's OS user reads it from), with
+ * the in-process zstd addon beside it when the build made one (else a stale copy is
+ * removed: the bundle then uses the zstd command). Resolves the installed bundle's path.
+ */
+export function installWalBundle(source: string, bin: string): string {
+  const bundle = join(bin, 'wal.js');
+  installFile(source, bundle);
+  const addon = join(dirname(source), 'zstd.node');
+  if (existsSync(addon)) installFile(addon, join(bin, 'zstd.node'));
+  else rmSync(join(bin, 'zstd.node'), { force: true });
+  return bundle;
+}
+
+/** Copies `source` to `target` through a temporary name (a running wal-push keeps the old file), readable by all. */
+function installFile(source: string, target: string): void {
+  copyFileSync(source, `${target}.tmp`);
+  chmodSync(`${target}.tmp`, 0o644);
+  renameSync(`${target}.tmp`, target);
 }

@@ -2,7 +2,7 @@ import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { StrongboxError } from '../errors';
 import { walBuffers } from '../runtime/buffer-pool';
 import type { ArchiveClient, RecordFacts } from './client';
-import { decode, readWhole, sha256Hex, zstdDecodeFile, type CodecOptions } from './codec';
+import { decode, nativeFor, readWhole, sha256Hex, zstdDecodeFile, type CodecOptions } from './codec';
 
 /**
  * Fetching one archived WAL file and writing it whole-or-nothing: through a temporary
@@ -42,10 +42,16 @@ export interface FetchCodecOptions extends CodecOptions {
  */
 export async function fetchToFile(client: ArchiveClient, name: string, target: string, temp: string, codec: FetchCodecOptions = {}, events: FetchEvents = {}): Promise<void> {
   const { record, stored } = await download(client, name, events);
-  if (record.compression !== 'zstd' || codec.scratchDir === undefined) {
-    const raw = await decode(stored, record.compression, codec);
-    checkRaw(name, raw, record);
-    return writeWhole(target, raw, temp, codec.durable !== false);
+  if (record.compression !== 'zstd' || codec.scratchDir === undefined || nativeFor(codec)) {
+    let pooled: Buffer | undefined;
+    const take = (size: number) => (pooled = walBuffers.take(size));
+    try {
+      const raw = await decode(stored, record.compression, codec, record.size, take);
+      checkRaw(name, raw, record);
+      return await writeWhole(target, raw, temp, codec.durable !== false);
+    } finally {
+      if (pooled) walBuffers.give(pooled);
+    }
   }
   const scratchDir = codec.scratchDir;
   await throughTemp(target, temp, async () => {

@@ -6,7 +6,7 @@ import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration, PushDone } from './client';
 import { walBuffers } from '../runtime/buffer-pool';
-import { encode, sha256Hex, zstdFile, type CodecOptions } from './codec';
+import { encode, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 
 /**
@@ -83,8 +83,10 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
   try {
     const stats = await handle.stat({ bigint: true });
     const before = identityOf(stats);
-    // zstd reads the file beside us; its outcome is awaited even when our read fails.
-    const zstd = compression === 'zstd' && codec.scratchDir !== undefined ? settle(zstdFile(path, codec.scratchDir, take, codec)) : undefined;
+    // Without the in-process zstd, the zstd command reads the file beside us; its outcome is
+    // awaited even when our read fails.
+    const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !nativeFor(codec);
+    const zstd = byCommand ? settle(zstdFile(path, codec.scratchDir!, take, codec)) : undefined;
     let raw: Buffer;
     try {
       raw = await readInto(handle, take(Number(stats.size)), path);
@@ -94,7 +96,7 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
     const facts = headerFacts(name, raw);
     const zstdOut = zstd ? (await zstd)() : undefined;
     // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
-    const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec);
+    const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec, take);
     if (identityOf(await handle.stat({ bigint: true })) !== before) throw changedWhileRead(path);
     const declaration: Declaration = {
       size: raw.length,

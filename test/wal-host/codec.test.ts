@@ -29,8 +29,8 @@ describe('encode / decode', () => {
     process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
     try {
       // Act
-      const first = await encode(raw, 'zstd', { zstd: '/nonexistent/zstd' });
-      const second = await encode(raw, 'zstd', { zstd: '/nonexistent/zstd' });
+      const first = await encode(raw, 'zstd', { zstd: '/nonexistent/zstd', native: null });
+      const second = await encode(raw, 'zstd', { zstd: '/nonexistent/zstd', native: null });
 
       // Assess
       expect([first.compression, second.compression]).toEqual(['gzip', 'gzip']);
@@ -45,7 +45,7 @@ describe('encode / decode', () => {
     const junk = Buffer.from('definitely not compressed');
     await expect(decode(junk, 'gzip')).rejects.toMatchObject({ code: 'WAL_CODEC_FAILED' });
     await expect(decode(junk, 'zstd')).rejects.toMatchObject({ code: 'WAL_CODEC_FAILED' });
-    const missing = (await decode(junk, 'zstd', { zstd: '/nonexistent/zstd' }).catch((e: unknown) => e)) as StrongboxError;
+    const missing = (await decode(junk, 'zstd', { zstd: '/nonexistent/zstd', native: null }).catch((e: unknown) => e)) as StrongboxError;
     expect(missing.code).toBe('WAL_CODEC_FAILED');
     expect(missing.hint).toMatch(/install zstd/);
   });

@@ -43,7 +43,7 @@ describe('prepareWalFile with zstd reading the file', () => {
     const { path, raw } = await writeSegment(11);
 
     // Act
-    const file = await prepareWalFile(path, 'zstd', { scratchDir: scratch, ...(runners ? { runners } : {}) });
+    const file = await prepareWalFile(path, 'zstd', { native: null, scratchDir: scratch, ...(runners ? { runners } : {}) });
 
     // Assess
     try {
@@ -60,8 +60,8 @@ describe('prepareWalFile with zstd reading the file', () => {
     const runners = new ZstdRunners();
     try {
       const segments = await Promise.all([12, 13, 14].map(writeSegment));
-      const first = await Promise.all(segments.map(({ path }) => prepareWalFile(path, 'zstd', { scratchDir: scratch, runners })));
-      const second = await prepareWalFile(segments[0]!.path, 'zstd', { scratchDir: scratch, runners });
+      const first = await Promise.all(segments.map(({ path }) => prepareWalFile(path, 'zstd', { native: null, scratchDir: scratch, runners })));
+      const second = await prepareWalFile(segments[0]!.path, 'zstd', { native: null, scratchDir: scratch, runners });
       for (const [index, file] of first.entries()) expect(file.declaration.sha256).toBe(sha(segments[index]!.raw));
       expect(second.declaration.storedSha256).toBe(first[0]!.declaration.storedSha256);
       [...first, second].forEach((file) => file.release());
@@ -79,7 +79,7 @@ describe('prepareWalFile with zstd reading the file', () => {
     const { path, raw } = await writeSegment(15);
 
     // Act
-    const file = await prepareWalFile(path, 'zstd', { scratchDir: scratch, zstd: '/nonexistent/zstd', ...(runners ? { runners } : {}) });
+    const file = await prepareWalFile(path, 'zstd', { native: null, scratchDir: scratch, zstd: '/nonexistent/zstd', ...(runners ? { runners } : {}) });
 
     // Assess
     try {
@@ -99,7 +99,7 @@ describe('prepareWalFile with zstd reading the file', () => {
     const { path } = await writeSegment(16);
 
     // Act
-    const error = (await prepareWalFile(path, 'zstd', { scratchDir: scratch, zstd: fake }).catch((e: unknown) => e)) as StrongboxError;
+    const error = (await prepareWalFile(path, 'zstd', { native: null, scratchDir: scratch, zstd: fake }).catch((e: unknown) => e)) as StrongboxError;
 
     // Assess
     expect(error.code).toBe('WAL_READ_FAILED');
@@ -115,7 +115,7 @@ describe('prepareWalFile with zstd reading the file', () => {
     const runners = new ZstdRunners(fake);
     try {
       for (const options of [{ zstd: fake }, { runners }]) {
-        const error = (await prepareWalFile(path, 'zstd', { scratchDir: scratch, ...options }).catch((e: unknown) => e)) as StrongboxError;
+        const error = (await prepareWalFile(path, 'zstd', { native: null, scratchDir: scratch, ...options }).catch((e: unknown) => e)) as StrongboxError;
         expect(error.code).toBe('WAL_CODEC_FAILED');
         expect(error.message).toMatch(/no space left on device/);
       }
