@@ -12,6 +12,7 @@ import type { LocalContext } from './context';
 import type { HomePaths } from './home';
 import { walHostPaths, type WalHostPaths } from './wal-paths';
 import { writeHostScripts } from '../wal-host/scripts';
+import { scratchPath } from '../wal-host/spool';
 
 /**
  * Local mode's WAL archiving: the archive endpoint on 127.0.0.1 (bytes mode over the
@@ -99,12 +100,15 @@ export async function startLocalArchiving(options: {
   const deps = { storage: context.storage, alerts: context.alerts, log: context.log, clock: context.clock, ...(presigner ? { presigner } : {}) };
   const mode = presigner ? 'presign' : 'bytes';
   const wanted = options.databases.map((name) => previousPort(walHostPaths(paths, name).config)).find((port) => port !== undefined);
+  // The WAL hosts run on this machine: each may hand the endpoint a file of its spool instead of a body.
+  const handoff = (database: string) => (options.databases.includes(database) ? scratchPath(walHostPaths(paths, database).spool) : undefined);
+  const settings = { host: '127.0.0.1', token, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES, handoff } as const;
   let endpoint: ArchiveEndpointServer;
   try {
-    endpoint = await startArchiveEndpoint({ host: '127.0.0.1', port: wanted ?? 0, token, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES });
+    endpoint = await startArchiveEndpoint({ ...settings, port: wanted ?? 0 });
   } catch {
     // The old port is taken: a new one, and every wal.json is rewritten below.
-    endpoint = await startArchiveEndpoint({ host: '127.0.0.1', port: 0, token, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES });
+    endpoint = await startArchiveEndpoint({ ...settings, port: 0 });
   }
   try {
     const bin = join(paths.root, 'bin');

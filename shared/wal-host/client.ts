@@ -42,7 +42,7 @@ const prepareSchema = z.union([
 ]);
 const foundSchema = z.object({ status: z.literal('found'), record: recordSchema, url: z.string(), headers: headersSchema });
 const identitySchema = z.object({ systemId: z.string(), segmentSize: z.int().check(z.positive()) });
-const healthSchema = z.object({ mode: z.enum(['bytes', 'presign']) });
+const healthSchema = z.object({ mode: z.enum(['bytes', 'presign']), handoff: z.optional(z.boolean()) });
 
 export type PushDone = z.infer<typeof doneSchema>;
 export type PushPlan = z.infer<typeof prepareSchema>;
@@ -61,7 +61,7 @@ export function isRetryable(error: unknown): boolean {
 export class ArchiveClient {
   private readonly base: URL;
   private readonly authorize: Authorizer;
-  private knownMode: 'bytes' | 'presign' | undefined;
+  private knownHealth: z.infer<typeof healthSchema> | undefined;
 
   constructor(private readonly config: Pick<HostConfig, 'endpoint' | 'database' | 'auth' | 'timeoutMs'>, authorize?: Authorizer) {
     this.base = new URL(config.endpoint.endsWith('/') ? config.endpoint : `${config.endpoint}/`);
@@ -89,8 +89,17 @@ export class ArchiveClient {
 
   /** The endpoint's mode (`GET /v1/health`), asked once per client. Throws the endpoint's or the network's error. */
   async mode(): Promise<'bytes' | 'presign'> {
-    this.knownMode ??= parseJson(await this.call('GET', new URL('v1/health', this.base), {}, JSON_LIMIT), healthSchema, 'health').mode;
-    return this.knownMode;
+    return (await this.health()).mode;
+  }
+
+  /** Whether the endpoint takes hand-off files (bytes mode, on this host: see putHandoff). */
+  async takesHandoff(): Promise<boolean> {
+    return (await this.health()).handoff === true;
+  }
+
+  private async health(): Promise<z.infer<typeof healthSchema>> {
+    this.knownHealth ??= parseJson(await this.call('GET', new URL('v1/health', this.base), {}, JSON_LIMIT), healthSchema, 'health');
+    return this.knownHealth;
   }
 
   /**
@@ -102,6 +111,16 @@ export class ArchiveClient {
   async putBody(name: string, stored: Buffer, declaration: Declaration): Promise<PushDone> {
     const headers = { 'content-type': 'application/octet-stream', 'x-strongbox-declaration': Buffer.from(JSON.stringify(declaration)).toString('base64') };
     return parseJson(await this.call('PUT', this.walUrl(`${name}/body`), { headers, body: stored }, JSON_LIMIT), doneSchema, 'upload');
+  }
+
+  /**
+   * As putBody, but the stored bytes wait in `file`, a plain file name in the spool's tmp
+   * folder, which the endpoint reads itself (same host). Throws StrongboxError
+   * HANDOFF_REFUSED when it takes no hand-off (send the body instead), or the endpoint's error.
+   */
+  async putHandoff(name: string, file: string, declaration: Declaration): Promise<PushDone> {
+    const headers = { 'x-strongbox-declaration': Buffer.from(JSON.stringify(declaration)).toString('base64'), 'x-strongbox-handoff': file };
+    return parseJson(await this.call('PUT', this.walUrl(`${name}/body`), { headers, body: Buffer.alloc(0) }, JSON_LIMIT), doneSchema, 'upload');
   }
 
   /** GET prepare of a fetch. Throws StrongboxError WAL_NOT_FOUND when the file is not archived. */

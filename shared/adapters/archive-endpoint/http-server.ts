@@ -20,6 +20,8 @@ export interface ArchiveEndpointServerOptions {
   mode: 'bytes' | 'presign';
   /** The largest stored WAL object accepted. */
   maxSegmentBytes: number;
+  /** Bytes mode: a database's hand-off folder (its WAL host's spool tmp), when the host is this one. */
+  handoff?: (database: string) => string | undefined;
 }
 
 /** A running endpoint. */
@@ -55,6 +57,7 @@ export async function startArchiveEndpoint(options: ArchiveEndpointServerOptions
     mode: options.mode,
     deps,
     maxSegmentBytes: options.maxSegmentBytes,
+    ...(options.handoff && options.mode === 'bytes' ? { handoff: options.handoff } : {}),
     authentication: 'token',
     authenticate: (request) => timingSafeEqual(digest(request.header('authorization') ?? ''), expected),
   };
@@ -119,6 +122,7 @@ async function serve(endpoint: ArchiveEndpointOptions, req: IncomingMessage, res
     wal: match?.name,
     status,
     ms: Math.round(performance.now() - started),
+    ...(request.header('x-strongbox-handoff') !== undefined ? { handoff: true } : {}),
     ...('json' in response && status >= 400 ? { code: (response.json as { error?: { code?: string } }).error?.code } : {}),
     ...(status >= 500 && error instanceof Error ? { reason: error.message } : {}),
     ...(!res.writableFinished ? { aborted: true } : {}),

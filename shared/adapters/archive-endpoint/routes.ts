@@ -10,9 +10,11 @@ import {
   prepareWalPush,
   readWalBody,
   storeWalBody,
+  storeWalBytes,
   type WalArchiveDeps,
 } from '../../usecases/wal-archive';
 import { errorResponse, MethodNotAllowedError, RouteNotFoundError, UnauthenticatedError } from './errors';
+import { HandoffRefusedError, readHandoff } from './handoff';
 import { matchRoute, type RouteMatch, type RouteName } from './paths';
 
 /** JSON bodies (declarations) are a few hundred bytes; anything past this is refused unread. */
@@ -49,6 +51,11 @@ export interface ArchiveEndpointOptions {
   authenticate(request: ArchiveRequest): boolean;
   /** How authentication works, for the 401's hint. */
   authentication: 'token' | 'iam';
+  /**
+   * Bytes mode on one host: the folder a database's WAL host may leave hand-off files in
+   * (its spool's tmp), undefined for a database that has none (handoff.ts).
+   */
+  handoff?: (database: string) => string | undefined;
 }
 
 const METHODS: Record<RouteName, readonly string[]> = { health: ['GET'], identity: ['GET'], wal: ['GET', 'POST'], body: ['GET', 'PUT'], complete: ['POST'] };
@@ -82,7 +89,7 @@ async function dispatch(options: ArchiveEndpointOptions, request: ArchiveRequest
   const name = match.name!;
   switch (match.route) {
     case 'health':
-      return { status: 200, json: { ok: true, mode, version: STRONGBOX_VERSION } };
+      return { status: 200, json: { ok: true, mode, version: STRONGBOX_VERSION, handoff: mode === 'bytes' && options.handoff !== undefined } };
     case 'identity':
       return { status: 200, json: await archiveIdentity(deps, database) };
     case 'wal':
@@ -123,6 +130,13 @@ async function putBody(options: ArchiveEndpointOptions, request: ArchiveRequest,
   const declaration = parseWalDeclaration(name, declarationHeader(request));
   const limit = Math.min(options.maxSegmentBytes, declaration.storedSize);
   const length = request.header('content-length');
+  const handoff = request.header('x-strongbox-handoff');
+  if (handoff !== undefined) {
+    const dir = options.handoff?.(database);
+    if (dir === undefined) throw new HandoffRefusedError(`this endpoint takes no hand-off files for database "${database}"`);
+    if (length !== undefined && Number(length) > 0) throw new InputError('a hand-off PUT carries no body', 'send either X-Strongbox-Handoff or the bytes, not both');
+    return pushed(await storeWalBytes(options.deps, database, name, declaration, (into) => readHandoff(dir, handoff, into), options.maxSegmentBytes));
+  }
   if (length !== undefined && Number(length) > limit) throw new BodyTooLargeError(`a body of ${length} bytes for ${name}`, limit);
   return pushed(await storeWalBody(options.deps, database, name, declaration, request.bytes(), options.maxSegmentBytes));
 }

@@ -6,5 +6,5 @@ export type { WalArchiveDeps } from './deps';
 export { parseWalDeclaration, walDeclarationSchema, assertWalTarget, type WalDeclaration } from './declaration';
 export { BodyTooLargeError, SystemIdMismatchError, UploadInterruptedError, WalChecksumMismatchError, WalConflictError, WalNotFoundError } from './errors';
 export { archiveIdentity } from './identity';
-export { prepareWalPush, storeWalBody, completeWalPush, type PushPlan, type PushOutcome } from './push';
+export { prepareWalPush, storeWalBody, storeWalBytes, completeWalPush, type PushPlan, type PushOutcome } from './push';
 export { prepareWalFetch, readWalBody, type FetchPlan } from './fetch';

@@ -59,7 +59,22 @@ export async function prepareWalPush(deps: WalArchiveDeps, database: string, nam
  *   WalChecksumMismatchError (nothing kept), UploadInterruptedError (the body failed),
  *   WalConflictError, SystemIdMismatchError, InputError, StorageError.
  */
-export async function storeWalBody(deps: WalArchiveDeps, database: string, name: string, declaration: unknown, body: Readable, maxBytes: number): Promise<PushOutcome> {
+export function storeWalBody(deps: WalArchiveDeps, database: string, name: string, declaration: unknown, body: Readable, maxBytes: number): Promise<PushOutcome> {
+  return storeWalBytes(deps, database, name, declaration, (into) => receiveAtMost(body, into, name), maxBytes);
+}
+
+/**
+ * Bytes mode with the bytes from `fill` (a request body, or a file handed over on the same
+ * host): `fill` gets a buffer of the declared stored size, fills it from the start and
+ * resolves how many bytes it put there (more than fit: it throws BodyTooLargeError). It is
+ * called only when the file is not archived yet. The bytes are hashed as they are written,
+ * then the file is recorded.
+ *
+ * @throws what `fill` throws (nothing kept), BodyTooLargeError (declared size over
+ *   `maxBytes`), WalChecksumMismatchError (nothing kept), WalConflictError,
+ *   SystemIdMismatchError, InputError, StorageError.
+ */
+export async function storeWalBytes(deps: WalArchiveDeps, database: string, name: string, declaration: unknown, fill: (into: Buffer) => Promise<number>, maxBytes: number): Promise<PushOutcome> {
   assertWalTarget(database, name);
   const declared = parseWalDeclaration(name, declaration);
   if (declared.storedSize > maxBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declared.storedSize} bytes)`, maxBytes);
@@ -69,7 +84,7 @@ export async function storeWalBody(deps: WalArchiveDeps, database: string, name:
     if (record) return answerArchived(deps, target, record);
     const received = bodyBuffers.take(declared.storedSize);
     try {
-      const bytes = await receiveAtMost(body, received, name);
+      const bytes = await fill(received);
       if (bytes !== declared.storedSize) throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${bytes} bytes`);
       const written = await deps.storage.putBytes(target.objectKey, received, { contentType: 'application/octet-stream' });
       if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {
