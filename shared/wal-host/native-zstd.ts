@@ -26,6 +26,8 @@ interface Binding {
 
 /** In-process zstd. Both methods are synchronous (a segment blocks the thread ~30 ms). */
 export interface NativeZstd {
+  /** Where the addon was loaded from (worker threads load the same file). */
+  readonly path?: string;
   /** zstd -1 of `raw` into a buffer of `take` (at least the bound); resolves the frame (a view of it). */
   compress(raw: Uint8Array, take: (size: number) => Buffer): Buffer;
   /**
@@ -54,7 +56,8 @@ function load(): NativeZstd | null {
   // A computed name: the bundler must not try to inline the addon.
   for (const candidate of ['./zstd.node', ['zstd-napi', 'binding'].join('/')]) {
     try {
-      return wrap(require(candidate) as Binding);
+      const path = require.resolve(candidate);
+      return wrap(require(path) as Binding, path);
     } catch {
       // not there or not loadable on this host: the next candidate, then the zstd command
     }
@@ -62,10 +65,11 @@ function load(): NativeZstd | null {
   return null;
 }
 
-function wrap(binding: Binding): NativeZstd {
+function wrap(binding: Binding, path: string): NativeZstd {
   let cctx: InstanceType<Binding['CCtx']> | undefined;
   let dctx: InstanceType<Binding['DCtx']> | undefined;
   return {
+    path,
     compress(raw, take) {
       if (!cctx) {
         cctx = new binding.CCtx();

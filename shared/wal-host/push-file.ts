@@ -5,10 +5,11 @@ import { parseSegmentHeader } from '../domain/wal/header';
 import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration, PushDone } from './client';
-import { walBuffers } from '../runtime/buffer-pool';
+import { sharedWalBuffers, walBuffers } from '../runtime/buffer-pool';
 import { encode, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 import { logLine } from './log';
+import type { ZstdWorkers } from './zstd-workers';
 
 /**
  * Pushing one WAL file: read it whole, check its name and header, compress, declare, and
@@ -57,6 +58,8 @@ export interface PushCodecOptions extends CodecOptions {
    * first (the uploader: an already archived file, which then costs a wasted transfer, is rare there).
    */
   direct?: boolean;
+  /** zstd and both SHA-256s on worker threads (the uploader), when the addon is there. */
+  workers?: ZstdWorkers;
 }
 
 /**
@@ -74,13 +77,15 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
   } catch (error) {
     throw readFailed(path, error);
   }
+  const workers = compression === 'zstd' && nativeFor(codec) ? codec.workers : undefined;
+  const pool = workers ? sharedWalBuffers : walBuffers;
   const held: Buffer[] = [];
   const take = (size: number) => {
-    const buffer = walBuffers.take(size);
+    const buffer = pool.take(size);
     held.push(buffer);
     return buffer;
   };
-  const release = () => held.splice(0).forEach((buffer) => walBuffers.give(buffer));
+  const release = () => held.splice(0).forEach((buffer) => pool.give(buffer));
   try {
     const stats = await handle.stat({ bigint: true });
     const before = identityOf(stats);
@@ -95,25 +100,40 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
       await zstd;
     }
     const facts = headerFacts(name, raw);
-    const zstdOut = zstd ? (await zstd)() : undefined;
-    // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
-    const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec, take);
+    let stored: Buffer;
+    let used: WalCompression;
+    let hashes: { rawSha256: string; storedSha256: string } | undefined;
+    if (workers) {
+      const out = take(zstdBound(raw.length));
+      const done = await workers.compressAndHash(raw, out);
+      [stored, used, hashes] = [out.subarray(0, done.size), 'zstd', done];
+    } else {
+      const zstdOut = zstd ? (await zstd)() : undefined;
+      // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
+      const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec, take);
+      [stored, used] = [encoded.stored, encoded.compression];
+    }
     if (identityOf(await handle.stat({ bigint: true })) !== before) throw changedWhileRead(path);
     const declaration: Declaration = {
       size: raw.length,
-      sha256: sha256Hex(raw),
-      storedSize: encoded.stored.length,
-      storedSha256: sha256Hex(encoded.stored),
-      compression: encoded.compression,
+      sha256: hashes?.rawSha256 ?? sha256Hex(raw),
+      storedSize: stored.length,
+      storedSha256: hashes?.storedSha256 ?? sha256Hex(stored),
+      compression: used,
       ...facts,
     };
-    return { name, raw, identity: before, declaration, stored: encoded.stored, release };
+    return { name, raw, identity: before, declaration, stored, release };
   } catch (error) {
     release();
     throw error instanceof StrongboxError ? error : readFailed(path, error);
   } finally {
     await handle.close();
   }
+}
+
+/** zstd's compress bound (ZSTD_COMPRESSBOUND) for `size` bytes. */
+function zstdBound(size: number): number {
+  return size + (size >>> 8) + (size < 128 << 10 ? ((128 << 10) - size) >>> 11 : 0);
 }
 
 /** A promise's outcome, to be unwrapped (rethrown) later, never an unhandled rejection meanwhile. */

@@ -1,13 +1,15 @@
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { isWalFileName } from '../domain/wal/names';
 import { ArchiveClient } from './client';
-import type { CodecOptions } from './codec';
+import { nativeFor, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
+import { ZstdWorkers } from './zstd-workers';
 import { acquireLock, holdsLock, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
 
 /**
@@ -40,7 +42,10 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const scratchDir = scratchPath(spool);
   await mkdir(scratchDir, { recursive: true });
   const runners = new ZstdRunners(options.codec?.zstd);
-  const codec = { runners, ...options.codec, scratchDir, direct: true };
+  // With the zstd addon, compression and hashing run on worker threads (one per core, at most 2).
+  const addon = config.compression === 'zstd' ? nativeFor(options.codec ?? {})?.path : undefined;
+  const workers = addon ? new ZstdWorkers(addon, Math.min(2, availableParallelism())) : undefined;
+  const codec = { runners, ...(workers ? { workers } : {}), ...options.codec, scratchDir, direct: true };
   const settings = config.uploader;
   const inflight = new Map<string, Promise<void>>();
   const pushed = new Map<string, string>();
@@ -92,6 +97,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   } finally {
     await Promise.allSettled([...inflight.values()]);
     runners.close();
+    await workers?.close();
     await releaseLock(spool, 'uploader');
   }
   logLine('info', 'uploader exits: nothing to archive', { pid: process.pid });
