@@ -72,6 +72,9 @@ const NAME_GUARD = `''|*[!0-9A-Za-z.]*) ;;`;
 /** How long the push script waits for an in-flight push of its file: steps of 50 ms (30 s). */
 const WAIT_STEPS = 600;
 
+/** How long the push script gives a live uploader to begin its file: steps of 50 ms (2 s). */
+const START_STEPS = 40;
+
 /** How long the fetch script waits for the prefetcher's download of its file: steps of 20 ms (30 s). */
 const FETCH_WAIT_STEPS = 1500;
 
@@ -97,21 +100,52 @@ case "$f" in
     # While a live uploader pushes this very file (its .pushing note holds its pid), wait
     # for its marker here rather than start Node (as wal-push itself would wait): up to
     # ${WAIT_STEPS} x 50 ms, then Node decides. A push that fails ends the note: Node then
-    # tries and reports.
+    # tries and reports. A live uploader that has not begun this file yet (it pushes the
+    # oldest first) gets ${START_STEPS} x 50 ms to begin. With none running and other files
+    # waiting (a backlog), this script starts one itself, as Node would, instead of
+    # starting Node for one file.
     n=0
+    started=''
     while :; do
       if [ -f "$m" ]; then
         mark=''
         { read -r mark < "$m"; } 2>/dev/null
 ${indent(IDENTITY_SHELL, 8)}
+        # The marker stays: the uploader removes it once PostgreSQL has marked the file done
+        # (an rm here would cost a process per segment).
         if [ -n "$id" ] && [ "$id" = "$mark" ]; then
-          rm -f -- "$m"
           exit 0
         fi
       fi
       who=''
       { read -r who < "$spool/out/$f.pushing"; } 2>/dev/null
-      [ "$n" -lt ${WAIT_STEPS} ] && [ -n "$who" ] && kill -0 "$who" 2>/dev/null || break
+      if [ -n "$who" ] && kill -0 "$who" 2>/dev/null; then
+        [ "$n" -lt ${WAIT_STEPS} ] || break
+      else
+        up=''
+        { read -r up < "$spool/uploader.pid"; } 2>/dev/null
+        if [ -n "$up" ] && kill -0 "$up" 2>/dev/null; then
+          [ "$n" -lt ${START_STEPS} ] || break
+        elif [ -z "$started" ] && [ "$n" = 0 ] && [ -d "$spool" ]; then
+          case "$p" in */*) d="\${p%/*}" ;; *) d=. ;; esac
+          case "$d" in /*) ;; *) d="$PWD/$d" ;; esac
+          backlog=''
+          for r in "$d"/archive_status/*.ready; do
+            if [ "$r" != "$d/archive_status/$f.ready" ] && [ -e "$r" ]; then backlog=1; break; fi
+          done
+          [ -n "$backlog" ] || break
+          started=1
+          if command -v setsid >/dev/null 2>&1; then
+            setsid ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} uploader --config ${shellQuote(paths.configPath)} --wal-dir "$d" </dev/null >>"$spool/uploader.log" 2>&1 &
+          else
+            ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} uploader --config ${shellQuote(paths.configPath)} --wal-dir "$d" </dev/null >>"$spool/uploader.log" 2>&1 &
+          fi
+        elif [ -n "$started" ] && [ "$n" -lt ${START_STEPS} ]; then
+          : # the uploader started above is still starting
+        else
+          break
+        fi
+      fi
       n=$((n + 1))
       sleep 0.05
     done

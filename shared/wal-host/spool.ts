@@ -131,10 +131,8 @@ export async function releaseLock(spool: string, role: BackgroundRole): Promise<
 export async function ensureBackground(spool: string, role: BackgroundRole, args: string[], entry = process.argv[1]): Promise<void> {
   if (!entry || (await lockHolder(spool, role)) !== undefined) return;
   await mkdir(spool, { recursive: true });
-  const log = join(spool, `${role}.log`);
-  const size = await stat(log).then((s) => s.size, () => 0);
-  if (size > LOG_ROTATE_BYTES) await rename(log, `${log}.1`).catch(() => undefined);
-  const fd = openSync(log, 'a');
+  await rotateLog(spool, role);
+  const fd = openSync(join(spool, `${role}.log`), 'a');
   try {
     const child = process.getBuiltinModule('node:child_process').spawn(process.execPath, [resolve(entry), role, ...args], { detached: true, stdio: ['ignore', fd, fd], env: process.env });
     child.on('error', () => undefined);
@@ -142,6 +140,17 @@ export async function ensureBackground(spool: string, role: BackgroundRole, args
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Moves `<spool>/<role>.log` to `.log.1` when it is over 5 MiB. The process that writes it
+ * (started by Node or by the wal-push script) calls this too: its own writes then go to
+ * `.1` until it exits, and the next one starts a fresh log.
+ */
+export async function rotateLog(spool: string, role: BackgroundRole): Promise<void> {
+  const log = join(spool, `${role}.log`);
+  const size = await stat(log).then((s) => s.size, () => 0);
+  if (size > LOG_ROTATE_BYTES) await rename(log, `${log}.1`).catch(() => undefined);
 }
 
 /** Resolves after `ms`. */

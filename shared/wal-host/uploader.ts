@@ -10,7 +10,7 @@ import { logError, logLine } from './log';
 import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
 import { ZstdWorkers } from './zstd-workers';
-import { acquireLock, holdsLock, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
+import { acquireLock, holdsLock, rotateLog, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
 
 /**
  * The asynchronous uploader: pushes the `.ready` files of pg_wal ahead of PostgreSQL's
@@ -41,6 +41,9 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const client = options.client ?? new ArchiveClient(config);
   const scratchDir = scratchPath(spool);
   await mkdir(scratchDir, { recursive: true });
+  // Markers and notes go to out/ (the wal-push script may have started us before any wal-push made it).
+  await mkdir(join(spool, 'out'), { recursive: true });
+  await rotateLog(spool, 'uploader');
   const runners = new ZstdRunners(options.codec?.zstd);
   // With the zstd addon, compression and hashing run on worker threads (one per core, at most 2).
   const addon = config.compression === 'zstd' ? nativeFor(options.codec ?? {})?.path : undefined;
@@ -87,7 +90,11 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
         inflight.set(name, push(name));
       }
       if (todo.length > 0 || inflight.size > 0) lastWork = now;
-      else if (now - lastWork >= settings.idleExitMs) break;
+      else if (now - lastWork >= settings.idleExitMs) {
+        // The markers the wal-push script answered from are left to us: tidy up before going.
+        await cleanSpool(config, walDir);
+        break;
+      }
       if (now - lastClean >= CLEAN_EVERY_MS) {
         lastClean = now;
         await cleanSpool(config, walDir);

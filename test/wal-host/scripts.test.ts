@@ -52,7 +52,7 @@ describe('writeHostScripts', () => {
 });
 
 describe('wal-push script', () => {
-  it('with a marker holding this file identity: exits 0, removes the marker, never starts node', async () => {
+  it('with a marker holding this file identity: exits 0, leaves the marker to the uploader, never starts node', async () => {
     // Prepare
     const name = seg(1);
     await writeFile(join(dataDir, 'pg_wal', name), 'segment bytes');
@@ -64,7 +64,7 @@ describe('wal-push script', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    await expect(access(join(spool, 'out', `${name}.ok`))).rejects.toThrow();
+    await expect(access(join(spool, 'out', `${name}.ok`))).resolves.toBeUndefined();
     expect(await execed()).toBeUndefined();
   });
 
@@ -105,6 +105,56 @@ describe('wal-push script', () => {
     expect(result.code).toBe(0);
     expect(result.ms).toBeGreaterThanOrEqual(250);
     expect(await execed()).toBeUndefined();
+  });
+
+  it('with other files waiting and no uploader: starts the uploader itself (absolute pg_wal) and answers from its marker, never execing node for the file', async () => {
+    // Prepare: a backlog of two segments; the stand-in "uploader" only records its arguments,
+    // and the test plays its part by writing the marker
+    const [name, next] = [seg(20), seg(21)];
+    const status = join(dataDir, 'pg_wal', 'archive_status');
+    await mkdir(status, { recursive: true });
+    for (const segment of [name, next]) {
+      await writeFile(join(dataDir, 'pg_wal', segment), `bytes of ${segment}`);
+      await writeFile(join(status, `${segment}.ready`), '');
+    }
+    await execed();
+
+    // Act
+    const pushing = run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+    let started: string[] | undefined;
+    for (let tries = 0; tries < 100 && !started; tries += 1) {
+      await new Promise((done) => setTimeout(done, 20));
+      started = await execed();
+    }
+    await writeFile(join(spool, 'out', `${name}.ok`), `${await fileIdentity(join(dataDir, 'pg_wal', name))}\n`);
+    const result = await pushing;
+
+    // Assess
+    try {
+      expect(started).toEqual([join(weird, 'wal.js'), 'uploader', '--config', join(weird, 'wal.json'), '--wal-dir', join(dataDir, 'pg_wal')]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(await execed()).toBeUndefined();
+      expect(await readFile(join(spool, 'uploader.log'), 'utf8').catch(() => 'no log')).toBe('');
+    } finally {
+      await Promise.all([name, next].map((segment) => unlink(join(status, `${segment}.ready`))));
+    }
+  });
+
+  it('with a live uploader that does not begin the file: waits 2 s, then node decides', async () => {
+    // Prepare: the pid file names a live process (this one), which never pushes the file
+    const name = seg(22);
+    await writeFile(join(dataDir, 'pg_wal', name), 'segment bytes');
+    await writeFile(join(spool, 'uploader.pid'), `${process.pid}\n`);
+    await execed();
+
+    // Act
+    const result = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir }).finally(() => unlink(join(spool, 'uploader.pid')));
+
+    // Assess
+    expect(result.code).toBe(42);
+    expect(result.ms).toBeGreaterThanOrEqual(1_900);
+    expect((await execed())?.slice(1, 3)).toEqual(['wal-push', `pg_wal/${name}`]);
   });
 
   it('a push note of a dead uploader, or one that ends without a marker: node decides, at once or when it ends', async () => {

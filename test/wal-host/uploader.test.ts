@@ -100,8 +100,10 @@ describe('the uploader', () => {
     const result = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
     expect(result.code).toBe(0);
     expect(prepares(name)).toBe(before);
-    expect(await exists(marker(name))).toBe(false);
+    // The script leaves the marker; the uploader removes it once PostgreSQL marked the file done.
+    expect(await exists(marker(name))).toBe(true);
     await archivedByPostgres(name);
+    await waitFor(`the uploader to remove the marker of ${name}`, async () => !(await exists(marker(name))));
     console.log(`wal-push answered from a marker by the shell script in ${result.ms.toFixed(0)} ms`);
   });
 
@@ -131,22 +133,30 @@ describe('the uploader', () => {
   });
 
   it('runs once per spool, and exits when idle, removing its pid file', async () => {
-    // Prepare: one uploader running (started here, so that it surely runs)
-    const pidFile = join(spool, 'uploader.pid');
-    await waitFor('earlier uploaders to exit', async () => !(await exists(pidFile)), 15_000);
-    const first = runWal(bundle, ['uploader', '--config', config, '--wal-dir', walDir]);
-    await waitFor('the first uploader to take the pid file', () => exists(pidFile));
-    const holder = (await readFile(pidFile, 'utf8')).trim();
+    // Prepare: a spool and a pg_wal of their own (the other tests' background uploaders
+    // keep to theirs), and one uploader running (started here, so that it surely runs)
+    const own = await tempDir('sbx-walup-once-');
+    const ownConfig = await writeHostConfig(own, fake, { uploader: { idleExitMs: 1500, scanIntervalMs: 50, markerTtlMs: 200 } });
+    const ownWal = (await makeDataDir(own)).walDir;
+    const pidFile = join(own, 'spool', 'uploader.pid');
+    try {
+      const first = runWal(bundle, ['uploader', '--config', ownConfig, '--wal-dir', ownWal]);
+      await waitFor('the first uploader to take the pid file', () => exists(pidFile));
+      const holder = (await readFile(pidFile, 'utf8')).trim();
 
-    // Act: a second one
-    const second = await runWal(bundle, ['uploader', '--config', config, '--wal-dir', walDir]);
+      // Act: a second one
+      const second = await runWal(bundle, ['uploader', '--config', ownConfig, '--wal-dir', ownWal]);
 
-    // Assess: it left at once (before the 1.5 s idle period) and did not take over
-    expect(second.code).toBe(0);
-    expect(second.ms).toBeLessThan(1500);
-    expect((await readFile(pidFile, 'utf8')).trim()).toBe(holder);
-    expect((await first).code).toBe(0);
-    expect(await exists(pidFile)).toBe(false);
-    expect(await readFile(join(spool, 'uploader.log'), 'utf8')).toContain('uploader exits: nothing to archive');
+      // Assess: it left at once (before the 1.5 s idle period) and did not take over
+      expect(second.code).toBe(0);
+      expect(second.ms).toBeLessThan(1500);
+      expect((await readFile(pidFile, 'utf8')).trim()).toBe(holder);
+      const done = await first;
+      expect(done.code).toBe(0);
+      expect(await exists(pidFile)).toBe(false);
+      expect(done.stderr + done.stdout).toContain('uploader exits: nothing to archive');
+    } finally {
+      await removeDir(own);
+    }
   });
 });

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, ObjectNotFoundError, StorageError } from '../../errors';
 import { COALESCE_BYTES, CoalescingStream } from './coalesce';
@@ -81,9 +81,41 @@ export class FolderStorage implements Storage, ColdArea {
     return { key, bytes, sha256 };
   }
 
+  /**
+   * As putStream, for bytes already in memory (a WAL file, a record): hashed in one call
+   * and written in one, fsync'd, renamed into place, without a stream pipeline per object.
+   */
   async putBytes(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<WriteResult> {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    return this.putStream(key, Readable.from([bytes]), options);
+    const target = this.#pathOf(key);
+    const signal = options?.signal;
+    const temp = join(this.#tmp, `${randomUUID()}.part`);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    try {
+      if (signal?.aborted) throw signal.reason;
+      await this.#fs(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
+      await this.#fs(`write ${key}`, async () => {
+        const handle = await open(temp, 'wx');
+        try {
+          await handle.writeFile(bytes);
+          // fsync before the rename below: it never publishes bytes that are not on disk.
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      });
+      if (signal?.aborted) throw signal.reason;
+      await this.#moveIntoPlace(temp, target);
+      // A rewrite replaces the object: an older copy in the cold area must not outlive it.
+      await this.#removeFile(key, this.#coldPathOf(key));
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      if (signal?.aborted) throw abortedError(key, signal);
+      throw error instanceof StorageError ? error : fsError(`write ${key}`, error);
+    }
+    const stored = await this.#fs(`stat ${key}`, () => stat(target));
+    await this.#listeners.notify({ key, size: bytes.length, lastModified: stored.mtime, bucket: this.bucket });
+    return { key, bytes: bytes.length, sha256 };
   }
 
   async get(key: string): Promise<Readable> {
