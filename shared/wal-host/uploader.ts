@@ -48,12 +48,14 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   // With the zstd addon, compression and hashing run on worker threads (one per core, at most 2).
   const addon = config.compression === 'zstd' ? nativeFor(options.codec ?? {})?.path : undefined;
   const workers = addon ? new ZstdWorkers(addon, Math.min(2, availableParallelism())) : undefined;
+  workers?.warm();
   const codec = { runners, ...(workers ? { workers } : {}), ...options.codec, scratchDir, direct: true };
   const settings = config.uploader;
   const inflight = new Map<string, Promise<void>>();
   const pushed = new Map<string, string>();
   const backoff = new Map<string, { until: number; delay: number }>();
   let lastWork = Date.now();
+  let completed = 0;
   let lastClean = 0;
 
   const push = async (name: string) => {
@@ -74,6 +76,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     } finally {
       await removeQuietly(pushing);
       inflight.delete(name);
+      completed += 1;
     }
   };
 
@@ -85,8 +88,10 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
       }
       const now = Date.now();
       const todo = await pending(config, walDir, now, { inflight, pushed, backoff });
+      // Slow start: the first push alone (PostgreSQL waits for the oldest file), then one more per push done.
+      const limit = Math.min(settings.concurrency, 1 + completed);
       for (const name of todo) {
-        if (inflight.size >= settings.concurrency) break;
+        if (inflight.size >= limit) break;
         inflight.set(name, push(name));
       }
       if (todo.length > 0 || inflight.size > 0) lastWork = now;
