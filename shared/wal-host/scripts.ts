@@ -88,8 +88,8 @@ const SEGMENT_NAME = '[0-9A-F]'.repeat(24);
 export function renderPushScript(paths: Paths): string {
   return `#!/bin/sh
 # Strongbox wal-push: PostgreSQL's archive_command (docs/wal.md). Written by Strongbox.
-# Fast path: the uploader already archived this very file (its marker holds the file's
-# identity dev:ino:size:mtimeNs): succeed without starting Node.
+# Fast path: the uploader already archived this very file (its marker is a hard link to
+# it, or holds its identity dev:ino:size:mtimeNs): succeed without starting Node.
 spool=${shellQuote(paths.spool)}
 p="$1"
 f="\${p##*/}"
@@ -107,6 +107,10 @@ case "$f" in
     n=0
     started=''
     while :; do
+      # A hard link to this very file (same device and inode): checked by the shell itself.
+      if [ "$p" -ef "$spool/out/$f.link" ]; then
+        exit 0
+      fi
       if [ -f "$m" ]; then
         mark=''
         { read -r mark < "$m"; } 2>/dev/null

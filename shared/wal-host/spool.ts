@@ -17,6 +17,15 @@ export function markerPath(spool: string, name: string): string {
   return join(spool, 'out', `${name}.ok`);
 }
 
+/**
+ * `<spool>/out/<name>.link`: the marker as a hard link to the very file archived ahead (same
+ * device and inode), which the wal-push script checks with the shell's own `-ef`, without
+ * starting a process. Only when the spool is on pg_wal's filesystem; else the `.ok` marker.
+ */
+export function linkMarkerPath(spool: string, name: string): string {
+  return join(spool, 'out', `${name}.link`);
+}
+
 /** `<spool>/out/<name>.busy`: a foreground wal-push is pushing `name` (holds its pid). */
 export function busyPath(spool: string, name: string): string {
   return join(spool, 'out', `${name}.busy`);

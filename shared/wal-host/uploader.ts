@@ -1,4 +1,4 @@
-import { access, mkdir, readdir, stat } from 'node:fs/promises';
+import { access, link as fsLink, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { isWalFileName } from '../domain/wal/names';
@@ -10,7 +10,7 @@ import { logError, logLine } from './log';
 import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
 import { ZstdWorkers } from './zstd-workers';
-import { acquireLock, holdsLock, rotateLog, isAlive, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
+import { acquireLock, holdsLock, rotateLog, isAlive, linkMarkerPath, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
 
 /**
  * The asynchronous uploader: pushes the `.ready` files of pg_wal ahead of PostgreSQL's
@@ -67,7 +67,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
       pushed.set(name, outcome.identity);
       backoff.delete(name);
       // PostgreSQL may have archived it meanwhile: a marker would then only wait for cleaning.
-      if (await exists(join(walDir, 'archive_status', `${name}.ready`))) await writeAtomic(markerPath(spool, name), `${outcome.identity}\n`);
+      if (await exists(join(walDir, 'archive_status', `${name}.ready`))) await writeMarker(spool, walDir, name, outcome.identity);
       logLine('info', 'archived ahead', { segment: name, status: outcome.status });
     } catch (error) {
       const delay = Math.min((backoff.get(name)?.delay ?? 500) * 2, MAX_BACKOFF_MS);
@@ -129,7 +129,7 @@ async function pending(config: HostConfig, walDir: string, now: number, state: U
   const names = status
     .filter((entry) => entry.endsWith('.ready'))
     .map((entry) => entry.slice(0, -'.ready'.length))
-    .filter((name) => isWalFileName(name) && !state.inflight.has(name) && !outSet.has(`${name}.ok`) && (state.backoff.get(name)?.until ?? 0) <= now)
+    .filter((name) => isWalFileName(name) && !state.inflight.has(name) && !outSet.has(`${name}.ok`) && !outSet.has(`${name}.link`) && (state.backoff.get(name)?.until ?? 0) <= now)
     .sort((a, b) => Number(b.endsWith('.history')) - Number(a.endsWith('.history')) || (a < b ? -1 : a > b ? 1 : 0));
   const todo: string[] = [];
   for (const name of names) {
@@ -154,7 +154,10 @@ async function cleanSpool(config: HostConfig, walDir: string): Promise<void> {
   for (const entry of entries) {
     const path = join(outDir, entry);
     try {
-      if (entry.endsWith('.ok')) {
+      if (entry.endsWith('.link')) {
+        // A hard link keeps its file's blocks: gone as soon as PostgreSQL no longer waits on the file.
+        if (!(await exists(join(walDir, 'archive_status', `${entry.slice(0, -'.link'.length)}.ready`)))) await removeQuietly(path);
+      } else if (entry.endsWith('.ok')) {
         const name = entry.slice(0, -'.ok'.length);
         if (!(await exists(join(walDir, 'archive_status', `${name}.ready`))) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
       } else if (entry.endsWith('.busy') || entry.endsWith('.pushing')) {
@@ -173,4 +176,22 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * Marks `name` archived ahead: a hard link to the very file (its identity checked through
+ * the link), else, across filesystems or on any doubt, the `.ok` marker holding the identity.
+ */
+async function writeMarker(spool: string, walDir: string, name: string, identity: string): Promise<void> {
+  const link = linkMarkerPath(spool, name);
+  const temp = `${link}.${process.pid}.tmp`;
+  try {
+    await removeQuietly(temp);
+    await fsLink(join(walDir, name), temp);
+    if ((await fileIdentity(temp)) === identity) return await rename(temp, link);
+  } catch {
+    // EXDEV (another filesystem), EPERM…: the identity marker below
+  }
+  await removeQuietly(temp);
+  await writeAtomic(markerPath(spool, name), `${identity}\n`);
 }

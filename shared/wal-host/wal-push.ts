@@ -1,4 +1,4 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ArchiveClient } from './client';
 import type { CodecOptions } from './codec';
@@ -6,7 +6,7 @@ import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError } from './log';
 import { parseAnyWalName, pushFile } from './push-file';
-import { busyPath, ensureBackground, isAlive, markerPath, pushingPath, readSmall, removeQuietly, scratchPath, sleep } from './spool';
+import { busyPath, ensureBackground, isAlive, linkMarkerPath, markerPath, pushingPath, readSmall, removeQuietly, scratchPath, sleep } from './spool';
 
 /**
  * `wal-push %p`, PostgreSQL's archive_command. Succeeds only when this very file is known
@@ -38,7 +38,7 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   const name = basename(path);
   parseAnyWalName(name);
   const marker = markerPath(config.spool, name);
-  if (await consumeMarker(marker, path)) return 'marked';
+  if ((await isLinkMarker(linkMarkerPath(config.spool, name), path)) || (await consumeMarker(marker, path))) return 'marked';
   // The uploader is pushing this very file: wait for its outcome rather than push it twice.
   if (await awaitUploader(config, name) && (await consumeMarker(marker, path))) return 'marked';
   const walDir = dirname(path);
@@ -58,6 +58,12 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   } finally {
     await removeQuietly(busy);
   }
+}
+
+/** True when the uploader's hard-link marker is this very file (the uploader removes it). */
+async function isLinkMarker(link: string, path: string): Promise<boolean> {
+  const [a, b] = await Promise.all([stat(link).catch(() => undefined), stat(path).catch(() => undefined)]);
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 }
 
 /** True (and the marker removed) when the uploader left a marker for this very file. */

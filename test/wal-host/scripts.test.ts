@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { access, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileIdentity } from '../../shared/wal-host/identity';
 import { shellQuote, writeHostScripts } from '../../shared/wal-host/scripts';
@@ -66,6 +66,25 @@ describe('wal-push script', () => {
     expect(result.code).toBe(0);
     await expect(access(join(spool, 'out', `${name}.ok`))).resolves.toBeUndefined();
     expect(await execed()).toBeUndefined();
+  });
+
+  it('with a hard-link marker of this very file: exits 0 without starting a process; a link to another file under the name: node', async () => {
+    // Prepare
+    const [same, other] = [seg(30), seg(31)];
+    for (const name of [same, other]) await writeFile(join(dataDir, 'pg_wal', name), `bytes of ${name}`);
+    await link(join(dataDir, 'pg_wal', same), join(spool, 'out', `${same}.link`));
+    await writeFile(join(spool, 'out', `${other}.link`), `bytes of ${other}`); // same bytes, another inode
+    await execed();
+
+    // Act
+    const marked = await run(scripts.pushScript, [`pg_wal/${same}`], { cwd: dataDir });
+    const notMarked = await run(scripts.pushScript, [`pg_wal/${other}`], { cwd: dataDir });
+
+    // Assess
+    expect(marked.code).toBe(0);
+    expect(marked.stderr).toBe('');
+    expect(notMarked.code).toBe(42);
+    expect((await execed())?.slice(1, 3)).toEqual(['wal-push', `pg_wal/${other}`]);
   });
 
   it('with a marker of another file under the same name: execs node with the arguments and the config', async () => {
