@@ -103,7 +103,7 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
     let stored: Buffer;
     let used: WalCompression;
     let hashes: { rawSha256: string; storedSha256: string } | undefined;
-    if (workers) {
+    if (workers?.ready) {
       const out = take(zstdBound(raw.length));
       const done = await workers.compressAndHash(raw, out);
       [stored, used, hashes] = [out.subarray(0, done.size), 'zstd', done];

@@ -24,13 +24,14 @@ interface Request {
   out: Uint8Array;
 }
 
-type Answer = { id: number; size: number; rawSha256: string; storedSha256: string } | { id: number; error: string };
+type Answer = { id: number; size: number; rawSha256: string; storedSha256: string } | { id: number; error: string } | { ready: true };
 
 /** The worker's code (CommonJS, evaluated): the addon's path comes in workerData. */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const zstd = require(workerData.addon);
+parentPort.postMessage({ ready: true });
 let cctx;
 parentPort.on('message', ({ id, raw, out }) => {
   try {
@@ -53,6 +54,8 @@ parentPort.on('message', ({ id, raw, out }) => {
 interface Slot {
   worker: Worker;
   busy: number;
+  /** The worker loaded the addon and takes requests at once. */
+  ready: boolean;
 }
 
 /** A pool of compression workers; requests go to the least busy one. */
@@ -85,6 +88,15 @@ export class ZstdWorkers {
     });
   }
 
+  /**
+   * True once a worker has started (loaded the addon). Until then a caller may as well
+   * compress on its own thread: a worker's start-up (~100 ms on two busy cores) would
+   * otherwise delay the first file, the one PostgreSQL waits for.
+   */
+  get ready(): boolean {
+    return this.#slots.some((slot) => slot.ready);
+  }
+
   /** Starts every worker now (their start-up, ~50 ms each, then overlaps the caller's own). */
   warm(): void {
     while (!this.#closed && this.#slots.length < this.count) this.#start();
@@ -105,11 +117,12 @@ export class ZstdWorkers {
 
   #start(): Slot {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.addon } });
-    const slot: Slot = { worker, busy: 0 };
+    const slot: Slot = { worker, busy: 0, ready: false };
     this.#slots.push(slot);
     // Idle workers must not keep the uploader alive.
     worker.unref();
     worker.on('message', (answer: Answer) => {
+      if ('ready' in answer) return void (slot.ready = true);
       const waiter = this.#waiting.get(answer.id);
       if (!waiter) return;
       this.#waiting.delete(answer.id);

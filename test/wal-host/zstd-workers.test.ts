@@ -47,6 +47,19 @@ describe('ZstdWorkers', () => {
     }
   });
 
+  it('is ready once a worker has loaded the addon (until then the uploader compresses on its own thread)', async () => {
+    const workers = new ZstdWorkers(addonPath(), 1);
+    try {
+      const before = workers.ready;
+      workers.warm();
+      const deadline = Date.now() + 10_000;
+      while (!workers.ready && Date.now() < deadline) await new Promise((done) => setTimeout(done, 10));
+      expect([before, workers.ready]).toEqual([false, true]);
+    } finally {
+      await workers.close();
+    }
+  });
+
   it('fails one request with WAL_CODEC_FAILED when the output cannot hold the frame, and goes on with the next', async () => {
     // Prepare
     const workers = new ZstdWorkers(addonPath(), 1);
