@@ -141,8 +141,12 @@ async function pending(config: HostConfig, walDir: string, now: number, state: U
   return todo;
 }
 
-/** Removes markers of files PostgreSQL no longer waits on, dead busy notes and stray temp files (in out/ and tmp/). */
-async function cleanSpool(config: HostConfig, walDir: string): Promise<void> {
+/**
+ * Removes markers of files PostgreSQL no longer waits on, dead busy notes and stray temp
+ * files (in out/ and tmp/). Also run by a foreground wal-push when no uploader runs: the
+ * hard links of a killed uploader must not keep removed segments' blocks for long.
+ */
+export async function cleanSpool(config: HostConfig, walDir: string): Promise<void> {
   const now = Date.now();
   const scratchDir = scratchPath(config.spool);
   for (const entry of await readdir(scratchDir).catch(() => [] as string[])) {

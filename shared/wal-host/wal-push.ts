@@ -6,7 +6,8 @@ import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError } from './log';
 import { parseAnyWalName, pushFile } from './push-file';
-import { busyPath, ensureBackground, isAlive, linkMarkerPath, markerPath, pushingPath, readSmall, removeQuietly, scratchPath, sleep } from './spool';
+import { cleanSpool } from './uploader';
+import { busyPath, ensureBackground, isAlive, linkMarkerPath, lockHolder, markerPath, pushingPath, readSmall, removeQuietly, scratchPath, sleep } from './spool';
 
 /**
  * `wal-push %p`, PostgreSQL's archive_command. Succeeds only when this very file is known
@@ -54,6 +55,8 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   try {
     const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, { ...options.codec, scratchDir });
     await removeQuietly(marker);
+    // No uploader tidies the spool now (one killed would leave hard links behind): do it here.
+    if ((await lockHolder(config.spool, 'uploader')) === undefined) await cleanSpool(config, walDir).catch(() => undefined);
     return outcome.status;
   } finally {
     await removeQuietly(busy);

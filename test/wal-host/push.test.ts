@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFakeArchiveEndpoint, type FakeArchiveEndpoint } from '../support/fake-archive-endpoint';
 import { buildBundle, makeDataDir, makeSegment, MIB, removeDir, runWal, seg, SYSTEM_ID, tempDir, writeHostConfig } from './harness';
@@ -50,6 +50,21 @@ describe('wal-push', () => {
     expect(record).toMatchObject({ name: seg(1), compression: 'zstd', size: MIB, sha256: createHash('sha256').update(bytes).digest('hex'), systemId: SYSTEM_ID });
     expect(fake.identity).toMatchObject({ systemId: SYSTEM_ID, segmentSize: MIB, pgVersion: 15 });
     expect((await fake.raw(seg(1))).equals(bytes)).toBe(true);
+  });
+
+  it('with no uploader running, tidies the spool: a hard-link marker of a file PostgreSQL is done with goes', async () => {
+    // Prepare: a killed uploader's link to segment 40, which is no longer .ready
+    const spoolOut = join(base, 'spool', 'out');
+    await mkdir(spoolOut, { recursive: true });
+    await writeFile(join(walDir, seg(40)), makeSegment(40));
+    await link(join(walDir, seg(40)), join(spoolOut, `${seg(40)}.link`));
+
+    // Act
+    const result = await push(seg(41), makeSegment(41));
+
+    // Assess
+    expect(result.code).toBe(0);
+    await expect(access(join(spoolOut, `${seg(40)}.link`))).rejects.toThrow();
   });
 
   it('takes names valid only for the segment size in the header (1 MiB segments count to FFF, not FF)', async () => {
