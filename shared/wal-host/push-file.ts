@@ -1,5 +1,5 @@
-import { open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { StrongboxError } from '../errors';
 import { parseSegmentHeader } from '../domain/wal/header';
 import { parseWalName, type WalName } from '../domain/wal/names';
@@ -10,6 +10,7 @@ import { encode, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './cod
 import { identityOf } from './identity';
 import { logLine } from './log';
 import type { ZstdWorkers } from './zstd-workers';
+import type { HandoffSlots } from './handoff-slots';
 
 /**
  * Pushing one WAL file: read it whole, check its name and header, compress, declare, and
@@ -60,6 +61,8 @@ export interface PushCodecOptions extends CodecOptions {
   direct?: boolean;
   /** zstd and both SHA-256s on worker threads (the uploader), when the addon is there. */
   workers?: ZstdWorkers;
+  /** Hand-off files for `direct` pushes to an endpoint on this host (the uploader's). */
+  handoff?: HandoffSlots;
 }
 
 /**
@@ -208,7 +211,7 @@ export async function pushFile(path: string, client: ArchiveClient, compression:
   const file = await prepareWalFile(path, compression, codec);
   try {
     const { declaration, stored } = file;
-    const done = codec.direct && (await client.mode()) === 'bytes' ? await sendDirect(client, file, codec.scratchDir) : await prepareAndUpload(client, file.name, stored, declaration);
+    const done = codec.direct && (await client.mode()) === 'bytes' ? await sendDirect(client, file, codec.handoff) : await prepareAndUpload(client, file.name, stored, declaration);
     if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
       throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
     }
@@ -220,35 +223,30 @@ export async function pushFile(path: string, client: ArchiveClient, compression:
 
 /** Set once the endpoint refused a hand-off: this process sends bodies from then on. */
 let handoffRefused = false;
-let handoffSerial = 0;
 
 /**
  * One PUT with the declaration to a bytes-mode endpoint. When the endpoint runs on this
- * host and says it takes hand-offs, the stored bytes go into a file of the spool's tmp
- * folder (`scratchDir`) that the endpoint reads itself, instead of an HTTP body: the local
- * counterpart of a presigned PUT. The file is removed whatever the answer; a refused
- * hand-off, or one that cannot be written, sends the body.
+ * host and says it takes hand-offs, and the caller keeps hand-off files (the uploader),
+ * the stored bytes go into one of those files, which the endpoint reads itself, instead of
+ * an HTTP body: the local counterpart of a presigned PUT. A refused hand-off, or a file
+ * that cannot be written, sends the body.
  */
-async function sendDirect(client: ArchiveClient, file: PreparedWalFile, scratchDir: string | undefined): Promise<PushDone> {
-  if (scratchDir !== undefined && !handoffRefused && (await client.takesHandoff())) {
-    const handName = `${file.name}.${process.pid}.${++handoffSerial}.hand`;
-    const path = join(scratchDir, handName);
+async function sendDirect(client: ArchiveClient, file: PreparedWalFile, slots: HandoffSlots | undefined): Promise<PushDone> {
+  if (slots && !handoffRefused && (await client.takesHandoff())) {
+    let written = false;
     try {
-      let written = false;
-      try {
-        // Readable by the endpoint's OS user; the spool itself (0700) keeps everyone else out.
-        await writeFile(path, file.stored, { mode: 0o644, flag: 'wx' });
+      return await slots.with(file.stored, (handName) => {
         written = true;
-      } catch (error) {
-        logLine('warn', 'cannot write a hand-off file: sending the body', { segment: file.name, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message });
-      }
-      if (written) return await client.putHandoff(file.name, handName, file.declaration);
+        return client.putHandoff(file.name, handName, file.declaration);
+      });
     } catch (error) {
-      if (!(error instanceof StrongboxError) || error.code !== 'HANDOFF_REFUSED') throw error;
-      handoffRefused = true;
-      logLine('info', 'the archive endpoint refused a hand-off file: sending bodies from now on', { segment: file.name, reason: error.message });
-    } finally {
-      await unlink(path).catch(() => undefined);
+      if (!written) {
+        logLine('warn', 'cannot write a hand-off file: sending the body', { segment: file.name, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message });
+      } else {
+        if (!(error instanceof StrongboxError) || error.code !== 'HANDOFF_REFUSED') throw error;
+        handoffRefused = true;
+        logLine('info', 'the archive endpoint refused a hand-off file: sending bodies from now on', { segment: file.name, reason: error.message });
+      }
     }
   }
   return client.putBody(file.name, file.stored, file.declaration);

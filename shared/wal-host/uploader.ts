@@ -10,6 +10,7 @@ import { logError, logLine } from './log';
 import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
 import { ZstdWorkers } from './zstd-workers';
+import { HandoffSlots } from './handoff-slots';
 import { acquireLock, holdsLock, rotateLog, isAlive, linkMarkerPath, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
 
 /**
@@ -49,7 +50,8 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const addon = config.compression === 'zstd' ? nativeFor(options.codec ?? {})?.path : undefined;
   const workers = addon ? new ZstdWorkers(addon, Math.min(2, availableParallelism())) : undefined;
   workers?.warm();
-  const codec = { runners, ...(workers ? { workers } : {}), ...options.codec, scratchDir, direct: true };
+  const handoff = new HandoffSlots(scratchDir);
+  const codec = { runners, ...(workers ? { workers } : {}), handoff, ...options.codec, scratchDir, direct: true };
   const settings = config.uploader;
   const inflight = new Map<string, Promise<void>>();
   const pushed = new Map<string, string>();
@@ -110,6 +112,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     await Promise.allSettled([...inflight.values()]);
     runners.close();
     await workers?.close();
+    await handoff.close();
     await releaseLock(spool, 'uploader');
   }
   logLine('info', 'uploader exits: nothing to archive', { pid: process.pid });
@@ -151,6 +154,8 @@ export async function cleanSpool(config: HostConfig, walDir: string): Promise<vo
   const scratchDir = scratchPath(config.spool);
   for (const entry of await readdir(scratchDir).catch(() => [] as string[])) {
     const path = join(scratchDir, entry);
+    // A live uploader's hand-off files (`<pid>.<n>.hand`) are rewritten in place, not strays.
+    if (entry.endsWith('.hand') && (await isAlive(Number(entry.split('.')[0]), 'uploader'))) continue;
     if (now - (await stat(path).then((info) => info.mtimeMs, () => now)) > config.uploader.markerTtlMs) await removeQuietly(path);
   }
   const outDir = join(config.spool, 'out');

@@ -7,9 +7,10 @@ import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts'
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { ArchiveClient } from '../../shared/wal-host/client';
+import { HandoffSlots } from '../../shared/wal-host/handoff-slots';
 import { pushFile } from '../../shared/wal-host/push-file';
 import { captureLog, type CapturedLog } from '../support/stack';
-import { declareSegment, fakeSegment, MIB, type DeclaredFile } from '../support/wal-files';
+import { declareSegment, fakeSegment, MIB, sha256, type DeclaredFile } from '../support/wal-files';
 
 // Hand-off (local mode): the WAL host leaves the stored bytes in a file of its spool's tmp
 // folder and names it in the PUT; the endpoint reads that file itself, from the folder its
@@ -123,7 +124,7 @@ describe('the archive endpoint with hand-off files', () => {
     await expect(storage.head(walRecordKey('app', name))).resolves.toBeUndefined();
   });
 
-  it('pushFile hands the file over when the endpoint takes hand-offs, leaving no file in the spool, and sends the body otherwise', async () => {
+  it('pushFile hands the bytes over in a reused file when the endpoint takes hand-offs, and sends the body otherwise; closing the files removes them', async () => {
     // Prepare
     await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
     const clientOf = (server: ArchiveEndpointServer, database: string) =>
@@ -135,14 +136,23 @@ describe('the archive endpoint with hand-off files', () => {
     };
     const before = log.lines.length;
 
-    // Act
-    const handed = await pushFile(await pathOf(16n), clientOf(endpoint, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true });
-    const sent = await pushFile(await pathOf(17n), clientOf(plain, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true });
+    const slots = new HandoffSlots(spoolTmp);
+
+    // Act: two pushes through the same hand-off file (rewritten in place), one to an endpoint without hand-offs
+    const handed = await pushFile(await pathOf(16n), clientOf(endpoint, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true, handoff: slots });
+    const again = await pushFile(await pathOf(18n), clientOf(endpoint, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true, handoff: slots });
+    const sent = await pushFile(await pathOf(17n), clientOf(plain, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true, handoff: slots });
+    const kept = (await readdir(spoolTmp)).filter((entry) => entry.endsWith('.hand') && entry.startsWith(`${process.pid}.`));
+    await slots.close();
 
     // Assess
-    expect([handed.status, sent.status]).toEqual(['stored', 'stored']);
+    expect([handed.status, again.status, sent.status]).toEqual(['stored', 'stored', 'stored']);
     const requests = log.lines.slice(before).filter((line) => line.message === 'archive request' && line.attributes?.method === 'PUT');
-    expect(requests.map((line) => line.attributes?.handoff ?? false)).toEqual([true, false]);
-    expect((await readdir(spoolTmp)).filter((entry) => entry.startsWith('0000000100000000000000'))).toEqual([]);
+    expect(requests.map((line) => line.attributes?.handoff ?? false)).toEqual([true, true, false]);
+    expect(kept).toHaveLength(1);
+    expect((await readdir(spoolTmp)).filter((entry) => entry.startsWith(`${process.pid}.`))).toEqual([]);
+    // The rewritten file held exactly the second segment's stored bytes (the endpoint refuses a longer or shorter one).
+    const eighteen = JSON.parse((await storage.getBytes(walRecordKey('app', '000000010000000000000012'))).toString()) as { storedSha256: string; objectKey: string };
+    expect(sha256(await storage.getBytes(eighteen.objectKey))).toBe(eighteen.storedSha256);
   });
 });
