@@ -6,6 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, ObjectNotFoundError, StorageError } from '../../errors';
 import { COALESCE_BYTES, CoalescingStream } from './coalesce';
+import { abortedError, directoriesToSync, fsError, fsyncDirectory, isCode, isMissing } from './folder-fs';
 import { HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
@@ -307,67 +308,5 @@ export class FolderStorage implements Storage, ColdArea {
       if (missingKey !== undefined && (isMissing(error) || isCode(error, 'EISDIR'))) throw new ObjectNotFoundError(missingKey, { cause: error });
       throw fsError(action, error);
     }
-  }
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** `parent`, plus every directory above it up to the parent of the first one mkdir created. */
-function directoriesToSync(parent: string, firstCreated: string | undefined): string[] {
-  const dirs = [parent];
-  if (firstCreated === undefined) return dirs;
-  const stop = dirname(firstCreated);
-  for (let dir = parent; dir !== stop && dir !== dirname(dir); ) {
-    dir = dirname(dir);
-    dirs.push(dir);
-  }
-  return dirs;
-}
-
-function isCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
-}
-
-function isMissing(error: unknown): boolean {
-  return isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR');
-}
-
-function abortedError(key: string, signal: AbortSignal): StorageError {
-  return new StorageError(`write of ${key} was aborted; nothing was stored`, 'write it again when the operation is resumed', { cause: signal.reason });
-}
-
-function fsError(action: string, error: unknown): StorageError {
-  if (error instanceof StorageError) return error;
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new StorageError(`repository folder: ${action} failed: ${detail}`, fsHint(typeof code === 'string' ? code : ''), { cause: error });
-}
-
-function fsHint(code: string): string {
-  switch (code) {
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return 'make the repository folder writable by the user running Strongbox (check owner, mode and that the filesystem is not mounted read-only)';
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return 'the disk holding the repository folder is full: free space or point the repository at a larger disk';
-    case 'EEXIST':
-    case 'ENOTDIR':
-    case 'EISDIR':
-    case 'ENOTEMPTY':
-      return 'a key and a folder collide (e.g. `a` and `a/b`): the repository folder cannot hold both; choose keys that do not';
-    case 'EMFILE':
-    case 'ENFILE':
-      return 'too many open files: raise the limit (`ulimit -n`) or run fewer operations at once';
-    default:
-      return 'check that the repository folder exists, is writable and that its disk is healthy';
   }
 }
