@@ -191,7 +191,7 @@ async function exists(path: string): Promise<boolean> {
  * Marks `name` archived ahead: a hard link to the very file (its identity checked through
  * the link), else, across filesystems or on any doubt, the `.ok` marker holding the identity.
  */
-async function writeMarker(spool: string, walDir: string, name: string, identity: string): Promise<void> {
+export async function writeMarker(spool: string, walDir: string, name: string, identity: string): Promise<void> {
   const link = linkMarkerPath(spool, name);
   const temp = `${link}.${process.pid}.tmp`;
   try {
