@@ -28,6 +28,8 @@ interface Binding {
 export interface NativeZstd {
   /** Where the addon was loaded from (worker threads load the same file). */
   readonly path?: string;
+  /** The largest frame `size` bytes can compress to (ZSTD_compressBound). */
+  bound(size: number): number;
   /** zstd -1 of `raw` into a buffer of `take` (at least the bound); resolves the frame (a view of it). */
   compress(raw: Uint8Array, take: (size: number) => Buffer): Buffer;
   /**
@@ -37,6 +39,9 @@ export interface NativeZstd {
    */
   decompress(stored: Uint8Array, size: number | undefined, take: (size: number) => Buffer): Buffer | undefined;
 }
+
+/** zstd's level for WAL, the command's `-1` (and the level pgBackRest is compared at). */
+export const ZSTD_LEVEL = 1;
 
 /** The largest WAL segment PostgreSQL allows (1 GiB): no frame asks for more memory than that. */
 const MAX_FILE = 1 << 30;
@@ -70,10 +75,11 @@ function wrap(binding: Binding, path: string): NativeZstd {
   let dctx: InstanceType<Binding['DCtx']> | undefined;
   return {
     path,
+    bound: (size) => binding.compressBound(size),
     compress(raw, take) {
       if (!cctx) {
         cctx = new binding.CCtx();
-        cctx.setParameter(binding.CParameter.compressionLevel, 1);
+        cctx.setParameter(binding.CParameter.compressionLevel, ZSTD_LEVEL);
         cctx.setParameter(binding.CParameter.checksumFlag, 1);
       }
       const out = take(binding.compressBound(raw.length));

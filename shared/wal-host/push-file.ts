@@ -80,7 +80,8 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
   } catch (error) {
     throw readFailed(path, error);
   }
-  const workers = compression === 'zstd' && nativeFor(codec) ? codec.workers : undefined;
+  const native = compression === 'zstd' ? nativeFor(codec) : undefined;
+  const workers = native ? codec.workers : undefined;
   const pool = workers ? sharedWalBuffers : walBuffers;
   const held: Buffer[] = [];
   const take = (size: number) => {
@@ -94,7 +95,7 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
     const before = identityOf(stats);
     // Without the in-process zstd, the zstd command reads the file beside us; its outcome is
     // awaited even when our read fails.
-    const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !nativeFor(codec);
+    const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !native;
     const zstd = byCommand ? settle(zstdFile(path, codec.scratchDir!, take, codec)) : undefined;
     let raw: Buffer;
     try {
@@ -106,8 +107,8 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
     let stored: Buffer;
     let used: WalCompression;
     let hashes: { rawSha256: string; storedSha256: string } | undefined;
-    if (workers?.ready) {
-      const out = take(zstdBound(raw.length));
+    if (native && workers?.ready) {
+      const out = take(native.bound(raw.length));
       const done = await workers.compressAndHash(raw, out);
       [stored, used, hashes] = [out.subarray(0, done.size), 'zstd', done];
     } else {
@@ -132,11 +133,6 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
   } finally {
     await handle.close();
   }
-}
-
-/** zstd's compress bound (ZSTD_COMPRESSBOUND) for `size` bytes. */
-function zstdBound(size: number): number {
-  return size + (size >>> 8) + (size < 128 << 10 ? ((128 << 10) - size) >>> 11 : 0);
 }
 
 /** A promise's outcome, to be unwrapped (rethrown) later, never an unhandled rejection meanwhile. */

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { StrongboxError } from '../errors';
+import { ZSTD_LEVEL } from './native-zstd';
 
 /**
  * The uploader's compression and hashing off its main thread: a few worker threads, each
@@ -26,7 +27,7 @@ interface Request {
 
 type Answer = { id: number; size: number; rawSha256: string; storedSha256: string } | { id: number; error: string } | { ready: true };
 
-/** The worker's code (CommonJS, evaluated): the addon's path comes in workerData. */
+/** The worker's code (CommonJS, evaluated): the addon's path and the level come in workerData; frames as native-zstd.ts writes them. */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -37,7 +38,7 @@ parentPort.on('message', ({ id, raw, out }) => {
   try {
     if (!cctx) {
       cctx = new zstd.CCtx();
-      cctx.setParameter(zstd.CParameter.compressionLevel, 1);
+      cctx.setParameter(zstd.CParameter.compressionLevel, workerData.level);
       cctx.setParameter(zstd.CParameter.checksumFlag, 1);
     }
     const rawSha256 = createHash('sha256').update(raw).digest('hex');
@@ -116,7 +117,7 @@ export class ZstdWorkers {
   }
 
   #start(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.addon } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.addon, level: ZSTD_LEVEL } });
     const slot: Slot = { worker, busy: 0, ready: false };
     this.#slots.push(slot);
     // Idle workers must not keep the uploader alive.

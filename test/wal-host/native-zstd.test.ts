@@ -93,6 +93,7 @@ describe('in-process zstd', () => {
         return addon().compress(bytes, take);
       },
       decompress: (...args) => addon().decompress(...args),
+      bound: (size) => addon().bound(size),
     };
 
     // Act
