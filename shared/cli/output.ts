@@ -1,4 +1,5 @@
 import { asStrongboxError, InputError } from '../errors';
+import { stderrLines } from './stderr-lines';
 
 /** Exit codes of every command (DESIGN.md, CLI conventions). */
 export const EXIT_CODE = { ok: 0, failed: 1, usage: 2 } as const;
@@ -11,17 +12,32 @@ export interface Output {
   /** stderr is a terminal: progress and logs may be shown. */
   interactive: boolean;
   stdout(text: string): void;
+  /**
+   * Writes to stderr. A text that starts with `\r` and holds no newline redraws the progress
+   * line; any other text ends an open progress line first (stderr-lines.ts), so that a log
+   * line or an alert never lands on the end of one.
+   */
   stderr(text: string): void;
+  /** Ends the progress line if one is open (see endProgress); absent: a newline is written. */
+  endProgress?(): void;
 }
 
 /** The process's own streams. */
 export function processOutput(json: boolean): Output {
+  const stderr = stderrLines((text) => process.stderr.write(text));
   return {
     json,
     interactive: Boolean(process.stderr.isTTY),
     stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stderr: stderr.write,
+    endProgress: stderr.endProgress,
   };
+}
+
+/** Ends a command's progress line once its work is done (a newline unless it is ended already). */
+export function endProgress(out: Output): void {
+  if (out.endProgress) out.endProgress();
+  else out.stderr('\n');
 }
 
 /** Prints a command's result: one JSON document with --json, the human text otherwise. */

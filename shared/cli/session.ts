@@ -1,3 +1,4 @@
+import { ConsoleAlertPublisher } from '../adapters/sns/console-alerts';
 import type { StrongboxConfig } from '../config';
 import { loadConfig } from '../local/config-file';
 import { openLocalContext, type LocalContext } from '../local/context';
@@ -20,8 +21,10 @@ export async function withSession<T>(out: Output, fn: (session: Session) => Prom
   const env = process.env;
   const { config } = loadConfig(env, process.cwd());
   const paths = resolveHome(env, process.cwd());
-  const log = stderrLog(out.interactive || env.STRONGBOX_LOG === '1');
-  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log });
+  // Logs and alerts share the command's stderr, so that they never land on a progress line.
+  const log = stderrLog(out.interactive || env.STRONGBOX_LOG === '1', out.stderr);
+  const alertsConsole = new ConsoleAlertPublisher(out.stderr, out.interactive && !out.json ? 'human' : 'json');
+  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, alertsConsole, env, log });
   try {
     return await fn({ context, config, env });
   } finally {

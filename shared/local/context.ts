@@ -89,11 +89,15 @@ export async function openLocalContext(options: {
   alerts?: AlertPublisher;
   /** The config file's `alerts` section (ignored when `alerts` is given). */
   alertsConfig?: AlertsConfig;
+  /** Where alerts are shown (ignored when `alerts` is given); default: JSON lines on stderr. */
+  alertsConsole?: AlertPublisher;
   clock?: Clock;
 }): Promise<LocalContext> {
   const { paths, log } = options;
   const clock = options.clock ?? (() => new Date());
-  const alerts = options.alerts ?? localAlerts({ env: options.env, log, clock, ...(options.alertsConfig ? { config: options.alertsConfig } : {}) });
+  const alerts =
+    options.alerts ??
+    localAlerts({ env: options.env, log, clock, ...(options.alertsConfig ? { config: options.alertsConfig } : {}), ...(options.alertsConsole ? { console: options.alertsConsole } : {}) });
   const instance = readLiveInstance(paths);
   let endpoint: string;
   let stopCatalog: () => Promise<void> = async () => {};

@@ -12,7 +12,7 @@ import { retentionPolicyFromConfig } from '../domain/retention';
 import { catchUpTier } from '../domain/schedule';
 import schedules from '../../deploy/schedules.json';
 import { StrongboxError } from '../errors';
-import type { Log } from '../ports';
+import type { AlertPublisher, Log } from '../ports';
 import { loadConfig } from './config-file';
 import { LOCAL_TABLE, openLocalContext } from './context';
 import { DEMO_DATABASE, resolveDatabase } from './databases';
@@ -38,7 +38,14 @@ export interface LocalServer {
  * and records itself in the home so that CLI commands share its catalog.
  * `say` prints the human report (where things are, what happens next).
  */
-export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: string; log: Log; say: (line: string) => void }): Promise<LocalServer> {
+export async function startLocalServer(options: {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  log: Log;
+  say: (line: string) => void;
+  /** Where alerts are shown (default: JSON lines on stderr). */
+  alertsConsole?: AlertPublisher;
+}): Promise<LocalServer> {
   const { env, cwd, log, say } = options;
   const paths = resolveHome(env, cwd);
   const running = readLiveInstance(paths);
@@ -46,7 +53,7 @@ export async function startLocalServer(options: { env: NodeJS.ProcessEnv; cwd: s
     throw new StrongboxError('ALREADY_STARTED', `Strongbox is already running for ${paths.root} (pid ${running.pid})`, 'use the CLI beside it (`npx strongbox list`), or stop it with Ctrl-C first');
   }
   const { config, path: configPath } = loadConfig(env, cwd);
-  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log });
+  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log, ...(options.alertsConsole ? { alertsConsole: options.alertsConsole } : {}) });
   let cluster: LocalCluster | undefined;
   const cleanups: Array<() => Promise<void>> = [context.close];
   try {

@@ -6,7 +6,7 @@ import { pgDumpTools } from '../../runtime/dump-tools';
 import { STRONGBOX_VERSION } from '../../runtime/version';
 import { runLogicalBackup, type BackupProgress } from '../../usecases/backup';
 import { runBaseBackup } from '../../usecases/base-backup';
-import { formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { endProgress, formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { withInterrupts } from '../interrupts';
 import { withSession } from '../session';
 
@@ -101,7 +101,7 @@ export async function backupCommand(flags: BackupFlags, out: Output): Promise<nu
               { ...deps, tools: pgDumpTools },
               { ...common, ...(flags.table.length ? { tablePatterns: flags.table } : {}), compression: target.compression, includeRolePasswords: target.includeRolePasswords },
             );
-      if (onProgress) out.stderr('\n');
+      if (onProgress) endProgress(out);
       const seconds = (Date.parse(entry.finishedAt ?? entry.startedAt) - Date.parse(entry.startedAt)) / 1000;
       printResult(
         out,

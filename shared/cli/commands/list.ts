@@ -4,19 +4,47 @@ import { formatBytes, printResult, type CommandRunner, type Output } from '../ou
 import { withSession } from '../session';
 import { backupSummary } from './backup';
 
-function table(entries: BackupEntry[]): string {
+/** How long a reason may be in the table; `--json` has it whole. */
+const REASON_WIDTH = 120;
+
+/**
+ * The KIND column, from what the catalog records: `base` (pg_basebackup of the cluster, for
+ * `pitr`), `table` (a logical backup of some tables, for `restore-table`), `logical` (pg_dump
+ * of a whole database, for `restore`).
+ */
+export function kindOf(entry: Pick<BackupEntry, 'kind' | 'scope'>): 'base' | 'table' | 'logical' {
+  if (entry.kind === 'base') return 'base';
+  return entry.scope === 'tables' ? 'table' : 'logical';
+}
+
+/** The SCOPE column: what the backup holds. */
+function scopeOf(entry: BackupEntry): string {
+  if (entry.kind === 'base') return 'cluster';
+  if (entry.scope === 'tables') return `tables ${entry.tables?.join(' ') ?? ''}`.trimEnd();
+  return entry.globalsKey ? 'database+globals' : 'database';
+}
+
+/** A reason on one line (a pg_dump error spans several), cut at REASON_WIDTH characters. */
+export function oneLine(text: string, width = REASON_WIDTH): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
+}
+
+/** The human table of `list`: one line per entry, whatever its reason holds. */
+export function listTable(entries: BackupEntry[]): string {
   if (!entries.length) return 'No backups in the catalog yet. Take one with `strongbox backup`.';
   const rows = entries.map((entry) => [
     entry.id,
     entry.database,
+    kindOf(entry),
     entry.tier,
-    entry.scope === 'tables' ? `tables ${entry.tables?.join(' ') ?? ''}` : 'full',
+    oneLine(scopeOf(entry)),
     entry.state,
     entry.bytes === undefined ? '-' : formatBytes(entry.bytes),
     entry.startedAt,
-    entry.reason ?? '',
+    oneLine(entry.reason ?? ''),
   ]);
-  const header = ['ID', 'DATABASE', 'TIER', 'SCOPE', 'STATE', 'SIZE', 'STARTED', 'REASON'];
+  const header = ['ID', 'DATABASE', 'KIND', 'TIER', 'SCOPE', 'STATE', 'SIZE', 'STARTED', 'REASON'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
@@ -28,7 +56,7 @@ export async function listCommand(flags: { database?: string; limit?: string }, 
     const entries = flags.database
       ? await context.catalog.listByDatabase(flags.database, limit ? { limit } : {})
       : await context.catalog.listAll(limit ? { limit } : {});
-    printResult(out, entries.map((entry) => ({ ...backupSummary(entry), kind: entry.kind, scope: entry.scope, lastValidation: entry.lastValidation ?? null })), table(entries));
+    printResult(out, entries.map((entry) => ({ ...backupSummary(entry), kind: entry.kind, scope: entry.scope, lastValidation: entry.lastValidation ?? null })), listTable(entries));
     return 0;
   });
 }
@@ -41,6 +69,10 @@ export function registerList(program: Command, run: CommandRunner): void {
     .option('--database <name>', 'only this database')
     .option('--limit <n>', 'at most n entries')
     .option('--json', 'print a JSON array')
-    .addHelpText('after', '\nExample:\n  strongbox list --database app --limit 10\n')
+    .addHelpText(
+      'after',
+      '\nKIND is logical (a whole database: `restore`), table (some tables: `restore-table`) or base (the cluster: `pitr`); a long REASON is cut to one line (--json has it whole).\n' +
+        '\nExample:\n  strongbox list --database app --limit 10\n',
+    )
     .action(async (flags: { database?: string; limit?: string; json?: boolean }) => run((out) => listCommand(flags, out), Boolean(flags.json)));
 }

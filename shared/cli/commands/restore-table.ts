@@ -5,7 +5,7 @@ import { InputError } from '../../errors';
 import { resolveRestoreTablePlan, runRestoreTable, type RestoreTableReport } from '../../usecases/restore-table';
 import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
-import { printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { endProgress, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
 import { terminalConfirm, type Confirm } from './restore';
@@ -89,7 +89,7 @@ export async function restoreTableCommand(backupId: string, flags: RestoreTableF
       const onProgress = phaseProgressPrinter(out, `restore-table ${plan.pattern}`);
       // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
       const report = await runRestoreTable({ ...context, ...pgRestoreTableDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, ...(onProgress ? { onProgress } : {}) });
-      if (onProgress) out.stderr('\n');
+      if (onProgress) endProgress(out);
       printResult(out, report, reportText(report));
       return 0;
     });

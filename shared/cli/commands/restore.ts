@@ -5,7 +5,7 @@ import type { RestorePlan } from '../../domain/restore-plan';
 import { InputError } from '../../errors';
 import { pgRestoreDeps } from '../../runtime/restore-tools';
 import { resolveRestorePlan, runRestore, type RestoreReport } from '../../usecases/restore';
-import { printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { endProgress, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
 import { phaseProgressPrinter } from '../phase-progress';
@@ -104,7 +104,7 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
       // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
       const echoAfter = (chunk: string): void => out.stderr(chunk);
       const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, echoAfter, ...(onProgress ? { onProgress } : {}) });
-      if (onProgress) out.stderr('\n');
+      if (onProgress) endProgress(out);
       printResult(out, report, reportText(report));
       if (report.after && !report.after.ok) {
         out.stderr(`strongbox: the restore is complete and in place, but the post-restore command failed\nhint: run it again by hand: ${report.after.command}\n`);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ConsoleAlertPublisher } from '../../adapters/sns/console-alerts';
 import { startLocalServer } from '../../local/server';
 import { stderrLog } from '../../local/stderr-log';
 import type { CommandRunner, Output } from '../output';
@@ -8,8 +9,10 @@ export async function startCommand(out: Output): Promise<number> {
   const server = await startLocalServer({
     env: process.env,
     cwd: process.cwd(),
-    log: stderrLog(process.env.STRONGBOX_LOG === '1'),
+    log: stderrLog(process.env.STRONGBOX_LOG === '1', out.stderr),
     say: (line) => out.stdout(`${line}\n`),
+    // On a terminal an alert reads as severity, type, message and hint; JSON lines otherwise.
+    alertsConsole: new ConsoleAlertPublisher(out.stderr, out.interactive ? 'human' : 'json'),
   });
   const onSignal = () => void server.stop();
   process.once('SIGINT', onSignal);

@@ -5,7 +5,7 @@ import { parseDatabaseUrl } from '../../domain/connection';
 import { InputError } from '../../errors';
 import { pgValidationDeps } from '../../runtime/validate-tools';
 import { runValidation, type ValidationReport } from '../../usecases/validate';
-import { printResult, type CommandRunner, type Output } from '../output';
+import { endProgress, printResult, type CommandRunner, type Output } from '../output';
 import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
 import { phaseProgressPrinter } from '../phase-progress';
@@ -68,7 +68,7 @@ export async function validateCommand(backupId: string, flags: ValidateFlags, ou
         { ...context, ...pgValidationDeps },
         { backupId, ...(flags.database ? { database: flags.database } : {}), ...(scratch ? { scratch } : {}), signal, ...(onProgress ? { onProgress } : {}) },
       );
-      if (onProgress) out.stderr('\n');
+      if (onProgress) endProgress(out);
       printResult(out, report, reportText(report));
       return report.ok ? 0 : 1;
     });
