@@ -79,16 +79,40 @@ export class ConflictError extends StrongboxError {
   }
 }
 
-/** A backup of the same database and kind is already RUNNING. */
+/** Who holds a backup lock, as AlreadyRunningError reports it. */
+export interface LockHolderDescription {
+  /** The backup holding the lock. */
+  backupId: string;
+  /** Where it runs, for people (`pid 1234 on host`, `task …`). */
+  runner: string;
+  /** Its state in the catalog (RUNNING, UPLOADED), when it has an entry. */
+  state?: string;
+  heartbeatAt?: string;
+  /** When its lock may be taken over if its heartbeat stops (ISO-8601 UTC). */
+  expiresAt?: string;
+}
+
+/**
+ * A backup of the same database and kind is already running: the message names the holder
+ * and when its lock expires, the hint the command that releases it (`forceCommand`).
+ */
 export class AlreadyRunningError extends StrongboxError {
   readonly runningId: string;
-  constructor(database: string, runningId: string) {
+  readonly holder: LockHolderDescription;
+  constructor(database: string, holder: LockHolderDescription, forceCommand: string) {
+    const heartbeat = holder.heartbeatAt ? `, last heartbeat ${holder.heartbeatAt}` : '';
+    const expiry = holder.expiresAt
+      ? `; its lock expires at ${holder.expiresAt} unless it heart-beats again`
+      : holder.state
+        ? `; it is ${holder.state}: its lock goes once its checksum is done`
+        : '';
     super(
       'BACKUP_ALREADY_RUNNING',
-      `a backup of database "${database}" is already running (${runningId})`,
-      `wait for it to finish (\`strongbox list\`); if its task died, it is marked FAILED once its heartbeat is stale`,
+      `a backup of database "${database}" is already running: ${holder.backupId} (${holder.runner}${heartbeat})${expiry}`,
+      `wait for it to finish (\`strongbox list --database ${database}\`); if it is stuck, \`${forceCommand}\` marks it FAILED and starts a new backup`,
     );
-    this.runningId = runningId;
+    this.runningId = holder.backupId;
+    this.holder = holder;
   }
 }
 

@@ -89,6 +89,18 @@ export interface TaskLauncher {
   launch(request: DumpTaskRequest): Promise<{ runner: string }>;
 }
 
+/**
+ * Whether a process on this host is alive (local mode: `process.kill(pid, 0)`), so that a
+ * lock held by a dead local process is taken over at once instead of after its heartbeat
+ * goes stale.
+ */
+export interface ProcessProbe {
+  /** This host's name, as local runners record it (`pid:1234@host`). */
+  readonly hostname: string;
+  /** True when a process with this pid exists on this host (also when it belongs to another user). */
+  isAlive(pid: number): boolean;
+}
+
 /** The moment now; injected so that use cases stay testable. */
 export type Clock = () => Date;
 

@@ -9,6 +9,7 @@ import { resolveDatabase } from '../shared/local/databases';
 import { loadConfig } from '../shared/local/config-file';
 import { openLocalContext } from '../shared/local/context';
 import { resolveHome } from '../shared/local/home';
+import { localProcesses, thisProcessRunner } from '../shared/local/processes';
 import { stderrLog } from '../shared/local/stderr-log';
 import { awsDeps } from '../shared/runtime/aws';
 import { pgDumpTools } from '../shared/runtime/dump-tools';
@@ -94,14 +95,14 @@ export async function runDumpTask(io: TaskIo): Promise<number> {
       const paths = resolveHome(io.env, io.cwd);
       const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env: io.env, log });
       close = context.close;
-      deps = { ...context, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
+      deps = { ...context, processes: localProcesses, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
       const target = resolveDatabase({ name: input.database, ...(logicalCompression ? { compression: logicalCompression } : {}) }, config, io.env, paths);
       request = { database: target.name, connection: target.connection, compression: target.compression, includeRolePasswords: target.includeRolePasswords };
     }
     const common = {
       tier: input.tier,
       ...(input.backupId ? { backupId: input.backupId } : {}),
-      runner: io.env.ECS_CONTAINER_METADATA_URI_V4 ? `ecs:${hostname()}` : `pid:${process.pid}`,
+      runner: io.env.ECS_CONTAINER_METADATA_URI_V4 ? `ecs:${hostname()}` : thisProcessRunner(),
       signal: abort.signal,
       ...(request.waitForVerification === false ? { waitForVerification: false } : {}),
     };

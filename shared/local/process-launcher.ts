@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { localRunner } from '../domain/backup-lock';
 import { TaskLaunchError } from '../errors';
 import type { DumpTaskRequest, TaskLauncher } from '../ports';
+import { localProcesses } from './processes';
 
 /**
  * Local mode's stand-in for ECS RunTask: the same dump program as a child process, with
@@ -46,7 +48,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
         this.children.delete(child);
         this.options.onExit?.(request, code);
       });
-      return { runner: `pid:${started}` };
+      return { runner: localRunner(started, localProcesses.hostname) };
     } catch (error) {
       throw new TaskLaunchError(`could not start the local dump task: ${(error as Error).message}`, 'run `npm run build` so that dist/task-dump.js exists', {
         cause: error,

@@ -7,8 +7,8 @@ import type { BackupEntry, Compression, Tier } from '../domain/backup';
 import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
 import { exactTablePattern } from '../domain/table-pattern';
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../domain/manifest';
-import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
-import type { AlertPublisher, Clock, Log } from '../ports';
+import { AlreadyRunningError, asStrongboxError, ConflictError, StrongboxError } from '../errors';
+import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { acquireBackupLock, lockName } from './backup-lock';
 import { settleAll } from './settle';
 import type { DumpTools, SnapshotSession } from './dump-tools';
@@ -27,6 +27,8 @@ export interface BackupDeps {
   heartbeatMs?: number;
   /** A RUNNING backup silent for longer is dead (default 10 min). */
   staleAfterMs?: number;
+  /** Local mode: tells whether a lock's holder process on this host is alive (taken over at once when not). */
+  processes?: ProcessProbe;
 }
 
 export interface BackupProgress {
@@ -250,7 +252,9 @@ export async function markUploaded(catalog: Catalog, id: string, manifest: Manif
 
 /**
  * After a failure: deletes what was written (unless the manifest made it complete), marks
- * the entry FAILED with the reason and code, and publishes a BACKUP_FAILED alert.
+ * the entry FAILED with the reason and code, and publishes a BACKUP_FAILED alert (SEV2) —
+ * except for a refusal because another live backup holds the lock (BACKUP_ALREADY_RUNNING),
+ * which is logged at WARN only.
  */
 export async function failBackup(deps: Pick<BackupDeps, 'storage' | 'catalog' | 'alerts' | 'log' | 'clock'>, entry: BackupEntry, keys: BackupKeys, failure: StrongboxError, manifestWritten: boolean): Promise<void> {
   if (!manifestWritten) {
@@ -262,6 +266,13 @@ export async function failBackup(deps: Pick<BackupDeps, 'storage' | 'catalog' | 
   await deps.catalog
     .transition(entry.id, 'FAILED', { reason: failure.message, errorCode: failure.code, finishedAt })
     .catch((error: unknown) => deps.log.error('could not mark the backup FAILED', { backupId: entry.id, error: String(error) }));
+  if (failure instanceof AlreadyRunningError) {
+    // Refused, not broken: another backup of the database is live and doing the work. A
+    // SEV2 on every retry would page for nothing; if that backup never ends VERIFIED, the
+    // watchdog (BACKUP_STALLED) and the dead man's switch alert.
+    deps.log.warn('backup refused: another backup of the database holds the lock', { backupId: entry.id, database: entry.database, holder: failure.runningId, expiresAt: failure.holder.expiresAt });
+    return;
+  }
   deps.log.error('backup failed', { backupId: entry.id, database: entry.database, code: failure.code, reason: failure.message });
   await deps.alerts.publish({
     type: 'BACKUP_FAILED',

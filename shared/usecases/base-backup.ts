@@ -7,7 +7,7 @@ import { baseBackupInfo } from '../domain/base-manifest';
 import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../domain/manifest';
 import { ConflictError, InputError } from '../errors';
-import type { AlertPublisher, Clock, Log } from '../ports';
+import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { explainFailure, failBackup, markUploaded, startHeartbeat, withProgress, type BackupProgress } from './backup';
 import { acquireBackupLock, lockName } from './backup-lock';
 import { settleAll } from './settle';
@@ -30,6 +30,8 @@ export interface BaseBackupDeps {
   heartbeatMs?: number;
   /** A RUNNING backup silent for longer is dead (default 10 min). */
   staleAfterMs?: number;
+  /** Local mode: tells whether a lock's holder process on this host is alive (taken over at once when not). */
+  processes?: ProcessProbe;
 }
 
 /** One base backup to take. */

@@ -7,6 +7,9 @@ import { pgEnv } from '../../shared/domain/connection';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { pgDumpTools } from '../../shared/runtime/dump-tools';
 import { runLogicalBackup, type BackupDeps, type BackupRequest } from '../../shared/usecases/backup';
+import { localRunner } from '../../shared/domain/backup-lock';
+import type { StrongboxError } from '../../shared/errors';
+import { localProcesses } from '../../shared/local/processes';
 import { lockName } from '../../shared/usecases/backup-lock';
 import { failStaleBackups } from '../../shared/usecases/watchdog';
 import { failingMidUpload } from '../support/faults';
@@ -25,6 +28,40 @@ afterAll(async () => stack?.stop());
 
 function request(overrides: Partial<BackupRequest> = {}): BackupRequest {
   return { database: 'app', connection: stack.conn, tier: 'manual', compression: 'gzip', includeRolePasswords: false, runner: 'test', ...overrides };
+}
+
+/** A RUNNING backup of `app` written by `runner`, last heart-beating at `heartbeat`, holding the logical lock. */
+async function holdLock(id: string, runner: string, heartbeat: Date): Promise<BackupEntry> {
+  const entry: BackupEntry = {
+    id,
+    database: 'app',
+    kind: 'logical',
+    tier: 'manual',
+    scope: 'full',
+    state: 'RUNNING',
+    key: `logical/manual/app/${id}/dump`,
+    manifestKey: `logical/manual/app/${id}/manifest.json`,
+    compression: 'gzip',
+    startedAt: new Date(heartbeat.getTime() - 60_000).toISOString(),
+    heartbeatAt: heartbeat.toISOString(),
+    runner,
+  };
+  await stack.catalog.create(entry);
+  expect(await stack.catalog.acquireLock(lockName('logical', 'app'), id, entry.startedAt)).toBe(true);
+  return entry;
+}
+
+/** Cleanup: the holder FAILED and its lock free, for the next test. */
+async function letGo(holder: BackupEntry): Promise<void> {
+  await stack.catalog.transition(holder.id, 'FAILED', { reason: 'test cleanup' });
+  await stack.catalog.releaseLock(lockName('logical', 'app'), holder.id);
+}
+
+/** The pid of a process that has exited (and was reaped). */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '']);
+  expect(child.status).toBe(0);
+  return child.pid;
 }
 
 /** The backup that failed: the newest entry of the database. */
@@ -96,7 +133,51 @@ describe('a backup that cannot complete leaves nothing that looks complete', () 
     expect(refused.reason).toContain(done.id);
     expect(await keysUnder(stack.storage, `logical/manual/app/${refused.id}/`)).toEqual([]);
     expect((await keysUnder(stack.storage, `logical/manual/app/${done.id}/`)).length).toBe(3);
-    expect(stack.alerts.published.at(-1)).toMatchObject({ type: 'BACKUP_FAILED', code: 'BACKUP_ALREADY_RUNNING', backupId: refused.id });
+    // Refused, not broken: logged, no SEV2 page for it.
+    expect(stack.alerts.published.filter((alert) => alert.backupId === refused.id)).toEqual([]);
+    expect(stack.log.lines.some((line) => line.level === 'WARN' && line.message.startsWith('backup refused') && line.attributes?.backupId === refused.id)).toBe(true);
+  });
+
+  it('a lock held by a live local process: refused, naming the holder, its process and when its lock expires; no alert however often it is tried', async () => {
+    const holder = await holdLock('20200104T000000Z-l-live00', localRunner(process.pid, localProcesses.hostname), new Date());
+    const before = stack.alerts.published.length;
+    const deps = { ...stack.deps, processes: localProcesses };
+
+    const tries = [await runLogicalBackup(deps, request()).catch((error: unknown) => error), await runLogicalBackup(deps, request()).catch((error: unknown) => error)];
+
+    const expiresAt = new Date(Date.parse(holder.heartbeatAt) + 60_000).toISOString();
+    for (const refusal of tries) {
+      expect(refusal).toMatchObject({ code: 'BACKUP_ALREADY_RUNNING' });
+      const { message, hint } = refusal as StrongboxError;
+      expect(message).toContain(holder.id);
+      expect(message).toContain(`pid ${process.pid} on ${localProcesses.hostname}`);
+      expect(message).toContain(`expires at ${expiresAt}`);
+      expect(hint).toContain('strongbox backup --database app --force');
+    }
+    expect(stack.alerts.published.slice(before)).toEqual([]);
+    expect((await stack.catalog.get(holder.id))?.state).toBe('RUNNING');
+    expect((await stack.catalog.getLock(lockName('logical', 'app')))?.owner).toBe(holder.id);
+    await letGo(holder);
+  });
+
+  it('a lock held by a dead local process is taken over at once (fresh heartbeat or not), and that backup marked FAILED', async () => {
+    const gone = deadPid();
+    const holder = await holdLock('20200105T000000Z-l-gone00', localRunner(gone, localProcesses.hostname), new Date());
+
+    const entry = await runLogicalBackup({ ...stack.deps, processes: localProcesses }, request());
+
+    expect(entry.state).toBe('VERIFIED');
+    expect(await stack.catalog.get(holder.id)).toMatchObject({ state: 'FAILED', errorCode: 'RUNNER_GONE', reason: expect.stringContaining(`pid ${gone} on ${localProcesses.hostname}`) });
+    expect(stack.log.lines.some((line) => line.message.includes('took over the lock') && line.attributes?.backupId === holder.id && line.attributes?.code === 'RUNNER_GONE')).toBe(true);
+  });
+
+  it('a dead pid on another host proves nothing: that lock waits for its heartbeat', async () => {
+    const holder = await holdLock('20200106T000000Z-l-other0', localRunner(deadPid(), `not-${localProcesses.hostname}`), new Date());
+
+    await expect(runLogicalBackup({ ...stack.deps, processes: localProcesses }, request())).rejects.toMatchObject({ code: 'BACKUP_ALREADY_RUNNING', runningId: holder.id });
+
+    expect((await stack.catalog.get(holder.id))?.state).toBe('RUNNING');
+    await letGo(holder);
   });
 
   it('a lock left by a task that stopped heart-beating is taken over, and that backup marked FAILED', async () => {
