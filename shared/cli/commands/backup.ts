@@ -1,14 +1,18 @@
 import type { Command } from 'commander';
 import { pgBaseBackupTools } from '../../adapters/postgres/basebackup';
-import { TIERS, type BackupEntry, type BaseCompression, type Compression, type Tier } from '../../domain/backup';
+import { isFinal, TIERS, type BackupEntry, type BaseCompression, type Compression, type Tier } from '../../domain/backup';
+import { InputError } from '../../errors';
 import { resolveDatabase } from '../../local/databases';
+import { localProcesses, thisProcessRunner } from '../../local/processes';
 import { pgDumpTools } from '../../runtime/dump-tools';
 import { STRONGBOX_VERSION } from '../../runtime/version';
 import { runLogicalBackup, type BackupProgress } from '../../usecases/backup';
 import { runBaseBackup } from '../../usecases/base-backup';
+import { forceReleaseBackupLock, readBackupLock } from '../../usecases/backup-lock';
 import { endProgress, formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { withInterrupts } from '../interrupts';
-import { withSession } from '../session';
+import { withSession, type Session } from '../session';
+import { terminalConfirm, type Confirm } from './restore';
 
 interface BackupFlags {
   database?: string;
@@ -17,6 +21,8 @@ interface BackupFlags {
   table: string[];
   compression?: string;
   type?: string;
+  force?: boolean;
+  yes?: boolean;
 }
 
 /** The `--json` shape of a backup (the issue's contract). */
@@ -79,21 +85,54 @@ export function progressPrinter(out: Output, database: string): ((progress: Back
   };
 }
 
-/** Runs `strongbox backup`; returns the exit code (1 when the backup ends FAILED). */
-export async function backupCommand(flags: BackupFlags, out: Output): Promise<number> {
+/**
+ * `--force`: shows who holds the lock, asks for the database's name on a terminal (unless
+ * `--yes`), then marks the holder FAILED and releases its lock. Nothing is asked when the
+ * lock is free. Throws InputError when the operator does not confirm.
+ */
+async function releaseLockByForce(session: Session, kind: 'logical' | 'base', database: string, flags: BackupFlags, out: Output, confirm: Confirm): Promise<void> {
+  const { context, config } = session;
+  const staleAfterMs = config.staleAfterSeconds * 1000;
+  const holder = await readBackupLock(context, { kind, database, staleAfterMs });
+  if (!holder) return;
+  if (!flags.yes && confirm) {
+    const { description: d } = holder;
+    out.stderr(
+      `The ${kind} backup lock of "${database}" is held by ${d.backupId} (${d.runner}${d.state ? `, ${d.state}` : ', no catalog entry'}${d.heartbeatAt ? `, last heartbeat ${d.heartbeatAt}` : ''}).\n` +
+        `--force marks that backup FAILED and releases its lock; if it still runs, it stops at its next heartbeat.\n`,
+    );
+    const answer = (await confirm(`Type the database's name ("${database}") to go ahead: `)).trim();
+    if (answer !== database) throw new InputError(`backup --force cancelled: "${answer}" is not "${database}"`, 'run it again and type the name exactly, or pass --yes');
+  }
+  await forceReleaseBackupLock(context, { kind, database, now: context.clock(), staleAfterMs });
+  out.stderr(`Released the lock of ${holder.backupId}${holder.entry && !isFinal(holder.entry.state) ? ' (marked FAILED)' : ''}.\n`);
+}
+
+/**
+ * Runs `strongbox backup`; returns the exit code (1 when the backup ends FAILED). With
+ * `--force`, first releases the lock of a backup of the same database and type (confirmed:
+ * `--yes`, or the database's name typed on a terminal); throws UsageError (exit 2) when
+ * there is neither.
+ */
+export async function backupCommand(flags: BackupFlags, out: Output, confirm: Confirm = undefined): Promise<number> {
   if (!TIERS.includes(flags.tier as Tier)) throw new UsageError(`--tier ${flags.tier} is not one of ${TIERS.join(', ')}`, 'e.g. --tier pre-migration');
   const type = checkType(flags);
-  return withSession(out, async ({ context, config, env }) => {
+  if (flags.force && !flags.yes && !confirm) {
+    throw new UsageError('backup --force marks the running backup FAILED and there is no terminal to confirm on', 'pass --yes to confirm, or run `strongbox list` to see the running backup first');
+  }
+  return withSession(out, async (session) => {
+    const { context, config, env } = session;
     const target = resolveDatabase(
       { name: flags.database, url: flags.databaseUrl, ...(type === 'logical' && flags.compression ? { compression: flags.compression as Compression } : {}) },
       config,
       env,
       context.paths,
     );
+    if (flags.force) await releaseLockByForce(session, type, target.name, flags, out, confirm);
     return withInterrupts(async (signal) => {
       const onProgress = progressPrinter(out, target.name);
-      const deps = { ...context, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
-      const common = { database: target.name, connection: target.connection, tier: flags.tier as Tier, runner: `pid:${process.pid}`, signal, ...(onProgress ? { onProgress } : {}) };
+      const deps = { ...context, processes: localProcesses, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
+      const common = { database: target.name, connection: target.connection, tier: flags.tier as Tier, runner: thisProcessRunner(), signal, ...(onProgress ? { onProgress } : {}) };
       const entry =
         type === 'base'
           ? await runBaseBackup({ ...deps, tools: pgBaseBackupTools }, { ...common, compression: (flags.compression ?? 'zstd') as BaseCompression })
@@ -127,7 +166,9 @@ export function registerBackup(program: Command, run: CommandRunner): void {
     .option('--tier <tier>', `one of ${TIERS.join(', ')}`, 'manual')
     .option('--table <pattern>', 'only these tables (pg_dump -t patterns; repeatable)', (value: string, previous: string[]) => [...previous, value], [])
     .option('--compression <kind>', 'logical: gzip (pg_dump\'s own) or zstd (faster); base: zstd (default) or none')
+    .option('--force', 'first release the lock of a running backup of the same database and type (marked FAILED): for a backup stuck after a crash')
+    .option('--yes', 'with --force: do not ask for the database name (needed without a terminal)')
     .option('--json', 'print one JSON document')
-    .addHelpText('after', '\nExamples:\n  strongbox backup --database app --tier pre-migration\n  strongbox backup --database app --type base --tier daily\n  DATABASE_URL=postgresql://me:secret@db/app strongbox backup --table \'"Sales".*\' --json\n')
-    .action(async (flags: BackupFlags & { json?: boolean }) => run((out) => backupCommand(flags, out), Boolean(flags.json)));
+    .addHelpText('after', '\nExamples:\n  strongbox backup --database app --tier pre-migration\n  strongbox backup --database app --type base --tier daily\n  DATABASE_URL=postgresql://me:secret@db/app strongbox backup --table \'"Sales".*\' --json\n  strongbox backup --database app --force --yes   # after a crash left the lock of a dead backup\n')
+    .action(async (flags: BackupFlags & { json?: boolean }) => run((out) => backupCommand(flags, out, terminalConfirm()), Boolean(flags.json)));
 }
