@@ -4,18 +4,46 @@ import { join } from 'node:path';
 import { LocalCluster } from '../adapters/postgres/cluster';
 import { seedSampleData } from '../adapters/postgres/sample-data';
 import type { PgConnection } from '../adapters/postgres/types';
+import { redactConnection } from '../domain/connection';
 import type { Log } from '../ports';
 import { DEMO_DATABASE, demoConnectionFile } from './databases';
 import type { HomePaths } from './home';
 
 /** The demo cluster's libpq passfile (mode 0600): the password never leaves it. */
-function passfilePath(paths: HomePaths): string {
+export function demoPassfilePath(paths: HomePaths): string {
   return join(paths.root, 'demo.pgpass');
 }
 
+/**
+ * Where this home's demo PostgreSQL listens and the passfile that logs in to it, as `npm start`
+ * recorded them; undefined when the home has no demo cluster.
+ */
+export function readDemoServer(paths: HomePaths): { host: string; port: number; user: string; passfile: string } | undefined {
+  try {
+    const recorded = JSON.parse(readFileSync(demoConnectionFile(paths), 'utf8')) as Partial<PgConnection>;
+    if (typeof recorded.host !== 'string' || typeof recorded.port !== 'number' || typeof recorded.user !== 'string') return undefined;
+    return { host: recorded.host, port: recorded.port, user: recorded.user, passfile: recorded.passfile ?? demoPassfilePath(paths) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Single quotes for POSIX sh, only where needed. */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The shell line that opens psql on the demo database (`PGPASSFILE=… psql postgresql://…`),
+ * the password read from its passfile, never printed.
+ */
+export function demoPsqlCommand(connection: PgConnection): string {
+  return `${connection.passfile ? `PGPASSFILE=${shellWord(connection.passfile)} ` : ''}psql ${shellWord(redactConnection(connection))}`;
+}
+
 function readPassword(paths: HomePaths): string | undefined {
-  if (!existsSync(passfilePath(paths))) return undefined;
-  return readFileSync(passfilePath(paths), 'utf8').trim().split(':').slice(4).join(':');
+  if (!existsSync(demoPassfilePath(paths))) return undefined;
+  return readFileSync(demoPassfilePath(paths), 'utf8').trim().split(':').slice(4).join(':');
 }
 
 /**
@@ -33,14 +61,14 @@ export async function ensureDemoCluster(paths: HomePaths, log: Log): Promise<{ c
     log.info('demo PostgreSQL started', { dataDir: paths.cluster });
   } else {
     password = randomBytes(18).toString('base64url');
-    writeFileSync(passfilePath(paths), `127.0.0.1:*:*:postgres:${password}\n`, { mode: 0o600 });
+    writeFileSync(demoPassfilePath(paths), `127.0.0.1:*:*:postgres:${password}\n`, { mode: 0o600 });
     cluster = await LocalCluster.create({ dataDir: paths.cluster, superuserPassword: password });
     await cluster.createDatabase(DEMO_DATABASE);
     await seedSampleData(cluster.connection(DEMO_DATABASE));
     log.info('demo PostgreSQL created with sample data', { dataDir: paths.cluster, database: DEMO_DATABASE });
   }
   const { password: _secret, ...withoutPassword } = cluster.connection(DEMO_DATABASE);
-  const connection: PgConnection = { ...withoutPassword, passfile: passfilePath(paths) };
+  const connection: PgConnection = { ...withoutPassword, passfile: demoPassfilePath(paths) };
   writeFileSync(demoConnectionFile(paths), `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
   return { connection, cluster };
 }

@@ -5,6 +5,7 @@ import { retentionHandler } from '../../functions/retention';
 import { scheduleBackupHandler } from '../../functions/schedule-backup';
 import { watchdogHandler } from '../../functions/watchdog';
 import type { LocalCluster } from '../adapters/postgres/cluster';
+import type { PgConnection } from '../adapters/postgres/types';
 import { logMetrics } from '../adapters/metrics/log-metrics';
 import { redactConnection } from '../domain/connection';
 import { DEFAULT_DEADMAN_POLICY, schedulesFor } from '../domain/deadman';
@@ -16,7 +17,7 @@ import type { AlertPublisher, Log } from '../ports';
 import { loadConfig } from './config-file';
 import { LOCAL_TABLE, openLocalContext } from './context';
 import { DEMO_DATABASE, resolveDatabase } from './databases';
-import { configureDemoArchiving, ensureDemoCluster } from './demo-cluster';
+import { configureDemoArchiving, demoPsqlCommand, ensureDemoCluster } from './demo-cluster';
 import { startLocalArchiving } from './archiving';
 import { pgWalServer } from '../adapters/postgres/wal-server';
 import { runWalCheckpoint } from '../usecases/wal-checkpoint';
@@ -55,6 +56,7 @@ export async function startLocalServer(options: {
   const { config, path: configPath } = loadConfig(env, cwd);
   const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log, ...(options.alertsConsole ? { alertsConsole: options.alertsConsole } : {}) });
   let cluster: LocalCluster | undefined;
+  let demoConnection: PgConnection | undefined;
   const cleanups: Array<() => Promise<void>> = [context.close];
   try {
     writeInstance(paths, { pid: process.pid, catalogEndpoint: context.catalogEndpoint, tableName: LOCAL_TABLE, startedAt: new Date().toISOString() });
@@ -65,6 +67,7 @@ export async function startLocalServer(options: {
       say('No DATABASE_URL and no databases in strongbox.config.json: starting a throwaway PostgreSQL with sample data…');
       const demo = await ensureDemoCluster(paths, log);
       cluster = demo.cluster;
+      demoConnection = demo.connection;
       cleanups.unshift(() => demo.cluster.stop());
       names.push(DEMO_DATABASE);
     }
@@ -134,6 +137,11 @@ export async function startLocalServer(options: {
     say(`  catalog     ${context.catalogEndpoint} (DynamoDB-compatible, table ${LOCAL_TABLE}, files in ${paths.catalog})`);
     say(`  task logs   ${paths.logs}`);
     for (const { name, target } of targets) say(`  database    ${name}: ${redactConnection(target.connection)}`);
+    if (cluster && demoConnection?.passfile) {
+      // The password stays in its passfile: say where, and how to use it (psql, and the CLI's --target-url).
+      say(`  connect     ${demoPsqlCommand(demoConnection)}`);
+      say(`              (the password is in ${demoConnection.passfile}; give PGPASSFILE=${demoConnection.passfile} to \`strongbox restore --target-url …\` too)`);
+    }
     say(`  archive     ${archiving.endpointUrl} (WAL archive endpoint; token in ${archiving.tokenFile})`);
     for (const [name, host] of archiving.hosts) {
       const configured = name === DEMO_DATABASE && cluster ? ' (already set on the demo PostgreSQL)' : '';

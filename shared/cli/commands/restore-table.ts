@@ -8,6 +8,7 @@ import { withInterrupts } from '../interrupts';
 import { endProgress, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
+import { checkLogin } from '../target-check';
 import { terminalConfirm, type Confirm } from './restore';
 
 /** The flags of `strongbox restore-table`. */
@@ -80,6 +81,8 @@ export async function restoreTableCommand(backupId: string, flags: RestoreTableF
       printResult(out, tablePlanSummary(plan), `${planText(plan)}\n(dry run: nothing was changed)`);
       return 0;
     }
+    // A refused login is found before the operator types the name, not after.
+    await checkLogin('--target-url', target, 'database', context.paths);
     if (!flags.yes && confirm) {
       out.stderr(`${planText(plan)}\n`);
       const answer = (await confirm(`Type the target database's name ("${target.database}") to go ahead: `)).trim();

@@ -10,6 +10,7 @@ import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
 import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
+import { checkLogin } from '../target-check';
 
 interface RestoreFlags {
   database?: string;
@@ -94,6 +95,8 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
       printResult(out, planSummary(plan), `${planText(plan)}\n(dry run: nothing was changed)`);
       return 0;
     }
+    // A refused login is found before the operator types the name, not after.
+    await checkLogin('--target-url', target, 'server', context.paths);
     if (!flags.yes && confirm) {
       out.stderr(`${planText(plan)}\n`);
       const answer = (await confirm(`Type the target database's name ("${target.database}") to go ahead: `)).trim();

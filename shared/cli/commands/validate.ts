@@ -10,6 +10,7 @@ import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
 import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
+import { checkLogin } from '../target-check';
 
 interface ValidateFlags {
   database?: string;
@@ -62,6 +63,8 @@ function scratchConnection(url: string, config: StrongboxConfig, env: NodeJS.Pro
 export async function validateCommand(backupId: string, flags: ValidateFlags, out: Output): Promise<number> {
   return withSession(out, async ({ context, config, env }) => {
     const scratch = flags.scratchUrl === undefined ? undefined : scratchConnection(flags.scratchUrl, config, env);
+    // A refused login is the operator's to fix, not a failed drill of the backup (no alert).
+    if (scratch) await checkLogin('--scratch-url', scratch, 'server', context.paths);
     return withInterrupts(async (signal) => {
       const onProgress = phaseProgressPrinter(out, `validate ${backupId}`);
       const report = await runValidation(
