@@ -123,6 +123,16 @@ export class BackupNotFoundError extends StrongboxError {
   }
 }
 
+/**
+ * `--database NAME` names no database Strongbox knows (none in the config, no backup of it in
+ * the catalog): most often a typing mistake, which must not look like "no backups".
+ */
+export class UnknownDatabaseError extends StrongboxError {
+  constructor(name: string, hint: string) {
+    super('DATABASE_UNKNOWN', `no database named "${name}" in the config or the catalog`, hint);
+  }
+}
+
 /** PostgreSQL could not be reached or refused the login. */
 export class DatabaseConnectionError extends StrongboxError {
   constructor(code: 'DB_UNREACHABLE' | 'DB_AUTH_FAILED' | 'DB_NOT_FOUND', message: string, hint: string, options?: { cause?: unknown }) {

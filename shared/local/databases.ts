@@ -50,6 +50,24 @@ function fromConfig(entry: DatabaseConfig, env: NodeJS.ProcessEnv): ResolvedData
 }
 
 /**
+ * The database names local mode knows without the catalog: the config's, DATABASE_URL's
+ * database, and the demo database when `npm start` made one. Never throws (a malformed
+ * DATABASE_URL adds nothing).
+ */
+export function configuredDatabaseNames(config: StrongboxConfig, env: NodeJS.ProcessEnv, paths: HomePaths): string[] {
+  const names = config.databases.map((database) => database.name);
+  if (env.DATABASE_URL) {
+    try {
+      names.push(parseDatabaseUrl(env.DATABASE_URL).database);
+    } catch {
+      // Reported by the command that uses it.
+    }
+  }
+  if (readDemoConnection(paths)) names.push(DEMO_DATABASE);
+  return [...new Set(names)];
+}
+
+/**
  * Which database a command is about: `--database-url` (which must carry no password:
  * argv is visible to every user), `--database NAME` from the config or the local demo
  * cluster, DATABASE_URL from the environment, the only configured database, or the demo
@@ -84,7 +102,7 @@ export function resolveDatabase(
     }
     const demo = request.name === DEMO_DATABASE ? readDemoConnection(paths) : undefined;
     if (demo) return withCompression({ name: DEMO_DATABASE, connection: demo, compression: 'gzip', includeRolePasswords: false });
-    const known = [...config.databases.map((database) => database.name), ...(readDemoConnection(paths) ? [DEMO_DATABASE] : [])];
+    const known = configuredDatabaseNames(config, env, paths);
     throw new InputError(`no database named "${request.name}"`, known.length ? `known: ${known.join(', ')}` : 'add it to strongbox.config.json, or pass --database-url');
   }
   if (env.DATABASE_URL) {

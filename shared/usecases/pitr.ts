@@ -1,16 +1,18 @@
 import type { Readable } from 'node:stream';
 import type { Catalog } from '../adapters/catalog/catalog';
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import type { RestorePoint, WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { Storage } from '../adapters/storage/storage';
 import type { BackupEntry } from '../domain/backup';
 import { StrongboxError } from '../errors';
-import { parseHistory, timelinePath, type HistoryEntry } from '../domain/wal/history';
+import { isOnPath, parseHistory, timelinePath, type HistoryEntry } from '../domain/wal/history';
+import { defaultTimeline, listTimelines } from '../domain/wal/live-timeline';
 import { describeGaps, requiredSegments } from '../domain/wal/continuity';
 import { walRecordKey } from '../domain/wal/keys';
-import { historyName, parseLsn, segnoOfLsn } from '../domain/wal/names';
+import { formatLsn, historyName, parseLsn, segnoOfLsn } from '../domain/wal/names';
 import { planPitr, type ArchiveView, type BaseCandidate, type PitrPlan, type ResolvedTarget } from '../domain/wal/pitr-plan';
 import { recoveryTargetSettings, type PitrTarget } from '../domain/wal/pitr-target';
-import type { Log } from '../ports';
+import type { Clock, Log } from '../ports';
+import { liveTimelineOf } from './live-timeline';
 import { readArchivedHistory } from './wal-history';
 
 /**
@@ -32,7 +34,7 @@ export interface RecoveryServer {
   unpackBaseBackup(options: { body: Readable; compression: 'zstd' | 'none'; dataDir: string; key: string; sha256: string; bytes?: number }): Promise<void>;
   writeRecoveryConfig(dataDir: string, settings: Record<string, string>): Promise<void>;
   socketDirFor(dataDir: string): string;
-  startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number }): Promise<{ seconds: number; logFile: string }>;
+  startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number }): Promise<{ seconds: number; logFile: string; timeline?: number }>;
 }
 
 export interface PitrRequest {
@@ -44,9 +46,13 @@ export interface PitrRequest {
   /** The commands PostgreSQL runs: Strongbox's wal-fetch and wal-push for this database. */
   restoreCommand: string;
   archiveCommand: string;
-  /** Follow this timeline (default: the newest archived, as PostgreSQL's `latest`). */
+  /** Follow this timeline (default: the live server's, see planRecovery). */
   timeline?: number;
-  /** False: the recovered cluster archives nothing (drills must never write into production's history). */
+  /**
+   * True only when the user confirmed that the recovered cluster becomes the primary: it
+   * then archives its new timeline into this database's archive. False (a copy, a drill):
+   * it archives nothing, so the primary's history stays its own.
+   */
   archive: boolean;
   start: boolean;
   port: number;
@@ -57,7 +63,9 @@ export interface PitrResult {
   plan: PitrPlan;
   pgdata: string;
   settings: Record<string, string>;
-  started?: { seconds: number; port: number; logFile: string };
+  started?: { seconds: number; port: number; logFile: string; timeline?: number };
+  /** Set when the promoted cluster was recorded as the live server (`archive`, i.e. --as-primary). */
+  recordedLive?: { timeline: number; at: string };
 }
 
 /** A VERIFIED base backup's part for the plan, or undefined when the entry cannot serve. */
@@ -81,14 +89,9 @@ async function readHistory(deps: PitrDeps, database: string, timeline: number): 
   return parseHistory(text, timeline);
 }
 
-/** The archive as the catalog records it, along the path to `timeline` (default: the newest). */
-async function archiveView(deps: PitrDeps, database: string, fromSegno: bigint, timeline?: number): Promise<ArchiveView> {
-  const timelines = (await deps.walCatalog.timelines(database)).map((t) => t.timeline);
-  if (timeline !== undefined && !timelines.includes(timeline)) {
-    throw new StrongboxError('PITR_UNKNOWN_TIMELINE', `timeline ${timeline} of ${database} has no archived WAL`, `the archive has timelines ${timelines.join(', ') || 'none'}`);
-  }
-  const newest = timeline ?? Math.max(1, ...timelines);
-  const path = timelinePath(newest, newest === 1 ? [] : await readHistory(deps, database, newest));
+/** The archive as the catalog records it, along the path to `timeline`. */
+async function archiveView(deps: PitrDeps, database: string, fromSegno: bigint, timeline: number): Promise<ArchiveView> {
+  const path = timelinePath(timeline, timeline === 1 ? [] : await readHistory(deps, database, timeline));
   const archived = new Map<string, string>();
   let segmentSize: number | undefined;
   for (const stretch of path) {
@@ -102,24 +105,62 @@ async function archiveView(deps: PitrDeps, database: string, fromSegno: bigint, 
 }
 
 /**
+ * The timeline a recovery follows: the one asked for (it must have archived WAL), else the
+ * live server's (never a recovered copy's, however new), else the newest archived one.
+ */
+async function chooseTimeline(deps: PitrDeps, database: string, bases: readonly BackupEntry[], asked: number | undefined): Promise<{ timeline: number; archived: number[]; warnings: string[] }> {
+  const archived = (await deps.walCatalog.timelines(database)).map((t) => t.timeline).sort((a, b) => a - b);
+  if (asked !== undefined) {
+    if (!archived.includes(asked)) {
+      throw new StrongboxError('PITR_UNKNOWN_TIMELINE', `timeline ${asked} of ${database} has no archived WAL`, archived.length ? `the archive has ${archived.length === 1 ? 'timeline' : 'timelines'} ${listTimelines(archived)}: give one of them to --timeline, or leave --timeline out to follow the live server's` : 'nothing is archived yet: check archiving with `strongbox doctor`');
+    }
+    return { timeline: asked, archived, warnings: [] };
+  }
+  const live = liveTimelineOf(await deps.walCatalog.getArchiveStatus(database), bases);
+  const choice = defaultTimeline({ archived, ...(live ? { live } : {}) });
+  return { timeline: choice.timeline, archived, warnings: choice.warning ? [choice.warning] : [] };
+}
+
+/**
  * Plans the recovery from the catalog alone. Throws PITR_UNKNOWN_RESTORE_POINT for a
- * name the catalog does not know, and what planPitr throws (PITR_NO_BASE_BACKUP, WAL_GAP,
- * PITR_TARGET_NOT_ARCHIVED).
+ * name the catalog does not know, PITR_UNKNOWN_TIMELINE / PITR_TARGET_OFF_TIMELINE when
+ * the timeline asked for has no archived WAL or does not hold the restore point, and what
+ * planPitr throws (PITR_NO_BASE_BACKUP, WAL_GAP, PITR_TARGET_NOT_ARCHIVED).
  */
 export async function planRecovery(deps: PitrDeps, database: string, target: PitrTarget, timeline?: number): Promise<{ plan: PitrPlan; entry: BackupEntry }> {
   let resolved: ResolvedTarget = target;
+  let point: RestorePoint | undefined;
   if (target.type === 'name') {
-    const point = await deps.walCatalog.getRestorePoint(database, target.name);
+    point = await deps.walCatalog.getRestorePoint(database, target.name);
     if (!point) {
       throw new StrongboxError('PITR_UNKNOWN_RESTORE_POINT', `restore point "${target.name}" of ${database} is not in the catalog`, 'list them with `strongbox list --restore-points`, or give --lsn / --time instead');
     }
     resolved = { ...target, lsn: parseLsn(point.lsn) };
   }
-  const entries = (await deps.catalog.listByDatabase(database, { kind: 'base' })).filter((entry) => candidateOf(entry) !== undefined);
+  const all = await deps.catalog.listByDatabase(database, { kind: 'base' });
+  const entries = all.filter((entry) => candidateOf(entry) !== undefined);
   const bases = entries.map((entry) => candidateOf(entry)!);
   const oldestStart = bases.reduce<bigint | undefined>((min, base) => (min === undefined || base.startLsn < min ? base.startLsn : min), undefined);
-  const archive = await archiveView(deps, database, oldestStart === undefined ? 0n : segnoOfLsn(oldestStart), timeline);
-  const plan = planPitr({ target: resolved, bases, archive });
+  const fromSegno = oldestStart === undefined ? 0n : segnoOfLsn(oldestStart);
+  const choice = await chooseTimeline(deps, database, all, timeline);
+  let archive = await archiveView(deps, database, fromSegno, choice.timeline);
+  if (point && !isOnPath(archive.path, point.timeline, parseLsn(point.lsn))) {
+    const where = `restore point "${point.name}" was made on timeline ${point.timeline} at ${point.lsn}`;
+    if (timeline !== undefined || !choice.archived.includes(point.timeline)) {
+      const left = archive.path.find((stretch) => stretch.timeline === point!.timeline)?.endLsn;
+      throw new StrongboxError(
+        'PITR_TARGET_OFF_TIMELINE',
+        `${where}, which timeline ${choice.timeline} ${left !== undefined ? `left at ${formatLsn(left)}, before it` : 'does not pass through'}`,
+        choice.archived.includes(point.timeline) ? `recover along the timeline it was made on: --timeline ${point.timeline}` : `timeline ${point.timeline} has no archived WAL: choose another target`,
+      );
+    }
+    choice.warnings.push(`${where}, off timeline ${choice.timeline}: following timeline ${point.timeline}`);
+    choice.timeline = point.timeline;
+    archive = await archiveView(deps, database, fromSegno, point.timeline);
+  }
+  const others = choice.archived.filter((t) => t !== choice.timeline);
+  const plan = planPitr({ target: resolved, bases, archive, otherTimelines: others });
+  plan.warnings.unshift(...choice.warnings);
   await assertStored(deps, database, plan, archive);
   return { plan, entry: entries.find((entry) => entry.id === plan.base.id)! };
 }
@@ -172,9 +213,11 @@ export function recoverySettings(request: PitrRequest, socketDir: string): Recor
  * recovery settings and, with `start`, starts the server and waits for promotion.
  * Nothing is written when the plan fails; a failed unpack leaves the folder empty.
  */
-export async function runPitr(deps: PitrDeps & { server: RecoveryServer }, request: PitrRequest): Promise<PitrResult> {
+export async function runPitr(deps: PitrDeps & { server: RecoveryServer; clock: Clock }, request: PitrRequest): Promise<PitrResult> {
   const { plan, entry } = await planRecovery(deps, request.database, request.target, request.timeline);
-  const settings = recoverySettings(request, deps.server.socketDirFor(request.pgdata));
+  // Always the planned timeline, never PostgreSQL's `latest`: a copy's timeline in the
+  // archive must not lead this recovery away from the one the plan proved continuous.
+  const settings = recoverySettings({ ...request, timeline: plan.timelines.at(-1)! }, deps.server.socketDirFor(request.pgdata));
   deps.log.info('pitr planned', { database: request.database, base: plan.base.id, target: plan.target, wal: plan.wal });
   await deps.server.prepareEmptyDataDir(request.pgdata);
   const compression = entry.compression === 'zstd' ? 'zstd' : 'none';
@@ -183,5 +226,14 @@ export async function runPitr(deps: PitrDeps & { server: RecoveryServer }, reque
   deps.log.info('pitr data directory ready', { pgdata: request.pgdata });
   if (!request.start) return { plan, pgdata: request.pgdata, settings };
   const started = await deps.server.startAndAwaitPromotion({ dataDir: request.pgdata, port: request.port, timeoutMs: request.timeoutMs });
-  return { plan, pgdata: request.pgdata, settings, started: { ...started, port: request.port } };
+  const result: PitrResult = { plan, pgdata: request.pgdata, settings, started: { ...started, port: request.port } };
+  if (request.archive && started.timeline !== undefined) {
+    // The user confirmed this is the new primary: later recoveries and the status follow it
+    // now, not only after the next WAL checkpoint reads it from the server.
+    const at = deps.clock().toISOString();
+    await deps.walCatalog.putArchiveStatus(request.database, { measuredAt: at, timeline: started.timeline, timelineSource: 'promotion' });
+    deps.log.info('pitr recorded the promoted cluster as the live server', { database: request.database, timeline: started.timeline });
+    result.recordedLive = { timeline: started.timeline, at };
+  }
+  return result;
 }

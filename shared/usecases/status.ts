@@ -3,6 +3,7 @@ import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { Storage } from '../adapters/storage/storage';
 import { databaseStatus, type DatabaseStatus } from '../domain/status';
 import type { Log } from '../ports';
+import { liveTimelineOf } from './live-timeline';
 import { readWalView, type ReadCount } from './status/wal-view';
 
 export interface StatusDeps {
@@ -36,7 +37,8 @@ export async function readStatus(deps: StatusDeps, request: { databases: readonl
     const archiveStatus = await deps.walCatalog.getArchiveStatus(database);
     reads.requests += 1;
     reads.items += archiveStatus ? 1 : 0;
-    const wal = await readWalView(deps, database, backups, reads);
+    const live = liveTimelineOf(archiveStatus, backups);
+    const wal = await readWalView(deps, database, backups, reads, live);
     const status = databaseStatus({ database, backups, ...(wal ? { wal } : {}), ...(archiveStatus ? { archiveStatus } : {}) }, request.now);
     deps.log.info('status computed', {
       database,

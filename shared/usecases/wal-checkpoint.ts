@@ -182,6 +182,8 @@ async function checkpoint(deps: WalCheckpointDeps, request: WalCheckpointRequest
     ...(stats.lastFailedWal ? { lastFailedWal: stats.lastFailedWal } : {}),
     ...(stats.lastFailedAt ? { lastFailedAt: stats.lastFailedAt } : {}),
     gap: gap.missing,
+    timeline: switched.timeline,
+    timelineSource: 'checkpoint',
   };
   await deps.walCatalog.putArchiveStatus(database, status);
   deps.log.info('WAL checkpoint finished', { database, archived, lagSeconds, alerts: published, warnings });

@@ -70,7 +70,10 @@ export async function findArchiveGap(
     return unchecked(`base backup ${newest.id} is not on the way to timeline ${switched.timeline}: take a new base backup`, newest.id);
   }
 
-  const required = requiredSegments({ path, startLsn: parseLsn(base.startLsn), endLsn: parseLsn(switched.lsn) - 1n, segmentSize });
+  // A base backup that began after the switch (it ran meanwhile) needs nothing before it yet.
+  const startLsn = parseLsn(base.startLsn);
+  const endLsn = parseLsn(switched.lsn) - 1n;
+  const required = endLsn < startLsn ? [] : requiredSegments({ path, startLsn, endLsn, segmentSize });
   const through = request.archivedThrough === undefined ? undefined : /^[0-9A-F]{24}/.exec(request.archivedThrough)?.[0];
   const archivedByServer = (name: string) => through !== undefined && name <= through;
   let missing = findGaps(required, await archivedNames(deps.walCatalog, database, required, segmentSize));

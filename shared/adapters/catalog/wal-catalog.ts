@@ -27,6 +27,12 @@ export interface ArchiveStatus {
   lastFailedAt?: string;
   /** Segment names missing since the last base backup (empty or absent: none). */
   gap?: string[];
+  /**
+   * The timeline the live server was on at `measuredAt`: read by the checkpoint from the
+   * configured connection, or set by a confirmed `strongbox pitr --as-primary`.
+   */
+  timeline?: number;
+  timelineSource?: 'checkpoint' | 'promotion';
 }
 
 /** One page of a listing; `next` is given back as `after` to read the following page. */

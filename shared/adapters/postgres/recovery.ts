@@ -121,9 +121,9 @@ export function socketDirFor(dataDir: string): string {
  * Starts the recovered server and waits until it has promoted (not merely accepts
  * connections: `pg_ctl -w` returns at consistency). Throws RECOVERY_FAILED with the log's
  * last lines when the server stops (e.g. WAL could not be fetched, or the target was not
- * reached) or when `timeoutMs` passes. Returns the seconds from start to promotion.
+ * reached) or when `timeoutMs` passes. Returns the seconds from start to promotion and the new timeline (when it could be read).
  */
-export async function startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number; binDir?: string }): Promise<{ seconds: number; logFile: string }> {
+export async function startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number; binDir?: string }): Promise<{ seconds: number; logFile: string; timeline?: number }> {
   const binDir = options.binDir ?? (await findBinDir());
   const logFile = join(options.dataDir, LOG_NAME);
   const started = Date.now();
@@ -132,7 +132,13 @@ export async function startAndAwaitPromotion(options: { dataDir: string; port: n
   const socketDir = socketDirFor(options.dataDir);
   for (;;) {
     const probe = await psqlAsServer(socketDir, options.port, 'SELECT pg_is_in_recovery()');
-    if (probe === 'f') return { seconds: (Date.now() - started) / 1000, logFile };
+    if (probe === 'f') {
+      const seconds = (Date.now() - started) / 1000;
+      // The new timeline, from the name of the segment now being written.
+      const tli = await psqlAsServer(socketDir, options.port, 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)');
+      const timeline = tli && /^[0-9A-F]{8}$/.test(tli) ? parseInt(tli, 16) : undefined;
+      return { seconds, logFile, ...(timeline !== undefined ? { timeline } : {}) };
+    }
     if (probe === undefined) {
       const status = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, 'status'], { cwd: '/' });
       if (status.code !== 0) throw recoveryError(`recovery stopped before promotion: ${await logTail(logFile)}`, `read ${logFile}; fix the cause (e.g. bring the archive endpoint back) and run the recovery again into an empty folder`);

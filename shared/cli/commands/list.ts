@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { BackupEntry } from '../../domain/backup';
+import { configuredDatabaseNames } from '../../local/databases';
+import { catalogLooksLost, checkDatabaseName } from '../../usecases/database-names';
 import { formatBytes, printResult, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
 import { backupSummary } from './backup';
@@ -30,9 +32,18 @@ export function oneLine(text: string, width = REASON_WIDTH): string {
   return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
 }
 
-/** The human table of `list`: one line per entry, whatever its reason holds. */
-export function listTable(entries: BackupEntry[]): string {
-  if (!entries.length) return 'No backups in the catalog yet. Take one with `strongbox backup`.';
+/**
+ * The human table of `list`: one line per entry, whatever its reason holds. When there is
+ * none, says so for `database` (the `--database` asked about), and points at `catalog
+ * rebuild` instead of a first backup when `catalogLost` (empty catalog, objects in storage).
+ */
+export function listTable(entries: BackupEntry[], empty: { database?: string; catalogLost?: boolean } = {}): string {
+  if (!entries.length) {
+    if (empty.catalogLost) return 'No backups in the catalog, but the storage holds objects: the catalog is new or was lost. Run `strongbox catalog rebuild` to index the backups again.';
+    return empty.database
+      ? `No backups of "${empty.database}" in the catalog yet. Take one with \`strongbox backup --database ${empty.database}\`.`
+      : 'No backups in the catalog yet. Take one with `strongbox backup`.';
+  }
   const rows = entries.map((entry) => [
     entry.id,
     entry.database,
@@ -49,14 +60,24 @@ export function listTable(entries: BackupEntry[]): string {
   return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Runs `strongbox list`: the catalog, newest first. */
+/**
+ * Runs `strongbox list`: the catalog, newest first. Throws UnknownDatabaseError when
+ * `--database` names a database neither configured nor in the catalog (a typing mistake
+ * must not read as "no backups").
+ */
 export async function listCommand(flags: { database?: string; limit?: string }, out: Output): Promise<number> {
-  return withSession(out, async ({ context }) => {
+  return withSession(out, async ({ context, config, env }) => {
     const limit = flags.limit ? Number(flags.limit) : undefined;
     const entries = flags.database
       ? await context.catalog.listByDatabase(flags.database, limit ? { limit } : {})
       : await context.catalog.listAll(limit ? { limit } : {});
-    printResult(out, entries.map((entry) => ({ ...backupSummary(entry), kind: entry.kind, scope: entry.scope, lastValidation: entry.lastValidation ?? null })), listTable(entries));
+    if (!entries.length && flags.database) await checkDatabaseName(context, { name: flags.database, configured: configuredDatabaseNames(config, env, context.paths) });
+    const catalogLost = !entries.length && !out.json && (await catalogLooksLost(context));
+    printResult(
+      out,
+      entries.map((entry) => ({ ...backupSummary(entry), kind: entry.kind, scope: entry.scope, lastValidation: entry.lastValidation ?? null })),
+      listTable(entries, { ...(flags.database ? { database: flags.database } : {}), catalogLost }),
+    );
     return 0;
   });
 }

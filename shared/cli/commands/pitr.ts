@@ -12,7 +12,9 @@ import { readLiveInstance } from '../../local/home';
 import { walHostPaths } from '../../local/wal-paths';
 import { planRecovery, runPitr, type PitrResult } from '../../usecases/pitr';
 import type { PitrPlan } from '../../domain/wal/pitr-plan';
+import { InputError } from '../../errors';
 import { printResult, UsageError, type CommandRunner, type Output } from '../output';
+import { terminalConfirm, type Confirm } from './restore';
 import { withSession } from '../session';
 
 interface PitrFlags {
@@ -25,7 +27,10 @@ interface PitrFlags {
   exclusive?: boolean;
   timeline?: string;
   pgdata?: string;
+  /** From --no-archive: false when given. A copy archives nothing anyway; kept so old scripts work. */
   archive: boolean;
+  asPrimary?: boolean;
+  yes?: boolean;
   start?: boolean;
   dryRun?: boolean;
   port?: string;
@@ -55,12 +60,14 @@ function summary(database: string, result: { plan: PitrPlan } & Partial<PitrResu
     warnings: result.plan.warnings,
     ...(result.pgdata ? { pgdata: result.pgdata } : {}),
     ...(result.settings ? { settings: result.settings } : {}),
-    ...(result.started ? { started: { port: result.started.port, replaySeconds: result.started.seconds, logFile: result.started.logFile } } : {}),
+    ...(result.started ? { started: { port: result.started.port, replaySeconds: result.started.seconds, logFile: result.started.logFile, ...(result.started.timeline !== undefined ? { timeline: result.started.timeline } : {}) } } : {}),
+    ...(result.pgdata ? { asPrimary: Boolean(result.recordedLive) || result.settings?.['archive_mode'] === 'on' } : {}),
+    ...(result.recordedLive ? { liveTimeline: result.recordedLive } : {}),
   };
 }
 
 /** Runs `strongbox pitr`: plan (and with --dry-run only the plan), unpack, configure, optionally start and await promotion. */
-export async function pitrCommand(flags: PitrFlags, out: Output): Promise<number> {
+export async function pitrCommand(flags: PitrFlags, out: Output, confirm: Confirm = undefined): Promise<number> {
   const target = parsePitrTarget({ time: flags.time, lsn: flags.lsn, xid: flags.xid, name: flags.name, latest: flags.latest });
   if (!flags.dryRun && !flags.pgdata) throw new UsageError('--pgdata DIR is required (or --dry-run)', 'name a new or empty folder for the recovered cluster, e.g. --pgdata /var/lib/postgresql/recovered');
   const timeoutSeconds = Number(flags.timeout);
@@ -68,7 +75,11 @@ export async function pitrCommand(flags: PitrFlags, out: Output): Promise<number
   const port = flags.port === undefined ? undefined : Number(flags.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`--port ${flags.port} is not a TCP port`, 'e.g. --port 5433');
   const timeline = flags.timeline === undefined ? undefined : Number(flags.timeline);
-  if (timeline !== undefined && (!Number.isInteger(timeline) || timeline < 1)) throw new UsageError(`--timeline ${flags.timeline} is not a timeline number`, 'e.g. --timeline 1 (default: the newest archived timeline)');
+  if (timeline !== undefined && (!Number.isInteger(timeline) || timeline < 1)) throw new UsageError(`--timeline ${flags.timeline} is not a timeline number`, 'e.g. --timeline 1 (default: the timeline the live server is on)');
+  if (flags.asPrimary && !flags.archive) throw new UsageError('--as-primary and --no-archive contradict each other', 'a new primary archives its timeline; leave out --as-primary for a copy that archives nothing');
+  if (flags.asPrimary && !flags.dryRun && !flags.yes && !confirm) {
+    throw new UsageError('--as-primary makes the recovered cluster the primary of this database\'s archive and there is no terminal to confirm on', 'pass --yes to confirm, or leave out --as-primary for a copy that archives nothing');
+  }
   return withSession(out, async ({ context, config, env }) => {
     const database = resolveDatabase({ name: flags.database }, config, env, context.paths).name;
     const deps = { catalog: context.catalog, walCatalog: context.walCatalog, storage: context.storage, log: context.log };
@@ -76,6 +87,13 @@ export async function pitrCommand(flags: PitrFlags, out: Output): Promise<number
       const { plan } = await planRecovery(deps, database, target, timeline);
       printResult(out, summary(database, { plan }, true), [`Point-in-time recovery of ${database} (dry run: nothing written)`, ...planLines(plan)].join('\n'));
       return 0;
+    }
+    if (flags.asPrimary && !flags.yes && confirm) {
+      out.stderr(
+        `--as-primary: the recovered cluster becomes the primary of ${database}. It archives a new timeline into ${database}'s archive, and status and later recoveries follow that timeline instead of the server running now. Stop the old primary first.\n`,
+      );
+      const answer = (await confirm(`Type the database's name ("${database}") to go ahead: `)).trim();
+      if (answer !== database) throw new InputError(`pitr cancelled: "${answer}" is not "${database}"`, 'run it again and type the name exactly, or leave out --as-primary for a copy');
     }
     const host = walHostPaths(context.paths, database);
     // Recovery fetches WAL through the archive endpoint: without `npm start`, this command serves it while it runs.
@@ -88,7 +106,7 @@ export async function pitrCommand(flags: PitrFlags, out: Output): Promise<number
     try {
       const pgdata = resolvePath(flags.pgdata!);
       const result = await runPitr(
-        { ...deps, server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
+        { ...deps, clock: () => new Date(), server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
         {
           database,
           target,
@@ -97,7 +115,7 @@ export async function pitrCommand(flags: PitrFlags, out: Output): Promise<number
           pgdata,
           restoreCommand: host.restoreCommand,
           archiveCommand: host.archiveCommand,
-          archive: flags.archive,
+          archive: Boolean(flags.asPrimary),
           start: Boolean(flags.start),
           port: port ?? (await freePort()),
           timeoutMs: timeoutSeconds * 1000,
@@ -106,9 +124,17 @@ export async function pitrCommand(flags: PitrFlags, out: Output): Promise<number
       const lines = [`Point-in-time recovery of ${database} into ${pgdata}`, ...planLines(result.plan)];
       if (result.started) {
         lines.push(`  promoted    after ${result.started.seconds.toFixed(1)} s of replay; listening on 127.0.0.1:${result.started.port} (log ${result.started.logFile})`);
-        lines.push(flags.archive ? '  archiving   on: the new timeline is archived into the same archive (this is the new primary)' : '  archiving   off (--no-archive)');
       } else {
         lines.push(`  ready       start it with: pg_ctl -D ${pgdata} start   (it replays, then promotes)`);
+      }
+      if (flags.asPrimary) {
+        lines.push(
+          result.recordedLive
+            ? `  archiving   on: the new primary archives timeline ${result.recordedLive.timeline} into ${database}'s archive; status and later recoveries follow it`
+            : `  archiving   on once started: the new primary archives its timeline into ${database}'s archive; the next WAL checkpoint records it as the live one`,
+        );
+      } else {
+        lines.push(`  archiving   off: a copy, it writes nothing into ${database}'s archive (to make it the primary, recover again with --as-primary)`);
       }
       printResult(out, summary(database, result, false), lines.join('\n'));
       return 0;
@@ -130,9 +156,11 @@ export function registerPitr(program: Command, run: CommandRunner): void {
     .option('--name <name>', 'recover to a restore point made with `strongbox restore-point`')
     .option('--latest', 'recover everything archived')
     .option('--exclusive', 'stop just before the target instead of just after it')
-    .option('--timeline <n>', 'follow this timeline (default: the newest archived one, e.g. 2 after an earlier recovery was promoted)')
+    .option('--timeline <n>', 'follow this timeline (default: the one the live server is on, as the WAL checkpoint last read it; `strongbox status` lists them)')
     .option('--pgdata <dir>', 'the new data directory (must be empty or absent)')
-    .option('--no-archive', 'the recovered cluster archives nothing (for drills that must never write into the archive)')
+    .option('--as-primary', 'the recovered cluster becomes the primary: it archives its new timeline into this database\'s archive (confirm by typing the name, or --yes). Without it the recovery is a copy that archives nothing')
+    .option('--yes', 'do not ask for confirmation of --as-primary (needed without a terminal)')
+    .option('--no-archive', 'the default (kept for old scripts): the recovered cluster archives nothing')
     .option('--start', 'start the recovered server and wait until it has promoted')
     .option('--port <port>', 'port of the recovered server (default: a free one)')
     .option('--timeout <seconds>', 'how long --start waits for promotion', '3600')
@@ -140,7 +168,8 @@ export function registerPitr(program: Command, run: CommandRunner): void {
     .option('--json', 'print one JSON document')
     .addHelpText(
       'after',
-      '\nExamples:\n  strongbox pitr --database app --time "2026-11-24 03:12:00" --dry-run\n  strongbox pitr --database app --name before-migration-42 --pgdata /srv/pg/recovered --start\n  strongbox pitr --latest --pgdata /tmp/drill --no-archive --start --json\n',
+      '\nExamples:\n  strongbox pitr --database app --time "2026-11-24 03:12:00" --dry-run\n  strongbox pitr --database app --name before-migration-42 --pgdata /srv/pg/recovered --start\n' +
+        '  strongbox pitr --database app --latest --pgdata /var/lib/postgresql/15/main --as-primary --start   # total loss: the recovery becomes the primary\n',
     )
-    .action(async (flags: PitrFlags) => run((out) => pitrCommand(flags, out), Boolean(flags.json)));
+    .action(async (flags: PitrFlags) => run((out) => pitrCommand(flags, out, terminalConfirm()), Boolean(flags.json)));
 }

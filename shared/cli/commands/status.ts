@@ -38,6 +38,7 @@ function windowLines(status: DatabaseStatus): string[] {
     ...field('logical restore', [logicalLine]),
     ...field('point in time', pitrLines),
     ...field('WAL gaps', gapLines),
+    ...(status.timelines.length > 1 || status.liveTimeline ? field('timelines', timelineLines(status)) : []),
     ...field('WAL archived', [
       pitr.firstArchived && pitr.lastArchived
         ? `${pitr.archivedSegments} segment(s) since the oldest base backup, ${pitr.firstArchived.name} … ${pitr.lastArchived.name}; timelines ${pitr.timelines.join(', ')}`
@@ -46,6 +47,18 @@ function windowLines(status: DatabaseStatus): string[] {
           : 'nothing',
     ]),
   ];
+}
+
+/** One line per archived timeline: where it branched, whether the live server is on it, the flag to follow it. */
+function timelineLines(status: DatabaseStatus): string[] {
+  const live = status.liveTimeline;
+  const source = live ? { checkpoint: 'the WAL checkpoint', 'base-backup': 'the newest base backup', promotion: 'pitr --as-primary' }[live.source] : undefined;
+  return status.timelines.map((timeline) => {
+    const branch = timeline.parent !== undefined ? `branched off ${timeline.parent} at ${timeline.branchLsn}` : timeline.timeline === 1 ? 'the first' : 'branch point unknown';
+    const role = timeline.live ? `the live server is on it (${source}, ${formatTime(live!.at)})` : live ? 'not the live server: a recovered copy or an old primary' : 'live server not recorded yet';
+    const use = timeline.followed ? 'followed by default' : `pitr ${timeline.flag} to follow it`;
+    return `${timeline.timeline}: ${branch}, up to ${timeline.highestName || '?'}; ${role}; ${use}`;
+  });
 }
 
 function healthLines(status: DatabaseStatus): string[] {

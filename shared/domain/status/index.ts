@@ -1,5 +1,5 @@
 import { logicalWindow } from './logical';
-import type { DatabaseStatus, StatusInput } from './model';
+import type { DatabaseStatus, StatusInput, TimelineStatus, WalView } from './model';
 import { pitrWindow } from './pitr';
 import { archiveLag, lastValidations, tierSummaries } from './summary';
 
@@ -7,6 +7,14 @@ export type * from './model';
 export { logicalWindow, isRestorable } from './logical';
 export { pitrWindow } from './pitr';
 export { archiveLag, lastValidations, tierSummaries } from './summary';
+
+/** Every archived timeline with whether the live server is on it and the flag to follow it. */
+export function timelineStatuses(wal: WalView | undefined): TimelineStatus[] {
+  if (!wal) return [];
+  const followed = wal.followed ?? wal.path.at(-1)?.timeline;
+  const known = wal.timelines ?? wal.path.map((stretch) => ({ timeline: stretch.timeline, highestName: '' }));
+  return known.map((timeline) => ({ ...timeline, live: wal.live?.timeline === timeline.timeline, followed: timeline.timeline === followed, flag: `--timeline ${timeline.timeline}` }));
+}
 
 /**
  * `strongbox status` for one database at `now`: the logical and PITR restore windows,
@@ -34,6 +42,8 @@ export function databaseStatus(input: StatusInput, now: Date): DatabaseStatus {
     now: now.toISOString(),
     logical: logicalWindow(usable, now),
     pitr,
+    timelines: timelineStatuses(input.wal),
+    ...(input.wal?.live ? { liveTimeline: input.wal.live } : {}),
     tiers: tierSummaries(usable, now),
     ...(last ? { lastValidation: last } : {}),
     ...(lastGood ? { lastGoodValidation: lastGood } : {}),

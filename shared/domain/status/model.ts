@@ -1,6 +1,7 @@
 import type { ArchiveStatus } from '../../adapters/catalog/wal-catalog';
 import type { BackupEntry, BackupKind, BackupScope, BackupState, Tier } from '../backup';
 import type { TimelineSegment } from '../wal/history';
+import type { LiveTimelineEvidence } from '../wal/live-timeline';
 
 /**
  * The shapes of `strongbox status`: what it reads (StatusInput) and what it tells
@@ -13,10 +14,26 @@ export interface ArchivedSegment {
   archivedAt: string;
 }
 
+/** One timeline the archive holds WAL of. */
+export interface ArchivedTimeline {
+  timeline: number;
+  /** Its highest archived segment name. */
+  highestName: string;
+  /** The timeline it branched off, and where (from its history file). */
+  parent?: number;
+  branchLsn?: string;
+}
+
 /** The WAL archive of one database, as read from the WAL catalog. */
 export interface WalView {
-  /** The timelines recovery follows to the newest one (PostgreSQL's `latest`), oldest first. */
+  /** The timelines recovery follows to the followed one (the live server's), oldest first. */
   path: readonly TimelineSegment[];
+  /** Every timeline the archive has, oldest first (absent: only the path's are known). */
+  timelines?: readonly ArchivedTimeline[];
+  /** The timeline the path leads to (default: the last of `path`). */
+  followed?: number;
+  /** What says which timeline the live server is on, when anything does. */
+  live?: LiveTimelineEvidence;
   /**
    * Archived segments on that path, from the oldest base backup's start (or the newest few
    * when there is no base backup) to the newest, any order.
@@ -140,12 +157,25 @@ export interface ArchiveLag {
   reportedGap?: string[];
 }
 
+/** A timeline of the archive as status tells it. */
+export interface TimelineStatus extends ArchivedTimeline {
+  /** The live server is on it (as the newest evidence says). */
+  live: boolean;
+  /** Status and recoveries follow it by default. */
+  followed: boolean;
+  /** The flag that makes `strongbox pitr` follow it. */
+  flag: string;
+}
+
 /** `strongbox status` for one database at `now`. */
 export interface DatabaseStatus {
   database: string;
   now: string;
   logical: LogicalWindow;
   pitr: PitrWindow;
+  /** Every archived timeline, oldest first; which one the live server is on. */
+  timelines: TimelineStatus[];
+  liveTimeline?: LiveTimelineEvidence;
   tiers: TierSummary[];
   lastValidation?: ValidationSummary;
   /** The newest successful drill, when the newest one failed. */

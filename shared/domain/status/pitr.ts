@@ -75,8 +75,8 @@ export function pitrWindow(backups: readonly BackupEntry[], wal: WalView | undef
   if (!wal || wal.path.length === 0) return empty(bases.length ? 'no WAL is archived: base backups restore only to their own end' : 'no WAL is archived and there is no VERIFIED base backup');
   const timelines = wal.path.map((stretch) => stretch.timeline);
   const onPath = bases.filter((base) => isOnPath(wal.path, base.timeline, base.startLsn)).sort((a, b) => (a.stopLsn < b.stopLsn ? -1 : a.stopLsn > b.stopLsn ? 1 : 0));
-  for (const base of bases) if (!onPath.includes(base)) warnings.push(`base backup ${base.entry.id} (timeline ${base.timeline}) is not on the way to timeline ${timelines.at(-1)}: it cannot start a recovery to the newest timeline`);
-  if (onPath.length === 0) return empty('no VERIFIED base backup on the newest timeline: take one (strongbox backup --type base)', timelines);
+  for (const base of bases) if (!onPath.includes(base)) warnings.push(`base backup ${base.entry.id} (timeline ${base.timeline}) is not on the way to timeline ${timelines.at(-1)}: it cannot start a recovery along it (--timeline ${base.timeline} follows its own)`);
+  if (onPath.length === 0) return empty(`no VERIFIED base backup on the way to timeline ${timelines.at(-1)}: take one (strongbox backup --type base)`, timelines);
 
   const archivedAt = new Map<string, string>();
   // Names order by segment number after the timeline's 8 digits: parse only the newest.
@@ -99,7 +99,8 @@ export function pitrWindow(backups: readonly BackupEntry[], wal: WalView | undef
   // however many base backups.
   const oldest = onPath.reduce((min, base) => (base.startLsn < min.startLsn ? base : min));
   const firstSegno = segnoOfLsn(oldest.startLsn, wal.segmentSize);
-  const required = newestSegno === undefined || newestSegno < firstSegno ? [] : requiredSegments({ path: wal.path, startLsn: oldest.startLsn, endLsn: segmentStartLsn(newestSegno, wal.segmentSize), segmentSize: wal.segmentSize });
+  // The last byte of the newest segment, not its first: the base backup may start inside it.
+  const required = newestSegno === undefined || newestSegno < firstSegno ? [] : requiredSegments({ path: wal.path, startLsn: oldest.startLsn, endLsn: segmentStartLsn(newestSegno + 1n, wal.segmentSize) - 1n, segmentSize: wal.segmentSize });
   const runEnd = new Array<number>(required.length);
   for (let index = required.length - 1; index >= 0; index -= 1) {
     runEnd[index] = !archived.has(required[index]!) ? -1 : index + 1 < required.length && runEnd[index + 1]! >= 0 ? runEnd[index + 1]! : index;

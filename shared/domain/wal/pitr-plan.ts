@@ -2,6 +2,7 @@ import { StrongboxError } from '../../errors';
 import { describeGaps, findGaps, lastContiguous, requiredSegments } from './continuity';
 import { isOnPath, type TimelineSegment } from './history';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseWalName, segnoOfLsn, type Lsn } from './names';
+import { listTimelines } from './live-timeline';
 import { describeTarget, type PitrTarget } from './pitr-target';
 
 /**
@@ -74,18 +75,21 @@ function chooseBase(target: ResolvedTarget, bases: readonly BaseCandidate[], pat
  *   backup to the target (or, for `--latest`, to its own consistency point);
  * - PITR_TARGET_NOT_ARCHIVED when the target is past what is archived.
  */
-export function planPitr(options: { target: ResolvedTarget; bases: readonly BaseCandidate[]; archive: ArchiveView }): PitrPlan {
+export function planPitr(options: { target: ResolvedTarget; bases: readonly BaseCandidate[]; archive: ArchiveView; otherTimelines?: readonly number[] }): PitrPlan {
   const { target, archive } = options;
   const segmentSize = archive.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   const path = archive.path;
   const described = describeTarget(target);
+  const followed = path.at(-1)?.timeline ?? 1;
+  const onTimeline = `timeline ${followed}`;
+  const others = options.otherTimelines?.length ? ` The archive also has ${options.otherTimelines.length === 1 ? 'timeline' : 'timelines'} ${listTimelines(options.otherTimelines)}: --timeline N follows another.` : '';
   const base = chooseBase(target, options.bases, path);
   if (!base) {
     const oldest = [...options.bases].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt))[0];
     throw pitrError(
       'PITR_NO_BASE_BACKUP',
-      `no VERIFIED base backup ends before ${described}${oldest ? ` (the oldest ends at ${oldest.finishedAt}, LSN ${formatLsn(oldest.stopLsn)})` : ' (there is none)'}`,
-      oldest ? 'pick a later target, or restore a logical backup instead (`strongbox restore`)' : 'take one: `strongbox backup --type base`; PITR replays WAL on top of a base backup',
+      `no VERIFIED base backup on the way to ${onTimeline} ends before ${described}${oldest ? ` (the oldest ends at ${oldest.finishedAt}, LSN ${formatLsn(oldest.stopLsn)})` : ' (there is none)'}`,
+      (oldest ? 'pick a later target, or restore a logical backup instead (`strongbox restore`)' : 'take one: `strongbox backup --type base`; PITR replays WAL on top of a base backup') + others,
     );
   }
   const archivedNames = new Set(archive.archived.keys());
@@ -97,8 +101,8 @@ export function planPitr(options: { target: ResolvedTarget; bases: readonly Base
     const missing = findGaps(requiredSegments({ path, startLsn: base.startLsn, endLsn, segmentSize }), archivedNames);
     return pitrError(
       'WAL_GAP',
-      `the archive is not continuous from base backup ${base.id} to ${described}: missing ${describeGaps(missing, { segmentSize })}`,
-      'the missing WAL may still be in pg_wal on the server (copy it in with `strongbox wal-push`); otherwise choose a target before the gap, or a later base backup',
+      `the archive of ${onTimeline} is not continuous from base backup ${base.id} to ${described}: missing ${describeGaps(missing, { segmentSize })}`,
+      'the missing WAL may still be in pg_wal on the server (copy it in with `strongbox wal-push`); otherwise choose a target before the gap, or a later base backup.' + others,
     );
   };
   const highest = highestArchived(archivedNames, segmentSize);
@@ -110,7 +114,7 @@ export function planPitr(options: { target: ResolvedTarget; bases: readonly Base
       endLsn = target.lsn!;
       if (reach.reachedLsn <= endLsn) {
         if (highest === undefined || highest <= segnoOfLsn(endLsn, segmentSize)) {
-          throw pitrError('PITR_TARGET_NOT_ARCHIVED', `${described} is past the archived WAL (it reaches ${formatLsn(reach.reachedLsn)})`, 'wait for the segment to be archived (archive_timeout), or force it: SELECT pg_switch_wal() on the server');
+          throw pitrError('PITR_TARGET_NOT_ARCHIVED', `${described} is past the archived WAL of ${onTimeline} (it reaches ${formatLsn(reach.reachedLsn)})`, 'wait for the segment to be archived (archive_timeout), or force it: SELECT pg_switch_wal() on the server.' + others);
         }
         throw gapError(endLsn);
       }
@@ -121,8 +125,8 @@ export function planPitr(options: { target: ResolvedTarget; bases: readonly Base
         if (reach.firstMissing && highest !== undefined && highest > parseWalName(reach.firstMissing, segmentSize).segno!) throw gapError(segmentStart(highest, segmentSize));
         throw pitrError(
           'PITR_TARGET_NOT_ARCHIVED',
-          `${described} is past the archived WAL: the last segment reachable from base backup ${base.id} was archived ${reachedAt ?? 'never'}`,
-          'wait for the next segment to be archived (archive_timeout), or force it: SELECT pg_switch_wal() on the server; or use --latest',
+          `${described} is past the archived WAL of ${onTimeline}: the last segment reachable from base backup ${base.id} was archived ${reachedAt ?? 'never'}`,
+          'wait for the next segment to be archived (archive_timeout), or force it: SELECT pg_switch_wal() on the server; or use --latest.' + others,
         );
       }
       endLsn = reach.reachedLsn - 1n;

@@ -148,6 +148,37 @@ describe('point-in-time window', () => {
   });
 });
 
+describe('status right after the first base backup, and with several timelines', () => {
+  it('does not fail when the base backup starts inside the newest archived segment (the window is just its end)', () => {
+    // Base backup b1 starts at 0/2000028; segment 2 (which holds it) is the newest archived.
+    const result = status({ backups: [base('b1', 2, 2, 2)], wal: walView([1, 2], hoursFor) });
+    expect(result.pitr).toMatchObject({ available: true, gaps: [], archivedSegments: 1 });
+  });
+
+  it('lists every timeline, marks the live one and gives the flag to follow each', () => {
+    const path = timelinePath(1, []);
+    const segments = range(2, 9).map((segno) => ({ name: segmentName(1, BigInt(segno)), archivedAt: ago(hoursFor(segno)) }));
+    const wal: WalView = {
+      path,
+      segments,
+      segmentSize: 16 * 1024 * 1024,
+      followed: 1,
+      live: { timeline: 1, at: ago(1), source: 'checkpoint' },
+      timelines: [
+        { timeline: 1, highestName: segmentName(1, 9n) },
+        { timeline: 2, highestName: segmentName(2, 6n), parent: 1, branchLsn: '0/5000000' },
+      ],
+    };
+    const result = status({ backups: [base('b1', 18.5, 2, 2)], wal });
+    expect(result.liveTimeline).toEqual({ timeline: 1, at: ago(1), source: 'checkpoint' });
+    expect(result.timelines).toEqual([
+      { timeline: 1, highestName: segmentName(1, 9n), live: true, followed: true, flag: '--timeline 1' },
+      { timeline: 2, highestName: segmentName(2, 6n), parent: 1, branchLsn: '0/5000000', live: false, followed: false, flag: '--timeline 2' },
+    ]);
+    expect(result.pitr.timelines).toEqual([1]);
+  });
+});
+
 describe('last backups, drills and archive lag', () => {
   it('gives the newest backup of each kind and tier, and the last VERIFIED when the newest is not', () => {
     const result = status({
