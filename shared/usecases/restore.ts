@@ -68,6 +68,11 @@ export interface RestoreRequest {
   echoAfter?: (chunk: string) => void;
   signal?: AbortSignal;
   onProgress?: (progress: RestoreProgress) => void;
+  /**
+   * When the plan shown to the operator was made (resolveRestorePlan at this time): the
+   * restore uses the databases it named, not names stamped when the operator confirmed.
+   */
+  plannedAt?: Date;
 }
 
 /** What a finished restore reports (the `--json` shape). */
@@ -134,7 +139,8 @@ export async function resolveRestorePlan(deps: Pick<RestoreDeps, 'catalog' | 'cl
 export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Promise<RestoreReport> {
   const started = performance.now();
   const { steps, timed } = phaseTimer<RestorePhase>(request.onProgress);
-  let plan = await timed('plan', () => resolveRestorePlan(deps, request));
+  const plannedAt = request.plannedAt;
+  let plan = await timed('plan', () => resolveRestorePlan(plannedAt ? { ...deps, clock: () => plannedAt } : deps, request));
   const target = plan.target.database;
   const at = { backupId: plan.backup.id, database: plan.database, target: plan.target.redacted };
   deps.log.info('restore planned', { ...at, restoreInto: plan.restoreInto, keptAs: plan.keptAs ?? null, dropFirst: plan.dropFirst, jobs: plan.jobs, globals: Boolean(plan.globals), after: Boolean(plan.after) });
@@ -151,8 +157,15 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
     // Names are stamped to the second: right after another restore into this target, the
     // name to keep the old database under may be taken. The next second's names are free.
     if (plan.keptAs && (await server.localeOf(plan.keptAs))) {
+      const taken = plan.keptAs;
       await sleep(1_000 - (deps.clock().getTime() % 1_000));
       plan = await resolveRestorePlan(deps, { ...request, backupId: plan.backup.id, database: plan.database });
+      // Only a name shown in a plan is worth a warning; otherwise nobody expected another one.
+      if (plannedAt) {
+        const changed = `"${taken}" exists already: the previous database is kept as "${plan.keptAs}" instead, and the restore goes into "${plan.restoreInto}"`;
+        warnings.push(changed);
+        deps.log.warn(changed, at);
+      }
     }
     const droppedLeftovers = await timed('cleanup', () => dropLeftovers(deps.log, server, plan));
     const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());

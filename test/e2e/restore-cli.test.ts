@@ -153,6 +153,30 @@ describe('confirmation on a terminal (the command in-process)', () => {
     expect(JSON.parse(right.out)).toMatchObject({ backupId, keptAs: expect.stringMatching(/^shop_before_restore_/) });
     expect(await fingerprint(shop())).toEqual(original);
   });
+  it('the database kept is the one the confirmed plan named, even when the name is typed seconds later', async () => {
+    Object.assign(process.env, { STRONGBOX_HOME: env.STRONGBOX_HOME, PGPASSWORD: PASSWORD });
+    // Past the second of the last restore's kept database (a name taken is another case: the next second's).
+    const stamp = () => new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const newest = (await databaseNames(shop())).filter((name) => name.startsWith('shop_before_restore_')).map((name) => name.slice(-14)).sort().at(-1) ?? '';
+    while (stamp() <= newest) await new Promise((r) => setTimeout(r, 20));
+    const output = capture();
+    // The operator reads the plan and types the name in another second than the plan's.
+    const slowOperator = async () => {
+      const asked = Math.floor(Date.now() / 1000);
+      while (Math.floor(Date.now() / 1000) === asked) await new Promise((r) => setTimeout(r, 20));
+      return 'shop';
+    };
+
+    expect(await restoreCommand('latest', { targetUrl: url, jobs: '1' }, output, slowOperator)).toBe(0);
+
+    const planned = /rename it to "(shop_before_restore_\d{14})"/.exec(output.err)?.[1];
+    expect(planned).toBeDefined();
+    const report = JSON.parse(output.out);
+    expect(report.keptAs).toBe(planned);
+    expect(await databaseNames(shop())).toContain(planned);
+    expect(await fingerprint(shop())).toEqual(original);
+  });
+
   it('--globals --after: roles applied first, the command run on the restored database; a failing command exits 1 after the restore', async () => {
     const ok = await runCli(['restore', 'latest', '--target-url', url, '--globals', '--after', 'psql -X -q -c "SELECT 1" && echo after-ran-on-$PGDATABASE', '--yes', '--json']);
     expect(ok.code, ok.stderr).toBe(0);

@@ -90,7 +90,9 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
     ...(flags.after !== undefined ? { after: flags.after } : {}),
   };
   return withSession(out, async ({ context }) => {
-    const plan = await resolveRestorePlan(context, request);
+    // The names shown (stamped at this moment) are the names used, however long the confirmation takes.
+    const plannedAt = context.clock();
+    const plan = await resolveRestorePlan({ ...context, clock: () => plannedAt }, request);
     if (flags.dryRun) {
       printResult(out, planSummary(plan), `${planText(plan)}\n(dry run: nothing was changed)`);
       return 0;
@@ -106,7 +108,7 @@ export async function restoreCommand(backupId: string, flags: RestoreFlags, out:
       const onProgress = phaseProgressPrinter(out, `restore ${target.database}`);
       // The backup shown and confirmed is the one restored, even if a newer one arrives meanwhile.
       const echoAfter = (chunk: string): void => out.stderr(chunk);
-      const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, signal, echoAfter, ...(onProgress ? { onProgress } : {}) });
+      const report = await runRestore({ ...context, ...pgRestoreDeps }, { ...request, backupId: plan.backup.id, database: plan.database, plannedAt, signal, echoAfter, ...(onProgress ? { onProgress } : {}) });
       if (onProgress) endProgress(out);
       printResult(out, report, reportText(report));
       if (report.after && !report.after.ok) {
