@@ -5,8 +5,9 @@ import type { StrongboxConfig } from '../../config';
 import { formatDuration, formatTime, statusHtml, type DatabaseStatus } from '../../domain/status';
 import { describeGaps } from '../../domain/wal/continuity';
 import { InputError, StorageError } from '../../errors';
-import { resolveDatabase } from '../../local/databases';
+import { configuredDatabaseNames, resolveDatabase } from '../../local/databases';
 import type { HomePaths } from '../../local/home';
+import { checkDatabaseName } from '../../usecases/database-names';
 import { readStatus, type StatusReport } from '../../usecases/status';
 import { printResult, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
@@ -104,11 +105,13 @@ export function statusDatabases(flags: StatusFlags, config: StrongboxConfig, env
 /**
  * Runs `strongbox status`: reads the catalog by keys, prints the windows (or `--json`),
  * and with `--html FILE` also writes the self-contained page. Returns 0; throws
- * StorageError when the page cannot be written, and what readStatus throws.
+ * UnknownDatabaseError when `--database` names a database neither configured nor in the
+ * catalog, StorageError when the page cannot be written, and what readStatus throws.
  */
 export async function statusCommand(flags: StatusFlags, out: Output): Promise<number> {
   return withSession(out, async ({ context, config, env }) => {
     const databases = statusDatabases(flags, config, env, context.paths);
+    if (flags.database) await checkDatabaseName(context, { name: flags.database, configured: configuredDatabaseNames(config, env, context.paths) });
     const report = await readStatus(context, { databases, now: context.clock() });
     let wrote = '';
     if (flags.html) {
