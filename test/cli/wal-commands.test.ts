@@ -61,6 +61,14 @@ describe('strongbox restore-point', () => {
     expect(JSON.parse(second.out.join('')).error.code).toBe('RESTORE_POINT_EXISTS');
   });
 
+  it('the human text suggests a pitr command that runs as it is: with --pgdata', async () => {
+    const out = output(false);
+    expect(await run((o) => restorePointCommand('before-migration-42', {}, o), out)).toBe(0);
+    const text = out.out.join('');
+    expect(text).toContain('recover to it with: strongbox pitr --database postgres --name "before-migration-42" --pgdata /srv/pg/recovered\n');
+    expect(text).toContain('--pgdata: a new, empty directory');
+  });
+
   it('a bad name is a usage-level refusal with a hint', async () => {
     const out = output(false);
     expect(await run((o) => restorePointCommand('x'.repeat(70), {}, o), out)).toBe(1);

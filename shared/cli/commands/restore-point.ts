@@ -24,7 +24,8 @@ export async function restorePointCommand(name: string, flags: RestorePointFlags
       out,
       { database: target.name, ...point },
       `Restore point ${JSON.stringify(point.name)} of ${target.name} at ${point.lsn} (timeline ${point.timeline}), ${point.createdAt}` +
-        `\n  recover to it with: strongbox pitr --database ${target.name} --name ${JSON.stringify(point.name)}`,
+        `\n  recover to it with: strongbox pitr --database ${target.name} --name ${JSON.stringify(point.name)} --pgdata /srv/pg/recovered` +
+        '\n  (--pgdata: a new, empty directory for the recovered cluster; add --dry-run to see the plan first)',
     );
     return 0;
   });
