@@ -57,11 +57,16 @@ describe('strongbox validate', () => {
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ backupId: backup.id, database: 'shop', ok: true, tables: 4, rows: 1200, scratch: 'a throwaway PostgreSQL', warnings: [] });
     expect(report.seconds).toBeGreaterThan(0);
-    expect(Object.keys(report.split)).toEqual(['download', 'restore', 'verify']);
+    expect(Object.keys(report.split)).toEqual(['scratch', 'download', 'restore', 'verify']);
     const listed = JSON.parse((await runCli(['list', '--json'])).stdout);
     expect(listed.find((e: { id: string }) => e.id === backup.id)).toMatchObject({ state: 'VERIFIED', lastValidation: { at: report.at, ok: true, seconds: report.seconds } });
     expect(await readdir(join(dir, 'tmp'))).toEqual([]);
     expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+
+    const human = await runCli(['validate', 'latest']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/: OK, RTO \d+\.\d s \(scratch server start \d+\.\d s, download \d+\.\d s, restore \d+\.\d s, verify \d+\.\d s\)\n/);
+    expect(human.stdout).toContain("the RTO runs from the scratch server's start to the verified restore");
   });
 
   it('a damaged dump: exit 1, "Validation FAILED" with the reason, an ALERT line, lastValidation ok=false', async () => {

@@ -91,6 +91,13 @@ describe('strongbox validate: the restore drill on a throwaway PostgreSQL', () =
     expect(report.seconds).toBeGreaterThan(0);
     expect(report.split.restore).toBeGreaterThan(0);
     expect(report.totalSeconds).toBeGreaterThan(report.seconds);
+    // The RTO counts the scratch server's start (initdb and start) and every restore phase, not the teardown.
+    const timed = (name: string) => report.steps.find((s) => s.name === name)!.seconds;
+    expect(report.split.scratch).toBe(timed('scratch'));
+    expect(report.split.scratch).toBeGreaterThan(0);
+    const beforeTeardown = report.steps.filter((s) => s.name !== 'teardown').reduce((sum, s) => sum + s.seconds, 0);
+    expect(report.seconds).toBeGreaterThanOrEqual(Math.floor(beforeTeardown * 100) / 100);
+    expect(report.seconds).toBeLessThanOrEqual(report.totalSeconds - timed('teardown') + 0.01);
     expect(report.steps.map((s) => s.name)).toEqual(['scratch', 'plan', 'cleanup', 'download', 'check', 'restore', 'verify', 'teardown']);
     expect(progress).toEqual(new Set(['scratch', 'plan', 'cleanup', 'download', 'check', 'restore', 'verify', 'teardown']));
     const entry = await stack.catalog.get(good.id);
