@@ -6,6 +6,7 @@
  *   node wal.js wal-fetch <name> <path> [--config F]
  *   node wal.js uploader --config F --wal-dir D
  *   node wal.js prefetcher --config F
+ *   node wal.js <command> --help      (exit 0)
  *
  * Start-up time is the point: no CLI framework, and the AWS libraries load only when a
  * request is signed. Exit codes are PostgreSQL's contract: wal-push 0 or 1 (never a
@@ -20,6 +21,7 @@ import { logError, logLine } from './log';
 import { runPrefetcher } from './prefetcher';
 import { pidPath, type BackgroundRole } from './spool';
 import { runUploader } from './uploader';
+import { asksForHelp, walHelp } from './usage';
 import { walFetch } from './wal-fetch';
 import { walPush } from './wal-push';
 
@@ -78,11 +80,16 @@ function usage(message: string): StrongboxError {
   return new StrongboxError(
     'INPUT_INVALID',
     message,
-    'usage: wal.js wal-push <path> [--config F] | wal-fetch <name> <path> [--config F] (archive_command / restore_command; see docs/wal.md)',
+    'usage: wal.js wal-push <path> [--config F] | wal-fetch <name> <path> [--config F] (archive_command / restore_command; --help shows an example; see docs/wal.md)',
   );
 }
 
 async function main(argv: string[]): Promise<number> {
+  // A person asking for help gets it, with exit 0: no config is read, nothing is archived.
+  if (asksForHelp(argv)) {
+    process.stdout.write(walHelp(argv[0]));
+    return 0;
+  }
   const [command, ...rest] = argv;
   const { positional, flags } = parseArgs(rest);
   const cwd = process.cwd();

@@ -20,7 +20,10 @@ export async function rebuildCommand(flags: { verify: boolean }, out: Output): P
 
 /** Registers `catalog rebuild`. */
 export function registerCatalog(program: Command, run: CommandRunner): void {
-  const catalog = program.command('catalog').description('maintain the catalog (the storage is the truth, the catalog its index)');
+  const catalog = program
+    .command('catalog')
+    .description('maintain the catalog (the storage is the truth, the catalog its index)')
+    .addHelpText('after', '\nExample:\n  strongbox catalog rebuild --json\n');
   catalog
     .command('rebuild')
     .description('rebuild the catalog from the manifests in storage, and checksum what is not yet verified')

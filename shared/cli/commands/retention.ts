@@ -108,7 +108,8 @@ export async function retentionApplyCommand(flags: RetentionFlags, out: Output, 
 export function registerRetention(program: Command, run: CommandRunner): void {
   const retention = program
     .command('retention')
-    .description('delete backups past their tier\'s window (daily 30 d, weekly 90 d, monthly 365 d; the newest verified backup always kept), WAL older than the PITR window (7 d) needs, restore points after 24 h');
+    .description('delete backups past their tier\'s window (daily 30 d, weekly 90 d, monthly 365 d; the newest verified backup always kept), WAL older than the PITR window (7 d) needs, restore points after 24 h')
+    .addHelpText('after', '\nExamples:\n  strongbox retention plan\n  strongbox retention apply --yes --json\n');
   retention
     .command('plan')
     .description('show what retention would keep, move to cold storage or delete, and the rule behind each; changes nothing')
