@@ -46,16 +46,34 @@ function readPassword(paths: HomePaths): string | undefined {
   return readFileSync(demoPassfilePath(paths), 'utf8').trim().split(':').slice(4).join(':');
 }
 
+/** True when the home holds a demo cluster from an earlier start (its data and its passfile): ensureDemoCluster reuses it. */
+export function hasDemoCluster(paths: HomePaths): boolean {
+  return readPassword(paths) !== undefined && existsSync(join(paths.cluster, 'PG_VERSION'));
+}
+
+/**
+ * What `npm start` says about the demo PostgreSQL before ensureDemoCluster: a new one with
+ * sample data, or the one of an earlier start with its data as it was left.
+ */
+export function demoClusterAnnouncement(paths: HomePaths): string {
+  const why = 'No DATABASE_URL and no databases in strongbox.config.json';
+  return hasDemoCluster(paths)
+    ? `${why}: starting the demo PostgreSQL of an earlier start (${paths.cluster}), its data as it was left…`
+    : `${why}: creating a throwaway PostgreSQL with sample data (${paths.cluster})…`;
+}
+
 /**
  * Local mode's throwaway PostgreSQL: created on first start under the home (initdb from
  * the machine's binaries, a random superuser password kept in a passfile, a `demo`
- * database with sample data), started again on later starts. Records how to reach it for
- * CLI commands. Returns the connection (password by passfile) and how to stop it.
+ * database with sample data), started again on later starts with its data as it was left
+ * (`created` says which). Records how to reach it for CLI commands. Returns the connection
+ * (password by passfile) and how to stop it.
  */
-export async function ensureDemoCluster(paths: HomePaths, log: Log): Promise<{ connection: PgConnection; cluster: LocalCluster }> {
+export async function ensureDemoCluster(paths: HomePaths, log: Log): Promise<{ connection: PgConnection; cluster: LocalCluster; created: boolean }> {
   let cluster: LocalCluster;
   let password = readPassword(paths);
-  if (password !== undefined && existsSync(join(paths.cluster, 'PG_VERSION'))) {
+  const created = !hasDemoCluster(paths);
+  if (!created && password !== undefined) {
     cluster = await LocalCluster.open(paths.cluster, { superuserPassword: password });
     await cluster.start();
     log.info('demo PostgreSQL started', { dataDir: paths.cluster });
@@ -70,7 +88,7 @@ export async function ensureDemoCluster(paths: HomePaths, log: Log): Promise<{ c
   const { password: _secret, ...withoutPassword } = cluster.connection(DEMO_DATABASE);
   const connection: PgConnection = { ...withoutPassword, passfile: demoPassfilePath(paths) };
   writeFileSync(demoConnectionFile(paths), `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
-  return { connection, cluster };
+  return { connection, cluster, created };
 }
 
 /**

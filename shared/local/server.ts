@@ -17,7 +17,7 @@ import type { AlertPublisher, Log } from '../ports';
 import { loadConfig } from './config-file';
 import { LOCAL_TABLE, openLocalContext } from './context';
 import { DEMO_DATABASE, resolveDatabase } from './databases';
-import { configureDemoArchiving, demoPsqlCommand, ensureDemoCluster } from './demo-cluster';
+import { configureDemoArchiving, demoClusterAnnouncement, demoPsqlCommand, ensureDemoCluster } from './demo-cluster';
 import { startLocalArchiving } from './archiving';
 import { pgWalServer } from '../adapters/postgres/wal-server';
 import { runWalCheckpoint } from '../usecases/wal-checkpoint';
@@ -64,7 +64,7 @@ export async function startLocalServer(options: {
     const names = config.databases.map((database) => database.name);
     if (!names.length && env.DATABASE_URL) names.push(resolveDatabase({}, config, env, paths).name);
     if (!names.length) {
-      say('No DATABASE_URL and no databases in strongbox.config.json: starting a throwaway PostgreSQL with sample data…');
+      say(demoClusterAnnouncement(paths));
       const demo = await ensureDemoCluster(paths, log);
       cluster = demo.cluster;
       demoConnection = demo.connection;

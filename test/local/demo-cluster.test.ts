@@ -1,7 +1,7 @@
 /**
  * Local mode's demo PostgreSQL as an on-call engineer meets it (issue 13): how to connect
- * to it (its password lives in a passfile), and the CLI's login check of a --target-url
- * before anything is confirmed.
+ * to it (its password lives in a passfile), the CLI's login check of a --target-url before
+ * anything is confirmed, and what a restart says it does with the data.
  */
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { restoreCommand } from '../../shared/cli/commands/restore';
 import { restoreTableCommand } from '../../shared/cli/commands/restore-table';
 import { validateCommand } from '../../shared/cli/commands/validate';
 import type { Output } from '../../shared/cli/output';
-import { demoPassfilePath, demoPsqlCommand, ensureDemoCluster } from '../../shared/local/demo-cluster';
+import { demoClusterAnnouncement, demoPassfilePath, demoPsqlCommand, ensureDemoCluster } from '../../shared/local/demo-cluster';
 import { resolveHome, type HomePaths } from '../../shared/local/home';
 import { captureLog } from '../support/stack';
 
@@ -27,6 +27,8 @@ let cluster: LocalCluster;
 let connection: PgConnection;
 let url: string;
 let password: string;
+let firstAnnouncement: string;
+let firstCreated: boolean;
 const savedEnv = { ...process.env };
 const savedCwd = process.cwd();
 
@@ -47,7 +49,9 @@ beforeAll(async () => {
   await chmod(dir, 0o755); // the cluster runs as the postgres user when tests run as root
   paths = resolveHome({ STRONGBOX_HOME: join(dir, 'home') }, dir);
   await import('node:fs/promises').then((fs) => fs.mkdir(paths.root, { recursive: true }));
+  firstAnnouncement = demoClusterAnnouncement(paths);
   const demo = await ensureDemoCluster(paths, captureLog());
+  firstCreated = demo.created;
   cluster = demo.cluster;
   connection = demo.connection;
   url = `postgresql://postgres@127.0.0.1:${connection.port}/demo`;
@@ -137,5 +141,23 @@ describe('--target-url: the login is checked before the confirmation', () => {
     });
 
     expect(asked).toHaveLength(2);
+  });
+});
+
+describe('a restart of npm start', () => {
+  it('the first start says it creates the cluster with sample data; a restart says it reuses it, and keeps the data', async () => {
+    expect(firstCreated).toBe(true);
+    expect(firstAnnouncement).toBe(`No DATABASE_URL and no databases in strongbox.config.json: creating a throwaway PostgreSQL with sample data (${paths.cluster})…`);
+    await cluster.psql("UPDATE public.customers SET notes = 'kept across a restart' WHERE id = 1;", 'demo');
+    await cluster.stop();
+
+    const announcement = demoClusterAnnouncement(paths);
+    const again = await ensureDemoCluster(paths, captureLog());
+    cluster = again.cluster;
+
+    expect(announcement).toBe(`No DATABASE_URL and no databases in strongbox.config.json: starting the demo PostgreSQL of an earlier start (${paths.cluster}), its data as it was left…`);
+    expect(announcement).not.toContain('sample data');
+    expect(again.created).toBe(false);
+    expect((await cluster.psql('SELECT notes FROM public.customers WHERE id = 1;', 'demo')).trim()).toBe('kept across a restart');
   });
 });
