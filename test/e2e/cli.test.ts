@@ -103,6 +103,17 @@ describe('strongbox CLI', () => {
     await expect(readFile(join(dir, 'nope.csv'))).rejects.toThrow();
   });
 
+  it('export-csv of a misspelled table: the near matches, and a hint about export-csv (not backup)', async () => {
+    const typo = await runCli(['export-csv', '--json', '--database-url', url, '--table', 'public.custmers', '--out', join(dir, 'typo.csv')], { PGPASSWORD: PASSWORD });
+
+    expect(typo.code).toBe(1);
+    const { error } = JSON.parse(typo.stdout);
+    expect(error).toMatchObject({ code: 'INPUT_INVALID', message: 'no table of database "shop" matches "public.custmers"; near matches: "public"."customers"' });
+    expect(error.hint).toMatch(/^export-csv takes one table/);
+    expect(error.hint).not.toContain('backup');
+    await expect(readFile(join(dir, 'typo.csv'))).rejects.toThrow();
+  });
+
   it('catalog rebuild restores the catalog from storage alone', async () => {
     await rm(join(dir, 'state', 'catalog'), { recursive: true, force: true });
     expect(JSON.parse((await runCli(['list', '--json'])).stdout)).toEqual([]);

@@ -65,9 +65,16 @@ export function mapToolFailure(tool: string, failure: string, stderrTail: string
   return new DumpError(message, `see ${tool}'s messages above; run it by hand with the same options to investigate`);
 }
 
+/** `--table` patterns that matched no table (INPUT_INVALID): a caller may say more, e.g. the near matches. */
+export class NoMatchingTableError extends InputError {
+  constructor(readonly patterns: string[]) {
+    super(`no table matches ${patterns.map((p) => `"${p}"`).join(', ')}`, PATTERN_HINT);
+  }
+}
+
 /** The InputError for `--table` patterns that matched no table. */
-export function noMatchingTable(patterns: string[]): InputError {
-  return new InputError(`no table matches ${patterns.map((p) => `"${p}"`).join(', ')}`, PATTERN_HINT);
+export function noMatchingTable(patterns: string[]): NoMatchingTableError {
+  return new NoMatchingTableError(patterns);
 }
 
 function errorCode(error: unknown): string | undefined {

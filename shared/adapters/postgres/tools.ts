@@ -8,10 +8,12 @@ import { Transform } from 'node:stream';
 import type { TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import type pg from 'pg';
 import { DumpError, InputError, StrongboxError } from '../../errors';
+import { nearMatches } from '../../domain/restore-table-match';
 import { quoteTable } from '../../domain/table-pattern';
 import { connectClient } from './client';
-import { mapPgError } from './errors';
+import { mapPgError, NoMatchingTableError } from './errors';
 import { matchTables } from './tables';
 import { runPipeline, toolEnv } from './tool-stream';
 import type { PgConnection, ToolStream } from './types';
@@ -105,6 +107,7 @@ export async function exportCsv(conn: PgConnection, table: string, out: Writable
   try {
     matched = await matchTables(client, conn.database, [table]);
   } catch (error) {
+    if (error instanceof NoMatchingTableError) throw await noTableToExport(client, conn, table);
     throw mapPgError(error, conn, 'look up the table on');
   } finally {
     await client.end().catch(() => undefined);
@@ -130,6 +133,16 @@ export async function exportCsv(conn: PgConnection, table: string, out: Writable
     throw new DumpError(`cannot write the CSV export of ${quoteTable(only)}: ${error instanceof Error ? error.message : String(error)}`, 'check the destination of the export (disk space, permissions)', { cause: error });
   }
   return { rows: Math.max(0, counter.records - 1) };
+}
+
+/** The error for an export pattern that matches no table: the tables of the database with a close name, and how to name one. */
+async function noTableToExport(client: pg.Client, conn: PgConnection, table: string): Promise<InputError> {
+  const near = nearMatches(await matchTables(client, conn.database, []).catch(() => []), table);
+  return new InputError(
+    `no table of database "${conn.database}" matches ${JSON.stringify(table)}${near.length ? `; near matches: ${near.map(quoteTable).join(', ')}` : ''}`,
+    'export-csv takes one table, named as pg_dump patterns name it: [schema.]table, double quotes keep case ' +
+      '(e.g. --table \'"Sales".orders\'); `\\dt *.*` in psql lists the tables',
+  );
 }
 
 /** Counts CSV records (line ends outside double quotes) of the bytes passing through. */
