@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,14 @@ describe('npm start (local mode, no DATABASE_URL)', () => {
     expect(output).toMatch(/next +backup demo at \d{4}-\d\d-\d\dT03:00:00\.000Z/);
     expect(output).toMatch(/catch-up +no recent monthly backup of demo/);
     expect(output).not.toMatch(/postgresql:\/\/[^ ]*:[^ ]*@/); // no password printed
+    expect(output).toContain(`creating a throwaway PostgreSQL with sample data (${join(dir, 'home', 'postgres')})`);
+    // How to connect: the passfile named, a psql line that works as printed.
+    const connect = /^ {2}connect {5}(PGPASSFILE=\S+ psql postgresql:\/\/postgres@127\.0\.0\.1:\d+\/demo)$/m.exec(output)?.[1];
+    expect(connect).toBe(`PGPASSFILE=${join(dir, 'home', 'demo.pgpass')} psql ${connect!.split(' psql ')[1]}`);
+    const psql = await new Promise<string>((done, fail) =>
+      execFile('sh', ['-c', `${connect} -X -A -t -c 'SELECT count(*) > 0 FROM public.customers'`], { env: { PATH: process.env.PATH } }, (error, stdout) => (error ? fail(error) : done(stdout))),
+    );
+    expect(psql.trim()).toBe('t');
 
     const entry = await waitFor('the catch-up backup', async () => {
       const list = await cli(['list', '--json']);
