@@ -13,8 +13,17 @@ import { matchManifestTables } from './restore-table-match';
 import { quoteTable } from './table-pattern';
 
 /** How the backup's rows reach the target table. */
-export const RESTORE_TABLE_MODES = ['replace', 'append', 'side-by-side'] as const;
+export const RESTORE_TABLE_MODES = ['replace', 'append', 'side-by-side', 'recreate'] as const;
 export type RestoreTableMode = (typeof RESTORE_TABLE_MODES)[number];
+
+/** What each mode does, in one line (for refusals of a bad mode). */
+export const MODES_HINT = 'replace swaps the rows, append adds them, side-by-side creates <table>_restored_<ts> to compare, recreate brings back a dropped table with its constraints, indexes, views and foreign keys';
+
+/** What side-by-side's table lacks: it is a copy to compare, not the table. */
+export const SIDE_BY_SIDE_LEAVES_OUT = 'columns and rows only: no primary key, NOT NULL, defaults, identity, unique constraints, indexes, triggers, views or foreign keys (--mode recreate brings a dropped table back with them)';
+
+/** Backups are taken with pg_dump --no-owner --no-acl: a recreated table cannot get back what the dump does not hold. */
+export const RECREATE_NO_GRANTS = 'the backups hold no owners or grants (pg_dump --no-owner --no-acl): the recreated tables and views belong to the restoring user and have no GRANTs; grant again what the applications need';
 
 /** Every scratch database of a table restore starts with it, on any target database of the server. */
 export const SCRATCH_PREFIX = 'strongbox_scratch_';
@@ -120,7 +129,7 @@ export interface RestoreTablePlan {
  */
 export function planRestoreTable(input: RestoreTablePlanInput): RestoreTablePlan {
   const { backup, target, mode } = input;
-  if (!RESTORE_TABLE_MODES.includes(mode)) throw new InputError(`--mode ${String(mode)} is not one of ${RESTORE_TABLE_MODES.join(', ')}`, 'replace swaps the rows, append adds them, side-by-side creates <table>_restored_<ts> to compare');
+  if (!RESTORE_TABLE_MODES.includes(mode)) throw new InputError(`--mode ${String(mode)} is not one of ${RESTORE_TABLE_MODES.join(', ')}`, MODES_HINT);
   if (target.database === '' || Buffer.byteLength(target.database) > MAX_IDENTIFIER_BYTES || PROTECTED_DATABASES.has(target.database)) {
     throw new InputError(`the target database ${JSON.stringify(target.database)} cannot receive a table restore`, 'name an application database in --target-url (postgresql://USER@HOST:PORT/DATABASE)');
   }
@@ -129,6 +138,7 @@ export function planRestoreTable(input: RestoreTablePlanInput): RestoreTablePlan
   const matched = matchManifestTables(input.manifestTables, input.pattern, { backupId: backup.id, pgDatabase: input.pgDatabase, database: backup.database });
   const tables = matched.map((t) => ({ ...t, into: mode === 'side-by-side' ? { schema: t.schema, name: derivedName(t.name, RESTORED_INFIX, stamp) } : { schema: t.schema, name: t.name } }));
   const warnings = backup.state === 'VERIFIED' ? [] : [`backup ${backup.id} is ${backup.state}, not VERIFIED: restoring from it only because of --force`];
+  if (mode === 'recreate') warnings.push(RECREATE_NO_GRANTS);
   const plan: RestoreTablePlan = {
     backup,
     database: backup.database,
@@ -180,8 +190,15 @@ function describeSteps(plan: RestoreTablePlan): string[] {
     );
   } else if (plan.mode === 'append') {
     steps.push(`in ONE transaction ${where}: lock ${into} against writes, add the backup's rows (a duplicate key or a broken reference rolls everything back), move owned sequences forward, commit`);
+  } else if (plan.mode === 'recreate') {
+    steps.push(
+      `check that ${into} no longer exist ${where}, and read from the archive the SQL of everything it holds for them: definition (columns, NOT NULL, defaults, CHECK), owned and identity sequences, ` +
+        'primary key, unique constraints, indexes, triggers, comments, grants, row security, their foreign keys and those of other tables to them, the views on them',
+      `in ONE transaction ${where}: run that SQL in the archive's order with the rows copied in from the scratch database; the table's own objects must all succeed (else everything is rolled back), ` +
+        'each foreign key, view, trigger or grant that the database no longer fits is skipped and reported with the reason; move sequences past the restored values, check the row counts, commit',
+    );
   } else {
-    steps.push(`in ONE transaction ${where}: create ${into} with the backup's columns and rows, for you to compare; the original tables are not touched`);
+    steps.push(`in ONE transaction ${where}: create ${into} with the backup's ${SIDE_BY_SIDE_LEAVES_OUT}, for you to compare; the original tables are not touched`);
   }
   steps.push(`drop "${scratch}" (also when anything fails) and the temporary file; report the rows before and after, and the time taken`);
   return steps;

@@ -14,7 +14,8 @@ import { restoreCandidates } from './restore/candidates';
 import { markDamaged } from './restore/steps';
 import { assertCountsMatch } from './restore/verify';
 import { assertManifestOf, selectFromArchive } from './restore-table/archive';
-import type { CopiedTable, SequenceMove, TableCopier, TableRestoreTools } from './restore-table/ports';
+import type { CopiedTable, RecreateObject, SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from './restore-table/ports';
+import { plannedObjects, recreateObjects, type PlannedObject } from './restore-table/recreate';
 import { claimScratch, dropLeftoverScratches } from './restore-table/scratch';
 
 export type { RestoreTablePlan, RestoreTableMode } from '../domain/restore-table-plan';
@@ -81,6 +82,10 @@ export interface RestoreTableReport {
   /** Scratch databases of killed runs dropped first. */
   droppedLeftovers: string[];
   warnings: string[];
+  /** With --mode recreate: the objects recreated, in order (as `pg_restore -l` names them, without owner). */
+  recreated?: string[];
+  /** With --mode recreate: the objects that could not be, each with PostgreSQL's reason and its SQL. */
+  skipped?: SkippedObject[];
 }
 
 type PlanRequest = Omit<RestoreTableRequest, 'signal' | 'onProgress'>;
@@ -94,6 +99,39 @@ type PlanRequest = Omit<RestoreTableRequest, 'signal' | 'onProgress'>;
  */
 export async function resolveRestoreTablePlan(deps: Pick<RestoreTableDeps, 'catalog' | 'storage' | 'clock' | 'nonce'>, request: PlanRequest): Promise<RestoreTablePlan> {
   return (await resolve(deps, request)).plan;
+}
+
+/** A recreate's dry run: the plan, and the objects of the archive it would recreate. */
+export interface RecreatePreview {
+  plan: RestoreTablePlan;
+  objects: PlannedObject[];
+}
+
+/**
+ * The dry run of `--mode recreate`: the plan, and the objects it would recreate, read from the
+ * backup's table of contents — so the dump is downloaded (and its checksum checked; a mismatch
+ * marks the backup FAILED as a restore would) into a private temporary folder, always removed.
+ * Connects to nothing but the storage: whether each optional object still fits the target is
+ * known only when it runs.
+ *
+ * @throws what resolveRestoreTablePlan throws; CHECKSUM_MISMATCH, ARCHIVE_INVALID,
+ *   TABLE_NOT_IN_BACKUP (the dump lacks a table of its manifest).
+ */
+export async function previewRecreate(deps: Omit<RestoreTableDeps, 'copier' | 'openServer'>, request: PlanRequest & { signal?: AbortSignal }): Promise<RecreatePreview> {
+  const { plan, manifest } = await resolve(deps, request);
+  assertManifestOf(manifest, plan);
+  const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
+  try {
+    const file = await downloadDump({ storage: deps.storage, tools: deps.restoreTools, manifest, folder: folder.path, ...(request.signal ? { signal: request.signal } : {}) });
+    const selection = await selectFromArchive(deps.tableTools, file, plan, request.signal);
+    return { plan, objects: plannedObjects(selection.toc, selection.found) };
+  } catch (error) {
+    const failure = asStrongboxError(error);
+    if (failure.code === 'CHECKSUM_MISMATCH') await markDamaged(deps, plan.backup, failure);
+    throw failure;
+  } finally {
+    await folder.remove();
+  }
 }
 
 async function resolve(deps: Pick<RestoreTableDeps, 'catalog' | 'storage' | 'clock' | 'nonce'>, request: PlanRequest): Promise<{ plan: RestoreTablePlan; manifest: Manifest }> {
@@ -164,10 +202,11 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
         }),
       );
       deps.log.info('table restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes });
-      const selection = await timed('check', async () => {
+      const { selection, objects } = await timed('check', async () => {
         const chosen = await selectFromArchive(deps.tableTools, file, plan, request.signal);
         await deps.copier.preflight({ target: request.target, mode: plan.mode, tables: moves(plan) });
-        return chosen;
+        const recreate = plan.mode === 'recreate' ? await recreateObjects(deps.tableTools, file, chosen.toc, chosen.found, request.signal) : [];
+        return { selection: chosen, objects: recreate };
       });
       request.signal?.throwIfAborted();
       await timed('scratch', async () => {
@@ -180,9 +219,8 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
         assertCountsMatch(expected, await server.countRows(plan.scratch, plan.tables), plan.scratch);
       });
       request.signal?.throwIfAborted();
-      const copied = await timed('copy', () =>
-        deps.copier.copy({ target: request.target, scratch: plan.scratch, mode: plan.mode, tables: moves(plan), lockTimeoutMs: deps.lockTimeoutMs ?? LOCK_TIMEOUT_MS, ...(request.signal ? { signal: request.signal } : {}) }),
-      );
+      const moved = await timed('copy', () => move(deps, request, plan, objects));
+      const copied = moved.tables;
       const report: RestoreTableReport = {
         backupId: plan.backup.id,
         database: plan.database,
@@ -195,7 +233,9 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
         steps,
         droppedLeftovers,
         warnings: plan.warnings,
+        ...(moved.recreated ? { recreated: moved.recreated, skipped: moved.skipped } : {}),
       };
+      for (const skipped of report.skipped ?? []) deps.log.warn('object not recreated', { ...at, object: skipped.object, reason: skipped.reason });
       for (const t of report.tables) deps.log.info('table restored', { ...at, table: t.table, into: t.into, rowsBefore: t.rowsBefore, rowsAfter: t.rowsAfter, sequences: t.sequences.length });
       deps.log.info('table restore finished', { ...at, seconds: report.seconds });
       return report;
@@ -216,6 +256,13 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
     }
     await server.close();
   }
+}
+
+/** The transaction on the target: the row copy of replace, append and side-by-side, or the recreate. */
+async function move(deps: RestoreTableDeps, request: RestoreTableRequest, plan: RestoreTablePlan, objects: RecreateObject[]): Promise<{ tables: CopiedTable[]; recreated?: string[]; skipped?: SkippedObject[] }> {
+  const common = { target: request.target, scratch: plan.scratch, tables: moves(plan), lockTimeoutMs: deps.lockTimeoutMs ?? LOCK_TIMEOUT_MS, ...(request.signal ? { signal: request.signal } : {}) };
+  if (plan.mode === 'recreate') return deps.copier.recreate({ ...common, objects });
+  return { tables: await deps.copier.copy({ ...common, mode: plan.mode }) };
 }
 
 function moves(plan: RestoreTablePlan) {

@@ -66,6 +66,7 @@ describe('restore-table and validate payloads', () => {
   it.each([
     ['side-by-side by default', { ...RESTORE, table: 'public.orders' }, { ...RESTORE, table: 'public.orders', mode: 'side-by-side' }],
     ['a quoted pattern, replace', { ...RESTORE, table: '"Sales".*', mode: 'replace' }, { ...RESTORE, table: '"Sales".*', mode: 'replace' }],
+    ['recreate (a dropped table)', { ...RESTORE, table: 'public.orders', mode: 'recreate' }, { ...RESTORE, table: 'public.orders', mode: 'recreate' }],
   ])('restore-table accepts %s', (_name, raw, expected) => {
     expect(parseRestoreTablePayload(raw)).toEqual(expected);
   });

@@ -268,12 +268,12 @@ describe('restore-table refuses before touching the target', () => {
     expect(stack.alerts.published.slice(alerts)).toEqual([expect.objectContaining({ type: 'CHECKSUM_MISMATCH', backupId: damaged.id })]);
   });
 
-  it('a target table that no longer exists: refused before any scratch database, with the side-by-side hint', async () => {
+  it('a target table that no longer exists: refused before any scratch database, with the recreate hint', async () => {
     await sql(stack.conn, 'ALTER TABLE public.customer_tags RENAME TO customer_tags_old');
     try {
       const names = await databaseNames(stack.conn);
       const error = await failure(restoreTable({ table: 'public.customer_tags' }));
-      expect(error).toMatchObject({ code: 'RESTORE_TABLE_REFUSED', message: '"public"."customer_tags" does not exist in "app"', hint: expect.stringContaining('--mode side-by-side') });
+      expect(error).toMatchObject({ code: 'RESTORE_TABLE_REFUSED', message: '"public"."customer_tags" does not exist in "app"', hint: expect.stringContaining('--mode recreate brings it back') });
       expect(await databaseNames(stack.conn)).toEqual(names);
     } finally {
       await sql(stack.conn, 'ALTER TABLE public.customer_tags_old RENAME TO customer_tags');

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { connectClient } from './client';
 import { columnsOf, findTable, schemaExists } from './table-catalog';
 import { countRows, mapCopyError, moveSequencesForward, refused, stream, type Prepared } from './table-move';
+import { recreateTables } from './table-recreate';
 import { replaceRows, type ReplaceInput } from './table-replace';
 import { displayTable } from '../../domain/restore-table-plan';
 import { quoteIdent, quoteTable } from '../../domain/table-pattern';
@@ -15,18 +16,19 @@ import { StrongboxError } from '../../errors';
 import type { CopiedTable, TableCopier, TableCopyRequest, TableMove } from '../../usecases/restore-table/ports';
 
 /** The real target side, on node-postgres. */
-export const pgTableCopier: TableCopier = { preflight, copy };
+export const pgTableCopier: TableCopier = { preflight, copy, recreate: recreateTables };
 
 async function preflight(request: Omit<TableCopyRequest, 'scratch' | 'lockTimeoutMs' | 'signal'>): Promise<void> {
   const client = await connectClient(request.target);
   try {
     for (const { into } of request.tables) {
       const found = await findTable(client, into);
-      if (request.mode === 'side-by-side') {
+      if (request.mode === 'side-by-side' || request.mode === 'recreate') {
         if (!(await schemaExists(client, into.schema))) throw refused(`schema ${JSON.stringify(into.schema)} does not exist in "${request.target.database}"`, 'create the schema first, or restore into the database the backup was taken of');
+        if (found && request.mode === 'recreate') throw refused(`${displayTable(into)} exists in "${request.target.database}": --mode recreate only brings back a dropped table`, 'use --mode replace (the rows become the backup\'s) or append for a table that exists, or --mode side-by-side to get the backup\'s rows beside it');
         if (found) throw refused(`${displayTable(into)} already exists in "${request.target.database}"`, 'run it again in a moment (the name carries the time), or drop that table');
       } else if (!found) {
-        throw refused(`${displayTable(into)} does not exist in "${request.target.database}"`, `--mode ${request.mode} fills an existing table: use --mode side-by-side to get the backup's table beside the others`);
+        throw refused(`${displayTable(into)} does not exist in "${request.target.database}"`, `--mode ${request.mode} fills an existing table: after a DROP TABLE, --mode recreate brings it back with its constraints, indexes, views and foreign keys`);
       } else if (found.kind !== 'r') {
         throw refused(`${displayTable(into)} in "${request.target.database}" is not a plain table (relkind ${found.kind})`, 'a partitioned table is restored through its partitions; restore side-by-side to compare');
       }
@@ -39,6 +41,7 @@ async function preflight(request: Omit<TableCopyRequest, 'scratch' | 'lockTimeou
 }
 
 async function copy(request: TableCopyRequest): Promise<CopiedTable[]> {
+  if (request.mode === 'recreate') throw new StrongboxError('RESTORE_FAILED', 'a recreate is not a row copy', 'this is a bug: call recreate()');
   const target = await connectClient(request.target);
   let scratch: pg.Client | undefined;
   try {

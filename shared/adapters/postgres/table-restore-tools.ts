@@ -3,7 +3,7 @@
  * dependencies, and a restore of chosen entries (`-L`). The connection travels in the child's
  * environment (toolEnv), never in argv.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { TableRestoreTools } from '../../usecases/restore-table/ports';
 import { dbnameConninfo } from './restore-tools';
@@ -27,6 +27,20 @@ export const pgTableRestoreTools: TableRestoreTools = {
     const args = ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', '--single-transaction', `--use-list=${listFile}`, `--dbname=${dbnameConninfo(conn.database)}`, file];
     const tool = runPipeline([{ command: 'pg_restore', args }], { env: toolEnv(conn), conn, ...(signal ? { signal } : {}) });
     await finished(tool);
+  },
+
+  async scriptOf(file, line, signal) {
+    const listFile = join(dirname(file), `entry-${process.pid}-${Date.now()}-${line.split(';')[0] ?? ''}.list`);
+    await writeFile(listFile, `${line}\n`, { mode: 0o600 });
+    try {
+      const tool = runPipeline([{ command: 'pg_restore', args: ['--no-owner', '--file=-', `--use-list=${listFile}`, file] }], { env: process.env, ...(signal ? { signal } : {}) });
+      const chunks: Buffer[] = [];
+      tool.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+      await finished(tool);
+      return Buffer.concat(chunks).toString('utf8');
+    } finally {
+      await rm(listFile, { force: true });
+    }
   },
 };
 

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { pgRestoreTableDeps } from '../../adapters/postgres/table-restore-deps';
-import { displayTable, RESTORE_TABLE_MODES, type RestoreTableMode, type RestoreTablePlan } from '../../domain/restore-table-plan';
+import { displayTable, MODES_HINT, RESTORE_TABLE_MODES, SIDE_BY_SIDE_LEAVES_OUT, type RestoreTableMode, type RestoreTablePlan } from '../../domain/restore-table-plan';
 import { InputError } from '../../errors';
-import { resolveRestoreTablePlan, runRestoreTable, type RestoreTableReport } from '../../usecases/restore-table';
+import { previewRecreate, resolveRestoreTablePlan, runRestoreTable, type RestoreTableReport } from '../../usecases/restore-table';
+import type { PlannedObject } from '../../usecases/restore-table/recreate';
 import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
 import { endProgress, printResult, UsageError, type CommandRunner, type Output } from '../output';
@@ -22,8 +23,8 @@ export interface RestoreTableFlags {
   yes?: boolean;
 }
 
-/** The plan as `--dry-run --json` prints it. */
-export function tablePlanSummary(plan: RestoreTablePlan): Record<string, unknown> {
+/** The plan as `--dry-run --json` prints it (with --mode recreate, the objects it would recreate too). */
+export function tablePlanSummary(plan: RestoreTablePlan, objects?: PlannedObject[]): Record<string, unknown> {
   return {
     dryRun: true,
     backupId: plan.backup.id,
@@ -35,13 +36,15 @@ export function tablePlanSummary(plan: RestoreTablePlan): Record<string, unknown
     scratch: plan.scratch,
     warnings: plan.warnings,
     steps: plan.steps,
+    ...(objects ? { objects } : {}),
   };
 }
 
-function planText(plan: RestoreTablePlan): string {
+function planText(plan: RestoreTablePlan, objects?: PlannedObject[]): string {
   return [
     `Table restore plan (--mode ${plan.mode}): ${plan.tables.map((t) => `${displayTable(t)} → ${displayTable(t.into)}`).join(', ')} from backup ${plan.backup.id} of "${plan.database}" into ${plan.target.redacted}`,
     ...plan.steps.map((step, i) => `  ${i + 1}. ${step}`),
+    ...(objects ? ['Objects to recreate, in order (* = tried: skipped with the reason if the database no longer fits it):', ...objects.map((o) => `  ${o.required ? ' ' : '*'} ${o.object}`)] : []),
     ...plan.warnings.map((warning) => `WARNING: ${warning}`),
   ].join('\n');
 }
@@ -54,7 +57,10 @@ function reportText(report: RestoreTableReport): string {
         `  ${t.table} → ${t.into}: ${t.rowsBefore === null ? 'created' : `${t.rowsBefore} rows before`}, ${t.rowsAfter} after (${t.rowsRestored} from the backup)` +
         (t.sequences.length ? `; sequences moved forward: ${t.sequences.map((s) => `${s.sequence} ${s.from} → ${s.to}`).join(', ')}` : ''),
     ),
-    report.mode === 'side-by-side' ? '  compare, move what you need, then drop the restored tables' : '',
+    report.mode === 'side-by-side' ? `  compare, move what you need, then drop the restored tables. They hold ${SIDE_BY_SIDE_LEAVES_OUT}` : '',
+    report.recreated ? `  recreated ${report.recreated.length} objects: ${report.recreated.join('; ')}` : '',
+    ...(report.skipped ?? []).map((o) => `  NOT recreated: ${o.object}: ${o.reason}`),
+    report.skipped?.length ? '  (each skipped object\'s SQL is in --json\'s "skipped"; run it by hand once its reason is dealt with)' : '',
     report.droppedLeftovers.length ? `  dropped leftovers of killed table restores: ${report.droppedLeftovers.join(', ')}` : '',
     `  steps: ${report.steps.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(', ')}`,
   ].filter(Boolean).join('\n');
@@ -68,7 +74,7 @@ function reportText(report: RestoreTableReport): string {
  */
 export async function restoreTableCommand(backupId: string, flags: RestoreTableFlags, out: Output, confirm: Confirm): Promise<number> {
   if (!RESTORE_TABLE_MODES.includes(flags.mode as RestoreTableMode)) {
-    throw new UsageError(`--mode ${flags.mode} is not one of ${RESTORE_TABLE_MODES.join(', ')}`, 'replace swaps the rows, append adds them, side-by-side (the default) creates <table>_restored_<ts> to compare');
+    throw new UsageError(`--mode ${flags.mode} is not one of ${RESTORE_TABLE_MODES.join(', ')}`, `${MODES_HINT} (default: side-by-side)`);
   }
   if (!flags.dryRun && !flags.yes && !confirm) {
     throw new UsageError('restore-table changes a database and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see the plan first');
@@ -76,6 +82,12 @@ export async function restoreTableCommand(backupId: string, flags: RestoreTableF
   const target = connectionFromFlag('--target-url', flags.targetUrl, process.env);
   const request = { backupId, ...(flags.database ? { database: flags.database } : {}), target, table: flags.table, mode: flags.mode as RestoreTableMode, force: Boolean(flags.force) };
   return withSession(out, async ({ context }) => {
+    if (flags.dryRun && request.mode === 'recreate') {
+      // The objects come from the dump's table of contents: it is downloaded (and checked) for that.
+      const preview = await withInterrupts((signal) => previewRecreate({ ...context, ...pgRestoreTableDeps }, { ...request, signal }));
+      printResult(out, tablePlanSummary(preview.plan, preview.objects), `${planText(preview.plan, preview.objects)}\n(dry run: the dump was downloaded to read its contents; nothing was changed)`);
+      return 0;
+    }
     const plan = await resolveRestoreTablePlan(context, request);
     if (flags.dryRun) {
       printResult(out, tablePlanSummary(plan), `${planText(plan)}\n(dry run: nothing was changed)`);
@@ -108,7 +120,7 @@ export function registerRestoreTable(program: Command, run: CommandRunner): void
     .requiredOption('--table <pattern>', 'pg_dump-style pattern: [schema.]table, * and ? wildcards, double quotes keep case (e.g. \'"Sales".orders\')')
     .requiredOption('--target-url <url>', 'postgresql://user@host:port/db holding the table — no password here: use PGPASSWORD or PGPASSFILE')
     .option('--database <name>', 'the backed-up database\'s name in Strongbox (default: the target\'s name)')
-    .option('--mode <mode>', 'replace (the rows become the backup\'s), append (add the backup\'s rows) or side-by-side (create <table>_restored_<ts>)', 'side-by-side')
+    .option('--mode <mode>', 'replace (the rows become the backup\'s), append (add the backup\'s rows), side-by-side (create <table>_restored_<ts>: columns and rows only) or recreate (bring back a dropped table with its constraints, indexes, views and foreign keys)', 'side-by-side')
     .option('--force', 'restore from a backup that is not VERIFIED (its checksum is still checked)')
     .option('--dry-run', 'print the plan and change nothing')
     .option('--yes', 'do not ask for the database name (needed without a terminal)')
@@ -116,7 +128,8 @@ export function registerRestoreTable(program: Command, run: CommandRunner): void
     .addHelpText(
       'after',
       '\nExamples:\n  strongbox restore-table latest --table \'"Sales".orders\' --target-url postgresql://admin@db:5432/app --dry-run\n' +
-        '  PGPASSFILE=~/.pgpass strongbox restore-table latest --table public.customers --mode replace --target-url postgresql://admin@db/app --yes --json\n',
+        '  PGPASSFILE=~/.pgpass strongbox restore-table latest --table public.customers --mode replace --target-url postgresql://admin@db/app --yes --json\n' +
+        '  strongbox restore-table latest --table public.accounts --mode recreate --target-url postgresql://admin@db/app --dry-run   # after a DROP TABLE\n',
     )
     .action(async (backupId: string, flags: RestoreTableFlags & { json?: boolean }) => run((out) => restoreTableCommand(backupId, flags, out, terminalConfirm()), Boolean(flags.json)));
 }

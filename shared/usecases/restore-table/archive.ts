@@ -7,7 +7,7 @@ import { displayTable, type RestoreTablePlan } from '../../domain/restore-table-
 import { ManifestError, StrongboxError } from '../../errors';
 import type { TableRestoreTools } from './ports';
 import { readArchiveContents } from '../restore/steps';
-import { parseToc, selectTables, type TableSelection } from './toc';
+import { parseToc, selectTables, type TableSelection, type TocEntry } from './toc';
 
 /**
  * The manifest must describe the entry the plan chose: a logical backup with that dump.
@@ -24,17 +24,18 @@ export function assertManifestOf(manifest: Manifest, plan: RestoreTablePlan): vo
 }
 
 /**
- * Lists the archive and chooses the entries that rebuild the plan's tables.
+ * Lists the archive and chooses the entries that rebuild the plan's tables (its whole table of
+ * contents returned too).
  *
  * @throws StrongboxError ARCHIVE_INVALID when pg_restore cannot read it; TABLE_NOT_IN_BACKUP
  *   when a table's definition or rows are not in it.
  */
-export async function selectFromArchive(tools: TableRestoreTools, file: string, plan: RestoreTablePlan, signal?: AbortSignal): Promise<TableSelection> {
-  const contents = await readArchiveContents(tools, file, plan.backup.id, signal);
-  const selection = selectTables(parseToc(contents), plan.tables);
+export async function selectFromArchive(tools: TableRestoreTools, file: string, plan: RestoreTablePlan, signal?: AbortSignal): Promise<TableSelection & { toc: TocEntry[] }> {
+  const toc = parseToc(await readArchiveContents(tools, file, plan.backup.id, signal));
+  const selection = selectTables(toc, plan.tables);
   if (selection.missing.length) {
     const listed = selection.missing.map((t) => `${displayTable(t)} (no ${t.lacks === 'definition' ? 'TABLE' : 'TABLE DATA'} entry)`).join(', ');
     throw new StrongboxError('TABLE_NOT_IN_BACKUP', `the dump of backup ${plan.backup.id} lacks ${listed}, although its manifest lists them`, 'the backup does not hold what its manifest declares: restore from another backup (`strongbox list`)');
   }
-  return selection;
+  return { ...selection, toc };
 }

@@ -45,6 +45,8 @@ export interface TableSelection {
   /** The `pg_restore -L` list: the chosen lines in the archive's own (dependency) order. */
   list: string;
   entries: TocEntry[];
+  /** Each table found, with the ids of its TABLE and TABLE DATA entries. */
+  found: Array<TableRef & { definition: number; data: number }>;
   missing: Array<TableRef & { lacks: 'definition' | 'rows' }>;
 }
 
@@ -56,6 +58,7 @@ export function selectTables(toc: TocEntry[], tables: TableRef[]): TableSelectio
   const byId = new Map(toc.map((e) => [e.id, e]));
   const chosen = new Set<number>();
   const missing: TableSelection['missing'] = [];
+  const found: TableSelection['found'] = [];
   const add = (entry: TocEntry): void => {
     if (chosen.has(entry.id)) return;
     chosen.add(entry.id);
@@ -77,9 +80,10 @@ export function selectTables(toc: TocEntry[], tables: TableRef[]): TableSelectio
     }
     add(definition);
     chosen.add(rows.id);
+    found.push({ schema: table.schema, name: table.name, definition: definition.id, data: rows.id });
   }
   const entries = toc.filter((e) => chosen.has(e.id));
-  return { list: `${entries.map((e) => e.line).join('\n')}\n`, entries, missing };
+  return { list: `${entries.map((e) => e.line).join('\n')}\n`, entries, found, missing };
 }
 
 /**
