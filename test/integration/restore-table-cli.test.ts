@@ -113,6 +113,30 @@ describe('strongbox restore-table', () => {
     expect((await databaseNames(shop())).filter((n) => n.startsWith('strongbox_scratch_'))).toEqual([]);
   });
 
+  it('--mode recreate after DROP TABLE … CASCADE: the dry run lists the objects from the dump, the restore brings the table and its view back and says so', async () => {
+    await sql(shop(), 'DROP TABLE "Sales".orders CASCADE');
+    const names = await databaseNames(shop());
+
+    const dry = await runProgram(['latest', '--table', '"Sales".orders', '--target-url', url, '--mode', 'recreate', '--dry-run']);
+
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toContain('Objects to recreate, in order (* = tried: skipped with the reason if the database no longer fits it):\n    TABLE Sales orders\n');
+    expect(dry.out).toContain('\n  * VIEW Sales customer_totals\n');
+    expect(dry.out).toContain('\n  * FK CONSTRAINT Sales orders orders_customer_id_fkey\n');
+    expect(dry.out).toContain('WARNING: the backups hold no owners or grants');
+    expect(dry.out).toContain('(dry run: the dump was downloaded to read its contents; nothing was changed)');
+    expect(await databaseNames(shop())).toEqual(names);
+    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+
+    const result = await runProgram(['latest', '--table', '"Sales".orders', '--target-url', url, '--mode', 'recreate', '--yes']);
+
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toMatch(/^Restored table from backup .* \(--mode recreate\) in \d+\.\d s\n {2}"Sales"\."orders" → "Sales"\."orders": created, 100 after \(100 from the backup\)/);
+    expect(result.out).toMatch(/\n {2}recreated \d+ objects: TABLE Sales orders; .*VIEW Sales customer_totals;/);
+    expect(result.out).not.toContain('NOT recreated');
+    expect(await fingerprint(shop())).toEqual(original);
+  });
+
   it('on a terminal: a wrong name cancels, the right one restores side-by-side', async () => {
     const questions: string[] = [];
     const wrong = capture();
@@ -124,6 +148,7 @@ describe('strongbox restore-table', () => {
     right.json = false;
     expect(await restoreTableCommand('latest', flags({ mode: 'side-by-side', table: 'customers' }), right, async () => 'shop\n')).toBe(0);
     expect(right.out).toMatch(/^Restored table from backup .* \(--mode side-by-side\) in \d+\.\d s\n {2}"public"\."customers" → "public"\."customers_restored_\d{14}": created, 50 after \(50 from the backup\)/);
+    expect(right.out).toContain('They hold columns and rows only: no primary key, NOT NULL, defaults, identity, unique constraints, indexes, triggers, views or foreign keys (--mode recreate brings a dropped table back with them)');
     const after = await fingerprint(shop());
     const created = Object.keys(after.rows).find((name) => name.startsWith('public.customers_restored_'));
     expect(created && after.rows[created]).toBe(original.rows['public.customers']);
