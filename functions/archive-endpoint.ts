@@ -7,7 +7,7 @@ import { S3Presigner, type WalPresigner } from '../shared/adapters/storage/presi
 import { makeS3Client } from '../shared/adapters/storage/s3-client';
 import { InputError } from '../shared/errors';
 import { noMetrics, type Metrics } from '../shared/metrics';
-import { awsDeps } from '../shared/runtime/aws';
+import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { BodyTooLargeError, type WalArchiveDeps } from '../shared/usecases/wal-archive';
 import { COMPRESSION_HEADROOM_BYTES } from '../shared/usecases/wal-archive/declaration';
@@ -114,9 +114,10 @@ function toResult(statusCode: number, json: unknown, headers: Record<string, str
 }
 
 /** The adapters of the deployed function (serverless.yml sets STRONGBOX_BUCKET and the others awsDeps reads). */
-function functionDeps(env: NodeJS.ProcessEnv): ArchiveEndpointFunctionDeps {
-  const { storage, alerts, log, clock } = awsDeps(env, lambdaLog);
-  const presigner = new S3Presigner(makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET'));
+/** The function's wiring from its environment (`clients`: the SDK clients, given by tests against stand-ins). */
+export function functionDeps(env: NodeJS.ProcessEnv, clients?: AwsClients): ArchiveEndpointFunctionDeps {
+  const { storage, alerts, log, clock } = awsDeps(env, lambdaLog, clients);
+  const presigner = new S3Presigner(clients?.s3 ?? makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET'));
   const limit = Number(env.STRONGBOX_WAL_MAX_BYTES);
   return { storage, alerts, log, clock, presigner, metrics: new EmfMetrics(log), ...(Number.isInteger(limit) && limit > 0 ? { maxSegmentBytes: limit } : {}) };
 }

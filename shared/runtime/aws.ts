@@ -7,6 +7,7 @@ import { DynamoWalCatalog } from '../adapters/catalog/dynamo-wal';
 import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import { SnsAlertPublisher } from '../adapters/sns/alerts';
 import { DedupingAlertPublisher } from '../adapters/sns/dedupe';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { makeS3Client, S3Storage } from '../adapters/storage/s3';
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { Storage } from '../adapters/storage/storage';
@@ -27,26 +28,33 @@ export interface AwsDeps {
  * behind the dedupe on the catalog table (STRONGBOX_TABLE), so that repeats of one problem
  * within its window are sent once (shared/domain/alerts). The dedupe fails open.
  */
-export function awsAlerts(env: NodeJS.ProcessEnv, log: Log, options: { documents?: DynamoDBDocumentClient; clock?: Clock } = {}): AlertPublisher {
+export function awsAlerts(env: NodeJS.ProcessEnv, log: Log, options: { documents?: DynamoDBDocumentClient; sns?: SNSClient; clock?: Clock } = {}): AlertPublisher {
   const documents = options.documents ?? makeDynamoDocumentClient();
-  const sns = new SnsAlertPublisher(new SNSClient({}), requiredEnv(env, 'STRONGBOX_ALERT_TOPIC_ARN'), log);
+  const sns = new SnsAlertPublisher(options.sns ?? new SNSClient({}), requiredEnv(env, 'STRONGBOX_ALERT_TOPIC_ARN'), log);
   return new DedupingAlertPublisher(sns, new DynamoAlertDedupeStore(documents, requiredEnv(env, 'STRONGBOX_TABLE')), log, options.clock);
+}
+
+/** The SDK clients behind AwsDeps (given by tests that run a function's wiring against stand-ins). */
+export interface AwsClients {
+  s3: S3Client;
+  documents: DynamoDBDocumentClient;
+  sns: SNSClient;
 }
 
 /**
  * The adapters of a function or task running in AWS, from the variables serverless.yml
  * sets (STRONGBOX_BUCKET, STRONGBOX_TABLE, STRONGBOX_ALERT_TOPIC_ARN). Clients use the
- * role's credentials and the region of the runtime.
+ * role's credentials and the region of the runtime, unless `clients` are given.
  */
-export function awsDeps(env: NodeJS.ProcessEnv, log: Log): AwsDeps {
-  const documents = makeDynamoDocumentClient();
+export function awsDeps(env: NodeJS.ProcessEnv, log: Log, clients?: AwsClients): AwsDeps {
+  const documents = clients?.documents ?? makeDynamoDocumentClient();
   const table = requiredEnv(env, 'STRONGBOX_TABLE');
   const clock: Clock = () => new Date();
   return {
-    storage: new S3Storage(makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET')),
+    storage: new S3Storage(clients?.s3 ?? makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET')),
     catalog: new DynamoCatalog(documents, table),
     walCatalog: new DynamoWalCatalog(documents, table),
-    alerts: awsAlerts(env, log, { documents, clock }),
+    alerts: awsAlerts(env, log, { documents, clock, ...(clients ? { sns: clients.sns } : {}) }),
     log,
     clock,
   };

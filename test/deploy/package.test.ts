@@ -195,12 +195,12 @@ describe('sls package: least privilege', () => {
 
   it.each([
     ['scheduleBackup', ['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, 'dynamodb:Query', ...alerts]],
-    ['checksum', ['s3:GetObject', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
-    ['catalogIndex', ['s3:GetObject', 'kms:Decrypt', ...crud]],
+    ['checksum', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
+    ['catalogIndex', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
     ['watchdog', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', ...alerts]],
-    ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', ...alerts]],
+    ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', ...alerts]],
     ['walCheckpoint', ['s3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...eni, ...alerts]],
-    ['pitr', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query']],
+    ['pitr', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query']],
     ['restore', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['restoreTable', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['validate', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],

@@ -1,0 +1,153 @@
+/**
+ * The functions held to AWS's own rules: each runs with its own wiring (functionDeps /
+ * awsDeps with the SDK clients) against stand-ins made as strict as AWS (a missing key
+ * read without s3:ListBucket is 403, not 404), as the principal whose role the packaged
+ * template gives it; then every call they made is evaluated against that role's policies
+ * (tests/support/aws-rules). Each scenario is a row of issue 12 that failed in AWS.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogIndexHandler } from '../../functions/catalog-index';
+import { checksumHandler } from '../../functions/checksum';
+import { functionDeps, makeArchiveEndpointHandler } from '../../functions/archive-endpoint';
+import { makePitrHandler } from '../../functions/pitr';
+import { serializeManifest, MANIFEST_FORMAT_VERSION, type Manifest } from '../../shared/domain/manifest';
+import type { BackupEntry } from '../../shared/domain/backup';
+import { objectCreatedEvent } from '../../shared/domain/object-event';
+import { walRecordKey } from '../../shared/domain/wal/keys';
+import { awsDeps } from '../../shared/runtime/aws';
+import { captureLog } from '../support/stack';
+import { asPrincipal } from '../support/aws-rules/recorder';
+import { describeDenials, startAwsWorld, type AwsWorld } from '../support/aws-rules/world';
+import { urlEvent } from '../support/function-url';
+import { declareSegment, fakeSegment } from '../support/wal-files';
+
+let world: AwsWorld;
+
+beforeAll(async () => {
+  world = await startAwsWorld();
+}, 300_000);
+
+afterAll(async () => world?.stop());
+
+/** The ObjectCreated event of `key` as the topic delivers it to the functions. */
+function snsEvent(key: string): unknown {
+  return {
+    Records: [
+      {
+        EventSource: 'aws:sns',
+        EventVersion: '1.0',
+        Sns: { Type: 'Notification', TopicArn: 'arn:aws:sns:eu-west-1:123456789012:strongbox-test-object-created', Message: JSON.stringify(objectCreatedEvent({ bucket: world.model.bucketName, key, size: 100, time: new Date() })) },
+      },
+    ],
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const bodyOf = (result: { body: string }): any => JSON.parse(result.body);
+
+async function pushSegment(handle: ReturnType<typeof makeArchiveEndpointHandler>, database: string, segno: bigint) {
+  const file = declareSegment(fakeSegment({ segno }), 'gzip');
+  const name = `00000001${segno.toString(16).toUpperCase().padStart(16, '0')}`;
+  const prepare = await handle(urlEvent('POST', `/v1/wal/${database}/${name}`, { json: file.declaration }));
+  const plan = bodyOf(prepare);
+  if (prepare.statusCode !== 200) return { name, prepare, complete: prepare };
+  const put = await fetch(plan.url, { method: 'PUT', headers: plan.headers, body: file.stored });
+  expect(put.status).toBe(200);
+  const complete = await handle(urlEvent('POST', `/v1/wal/${database}/${name}/complete`, { json: file.declaration }));
+  return { name, prepare, complete };
+}
+
+describe('held to AWS rules', () => {
+  const segments: string[] = [];
+
+  it('archiveEndpoint: the first wal-push of a database is stored (its reads of missing keys get 404, not 403)', async () => {
+    const handle = makeArchiveEndpointHandler({ ...functionDeps(world.env, world.clients()), log: captureLog() });
+    for (const segno of [4n, 5n, 6n]) {
+      const pushed = await asPrincipal('archiveEndpoint', () => pushSegment(handle, 'app', segno));
+      expect(pushed.prepare.statusCode).toBe(200);
+      expect(pushed.complete.statusCode).toBe(201);
+      segments.push(pushed.name);
+    }
+    const again = await asPrincipal('archiveEndpoint', () => handle(urlEvent('GET', `/v1/wal/app/${segments[0]}`)));
+    expect(again.statusCode).toBe(200);
+    const missing = await asPrincipal('archiveEndpoint', () => handle(urlEvent('GET', '/v1/wal/app/000000010000000000000009')));
+    expect(missing.statusCode).toBe(404);
+  });
+
+  it('catalogIndex: indexes WAL records, and one whose object is gone alerts WAL_OBJECT_INVALID through SNS', async () => {
+    const deps = awsDeps(world.env, captureLog(), world.clients());
+    const admin = awsDeps(world.env, captureLog(), world.adminClients());
+    for (const name of segments.slice(0, 2)) {
+      const result = await asPrincipal('catalogIndex', () => catalogIndexHandler(deps)(snsEvent(walRecordKey('app', name))));
+      expect(result.indexed).toEqual([name]);
+    }
+    const lost = segments[2]!;
+    const record = JSON.parse((await admin.storage.getBytes(walRecordKey('app', lost))).toString('utf8')) as { objectKey: string };
+    await admin.storage.delete([record.objectKey]);
+    const before = world.stub.requests.length;
+    await expect(asPrincipal('catalogIndex', () => catalogIndexHandler(deps)(snsEvent(walRecordKey('app', lost))))).rejects.toMatchObject({ code: 'WAL_OBJECT_INVALID' });
+    const published = world.stub.requests.slice(before).filter((request) => request.operation === 'Publish').map((request) => String(request.body.Message));
+    expect(published.join('\n')).toContain('WAL_OBJECT_INVALID');
+  });
+
+  it('pitr: a plan over a WAL record deleted from storage names the gap (its HEAD of a missing key is 404, not 403)', async () => {
+    const deps = awsDeps(world.env, captureLog(), world.clients());
+    const admin = awsDeps(world.env, captureLog(), world.adminClients());
+    const base: BackupEntry = {
+      id: '20261204T020000Z-b-aws1',
+      database: 'app',
+      kind: 'base',
+      tier: 'daily',
+      scope: 'full',
+      state: 'VERIFIED',
+      key: 'base/daily/app/20261204T020000Z-b-aws1/dump.zst',
+      manifestKey: 'base/daily/app/20261204T020000Z-b-aws1/manifest.json',
+      compression: 'zstd',
+      startedAt: '2026-12-04T02:00:00.000Z',
+      finishedAt: '2026-12-04T02:01:00.000Z',
+      heartbeatAt: '2026-12-04T02:01:00.000Z',
+      base: { startLsn: '0/400028', stopLsn: '0/400100', timeline: 1, stopTimeline: 1, systemId: '7311234567890123456', pgVersion: 15, walSegments: { first: segments[0]!, last: segments[0]! }, label: '', walIncluded: true },
+    };
+    await admin.catalog.create(base);
+    const planned = await asPrincipal('pitr', () => makePitrHandler(deps)({ database: 'app', latest: true, dryRun: true }));
+    expect(planned).toMatchObject({ wal: { last: segments[1] } });
+    await admin.storage.delete([walRecordKey('app', segments[1]!)]);
+    const gap = await asPrincipal('pitr', () => makePitrHandler(deps)({ database: 'app', latest: true, dryRun: true }).catch((error: unknown) => error));
+    expect(gap).toMatchObject({ code: 'WAL_GAP', message: expect.stringContaining(segments[1]!) });
+  });
+
+  it('checksum: a backup whose dump is missing is marked FAILED with an alert, not retried', async () => {
+    const deps = awsDeps(world.env, captureLog(), world.clients());
+    const admin = awsDeps(world.env, captureLog(), world.adminClients());
+    const id = '20261204T030000Z-l-aws1';
+    const manifest: Manifest = {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      id,
+      database: 'app',
+      kind: 'logical',
+      tier: 'daily',
+      scope: 'full',
+      compression: 'gzip',
+      startedAt: '2026-12-04T03:00:00.000Z',
+      finishedAt: '2026-12-04T03:01:00.000Z',
+      source: { pgDatabase: 'app', serverVersion: '15.18', serverVersionNum: 150018, systemIdentifier: '7311234567890123456', walLsn: '0/3000000', databaseSizeBytes: 1000 },
+      tools: { strongbox: 'test', pgDump: '15.18' },
+      tables: [],
+      objects: { dump: { key: `logical/daily/app/${id}/dump`, bytes: 10, sha256: 'a'.repeat(64) } },
+    };
+    const key = `logical/daily/app/${id}/manifest.json`;
+    await admin.storage.putBytes(key, Buffer.from(serializeManifest(manifest)));
+    const before = world.stub.requests.length;
+    const result = await asPrincipal('checksum', () => checksumHandler(deps)(snsEvent(key)));
+    expect(result.failed).toEqual([id]);
+    expect((await admin.catalog.get(id))?.state).toBe('FAILED');
+    expect(world.stub.requests.slice(before).some((request) => request.operation === 'Publish')).toBe(true);
+  });
+
+  it('every call recorded above is allowed by its role as packaged', async () => {
+    expect(world.recorder.calls.length).toBeGreaterThan(10);
+    expect(world.recorder.calls.filter((call) => call.principal === 'unattributed')).toEqual([]);
+    const denials = await world.check();
+    expect(describeDenials(denials)).toBe('');
+  });
+});

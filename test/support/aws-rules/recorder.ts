@@ -1,0 +1,115 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * Records every call the real AWS SDK clients make, with the function or task it ran as
+ * (its principal), and makes the stand-ins answer as AWS would where they are kinder:
+ *
+ * - a GET or HEAD of a missing S3 key by a principal without `s3:ListBucket` on the bucket
+ *   gets 403 AccessDenied, not 404 (AWS documents this; s3rver always says 404);
+ * - with Object Lock on, a PutObject or UploadPart that carries neither Content-MD5 nor an
+ *   x-amz-checksum-* header is refused (400 InvalidRequest), as S3 refuses it for a bucket
+ *   with default retention.
+ *
+ * Installed as a middleware on each client (`instrument`), so presigned URLs made with an
+ * instrumented client are recorded too (the presigner runs the client's stack).
+ */
+
+export interface RecordedCall {
+  principal: string;
+  /** The SDK client's service, e.g. "S3", "DynamoDB", "SNS". */
+  service: string;
+  /** The command without its suffix, e.g. "GetObject", "Put" (document client), "Publish". */
+  command: string;
+  input: Record<string, unknown>;
+  /** True when the command only made a presigned URL (nothing was sent). */
+  presigned: boolean;
+  outcome: 'ok' | 'error';
+  errorName?: string;
+  status?: number;
+}
+
+/** Answers whether a principal may do an action on a resource (the packaged policies). */
+export type Allows = (principal: string, action: string, resource: string) => Promise<boolean>;
+
+export interface Strictness {
+  allows?: Allows;
+  /** The bucket has Object Lock with default retention. */
+  objectLock?: boolean;
+}
+
+const principalStore = new AsyncLocalStorage<string>();
+
+/** Runs `act` as `principal`: every call it makes through an instrumented client is recorded as that principal's. */
+export function asPrincipal<T>(principal: string, act: () => Promise<T>): Promise<T> {
+  return principalStore.run(principal, act);
+}
+
+/** An error shaped like the SDK's service errors, for the answers the stand-ins do not give. */
+function serviceError(name: string, status: number, message: string): Error {
+  return Object.assign(new Error(message), { name, Code: name, $fault: 'client', $metadata: { httpStatusCode: status } });
+}
+
+interface Middlewared {
+  middlewareStack: {
+    add(middleware: unknown, options: { step: string; name: string; override?: boolean; priority?: string }): void;
+  };
+  config: { serviceId?: string };
+}
+
+export class CallRecorder {
+  readonly calls: RecordedCall[] = [];
+  strictness: Strictness = {};
+
+  /** Adds the recording (and strictness) middleware to a client; returns the client. */
+  instrument<C>(client: C, service?: string): C {
+    const stack = (client as unknown as Middlewared).middlewareStack;
+    const serviceName = service ?? (client as unknown as Middlewared).config.serviceId ?? 'unknown';
+    stack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string; clientName?: string }) => async (args: { input: Record<string, unknown> }) => {
+        const principal = principalStore.getStore() ?? 'unattributed';
+        const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+        const call: RecordedCall = { principal, service: serviceName, command, input: { ...args.input }, presigned: false, outcome: 'ok' };
+        this.calls.push(call);
+        try {
+          const result = (await next(args)) as { output?: { presigned?: unknown } } | undefined;
+          // A presigner's stack stops before sending and returns the signed request as the output.
+          if (result?.output?.presigned !== undefined) call.presigned = true;
+          return result;
+        } catch (error) {
+          const failure = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+          call.outcome = 'error';
+          call.errorName = failure.name;
+          call.status = failure.$metadata?.httpStatusCode;
+          const missing = serviceName === 'S3' && (command === 'GetObject' || command === 'HeadObject') && (call.status === 404 || failure.name === 'NoSuchKey' || failure.name === 'NotFound');
+          const allows = this.strictness.allows;
+          if (missing && allows && !(await allows(principal, 's3:ListBucket', `arn:aws:s3:::${String(args.input.Bucket)}`))) {
+            call.errorName = 'AccessDenied';
+            call.status = 403;
+            throw serviceError('AccessDenied', 403, 'Access Denied');
+          }
+          throw error;
+        }
+      },
+      { step: 'initialize', name: 'strongboxCallRecorder', override: true },
+    );
+    stack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { request?: { headers?: Record<string, string> } }) => {
+        const command = (context.commandName ?? '').replace(/Command$/, '');
+        if (this.strictness.objectLock && serviceName === 'S3' && (command === 'PutObject' || command === 'UploadPart')) {
+          const headers = Object.keys(args.request?.headers ?? {}).map((name) => name.toLowerCase());
+          if (!headers.includes('content-md5') && !headers.some((name) => name.startsWith('x-amz-checksum-'))) {
+            throw serviceError('InvalidRequest', 400, 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+          }
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'strongboxObjectLockRule', override: true, priority: 'low' },
+    );
+    return client;
+  }
+
+  /** The calls of one principal. */
+  of(principal: string): RecordedCall[] {
+    return this.calls.filter((call) => call.principal === principal);
+  }
+}

@@ -1,0 +1,195 @@
+import { createdResources, list, type Json } from '../../deploy/template';
+
+/**
+ * The packaged CloudFormation template as IAM will see it once deployed: every intrinsic
+ * resolved to the physical names and ARNs the stack gets in one account and region, and
+ * for each principal (a function, the dump task, a state machine) the policies of its role.
+ */
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'eu-west-1';
+export const PARTITION = 'aws';
+/** The KMS key's id in this model (CloudFormation generates one). */
+const KEY_ID = '11111111-2222-3333-4444-555555555555';
+
+export interface PolicyDocument {
+  Version?: string;
+  Statement: Json[];
+}
+
+export interface Principal {
+  /** The function key in serverless.yml (e.g. "archiveEndpoint"), or "dumpTask", "stateMachines", … */
+  name: string;
+  roleId: string;
+  roleArn: string;
+  policies: Array<{ name: string; document: PolicyDocument }>;
+  /** Managed policies attached (not evaluated: named in the report). */
+  managedPolicyArns: string[];
+}
+
+export interface StackModel {
+  stage: string;
+  resources: Record<string, Json>;
+  principals: Map<string, Principal>;
+  bucketName: string;
+  tableName: string;
+  alertTopicArn: string;
+  keyArn: string;
+  /** Resolves any intrinsic of the template. */
+  resolve(node: Json): Json;
+}
+
+function physicalName(id: string, resource: Json, stage: string, resolve: (node: Json) => Json): string {
+  const props = resource.Properties ?? {};
+  const named = props.BucketName ?? props.TableName ?? props.TopicName ?? props.RoleName ?? props.StateMachineName ?? props.ClusterName ?? props.FunctionName ?? props.LogGroupName ?? props.Family ?? props.Name ?? props.RepositoryName;
+  return named !== undefined ? String(resolve(named)) : `strongbox-${stage}-${id}`;
+}
+
+function refOf(id: string, resource: Json, stage: string, resolve: (node: Json) => Json): string {
+  const name = physicalName(id, resource, stage, resolve);
+  switch (resource.Type) {
+    case 'AWS::SNS::Topic':
+      return `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:${name}`;
+    case 'AWS::KMS::Key':
+      return KEY_ID;
+    case 'AWS::ECS::TaskDefinition':
+      return `arn:${PARTITION}:ecs:${REGION}:${ACCOUNT}:task-definition/${name}:1`;
+    case 'AWS::StepFunctions::StateMachine':
+      return `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
+    case 'AWS::SQS::Queue':
+      return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
+    default:
+      return name;
+  }
+}
+
+function arnOf(id: string, resource: Json, stage: string, resolve: (node: Json) => Json): string {
+  const name = physicalName(id, resource, stage, resolve);
+  switch (resource.Type) {
+    case 'AWS::S3::Bucket':
+      return `arn:${PARTITION}:s3:::${name}`;
+    case 'AWS::DynamoDB::Table':
+      return `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
+    case 'AWS::SNS::Topic':
+      return `arn:${PARTITION}:sns:${REGION}:${ACCOUNT}:${name}`;
+    case 'AWS::SQS::Queue':
+      return `arn:${PARTITION}:sqs:${REGION}:${ACCOUNT}:${name}`;
+    case 'AWS::KMS::Key':
+      return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${KEY_ID}`;
+    case 'AWS::IAM::Role':
+      return `arn:${PARTITION}:iam::${ACCOUNT}:role/${name}`;
+    case 'AWS::ECS::Cluster':
+      return `arn:${PARTITION}:ecs:${REGION}:${ACCOUNT}:cluster/${name}`;
+    case 'AWS::ECS::TaskDefinition':
+      return `arn:${PARTITION}:ecs:${REGION}:${ACCOUNT}:task-definition/${name}:1`;
+    case 'AWS::StepFunctions::StateMachine':
+      return `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
+    case 'AWS::Lambda::Function':
+      return `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    case 'AWS::Logs::LogGroup':
+      return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${name}:*`;
+    case 'AWS::ECR::Repository':
+      return `arn:${PARTITION}:ecr:${REGION}:${ACCOUNT}:repository/${name}`;
+    case 'AWS::Events::Rule':
+      return `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:rule/${name}`;
+    default:
+      throw new Error(`the model has no ARN for ${id} (${resource.Type})`);
+  }
+}
+
+/** The model of a packaged template (see packageTemplate). */
+export function stackModel(template: Json, stage = 'test'): StackModel {
+  const resources = createdResources(template);
+  const pseudo: Record<string, string> = {
+    'AWS::AccountId': ACCOUNT,
+    'AWS::Region': REGION,
+    'AWS::Partition': PARTITION,
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': `strongbox-${stage}`,
+    'AWS::StackId': `arn:${PARTITION}:cloudformation:${REGION}:${ACCOUNT}:stack/strongbox-${stage}/0`,
+  };
+  const resolving = new Set<string>();
+  const resolve = (node: Json): Json => {
+    if (Array.isArray(node)) return node.map(resolve);
+    if (!node || typeof node !== 'object') return node;
+    if (typeof node.Ref === 'string') {
+      if (node.Ref in pseudo) return pseudo[node.Ref];
+      const resource = resources[node.Ref];
+      if (!resource) throw new Error(`Ref to ${node.Ref}, which the template does not create`);
+      if (resolving.has(node.Ref)) throw new Error(`circular reference through ${node.Ref}`);
+      resolving.add(node.Ref);
+      try {
+        return refOf(node.Ref, resource, stage, resolve);
+      } finally {
+        resolving.delete(node.Ref);
+      }
+    }
+    if ('Fn::GetAtt' in node) {
+      const [id, attribute] = typeof node['Fn::GetAtt'] === 'string' ? String(node['Fn::GetAtt']).split('.') : node['Fn::GetAtt'];
+      const resource = resources[id];
+      if (!resource) throw new Error(`GetAtt of ${id}, which the template does not create`);
+      if (attribute === 'Arn') return arnOf(id, resource, stage, resolve);
+      if (attribute === 'Name' || attribute === 'TopicName') return physicalName(id, resource, stage, resolve);
+      if (attribute === 'FunctionUrl') return `https://${id.toLowerCase()}.lambda-url.${REGION}.on.aws/`;
+      throw new Error(`the model has no attribute ${attribute} of ${id}`);
+    }
+    if ('Fn::Sub' in node) {
+      const [text, variables] = typeof node['Fn::Sub'] === 'string' ? [node['Fn::Sub'], {}] : node['Fn::Sub'];
+      const own = Object.fromEntries(Object.entries(variables as Record<string, Json>).map(([name, value]) => [name, resolve(value)]));
+      return String(text).replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
+        if (name in own) return String(own[name]);
+        if (name in pseudo) return pseudo[name]!;
+        const [id, attribute] = name.split('.');
+        return String(resolve(attribute ? { 'Fn::GetAtt': [id, attribute] } : { Ref: id }));
+      });
+    }
+    if ('Fn::Join' in node) {
+      const [separator, items] = node['Fn::Join'];
+      return (resolve(items) as Json[]).join(separator);
+    }
+    if ('Fn::Select' in node) {
+      const [index, items] = node['Fn::Select'];
+      return (resolve(items) as Json[])[Number(index)];
+    }
+    if ('Fn::Split' in node) {
+      const [separator, text] = node['Fn::Split'];
+      return String(resolve(text)).split(separator);
+    }
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, resolve(value)]));
+  };
+
+  const principals = new Map<string, Principal>();
+  const addRole = (name: string, roleId: string) => {
+    const role = resources[roleId];
+    if (!role || role.Type !== 'AWS::IAM::Role') throw new Error(`${name}: role ${roleId} is not created by the template`);
+    principals.set(name, {
+      name,
+      roleId,
+      roleArn: arnOf(roleId, role, stage, resolve),
+      policies: list<Json>(role.Properties.Policies).map((policy) => ({ name: String(resolve(policy.PolicyName)), document: resolve(policy.PolicyDocument) })),
+      managedPolicyArns: list<Json>(role.Properties.ManagedPolicyArns).map((arn) => String(resolve(arn))),
+    });
+  };
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const key = `${id[0]!.toLowerCase()}${id.slice(1).replace(/LambdaFunction$/, '')}`;
+    const role = resource.Properties.Role;
+    addRole(key, role['Fn::GetAtt'] ? list<string>(role['Fn::GetAtt'])[0]! : String(role).split('.')[0]!);
+  }
+  if (resources.DumpTaskRole) addRole('dumpTask', 'DumpTaskRole');
+  if (resources.JobStateMachineRole) addRole('stateMachines', 'JobStateMachineRole');
+  if (resources.ValidateScheduleToStepFunctionsRole) addRole('validateSchedule', 'ValidateScheduleToStepFunctionsRole');
+
+  const bucket = resources.BackupBucket;
+  const table = resources.CatalogTable;
+  return {
+    stage,
+    resources,
+    principals,
+    bucketName: physicalName('BackupBucket', bucket, stage, resolve),
+    tableName: physicalName('CatalogTable', table, stage, resolve),
+    alertTopicArn: refOf('AlertsTopic', resources.AlertsTopic, stage, resolve),
+    keyArn: arnOf('BackupKey', resources.BackupKey, stage, resolve),
+    resolve,
+  };
+}

@@ -1,0 +1,139 @@
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { makeDynamoClient, toDocumentClient } from '../../../shared/adapters/catalog/client';
+import { makeS3Client } from '../../../shared/adapters/storage/s3-client';
+import { ensureCatalogTable, startDynalite } from '../../../shared/local/dynalite-server';
+import type { AwsClients } from '../../../shared/runtime/aws';
+import { packageTemplate } from '../../deploy/template';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../s3-server';
+import { decide } from './evaluate';
+import { iamRequestsOf, type IamRequest } from './iam-requests';
+import { CallRecorder, type RecordedCall } from './recorder';
+import { startServiceStub, type ServiceStub } from './service-stub';
+import { REGION, stackModel, type StackModel } from './stack-model';
+
+/**
+ * AWS as the deployed stack meets it, on loopback: the packaged template (its roles and
+ * names), s3rver with the stack's bucket name, dynalite with its table, a stub for SNS / ECS
+ * / Step Functions / Secrets Manager / SSM, and a recorder on every client that makes the
+ * stand-ins as strict as AWS (403 for a missing key without s3:ListBucket, Object Lock's
+ * checksum rule). `check()` evaluates every recorded call against its principal's
+ * packaged policies.
+ */
+export interface AwsWorld {
+  model: StackModel;
+  s3: S3TestServer;
+  stub: ServiceStub;
+  recorder: CallRecorder;
+  /** The environment serverless.yml gives every function. */
+  env: NodeJS.ProcessEnv;
+  /** Fresh instrumented clients (a function's own, as in its container). */
+  clients(): AwsClients & { dynamoEndpoint: string };
+  /** Clients that are not recorded, for a test's own setup and inspection (the stand-ins as an operator would see them). */
+  adminClients(): AwsClients;
+  /** An instrumented client of any other service, pointed at the stub. */
+  stubClient<C>(make: (config: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } }) => C): C;
+  check(): Promise<Denial[]>;
+  stop(): Promise<void>;
+}
+
+export interface Denial {
+  principal: string;
+  call: string;
+  request: IamRequest;
+  result: string;
+  errors?: string;
+}
+
+const STUB_CREDENTIALS = { accessKeyId: 'AKIDSTUB', secretAccessKey: 'stub' };
+
+/** Packages the template (one `sls package`, ~15 s) and starts the stand-ins. */
+export async function startAwsWorld(params: Record<string, string> = {}): Promise<AwsWorld> {
+  const packaged = await packageTemplate({ configFile: 'test/fixtures/strongbox.config.json', imageUri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/strongbox-dump:1.2.3', ...params });
+  await packaged.cleanup();
+  const model = stackModel(packaged.template);
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const s3 = await startS3Server(model.bucketName);
+    stops.push(s3.stop);
+    const dynalite = await startDynalite();
+    stops.push(dynalite.stop);
+    const admin = makeDynamoClient({ endpoint: dynalite.endpoint });
+    await ensureCatalogTable(admin, model.tableName);
+    admin.destroy();
+    const stub = await startServiceStub();
+    stops.push(stub.stop);
+    const recorder = new CallRecorder();
+    recorder.strictness.allows = async (principal, action, resource) => {
+      const who = model.principals.get(principal);
+      return who !== undefined && (await decide(model, who, { action, resource, context: {}, why: 'strictness' })).allowed;
+    };
+    const created: Array<{ destroy(): void }> = [];
+    const world: AwsWorld = {
+      model,
+      s3,
+      stub,
+      recorder,
+      env: {
+        STRONGBOX_BUCKET: model.bucketName,
+        STRONGBOX_TABLE: model.tableName,
+        STRONGBOX_ALERT_TOPIC_ARN: model.alertTopicArn,
+        POWERTOOLS_SERVICE_NAME: `strongbox-${model.stage}`,
+      },
+      clients() {
+        const s3Client: S3Client = recorder.instrument(makeS3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: REGION, credentials: S3RVER_CREDENTIALS }), 'S3');
+        const low = recorder.instrument(makeDynamoClient({ endpoint: dynalite.endpoint, region: REGION }), 'DynamoDB');
+        const documents: DynamoDBDocumentClient = toDocumentClient(low);
+        const sns = recorder.instrument(new SNSClient({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS }), 'SNS');
+        created.push(s3Client, low, sns);
+        return { s3: s3Client, documents, sns, dynamoEndpoint: dynalite.endpoint };
+      },
+      adminClients() {
+        const s3Client = makeS3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: REGION, credentials: S3RVER_CREDENTIALS });
+        const low = makeDynamoClient({ endpoint: dynalite.endpoint, region: REGION });
+        const sns = new SNSClient({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS });
+        created.push(s3Client, low, sns);
+        return { s3: s3Client, documents: toDocumentClient(low), sns };
+      },
+      stubClient(make) {
+        const client = make({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS });
+        created.push(client as unknown as { destroy(): void });
+        return recorder.instrument(client);
+      },
+      async check() {
+        const denials: Denial[] = [];
+        for (const call of recorder.calls) {
+          const principal = model.principals.get(call.principal);
+          for (const request of iamRequestsOf(call, model)) {
+            if (!principal) {
+              denials.push({ principal: call.principal, call: describeCall(call), request, result: 'no such principal in the template' });
+              continue;
+            }
+            const decision = await decide(model, principal, request);
+            if (!decision.allowed) denials.push({ principal: call.principal, call: describeCall(call), request, result: decision.result, ...(decision.errors ? { errors: decision.errors } : {}) });
+          }
+        }
+        return denials;
+      },
+      async stop() {
+        for (const client of created) client.destroy();
+        for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      },
+    };
+    return world;
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+export function describeCall(call: RecordedCall): string {
+  const target = call.input.Key ?? call.input.TopicArn ?? call.input.SecretId ?? call.input.TableName ?? '';
+  return `${call.service} ${call.command}${call.presigned ? ' (presigned)' : ''} ${String(typeof target === 'object' ? JSON.stringify(target) : target)}`.trim();
+}
+
+/** Denials as lines a person can act on. */
+export function describeDenials(denials: readonly Denial[]): string {
+  return denials.map((denial) => `${denial.principal}: ${denial.request.action} on ${denial.request.resource}${Object.keys(denial.request.context).length ? ` ${JSON.stringify(denial.request.context)}` : ''} → ${denial.result} (${denial.request.why}; call ${denial.call})${denial.errors ? ` ${denial.errors}` : ''}`).join('\n');
+}
