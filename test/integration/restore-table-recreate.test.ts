@@ -221,6 +221,18 @@ describe('restore-table --mode recreate', () => {
     expect(await state()).toEqual(original);
   });
 
+  it('a dropped partition comes back attached, its key and index matched to the parent\'s', async () => {
+    await sql(stack.conn, 'DROP TABLE public.events_2024_01');
+
+    const report = await recreate({ table: 'public.events_2024_01' });
+
+    expect(report.skipped).toEqual([]);
+    expect(report.recreated?.slice(-3)).toEqual(['TABLE ATTACH public events_2024_01', 'INDEX ATTACH public events_2024_01_kind_idx', 'INDEX ATTACH public events_2024_01_pkey']);
+    expect(await state()).toEqual(original);
+    const attached = await sql(stack.conn, "SELECT indexrelid::regclass::text AS index, (SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = indexrelid) AS parent FROM pg_index WHERE indrelid = 'public.events_2024_01'::regclass ORDER BY 1");
+    expect(attached).toEqual([{ index: 'events_2024_01_kind_idx', parent: 'events_kind_idx' }, { index: 'events_2024_01_pkey', parent: 'events_pkey' }]);
+  });
+
   it('the dry run lists the objects it would recreate, from the dump, without connecting to the target', async () => {
     const preview = await previewRecreate(deps, { backupId: 'latest', database: 'app', target: { ...stack.conn, port: 1 }, table: 'crm.accounts', mode: 'recreate', force: false });
 

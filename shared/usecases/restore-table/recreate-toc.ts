@@ -77,7 +77,20 @@ export function selectRecreate(toc: TocEntry[], tables: RecreatedTable[]): Recre
     const rows = tables.find((t) => t.data === entry.id);
     result.push({ entry, desc, label: labelOf(entry), required: required.has(entry.id), after, ...(rows ? { rows: { schema: rows.schema, name: rows.name } } : {}) });
   }
-  return result;
+  return attachLast(result);
+}
+
+/**
+ * A partition is attached once its own keys and indexes exist: attaching it first would make
+ * PostgreSQL create the parent's indexes on it, and the dump's then clash with them. Attached
+ * later, its own are matched to the parent's instead.
+ */
+function attachLast(entries: RecreateEntry[]): RecreateEntry[] {
+  const attach = entries.filter((e) => e.desc === 'TABLE ATTACH');
+  if (!attach.length) return entries;
+  const rest = entries.filter((e) => e.desc !== 'TABLE ATTACH');
+  const lastRequired = rest.findLastIndex((e) => e.required);
+  return [...rest.slice(0, lastRequired + 1), ...attach, ...rest.slice(lastRequired + 1)];
 }
 
 /** The entry's type, as pg_restore prints it first on the line. */
