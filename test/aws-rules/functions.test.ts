@@ -5,6 +5,9 @@
  * template gives it; then every call they made is evaluated against that role's policies
  * (tests/support/aws-rules). Each scenario is a row of issue 12 that failed in AWS.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogIndexHandler } from '../../functions/catalog-index';
 import { checksumHandler } from '../../functions/checksum';
@@ -14,6 +17,7 @@ import { serializeManifest, MANIFEST_FORMAT_VERSION, type Manifest } from '../..
 import type { BackupEntry } from '../../shared/domain/backup';
 import { objectCreatedEvent } from '../../shared/domain/object-event';
 import { walRecordKey } from '../../shared/domain/wal/keys';
+import { S3Storage } from '../../shared/adapters/storage/s3';
 import { awsDeps } from '../../shared/runtime/aws';
 import { captureLog } from '../support/stack';
 import { asPrincipal } from '../support/aws-rules/recorder';
@@ -144,6 +148,43 @@ describe('held to AWS rules', () => {
     expect(world.stub.requests.slice(before).some((request) => request.operation === 'Publish')).toBe(true);
   });
 
+});
+
+describe('with Object Lock default retention on the bucket', () => {
+  it('every write carries a checksum header (S3 refuses one without), and reads back the same bytes', async () => {
+    world.recorder.strictness.objectLock = true;
+    try {
+      const { s3 } = world.clients();
+      const storage = new S3Storage(s3, world.model.bucketName, { partSizeBytes: 5 * 1024 * 1024, queueSize: 2 });
+      const big = randomBytes(12 * 1024 * 1024 + 17);
+      const small = randomBytes(1000);
+      const written = await asPrincipal('dumpTask', async () => ({
+        big: await storage.putStream('logical/daily/app/20261204T040000Z-l-lock/dump', Readable.from([big.subarray(0, 7_000_000), big.subarray(7_000_000)])),
+        small: await storage.putBytes('logical/daily/app/20261204T040000Z-l-lock/manifest.json', small),
+      }));
+      expect(written.big.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+      const admin = awsDeps(world.env, captureLog(), world.adminClients());
+      expect(createHash('sha256').update(await admin.storage.getBytes('logical/daily/app/20261204T040000Z-l-lock/dump')).digest('hex')).toBe(written.big.sha256);
+      expect(Buffer.compare(await admin.storage.getBytes('logical/daily/app/20261204T040000Z-l-lock/manifest.json'), small)).toBe(0);
+      expect(world.recorder.of('dumpTask').filter((call) => call.command === 'UploadPart')).toHaveLength(3);
+    } finally {
+      world.recorder.strictness.objectLock = false;
+    }
+  });
+
+  it('the rule itself refuses a PutObject without a checksum header, as S3 does', async () => {
+    world.recorder.strictness.objectLock = true;
+    try {
+      const { s3 } = world.clients();
+      const put = asPrincipal('dumpTask', () => s3.send(new PutObjectCommand({ Bucket: world.model.bucketName, Key: 'logical/daily/app/x/dump', Body: Buffer.from('x') })));
+      await expect(put).rejects.toMatchObject({ name: 'InvalidRequest', $metadata: { httpStatusCode: 400 } });
+    } finally {
+      world.recorder.strictness.objectLock = false;
+    }
+  });
+});
+
+describe('the roles as packaged', () => {
   it('every call recorded above is allowed by its role as packaged', async () => {
     expect(world.recorder.calls.length).toBeGreaterThan(10);
     expect(world.recorder.calls.filter((call) => call.principal === 'unattributed')).toEqual([]);

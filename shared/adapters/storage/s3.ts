@@ -89,7 +89,9 @@ export class S3Storage implements Storage {
 
     const upload = new Upload({
       client: this.#client,
-      params: { Bucket: this.bucket, Key: this.#keyPrefix + key, Body: hasher, ContentType: options?.contentType },
+      // A checksum header on every part: S3 verifies each part on arrival, and a bucket with
+      // Object Lock default retention refuses uploads without one.
+      params: { Bucket: this.bucket, Key: this.#keyPrefix + key, Body: hasher, ContentType: options?.contentType, ChecksumAlgorithm: 'CRC32' },
       partSize: this.#partSize,
       queueSize: this.#queueSize,
       leavePartsOnError: false,
@@ -118,7 +120,7 @@ export class S3Storage implements Storage {
     const signal = options?.signal;
     let etag: string | undefined;
     try {
-      const command = new PutObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key, Body: bytes, ContentType: options?.contentType });
+      const command = new PutObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key, Body: bytes, ContentType: options?.contentType, ChecksumAlgorithm: 'CRC32' });
       etag = (await this.#client.send(command, { abortSignal: signal })).ETag;
     } catch (error) {
       if (signal?.aborted) throw abortedError(key, signal, error);
