@@ -21,14 +21,17 @@ import { S3Storage } from '../../shared/adapters/storage/s3';
 import { awsDeps } from '../../shared/runtime/aws';
 import { captureLog } from '../support/stack';
 import { asPrincipal } from '../support/aws-rules/recorder';
+import { decideByFunctionPolicy } from '../support/aws-rules/evaluate';
 import { describeDenials, startAwsWorld, type AwsWorld } from '../support/aws-rules/world';
 import { urlEvent } from '../support/function-url';
 import { declareSegment, fakeSegment } from '../support/wal-files';
 
 let world: AwsWorld;
+/** The database hosts' role (param archiverRoleArn). */
+const HOST_ROLE = 'arn:aws:iam::123456789012:role/strongbox-db-host';
 
 beforeAll(async () => {
-  world = await startAwsWorld();
+  world = await startAwsWorld({ archiverRoleArn: HOST_ROLE });
 }, 300_000);
 
 afterAll(async () => world?.stop());
@@ -181,6 +184,19 @@ describe('with Object Lock default retention on the bucket', () => {
     } finally {
       world.recorder.strictness.objectLock = false;
     }
+  });
+});
+
+describe('the database hosts', () => {
+  it('may call the archive endpoint through its Function URL: both lambda:InvokeFunctionUrl and lambda:InvokeFunction (required since October 2025)', async () => {
+    const session = 'arn:aws:sts::123456789012:assumed-role/strongbox-db-host/i-0abc';
+    const url = await decideByFunctionPolicy(world.model, 'archiveEndpoint', session, 'lambda:InvokeFunctionUrl', { 'lambda:FunctionUrlAuthType': 'AWS_IAM', 'aws:PrincipalArn': HOST_ROLE });
+    const invoke = await decideByFunctionPolicy(world.model, 'archiveEndpoint', session, 'lambda:InvokeFunction', { 'lambda:InvokedViaFunctionUrl': 'true', 'aws:PrincipalArn': HOST_ROLE });
+    expect([url.result, url.errors]).toEqual(['Allowed', undefined]);
+    expect([invoke.result, invoke.errors]).toEqual(['Allowed', undefined]);
+    // The invoke grant holds only through the URL: a direct Invoke by the hosts stays denied.
+    const direct = await decideByFunctionPolicy(world.model, 'archiveEndpoint', session, 'lambda:InvokeFunction', { 'aws:PrincipalArn': HOST_ROLE });
+    expect(direct.allowed).toBe(false);
   });
 });
 

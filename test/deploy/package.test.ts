@@ -280,6 +280,7 @@ describe('sls package: WAL archiving', () => {
 
   it('lets the archiver role invoke the URL only when one is configured', () => {
     expect(R.ArchiverInvokePermission).toMatchObject({ Condition: 'HasArchiverRole', Properties: { Action: 'lambda:InvokeFunctionUrl', FunctionUrlAuthType: 'AWS_IAM' } });
+    expect(R.ArchiverInvokeViaUrlPermission).toMatchObject({ Condition: 'HasArchiverRole', Properties: { Action: 'lambda:InvokeFunction', InvokedViaFunctionUrl: true } });
     expect(template.Conditions.HasArchiverRole).toBeDefined();
   });
 

@@ -79,3 +79,23 @@ async function simulate(model: StackModel, principal: Principal, request: IamReq
   }
   return { allowed: result === 'Allowed', result, usedStatements: [...used] };
 }
+
+/**
+ * Whether `principalArn` (a role outside the stack with no identity policy of its own for
+ * the function, e.g. the database hosts') may make `action` on the function, by the
+ * function's resource-based policy alone.
+ */
+export async function decideByFunctionPolicy(model: StackModel, functionKey: string, principalArn: string, action: string, context: Record<string, string>): Promise<Decision> {
+  const response = await runSimulation(
+    {
+      request: { principal: principalArn, action, resource: { resource: model.functionArn(functionKey), accountId: ACCOUNT }, contextVariables: { 'aws:SecureTransport': 'true', ...context } },
+      identityPolicies: [],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: model.functionPolicy(functionKey),
+    },
+    {},
+  );
+  if (response.resultType === 'error') return { allowed: false, result: 'SimulationError', usedStatements: [], errors: JSON.stringify(response.errors) };
+  return { allowed: response.overallResult === 'Allowed', result: response.overallResult, usedStatements: [] };
+}

@@ -37,6 +37,9 @@ export interface StackModel {
   keyArn: string;
   /** Resolves any intrinsic of the template. */
   resolve(node: Json): Json;
+  /** A function's resource-based policy, as its AWS::Lambda::Permission resources make it. */
+  functionPolicy(functionKey: string): PolicyDocument;
+  functionArn(functionKey: string): string;
 }
 
 function physicalName(id: string, resource: Json, stage: string, resolve: (node: Json) => Json): string {
@@ -180,6 +183,11 @@ export function stackModel(template: Json, stage = 'test'): StackModel {
   if (resources.JobStateMachineRole) addRole('stateMachines', 'JobStateMachineRole');
   if (resources.ValidateScheduleToStepFunctionsRole) addRole('validateSchedule', 'ValidateScheduleToStepFunctionsRole');
 
+  const functionArn = (functionKey: string): string => {
+    const id = `${functionKey[0]!.toUpperCase()}${functionKey.slice(1)}LambdaFunction`;
+    if (!resources[id]) throw new Error(`no function ${functionKey} in the template`);
+    return arnOf(id, resources[id], stage, resolve);
+  };
   const bucket = resources.BackupBucket;
   const table = resources.CatalogTable;
   return {
@@ -191,5 +199,31 @@ export function stackModel(template: Json, stage = 'test'): StackModel {
     alertTopicArn: refOf('AlertsTopic', resources.AlertsTopic, stage, resolve),
     keyArn: arnOf('BackupKey', resources.BackupKey, stage, resolve),
     resolve,
+    functionArn,
+    functionPolicy(functionKey) {
+      const arn = functionArn(functionKey);
+      const name = arn.split(':').pop();
+      const statements = Object.entries(resources)
+        .filter(([, resource]) => resource.Type === 'AWS::Lambda::Permission')
+        .map(([id, resource]) => ({ id, props: resolve(resource.Properties) as Json }))
+        .filter(({ props }) => props.FunctionName === arn || props.FunctionName === name)
+        .map(({ id, props }) => {
+          const principal = String(props.Principal);
+          const conditions: Json = {};
+          if (props.FunctionUrlAuthType) conditions.StringEquals = { 'lambda:FunctionUrlAuthType': props.FunctionUrlAuthType };
+          if (props.InvokedViaFunctionUrl === true || props.InvokedViaFunctionUrl === 'true') conditions.Bool = { 'lambda:InvokedViaFunctionUrl': 'true' };
+          if (props.SourceArn) conditions.ArnLike = { 'aws:SourceArn': props.SourceArn };
+          if (props.SourceAccount) conditions.StringEquals = { ...(conditions.StringEquals ?? {}), 'aws:SourceAccount': props.SourceAccount };
+          return {
+            Sid: id,
+            Effect: 'Allow',
+            Principal: principal.endsWith('.amazonaws.com') ? { Service: principal } : { AWS: principal },
+            Action: props.Action,
+            Resource: arn,
+            ...(Object.keys(conditions).length ? { Condition: conditions } : {}),
+          };
+        });
+      return { Version: '2012-10-17', Statement: statements };
+    },
   };
 }
