@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogIndexHandler } from '../../functions/catalog-index';
 import { checksumHandler } from '../../functions/checksum';
@@ -17,6 +18,7 @@ import { serializeManifest, MANIFEST_FORMAT_VERSION, type Manifest } from '../..
 import type { BackupEntry } from '../../shared/domain/backup';
 import { objectCreatedEvent } from '../../shared/domain/object-event';
 import { walRecordKey } from '../../shared/domain/wal/keys';
+import { readDatabaseSecret } from '../../shared/adapters/secrets/database-secret';
 import { S3Storage } from '../../shared/adapters/storage/s3';
 import { awsDeps } from '../../shared/runtime/aws';
 import { captureLog } from '../support/stack';
@@ -184,6 +186,24 @@ describe('with Object Lock default retention on the bucket', () => {
     } finally {
       world.recorder.strictness.objectLock = false;
     }
+  });
+});
+
+describe('the dump task', () => {
+  it("reads a restore target's secret that the config does not name when it is under strongbox/<stage>/ (a new server after a total loss)", async () => {
+    world.stub.answer('GetSecretValue', () => ({ body: { SecretString: JSON.stringify({ host: 'db.new', port: 5432, username: 'restorer', password: 'x', dbname: 'app' }) } }));
+    const secrets = world.stubClient((config) => new SecretsManagerClient(config));
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/test/app-new-server-AbCdEf';
+    const connection = await asPrincipal('dumpTask', () => readDatabaseSecret(secrets, arn, 'app'));
+    expect(connection).toMatchObject({ host: 'db.new', user: 'restorer', database: 'app' });
+  });
+
+  it('refuses any other secret with SECRET_ACCESS_DENIED and a hint naming the convention', async () => {
+    const secrets = world.stubClient((config) => new SecretsManagerClient(config));
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/payroll-AbCdEf';
+    await expect(asPrincipal('dumpTask', () => readDatabaseSecret(secrets, arn, 'app'))).rejects.toMatchObject({ code: 'SECRET_ACCESS_DENIED', hint: expect.stringContaining('strongbox/<stage>/') });
+    // The denied call is recorded: drop it so the final check keeps to what the roles must allow.
+    world.recorder.calls.splice(world.recorder.calls.findIndex((call) => call.input.SecretId === arn), 1);
   });
 });
 

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { ConfigError } from '../../errors';
+import { ConfigError, StrongboxError } from '../../errors';
 import type { PgConnection } from '../postgres/types';
 
 /** The JSON RDS and most tools store in a database secret. */
@@ -23,7 +23,16 @@ export async function readDatabaseSecret(client: SecretsManagerClient, secretArn
   try {
     text = (await client.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
   } catch (error) {
-    throw new ConfigError(`cannot read secret ${secretArn}: ${(error as Error).name}`, 'check the ARN and that the task role may call secretsmanager:GetSecretValue on it', {
+    const name = (error as Error).name;
+    if (name === 'AccessDeniedException') {
+      throw new StrongboxError(
+        'SECRET_ACCESS_DENIED',
+        `the task role may not read secret ${secretArn} (secretsmanager:GetSecretValue denied)`,
+        'the task reads the secrets named in strongbox.config.json and any secret named strongbox/<stage>/… (e.g. a new server after a total loss): store the target\'s credentials under that name, or add the database to the config and deploy again',
+        { cause: error },
+      );
+    }
+    throw new ConfigError(`cannot read secret ${secretArn}: ${name}`, 'check the ARN and that the task role may call secretsmanager:GetSecretValue on it', {
       cause: error,
     });
   }

@@ -10,6 +10,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  *   x-amz-checksum-* header is refused (400 InvalidRequest), as S3 refuses it for a bucket
  *   with default retention.
  *
+ * - with `authorize`, a call its principal's role would deny fails with AccessDenied before
+ *   it is sent, as AWS refuses it, so a missing grant breaks the test that needs it.
+ *
  * Installed as a middleware on each client (`instrument`), so presigned URLs made with an
  * instrumented client are recorded too (the presigner runs the client's stack).
  */
@@ -31,8 +34,13 @@ export interface RecordedCall {
 /** Answers whether a principal may do an action on a resource (the packaged policies). */
 export type Allows = (principal: string, action: string, resource: string) => Promise<boolean>;
 
+/** The first IAM request of a call its principal's role would deny, or undefined: the call then fails as in AWS. */
+export type Authorize = (call: RecordedCall) => Promise<{ action: string; resource: string } | undefined>;
+
 export interface Strictness {
   allows?: Allows;
+  /** Checked before each call is sent (presigned URLs included): a denied call gets AccessDenied. */
+  authorize?: Authorize;
   /** The bucket has Object Lock with default retention. */
   objectLock?: boolean;
 }
@@ -70,6 +78,14 @@ export class CallRecorder {
         const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
         const call: RecordedCall = { principal, service: serviceName, command, input: { ...args.input }, presigned: false, outcome: 'ok' };
         this.calls.push(call);
+        const denied = await this.strictness.authorize?.(call);
+        if (denied) {
+          call.outcome = 'error';
+          call.errorName = 'AccessDenied';
+          call.status = 403;
+          const name = serviceName === 'S3' ? 'AccessDenied' : 'AccessDeniedException';
+          throw serviceError(name, 403, `User: ${principal} is not authorized to perform: ${denied.action} on resource: ${denied.resource} because no identity-based policy allows the ${denied.action} action`);
+        }
         try {
           const result = (await next(args)) as { output?: { presigned?: unknown } } | undefined;
           // A presigner's stack stops before sending and returns the signed request as the output.

@@ -69,6 +69,14 @@ export async function startAwsWorld(params: Record<string, string> = {}): Promis
       const who = model.principals.get(principal);
       return who !== undefined && (await decide(model, who, { action, resource, context: {}, why: 'strictness' })).allowed;
     };
+    recorder.strictness.authorize = async (call) => {
+      const who = model.principals.get(call.principal);
+      if (!who) return undefined; // reported by check()
+      for (const request of iamRequestsOf(call, model)) {
+        if (!(await decide(model, who, request)).allowed) return { action: request.action, resource: request.resource };
+      }
+      return undefined;
+    };
     const created: Array<{ destroy(): void }> = [];
     const world: AwsWorld = {
       model,
