@@ -42,6 +42,16 @@ export class StorageError extends StrongboxError {
   }
 }
 
+/**
+ * AWS refused a call: the role this runs as lacks a permission. Its hint names the action
+ * and resource to grant, and where the grant lives (serverless.yml / deploy/*.yml).
+ */
+export class AccessDeniedError extends StrongboxError {
+  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+    super('ACCESS_DENIED', message, hint, options);
+  }
+}
+
 /** The object asked for does not exist in storage. */
 export class ObjectNotFoundError extends StrongboxError {
   readonly key: string;
@@ -174,8 +184,9 @@ export class TaskLaunchError extends StrongboxError {
 
 /** The operation was stopped by a signal (SIGTERM from ECS, Ctrl-C). */
 export class InterruptedError extends StrongboxError {
-  constructor(signal: string) {
-    super('INTERRUPTED', `stopped by ${signal}`, 'run the command again; nothing partial was kept');
+  /** `why`, when the sender of the signal is known (e.g. local mode stopping), follows the signal's name. */
+  constructor(signal: string, why?: string) {
+    super('INTERRUPTED', `stopped by ${signal}${why ? `: ${why}` : ''}`, 'run the command again; nothing partial was kept');
   }
 }
 

@@ -207,6 +207,22 @@ describe('the dump task', () => {
   });
 });
 
+describe('a call the role does not allow', () => {
+  it('is ACCESS_DENIED with a hint naming the permission and where to grant it, for S3 and DynamoDB', async () => {
+    const deps = awsDeps(world.env, captureLog(), world.clients());
+    const before = world.recorder.calls.length;
+    // pitr reads only wal/*: a logical backup is out of its reach.
+    const read = await asPrincipal('pitr', () => deps.storage.get('logical/daily/app/20261204T030000Z-l-aws1/manifest.json').catch((error: unknown) => error));
+    expect(read).toMatchObject({ code: 'ACCESS_DENIED', hint: expect.stringContaining(`s3:GetObject on arn:aws:s3:::${world.model.bucketName}/logical/daily/app/20261204T030000Z-l-aws1/manifest.json`) });
+    expect(String((read as { hint: string }).hint)).toContain('serverless.yml');
+    // pitr never writes the catalog.
+    const write = await asPrincipal('pitr', () => deps.walCatalog.putArchiveStatus('app', { measuredAt: new Date().toISOString() }).catch((error: unknown) => error));
+    expect(write).toMatchObject({ code: 'ACCESS_DENIED', hint: expect.stringContaining('dynamodb:PutItem on arn:aws:dynamodb:') });
+    // These calls were meant to be denied: keep them out of the final check.
+    world.recorder.calls.splice(before);
+  });
+});
+
 describe('the database hosts', () => {
   it('may call the archive endpoint through its Function URL: both lambda:InvokeFunctionUrl and lambda:InvokeFunction (required since October 2025)', async () => {
     const session = 'arn:aws:sts::123456789012:assumed-role/strongbox-db-host/i-0abc';

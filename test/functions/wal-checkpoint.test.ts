@@ -105,15 +105,15 @@ describe('walCheckpoint function', () => {
     expect(input.Message).not.toContain(PASSWORD);
   });
 
-  it('a secret that cannot be read: one SEV2 WAL_CHECKPOINT_FAILED alert, then CONFIG_INVALID', async () => {
+  it('a secret that cannot be read: one SEV2 WAL_CHECKPOINT_FAILED alert, then SECRET_ACCESS_DENIED', async () => {
     secretsMock.on(GetSecretValueCommand, { SecretId: GOOD_SECRET }).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
     const { handle } = handler();
 
-    await expect(handle({ database: 'app', secretArn: GOOD_SECRET })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(handle({ database: 'app', secretArn: GOOD_SECRET })).rejects.toMatchObject({ code: 'SECRET_ACCESS_DENIED', hint: expect.stringContaining('strongbox.config.json') });
 
     const published = snsMock.commandCalls(PublishCommand);
     expect(published).toHaveLength(1);
-    expect(JSON.parse(published[0]!.args[0].input.Message!)).toMatchObject({ type: 'WAL_CHECKPOINT_FAILED', severity: 'SEV2', code: 'CONFIG_INVALID', database: 'app' });
+    expect(JSON.parse(published[0]!.args[0].input.Message!)).toMatchObject({ type: 'WAL_CHECKPOINT_FAILED', severity: 'SEV2', code: 'SECRET_ACCESS_DENIED', database: 'app' });
   });
 
   it.each([[{}], [{ database: '../etc', secretArn: GOOD_SECRET }], [{ database: 'app', secretArn: 'not-an-arn' }], [{ database: 'app' }], ['garbage']])(

@@ -41,6 +41,7 @@ const STATUS: Record<string, number> = {
   CHECKSUM_MISMATCH: 422,
   // The repository or the catalog behind the endpoint failed: a gateway's error, worth a retry.
   STORAGE_FAILED: 502,
+  ACCESS_DENIED: 502,
   CATALOG_FAILED: 502,
 };
 

@@ -4,7 +4,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CatalogError, StrongboxError } from '../../errors';
+import { AccessDeniedError, CatalogError, StrongboxError } from '../../errors';
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException', 'MissingAuthenticationTokenException']);
@@ -82,7 +82,14 @@ export async function toCatalogError(error: unknown, action: string, client: Dyn
     return new CatalogError(`cannot ${action}: ${target} refused the credentials (${name})`, 'check the AWS credentials this process uses (profile, role, environment)', { cause: error });
   }
   if (name === 'AccessDeniedException') {
-    return new CatalogError(`cannot ${action}: access denied to ${target}`, 'grant this role dynamodb read/write on the catalog table and its indexes', { cause: error });
+    // AWS names the action and resource it refused: "… not authorized to perform: dynamodb:PutItem on resource: arn:…".
+    const denied = /perform: (\S+) on resource: (\S+)/.exec(detail);
+    const what = denied ? `${denied[1]} on ${denied[2]}` : `this action on ${target}`;
+    return new AccessDeniedError(
+      `cannot ${action}: access denied to ${target}${denied ? ` (${denied[1]})` : ''}`,
+      `the role this runs as needs ${what}${denied?.[1] && /Item$/.test(denied[1]) ? ' (a dynamodb:LeadingKeys condition may limit it to other keys)' : ''}: grant it in the function's iamRoleStatements (serverless.yml) or the task role (deploy/ecs.yml), then deploy again`,
+      { cause: error },
+    );
   }
   if (name !== undefined && THROTTLING_ERRORS.has(name)) {
     return new CatalogError(`cannot ${action}: ${target} is throttling requests (${name})`, 'retry in a moment; if it persists, check the table capacity and account limits', { cause: error });

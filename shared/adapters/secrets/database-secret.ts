@@ -27,8 +27,8 @@ export async function readDatabaseSecret(client: SecretsManagerClient, secretArn
     if (name === 'AccessDeniedException') {
       throw new StrongboxError(
         'SECRET_ACCESS_DENIED',
-        `the task role may not read secret ${secretArn} (secretsmanager:GetSecretValue denied)`,
-        'the task reads the secrets named in strongbox.config.json and any secret named strongbox/<stage>/… (e.g. a new server after a total loss): store the target\'s credentials under that name, or add the database to the config and deploy again',
+        `this role may not read secret ${secretArn} (secretsmanager:GetSecretValue denied)`,
+        'Strongbox\'s roles read the secrets named in strongbox.config.json, and the dump task also any secret named strongbox/<stage>/… (a restore target such as a new server after a total loss): store the credentials under that name, or add the database to the config and deploy again',
         { cause: error },
       );
     }

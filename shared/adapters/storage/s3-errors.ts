@@ -1,8 +1,7 @@
-import { ObjectInColdStorageError, ObjectNotFoundError, StorageError, StrongboxError } from '../../errors';
+import { AccessDeniedError, ObjectInColdStorageError, ObjectNotFoundError, StorageError, StrongboxError } from '../../errors';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 const CREDENTIAL_NAMES = new Set([
-  'AccessDenied',
   'InvalidAccessKeyId',
   'SignatureDoesNotMatch',
   'ExpiredToken',
@@ -42,6 +41,7 @@ export function s3Error(action: string, where: string, error: unknown, missingKe
   if (missingKey !== undefined && name === 'InvalidObjectState') {
     return new ObjectInColdStorageError(missingKey, sdk.StorageClass ?? 'GLACIER', { cause: error });
   }
+  if (name === 'AccessDenied' || name === 'AccessDeniedException') return accessDenied(action, where, error, missingKey !== undefined);
   const detail = [name, sdk.code !== undefined && sdk.code !== name ? sdk.code : undefined, status !== undefined ? `HTTP ${status}` : undefined]
     .filter(Boolean)
     .join(', ');
@@ -63,4 +63,35 @@ function hintFor(name: string, code: string | undefined, status: number | undefi
     return 'the bucket lives in another region: set the region to the bucket\'s region';
   }
   return 'check the credentials, the bucket name and the endpoint; if they are right, S3 may be failing: try again later';
+}
+
+/** What IAM checks for each S3 operation the adapters make. */
+const IAM_ACTIONS: Record<string, string> = {
+  GetObject: 's3:GetObject',
+  HeadObject: 's3:GetObject',
+  get: 's3:GetObject',
+  head: 's3:GetObject',
+  PutObject: 's3:PutObject',
+  upload: 's3:PutObject',
+  DeleteObjects: 's3:DeleteObject',
+  ListObjectsV2: 's3:ListBucket',
+  list: 's3:ListBucket',
+  RestoreObject: 's3:RestoreObject',
+};
+
+/** s3://bucket/key as an IAM resource ARN (a listing is checked on the bucket). */
+function resourceArn(where: string, iamAction: string): string {
+  const path = where.replace(/^s3:\/\//, '');
+  return iamAction === 's3:ListBucket' ? `arn:aws:s3:::${path.split('/')[0]}` : `arn:aws:s3:::${path}`;
+}
+
+function accessDenied(action: string, where: string, error: unknown, read: boolean): AccessDeniedError {
+  const iamAction = IAM_ACTIONS[action] ?? `s3:${action}`;
+  const bucket = where.replace(/^s3:\/\//, '').split('/')[0];
+  const missing = read ? ` — or, if the object does not exist, s3:ListBucket on arn:aws:s3:::${bucket} (without it S3 answers 403 for a missing key instead of 404)` : '';
+  return new AccessDeniedError(
+    `S3 ${action} ${where} was denied (AccessDenied)`,
+    `the role this runs as needs ${iamAction} on ${resourceArn(where, iamAction)}${missing}: grant it in the function's iamRoleStatements (serverless.yml) or the task role (deploy/ecs.yml), then deploy again; outside AWS, check the credentials' policy`,
+    { cause: error },
+  );
 }

@@ -45,9 +45,9 @@ describe('S3 objects in cold storage', () => {
     await expect(storage.startRetrieval(KEY, { days: 7 })).resolves.toEqual({ state: 'ready', storageClass: 'STANDARD' });
   });
 
-  it('a refused request is a STORAGE_FAILED with the credentials hint', async () => {
+  it('a refused request is ACCESS_DENIED naming the permission to grant', async () => {
     s3.on(HeadObjectCommand).resolves({ StorageClass: 'GLACIER' });
     s3.on(RestoreObjectCommand).rejects(new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }));
-    await expect(storage.startRetrieval(KEY, { days: 7 })).rejects.toMatchObject({ code: 'STORAGE_FAILED', message: expect.stringContaining('RestoreObject s3://bkt/team/'), hint: expect.stringContaining('credentials') });
+    await expect(storage.startRetrieval(KEY, { days: 7 })).rejects.toMatchObject({ code: 'ACCESS_DENIED', message: expect.stringContaining('RestoreObject s3://bkt/team/'), hint: expect.stringContaining('s3:RestoreObject on arn:aws:s3:::bkt/team/') });
   });
 });
