@@ -87,10 +87,10 @@ export function notifySlackHandler(deps: NotifySlackDeps) {
 }
 
 /** The function's dependencies in AWS (clients at module scope, values cached 5 minutes). */
-export function notifySlackDeps(env: NodeJS.ProcessEnv, log: Log): NotifySlackDeps {
+export function notifySlackDeps(env: NodeJS.ProcessEnv, log: Log, clients?: { ssm: SSMClient; secrets: SecretsManagerClient }): NotifySlackDeps {
   const source = new WebhookUrlSource(requiredEnv(env, 'STRONGBOX_SLACK_WEBHOOK_PARAMETER'), {
-    ssm: new SSMProvider({ awsSdkV3Client: new SSMClient({}) }),
-    secrets: new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }),
+    ssm: new SSMProvider({ awsSdkV3Client: clients?.ssm ?? new SSMClient({}) }),
+    secrets: new SecretsProvider({ awsSdkV3Client: clients?.secrets ?? new SecretsManagerClient({}) }),
   });
   return { webhookUrl: () => source.get(), client: new SlackWebhookClient(log), target: { mode: 'aws', stage: env.STRONGBOX_STAGE ?? 'dev' }, log, clock: () => new Date() };
 }

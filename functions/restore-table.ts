@@ -7,7 +7,7 @@ import { executionName, secretTargetLabel, type ExecutionInput } from '../shared
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
 import { parseRestoreTablePayload, type RestoreTablePayload } from '../shared/domain/invoke/restore-table';
 import { chooseTableBackup, planRestoreTable, type RestoreTablePlan } from '../shared/domain/restore-table-plan';
-import { awsDeps } from '../shared/runtime/aws';
+import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { readManifest } from '../shared/usecases/index-manifest';
 
@@ -74,8 +74,9 @@ export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
 
 let deps: RestoreTableInvokeDeps | undefined;
 
-function sfnDeps(env: NodeJS.ProcessEnv): RestoreTableInvokeDeps {
-  return { ...awsDeps(env, lambdaLog), starter: new SfnExecutionStarter(new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
+/** The function's wiring from its environment (`clients`: given by tests against stand-ins). */
+export function sfnDeps(env: NodeJS.ProcessEnv, clients?: AwsClients & { sfn: SFNClient }): RestoreTableInvokeDeps {
+  return { ...awsDeps(env, lambdaLog, clients), starter: new SfnExecutionStarter(clients?.sfn ?? new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
 }
 
 export const handler = lambdaHandler('restore-table', (event: unknown) => makeRestoreTableHandler((deps ??= sfnDeps(process.env)))(event));

@@ -6,7 +6,7 @@ import { executionName, restorePlanSummary, secretTargetLabel, type ExecutionInp
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
 import { parseRestorePayload, type RestorePayload } from '../shared/domain/invoke/restore';
 import { planRestore } from '../shared/domain/restore-plan';
-import { awsDeps } from '../shared/runtime/aws';
+import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 
 /** The restore task's job: the payload with the backup resolved, so that the task restores exactly the planned backup. */
@@ -52,8 +52,9 @@ export function makeRestoreHandler(deps: InvokeDeps) {
 
 let deps: InvokeDeps | undefined;
 
-function sfnDeps(env: NodeJS.ProcessEnv): InvokeDeps {
-  return { ...awsDeps(env, lambdaLog), starter: new SfnExecutionStarter(new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
+/** The function's wiring from its environment (`clients`: given by tests against stand-ins). */
+export function sfnDeps(env: NodeJS.ProcessEnv, clients?: AwsClients & { sfn: SFNClient }): InvokeDeps {
+  return { ...awsDeps(env, lambdaLog, clients), starter: new SfnExecutionStarter(clients?.sfn ?? new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
 }
 
 export const handler = lambdaHandler('restore', (event: unknown) => makeRestoreHandler((deps ??= sfnDeps(process.env)))(event));

@@ -4,7 +4,7 @@ import { EcsTaskLauncher } from '../shared/adapters/ecs/ecs-launcher';
 import { TIERS } from '../shared/domain/backup';
 import { assertDatabaseName } from '../shared/domain/keys';
 import { InputError } from '../shared/errors';
-import { awsDeps } from '../shared/runtime/aws';
+import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { launchScheduledBackup, type ScheduleDeps } from '../shared/usecases/schedule-backup';
 
@@ -59,9 +59,10 @@ function minuteOf(date: Date): Date {
 
 let deps: ScheduleDeps | undefined;
 
-function ecsDeps(env: NodeJS.ProcessEnv): ScheduleDeps {
+/** The function's wiring from its environment (`clients`: given by tests against stand-ins). */
+export function ecsDeps(env: NodeJS.ProcessEnv, clients?: AwsClients & { ecs: ECSClient }): ScheduleDeps {
   const list = (name: string) => requiredEnv(env, name).split(',').map((item) => item.trim()).filter(Boolean);
-  const launcher = new EcsTaskLauncher(new ECSClient({}), {
+  const launcher = new EcsTaskLauncher(clients?.ecs ?? new ECSClient({}), {
     cluster: requiredEnv(env, 'STRONGBOX_CLUSTER_ARN'),
     taskDefinition: requiredEnv(env, 'STRONGBOX_TASK_DEFINITION_ARN'),
     containerName: env.STRONGBOX_CONTAINER_NAME ?? 'dump',
@@ -69,7 +70,7 @@ function ecsDeps(env: NodeJS.ProcessEnv): ScheduleDeps {
     securityGroups: list('STRONGBOX_SECURITY_GROUPS'),
     assignPublicIp: env.STRONGBOX_ASSIGN_PUBLIC_IP === 'ENABLED' ? 'ENABLED' : 'DISABLED',
   });
-  return { ...awsDeps(env, lambdaLog), launcher };
+  return { ...awsDeps(env, lambdaLog, clients), launcher };
 }
 
 export const handler = lambdaHandler('schedule-backup', (event: unknown) => scheduleBackupHandler((deps ??= ecsDeps(process.env)))(event));

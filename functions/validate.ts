@@ -3,7 +3,7 @@ import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
 import type { InvokeDeps } from '../shared/adapters/sfn/invoke';
 import { executionName, type ExecutionInput } from '../shared/domain/invoke/execution';
 import { parseValidatePayload, type ValidatePayload } from '../shared/domain/invoke/validate';
-import { awsDeps } from '../shared/runtime/aws';
+import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { resolveDrillBackup } from '../shared/usecases/validate/steps';
 
@@ -49,8 +49,9 @@ export function makeValidateHandler(deps: InvokeDeps) {
 
 let deps: InvokeDeps | undefined;
 
-function sfnDeps(env: NodeJS.ProcessEnv): InvokeDeps {
-  return { ...awsDeps(env, lambdaLog), starter: new SfnExecutionStarter(new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
+/** The function's wiring from its environment (`clients`: given by tests against stand-ins). */
+export function sfnDeps(env: NodeJS.ProcessEnv, clients?: AwsClients & { sfn: SFNClient }): InvokeDeps {
+  return { ...awsDeps(env, lambdaLog, clients), starter: new SfnExecutionStarter(clients?.sfn ?? new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
 }
 
 export const handler = lambdaHandler('validate', (event: unknown) => makeValidateHandler((deps ??= sfnDeps(process.env)))(event));

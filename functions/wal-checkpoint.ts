@@ -7,7 +7,7 @@ import { readDatabaseSecret } from '../shared/adapters/secrets/database-secret';
 import { assertDatabaseName } from '../shared/domain/keys';
 import { asStrongboxError, InputError } from '../shared/errors';
 import { noMetrics, type Metrics } from '../shared/metrics';
-import { awsDeps } from '../shared/runtime/aws';
+import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { runWalCheckpoint, type WalCheckpointDeps } from '../shared/usecases/wal-checkpoint';
 import { readArchivedHistory } from '../shared/usecases/wal-history';
@@ -89,9 +89,10 @@ export function walCheckpointHandler(deps: WalCheckpointFunctionDeps, options: {
 
 let deps: WalCheckpointFunctionDeps | undefined;
 
-function lambdaDeps(env: NodeJS.ProcessEnv): WalCheckpointFunctionDeps {
-  const secrets = new SecretsManagerClient({});
-  const aws = awsDeps(env, lambdaLog);
+/** The function's wiring from its environment (`clients`: given by tests against stand-ins). */
+export function lambdaDeps(env: NodeJS.ProcessEnv, clients?: AwsClients & { secrets: SecretsManagerClient }): WalCheckpointFunctionDeps {
+  const secrets = clients?.secrets ?? new SecretsManagerClient({});
+  const aws = awsDeps(env, lambdaLog, clients);
   return {
     ...aws,
     server: pgWalServer,

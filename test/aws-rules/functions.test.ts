@@ -10,6 +10,25 @@ import { Readable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { deadmanHandler, deadmanSettings } from '../../functions/deadman';
+import { notifySlackDeps } from '../../functions/notify-slack';
+import { makeRestoreHandler, sfnDeps as restoreDeps } from '../../functions/restore';
+import { makeRestoreTableHandler, sfnDeps as restoreTableDeps } from '../../functions/restore-table';
+import { policyFromEnv, retentionHandler } from '../../functions/retention';
+import { ecsDeps, scheduleBackupHandler } from '../../functions/schedule-backup';
+import { taskStoppedHandler } from '../../functions/task-stopped';
+import { makeValidateHandler, sfnDeps as validateDeps } from '../../functions/validate';
+import { watchdogHandler } from '../../functions/watchdog';
+import { noMetrics } from '../../shared/metrics';
+import { pgBaseBackupTools } from '../../shared/adapters/postgres/basebackup';
+import { pgDumpTools } from '../../shared/runtime/dump-tools';
+import { runLogicalBackup } from '../../shared/usecases/backup';
+import { runBaseBackup } from '../../shared/usecases/base-backup';
+import { startTestCluster, type TestCluster } from '../support/pg';
+
 import { catalogIndexHandler } from '../../functions/catalog-index';
 import { checksumHandler } from '../../functions/checksum';
 import { functionDeps, makeArchiveEndpointHandler } from '../../functions/archive-endpoint';
@@ -23,7 +42,8 @@ import { S3Storage } from '../../shared/adapters/storage/s3';
 import { awsDeps } from '../../shared/runtime/aws';
 import { captureLog } from '../support/stack';
 import { asPrincipal } from '../support/aws-rules/recorder';
-import { decideByFunctionPolicy } from '../support/aws-rules/evaluate';
+import { decide, decideByFunctionPolicy } from '../support/aws-rules/evaluate';
+import { unreachedCalls } from './unreached-calls';
 import { describeDenials, startAwsWorld, type AwsWorld } from '../support/aws-rules/world';
 import { urlEvent } from '../support/function-url';
 import { declareSegment, fakeSegment } from '../support/wal-files';
@@ -33,7 +53,7 @@ let world: AwsWorld;
 const HOST_ROLE = 'arn:aws:iam::123456789012:role/strongbox-db-host';
 
 beforeAll(async () => {
-  world = await startAwsWorld({ archiverRoleArn: HOST_ROLE });
+  world = await startAwsWorld({ archiverRoleArn: HOST_ROLE, subnets: 'subnet-0a1b2c3d,subnet-4e5f6a7b', securityGroups: 'sg-0123abcd' });
 }, 300_000);
 
 afterAll(async () => world?.stop());
@@ -236,11 +256,151 @@ describe('the database hosts', () => {
   });
 });
 
+describe('every other function, through its own wiring and its environment as deployed', () => {
+  /** A function's environment from the packaged template. */
+  const envOf = (key: string) => ({ ...world.env, ...world.model.envOf(key) });
+  const admin = () => awsDeps(world.env, captureLog(), world.adminClients());
+  const verifiedLogical = (id: string, tier: BackupEntry['tier'] = 'daily'): BackupEntry => ({
+    id,
+    database: 'app',
+    kind: 'logical',
+    tier,
+    scope: 'full',
+    state: 'VERIFIED',
+    key: `logical/${tier}/app/${id}/dump`,
+    manifestKey: `logical/${tier}/app/${id}/manifest.json`,
+    compression: 'gzip',
+    startedAt: '2026-12-01T03:00:00.000Z',
+    finishedAt: '2026-12-01T03:01:00.000Z',
+    heartbeatAt: '2026-12-01T03:01:00.000Z',
+    sha256: 'd'.repeat(64),
+    bytes: 10,
+  });
+
+  it('scheduleBackup: records the backup RUNNING and runs the dump task (the exact RunTask sent)', async () => {
+    world.stub.answer('RunTask', () => ({ body: { tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox-test/0123456789abcdef' }], failures: [] } }));
+    const ecs = world.stubClient((config) => new ECSClient(config));
+    const deps = ecsDeps(envOf('scheduleBackup'), { ...world.clients(), ecs });
+    const result = await asPrincipal('scheduleBackup', () => scheduleBackupHandler(deps)({ database: 'app', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:strongbox/app-AbCdEf', time: '2026-12-04T03:00:00Z' }));
+    expect(result).toMatchObject({ state: 'RUNNING', launched: true });
+    const runTask = world.stub.requests.find((request) => request.operation === 'RunTask')!;
+    expect(runTask.body).toMatchObject({ cluster: world.model.resolve({ 'Fn::GetAtt': ['EcsCluster', 'Arn'] }), taskDefinition: world.model.resolve({ Ref: 'DumpTaskDefinition' }), launchType: 'FARGATE' });
+  });
+
+  it('watchdog: fails a RUNNING backup whose task stopped heart-beating, and alerts', async () => {
+    const stale: BackupEntry = { ...verifiedLogical('20261201T030000Z-l-stale'), state: 'RUNNING', heartbeatAt: '2026-12-01T03:00:10.000Z' };
+    delete stale.finishedAt;
+    await admin().catalog.create(stale);
+    const deps = awsDeps(envOf('watchdog'), captureLog(), world.clients());
+    await asPrincipal('watchdog', () => watchdogHandler(deps, 600_000)());
+    expect((await admin().catalog.get(stale.id))?.state).toBe('FAILED');
+  });
+
+  it('restore, restoreTable and validate: plan from the catalog and start their state machines', async () => {
+    world.stub.answer('StartExecution', (request) => ({ body: { executionArn: `${String(request.body.stateMachineArn).replace(':stateMachine:', ':execution:')}:${String(request.body.name)}`, startDate: 1_796_000_000 } }));
+    const backup = verifiedLogical('20261202T030000Z-l-good');
+    await admin().catalog.create(backup);
+    const manifest: Manifest = {
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      id: backup.id,
+      database: 'app',
+      kind: 'logical',
+      tier: 'daily',
+      scope: 'full',
+      compression: 'gzip',
+      startedAt: backup.startedAt,
+      finishedAt: backup.finishedAt!,
+      source: { pgDatabase: 'app', serverVersion: '15.18', serverVersionNum: 150018, systemIdentifier: '7311234567890123456', walLsn: '0/3000000', databaseSizeBytes: 1000 },
+      tools: { strongbox: 'test', pgDump: '15.18' },
+      tables: [{ schema: 'public', name: 'orders', rows: 3 }],
+      objects: { dump: { key: backup.key, bytes: 10, sha256: backup.sha256! } },
+    };
+    await admin().storage.putBytes(backup.manifestKey, Buffer.from(serializeManifest(manifest)));
+    const target = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/test/app-target-AbCdEf' };
+    const sfn = () => world.stubClient((config) => new SFNClient(config));
+    const restore = await asPrincipal('restore', () => makeRestoreHandler(restoreDeps(envOf('restore'), { ...world.clients(), sfn: sfn() }))({ backupId: 'latest', database: 'app', target, confirm: 'app' }));
+    expect(restore).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-restore:') });
+    const table = await asPrincipal('restoreTable', () => makeRestoreTableHandler(restoreTableDeps(envOf('restoreTable'), { ...world.clients(), sfn: sfn() }))({ backupId: 'latest', database: 'app', table: 'public.orders', mode: 'side-by-side', target, confirm: 'app' }));
+    expect(table).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-restore-table:') });
+    const drill = await asPrincipal('validate', () => makeValidateHandler(validateDeps(envOf('validate'), { ...world.clients(), sfn: sfn() }))({ backupId: 'latest', database: 'app' }));
+    expect(drill).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-validate:') });
+  });
+
+  it('deadman and taskStopped: read the catalog and alert', async () => {
+    const deadman = awsDeps(envOf('deadman'), captureLog(), world.clients());
+    const silent = await asPrincipal('deadman', () => deadmanHandler({ ...deadman, metrics: noMetrics }, deadmanSettings(envOf('deadman')))());
+    expect(silent).toBeDefined();
+    const stopped = awsDeps(envOf('taskStopped'), captureLog(), world.clients());
+    const cluster = envOf('taskStopped').STRONGBOX_CLUSTER_ARN!;
+    const event = {
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      detail: { clusterArn: cluster, lastStatus: 'STOPPED', taskArn: `${cluster.replace(':cluster/', ':task/')}/0123`, stoppedReason: 'Essential container in task exited', containers: [{ name: 'dump', exitCode: 1 }], tags: [{ key: 'strongbox:backup-id', value: '20261204T030000Z-l-dead' }] },
+    };
+    const result = await asPrincipal('taskStopped', () => taskStoppedHandler({ ...stopped, clusterArn: cluster })(event));
+    expect(result).toMatchObject({ alerted: true });
+  });
+
+  it('retention: its daily sweep plans and applies over the catalog and the bucket', async () => {
+    const deps = awsDeps(envOf('retention'), captureLog(), world.clients());
+    const old = verifiedLogical('20250101T030000Z-l-old');
+    await admin().catalog.create({ ...old, startedAt: '2025-01-01T03:00:00.000Z', finishedAt: '2025-01-01T03:01:00.000Z' });
+    await admin().storage.putBytes(old.key, Buffer.from('x'));
+    await admin().storage.putBytes(old.manifestKey, Buffer.from('{}'));
+    const result = await asPrincipal('retention', () => retentionHandler(deps, () => policyFromEnv(envOf('retention')))({ sweep: true }));
+    expect(result).toBeDefined();
+    expect(await admin().storage.head(old.key)).toBeUndefined();
+  });
+
+  it('notifySlack: reads its webhook URL from SSM', async () => {
+    world.stub.answer('GetParameter', (request) => ({ body: { Parameter: { Name: request.body.Name, Type: 'SecureString', Value: 'https://hooks.slack.com/services/T0000/B0000/XXXXXXXX', Version: 1 } } }));
+    const env = envOf('notifySlack');
+    const deps = notifySlackDeps(env, captureLog(), { ssm: world.stubClient((config) => new SSMClient(config)), secrets: world.stubClient((config) => new SecretsManagerClient(config)) });
+    expect(await asPrincipal('notifySlack', () => deps.webhookUrl())).toBe('https://hooks.slack.com/services/T0000/B0000/XXXXXXXX');
+  });
+});
+
+describe('the dump task and the functions its backups wake, on real PostgreSQL', () => {
+  let pg: TestCluster | undefined;
+  afterAll(async () => pg?.stop());
+
+  it('a logical and a base backup as the dump task; checksum verifies and catalogIndex indexes them', async () => {
+    pg = await startTestCluster({ settings: { wal_level: 'replica' } });
+    await pg.cluster.psql('CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 500) g;');
+    const task = { ...awsDeps(world.env, captureLog(), world.clients()), version: 'test' };
+    const common = { database: 'app', connection: pg.conn, tier: 'daily' as const, runner: 'ecs:ip-10-0-1-7', waitForVerification: false };
+    const logical = await asPrincipal('dumpTask', () => runLogicalBackup({ ...task, tools: pgDumpTools }, { ...common, compression: 'gzip', includeRolePasswords: false }));
+    const base = await asPrincipal('dumpTask', () => runBaseBackup({ ...task, tools: pgBaseBackupTools }, { ...common, compression: 'zstd' }));
+    for (const entry of [logical, base]) expect(entry.state).toBe('UPLOADED');
+    const functions = awsDeps(world.env, captureLog(), world.clients());
+    for (const entry of [logical, base]) {
+      await asPrincipal('catalogIndex', () => catalogIndexHandler(functions)(snsEvent(entry.manifestKey)));
+      const checked = await asPrincipal('checksum', () => checksumHandler(functions)(snsEvent(entry.manifestKey)));
+      expect(checked.verified).toEqual([entry.id]);
+    }
+  }, 120_000);
+});
+
 describe('the roles as packaged', () => {
   it('every call recorded above is allowed by its role as packaged', async () => {
     expect(world.recorder.calls.length).toBeGreaterThan(10);
     expect(world.recorder.calls.filter((call) => call.principal === 'unattributed')).toEqual([]);
     const denials = await world.check();
     expect(describeDenials(denials)).toBe('');
+  });
+
+  it('and the calls listed as unreachable here (unreached-calls.ts) too', async () => {
+    const denials: string[] = [];
+    for (const listed of unreachedCalls(world.model)) {
+      const principal = world.model.principals.get(listed.principal);
+      const decision = principal ? await decide(world.model, principal, listed.request) : undefined;
+      if (!decision?.allowed) denials.push(`${listed.principal}: ${listed.request.action} on ${listed.request.resource} → ${decision?.result ?? 'no such principal'} ${decision?.errors ?? ''} (${listed.codePath})`);
+    }
+    expect(denials.join('\n')).toBe('');
+  });
+
+  it('grants no recorded or listed call uses are reported', async () => {
+    const unused = await world.unusedGrants(unreachedCalls(world.model));
+    console.log(unused.map((grant) => `${grant.principal} ${grant.policy}#${grant.statement}: ${grant.actions.join(', ')} on ${JSON.stringify(grant.resource)}`).join('\n'));
   });
 });

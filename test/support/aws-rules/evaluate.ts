@@ -11,7 +11,7 @@ import { ACCOUNT, type Principal, type StackModel } from './stack-model';
 export interface Decision {
   allowed: boolean;
   result: string;
-  /** `<policy name>#<statement index>` of each identity statement that allowed it. */
+  /** `<policy name>#<statement index, from 0>` of each identity statement that allowed it. */
   usedStatements: string[];
   /** Validation errors of the simulation (a bad action name, resource type or context key). */
   errors?: string;
@@ -75,7 +75,7 @@ async function simulate(model: StackModel, principal: Principal, request: IamReq
   const analyses = response.resultType === 'single' ? [response.result] : response.results;
   const used = new Set<string>();
   for (const analysis of analyses) {
-    for (const statement of analysis.analysis.identityAnalysis?.allowStatements ?? []) used.add(`${statement.policyId}#${statement.statement.index()}`);
+    for (const statement of analysis.analysis.identityAnalysis?.allowStatements ?? []) used.add(`${statement.policyId}#${statement.statement.index() - 1}`);
   }
   return { allowed: result === 'Allowed', result, usedStatements: [...used] };
 }

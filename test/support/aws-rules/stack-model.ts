@@ -40,6 +40,8 @@ export interface StackModel {
   /** A function's resource-based policy, as its AWS::Lambda::Permission resources make it. */
   functionPolicy(functionKey: string): PolicyDocument;
   functionArn(functionKey: string): string;
+  /** A function's environment variables as deployed (every intrinsic resolved). */
+  envOf(functionKey: string): Record<string, string>;
 }
 
 function physicalName(id: string, resource: Json, stage: string, resolve: (node: Json) => Json): string {
@@ -200,6 +202,11 @@ export function stackModel(template: Json, stage = 'test'): StackModel {
     keyArn: arnOf('BackupKey', resources.BackupKey, stage, resolve),
     resolve,
     functionArn,
+    envOf(functionKey) {
+      const id = `${functionKey[0]!.toUpperCase()}${functionKey.slice(1)}LambdaFunction`;
+      const variables = resources[id]?.Properties?.Environment?.Variables ?? {};
+      return Object.fromEntries(Object.entries(resolve(variables) as Record<string, Json>).map(([name, value]) => [name, String(value)]));
+    },
     functionPolicy(functionKey) {
       const arn = functionArn(functionKey);
       const name = arn.split(':').pop();

@@ -35,7 +35,29 @@ export interface AwsWorld {
   /** An instrumented client of any other service, pointed at the stub. */
   stubClient<C>(make: (config: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } }) => C): C;
   check(): Promise<Denial[]>;
+  /**
+   * The grants no request used: every request of the recorded calls plus `listed` (calls
+   * the suites cannot make), evaluated; then each principal's statements and actions that
+   * allowed none of them.
+   */
+  unusedGrants(listed: readonly ListedCall[]): Promise<UnusedGrant[]>;
   stop(): Promise<void>;
+}
+
+/** A call the suites cannot make, from the reviewed list (test/aws-rules/unreached-calls.ts). */
+export interface ListedCall {
+  principal: string;
+  request: IamRequest;
+  /** The code (or AWS service) that makes it. */
+  codePath: string;
+}
+
+export interface UnusedGrant {
+  principal: string;
+  policy: string;
+  statement: number;
+  actions: string[];
+  resource: unknown;
 }
 
 export interface Denial {
@@ -124,6 +146,34 @@ export async function startAwsWorld(params: Record<string, string> = {}): Promis
         }
         return denials;
       },
+      async unusedGrants(listed) {
+        const used = new Map<string, Set<string>>(); // principal#policy#statement → actions used
+        const note = async (principalName: string, request: IamRequest) => {
+          const principal = model.principals.get(principalName);
+          if (!principal) return;
+          const decision = await decide(model, principal, request);
+          for (const statement of decision.usedStatements) {
+            const key = `${principalName}#${statement}`;
+            if (!used.has(key)) used.set(key, new Set());
+            used.get(key)!.add(request.action);
+          }
+        };
+        for (const call of recorder.calls) for (const request of iamRequestsOf(call, model)) await note(call.principal, request);
+        for (const item of listed) await note(item.principal, item.request);
+        const unused: UnusedGrant[] = [];
+        for (const principal of model.principals.values()) {
+          for (const policy of principal.policies) {
+            policy.document.Statement.forEach((statement: { Effect: string; Action?: string | string[]; Resource?: unknown }, index: number) => {
+              if (statement.Effect !== 'Allow') return;
+              const actions = ([] as string[]).concat(statement.Action ?? []);
+              const usedActions = used.get(`${principal.name}#${policy.name}#${index}`) ?? new Set<string>();
+              const idle = actions.filter((action) => ![...usedActions].some((done) => matchesAction(action, done)));
+              if (idle.length) unused.push({ principal: principal.name, policy: policy.name, statement: index, actions: idle, resource: statement.Resource });
+            });
+          }
+        }
+        return unused;
+      },
       async stop() {
         for (const client of created) client.destroy();
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -144,4 +194,10 @@ export function describeCall(call: RecordedCall): string {
 /** Denials as lines a person can act on. */
 export function describeDenials(denials: readonly Denial[]): string {
   return denials.map((denial) => `${denial.principal}: ${denial.request.action} on ${denial.request.resource}${Object.keys(denial.request.context).length ? ` ${JSON.stringify(denial.request.context)}` : ''} → ${denial.result} (${denial.request.why}; call ${denial.call})${denial.errors ? ` ${denial.errors}` : ''}`).join('\n');
+}
+
+/** An IAM action pattern (`s3:Get*`, `*`) against an action. */
+function matchesAction(pattern: string, action: string): boolean {
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+  return regex.test(action);
 }
