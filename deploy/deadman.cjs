@@ -9,11 +9,11 @@
 'use strict';
 
 const defaults = require('./schedules.json');
-const { readConfig } = require('./schedules.cjs');
+const { readConfig, configFrom } = require('./schedules.cjs');
 
-/** The schedules of `configFile` (relative to the service folder), in the shape of shared/domain/deadman.ts. */
-function deadmanSchedules(configFile) {
-  return readConfig(configFile).databases.map(({ name, schedule }) => ({
+/** The schedules of a config (readConfig's result), in the shape of shared/domain/deadman.ts. */
+function schedulesOf(config) {
+  return config.databases.map(({ name, schedule }) => ({
     database: name,
     logical: schedule,
     base: defaults.baseBackup,
@@ -22,9 +22,14 @@ function deadmanSchedules(configFile) {
   }));
 }
 
+/** The schedules of `configFile` (relative to the service folder), in the shape of shared/domain/deadman.ts. */
+function deadmanSchedules(configFile) {
+  return schedulesOf(readConfig(configFile));
+}
+
 /** serverless.yml resolver: STRONGBOX_DEADMAN_SCHEDULES, a JSON string. */
 async function schedules({ resolveVariable }) {
-  return JSON.stringify(deadmanSchedules(await resolveVariable('param:configFile')));
+  return JSON.stringify(schedulesOf(await configFrom(resolveVariable)));
 }
 
 module.exports = { schedules, deadmanSchedules };

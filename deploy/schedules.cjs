@@ -35,6 +35,22 @@ function configError(file, detail) {
   );
 }
 
+/**
+ * The error for a config file that does not exist: what was looked for, the ways to point at
+ * another file, and the example to start from.
+ */
+function missingConfigError(file) {
+  const relative = path.relative(SERVICE_DIR, file);
+  const target = relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+  return new Error(
+    `No Strongbox config file at ${file}: it names the databases to back up and the Secrets Manager ` +
+      `secret of each. HINT: create it from the example: cp deploy/example.config.json ${target}, then put ` +
+      'your databases and their secrets\' full ARNs in it (docs/deploy.md, "1. Describe the databases"); ' +
+      'or point at another file with --param configFile=<path> or STRONGBOX_CONFIG=<path> (relative to ' +
+      `${SERVICE_DIR}).`,
+  );
+}
+
 function checkSchedule(file, where, value) {
   if (typeof value !== 'string' || !SCHEDULE.test(value)) {
     throw configError(file, `${where} must be an EventBridge expression like "cron(0 3 * * ? *)" or "rate(15 minutes)" (got ${JSON.stringify(value)})`);
@@ -74,6 +90,7 @@ function readConfig(configFile) {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
+    if (error.code === 'ENOENT') throw missingConfigError(file);
     throw configError(file, `cannot be read (${error.code || error.message})`);
   }
   let config;
@@ -114,8 +131,36 @@ function readRetention(file, section) {
   return section;
 }
 
+/**
+ * An error osls prints as it is, once: osls passes on unchanged an error named
+ * `ServerlessError` whose message starts with "Cannot resolve variable at"
+ * (lib/configuration/variables/sources/file.js), and reports each distinct error object once.
+ * Any other error it wraps with its stack trace, once for every variable that reads the config.
+ */
+class ServerlessError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+    // No stack trace in the output, whatever prints it.
+    this.stack = message;
+  }
+}
+
+// One error object per config file and message, shared by every resolver that reads it.
+const packagingErrors = new Map();
+
+/** The config for a serverless.yml resolver; a bad config fails the packaging with one message. */
 async function configFrom(resolveVariable) {
-  return readConfig(await resolveVariable('param:configFile'));
+  const configFile = await resolveVariable('param:configFile');
+  try {
+    return readConfig(configFile);
+  } catch (error) {
+    const key = `${configFile}\0${error.message}`;
+    if (!packagingErrors.has(key)) {
+      packagingErrors.set(key, new ServerlessError(`Cannot resolve variable at "params.configFile": ${error.message}`, 'STRONGBOX_CONFIG_INVALID'));
+    }
+    throw packagingErrors.get(key);
+  }
 }
 
 /**
@@ -239,5 +284,5 @@ async function validationEvents({ resolveVariable }) {
   });
 }
 
-module.exports = { scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, retentionSchedule, retentionPolicy, readConfig };
+module.exports = { scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, retentionSchedule, retentionPolicy, readConfig, configFrom };
 module.exports.validationEvents = validationEvents;

@@ -69,7 +69,6 @@ describe('deploy/schedules.cjs', () => {
   });
 
   it.each([
-    ['a missing file', null, /cannot be read \(ENOENT\)/],
     ['a file that is not JSON', '{"databases": [', /is not valid JSON/],
     ['no databases', { databases: [] }, /"databases" must be a non-empty array/],
     ['a database without secretArn', { databases: [{ name: 'app', url: 'postgres://app@db/app' }] }, /databases\[0\] \("app"\) needs a "secretArn"/],
@@ -82,9 +81,16 @@ describe('deploy/schedules.cjs', () => {
     ['a misspelt retention field', { databases: [{ name: 'app', secretArn: SECRET }], retention: { dayliDays: 3 } }, /retention\.dayliDays is not a retention setting/],
     ['a negative retention window', { databases: [{ name: 'app', secretArn: SECRET }], retention: { dailyDays: -1 } }, /retention\.dailyDays must be a whole number/],
   ])('refuses %s, naming the file and how to fix it', async (_case, content, message) => {
-    const file = content === null ? path.join(dir, 'absent.json') : await configFile(content);
+    const file = await configFile(content);
     expect(() => resolvers.readConfig(file)).toThrow(message);
     expect(() => resolvers.readConfig(file)).toThrow(new RegExp(`^Strongbox config ${file.replace(/[.]/g, '\\.')}: .*HINT: `));
+  });
+
+  it('refuses a missing file, naming it, the example to copy and the ways to point at another', () => {
+    const file = path.join(dir, 'absent.json');
+    expect(() => resolvers.readConfig(file)).toThrow(
+      new RegExp(`^No Strongbox config file at ${file.replace(/[.]/g, '\\.')}: .*HINT: create it from the example: cp deploy/example\\.config\\.json .*--param configFile=<path> or STRONGBOX_CONFIG=<path>`),
+    );
   });
 
   it('delivers each database its input and the firing time, and names each secret for IAM', async () => {

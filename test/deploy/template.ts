@@ -40,6 +40,34 @@ async function withPackageLock<T>(act: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The environment of an offline `sls package`: fake credentials, no telemetry, private work folders. */
+function packageEnv(workFolder: string, scratch: string, env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, SLS_TELEMETRY_DISABLED: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SESSION_TOKEN: '', AWS_PROFILE: '', STRONGBOX_ESBUILD_WORK_FOLDER: workFolder, TMPDIR: scratch, ...env };
+}
+
+/**
+ * Runs `sls package <args>` offline, one run at a time (the same lock as packageTemplate), with
+ * `env` over the usual environment (a value `undefined` removes the variable), and returns how
+ * it ended instead of throwing: for the runs that must fail, and what they print.
+ */
+export async function runPackage(args: string[], env: Record<string, string | undefined> = {}): Promise<{ ok: boolean; output: string }> {
+  const scratch = await mkdtemp(path.join(tmpdir(), 'strongbox-package-tmp-'));
+  const workFolder = `.esbuild/test-${process.pid}-${path.basename(scratch)}`;
+  const environment = packageEnv(workFolder, scratch, env);
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete environment[name];
+  try {
+    return await withPackageLock(() =>
+      run(process.execPath, [SLS, 'package', ...args], { cwd: ROOT, timeout: 150_000, maxBuffer: 16 * 1024 * 1024, env: environment }).then(
+        ({ stdout, stderr }) => ({ ok: true, output: `${stderr}${stdout}` }),
+        (error: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${error.stderr ?? ''}${error.stdout ?? ''}` }),
+      ),
+    );
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+    await rm(path.join(ROOT, workFolder), { recursive: true, force: true });
+  }
+}
+
 /**
  * Runs `sls package` for stage `test` in eu-west-1 with `params`, in its own output and
  * esbuild work folders (so that parallel runs cannot collide), with fake credentials and no
@@ -64,7 +92,7 @@ export async function packageTemplate(params: Record<string, string>): Promise<{
         cwd: ROOT,
         timeout: 150_000,
         maxBuffer: 16 * 1024 * 1024,
-        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SESSION_TOKEN: '', AWS_PROFILE: '', STRONGBOX_ESBUILD_WORK_FOLDER: workFolder, TMPDIR: scratch },
+        env: packageEnv(workFolder, scratch),
       },
     ));
     const template = JSON.parse(await readFile(path.join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
