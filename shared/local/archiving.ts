@@ -8,6 +8,7 @@ import { S3Presigner } from '../adapters/storage/presign';
 import { makeS3Client } from '../adapters/storage/s3';
 import type { StorageConfig } from '../config';
 import { StrongboxError } from '../errors';
+import { indexWalRecord } from '../usecases/index-wal';
 import type { LocalContext } from './context';
 import type { HomePaths } from './home';
 import { walHostPaths, type WalHostPaths } from './wal-paths';
@@ -27,12 +28,21 @@ const MAX_SEGMENT_BYTES = (1 << 30) + (1 << 20);
 
 export interface LocalArchiving {
   endpointUrl: string;
+  /** Where the tokens are, `<database>` standing for each database's name: one token per database (tokenFiles). */
   tokenFile: string;
+  /** Each database's token file: a token covers only its own database's archive. */
+  tokenFiles: Map<string, string>;
   hosts: Map<string, WalHostPaths>;
   stop(): Promise<void>;
 }
 
-function tokenPath(paths: HomePaths): string {
+/** One database's token file, beside its wal.json. */
+function tokenPath(host: WalHostPaths): string {
+  return join(host.dir, 'archive.token');
+}
+
+/** The one token of earlier versions, which covered every database: no longer accepted, so removed. */
+function sharedTokenPath(paths: HomePaths): string {
   return join(paths.root, 'archive.token');
 }
 
@@ -43,10 +53,10 @@ async function giveToServerUser(path: string): Promise<void> {
   chownSync(path, uid, gid);
 }
 
-/** The token file (created once, 0400, owned by the server's OS user): the archiver's credential. */
-async function ensureToken(paths: HomePaths): Promise<string> {
-  const file = tokenPath(paths);
-  mkdirSync(paths.root, { recursive: true });
+/** A database's token file (created once, 0400, owned by the server's OS user): its archiver's credential. */
+async function ensureToken(host: WalHostPaths): Promise<string> {
+  const file = tokenPath(host);
+  mkdirSync(host.dir, { recursive: true, mode: 0o755 });
   if (!existsSync(file)) {
     const temp = `${file}.${process.pid}.tmp`;
     writeFileSync(temp, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o400 });
@@ -95,14 +105,21 @@ export async function startLocalArchiving(options: {
   const { context } = options;
   const { paths } = context;
   if (!existsSync(options.bundle)) throw new StrongboxError('WAL_BUNDLE_MISSING', `${options.bundle} does not exist`, 'build it: npm run build');
-  const token = await ensureToken(paths);
+  rmSync(sharedTokenPath(paths), { force: true });
+  // The endpoint serves exactly these databases, each with its own token.
+  const databaseTokens = new Map<string, string>();
+  for (const database of options.databases) databaseTokens.set(database, await ensureToken(walHostPaths(paths, database)));
   const presigner = presignerFor(options.storage, options.env);
-  const deps = { storage: context.storage, alerts: context.alerts, log: context.log, clock: context.clock, ...(presigner ? { presigner } : {}) };
+  // Local object events are delivered in-process: a crash can lose one, so "already archived" indexes (idempotently) itself.
+  const ensureIndexed = async (recordKey: string) => {
+    await indexWalRecord(context, recordKey);
+  };
+  const deps = { storage: context.storage, alerts: context.alerts, log: context.log, clock: context.clock, ensureIndexed, ...(presigner ? { presigner } : {}) };
   const mode = presigner ? 'presign' : 'bytes';
   const wanted = options.databases.map((name) => previousPort(walHostPaths(paths, name).config)).find((port) => port !== undefined);
   // The WAL hosts run on this machine: each may hand the endpoint a file of its spool instead of a body.
   const handoff = (database: string) => (options.databases.includes(database) ? scratchPath(walHostPaths(paths, database).spool) : undefined);
-  const settings = { host: '127.0.0.1', token, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES, handoff } as const;
+  const settings = { host: '127.0.0.1', databaseTokens, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES, handoff } as const;
   let endpoint: ArchiveEndpointServer;
   try {
     endpoint = await startArchiveEndpoint({ ...settings, port: wanted ?? 0 });
@@ -124,7 +141,7 @@ export async function startLocalArchiving(options: {
       const config = {
         database,
         endpoint: endpoint.url,
-        auth: { type: 'token', tokenFile: tokenPath(paths) },
+        auth: { type: 'token', tokenFile: tokenPath(host) },
         spool: host.spool,
         compression: options.compression ?? 'zstd',
       };
@@ -133,7 +150,8 @@ export async function startLocalArchiving(options: {
       await writeHostScripts({ dir: host.dir, nodePath: process.execPath, bundlePath: bundle, configPath: host.config, spool: host.spool });
       hosts.set(database, host);
     }
-    return { endpointUrl: endpoint.url, tokenFile: tokenPath(paths), hosts, stop: () => endpoint.stop() };
+    const tokenFiles = new Map([...hosts].map(([database, host]) => [database, tokenPath(host)]));
+    return { endpointUrl: endpoint.url, tokenFile: join(paths.root, 'wal', '<database>', 'archive.token'), tokenFiles, hosts, stop: () => endpoint.stop() };
   } catch (error) {
     await endpoint.stop();
     throw error;

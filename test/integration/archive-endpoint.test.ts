@@ -3,6 +3,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
@@ -11,7 +12,7 @@ import type { Storage } from '../../shared/adapters/storage/storage';
 import { StorageError } from '../../shared/errors';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { captureLog, keysUnder, type CapturedLog } from '../support/stack';
-import { declareSegment, declareSmallFile, fakeSegment, MIB, OTHER_SYSTEM_ID, sha256, type DeclaredFile } from '../support/wal-files';
+import { declareForged, declareSegment, declareSmallFile, fakeSegment, MIB, OTHER_SYSTEM_ID, sha256, SYSTEM_ID, type DeclaredFile } from '../support/wal-files';
 
 const TOKEN = 'tok-3f9a1c7e5b2d48e6a0c1';
 const SEG1 = '000000010000000000000001';
@@ -395,6 +396,7 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
   });
 
   it('detects losing the race to create the archive identity (storage has no conditional put): 409, nothing recorded', async () => {
+    // (The identity is created only once the bytes are verified: the PUT, not the prepare, finds the race.)
     // Prepare: another cluster's identity lands between our write and our re-read.
     const racing = withPutStream(storage, storage, async (key, body, options) => {
       const result = await storage.putBytes(key, body, options);
@@ -407,13 +409,108 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
     const raced = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: racing, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
     try {
       // Act
-      const { prepare } = await push('lost', SEG1, declareSegment(fakeSegment({ segno: 1n })), raced.url);
+      const { prepare, put } = await push('lost', SEG1, declareSegment(fakeSegment({ segno: 1n })), raced.url);
       // Assess
-      expect(prepare.status).toBe(409);
-      expect(prepare.json.error.code).toBe('SYSTEM_ID_MISMATCH');
+      expect(prepare.status).toBe(200);
+      expect(put?.status).toBe(409);
+      expect(put?.json.error.code).toBe('SYSTEM_ID_MISMATCH');
       expect(await archived('lost')).toEqual([]);
     } finally {
       await raced.stop();
     }
+  });
+});
+
+describe('archive endpoint: the trust boundary (issue 14, item 1)', () => {
+  /** The declaration of a real 16 MiB zstd segment, for forgeries to claim. */
+  const claims16 = { size: 16 * MIB, sha256: sha256(Buffer.from('whatever')), storedSize: 0, storedSha256: '', compression: 'zstd' as const, systemId: SYSTEM_ID, segmentSize: 16 * MIB, pgVersion: 15 };
+  const claims1 = { ...claims16, size: MIB, segmentSize: MIB };
+
+  it.each([
+    ['a 1-byte body declared as a 16 MiB zstd segment', () => declareForged(Buffer.from([0x28]), claims16, 'zstd'), 'WAL_CONTENT_INVALID'],
+    ['1 MB of random bytes declared as zstd', () => declareForged(randomBytes(1_000_000), claims1, 'zstd'), 'WAL_CONTENT_INVALID'],
+    ['a gzip body that decodes to half a segment', () => declareForged(declareSegment(fakeSegment({ segno: 1n }).subarray(0, MIB / 2), 'gzip').stored, claims1, 'gzip'), 'WAL_CONTENT_INVALID'],
+    ['a real segment whose header carries another cluster\'s system identifier', () => {
+      const file = declareSegment(fakeSegment({ segno: 1n, systemId: OTHER_SYSTEM_ID }), 'zstd');
+      return { ...file, declaration: { ...file.declaration, systemId: SYSTEM_ID } };
+    }, 'WAL_HEADER_INVALID'],
+    ['a real segment of another segment number (its page address)', () => declareSegment(fakeSegment({ segno: 5n }), 'zstd'), 'WAL_HEADER_INVALID'],
+    ['a real segment of a later timeline', () => declareSegment(fakeSegment({ segno: 1n, timeline: 2 }), 'zstd'), 'WAL_HEADER_INVALID'],
+    ['a segment whose decoded bytes are not the declared SHA-256', () => {
+      const file = declareSegment(fakeSegment({ segno: 1n }), 'zstd');
+      return { ...file, declaration: { ...file.declaration, sha256: sha256(Buffer.from('another file')) } };
+    }, 'CHECKSUM_MISMATCH'],
+  ])('refuses %s with 422, storing and recording nothing; PostgreSQL\'s real push of that name is then stored', async (_label, forge, code) => {
+    // Prepare
+    const database = `forged-${code.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}`;
+    const forged = forge();
+    const real = declareSegment(fakeSegment({ segno: 1n }), 'zstd');
+    // Act
+    const refused = await push(database, SEG1, forged);
+    const keysAfterRefusal = await keysUnder(storage, `wal/${database}/`);
+    const genuine = await push(database, SEG1, real);
+    // Assess
+    expect(refused.prepare.status).toBe(200);
+    expect(refused.put?.status).toBe(422);
+    expect(refused.put?.json.error).toMatchObject({ code, message: expect.stringContaining('nothing was') });
+    expect(keysAfterRefusal).toEqual([]); // no bytes, no record, no archive.json
+    expect(genuine.put?.status).toBe(201);
+    expect(genuine.put?.json.record).toMatchObject({ sha256: real.declaration.sha256, storedSha256: real.declaration.storedSha256, systemId: SYSTEM_ID });
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'WAL push refused: the bytes are not the declared file', attributes: expect.objectContaining({ database, code }) }));
+  });
+
+  it('creates no archive identity from a prepare alone: a hostile first request cannot fix it', async () => {
+    // Prepare
+    const foreign = declareSegment(fakeSegment({ segno: 1n, systemId: OTHER_SYSTEM_ID }), 'zstd');
+    const real = declareSegment(fakeSegment({ segno: 1n }), 'zstd');
+    // Act
+    const prepared = await call('POST', `/v1/wal/unfixed/${SEG1}`, { json: foreign.declaration });
+    const identity = await call('GET', '/v1/wal/unfixed/identity');
+    const genuine = await push('unfixed', SEG1, real);
+    // Assess
+    expect(prepared.json.status).toBe('upload');
+    expect(identity.status).toBe(404);
+    expect(genuine.put?.status).toBe(201);
+    expect((await call('GET', '/v1/wal/unfixed/identity')).json).toMatchObject({ systemId: SYSTEM_ID });
+  });
+});
+
+describe('archive endpoint: one token per database, only configured databases (issue 14, item 1)', () => {
+  const APP_TOKEN = 'tok-app-5d1f0e9c2b7a4c3e8f60';
+  const CRM_TOKEN = 'tok-crm-a81c4f2e7d9b4e10b3c5';
+  let scoped: ArchiveEndpointServer;
+
+  beforeAll(async () => {
+    scoped = await startArchiveEndpoint({
+      host: '127.0.0.1',
+      databaseTokens: new Map([['app1', APP_TOKEN], ['crm1', CRM_TOKEN]]),
+      deps: { storage, alerts, log, clock: () => new Date() },
+      mode: 'bytes',
+      maxSegmentBytes: 2 * MIB,
+    });
+  });
+
+  afterAll(async () => scoped?.stop());
+
+  it('refuses a database the endpoint does not serve (403 DATABASE_NOT_SERVED) and another database\'s token (403 FORBIDDEN), creating nothing', async () => {
+    // Prepare
+    const file = declareSegment(fakeSegment({ segno: 1n }), 'zstd');
+    const header = { 'x-strongbox-declaration': Buffer.from(JSON.stringify(file.declaration)).toString('base64') };
+    const base = scoped.url;
+    // Act
+    const notServed = await call('POST', `/v1/wal/other1/${SEG1}`, { json: file.declaration, token: APP_TOKEN, base });
+    const notServedPut = await call('PUT', `/v1/wal/other1/${SEG1}/body`, { body: file.stored, headers: header, token: APP_TOKEN, base });
+    const crossPrepare = await call('POST', `/v1/wal/crm1/${SEG1}`, { json: file.declaration, token: APP_TOKEN, base });
+    const crossPut = await call('PUT', `/v1/wal/crm1/${SEG1}/body`, { body: file.stored, headers: header, token: APP_TOKEN, base });
+    const crossIdentity = await call('GET', '/v1/wal/crm1/identity', { token: APP_TOKEN, base });
+    const own = await call('PUT', `/v1/wal/crm1/${SEG1}/body`, { body: file.stored, headers: header, token: CRM_TOKEN, base });
+    const crossFetch = await call('GET', `/v1/wal/crm1/${SEG1}`, { token: APP_TOKEN, base });
+    const unknownToken = await call('GET', '/v1/health', { token: TOKEN, base });
+    // Assess
+    for (const answer of [notServed, notServedPut]) expect([answer.status, answer.json.error.code]).toEqual([403, 'DATABASE_NOT_SERVED']);
+    for (const answer of [crossPrepare, crossPut, crossIdentity, crossFetch]) expect([answer.status, answer.json.error.code]).toEqual([403, 'FORBIDDEN']);
+    expect(await keysUnder(storage, 'wal/other1/')).toEqual([]);
+    expect(own.status).toBe(201);
+    expect(unknownToken.status).toBe(401);
   });
 });

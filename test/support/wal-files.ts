@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { parseSegmentHeader } from '../../shared/domain/wal/header';
 import type { WalDeclaration } from '../../shared/usecases/wal-archive';
 
@@ -29,6 +30,11 @@ export function fakeSegment(options: { systemId?: string; segmentSize?: number; 
   return bytes;
 }
 
+/** `zstd -1` of `bytes`, as the WAL host's command makes it. */
+export function zstdOf(bytes: Buffer): Buffer {
+  return execFileSync('zstd', ['-1', '-q', '-c'], { input: bytes, maxBuffer: 64 * MIB });
+}
+
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -39,10 +45,10 @@ export interface DeclaredFile {
   stored: Buffer;
 }
 
-/** Declares a segment (its header gives systemId, segmentSize, pgVersion); gzip when asked. */
-export function declareSegment(file: Buffer, compression: 'none' | 'gzip' = 'none'): DeclaredFile {
+/** Declares a segment (its header gives systemId, segmentSize, pgVersion); gzip or zstd when asked. */
+export function declareSegment(file: Buffer, compression: 'none' | 'gzip' | 'zstd' = 'none'): DeclaredFile {
   const header = parseSegmentHeader(file);
-  const stored = compression === 'gzip' ? gzipSync(file, { level: 1 }) : file;
+  const stored = compression === 'gzip' ? gzipSync(file, { level: 1 }) : compression === 'zstd' ? zstdOf(file) : file;
   return {
     stored,
     declaration: {
@@ -56,6 +62,15 @@ export function declareSegment(file: Buffer, compression: 'none' | 'gzip' = 'non
       ...(header.pgVersion !== undefined ? { pgVersion: header.pgVersion } : {}),
     },
   };
+}
+
+/**
+ * A declaration that lies: `stored` as the stored bytes (their size and SHA-256 are
+ * declared truthfully, as an attacker would), claiming to be `claims` (a segment's
+ * declaration) compressed as `compression`.
+ */
+export function declareForged(stored: Buffer, claims: WalDeclaration, compression: 'none' | 'gzip' | 'zstd'): DeclaredFile {
+  return { stored, declaration: { ...claims, compression, storedSize: stored.length, storedSha256: sha256(stored) } };
 }
 
 /** Declares a history file or backup label (no header, stored as is). */

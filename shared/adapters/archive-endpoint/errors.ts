@@ -27,11 +27,35 @@ export class MethodNotAllowedError extends StrongboxError {
   }
 }
 
+/** 403 FORBIDDEN: the credential is valid but does not cover this database. */
+export class ForbiddenDatabaseError extends StrongboxError {
+  constructor(database: string, who: string) {
+    super(
+      'FORBIDDEN',
+      `${who} may not use the WAL archive of database "${database}"`,
+      'each database\'s host uses its own credential: check `database` and the token file (local mode) or the role (AWS, STRONGBOX_ARCHIVERS) in the host\'s wal.json',
+    );
+  }
+}
+
+/** 403 DATABASE_NOT_SERVED: no such database in the configuration; nothing is created for it. */
+export class DatabaseNotServedError extends StrongboxError {
+  constructor(database: string) {
+    super(
+      'DATABASE_NOT_SERVED',
+      `this archive endpoint does not serve database "${database}"`,
+      'add the database to strongbox.config.json (and, in AWS, its archiver role) and restart or redeploy; check `database` in the host\'s wal.json',
+    );
+  }
+}
+
 const STATUS: Record<string, number> = {
   BAD_WAL_NAME: 400,
   INPUT_INVALID: 400,
   UNAUTHENTICATED: 401,
   HANDOFF_REFUSED: 403,
+  FORBIDDEN: 403,
+  DATABASE_NOT_SERVED: 403,
   WAL_NOT_FOUND: 404,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
@@ -39,6 +63,8 @@ const STATUS: Record<string, number> = {
   SYSTEM_ID_MISMATCH: 409,
   BODY_TOO_LARGE: 413,
   CHECKSUM_MISMATCH: 422,
+  WAL_CONTENT_INVALID: 422,
+  WAL_HEADER_INVALID: 422,
   // The repository or the catalog behind the endpoint failed: a gateway's error, worth a retry.
   STORAGE_FAILED: 502,
   ACCESS_DENIED: 502,

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream';
 import { ConfigError } from '../../errors';
 import type { WalArchiveDeps } from '../../usecases/wal-archive';
 import { BodyTooLargeError, UploadInterruptedError } from '../../usecases/wal-archive/errors';
+import { DatabaseNotServedError, ForbiddenDatabaseError } from './errors';
 import { handleArchiveRequest, MAX_JSON_BYTES, parseJson, type ArchiveEndpointOptions, type ArchiveRequest, type ArchiveResponse } from './routes';
 
 /** How to run the local archive endpoint. */
@@ -13,8 +14,14 @@ export interface ArchiveEndpointServerOptions {
   host: '127.0.0.1';
   /** 0 or absent: a free port. */
   port?: number;
-  /** The bearer token every request must carry. */
-  token: string;
+  /** A bearer token that covers every database (tests, tools); at least one of `token` and `databaseTokens`. */
+  token?: string;
+  /**
+   * Each served database and its own bearer token (local mode): only these databases are
+   * served (any other is 403 DATABASE_NOT_SERVED), and a database's token covers only its
+   * own archive (403 FORBIDDEN for another's).
+   */
+  databaseTokens?: ReadonlyMap<string, string>;
   deps: WalArchiveDeps;
   /** bytes: the endpoint takes the WAL bytes itself (folder repository); presign: it hands out presigned S3 URLs. */
   mode: 'bytes' | 'presign';
@@ -38,28 +45,49 @@ const DRAIN_TIMEOUT_MS = 30_000;
 
 /**
  * Starts the archive endpoint of local mode on node:http (protocol v1, docs/wal.md).
- * Every request needs `Authorization: Bearer <token>` (compared in constant time); each is
+ * Every request needs `Authorization: Bearer <token>` (compared in constant time), and a
+ * request about a database the token of that database (or the all-databases `token`); each is
  * logged once (method, route, database, WAL name, status, ms), never with the token.
  * Connections are kept alive for the host side's reuse; a body the answer did not need is
  * drained when its announced length is acceptable, and the connection closed otherwise.
  *
- * @throws ConfigError for an empty token, or presign mode without `deps.presigner`.
+ * @throws ConfigError for no token or an empty one, or presign mode without `deps.presigner`.
  */
 export async function startArchiveEndpoint(options: ArchiveEndpointServerOptions): Promise<ArchiveEndpointServer> {
-  if (options.token.length === 0) throw new ConfigError('the archive endpoint has an empty token', 'generate a random token into the token file before starting the endpoint');
+  const tokens = [...(options.token !== undefined ? [options.token] : []), ...(options.databaseTokens?.values() ?? [])];
+  if (tokens.length === 0 || tokens.some((token) => token.length === 0)) {
+    throw new ConfigError('the archive endpoint has no token, or an empty one', 'generate a random token into each token file before starting the endpoint');
+  }
   if (options.mode === 'presign' && !options.deps.presigner) {
     throw new ConfigError('presign mode needs a presigner', 'use bytes mode with a folder repository, or give the endpoint an S3Presigner');
   }
   // Bytes mode never hands out presigned URLs, even when the storage could presign.
   const deps: WalArchiveDeps = options.mode === 'bytes' ? { ...options.deps, presigner: undefined } : options.deps;
-  const expected = digest(`Bearer ${options.token}`);
+  const everything = options.token !== undefined ? digest(`Bearer ${options.token}`) : undefined;
+  const perDatabase = new Map([...(options.databaseTokens ?? [])].map(([database, token]) => [database, digest(`Bearer ${token}`)]));
+  const offered = (request: ArchiveRequest) => digest(request.header('authorization') ?? '');
   const endpoint: ArchiveEndpointOptions = {
     mode: options.mode,
     deps,
     maxSegmentBytes: options.maxSegmentBytes,
     ...(options.handoff && options.mode === 'bytes' ? { handoff: options.handoff } : {}),
     authentication: 'token',
-    authenticate: (request) => timingSafeEqual(digest(request.header('authorization') ?? ''), expected),
+    authenticate: (request) => {
+      const given = offered(request);
+      let known = everything !== undefined && timingSafeEqual(given, everything);
+      for (const expected of perDatabase.values()) known = timingSafeEqual(given, expected) || known; // every one compared: no early exit
+      return known;
+    },
+    authorize: (request, database) => {
+      const given = offered(request);
+      if (everything !== undefined && timingSafeEqual(given, everything)) {
+        if (options.databaseTokens && !perDatabase.has(database)) throw new DatabaseNotServedError(database);
+        return;
+      }
+      const expected = perDatabase.get(database);
+      if (!expected) throw new DatabaseNotServedError(database);
+      if (!timingSafeEqual(given, expected)) throw new ForbiddenDatabaseError(database, 'the token of another database');
+    },
   };
   const server = createServer((req, res) => {
     serve(endpoint, req, res).catch((error: unknown) => {

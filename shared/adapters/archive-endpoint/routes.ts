@@ -49,6 +49,13 @@ export interface ArchiveEndpointOptions {
   baseUrl?: string;
   /** True when the request carries valid credentials; checked before anything else. */
   authenticate(request: ArchiveRequest): boolean;
+  /**
+   * Whether the (authenticated) request may use `database`'s archive: throws
+   * DatabaseNotServedError for a database the endpoint does not serve, ForbiddenDatabaseError
+   * for one its credential does not cover. Checked for every route that names a database,
+   * before storage is touched. Absent: every database.
+   */
+  authorize?(request: ArchiveRequest, database: string): void;
   /** How authentication works, for the 401's hint. */
   authentication: 'token' | 'iam';
   /**
@@ -62,7 +69,7 @@ const METHODS: Record<RouteName, readonly string[]> = { health: ['GET'], identit
 
 /**
  * Answers one request of protocol v1: authentication, then the route (path tricks and bad
- * names refused before storage is touched), then the use case. Never throws: every
+ * names refused before storage is touched), the database's authorisation, then the use case. Never throws: every
  * failure is an error document with its status. `match` says what the request was about
  * and `error` what went wrong, for the transport's log line.
  */
@@ -75,6 +82,7 @@ export async function handleArchiveRequest(
     if (!options.authenticate(request)) throw new UnauthenticatedError(options.authentication);
     match = matchRoute(request.target);
     if (!METHODS[match.route].includes(request.method)) throw new MethodNotAllowedError(request.method, METHODS[match.route]);
+    if (match.database !== undefined) options.authorize?.(request, match.database);
     return { response: await dispatch(options, request, match), match };
   } catch (error) {
     const { status, body } = errorResponse(error);

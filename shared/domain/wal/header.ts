@@ -59,3 +59,39 @@ export function parseSegmentHeader(bytes: Uint8Array): SegmentHeader {
 function invalid(why: string): StrongboxError {
   return new StrongboxError('WAL_HEADER_INVALID', `not a WAL segment: ${why}`, 'archive only the files PostgreSQL names in %p; if this file is damaged, check the disk under pg_wal');
 }
+
+/** What a segment's header must say, from its name and the archive (see `assertHeaderMatches`). */
+export interface ExpectedSegment {
+  /** The timeline in the file's name. */
+  timeline: number;
+  /** The segment number in the file's name. */
+  segno: bigint;
+  segmentSize: number;
+  /** The system identifier the segment is declared (and the archive expects) to come from. */
+  systemId: string;
+  pgVersion?: number;
+}
+
+/**
+ * Checks that `head` (the first bytes of a decoded segment or `.partial` file) is the long
+ * page header of the segment its name and declaration describe: the same system
+ * identifier and segment size, the page address of the segment's first byte, and a
+ * timeline no later than the name's (the first segment of a new timeline begins with
+ * pages its parent wrote, so its header may carry the parent's timeline). Pure.
+ *
+ * @throws StrongboxError WAL_HEADER_INVALID naming the first field that does not match.
+ */
+export function assertHeaderMatches(head: Uint8Array, name: string, expected: ExpectedSegment): SegmentHeader {
+  const header = parseSegmentHeader(head);
+  const mismatch = (what: string): StrongboxError =>
+    new StrongboxError('WAL_HEADER_INVALID', `the header of ${name} does not match it: ${what}; nothing was stored or recorded`, 'push only the files PostgreSQL names in %p, to the archive of the cluster that wrote them');
+  if (header.systemId !== expected.systemId) throw mismatch(`it comes from system ${header.systemId}, the push says ${expected.systemId}`);
+  if (header.segmentSize !== expected.segmentSize) throw mismatch(`its segment size is ${header.segmentSize}, the push says ${expected.segmentSize}`);
+  const start = expected.segno * BigInt(expected.segmentSize);
+  if (header.pageAddress !== start) throw mismatch(`its first page is at 0x${header.pageAddress.toString(16).toUpperCase()}, the segment starts at 0x${start.toString(16).toUpperCase()}`);
+  if (header.timeline > expected.timeline) throw mismatch(`it was written on timeline ${header.timeline}, after the name's ${expected.timeline}`);
+  if (expected.pgVersion !== undefined && header.pgVersion !== undefined && header.pgVersion !== expected.pgVersion) {
+    throw mismatch(`PostgreSQL ${header.pgVersion} wrote it, the push says ${expected.pgVersion}`);
+  }
+  return header;
+}

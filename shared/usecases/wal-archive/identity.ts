@@ -62,7 +62,20 @@ export function assertSameCluster(identity: ArchiveIdentity, database: string, d
 }
 
 /**
- * For a segment or `.partial` declaration: checks it against the identity, creating the
+ * Checks a declaration against the identity when the archive has one, creating nothing:
+ * before the bytes are verified, a request must not be able to fix an archive's identity.
+ * Resolves the identity, if any.
+ *
+ * @throws SystemIdMismatchError, ManifestError, StorageError.
+ */
+export async function checkIdentity(deps: Pick<WalArchiveDeps, 'storage'>, database: string, declaration: WalDeclaration): Promise<ArchiveIdentity | undefined> {
+  const existing = await readIdentity(deps.storage, database);
+  if (existing && declaration.systemId !== undefined) assertSameCluster(existing, database, declaration);
+  return existing;
+}
+
+/**
+ * For a segment or `.partial` declaration whose bytes were verified: checks it against the identity, creating the
  * identity from it when the archive has none. For other files: returns the identity if any.
  *
  * @throws SystemIdMismatchError, ManifestError, StorageError.

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { PresignedRequest } from '../../adapters/storage/presign';
-import type { Storage } from '../../adapters/storage/storage';
 import { BufferPool } from '../../runtime/buffer-pool';
 import { walRecordKey } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
@@ -9,15 +7,18 @@ import { ObjectNotFoundError } from '../../errors';
 import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from './declaration';
 import type { WalArchiveDeps } from './deps';
 import { BodyTooLargeError, UploadInterruptedError, WalChecksumMismatchError } from './errors';
-import { assertSameCluster, ensureIdentity, readIdentity } from './identity';
+import { checkIdentity, ensureIdentity } from './identity';
 import { withKeyLock } from './lock';
 import { answerArchived, buildRecord, readRecord, walTarget, type WalTarget } from './records';
+import { isContentRefusal, verifyWalContent } from './verify';
 
 /**
  * Pushing one WAL file: prepare, then the bytes (through the endpoint, or presigned
  * straight to storage and then `complete`). A file counts as archived only once its
- * record is written, and the record is written only after the stored bytes hashed to the
- * declaration. Within one process, pushes of the same file take turns (lock.ts); across
+ * record is written, and the record is written only after the bytes were verified
+ * (verify.ts: hashed, decoded to exactly the declared size, a segment's header matching
+ * its name and cluster) and the archive identity checked or, by the first verified
+ * segment, created. Within one process, pushes of the same file take turns (lock.ts); across
  * processes, the record is read again after the bytes are stored, so a push that lost a
  * race answers `exists` or `conflict` like a late one.
  */
@@ -55,7 +56,8 @@ export async function prepareWalPush(deps: WalArchiveDeps, database: string, nam
  * `body` is left unread when the answer is known first (declared size over `maxBytes`,
  * already archived, conflict): the transport decides what to do with the rest.
  *
- * @throws BodyTooLargeError (more than `storedSize` or `maxBytes`; nothing kept),
+ * @throws BodyTooLargeError (more than `storedSize` or `maxBytes`; nothing kept), the
+ *   refusals of verify.ts (WalContentInvalidError, WAL_HEADER_INVALID; nothing kept),
  *   WalChecksumMismatchError (nothing kept), UploadInterruptedError (the body failed),
  *   WalConflictError, SystemIdMismatchError, InputError, StorageError.
  */
@@ -70,7 +72,7 @@ export function storeWalBody(deps: WalArchiveDeps, database: string, name: strin
  * called only when the file is not archived yet. The bytes are hashed as they are written,
  * then the file is recorded.
  *
- * @throws what `fill` throws (nothing kept), BodyTooLargeError (declared size over
+ * @throws what `fill` throws (nothing kept), the refusals of verify.ts (nothing kept), BodyTooLargeError (declared size over
  *   `maxBytes`), WalChecksumMismatchError (nothing kept), WalConflictError,
  *   SystemIdMismatchError, InputError, StorageError.
  */
@@ -86,11 +88,16 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
     try {
       const bytes = await fill(received);
       if (bytes !== declared.storedSize) throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${bytes} bytes`);
+      // Verified before anything is written: a refused push leaves nothing in storage.
+      await verifyWalContent(target, Readable.from([received]));
       const written = await deps.storage.putBytes(target.objectKey, received, { contentType: 'application/octet-stream' });
       if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {
         await deps.storage.delete([target.objectKey]);
         throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), describe(written.bytes, written.sha256));
       }
+    } catch (error) {
+      if (isContentRefusal(error)) deps.log.warn('WAL push refused: the bytes are not the declared file', { database, segment: name, code: (error as { code?: string }).code });
+      throw error;
     } finally {
       bodyBuffers.give(received);
     }
@@ -99,10 +106,11 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
 }
 
 /**
- * Presign mode: re-reads the uploaded object (streamed, never held whole), compares it
- * with the declaration, then records the file as `storeWalBody` does.
+ * Presign mode: re-reads the uploaded object (streamed, never held whole), verifies it
+ * as `storeWalBody` does (verify.ts), then records the file.
  *
- * @throws WalChecksumMismatchError (the object is removed; also when nothing was
+ * @throws the refusals of verify.ts (the object is removed, nothing recorded),
+ *   WalChecksumMismatchError (the object is removed; also when nothing was
  *   uploaded), WalConflictError, SystemIdMismatchError, InputError, StorageError.
  */
 export async function completeWalPush(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<PushOutcome> {
@@ -111,15 +119,27 @@ export async function completeWalPush(deps: WalArchiveDeps, database: string, na
   return withKeyLock(walRecordKey(database, name), async () => {
     const target = await openTarget(deps, database, name, declared);
     const info = await deps.storage.head(target.objectKey);
+    let refusal: unknown;
     // A wrong size is decided by the HEAD alone: no need to read 16 MB to know.
-    const actual = info && info.size === declared.storedSize ? await hashObject(deps.storage, target.objectKey) : undefined;
-    if (actual?.bytes === declared.storedSize && actual.sha256 === declared.storedSha256) return finishPush(deps, target);
+    if (info && info.size === declared.storedSize) {
+      try {
+        await verifyWalContent(target, await deps.storage.get(target.objectKey));
+        return await finishPush(deps, target);
+      } catch (error) {
+        if (!isContentRefusal(error) && !(error instanceof ObjectNotFoundError)) throw error;
+        refusal = error;
+      }
+    }
 
     // Another push of this file may have completed meanwhile: its object is not ours to remove.
     const record = await readRecord(deps.storage, target.recordKey);
     if (record) return answerArchived(deps, target, record);
     if (info) await deps.storage.delete([target.objectKey]);
-    const found = !info ? 'nothing (no object was uploaded)' : actual ? describe(actual.bytes, actual.sha256) : `${info.size} bytes`;
+    if (refusal && !(refusal instanceof ObjectNotFoundError)) {
+      deps.log.warn('WAL push refused: the uploaded object is not the declared file; it was removed', { database, segment: name, code: (refusal as { code?: string }).code });
+      throw refusal;
+    }
+    const found = !info || refusal ? 'nothing (no object was uploaded)' : `${info.size} bytes`;
     throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), found);
   });
 }
@@ -130,7 +150,8 @@ async function openTarget(deps: WalArchiveDeps, database: string, name: string, 
   const declared = parseWalDeclaration(name, declaration);
   // A segment's name is checked against its own segment size before it may found an identity.
   const early = declared.segmentSize !== undefined ? walTarget(database, name, declared) : undefined;
-  const identity = await ensureIdentity(deps, database, declared);
+  // Checked, never created, before the bytes are verified: a request alone must not fix an archive's identity.
+  const identity = await checkIdentity(deps, database, declared);
   return early ?? walTarget(database, name, declared, identity?.segmentSize);
 }
 
@@ -143,9 +164,9 @@ async function finishPush(deps: WalArchiveDeps, target: WalTarget): Promise<Push
     return answerArchived(deps, target, record);
   }
   if (target.declaration.systemId !== undefined) {
-    const identity = await readIdentity(deps.storage, target.database);
     try {
-      if (identity) assertSameCluster(identity, target.database, target.declaration);
+      // The bytes are verified: the first segment of an archive may now found its identity.
+      await ensureIdentity(deps, target.database, target.declaration);
     } catch (error) {
       await deps.storage.delete([target.objectKey]);
       throw error;
@@ -191,22 +212,6 @@ function receiveAtMost(body: Readable, into: Buffer, name: string): Promise<numb
 
 /** The bodies of bytes mode, reused from push to push (see BufferPool). */
 const bodyBuffers = new BufferPool(4);
-
-/** SHA-256 and size of a stored object, read as a stream. Undefined when it vanished meanwhile. */
-async function hashObject(storage: Storage, key: string): Promise<{ bytes: number; sha256: string } | undefined> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  try {
-    for await (const chunk of await storage.get(key)) {
-      hash.update(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-    }
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) return undefined;
-    throw error;
-  }
-  return { bytes, sha256: hash.digest('hex') };
-}
 
 function describe(bytes: number, sha256: string): string {
   return `${bytes} bytes with SHA-256 ${sha256}`;

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Duplex, PassThrough, Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
+import type { WalCompression } from '../../domain/wal/keys';
+import { StrongboxError } from '../../errors';
+
+/**
+ * What a stored WAL object really is, measured from its bytes and never taken from a
+ * declaration: the archive endpoint compares this with what the sender declared before
+ * anything is recorded (docs/wal.md, "What the endpoint checks").
+ */
+export interface WalContent {
+  /** Bytes and SHA-256 of the object as stored (compressed). */
+  storedBytes: number;
+  storedSha256: string;
+  /** Bytes and SHA-256 of the file once decoded, as PostgreSQL wrote it. */
+  size: number;
+  sha256: string;
+  /** The first `HEAD_BYTES` decoded bytes (fewer when the file is shorter): a segment's long page header. */
+  head: Buffer;
+}
+
+/** How much of the decoded file is kept for the header checks (XLogLongPageHeaderData is 40 bytes). */
+export const HEAD_BYTES = 40;
+
+/** 422 WAL_CONTENT_INVALID: the bytes do not decode, as declared, to a file of the declared size. */
+export class WalContentInvalidError extends StrongboxError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      'WAL_CONTENT_INVALID',
+      `the pushed bytes are not the declared WAL file: ${detail}; nothing was stored or recorded`,
+      'push only files PostgreSQL wrote (archive_command = strongbox wal-push %p); if a real push gets this, the compressor on the host is broken: run `strongbox wal-push` by hand on the file and check its output',
+      options,
+    );
+  }
+}
+
+/**
+ * Reads `stored` (the object as stored) once: hashes it, decodes it as `compression` says
+ * and hashes the result, keeping its first bytes. Decoding stops as soon as it passes
+ * `maxSize` bytes (a decompression bomb costs at most `maxSize` of work, never memory:
+ * the decoded bytes are hashed and dropped). zstd is decoded by Node's own zlib when it
+ * has it (Node ≥ 22.15, the Lambda runtime), else the zstd-napi addon, else the `zstd` command.
+ *
+ * @throws WalContentInvalidError when the bytes do not decode or decode to more than
+ *   `maxSize`; what `stored` throws (StorageError, ObjectNotFoundError) as it is.
+ */
+export async function inspectWalContent(stored: Readable, compression: WalCompression, maxSize: number): Promise<WalContent> {
+  const storedHash = createHash('sha256');
+  let storedBytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      storedHash.update(chunk);
+      storedBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const hash = createHash('sha256');
+  let size = 0;
+  const head = Buffer.alloc(HEAD_BYTES);
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (size < HEAD_BYTES) chunk.copy(head, size, 0, Math.min(chunk.length, HEAD_BYTES - size));
+      size += chunk.length;
+      if (size > maxSize) return done(new WalContentInvalidError(`it decodes to more than the declared ${maxSize} bytes`));
+      hash.update(chunk);
+      done();
+    },
+  });
+  const decoder = decoderFor(compression);
+  try {
+    await pipeline(stored, tap, decoder, sink);
+  } catch (error) {
+    if (error instanceof WalContentInvalidError) throw error;
+    // What the source threw is the storage's problem, and a decoder that cannot run the server's: not the content's.
+    if (error instanceof StrongboxError) throw error;
+    throw new WalContentInvalidError(`it is not ${compression} data (${(error as Error).message})`, { cause: error });
+  }
+  return { storedBytes, storedSha256: storedHash.digest('hex'), size, sha256: hash.digest('hex'), head: head.subarray(0, Math.min(size, HEAD_BYTES)) };
+}
+
+function decoderFor(compression: WalCompression): Duplex {
+  if (compression === 'none') return new PassThrough();
+  if (compression === 'gzip') return zlib.createGunzip();
+  const native = (zlib as unknown as { createZstdDecompress?: () => Duplex }).createZstdDecompress;
+  if (typeof native === 'function') return native();
+  const addon = zstdNapi();
+  if (addon) return new addon.DecompressStream();
+  return zstdCommand();
+}
+
+interface ZstdNapi {
+  DecompressStream: new () => Duplex;
+}
+
+let addonLoaded: ZstdNapi | null | undefined;
+
+/** The zstd-napi package when it is installed (local mode); a computed name keeps bundlers off it. */
+function zstdNapi(): ZstdNapi | undefined {
+  if (addonLoaded === undefined) {
+    try {
+      addonLoaded = createRequire(import.meta.url)(['zstd', 'napi'].join('-')) as ZstdNapi;
+    } catch {
+      addonLoaded = null;
+    }
+  }
+  return addonLoaded ?? undefined;
+}
+
+/** `zstd -d` as a duplex stream: compressed bytes in, decoded bytes out; a failed exit is an error. */
+function zstdCommand(): Duplex {
+  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 2000) stderr += chunk.toString();
+  });
+  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  child.once('error', (error) => duplex.destroy(new StrongboxError('WAL_CODEC_FAILED', `the zstd command could not run (${error.message})`, 'install zstd, or the zstd-napi addon (npm ci)', { cause: error })));
+  child.once('close', (code) => {
+    if (code !== 0 && code !== null) duplex.destroy(new Error(`zstd -d exited with ${code}: ${stderr.trim().slice(0, 200)}`));
+  });
+  duplex.once('close', () => {
+    if (child.exitCode === null) child.kill();
+  });
+  return duplex;
+}

@@ -1,0 +1,56 @@
+import type { Readable } from 'node:stream';
+import { inspectWalContent, WalContentInvalidError, type WalContent } from '../../adapters/wal-codec/inspect';
+import { assertHeaderMatches } from '../../domain/wal/header';
+import { WalChecksumMismatchError } from './errors';
+import type { WalTarget } from './records';
+
+/**
+ * The endpoint is the trust boundary of the archive: what it records must be a file
+ * PostgreSQL wrote, whatever the request declares. Before a record is written the stored
+ * bytes are read once and
+ * - hashed: the stored size and SHA-256 must be the declared ones;
+ * - decoded as declared (zstd, gzip, none) to exactly the declared size (a segment: the
+ *   segment size), and the decoded SHA-256 must be the declared one;
+ * - for a segment or `.partial` file, its long page header must name the declared
+ *   cluster, the segment size, the page address of the name's segment and a timeline no
+ *   later than the name's (the identity check, done by the caller, ties the cluster to
+ *   the archive's).
+ * So the record's hashes are computed on what arrived, never only trusted.
+ *
+ * @throws WalChecksumMismatchError (stored or decoded bytes hash to something else),
+ *   WalContentInvalidError (not decodable as declared, or another size), StrongboxError
+ *   WAL_HEADER_INVALID (the header is not this segment's), and what `stored` throws.
+ */
+export async function verifyWalContent(target: WalTarget, stored: Readable): Promise<WalContent> {
+  const declared = target.declaration;
+  const content = await inspectWalContent(stored, declared.compression, declared.size);
+  if (content.storedBytes !== declared.storedSize || content.storedSha256 !== declared.storedSha256) {
+    throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), describe(content.storedBytes, content.storedSha256));
+  }
+  if (content.size !== declared.size) {
+    throw new WalContentInvalidError(`${target.name} decodes (${declared.compression}) to ${content.size} bytes, not the declared ${declared.size}`);
+  }
+  if (content.sha256 !== declared.sha256) {
+    throw new WalChecksumMismatchError(`${target.objectKey} (decoded)`, describe(declared.size, declared.sha256), describe(content.size, content.sha256));
+  }
+  const { wal } = target;
+  if ((wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined) {
+    assertHeaderMatches(content.head, target.name, {
+      timeline: wal.timeline,
+      segno: wal.segno,
+      segmentSize: declared.segmentSize!,
+      systemId: declared.systemId!,
+      ...(declared.pgVersion !== undefined ? { pgVersion: declared.pgVersion } : {}),
+    });
+  }
+  return content;
+}
+
+/** True for the refusals of `verifyWalContent` (the content is wrong), false for a failure to read it. */
+export function isContentRefusal(error: unknown): boolean {
+  return error instanceof WalChecksumMismatchError || error instanceof WalContentInvalidError || (error instanceof Error && (error as { code?: string }).code === 'WAL_HEADER_INVALID');
+}
+
+function describe(bytes: number, sha256: string): string {
+  return `${bytes} bytes with SHA-256 ${sha256}`;
+}
