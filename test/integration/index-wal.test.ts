@@ -15,6 +15,11 @@ import { ConflictError, ManifestError, ObjectNotFoundError, StrongboxError } fro
 import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../shared/local/dynalite-server';
 import { indexWalRecord, type IndexWalDeps } from '../../shared/usecases/index-wal';
 import { captureLog, type CapturedLog } from '../support/stack';
+import { readFile } from 'node:fs/promises';
+import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import { resolveHome } from '../../shared/local/home';
+import { startLocalArchiving } from '../../shared/local/archiving';
+import { declareSegment, fakeSegment } from '../support/wal-files';
 
 const NOW = new Date('2026-03-01T10:15:00.000Z');
 
@@ -208,5 +213,45 @@ describe('indexWalRecord', () => {
   it('throws ObjectNotFoundError when the record is gone before its event is handled', async () => {
     const error = await rejection(indexWalRecord(deps(), walRecordKey('app', '0000000100000000000000FF')));
     expect(error).toBeInstanceOf(ObjectNotFoundError);
+  });
+});
+
+describe('local archive endpoint: "already archived" makes sure the file is indexed (issue 14, item 2)', () => {
+  it('indexes, on PostgreSQL\'s retry, a segment whose record was written but whose indexing was lost (kill -9 between the two)', async () => {
+    // Prepare: the local endpoint over a storage that delivers no object events, as if
+    // `npm start` died right after writing the record, before its event was handled.
+    const home = resolveHome({ STRONGBOX_HOME: join(root, 'home-item2') }, root);
+    const log = captureLog();
+    const context = {
+      storage, walCatalog, catalog: {} as Catalog, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => NOW,
+      paths: home, catalogEndpoint: server.endpoint, ownsCatalog: false, close: async () => undefined,
+    };
+    const archiving = await startLocalArchiving({ context, storage: { type: 'folder' }, env: {}, databases: ['lost-index'], bundle: join(process.cwd(), 'package.json') });
+    const token = (await readFile(archiving.tokenFiles.get('lost-index')!, 'utf8')).trim();
+    const name = '000000010000000000000003';
+    const file = declareSegment(fakeSegment({ segno: 3n }), 'zstd');
+    const put = () =>
+      fetch(`${archiving.endpointUrl}/v1/wal/lost-index/${name}/body`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'x-strongbox-declaration': Buffer.from(JSON.stringify(file.declaration)).toString('base64') },
+        body: file.stored,
+      });
+    try {
+      const first = await put();
+      const indexedAfterCrash = await walCatalog.getWal('lost-index', name);
+      // Act: PostgreSQL retries the push (it never got its answer).
+      const retry = await put();
+      // Assess
+      expect(first.status).toBe(201);
+      expect(indexedAfterCrash).toBeUndefined();
+      expect(retry.status).toBe(200);
+      expect(((await retry.json()) as { status: string }).status).toBe('exists');
+      expect(await walCatalog.getWal('lost-index', name)).toMatchObject({ name, sha256: file.declaration.sha256 });
+      expect(log.lines).toContainEqual(expect.objectContaining({ message: 'WAL file indexed', attributes: expect.objectContaining({ database: 'lost-index', segment: name }) }));
+      // A further retry changes nothing (indexing is idempotent).
+      expect((await put()).status).toBe(200);
+    } finally {
+      await archiving.stop();
+    }
   });
 });

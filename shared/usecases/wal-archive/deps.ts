@@ -12,4 +12,13 @@ export interface WalArchiveDeps {
   log: Log;
   clock: Clock;
   presigner?: WalPresigner;
+  /**
+   * Makes sure the record at this key is in the WAL catalog (idempotent: indexing an
+   * indexed record changes nothing). Called before answering "already archived, same
+   * bytes", so that a record whose indexing was lost (a crash between the record's write
+   * and its object-created event's handling) is indexed by PostgreSQL's retry instead of
+   * never. A failure fails the push (5xx), which PostgreSQL retries. Local mode wires it to
+   * the catalog; in AWS the record's S3 event, delivered durably, indexes it.
+   */
+  ensureIndexed?: (recordKey: string) => Promise<void>;
 }

@@ -64,13 +64,17 @@ export function buildRecord(target: WalTarget, archivedAt: Date): WalRecord {
 
 /**
  * The answer when `target` is already archived as `record`: the same file again is
- * `exists` (PostgreSQL may archive a file twice, e.g. after a crash). Other bytes are a
+ * `exists` (PostgreSQL may archive a file twice, e.g. after a crash), once the record is
+ * made sure to be indexed (`deps.ensureIndexed`). Other bytes are a
  * conflict: never overwritten, logged, and alerted at SEV2.
  *
- * @throws WalConflictError when the archived file has another SHA-256.
+ * @throws WalConflictError when the archived file has another SHA-256; what
+ *   `deps.ensureIndexed` throws (CatalogError, WAL_OBJECT_INVALID…).
  */
 export async function answerArchived(deps: WalArchiveDeps, target: WalTarget, record: WalRecord): Promise<{ status: 'exists'; record: WalRecord }> {
   if (record.sha256 === target.declaration.sha256) {
+    // "Already archived" is final for PostgreSQL: the file must then be in the catalog too.
+    await deps.ensureIndexed?.(target.recordKey);
     deps.log.info('WAL file already archived', { database: target.database, segment: target.name });
     return { status: 'exists', record };
   }
