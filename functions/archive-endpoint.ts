@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { handleArchiveRequest, MAX_JSON_BYTES, parseJson, type ArchiveRequest } from '../shared/adapters/archive-endpoint/routes';
-import { errorResponse } from '../shared/adapters/archive-endpoint/errors';
+import { DatabaseNotServedError, errorResponse, ForbiddenDatabaseError } from '../shared/adapters/archive-endpoint/errors';
+import { archiverDecision, parseArchivers, roleOfCaller, type ArchiverRules } from '../shared/domain/wal/archivers';
 import { EmfMetrics } from '../shared/adapters/metrics/emf';
 import { S3Presigner, type WalPresigner } from '../shared/adapters/storage/presign';
 import { makeS3Client } from '../shared/adapters/storage/s3-client';
@@ -19,6 +20,12 @@ export interface ArchiveEndpointFunctionDeps extends WalArchiveDeps {
   maxSegmentBytes?: number;
   /** WalSegmentsArchived goes here (EMF in AWS): one per WAL file newly stored (a `complete` answered 201). */
   metrics?: Metrics;
+  /**
+   * Which caller role may use which database (STRONGBOX_ARCHIVERS, shared/domain/wal/archivers.ts):
+   * a database no rule names is 403 DATABASE_NOT_SERVED, another role's 403 FORBIDDEN.
+   * Absent: every caller the Function URL admits may use every database (said once, WARN).
+   */
+  archivers?: ArchiverRules;
 }
 
 /** A Function URL response (payload format 2.0). */
@@ -52,6 +59,7 @@ type FunctionUrlEvent = z.infer<typeof eventSchema>;
  */
 export function makeArchiveEndpointHandler(deps: ArchiveEndpointFunctionDeps) {
   const maxSegmentBytes = deps.maxSegmentBytes ?? MAX_STORED_BYTES;
+  if (!deps.archivers) deps.log.warn('STRONGBOX_ARCHIVERS is not set: every role the Function URL admits may use every database\'s WAL archive', { hint: 'set it to <role>=<database>,…;… (docs/wal.md)' });
   return async (input: unknown): Promise<FunctionUrlResult> => {
     const started = Date.now();
     const parsed = eventSchema.safeParse(input);
@@ -62,7 +70,7 @@ export function makeArchiveEndpointHandler(deps: ArchiveEndpointFunctionDeps) {
     const event = parsed.data;
     const request = toRequest(event);
     const { response, match, error } = await handleArchiveRequest(
-      { mode: 'presign', deps, maxSegmentBytes, authentication: 'iam', authenticate: () => hasIamCaller(event) },
+      { mode: 'presign', deps, maxSegmentBytes, authentication: 'iam', authenticate: () => hasIamCaller(event), authorize: (_request, database) => authorizeCaller(deps.archivers, event, database) },
       request,
     );
     const result = 'json' in response ? toResult(response.status, response.json, response.headers) : toResult(500, errorResponse(new Error('a stream answer in presign mode')).body);
@@ -92,6 +100,16 @@ function hasIamCaller(event: FunctionUrlEvent): boolean {
   return ['accessKey', 'userArn', 'callerId'].some((field) => typeof iam[field] === 'string' && (iam[field] as string).length > 0);
 }
 
+/** Per-database authorisation of the caller's role (see ArchiveEndpointFunctionDeps.archivers). */
+function authorizeCaller(rules: ArchiverRules | undefined, event: FunctionUrlEvent, database: string): void {
+  if (!rules) return;
+  const userArn = (event.requestContext.authorizer?.iam as Record<string, unknown> | null | undefined)?.userArn;
+  const role = roleOfCaller(typeof userArn === 'string' ? userArn : undefined);
+  const decision = archiverDecision(rules, role, database);
+  if (decision === 'not-served') throw new DatabaseNotServedError(database);
+  if (decision === 'forbidden') throw new ForbiddenDatabaseError(database, role ? `role ${role}` : 'a caller that is not an assumed role');
+}
+
 function toRequest(event: FunctionUrlEvent): ArchiveRequest {
   const headers = new Map(Object.entries(event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
   const body = (): Buffer => (event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'));
@@ -113,13 +131,23 @@ function toResult(statusCode: number, json: unknown, headers: Record<string, str
   return { statusCode, headers: { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(json) };
 }
 
-/** The adapters of the deployed function (serverless.yml sets STRONGBOX_BUCKET and the others awsDeps reads). */
+/** The adapters of the deployed function (serverless.yml sets STRONGBOX_BUCKET and the others awsDeps reads, and STRONGBOX_ARCHIVERS). */
 /** The function's wiring from its environment (`clients`: the SDK clients, given by tests against stand-ins). */
 export function functionDeps(env: NodeJS.ProcessEnv, clients?: AwsClients): ArchiveEndpointFunctionDeps {
   const { storage, alerts, log, clock } = awsDeps(env, lambdaLog, clients);
   const presigner = new S3Presigner(clients?.s3 ?? makeS3Client(), requiredEnv(env, 'STRONGBOX_BUCKET'));
   const limit = Number(env.STRONGBOX_WAL_MAX_BYTES);
-  return { storage, alerts, log, clock, presigner, metrics: new EmfMetrics(log), ...(Number.isInteger(limit) && limit > 0 ? { maxSegmentBytes: limit } : {}) };
+  const archivers = env.STRONGBOX_ARCHIVERS ? parseArchivers(env.STRONGBOX_ARCHIVERS) : undefined;
+  return {
+    storage,
+    alerts,
+    log,
+    clock,
+    presigner,
+    metrics: new EmfMetrics(log),
+    ...(Number.isInteger(limit) && limit > 0 ? { maxSegmentBytes: limit } : {}),
+    ...(archivers ? { archivers } : {}),
+  };
 }
 
 let handle: ((event: unknown) => Promise<FunctionUrlResult>) | undefined;
