@@ -50,6 +50,8 @@ export const configSchema = z.object({
   /** A RUNNING backup silent for longer is marked FAILED. */
   staleAfterSeconds: z.number().int().min(60).max(86_400).default(600),
   watchdogSchedule: z.string().default(schedules.watchdog),
+  /** Local mode: how long Ctrl-C of `npm start` waits for running backups before stopping them (FAILED, interrupted). */
+  stopWaitSeconds: z.number().int().min(0).max(86_400).default(600),
   /** Retention windows (docs/retention.md); every field optional. */
   retention: retentionPolicySchema.optional(),
   /** Where alerts go besides the console in local mode (docs/alerts.md). */

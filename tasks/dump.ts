@@ -78,7 +78,8 @@ function baseCompression(compression: Compression | 'none' | undefined): BaseCom
 export async function runDumpTask(io: TaskIo): Promise<number> {
   const log = stderrLog(true);
   const abort = new AbortController();
-  io.onStop((signal) => abort.abort(new InterruptedError(signal)));
+  // Local mode's launcher says who stops its tasks (npm start stopping), so the entry's reason is honest.
+  io.onStop((signal) => abort.abort(new InterruptedError(signal, io.env.STRONGBOX_STOP_REASON)));
   let close: () => Promise<void> = async () => {};
   try {
     const input = readInput(io.env);

@@ -12,7 +12,10 @@ export interface ScheduledJob {
 export interface Scheduler {
   /** The next firing of each job. */
   upcoming(): Array<{ name: string; at: Date }>;
-  stop(): void;
+  /** Fires nothing more; resolves once the runs already going have settled. */
+  stop(): Promise<void>;
+  /** The jobs running now. */
+  running(): string[];
 }
 
 /**
@@ -24,7 +27,7 @@ export function startScheduler(jobs: readonly ScheduledJob[], clock: Clock, log:
   const anchor = clock();
   const timers = new Map<string, NodeJS.Timeout>();
   const next = new Map<string, Date>();
-  const busy = new Set<string>();
+  const busy = new Map<string, Promise<void>>();
   let stopped = false;
 
   const arm = (job: ScheduledJob) => {
@@ -37,11 +40,14 @@ export function startScheduler(jobs: readonly ScheduledJob[], clock: Clock, log:
         log.warn('scheduled job still running: this firing is skipped', { job: job.name });
         return;
       }
-      busy.add(job.name);
-      job
-        .run(at)
-        .catch((error: unknown) => log.error('scheduled job failed', { job: job.name, error: (error as Error).message }))
-        .finally(() => busy.delete(job.name));
+      busy.set(
+        job.name,
+        job
+          .run(at)
+          .then(() => undefined)
+          .catch((error: unknown) => log.error('scheduled job failed', { job: job.name, error: (error as Error).message }))
+          .finally(() => busy.delete(job.name)),
+      );
     }, Math.max(0, at.getTime() - clock().getTime()));
     timer.unref();
     timers.set(job.name, timer);
@@ -50,9 +56,11 @@ export function startScheduler(jobs: readonly ScheduledJob[], clock: Clock, log:
 
   return {
     upcoming: () => jobs.map((job) => ({ name: job.name, at: next.get(job.name)! })),
-    stop: () => {
+    stop: async () => {
       stopped = true;
       timers.forEach((timer) => clearTimeout(timer));
+      await Promise.all(busy.values());
     },
+    running: () => [...busy.keys()],
   };
 }

@@ -25,11 +25,17 @@ import { readArchivedHistory } from '../usecases/wal-history';
 import { clearInstance, readLiveInstance, resolveHome, writeInstance } from './home';
 import { ProcessTaskLauncher } from './process-launcher';
 import { startScheduler, type ScheduledJob } from './scheduler';
+import { drainAndStop, type RunningParts } from './shutdown';
 
 export interface LocalServer {
   /** Resolves once everything is stopped (after `stop()` or a signal). */
   stopped: Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * Drains, then stops (shutdown.ts): running backups get `stopWaitSeconds` to finish. A
+   * second call (a second Ctrl-C) cuts the wait: running backups are stopped at once.
+   * `why` is said in the first line (the signal, or stdout gone).
+   */
+  stop(why?: string): Promise<void>;
 }
 
 /**
@@ -46,8 +52,16 @@ export async function startLocalServer(options: {
   say: (line: string) => void;
   /** Where alerts are shown (default: JSON lines on stderr). */
   alertsConsole?: AlertPublisher;
+  /** Says the steps of stopping (stderr: still there when stdout's reader is gone). Default: `say`. */
+  note?: (line: string) => void;
+  /** Aborts the start (Ctrl-C while starting): what was started is stopped, and the start rejects. */
+  signal?: AbortSignal;
+  /** Cuts the wait for running backups of a stop that began while starting (a second Ctrl-C). */
+  cut?: AbortSignal;
 }): Promise<LocalServer> {
   const { env, cwd, log, say } = options;
+  const note = options.note ?? say;
+  const checkAborted = () => options.signal?.throwIfAborted();
   const paths = resolveHome(env, cwd);
   const running = readLiveInstance(paths);
   if (running) {
@@ -57,24 +71,31 @@ export async function startLocalServer(options: {
   const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log, ...(options.alertsConsole ? { alertsConsole: options.alertsConsole } : {}) });
   let cluster: LocalCluster | undefined;
   let demoConnection: PgConnection | undefined;
-  const cleanups: Array<() => Promise<void>> = [context.close];
+  // What is running, for drainAndStop; each part is set once it is started.
+  const parts: RunningParts = { reports: new Set(), closeCatalog: context.close, catalog: context.catalog, clock: context.clock };
+  const cut = new AbortController();
+  let stopping: Promise<void> | undefined;
+  const cutWait = options.cut ? AbortSignal.any([cut.signal, options.cut]) : cut.signal;
+  const shutdown = () => (stopping ??= drainAndStop(parts, { waitMs: config.stopWaitSeconds * 1000, cut: cutWait, note, log }));
   try {
     writeInstance(paths, { pid: process.pid, catalogEndpoint: context.catalogEndpoint, tableName: LOCAL_TABLE, startedAt: new Date().toISOString() });
-    cleanups.unshift(async () => clearInstance(paths));
+    parts.clearInstance = () => clearInstance(paths);
     const names = config.databases.map((database) => database.name);
     if (!names.length && env.DATABASE_URL) names.push(resolveDatabase({}, config, env, paths).name);
     if (!names.length) {
       say(demoClusterAnnouncement(paths));
+      checkAborted();
       const demo = await ensureDemoCluster(paths, log);
       cluster = demo.cluster;
       demoConnection = demo.connection;
-      cleanups.unshift(() => demo.cluster.stop());
+      parts.cluster = demo.cluster;
       names.push(DEMO_DATABASE);
     }
+    checkAborted();
     const targets = names.map((name) => ({ name, target: resolveDatabase({ name }, config, env, paths) }));
     const distDir = dirname(fileURLToPath(import.meta.url));
     const archiving = await startLocalArchiving({ context, storage: config.storage, env, databases: names, bundle: join(distDir, 'wal.js') });
-    cleanups.unshift(() => archiving.stop());
+    parts.archiving = archiving;
     if (cluster) await configureDemoArchiving(cluster, archiving.hosts.get(DEMO_DATABASE)!.archiveCommand, log);
 
     const launcher = new ProcessTaskLauncher({
@@ -82,13 +103,19 @@ export async function startLocalServer(options: {
       logDir: paths.logs,
       env: { ...env, STRONGBOX_HOME: paths.root, ...(configPath ? { STRONGBOX_CONFIG: configPath } : {}) },
       onExit: (request, code) => {
-        void context.catalog.get(request.backupId).then((entry) => {
-          const state = entry?.state ?? 'unknown';
-          say(`${new Date().toISOString()} backup ${request.backupId} of ${request.database} (${request.tier}): ${state}${entry?.reason ? ` (${entry.reason})` : ''} [exit ${code}]`);
-        });
+        // Tracked, so that stopping waits for the report before it closes the catalog.
+        const report = context.catalog
+          .get(request.backupId)
+          .then((entry) => {
+            const state = entry?.state ?? 'unknown';
+            say(`${new Date().toISOString()} backup ${request.backupId} of ${request.database} (${request.tier}): ${state}${entry?.reason ? ` (${entry.reason})` : ''} [exit ${code}]`);
+          })
+          .catch((error: unknown) => log.warn('could not read the finished backup', { backupId: request.backupId, error: (error as Error).message }))
+          .finally(() => parts.reports.delete(report));
+        parts.reports.add(report);
       },
     });
-    cleanups.unshift(() => launcher.stopAll());
+    parts.launcher = launcher;
     const schedule = scheduleBackupHandler({ ...context, launcher });
     const watchdog = watchdogHandler(context, config.staleAfterSeconds * 1000);
     // The retention function's daily sweep, in-process (in AWS: its EventBridge rule). The
@@ -129,7 +156,7 @@ export async function startLocalServer(options: {
       { name: "dead man's switch", expression: 'rate(1 hour)', run: () => deadman() },
     ];
     const scheduler = startScheduler(jobs, context.clock, log);
-    cleanups.unshift(async () => scheduler.stop());
+    parts.scheduler = scheduler;
 
     say(`Strongbox local mode`);
     say(`  home        ${paths.root}`);
@@ -155,6 +182,7 @@ export async function startLocalServer(options: {
 
     await watchdog();
     for (const { name } of targets) {
+      checkAborted();
       const tier = catchUpTier(await context.catalog.listByDatabase(name, { kind: 'logical', limit: 200 }), name, context.clock());
       if (!tier) continue;
       say(`  catch-up    no recent ${tier} backup of ${name}: taking one now`);
@@ -162,6 +190,7 @@ export async function startLocalServer(options: {
     }
     for (const { name } of targets) {
       // Point-in-time recovery needs a base backup: a fresh home takes one at once.
+      checkAborted();
       const bases = await context.catalog.listByDatabase(name, { kind: 'base', limit: 20 });
       const dayAgo = context.clock().getTime() - 26 * 3600_000;
       if (bases.some((entry) => entry.state !== 'FAILED' && Date.parse(entry.startedAt) > dayAgo)) continue;
@@ -169,20 +198,29 @@ export async function startLocalServer(options: {
       await schedule({ database: name, time: new Date(context.clock().getTime() + 1).toISOString(), type: 'base' });
     }
     say('Ready. `npx strongbox list` shows the catalog; Ctrl-C stops.');
+    checkAborted();
   } catch (error) {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    note(`Stopping: the start did not finish (${(error as Error).message})…`);
+    await shutdown();
+    note('Stopped.');
     throw error;
   }
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      say('Stopping: waiting for running tasks, then the catalog' + (cluster ? ' and the demo PostgreSQL' : '') + '…');
-      for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log.error('cleanup failed', { error: (error as Error).message }));
-      say('Stopped.');
+  const stop = (why?: string) => {
+    if (stopping) {
+      if (!cut.signal.aborted) {
+        cut.abort();
+        note(`Stopping now${why ? ` (${why} again)` : ''}: running backups are stopped without waiting…`);
+      }
+      return stopping;
+    }
+    note(`Stopping${why ? ` (${why})` : ''}: no new backups; running ones finish first, then ${cluster ? 'the demo PostgreSQL, ' : ''}the archive endpoint and the catalog stop…`);
+    return shutdown().then(() => {
+      note('Stopped.');
       resolveStopped();
-    })());
+    });
+  };
   return { stopped, stop };
 }

@@ -170,7 +170,7 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
     });
     const body = request.onProgress ? withProgress(dump.stdout, startedAt, snapshot.databaseSizeBytes, deps.clock, request.onProgress) : dump.stdout;
     const [dumpResult, , tables, pgDumpVersion] = await settleAll<[WriteResult, unknown, Awaited<ReturnType<typeof snapshot.countRows>>, string]>(
-      [deps.storage.putStream(keys.dump, body, { signal }), dump.done, snapshot.countRows(), deps.tools.toolVersion('pg_dump')],
+      [deps.storage.putStream(keys.dump, body, { signal }), dump.done, snapshot.countRows(signal), deps.tools.toolVersion('pg_dump')],
       stopOthers,
     );
     let globals: WriteResult | undefined;

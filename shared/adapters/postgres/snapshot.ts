@@ -35,9 +35,13 @@ export interface SnapshotSession {
    * Counts the rows of every plain table and leaf partition in `tables` (`count(*) FROM ONLY`)
    * inside the snapshot. Partitioned parents are left out: their rows are in their partitions.
    *
-   * @throws DumpError (or DatabaseConnectionError) if a count fails or the session is closed.
+   * `signal` stops a count that waits (e.g. on a lock another session holds): the connection
+   * is dropped, the server ends the transaction, and the count rejects.
+   *
+   * @throws DumpError (or DatabaseConnectionError) if a count fails or the session is closed;
+   *   the signal's reason when it aborts.
    */
-  countRows(): Promise<TableCount[]>;
+  countRows(signal?: AbortSignal): Promise<TableCount[]>;
   /** Ends the transaction and the connection; pg_dump must have started reading before. Idempotent. */
   close(): Promise<void>;
 }
@@ -90,16 +94,28 @@ function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[],
   return {
     ...info,
     tables: tables.map(({ schema, name }) => ({ schema, name })),
-    async countRows() {
+    async countRows(signal?: AbortSignal) {
       if (closed) throw new DumpError('the snapshot session is closed', 'count the rows before closing the session');
+      signal?.throwIfAborted();
+      // pg's end() destroys the socket while a query is active: a count blocked on a lock ends at once.
+      const drop = () => {
+        closed = true;
+        void client.end().catch(() => undefined);
+      };
+      signal?.addEventListener('abort', drop, { once: true });
       const counts: TableCount[] = [];
-      for (const table of tables.filter((t) => t.kind === 'r')) {
-        try {
-          const result = await client.query<{ rows: string }>(`SELECT count(*)::text AS rows FROM ONLY ${quoteTable(table)}`);
-          counts.push({ schema: table.schema, name: table.name, rows: Number(result.rows[0]?.rows ?? 0) });
-        } catch (error) {
-          throw mapPgError(error, conn, `count the rows of ${quoteTable(table)} on`);
+      try {
+        for (const table of tables.filter((t) => t.kind === 'r')) {
+          try {
+            const result = await client.query<{ rows: string }>(`SELECT count(*)::text AS rows FROM ONLY ${quoteTable(table)}`);
+            counts.push({ schema: table.schema, name: table.name, rows: Number(result.rows[0]?.rows ?? 0) });
+          } catch (error) {
+            if (signal?.aborted) throw signal.reason;
+            throw mapPgError(error, conn, `count the rows of ${quoteTable(table)} on`);
+          }
         }
+      } finally {
+        signal?.removeEventListener('abort', drop);
       }
       return counts;
     },
