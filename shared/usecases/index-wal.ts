@@ -71,8 +71,8 @@ export async function indexWalRecord(deps: IndexWalDeps, key: string): Promise<I
   }
 }
 
-/** A record must describe the very file its key names, where that file's bytes belong. */
-function assertDescribes(record: WalRecord, target: { database: string; name: string }, key: string): void {
+/** A record must describe the very file its key names, where that file's bytes belong. Throws ManifestError. */
+export function assertDescribes(record: WalRecord, target: { database: string; name: string }, key: string): void {
   if (record.database !== target.database || record.name !== target.name) {
     throw new ManifestError(key, `it describes ${record.name} of database ${record.database}, not the file its key names`);
   }

@@ -4,6 +4,8 @@ import { isManifestKey } from '../domain/keys';
 import { asStrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest } from './index-manifest';
+import { rebuildWalIndex, type WalRebuildReport } from './rebuild-wal-index';
+import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import { verifyBackup } from './verify-backup';
 
 export interface RebuildReport {
@@ -16,15 +18,18 @@ export interface RebuildReport {
   unreadable: Array<{ key: string; reason: string }>;
   /** Backup folders with data but no manifest: a backup that never completed. */
   incomplete: string[];
+  /** The WAL index rebuilt from the WAL records (when a WAL catalog was given). */
+  wal?: WalRebuildReport;
 }
 
 /**
  * Rebuilds the catalog from the manifests in storage (the storage is the truth). Every
  * manifest is indexed; with `verify`, every backup not yet final is checksummed as the
- * checksum function would. Entries already in the catalog are kept as they are.
+ * checksum function would. Entries already in the catalog are kept as they are. With a
+ * `walCatalog`, the WAL index is rebuilt too, from the WAL records (rebuild-wal-index.ts).
  */
 export async function rebuildCatalog(
-  deps: { storage: Storage; catalog: Catalog; alerts: AlertPublisher; log: Log; clock: Clock },
+  deps: { storage: Storage; catalog: Catalog; walCatalog?: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock },
   options: { verify: boolean },
 ): Promise<RebuildReport> {
   const report: RebuildReport = { manifests: 0, created: 0, alreadyKnown: 0, verified: 0, failed: 0, unreadable: [], incomplete: [] };
@@ -51,6 +56,8 @@ export async function rebuildCatalog(
     }
   }
   report.incomplete = [...folders].filter(([, complete]) => !complete).map(([folder]) => folder);
-  deps.log.info('catalog rebuilt', { ...report, unreadable: report.unreadable.length, incomplete: report.incomplete.length });
+  if (deps.walCatalog) report.wal = await rebuildWalIndex({ ...deps, walCatalog: deps.walCatalog });
+  const { wal, ...backups } = report;
+  deps.log.info('catalog rebuilt', { ...backups, unreadable: report.unreadable.length, incomplete: report.incomplete.length, ...(wal ? { walRecords: wal.records, walCreated: wal.created, walSkipped: wal.skippedCount } : {}) });
   return report;
 }

@@ -20,6 +20,9 @@ import type { Catalog } from '../../shared/adapters/catalog/catalog';
 import { resolveHome } from '../../shared/local/home';
 import { startLocalArchiving } from '../../shared/local/archiving';
 import { declareSegment, fakeSegment } from '../support/wal-files';
+import { rebuildWalIndex } from '../../shared/usecases/rebuild-wal-index';
+import { rebuildCatalog } from '../../shared/usecases/rebuild-catalog';
+import { DynamoCatalog } from '../../shared/adapters/catalog/dynamo';
 
 const NOW = new Date('2026-03-01T10:15:00.000Z');
 
@@ -252,6 +255,87 @@ describe('local archive endpoint: "already archived" makes sure the file is inde
       expect((await put()).status).toBe(200);
     } finally {
       await archiving.stop();
+    }
+  });
+});
+
+describe('catalog rebuild of the WAL index (issue 14, item 3)', () => {
+  it('indexes every archived WAL record in storage, folder by folder in batches, skips what fails a check, and is idempotent', async () => {
+    // Prepare: a lost catalog (a fresh table) over an archive of 130 segments in one folder
+    // (past one batch read of 100), 3 in the next folder, a history file and a backup label.
+    const saved = storage;
+    storage = new FolderStorage(join(root, 'rebuild-repo'));
+    const table = 'rebuilt-catalog';
+    await ensureCatalogTable(client, table);
+    const lost = new DynamoWalCatalog(toDocumentClient(client), table);
+    try {
+      const names = [...Array.from({ length: 130 }, (_, i) => (0x7e + i).toString(16).toUpperCase().padStart(8, '0')).map((low) => `0000000100000000${low}`)];
+      names.push('000000010000000100000000', '000000010000000100000001', '000000010000000100000002');
+      for (const name of names) await archive(name, { database: 'rebuilt' });
+      await archive('00000002.history', { database: 'rebuilt' });
+      await archive('000000010000000000000080.00000028.backup', { database: 'rebuilt' });
+      await archive('000000010000000100000003', { database: 'rebuilt', writeBytes: false }); // a record without its bytes
+      const resized = await archive('000000010000000100000004', { database: 'rebuilt' });
+      await storage.putBytes(resized.record.objectKey, 'shorter');
+      await storage.putBytes(walRecordKey('rebuilt', '000000010000000100000005'), 'not JSON');
+      await storage.putBytes(archiveIdentityKey('rebuilt'), JSON.stringify({ systemId: '7311234567890123456' }));
+      const log = captureLog();
+      // Act
+      const report = await rebuildWalIndex({ storage, walCatalog: lost, log, clock: () => NOW });
+      const again = await rebuildWalIndex({ storage, walCatalog: lost, log: captureLog(), clock: () => NOW });
+      // Assess
+      expect(report).toMatchObject({ records: names.length + 5, created: names.length + 2, alreadyKnown: 0, skippedCount: 3 });
+      expect(report.skipped.map((item) => item.key).sort()).toEqual([
+        walRecordKey('rebuilt', '000000010000000100000003'),
+        walRecordKey('rebuilt', '000000010000000100000004'),
+        walRecordKey('rebuilt', '000000010000000100000005'),
+      ]);
+      expect(report.skipped.find((item) => item.key.includes('00000003.json'))?.reason).toContain('missing');
+      expect((await lost.listSegments('rebuilt', 1)).map((record) => record.name)).toEqual(names);
+      expect((await lost.listHistories('rebuilt')).map((record) => record.name)).toEqual(['00000002.history']);
+      expect((await lost.listBackupLabels('rebuilt')).map((record) => record.name)).toEqual(['000000010000000000000080.00000028.backup']);
+      expect(await lost.timelines('rebuilt')).toEqual([expect.objectContaining({ timeline: 1, highestName: '000000010000000100000002' })]);
+      expect(again).toMatchObject({ created: 0, alreadyKnown: names.length + 2, skippedCount: 3 });
+      expect(log.lines).toContainEqual(expect.objectContaining({ message: 'WAL index rebuilt', attributes: expect.objectContaining({ created: names.length + 2 }) }));
+    } finally {
+      storage = saved;
+    }
+  });
+
+  it('reports, and does not overwrite, a catalog entry with other bytes than the record in storage', async () => {
+    // Prepare
+    const saved = storage;
+    storage = new FolderStorage(join(root, 'rebuild-conflict'));
+    try {
+      const { record } = await archive('000000010000000000000009', { database: 'rebuilt2' });
+      await walCatalog.recordWal({ ...record, sha256: sha('other bytes') }, NOW.toISOString());
+      // Act
+      const report = await rebuildWalIndex({ storage, walCatalog, log: captureLog(), clock: () => NOW });
+      // Assess
+      expect(report).toMatchObject({ records: 1, created: 0, skippedCount: 1 });
+      expect(report.skipped[0]?.reason).toContain(sha('other bytes'));
+      expect((await walCatalog.getWal('rebuilt2', '000000010000000000000009'))?.sha256).toBe(sha('other bytes'));
+    } finally {
+      storage = saved;
+    }
+  });
+
+  it('is part of `catalog rebuild` (rebuildCatalog), which said it rebuilt the WAL index and did not', async () => {
+    // Prepare
+    const saved = storage;
+    storage = new FolderStorage(join(root, 'rebuild-cli'));
+    const table = 'rebuilt-cli';
+    await ensureCatalogTable(client, table);
+    const lost = new DynamoWalCatalog(toDocumentClient(client), table);
+    try {
+      await archive('000000010000000000000011', { database: 'rebuilt3' });
+      // Act
+      const report = await rebuildCatalog({ storage, catalog: new DynamoCatalog(toDocumentClient(client), table), walCatalog: lost, alerts: new ConsoleAlertPublisher(() => undefined), log: captureLog(), clock: () => NOW }, { verify: false });
+      // Assess
+      expect(report.wal).toMatchObject({ records: 1, created: 1 });
+      expect(await lost.getWal('rebuilt3', '000000010000000000000011')).toBeDefined();
+    } finally {
+      storage = saved;
     }
   });
 });

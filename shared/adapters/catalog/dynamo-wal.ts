@@ -1,4 +1,4 @@
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { assertDatabaseName } from '../../domain/keys';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
@@ -36,6 +36,8 @@ type Item = Record<string, unknown>;
 const ANY_SEGMENT_SIZE = 1 << 20;
 /** DynamoDB's limit of requests in one BatchWriteItem. */
 const BATCH_WRITE_MAX = 25;
+/** DynamoDB's limit of keys in one BatchGetItem. */
+const BATCH_GET_MAX = 100;
 /** Unprocessed items of a batch are retried this often (with a short pause) before giving up. */
 const BATCH_ATTEMPTS = 8;
 const SEGMENT_NAME = /^[0-9A-F]{24}$/;
@@ -121,6 +123,40 @@ export class DynamoWalCatalog implements WalCatalog {
       }
       if (attempt >= RECORD_ATTEMPTS) throw new CatalogError(`cannot ${action}: its record kept appearing and disappearing`, 'something deletes WAL records while they are indexed (retention?); run the indexing again');
     }
+  }
+
+  async recordWals(records: readonly WalRecord[], indexedAt: string): ReturnType<WalCatalog['recordWals']> {
+    const result: Awaited<ReturnType<WalCatalog['recordWals']>> = { created: 0, existing: 0, conflicts: [] };
+    const keyed = records.map((record) => {
+      const { kind, timeline, ...key } = walKey(record.database, record.name);
+      if (kind !== record.kind || timeline !== record.timeline) {
+        throw new InputError(`the record of ${record.name} says ${record.kind} on timeline ${record.timeline}`, 'a record must describe the file its name names: nothing was recorded');
+      }
+      return { record, key };
+    });
+    for (let start = 0; start < keyed.length; start += BATCH_GET_MAX) {
+      const slice = keyed.slice(start, start + BATCH_GET_MAX);
+      const found = await this.batchGet(slice.map(({ key }) => key));
+      const absent: Item[] = [];
+      for (const { record, key } of slice) {
+        const existing = found.get(`${key.pk}\u0000${key.sk}`);
+        if (!existing) absent.push({ ...defined(record), indexedAt, ...key });
+        else if (existing.sha256 === record.sha256) result.existing += 1;
+        else result.conflicts.push({ name: record.name, database: record.database, recorded: String(existing.sha256), offered: record.sha256 });
+      }
+      await this.batchPut(absent, `record WAL files of database ${slice[0]!.record.database}`);
+      result.created += absent.length;
+    }
+    // One summary update per timeline, with its highest name: a crash before it is repaired by the next rebuild or push.
+    const highest = new Map<string, WalRecord>();
+    for (const record of records) {
+      if (record.kind !== 'segment' && record.kind !== 'partial') continue;
+      const id = `${record.database}\u0000${record.timeline}`;
+      const current = highest.get(id);
+      if (!current || current.name < record.name) highest.set(id, record);
+    }
+    for (const record of highest.values()) await this.raiseTimeline(record, indexedAt);
+    return result;
   }
 
   async getWal(database: string, name: string): Promise<IndexedWalRecord | undefined> {
@@ -287,6 +323,35 @@ export class DynamoWalCatalog implements WalCatalog {
   async deleteRestorePoint(database: string, name: string): Promise<void> {
     const pk = restorePointPk(database);
     await this.call(`delete restore point "${name}" of database ${database}`, () => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk, sk: name } })));
+  }
+
+  /** The items at these keys (at most BATCH_GET_MAX), by `pk\0sk`; unprocessed keys are asked again. */
+  private async batchGet(keys: Array<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
+    let pending: Item[] = keys;
+    for (let attempt = 1; pending.length > 0; attempt += 1) {
+      if (attempt > BATCH_ATTEMPTS) throw new CatalogError(`cannot read ${pending.length} WAL record(s): DynamoDB kept them unprocessed`, 'the table is throttled: run the rebuild again later (it is idempotent)');
+      if (attempt > 1) await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 2)));
+      const batch = new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } });
+      const out = await this.call('read WAL records', () => this.client.send(batch));
+      for (const item of out.Responses?.[this.tableName] ?? []) found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
+      pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Item[];
+    }
+    return found;
+  }
+
+  /** Puts the items in batches of BATCH_WRITE_MAX, asking again for unprocessed ones. */
+  private async batchPut(items: Item[], action: string): Promise<void> {
+    for (let start = 0; start < items.length; start += BATCH_WRITE_MAX) {
+      let requests: Array<{ PutRequest: { Item: Item } }> = items.slice(start, start + BATCH_WRITE_MAX).map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 1; requests.length > 0; attempt += 1) {
+        if (attempt > BATCH_ATTEMPTS) throw new CatalogError(`cannot ${action}: DynamoDB kept ${requests.length} unprocessed`, 'the table is throttled: run the rebuild again later (it is idempotent)');
+        if (attempt > 1) await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 2)));
+        const batch = new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } });
+        const out = await this.call(action, () => this.client.send(batch));
+        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+      }
+    }
   }
 
   /** The key condition of "segments of `timeline` below `belowName`". */

@@ -68,6 +68,13 @@ export interface WalCatalog {
    * hashes, when the recorded file has other bytes.
    */
   recordWal(record: WalRecord, indexedAt: string): Promise<'created' | 'exists'>;
+  /**
+   * Records many archived WAL files at once (`catalog rebuild`): reads which are there in
+   * batches, writes the absent ones in batches, raises the timeline summaries once.
+   * Idempotent like `recordWal`; a name recorded with other bytes is not written and is
+   * returned in `conflicts`.
+   */
+  recordWals(records: readonly WalRecord[], indexedAt: string): Promise<{ created: number; existing: number; conflicts: Array<{ name: string; database: string; recorded: string; offered: string }> }>;
   /** The record of one WAL file, or undefined. */
   getWal(database: string, name: string): Promise<IndexedWalRecord | undefined>;
   /**

@@ -3,7 +3,7 @@ import { rebuildCatalog } from '../../usecases/rebuild-catalog';
 import { printResult, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
 
-/** Runs `strongbox catalog rebuild`: the catalog from the manifests in storage. */
+/** Runs `strongbox catalog rebuild`: the catalog from the manifests and the WAL records in storage. */
 export async function rebuildCommand(flags: { verify: boolean }, out: Output): Promise<number> {
   return withSession(out, async ({ context }) => {
     const report = await rebuildCatalog(context, { verify: flags.verify });
@@ -12,9 +12,11 @@ export async function rebuildCommand(flags: { verify: boolean }, out: Output): P
       `${report.verified} verified, ${report.failed} failed.`,
       ...report.unreadable.map((item) => `  unreadable manifest ${item.key}: ${item.reason}`),
       ...report.incomplete.map((folder) => `  incomplete backup (no manifest): ${folder}`),
+      ...(report.wal ? [`WAL index: ${report.wal.records} records, ${report.wal.created} new, ${report.wal.alreadyKnown} already known, ${report.wal.skippedCount} skipped.`] : []),
+      ...(report.wal?.skipped ?? []).map((item) => `  WAL record skipped ${item.key}: ${item.reason}`),
     ];
     printResult(out, report, lines.join('\n'));
-    return report.unreadable.length || report.failed ? 1 : 0;
+    return report.unreadable.length || report.failed || report.wal?.skippedCount ? 1 : 0;
   });
 }
 
@@ -26,7 +28,7 @@ export function registerCatalog(program: Command, run: CommandRunner): void {
     .addHelpText('after', '\nExample:\n  strongbox catalog rebuild --json\n');
   catalog
     .command('rebuild')
-    .description('rebuild the catalog from the manifests in storage, and checksum what is not yet verified')
+    .description('rebuild the catalog from the manifests and WAL records in storage, and checksum what is not yet verified')
     .option('--no-verify', 'only index; leave the checksum for later')
     .option('--json', 'print one JSON document')
     .addHelpText('after', '\nExample:\n  strongbox catalog rebuild --json\n')
