@@ -194,12 +194,12 @@ describe('sls package: least privilege', () => {
   const eni = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
 
   it.each([
-    ['scheduleBackup', ['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, 'dynamodb:Query', ...alerts]],
-    ['checksum', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
+    ['scheduleBackup', ['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, ...alerts]],
+    ['checksum', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
     ['catalogIndex', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
     ['watchdog', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', ...alerts]],
     ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', ...alerts]],
-    ['walCheckpoint', ['s3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...eni, ...alerts]],
+    ['walCheckpoint', ['s3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...alerts]],
     ['pitr', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query']],
     ['restore', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['restoreTable', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
@@ -224,7 +224,9 @@ describe('sls package: least privilege', () => {
     expect(find('ecs:RunTask').Resource).toEqual({ Ref: 'DumpTaskDefinition' });
     expect(find('ecs:RunTask').Condition.ArnEquals['ecs:cluster']).toEqual({ 'Fn::GetAtt': ['EcsCluster', 'Arn'] });
     expect(find('iam:PassRole').Resource).toEqual([{ 'Fn::GetAtt': ['DumpTaskRole', 'Arn'] }, { 'Fn::GetAtt': ['DumpExecutionRole', 'Arn'] }]);
-    expect(find('dynamodb:Query').Resource).toEqual(table);
+    // Item actions name the table, never its indexes; no Query it does not make.
+    expect(find('dynamodb:PutItem').Resource).toEqual(table[0]);
+    expect(find('dynamodb:Query')).toBeUndefined();
     expect(statementsOf(roleOf('watchdog')).find((s) => list(s.Action).includes('dynamodb:Query')).Resource).toEqual({ 'Fn::Sub': '${CatalogTable.Arn}/index/byState' });
     // The alert dedupe rights reach only the ALERT# items.
     const dedupe = statementsOf(roleOf('archiveEndpoint')).find((s) => list(s.Action).includes('dynamodb:DeleteItem'));
@@ -234,12 +236,17 @@ describe('sls package: least privilege', () => {
   it('gives the dump task exactly its actions, and only the configured secrets', () => {
     const statements = statementsOf(R.DumpTaskRole);
     expect(actionsOf(statements)).toEqual(
-      new Set(['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:GetObject', 's3:DeleteObject', 's3:RestoreObject', 's3:ListBucket', 'kms:GenerateDataKey',
+      new Set(['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject', 's3:DeleteObject', 's3:RestoreObject', 's3:ListBucket', 'kms:GenerateDataKey',
         'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:Query', 'secretsmanager:GetSecretValue', 'sns:Publish']),
     );
     const secrets = statements.find((s) => list(s.Action).includes('secretsmanager:GetSecretValue')).Resource;
     // billing's ARN in the fixture is partial: the policy must still match the real secret.
     expect(secrets).toEqual([fixture.databases[0]!.secretArn, `${fixture.databases[1]!.secretArn}-??????`]);
+    // Restore targets not in the config (a new server after a total loss): strongbox/<stage>/….
+    expect(statements.filter((s) => list(s.Action).includes('secretsmanager:GetSecretValue')).map((s) => s.Resource).at(-1)).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:strongbox/test/*' });
+    // Backups only, never the WAL archive; DeleteItem only on its lock and the alert dedupe items.
+    expect(statements.find((s) => list(s.Action).includes('s3:PutObject')).Resource).toEqual([{ 'Fn::Sub': '${self:custom.bucketArn}/logical/*'.replace('${self:custom.bucketArn}', 'arn:${AWS::Partition}:s3:::strongbox-test-${AWS::AccountId}-${AWS::Region}') }, { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::strongbox-test-${AWS::AccountId}-${AWS::Region}/base/*' }]);
+    expect(statements.find((s) => list(s.Action).includes('dynamodb:DeleteItem')).Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LOCK#*', 'ALERT#*'] } });
   });
 
   it('lets the execution role pull only the configured image and write only its log group', () => {
@@ -265,8 +272,11 @@ describe('sls package: least privilege', () => {
       // CloudWatch alarms publish to the alerts topic, which the key encrypts.
       'BackupKey: kms:Decrypt,kms:GenerateDataKey',
       'DumpExecutionRole: ecr:GetAuthorizationToken',
-      'WalCheckpointIamRoleLambdaExecution: ec2:CreateNetworkInterface,ec2:DescribeNetworkInterfaces,ec2:DeleteNetworkInterface,ec2:AssignPrivateIpAddresses,ec2:UnassignPrivateIpAddresses',
+      'WalCheckpointNetworkPolicy: ec2:CreateNetworkInterface,ec2:DescribeNetworkInterfaces,ec2:DeleteNetworkInterface,ec2:AssignPrivateIpAddresses,ec2:UnassignPrivateIpAddresses',
     ]);
+    // Only with subnets (the fixture has none): created and attached under HasSubnets.
+    expect(R.WalCheckpointNetworkPolicy.Condition).toBe('HasSubnets');
+    expect(R.WalCheckpointIamRoleLambdaExecution.Properties.ManagedPolicyArns).toEqual({ 'Fn::If': ['HasSubnets', [{ Ref: 'WalCheckpointNetworkPolicy' }], { Ref: 'AWS::NoValue' }] });
   });
 });
 

@@ -63,6 +63,8 @@ function refOf(id: string, resource: Json, stage: string, resolve: (node: Json) 
       return `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:stateMachine:${name}`;
     case 'AWS::SQS::Queue':
       return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
+    case 'AWS::IAM::ManagedPolicy':
+      return `arn:${PARTITION}:iam::${ACCOUNT}:policy/${name}`;
     default:
       return name;
   }
@@ -97,6 +99,8 @@ function arnOf(id: string, resource: Json, stage: string, resolve: (node: Json) 
       return `arn:${PARTITION}:ecr:${REGION}:${ACCOUNT}:repository/${name}`;
     case 'AWS::Events::Rule':
       return `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:rule/${name}`;
+    case 'AWS::IAM::ManagedPolicy':
+      return `arn:${PARTITION}:iam::${ACCOUNT}:policy/${name}`;
     default:
       throw new Error(`the model has no ARN for ${id} (${resource.Type})`);
   }
@@ -167,12 +171,18 @@ export function stackModel(template: Json, stage = 'test'): StackModel {
   const addRole = (name: string, roleId: string) => {
     const role = resources[roleId];
     if (!role || role.Type !== 'AWS::IAM::Role') throw new Error(`${name}: role ${roleId} is not created by the template`);
+    // Managed policies of the template itself are evaluated like inline ones; AWS-managed ones are only named.
+    const managed = list<Json>(role.Properties.ManagedPolicyArns);
+    const own = managed.filter((arn) => typeof arn?.Ref === 'string' && resources[arn.Ref]?.Type === 'AWS::IAM::ManagedPolicy');
     principals.set(name, {
       name,
       roleId,
       roleArn: arnOf(roleId, role, stage, resolve),
-      policies: list<Json>(role.Properties.Policies).map((policy) => ({ name: String(resolve(policy.PolicyName)), document: resolve(policy.PolicyDocument) })),
-      managedPolicyArns: list<Json>(role.Properties.ManagedPolicyArns).map((arn) => String(resolve(arn))),
+      policies: [
+        ...list<Json>(role.Properties.Policies).map((policy) => ({ name: String(resolve(policy.PolicyName)), document: resolve(policy.PolicyDocument) })),
+        ...own.map((arn) => ({ name: String(arn.Ref), document: resolve(resources[arn.Ref].Properties.PolicyDocument) })),
+      ],
+      managedPolicyArns: managed.filter((arn) => !own.includes(arn)).map((arn) => String(resolve(arn))),
     });
   };
   for (const [id, resource] of Object.entries(resources)) {
