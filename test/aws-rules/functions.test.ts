@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PublishCommand } from '@aws-sdk/client-sns';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -41,7 +42,7 @@ import { readDatabaseSecret } from '../../shared/adapters/secrets/database-secre
 import { S3Storage } from '../../shared/adapters/storage/s3';
 import { awsDeps } from '../../shared/runtime/aws';
 import { captureLog } from '../support/stack';
-import { asPrincipal } from '../support/aws-rules/recorder';
+import { asPrincipal, brokenLimit } from '../support/aws-rules/recorder';
 import { decide, decideByFunctionPolicy } from '../support/aws-rules/evaluate';
 import { unreachedCalls } from './unreached-calls';
 import { describeDenials, startAwsWorld, type AwsWorld } from '../support/aws-rules/world';
@@ -97,9 +98,9 @@ describe('held to AWS rules', () => {
       expect(pushed.complete.statusCode).toBe(201);
       segments.push(pushed.name);
     }
-    const again = await asPrincipal('archiveEndpoint', () => handle(urlEvent('GET', `/v1/wal/app/${segments[0]}`)));
+    const again = await world.invoke('archiveEndpoint', handle, urlEvent('GET', `/v1/wal/app/${segments[0]}`));
     expect(again.statusCode).toBe(200);
-    const missing = await asPrincipal('archiveEndpoint', () => handle(urlEvent('GET', '/v1/wal/app/000000010000000000000009')));
+    const missing = await world.invoke('archiveEndpoint', handle, urlEvent('GET', '/v1/wal/app/000000010000000000000009'));
     expect(missing.statusCode).toBe(404);
   });
 
@@ -107,14 +108,14 @@ describe('held to AWS rules', () => {
     const deps = awsDeps(world.env, captureLog(), world.clients());
     const admin = awsDeps(world.env, captureLog(), world.adminClients());
     for (const name of segments.slice(0, 2)) {
-      const result = await asPrincipal('catalogIndex', () => catalogIndexHandler(deps)(snsEvent(walRecordKey('app', name))));
+      const result = await world.invoke('catalogIndex', catalogIndexHandler(deps), snsEvent(walRecordKey('app', name)), { async: true });
       expect(result.indexed).toEqual([name]);
     }
     const lost = segments[2]!;
     const record = JSON.parse((await admin.storage.getBytes(walRecordKey('app', lost))).toString('utf8')) as { objectKey: string };
     await admin.storage.delete([record.objectKey]);
     const before = world.stub.requests.length;
-    await expect(asPrincipal('catalogIndex', () => catalogIndexHandler(deps)(snsEvent(walRecordKey('app', lost))))).rejects.toMatchObject({ code: 'WAL_OBJECT_INVALID' });
+    await expect(world.invoke('catalogIndex', catalogIndexHandler(deps), snsEvent(walRecordKey('app', lost)), { async: true })).rejects.toMatchObject({ code: 'WAL_OBJECT_INVALID' });
     const published = world.stub.requests.slice(before).filter((request) => request.operation === 'Publish').map((request) => String(request.body.Message));
     expect(published.join('\n')).toContain('WAL_OBJECT_INVALID');
   });
@@ -138,10 +139,10 @@ describe('held to AWS rules', () => {
       base: { startLsn: '0/400028', stopLsn: '0/400100', timeline: 1, stopTimeline: 1, systemId: '7311234567890123456', pgVersion: 15, walSegments: { first: segments[0]!, last: segments[0]! }, label: '', walIncluded: true },
     };
     await admin.catalog.create(base);
-    const planned = await asPrincipal('pitr', () => makePitrHandler(deps)({ database: 'app', latest: true, dryRun: true }));
+    const planned = await world.invoke('pitr', makePitrHandler(deps), { database: 'app', latest: true, dryRun: true });
     expect(planned).toMatchObject({ wal: { last: segments[1] } });
     await admin.storage.delete([walRecordKey('app', segments[1]!)]);
-    const gap = await asPrincipal('pitr', () => makePitrHandler(deps)({ database: 'app', latest: true, dryRun: true }).catch((error: unknown) => error));
+    const gap = await world.invoke('pitr', makePitrHandler(deps), { database: 'app', latest: true, dryRun: true }).catch((error: unknown) => error);
     expect(gap).toMatchObject({ code: 'WAL_GAP', message: expect.stringContaining(segments[1]!) });
   });
 
@@ -167,7 +168,7 @@ describe('held to AWS rules', () => {
     const key = `logical/daily/app/${id}/manifest.json`;
     await admin.storage.putBytes(key, Buffer.from(serializeManifest(manifest)));
     const before = world.stub.requests.length;
-    const result = await asPrincipal('checksum', () => checksumHandler(deps)(snsEvent(key)));
+    const result = await world.invoke('checksum', checksumHandler(deps), snsEvent(key), { async: true });
     expect(result.failed).toEqual([id]);
     expect((await admin.catalog.get(id))?.state).toBe('FAILED');
     expect(world.stub.requests.slice(before).some((request) => request.operation === 'Publish')).toBe(true);
@@ -281,7 +282,7 @@ describe('every other function, through its own wiring and its environment as de
     world.stub.answer('RunTask', () => ({ body: { tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox-test/0123456789abcdef' }], failures: [] } }));
     const ecs = world.stubClient((config) => new ECSClient(config));
     const deps = ecsDeps(envOf('scheduleBackup'), { ...world.clients(), ecs });
-    const result = await asPrincipal('scheduleBackup', () => scheduleBackupHandler(deps)({ database: 'app', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:strongbox/app-AbCdEf', time: '2026-12-04T03:00:00Z' }));
+    const result = await world.invoke('scheduleBackup', scheduleBackupHandler(deps), { database: 'app', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:strongbox/app-AbCdEf', time: '2026-12-04T03:00:00Z' }, { async: true });
     expect(result).toMatchObject({ state: 'RUNNING', launched: true });
     const runTask = world.stub.requests.find((request) => request.operation === 'RunTask')!;
     expect(runTask.body).toMatchObject({ cluster: world.model.resolve({ 'Fn::GetAtt': ['EcsCluster', 'Arn'] }), taskDefinition: world.model.resolve({ Ref: 'DumpTaskDefinition' }), launchType: 'FARGATE' });
@@ -292,7 +293,7 @@ describe('every other function, through its own wiring and its environment as de
     delete stale.finishedAt;
     await admin().catalog.create(stale);
     const deps = awsDeps(envOf('watchdog'), captureLog(), world.clients());
-    await asPrincipal('watchdog', () => watchdogHandler(deps, 600_000)());
+    await world.invoke('watchdog', () => watchdogHandler(deps, 600_000)(), {}, { async: true });
     expect((await admin().catalog.get(stale.id))?.state).toBe('FAILED');
   });
 
@@ -318,17 +319,17 @@ describe('every other function, through its own wiring and its environment as de
     await admin().storage.putBytes(backup.manifestKey, Buffer.from(serializeManifest(manifest)));
     const target = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/test/app-target-AbCdEf' };
     const sfn = () => world.stubClient((config) => new SFNClient(config));
-    const restore = await asPrincipal('restore', () => makeRestoreHandler(restoreDeps(envOf('restore'), { ...world.clients(), sfn: sfn() }))({ backupId: 'latest', database: 'app', target, confirm: 'app' }));
+    const restore = await world.invoke('restore', makeRestoreHandler(restoreDeps(envOf('restore'), { ...world.clients(), sfn: sfn() })), { backupId: 'latest', database: 'app', target, confirm: 'app' });
     expect(restore).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-restore:') });
-    const table = await asPrincipal('restoreTable', () => makeRestoreTableHandler(restoreTableDeps(envOf('restoreTable'), { ...world.clients(), sfn: sfn() }))({ backupId: 'latest', database: 'app', table: 'public.orders', mode: 'side-by-side', target, confirm: 'app' }));
+    const table = await world.invoke('restoreTable', makeRestoreTableHandler(restoreTableDeps(envOf('restoreTable'), { ...world.clients(), sfn: sfn() })), { backupId: 'latest', database: 'app', table: 'public.orders', mode: 'side-by-side', target, confirm: 'app' });
     expect(table).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-restore-table:') });
-    const drill = await asPrincipal('validate', () => makeValidateHandler(validateDeps(envOf('validate'), { ...world.clients(), sfn: sfn() }))({ backupId: 'latest', database: 'app' }));
+    const drill = await world.invoke('validate', makeValidateHandler(validateDeps(envOf('validate'), { ...world.clients(), sfn: sfn() })), { backupId: 'latest', database: 'app' });
     expect(drill).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-validate:') });
   });
 
   it('deadman and taskStopped: read the catalog and alert', async () => {
     const deadman = awsDeps(envOf('deadman'), captureLog(), world.clients());
-    const silent = await asPrincipal('deadman', () => deadmanHandler({ ...deadman, metrics: noMetrics }, deadmanSettings(envOf('deadman')))());
+    const silent = await world.invoke('deadman', () => deadmanHandler({ ...deadman, metrics: noMetrics }, deadmanSettings(envOf('deadman')))(), {}, { async: true });
     expect(silent).toBeDefined();
     const stopped = awsDeps(envOf('taskStopped'), captureLog(), world.clients());
     const cluster = envOf('taskStopped').STRONGBOX_CLUSTER_ARN!;
@@ -337,7 +338,7 @@ describe('every other function, through its own wiring and its environment as de
       source: 'aws.ecs',
       detail: { clusterArn: cluster, lastStatus: 'STOPPED', taskArn: `${cluster.replace(':cluster/', ':task/')}/0123`, stoppedReason: 'Essential container in task exited', containers: [{ name: 'dump', exitCode: 1 }], tags: [{ key: 'strongbox:backup-id', value: '20261204T030000Z-l-dead' }] },
     };
-    const result = await asPrincipal('taskStopped', () => taskStoppedHandler({ ...stopped, clusterArn: cluster })(event));
+    const result = await world.invoke('taskStopped', taskStoppedHandler({ ...stopped, clusterArn: cluster }), event, { async: true });
     expect(result).toMatchObject({ alerted: true });
   });
 
@@ -347,7 +348,7 @@ describe('every other function, through its own wiring and its environment as de
     await admin().catalog.create({ ...old, startedAt: '2025-01-01T03:00:00.000Z', finishedAt: '2025-01-01T03:01:00.000Z' });
     await admin().storage.putBytes(old.key, Buffer.from('x'));
     await admin().storage.putBytes(old.manifestKey, Buffer.from('{}'));
-    const result = await asPrincipal('retention', () => retentionHandler(deps, () => policyFromEnv(envOf('retention')))({ sweep: true }));
+    const result = await world.invoke('retention', retentionHandler(deps, () => policyFromEnv(envOf('retention'))), { sweep: true }, { async: true });
     expect(result).toBeDefined();
     expect(await admin().storage.head(old.key)).toBeUndefined();
   });
@@ -374,11 +375,34 @@ describe('the dump task and the functions its backups wake, on real PostgreSQL',
     for (const entry of [logical, base]) expect(entry.state).toBe('UPLOADED');
     const functions = awsDeps(world.env, captureLog(), world.clients());
     for (const entry of [logical, base]) {
-      await asPrincipal('catalogIndex', () => catalogIndexHandler(functions)(snsEvent(entry.manifestKey)));
-      const checked = await asPrincipal('checksum', () => checksumHandler(functions)(snsEvent(entry.manifestKey)));
+      await world.invoke('catalogIndex', catalogIndexHandler(functions), snsEvent(entry.manifestKey), { async: true });
+      const checked = await world.invoke('checksum', checksumHandler(functions), snsEvent(entry.manifestKey), { async: true });
       expect(checked.verified).toEqual([entry.id]);
     }
   }, 120_000);
+});
+
+describe('service limits where the code meets them', () => {
+  it('the harness refuses what AWS refuses: an SNS message over 256 KB, a DynamoDB item over 400 KB, part 10,001, a Step Functions input over 256 KB', async () => {
+    expect(brokenLimit('SNS', 'Publish', { Message: 'x'.repeat(256 * 1024 + 1) })).toMatchObject({ name: 'InvalidParameterException' });
+    expect(brokenLimit('DynamoDB', 'Put', { Item: { pk: 'x', blob: 'y'.repeat(400 * 1024) } })).toMatchObject({ name: 'ValidationException' });
+    expect(brokenLimit('S3', 'UploadPart', { PartNumber: 10_001, Body: Buffer.alloc(1) })).toMatchObject({ name: 'InvalidArgument' });
+    expect(brokenLimit('SFN', 'StartExecution', { input: 'z'.repeat(256 * 1024 + 1) })).toMatchObject({ name: 'InvalidExecutionInput' });
+    expect(brokenLimit('SNS', 'Publish', { Message: 'small' })).toBeUndefined();
+    const { sns } = world.clients();
+    const publish = asPrincipal('taskStopped', () => sns.send(new PublishCommand({ TopicArn: world.model.alertTopicArn, Message: 'x'.repeat(300 * 1024) })));
+    await expect(publish).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    world.recorder.calls.pop();
+    world.recorder.brokenLimits.pop();
+  });
+
+  it('every function environment as packaged fits in Lambda\'s 4 KB', () => {
+    const sizes = [...world.model.principals.keys()]
+      .filter((key) => world.model.resources[`${key[0]!.toUpperCase()}${key.slice(1)}LambdaFunction`])
+      .map((key) => ({ key, bytes: Object.entries(world.model.envOf(key)).reduce((sum, [name, value]) => sum + name.length + value.length, 0) }));
+    expect(sizes.length).toBeGreaterThan(10);
+    expect(sizes.filter((size) => size.bytes > 4096)).toEqual([]);
+  });
 });
 
 describe('the roles as packaged', () => {
@@ -397,6 +421,16 @@ describe('the roles as packaged', () => {
       if (!decision?.allowed) denials.push(`${listed.principal}: ${listed.request.action} on ${listed.request.resource} → ${decision?.result ?? 'no such principal'} ${decision?.errors ?? ''} (${listed.codePath})`);
     }
     expect(denials.join('\n')).toBe('');
+  });
+
+  it('no call of the suite broke a service limit, and each handler\'s duration and memory are reported against its configuration', () => {
+    expect(world.recorder.brokenLimits).toEqual([]);
+    const rows = [...world.invocations.entries()].map(([key, seen]) => {
+      const fn = world.model.resources[`${key[0]!.toUpperCase()}${key.slice(1)}LambdaFunction`]?.Properties ?? {};
+      return `${key.padEnd(16)} ${String(seen.count).padStart(3)} calls, longest ${seen.maxMs.toFixed(0).padStart(6)} ms of ${String(fn.Timeout ?? '?').padStart(4)} s, RSS +${seen.maxRssMiB.toFixed(1).padStart(6)} MiB of ${String(fn.MemorySize ?? '?')} MB`;
+    });
+    console.log(`handlers in this suite (in-process; RSS growth is an upper bound):\n${rows.join('\n')}`);
+    expect(rows.length).toBeGreaterThan(10);
   });
 
   it('grants no recorded or listed call uses are reported', async () => {

@@ -10,6 +10,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  *   x-amz-checksum-* header is refused (400 InvalidRequest), as S3 refuses it for a bucket
  *   with default retention.
  *
+ * - a call over a service limit where the code meets one (SNS message and Step Functions
+ *   input 256 KB, DynamoDB item 400 KB, S3 10,000 parts of at most 5 GiB) is refused as AWS
+ *   refuses it;
  * - with `authorize`, a call its principal's role would deny fails with AccessDenied before
  *   it is sent, as AWS refuses it, so a missing grant breaks the test that needs it.
  *
@@ -47,6 +50,33 @@ export interface Strictness {
 
 const principalStore = new AsyncLocalStorage<string>();
 
+/** AWS's service limits the harness enforces where the code meets them (FIELD-NOTES, "AWS rules"). */
+export const LIMITS = {
+  snsMessageBytes: 256 * 1024,
+  stateInputBytes: 256 * 1024,
+  dynamoItemBytes: 400 * 1024,
+  s3Parts: 10_000,
+  s3PartBytes: 5 * 1024 ** 3,
+  s3PutBytes: 5 * 1024 ** 3,
+} as const;
+
+const bytesOf = (value: unknown): number => (value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(JSON.stringify(value)));
+
+/** The limit a call breaks, as AWS would refuse it (name, status, message), or undefined. */
+export function brokenLimit(service: string, command: string, input: Record<string, unknown>): { name: string; status: number; message: string } | undefined {
+  const tooBig = (name: string, what: string, size: number, limit: number) => (size > limit ? { name, status: 400, message: `${what} is ${size} bytes, over the ${limit}-byte limit` } : undefined);
+  if (service === 'SNS' && command === 'Publish') return tooBig('InvalidParameterException', 'SNS message', bytesOf(input.Message) + bytesOf(input.MessageAttributes) + bytesOf(input.Subject), LIMITS.snsMessageBytes);
+  if (service === 'SFN' && command === 'StartExecution') return tooBig('InvalidExecutionInput', 'Step Functions execution input', bytesOf(input.input), LIMITS.stateInputBytes);
+  if (service === 'DynamoDB' && (command === 'Put' || command === 'PutItem')) return tooBig('ValidationException', 'DynamoDB item', bytesOf(input.Item), LIMITS.dynamoItemBytes);
+  if (service === 'DynamoDB' && (command === 'Update' || command === 'UpdateItem')) return tooBig('ValidationException', 'DynamoDB update values', bytesOf(input.ExpressionAttributeValues), LIMITS.dynamoItemBytes);
+  if (service === 'S3' && command === 'UploadPart') {
+    if (Number(input.PartNumber) > LIMITS.s3Parts) return { name: 'InvalidArgument', status: 400, message: `Part number must be an integer between 1 and ${LIMITS.s3Parts}` };
+    return tooBig('EntityTooLarge', 'S3 part', bytesOf(input.Body), LIMITS.s3PartBytes);
+  }
+  if (service === 'S3' && command === 'PutObject' && input.Body instanceof Uint8Array) return tooBig('EntityTooLarge', 'S3 PutObject body', input.Body.byteLength, LIMITS.s3PutBytes);
+  return undefined;
+}
+
 /** Runs `act` as `principal`: every call it makes through an instrumented client is recorded as that principal's. */
 export function asPrincipal<T>(principal: string, act: () => Promise<T>): Promise<T> {
   return principalStore.run(principal, act);
@@ -66,6 +96,8 @@ interface Middlewared {
 
 export class CallRecorder {
   readonly calls: RecordedCall[] = [];
+  /** Every call refused for a service limit (see LIMITS). */
+  readonly brokenLimits: string[] = [];
   strictness: Strictness = {};
 
   /** Adds the recording (and strictness) middleware to a client; returns the client. */
@@ -78,6 +110,14 @@ export class CallRecorder {
         const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
         const call: RecordedCall = { principal, service: serviceName, command, input: { ...args.input }, presigned: false, outcome: 'ok' };
         this.calls.push(call);
+        const broken = brokenLimit(serviceName, command, call.input);
+        if (broken) {
+          call.outcome = 'error';
+          call.errorName = broken.name;
+          call.status = broken.status;
+          this.brokenLimits.push(`${principal}: ${serviceName} ${command}: ${broken.message}`);
+          throw serviceError(broken.name, broken.status, broken.message);
+        }
         const denied = await this.strictness.authorize?.(call);
         if (denied) {
           call.outcome = 'error';

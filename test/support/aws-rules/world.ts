@@ -9,7 +9,7 @@ import { packageTemplate } from '../../deploy/template';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../s3-server';
 import { decide } from './evaluate';
 import { iamRequestsOf, type IamRequest } from './iam-requests';
-import { CallRecorder, type RecordedCall } from './recorder';
+import { asPrincipal, CallRecorder, type RecordedCall } from './recorder';
 import { startServiceStub, type ServiceStub } from './service-stub';
 import { REGION, stackModel, type StackModel } from './stack-model';
 
@@ -35,6 +35,15 @@ export interface AwsWorld {
   /** An instrumented client of any other service, pointed at the stub. */
   stubClient<C>(make: (config: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } }) => C): C;
   check(): Promise<Denial[]>;
+  /**
+   * Invokes a function's handler as Lambda would: as its principal, with the payload limits
+   * (an asynchronous event — SNS, EventBridge, a schedule — 256 KB; a synchronous request
+   * and every response 6 MB), and its duration and the process's peak RSS growth noted for
+   * the report (in-process: an upper bound of the handler's own memory).
+   */
+  invoke<E, R>(principal: string, handler: (event: E) => Promise<R>, event: E, options?: { async?: boolean }): Promise<R>;
+  /** Per principal: invocations, the longest, and the largest RSS growth. */
+  invocations: Map<string, { count: number; maxMs: number; maxRssMiB: number }>;
   /**
    * The grants no request used: every request of the recorded calls plus `listed` (calls
    * the suites cannot make), evaluated; then each principal's statements and actions that
@@ -100,6 +109,7 @@ export async function startAwsWorld(params: Record<string, string> = {}): Promis
       return undefined;
     };
     const created: Array<{ destroy(): void }> = [];
+    const invocations = new Map<string, { count: number; maxMs: number; maxRssMiB: number }>();
     const world: AwsWorld = {
       model,
       s3,
@@ -118,6 +128,27 @@ export async function startAwsWorld(params: Record<string, string> = {}): Promis
         const sns = recorder.instrument(new SNSClient({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS }), 'SNS');
         created.push(s3Client, low, sns);
         return { s3: s3Client, documents, sns, dynamoEndpoint: dynalite.endpoint };
+      },
+      invocations,
+      async invoke(principal, handler, event, options = {}) {
+        const limit = options.async ? 256 * 1024 : 6 * 1024 * 1024;
+        const eventBytes = Buffer.byteLength(JSON.stringify(event ?? null));
+        if (eventBytes > limit) throw Object.assign(new Error(`the ${options.async ? 'asynchronous event' : 'request payload'} of ${principal} is ${eventBytes} bytes, over Lambda's ${limit}`), { name: 'RequestEntityTooLargeException' });
+        const startRss = process.memoryUsage().rss;
+        let peakRss = startRss;
+        const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 5);
+        const started = performance.now();
+        try {
+          const result = await asPrincipal(principal, () => handler(event));
+          const responseBytes = Buffer.byteLength(JSON.stringify(result ?? null));
+          if (responseBytes > 6 * 1024 * 1024) throw Object.assign(new Error(`the response of ${principal} is ${responseBytes} bytes, over Lambda's 6 MB`), { name: 'ResponseSizeTooLarge' });
+          return result;
+        } finally {
+          clearInterval(sampler);
+          peakRss = Math.max(peakRss, process.memoryUsage().rss);
+          const seen = invocations.get(principal) ?? { count: 0, maxMs: 0, maxRssMiB: 0 };
+          invocations.set(principal, { count: seen.count + 1, maxMs: Math.max(seen.maxMs, performance.now() - started), maxRssMiB: Math.max(seen.maxRssMiB, (peakRss - startRss) / 1024 ** 2) });
+        }
       },
       adminClients() {
         const s3Client = makeS3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: REGION, credentials: S3RVER_CREDENTIALS });
