@@ -22,8 +22,8 @@ export interface StatusReport {
 
 /**
  * The restore window and health of each database at `now`. Reads by keys only: the
- * database's backups (one Query on its index), its archiver status (one GetItem) and
- * the WAL view (see readWalView); never a Scan. Logs one INFO line per database.
+ * database's backups (one Query on its index), its archiver status (one GetItem), the
+ * WAL view (see readWalView) and its named restore points (one Query); never a Scan. Logs one INFO line per database.
  *
  * @throws CatalogError / StorageError when the catalog or a history file cannot be read.
  */
@@ -39,7 +39,10 @@ export async function readStatus(deps: StatusDeps, request: { databases: readonl
     reads.items += archiveStatus ? 1 : 0;
     const live = liveTimelineOf(archiveStatus, backups);
     const wal = await readWalView(deps, database, backups, reads, live);
-    const status = databaseStatus({ database, backups, ...(wal ? { wal } : {}), ...(archiveStatus ? { archiveStatus } : {}) }, request.now);
+    const restorePoints = await deps.walCatalog.listRestorePoints(database);
+    reads.requests += 1;
+    reads.items += restorePoints.length;
+    const status = databaseStatus({ database, backups, ...(wal ? { wal } : {}), ...(archiveStatus ? { archiveStatus } : {}), restorePoints }, request.now);
     deps.log.info('status computed', {
       database,
       logicalFrom: status.logical.from,

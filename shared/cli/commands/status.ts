@@ -39,6 +39,9 @@ function windowLines(status: DatabaseStatus): string[] {
     ...field('logical restore', [logicalLine]),
     ...field('point in time', pitrLines),
     ...field('WAL gaps', gapLines),
+    ...(status.restorePoints.length
+      ? field('restore points', status.restorePoints.map((point) => `${point.name} at ${formatTime(point.at)}${point.reachable ? '' : ' (outside the PITR window)'}`))
+      : []),
     ...(status.timelines.length > 1 || status.liveTimeline ? field('timelines', timelineLines(status)) : []),
     ...field('WAL archived', [
       pitr.firstArchived && pitr.lastArchived

@@ -14,7 +14,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 h3{font-size:14px;margin:14px 0 6px;color:#374151}
 .muted{color:#6b7280}.ok{color:#15803d;font-weight:600}.bad{color:#dc2626;font-weight:600}
 table{border-collapse:collapse;margin:4px 0 8px}td,th{border:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f9fafb}
-.lane{font-size:12px;fill:#374151}.tick{font-size:11px;fill:#6b7280}
+.lane{font-size:12px;fill:#374151}.tick{font-size:11px;fill:#4b5563}.mark-label{font-size:11px;fill:#1f2937}
 .legend{display:flex;flex-wrap:wrap;gap:6px 16px;margin:4px 0 10px;font-size:12px}.key{display:inline-flex;align-items:center;gap:4px}
 .warn{background:#fef2f2;border-left:4px solid #dc2626;padding:6px 10px;margin:4px 0}
 .windows{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px}
@@ -57,6 +57,27 @@ function healthHtml(status: DatabaseStatus): string {
   return `<div class="windows"><b>Last restore drill</b><span>${drillText}</span><b>RPO now</b><span>${rpo}</span><b>Measured archive lag</b><span>${measured}</span><b>Archiver failures</b><span>${failed}</span></div>`;
 }
 
+function restorePointsHtml(status: DatabaseStatus): string {
+  if (!status.restorePoints.length) return '<p class="muted">No named restore point (strongbox restore-point NAME).</p>';
+  const rows = status.restorePoints.map(
+    (point) =>
+      `<tr><td>${escapeHtml(point.name)}</td><td>${formatTime(point.at)}</td><td>${escapeHtml(point.lsn)}</td><td>${point.timeline}</td><td>${point.reachable ? '<span class="ok">yes</span>' : '<span class="bad">no</span> <span class="muted">(outside the PITR window)</span>'}</td></tr>`,
+  );
+  return `<table><tr><th>name</th><th>created</th><th>LSN</th><th>timeline</th><th>reachable</th></tr>${rows.join('')}</table>`;
+}
+
+function timelinesHtml(status: DatabaseStatus): string {
+  if (!status.timelines.length) return '<p class="muted">No WAL archived.</p>';
+  const rows = status.timelines.map((timeline) => {
+    const branch = timeline.parent !== undefined ? `from timeline ${timeline.parent}${timeline.branchLsn ? ` at ${escapeHtml(timeline.branchLsn)}` : ''}` : '<span class="muted">—</span>';
+    return `<tr><td>${timeline.timeline}</td><td>${branch}</td><td>${escapeHtml(timeline.highestName || '—')}</td><td>${timeline.live ? '<span class="ok">live server</span>' : ''}</td><td>${timeline.followed ? 'followed by default' : ''}</td><td><code>${escapeHtml(timeline.flag)}</code></td></tr>`;
+  });
+  const evidence = status.liveTimeline;
+  const source = evidence ? { checkpoint: 'as the WAL checkpoint read it', 'base-backup': 'as the newest base backup recorded it', promotion: 'since pitr --as-primary' }[evidence.source] : '';
+  const live = evidence ? `<p class="muted">The live server is on timeline ${evidence.timeline} (${source}, ${formatTime(evidence.at)}).</p>` : '';
+  return `<table><tr><th>timeline</th><th>branched</th><th>highest segment</th><th>live</th><th>status, pitr</th><th>to follow it</th></tr>${rows.join('')}</table>${live}`;
+}
+
 function databaseHtml(status: DatabaseStatus): string {
   const span = fullSpan(status);
   const pictures = [timelineSvg(status, span, `Timeline of ${status.database}`)];
@@ -68,7 +89,7 @@ function databaseHtml(status: DatabaseStatus): string {
     if ((now - from) * 4 < span.to - span.from) pictures.push(`<h3>Point-in-time window, zoomed</h3>${timelineSvg(status, { from: from - margin, to: now + margin }, `PITR window of ${status.database}`)}`);
   }
   const warnings = status.warnings.map((warning) => `<div class="warn">${escapeHtml(warning)}</div>`).join('');
-  return `<section><h2>${escapeHtml(status.database)}</h2>${windowsHtml(status)}<h3>Timeline</h3>${pictures.join('')}<div class="legend">${legendHtml()}</div>${warnings}<h3>Last backup of each tier</h3>${tiersHtml(status)}<h3>Recovery objectives</h3>${healthHtml(status)}</section>`;
+  return `<section><h2>${escapeHtml(status.database)}</h2>${windowsHtml(status)}<h3>Timeline</h3>${pictures.join('')}<div class="legend">${legendHtml()}</div>${warnings}<h3>Last backup of each tier</h3>${tiersHtml(status)}<h3>Recovery objectives</h3>${healthHtml(status)}<h3>Named restore points</h3>${restorePointsHtml(status)}<h3>WAL timelines</h3>${timelinesHtml(status)}</section>`;
 }
 
 /** The whole page for a status report taken at `at`. */

@@ -1,5 +1,5 @@
 import { logicalWindow } from './logical';
-import type { DatabaseStatus, StatusInput, TimelineStatus, WalView } from './model';
+import type { DatabaseStatus, NamedPointStatus, PitrWindow, StatusInput, TimelineStatus, WalView } from './model';
 import { pitrWindow } from './pitr';
 import { archiveLag, lastValidations, tierSummaries } from './summary';
 
@@ -14,6 +14,18 @@ export function timelineStatuses(wal: WalView | undefined): TimelineStatus[] {
   const followed = wal.followed ?? wal.path.at(-1)?.timeline;
   const known = wal.timelines ?? wal.path.map((stretch) => ({ timeline: stretch.timeline, highestName: '' }));
   return known.map((timeline) => ({ ...timeline, live: wal.live?.timeline === timeline.timeline, followed: timeline.timeline === followed, flag: `--timeline ${timeline.timeline}` }));
+}
+
+/** The named restore points, oldest first, each reachable when a PITR range holds its moment. */
+export function namedPoints(points: StatusInput['restorePoints'], pitr: PitrWindow): NamedPointStatus[] {
+  return (points ?? [])
+    .filter((point) => Number.isFinite(Date.parse(point.createdAt)))
+    .map((point) => {
+      const at = new Date(point.createdAt).toISOString();
+      const reachable = pitr.ranges.some((range) => at >= range.from && at <= range.to);
+      return { name: point.name, at, lsn: point.lsn, timeline: point.timeline, reachable };
+    })
+    .sort((a, b) => (a.at === b.at ? a.name.localeCompare(b.name) : a.at < b.at ? -1 : 1));
 }
 
 /**
@@ -42,6 +54,7 @@ export function databaseStatus(input: StatusInput, now: Date): DatabaseStatus {
     now: now.toISOString(),
     logical: logicalWindow(usable, now),
     pitr,
+    restorePoints: namedPoints(input.restorePoints, pitr),
     timelines: timelineStatuses(input.wal),
     ...(input.wal?.live ? { liveTimeline: input.wal.live } : {}),
     tiers: tierSummaries(usable, now),

@@ -1,4 +1,4 @@
-import type { ArchiveStatus } from '../../adapters/catalog/wal-catalog';
+import type { ArchiveStatus, RestorePoint } from '../../adapters/catalog/wal-catalog';
 import type { BackupEntry, BackupKind, BackupScope, BackupState, Tier } from '../backup';
 import type { TimelineSegment } from '../wal/history';
 import type { LiveTimelineEvidence } from '../wal/live-timeline';
@@ -54,6 +54,8 @@ export interface StatusInput {
   /** Undefined when nothing was ever archived for the database. */
   wal?: WalView;
   archiveStatus?: ArchiveStatus;
+  /** The named restore points of the database (`strongbox restore-point`), any order. */
+  restorePoints?: readonly RestorePoint[];
 }
 
 /** A backup one can restore from, at one point in time. */
@@ -105,6 +107,8 @@ export interface PitrWindow {
   ranges: PitrRange[];
   /** The VERIFIED base backups on the timeline path, oldest first. */
   baseBackups: Array<RestorePointInTime & { startLsn: string; stopLsn: string; timeline: number }>;
+  /** The VERIFIED base backups that cannot start a recovery along the path (another timeline), with why. */
+  otherBaseBackups: Array<{ backupId: string; at: string; timeline: number; reason: string }>;
   gaps: WalGap[];
   /** Timelines followed, oldest first. */
   timelines: number[];
@@ -167,12 +171,24 @@ export interface TimelineStatus extends ArchivedTimeline {
   flag: string;
 }
 
+/** A named restore point (`pitr --name`), placed in time, and whether the PITR window reaches it. */
+export interface NamedPointStatus {
+  name: string;
+  at: string;
+  lsn: string;
+  timeline: number;
+  /** Inside one of the PITR ranges (by time): `strongbox pitr --name` can stop there. */
+  reachable: boolean;
+}
+
 /** `strongbox status` for one database at `now`. */
 export interface DatabaseStatus {
   database: string;
   now: string;
   logical: LogicalWindow;
   pitr: PitrWindow;
+  /** The named restore points, oldest first. */
+  restorePoints: NamedPointStatus[];
   /** Every archived timeline, oldest first; which one the live server is on. */
   timelines: TimelineStatus[];
   liveTimeline?: LiveTimelineEvidence;

@@ -68,14 +68,19 @@ function mergeRanges(ranges: PitrRange[]): PitrRange[] {
  * to `warnings`. Never throws for a damaged entry: it is left out and named.
  */
 export function pitrWindow(backups: readonly BackupEntry[], wal: WalView | undefined, warnings: string[]): PitrWindow {
-  const empty = (reason: string, timelines: number[] = []): PitrWindow => ({ available: false, ranges: [], baseBackups: [], gaps: [], timelines, archivedSegments: 0, reason });
+  const others: PitrWindow['otherBaseBackups'] = [];
+  const empty = (reason: string, timelines: number[] = []): PitrWindow => ({ available: false, ranges: [], baseBackups: [], otherBaseBackups: others, gaps: [], timelines, archivedSegments: 0, reason });
   const candidates = backups.filter((entry) => entry.kind === 'base' && isRestorable(entry));
   const bases = candidates.map(baseOf).filter((base): base is Base => base !== undefined);
   for (const entry of candidates) if (!bases.some((base) => base.entry === entry)) warnings.push(`base backup ${entry.id} has no readable LSNs or end time: not counted as a restore source`);
   if (!wal || wal.path.length === 0) return empty(bases.length ? 'no WAL is archived: base backups restore only to their own end' : 'no WAL is archived and there is no VERIFIED base backup');
   const timelines = wal.path.map((stretch) => stretch.timeline);
   const onPath = bases.filter((base) => isOnPath(wal.path, base.timeline, base.startLsn)).sort((a, b) => (a.stopLsn < b.stopLsn ? -1 : a.stopLsn > b.stopLsn ? 1 : 0));
-  for (const base of bases) if (!onPath.includes(base)) warnings.push(`base backup ${base.entry.id} (timeline ${base.timeline}) is not on the way to timeline ${timelines.at(-1)}: it cannot start a recovery along it (--timeline ${base.timeline} follows its own)`);
+  for (const base of bases) {
+    if (onPath.includes(base)) continue;
+    warnings.push(`base backup ${base.entry.id} (timeline ${base.timeline}) is not on the way to timeline ${timelines.at(-1)}: it cannot start a recovery along it (--timeline ${base.timeline} follows its own)`);
+    others.push({ backupId: base.entry.id, at: base.finishedAt, timeline: base.timeline, reason: `timeline ${base.timeline}, not on the way to timeline ${timelines.at(-1)} (--timeline ${base.timeline})` });
+  }
   if (onPath.length === 0) return empty(`no VERIFIED base backup on the way to timeline ${timelines.at(-1)}: take one (strongbox backup --type base)`, timelines);
 
   const archivedAt = new Map<string, string>();
@@ -150,6 +155,7 @@ export function pitrWindow(backups: readonly BackupEntry[], wal: WalView | undef
       stopLsn: formatLsn(base.stopLsn),
       timeline: base.timeline,
     })),
+    otherBaseBackups: others,
     gaps,
     timelines,
     archivedSegments: present.length,
