@@ -1,5 +1,5 @@
-// Variable resolver for serverless.yml: the dump task's image and the ECR repository the
-// task execution role may pull from.
+// Variable resolver for serverless.yml: the dump task's image, the ECR repository the task
+// execution role may pull from, and the container's memory limit.
 //
 // With the stage parameter `imageUri` empty, the image is `<stack's DumpRepository>:latest`;
 // otherwise it must be an ECR image URI, whose repository is then the only one the
@@ -48,4 +48,17 @@ async function repositoryArn({ resolveVariable }) {
   return parseImageUri(uri).arn;
 }
 
-module.exports = { image, repositoryArn, parseImageUri };
+/**
+ * serverless.yml resolver: the container's hard memory limit in MiB, as a number (a stage
+ * parameter arrives as a string; the limit is the whole task's memory, `taskMemory`).
+ */
+async function containerMemory({ resolveVariable }) {
+  const value = await resolveVariable('param:taskMemory');
+  const mib = Number(value);
+  if (!Number.isInteger(mib) || mib < 512) {
+    throw new Error(`Stage parameter taskMemory=${JSON.stringify(value)} is invalid: Fargate memory in MiB, a whole number from 512. HINT: fix --param taskMemory=… (docs/deploy.md lists the parameters).`);
+  }
+  return mib;
+}
+
+module.exports = { image, repositoryArn, parseImageUri, containerMemory };

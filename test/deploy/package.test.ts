@@ -271,7 +271,12 @@ describe('sls package: least privilege', () => {
       'BackupKey: ' + list<string>(R.BackupKey.Properties.KeyPolicy.Statement[0].Action).join(','),
       // CloudWatch alarms publish to the alerts topic, which the key encrypts.
       'BackupKey: kms:Decrypt,kms:GenerateDataKey',
+      // CloudWatch Logs encrypts the stack's log groups (only those: a condition names them).
+      'BackupKey: kms:Encrypt*,kms:Decrypt*,kms:ReEncrypt*,kms:GenerateDataKey*,kms:Describe*',
       'DumpExecutionRole: ecr:GetAuthorizationToken',
+      // The state machines' log delivery and X-Ray traces have no resource-level permission.
+      'JobStateMachineObservabilityPolicy: logs:CreateLogDelivery,logs:GetLogDelivery,logs:UpdateLogDelivery,logs:DeleteLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:DescribeResourcePolicies,logs:DescribeLogGroups',
+      'JobStateMachineObservabilityPolicy: xray:PutTraceSegments,xray:PutTelemetryRecords,xray:GetSamplingRules,xray:GetSamplingTargets',
       'WalCheckpointNetworkPolicy: ec2:CreateNetworkInterface,ec2:DescribeNetworkInterfaces,ec2:DeleteNetworkInterface,ec2:AssignPrivateIpAddresses,ec2:UnassignPrivateIpAddresses',
     ]);
     // Only with subnets (the fixture has none): created and attached under HasSubnets.
@@ -318,10 +323,8 @@ describe('sls package: storage and catalog', () => {
   it('refuses every request to the bucket that is not over TLS', () => {
     const deny = R.BackupBucketPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
     expect(deny).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:*' });
-    expect(deny.Resource.map((r: Json) => r['Fn::Sub'] ?? r)).toEqual([
-      `arn:\${AWS::Partition}:s3:::${R.BackupBucket.Properties.BucketName['Fn::Sub']}`,
-      `arn:\${AWS::Partition}:s3:::${R.BackupBucket.Properties.BucketName['Fn::Sub']}/*`,
-    ]);
+    // By reference: a plain string holding ${AWS::…} would reach S3 unsubstituted.
+    expect(deny.Resource).toEqual([{ 'Fn::GetAtt': ['BackupBucket', 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['BackupBucket', 'Arn'] }, '/*']] }]);
   });
 
   it('aborts stale uploads, moves monthly tiers to cold storage and expires old versions', () => {
@@ -358,7 +361,8 @@ describe('sls package: functions and the dump task', () => {
     expect(env).toMatchObject({ STRONGBOX_CLUSTER_ARN: { 'Fn::GetAtt': ['EcsCluster', 'Arn'] }, STRONGBOX_TASK_DEFINITION_ARN: { Ref: 'DumpTaskDefinition' }, STRONGBOX_CONTAINER_NAME: 'dump', STRONGBOX_ASSIGN_PUBLIC_IP: 'DISABLED' });
     expect(Object.keys(env)).toEqual(expect.arrayContaining(['STRONGBOX_SUBNETS', 'STRONGBOX_SECURITY_GROUPS']));
     const groups = ofType('AWS::Logs::LogGroup').map(([, group]) => group.Properties);
-    expect(groups).toHaveLength(Object.keys(functions).length + 1);
+    // One per function, the tasks' and the state machines'.
+    expect(groups).toHaveLength(Object.keys(functions).length + 2);
     expect(groups.every((group) => Number(group.RetentionInDays) > 0)).toBe(true);
   });
 

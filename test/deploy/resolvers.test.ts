@@ -23,6 +23,7 @@ interface ImageResolvers {
   parseImageUri(uri: string): { account: string; region: string; repository: string; arn: string };
   image(input: Resolve): Promise<unknown>;
   repositoryArn(input: Resolve): Promise<unknown>;
+  containerMemory(input: Resolve): Promise<number>;
 }
 interface Resolve { resolveVariable(name: string): Promise<string> }
 
@@ -156,6 +157,16 @@ describe('deploy/image.cjs', () => {
 
   it.each(['postgres:17', 'ghcr.io/acme/dump:1', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/dump'])('refuses %s (not an ECR image with a tag or digest)', (uri) => {
     expect(() => images.parseImageUri(uri)).toThrow(/is not an ECR image URI\. HINT: push the dump image to ECR/);
+  });
+});
+
+describe('deploy/image.cjs: the container\'s memory limit', () => {
+  it('is the task\'s memory, as the number CloudFormation and the Guard rules expect', async () => {
+    expect(await images.containerMemory(variables({ 'param:taskMemory': '2048' }))).toBe(2048);
+  });
+
+  it.each(['2 GB', '256', ''])('refuses taskMemory=%j, naming the parameter', async (value) => {
+    await expect(images.containerMemory(variables({ 'param:taskMemory': value }))).rejects.toThrow(/Stage parameter taskMemory=.* is invalid/);
   });
 });
 

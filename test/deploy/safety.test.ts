@@ -71,7 +71,8 @@ describe('the backup bucket', () => {
     const old = statements.find((s: Json) => s.Condition?.NumericLessThan?.['s3:TlsVersion'] === '1.2');
     for (const deny of [tls, old]) {
       expect(deny).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:*' });
-      expect(deny.Resource.map((r: Json) => r['Fn::Sub'] ?? r)).toEqual([expect.stringMatching(/^arn:\$\{AWS::Partition\}:s3:::strongbox-/), expect.stringMatching(/\/\*$/)]);
+      // By reference: a plain string holding ${AWS::…} would reach S3 unsubstituted.
+      expect(deny.Resource).toEqual([{ 'Fn::GetAtt': ['BackupBucket', 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['BackupBucket', 'Arn'] }, '/*']] }]);
     }
   });
 
@@ -199,10 +200,19 @@ describe('least privilege, over every generated role', () => {
     expect(anywhere).toEqual([]);
   });
 
-  it('gives the key policy to the account and to CloudWatch alarms only (there `*` means this key)', () => {
+  it('gives the key policy to the account, CloudWatch alarms and CloudWatch Logs only (there `*` means this key)', () => {
     const statements = plain.BackupKey.Properties.KeyPolicy.Statement;
-    expect(statements.map((s: Json) => s.Principal)).toEqual([{ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } }, { Service: 'cloudwatch.amazonaws.com' }]);
+    const allowed = statements.filter((s: Json) => s.Effect === 'Allow');
+    expect(allowed.map((s: Json) => s.Principal)).toEqual([
+      { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
+      { Service: 'cloudwatch.amazonaws.com' },
+      { Service: { 'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com' } },
+    ]);
     expect(statements[1]).toMatchObject({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } });
+    // CloudWatch Logs only for the stack's log groups (test/deploy/controls.test.ts checks the patterns).
+    expect(Object.keys(allowed[2].Condition.ArnLike)).toEqual(['kms:EncryptionContext:aws:logs:arn']);
+    // The only other statement denies grants to anyone but AWS services (CT.KMS.PR.3).
+    expect(statements.filter((s: Json) => s.Effect !== 'Allow').map((s: Json) => [s.Effect, s.Action])).toEqual([['Deny', 'kms:CreateGrant']]);
     expect(list<string>(statements[0].Action).filter((a) => a === '*' || a === 'kms:*')).toEqual([]);
   });
 });
