@@ -191,7 +191,6 @@ describe('sls package: least privilege', () => {
   const crud = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
   // Publishing an alert also claims its dedupe item (ALERT#… on the catalog table).
   const alerts = ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
-  const eni = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
 
   it.each([
     ['scheduleBackup', ['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, ...alerts]],

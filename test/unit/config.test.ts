@@ -8,6 +8,7 @@ describe('strongbox.config.json', () => {
       storage: { type: 'folder' },
       heartbeatSeconds: 30,
       staleAfterSeconds: 600,
+      stopWaitSeconds: 600,
       watchdogSchedule: 'rate(15 minutes)',
     });
     expect(parseConfig({ databases: [{ name: 'app' }] }, 'f').databases[0]).toEqual({

@@ -245,7 +245,7 @@ describe('exportCsv', () => {
 
   it.each([
     ['events_2024_0?', /matches 2 tables/],
-    ['nothing_here', /no table matches/],
+    ['nothing_here', /no table of database "\w+" matches "nothing_here"/],
   ])('refuses %s', async (pattern, message) => {
     // Act / Assess
     await expect(exportCsv(pg.conn, pattern, new PassThrough())).rejects.toThrow(message);
