@@ -12,6 +12,7 @@
 
 const { readFileSync } = require('node:fs');
 const path = require('node:path');
+const { Buffer } = require('node:buffer');
 const defaults = require('./schedules.json');
 
 const SERVICE_DIR = path.resolve(__dirname, '..');
@@ -24,6 +25,10 @@ const SCHEDULE = /^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|da
 // (A name that itself ends in `-` + six characters looks complete: AWS documents the same trap.)
 const FULL_SECRET_ARN = /-[A-Za-z0-9]{6}$/;
 const DEFAULT_STALE_AFTER_SECONDS = 600;
+// An IAM role name, or its ARN (the endpoint compares the name: shared/domain/wal/archivers.ts).
+const ARCHIVER_ROLE = /^(arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*)?[\w+=,.@-]{1,64}$/;
+// STRONGBOX_ARCHIVERS' budget in the archive endpoint's 4 KB environment (ARCHIVERS_MAX_BYTES).
+const ARCHIVERS_MAX_BYTES = 3072;
 
 /** An error whose message says which file and which entry is wrong, and how to fix it. */
 function configError(file, detail) {
@@ -74,7 +79,11 @@ function readDatabase(file, entry, index, seen) {
     throw configError(file, `${where}.compression must be "gzip" or "zstd"`);
   }
   const schedule = checkSchedule(file, `${where}.schedule`, entry.schedule === undefined ? defaults.logicalBackup : entry.schedule);
-  return { name, secretArn, schedule, ...(compression ? { compression } : {}) };
+  const { archiverRole } = entry;
+  if (archiverRole !== undefined && (typeof archiverRole !== 'string' || !ARCHIVER_ROLE.test(archiverRole))) {
+    throw configError(file, `${where}.archiverRole must be the IAM role name or ARN of the hosts that archive "${name}"'s WAL`);
+  }
+  return { name, secretArn, schedule, ...(compression ? { compression } : {}), ...(archiverRole ? { archiverRole } : {}) };
 }
 
 /**
@@ -284,5 +293,33 @@ async function validationEvents({ resolveVariable }) {
   });
 }
 
-module.exports = { scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, retentionSchedule, retentionPolicy, readConfig, configFrom };
+/**
+ * serverless.yml resolver: the archive endpoint's STRONGBOX_ARCHIVERS, which archiver role
+ * may use which database's WAL archive, in the wire form of shared/domain/wal/archivers.ts
+ * (`<role>=<db>,<db>;<role>=<db>`): each database under its `archiverRole`, else the stage
+ * parameter `archiverRoleArn`. Empty when neither names any role (the endpoint then admits
+ * every role its Function URL admits, and says so at WARN).
+ */
+async function archivers({ resolveVariable }) {
+  const { databases } = await configFrom(resolveVariable);
+  const file = path.resolve(SERVICE_DIR, await resolveVariable('param:configFile'));
+  const fallback = await resolveVariable('param:archiverRoleArn');
+  const refuse = (detail) => new ServerlessError(`Cannot resolve variable at "functions.archiveEndpoint.environment.STRONGBOX_ARCHIVERS": ${configError(file, detail).message}`, 'STRONGBOX_CONFIG_INVALID');
+  const roleName = (role) => String(role).replace(/^arn:aws[a-z-]*:iam::\d{12}:role\/(?:.*\/)?/, '');
+  if (!fallback && databases.every((database) => !database.archiverRole)) return '';
+  const byRole = new Map();
+  for (const database of databases) {
+    const role = database.archiverRole || fallback;
+    if (!role) throw refuse(`database "${database.name}" has no archiverRole while others have one: give it one, or set the stage parameter archiverRoleArn for all`);
+    const name = roleName(role);
+    byRole.set(name, [...(byRole.get(name) || []), database.name]);
+  }
+  const text = [...byRole].map(([role, names]) => `${role}=${names.join(',')}`).join(';');
+  if (Buffer.byteLength(text) > ARCHIVERS_MAX_BYTES) {
+    throw refuse(`the archiver map (which role archives which database) is ${Buffer.byteLength(text)} bytes, over its ${ARCHIVERS_MAX_BYTES}-byte share of the endpoint's 4 KB environment: give databases that share a host role shorter names`);
+  }
+  return text;
+}
+
+module.exports = { archivers, scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, retentionSchedule, retentionPolicy, readConfig, configFrom };
 module.exports.validationEvents = validationEvents;

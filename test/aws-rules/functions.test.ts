@@ -46,7 +46,7 @@ import { asPrincipal, brokenLimit } from '../support/aws-rules/recorder';
 import { decide, decideByFunctionPolicy } from '../support/aws-rules/evaluate';
 import { unreachedCalls } from './unreached-calls';
 import { describeDenials, startAwsWorld, type AwsWorld } from '../support/aws-rules/world';
-import { urlEvent } from '../support/function-url';
+import { IAM, urlEvent } from '../support/function-url';
 import { declareSegment, fakeSegment } from '../support/wal-files';
 
 let world: AwsWorld;
@@ -91,7 +91,7 @@ describe('held to AWS rules', () => {
   const segments: string[] = [];
 
   it('archiveEndpoint: the first wal-push of a database is stored (its reads of missing keys get 404, not 403)', async () => {
-    const handle = makeArchiveEndpointHandler({ ...functionDeps(world.env, world.clients()), log: captureLog() });
+    const handle = makeArchiveEndpointHandler({ ...functionDeps({ ...world.env, ...world.model.envOf('archiveEndpoint') }, world.clients()), log: captureLog() });
     for (const segno of [4n, 5n, 6n]) {
       const pushed = await asPrincipal('archiveEndpoint', () => pushSegment(handle, 'app', segno));
       expect(pushed.prepare.statusCode).toBe(200);
@@ -102,6 +102,11 @@ describe('held to AWS rules', () => {
     expect(again.statusCode).toBe(200);
     const missing = await world.invoke('archiveEndpoint', handle, urlEvent('GET', '/v1/wal/app/000000010000000000000009'));
     expect(missing.statusCode).toBe(404);
+    // The packaged map gives the fixture's databases to the hosts' role only.
+    expect(world.model.envOf('archiveEndpoint').STRONGBOX_ARCHIVERS).toBe('strongbox-db-host=app,billing');
+    const stranger = { ...IAM, userArn: 'arn:aws:sts::123456789012:assumed-role/some-other-role/i-0def' };
+    const refused = await world.invoke('archiveEndpoint', handle, urlEvent('GET', `/v1/wal/app/${segments[0]}`, { iam: stranger }));
+    expect(refused.statusCode).toBe(403);
   });
 
   it('catalogIndex: indexes WAL records, and one whose object is gone alerts WAL_OBJECT_INVALID through SNS', async () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import schedules from '../../deploy/schedules.json';
+import { encodeArchivers, parseArchivers } from '../../shared/domain/wal/archivers';
 
 // The JavaScript resolvers serverless.yml reads the config file and the image through.
 const require = createRequire(import.meta.url);
@@ -18,6 +19,7 @@ interface ScheduleResolvers {
   secretResources(input: Resolve): Promise<string[]>;
   retentionSchedule(): Promise<string>;
   retentionPolicy(input: Resolve): Promise<string>;
+  archivers(input: Resolve): Promise<string>;
 }
 interface ImageResolvers {
   parseImageUri(uri: string): { account: string; region: string; repository: string; arn: string };
@@ -198,5 +200,32 @@ describe('deploy/schedules.cjs: the monthly restore drill (validationEvents)', (
     ]);
     // The job carries no secret: the drill restores into a throwaway server.
     expect(JSON.stringify(events)).not.toContain('secretsmanager');
+  });
+});
+
+describe('archivers: which host role may archive which database (STRONGBOX_ARCHIVERS)', () => {
+  const db = (name: string, extra: Record<string, string> = {}) => ({ name, secretArn: SECRET, ...extra });
+  const resolve = async (databases: unknown[], archiverRoleArn = '') => resolvers.archivers(variables({ 'param:configFile': await configFile({ databases }), 'param:archiverRoleArn': archiverRoleArn }));
+
+  it('gives every database to the stage\'s archiver role, by role name, as the endpoint parses it', async () => {
+    const text = await resolve([db('app'), db('billing')], 'arn:aws:iam::123456789012:role/hosts/strongbox-db-host');
+    expect(text).toBe('strongbox-db-host=app,billing');
+    expect(parseArchivers(text)).toEqual(new Map([['strongbox-db-host', ['app', 'billing']]]));
+    expect(text).toBe(encodeArchivers([{ name: 'app' }, { name: 'billing' }], 'arn:aws:iam::123456789012:role/hosts/strongbox-db-host'));
+  });
+
+  it('groups databases by their own archiverRole, the others falling back to the stage\'s', async () => {
+    expect(await resolve([db('app'), db('crm', { archiverRole: 'crm-host' }), db('billing')], 'db-host')).toBe('db-host=app,billing;crm-host=crm');
+  });
+
+  it('is empty when no role is named anywhere, and refuses a config that names roles for some databases only', async () => {
+    expect(await resolve([db('app')])).toBe('');
+    await expect(resolve([db('app'), db('crm', { archiverRole: 'crm-host' })])).rejects.toThrow(/database "app" has no archiverRole/);
+    await expect(resolve([db('app', { archiverRole: 'not a role!' })], 'db-host')).rejects.toThrow(/archiverRole must be the IAM role name or ARN/);
+  });
+
+  it('refuses a map over its 3 KB share of the endpoint\'s environment, before deploying', async () => {
+    const many = Array.from({ length: 200 }, (_, index) => db(`database-with-a-long-name-${String(index).padStart(3, '0')}`));
+    await expect(resolve(many, 'db-host')).rejects.toThrow(/over its 3072-byte share/);
   });
 });
