@@ -48,6 +48,14 @@ export function unreachedCalls(model: StackModel): ListedCall[] {
   add('stateMachines', 'SNS on behalf of that state (encrypted topic)', 'kms:GenerateDataKey', model.keyArn, { 'kms:ViaService': `sns.${region}.amazonaws.com` });
   add('stateMachines', 'SNS on behalf of that state (encrypted topic)', 'kms:Decrypt', model.keyArn, { 'kms:ViaService': `sns.${region}.amazonaws.com` });
 
+  // Their logging (CloudWatch Logs vended delivery) and X-Ray tracing (deploy/observability.yml):
+  // AWS documents these actions as taking no resource but '*'.
+  const observability = 'Step Functions, logging and X-Ray tracing of the state machines (deploy/observability.yml)';
+  for (const action of ['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups']) {
+    add('stateMachines', observability, action, '*');
+  }
+  for (const action of ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets']) add('stateMachines', observability, action, '*');
+
   // EventBridge starts the monthly drill.
   if (model.resources.ValidateScheduleToStepFunctionsRole) {
     add('validateSchedule', 'EventBridge (the monthly validation schedule)', 'states:StartExecution', String(model.resolve({ Ref: 'ValidateStateMachine' })));

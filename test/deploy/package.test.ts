@@ -257,6 +257,15 @@ describe('sls package: least privilege', () => {
     expect(statements.find((s) => list(s.Action).includes('logs:PutLogEvents')).Resource).toEqual({ 'Fn::GetAtt': ['DumpLogGroup', 'Arn'] });
   });
 
+  it('never grants a DynamoDB item action on an index (item actions apply to the table only)', () => {
+    const itemActions = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'];
+    const onIndexes = allStatements()
+      .filter((s) => s.Effect === 'Allow' && list<string>(s.Action).some((action) => itemActions.includes(action)))
+      .filter((s) => JSON.stringify(s.Resource).includes('/index/'))
+      .map((s) => `${s.owner}: ${list<string>(s.Action).join(',')}`);
+    expect(onIndexes).toEqual([]);
+  });
+
   it('allows no wildcard action anywhere, and Resource * only where AWS needs it', () => {
     const allows = allStatements().filter((s) => s.Effect === 'Allow');
     expect(allows.length).toBeGreaterThan(20);

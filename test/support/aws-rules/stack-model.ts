@@ -181,6 +181,10 @@ export function stackModel(template: Json, stage = 'test'): StackModel {
       policies: [
         ...list<Json>(role.Properties.Policies).map((policy) => ({ name: String(resolve(policy.PolicyName)), document: resolve(policy.PolicyDocument) })),
         ...own.map((arn) => ({ name: String(arn.Ref), document: resolve(resources[arn.Ref].Properties.PolicyDocument) })),
+        // Stand-alone AWS::IAM::Policy resources attached to this role.
+        ...Object.entries(resources)
+          .filter(([, policy]) => policy.Type === 'AWS::IAM::Policy' && list<Json>(policy.Properties.Roles).some((ref) => ref?.Ref === roleId))
+          .map(([id, policy]) => ({ name: id, document: resolve(policy.Properties.PolicyDocument) })),
       ],
       managedPolicyArns: managed.filter((arn) => !own.includes(arn)).map((arn) => String(resolve(arn))),
     });
