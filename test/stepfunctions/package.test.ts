@@ -79,9 +79,10 @@ describe('sls package: least privilege for the state machines and their function
   });
 
   it.each([
-    ['Restore', 'RestoreStateMachine', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
-    ['RestoreTable', 'RestoreTableStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
-    ['Validate', 'ValidateStateMachine', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
+    // Query twice: on the table (item reads) and on its indexes, in separate statements.
+    ['Restore', 'RestoreStateMachine', ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
+    ['RestoreTable', 'RestoreTableStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
+    ['Validate', 'ValidateStateMachine', ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
   ])('gives the %s function the state machine ARN and only its actions', (fn, machine, actions) => {
     const props = R[`${fn}LambdaFunction`].Properties;
     expect(props.Environment.Variables.STRONGBOX_STATE_MACHINE_ARN).toEqual({ Ref: machine });

@@ -142,9 +142,28 @@ export async function execute(definition: Json, input: Json, handlers: Record<st
     overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((state) => [state, 0])) },
     context: { Execution: { Name: name, Input: input, StartTime: '2026-11-24T04:00:00.000Z' }, State: { EnteredTime: '2026-11-24T04:00:01.000Z', Name: 'state' } },
   });
+  // Step Functions refuses a state's input or output over 256 KB (States.DataLimitExceeded):
+  // every state of the local run is held to it.
+  const oversized: string[] = [];
+  const watched = (async () => {
+    for await (const event of execution.eventLogs) {
+      if (!('state' in event) || !event.state) continue;
+      for (const [what, value] of [['input', event.state.input], ['output', event.state.output]] as const) {
+        const bytes = value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
+        if (bytes > STATE_DATA_LIMIT) oversized.push(`${event.state.name} ${what}: ${bytes} bytes`);
+      }
+    }
+  })();
+  let result: { output?: Json; error?: Error };
   try {
-    return { output: await execution.result };
+    result = { output: await execution.result };
   } catch (error) {
-    return { error: error as Error };
+    result = { error: error as Error };
   }
+  await watched;
+  if (oversized.length) return { error: Object.assign(new Error(`over Step Functions' 256 KB: ${oversized.join('; ')}`), { name: 'States.DataLimitExceeded' }) };
+  return result;
 }
+
+/** Step Functions' limit on a state's input and output, and an execution's input (256 KB). */
+export const STATE_DATA_LIMIT = 256 * 1024;
