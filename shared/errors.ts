@@ -182,6 +182,25 @@ export class TaskLaunchError extends StrongboxError {
   }
 }
 
+/**
+ * An object larger than storage can hold in one piece (S3: 5 TiB): refused from the size
+ * estimate before anything is uploaded, or as soon as a stream passes the limit (its
+ * multipart upload is then aborted).
+ */
+export class ObjectTooLargeError extends StrongboxError {
+  constructor(bytes: number, limitBytes: number, what: 'estimate' | 'stream', options?: { cause?: unknown }) {
+    const size = (n: number): string => `${(n / 1024 ** 4).toFixed(2)} TiB (${n} bytes)`;
+    super(
+      'OBJECT_TOO_LARGE',
+      what === 'estimate'
+        ? `the object is expected to be ${size(bytes)}, over the ${size(limitBytes)} one object can hold; nothing was uploaded`
+        : `the stream passed ${size(limitBytes)}, the most one object can hold; the upload was aborted and nothing was stored`,
+      'S3 stores at most 5 TiB per object: compress the backup (--compression zstd), or take a logical backup of some tables (--table) instead of the whole database',
+      options,
+    );
+  }
+}
+
 /** The operation was stopped by a signal (SIGTERM from ECS, Ctrl-C). */
 export class InterruptedError extends StrongboxError {
   /** `why`, when the sender of the signal is known (e.g. local mode stopping), follows the signal's name. */
