@@ -6,9 +6,10 @@ import type { BackupEntry } from '../domain/backup';
 import { StrongboxError } from '../errors';
 import { isOnPath, parseHistory, timelinePath, type HistoryEntry } from '../domain/wal/history';
 import { defaultTimeline, listTimelines } from '../domain/wal/live-timeline';
-import { describeGaps, requiredSegments } from '../domain/wal/continuity';
+import { describeGaps, timelineForSegment } from '../domain/wal/continuity';
 import { walRecordKey } from '../domain/wal/keys';
-import { formatLsn, historyName, parseLsn, segnoOfLsn } from '../domain/wal/names';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, historyName, parseLsn, parseWalName, segmentName, segnoOfLsn } from '../domain/wal/names';
+import { coverageGaps, pathCoverage, stretchSegnos, type WalRange } from '../domain/wal/ranges';
 import { planPitr, type ArchiveView, type BaseCandidate, type PitrPlan, type ResolvedTarget } from '../domain/wal/pitr-plan';
 import { recoveryTargetSettings, type PitrTarget } from '../domain/wal/pitr-target';
 import type { Clock, Log } from '../ports';
@@ -89,19 +90,45 @@ async function readHistory(deps: PitrDeps, database: string, timeline: number): 
   return parseHistory(text, timeline);
 }
 
-/** The archive as the catalog records it, along the path to `timeline`. */
+/**
+ * The archive as the catalog records it, along the path to `timeline`: the archived ranges
+ * of the path's timelines (one Query each; items by gaps, not by segments), each gap the
+ * ranges show from `fromSegno` on checked against the segment records in its span (a
+ * record a range missed counts; nothing is written: this plan may only read), and the
+ * times of the range ends a timeline switch cuts (one GetItem each).
+ */
 async function archiveView(deps: PitrDeps, database: string, fromSegno: bigint, timeline: number): Promise<ArchiveView> {
   const path = timelinePath(timeline, timeline === 1 ? [] : await readHistory(deps, database, timeline));
-  const archived = new Map<string, string>();
-  let segmentSize: number | undefined;
-  for (const stretch of path) {
-    for (const record of await deps.walCatalog.listSegments(database, stretch.timeline, fromSegno)) {
-      if (record.kind !== 'segment') continue;
-      archived.set(record.name, record.archivedAt);
-      segmentSize ??= record.size;
+  const ranges: WalRange[] = [];
+  for (const stretch of path) ranges.push(...(await deps.walCatalog.listRanges(database, stretch.timeline)));
+  const segmentSize = await segmentSizeOf(deps, database, ranges);
+  let covered = pathCoverage(path, ranges, segmentSize);
+  const highest = covered.at(-1)?.to;
+  if (highest !== undefined && highest >= fromSegno) {
+    for (const gap of coverageGaps(path, covered, fromSegno, highest, segmentSize).slice(0, GAPS_CHECKED)) {
+      ranges.push(...(await deps.walCatalog.recordedRuns(database, gap.timeline, gap.from, gap.to, segmentSize)));
     }
+    covered = pathCoverage(path, ranges, segmentSize);
   }
-  return { path, archived, ...(segmentSize ? { segmentSize } : {}) };
+  const endTimes: Record<string, string> = {};
+  for (const end of covered.flatMap((run) => [run.first, run.last])) {
+    if (end.archivedAt !== undefined || end.name in endTimes) continue;
+    const record = await deps.walCatalog.getWal(database, end.name);
+    if (record) endTimes[end.name] = record.archivedAt;
+  }
+  return { path, ranges, endTimes, segmentSize };
+}
+
+/** At most this many gaps are checked against the segment records while planning (each costs a Query). */
+const GAPS_CHECKED = 100;
+
+/** The archive's segment size: as its ranges say, else the size of the record at a range's end (every segment of a database has one size). */
+async function segmentSizeOf(deps: PitrDeps, database: string, ranges: readonly WalRange[]): Promise<number> {
+  const stated = ranges.find((range) => range.segmentSize !== undefined)?.segmentSize;
+  if (stated !== undefined) return stated;
+  const end = ranges.at(-1)?.last.name;
+  const record = end ? await deps.walCatalog.getWal(database, end) : undefined;
+  return record?.kind === 'segment' ? record.size : DEFAULT_SEGMENT_SIZE;
 }
 
 /**
@@ -165,27 +192,61 @@ export async function planRecovery(deps: PitrDeps, database: string, target: Pit
   return { plan, entry: entries.find((entry) => entry.id === plan.base.id)! };
 }
 
-/** How many storage HEADs run at once while proving the plan's WAL is really stored. */
+/** How many storage HEADs run at once while checking that the plan's WAL is stored. */
 const HEAD_CONCURRENCY = 16;
+/** Segments checked in storage besides the ends of each stretch; a plan needing at most this many checks them all. */
+export const STORAGE_SAMPLE = 64;
+
+/**
+ * Which of the plan's segments to look for in storage: all of them when they are few
+ * (STORAGE_SAMPLE or fewer); else the first and last segment of each timeline's stretch
+ * of the plan and STORAGE_SAMPLE others drawn at random (`random`, default Math.random).
+ * Why that is enough: a record is written only after its segment's bytes were verified in
+ * storage, and what removes stored WAL in the normal course — retention — removes the
+ * oldest first, which the first segment catches; the last one catches a tail not stored
+ * yet; a lost prefix, bucket or lifecycle rule shows in the sample with near certainty.
+ * A single object deleted by hand in the middle may pass: recovery then stops at it
+ * (wal-fetch exits 200, PostgreSQL does not promote, and the report names it), and
+ * `strongbox validate` and the reconciliation with storage find it first.
+ */
+export function storageChecks(plan: PitrPlan, archive: ArchiveView, random: () => number = Math.random): string[] {
+  const segmentSize = archive.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  const first = parseWalName(plan.wal.first, segmentSize).segno!;
+  const last = parseWalName(plan.wal.last, segmentSize).segno!;
+  const nameAt = (segno: bigint) => segmentName(timelineForSegment(archive.path, segno, segmentSize), segno, segmentSize);
+  const names = new Set<string>();
+  if (last - first + 1n <= BigInt(STORAGE_SAMPLE)) {
+    for (let segno = first; segno <= last; segno += 1n) names.add(nameAt(segno));
+    return [...names];
+  }
+  for (const stretch of stretchSegnos(archive.path, segmentSize)) {
+    const low = stretch.from > first ? stretch.from : first;
+    const high = stretch.to !== undefined && stretch.to < last ? stretch.to : last;
+    if (low <= high) names.add(nameAt(low)).add(nameAt(high));
+  }
+  const span = Number(last - first + 1n);
+  for (let index = 0; index < STORAGE_SAMPLE; index += 1) names.add(nameAt(first + BigInt(Math.floor(random() * span))));
+  return [...names].sort((a, b) => a.slice(8).localeCompare(b.slice(8)));
+}
 
 /**
  * The catalog says the WAL is there; storage must agree (an object deleted behind the
- * catalog's back would stop recovery half-way). Throws WAL_GAP naming what is missing.
+ * catalog's back would stop recovery half-way). Looks for the records `storageChecks`
+ * chooses. Throws WAL_GAP naming what is missing.
  */
 async function assertStored(deps: PitrDeps, database: string, plan: PitrPlan, archive: ArchiveView): Promise<void> {
-  const endLsn = parseLsn(plan.reach.lsn) - 1n;
-  const names = requiredSegments({ path: archive.path, startLsn: plan.base.startLsn, endLsn: endLsn < plan.base.startLsn ? plan.base.startLsn : endLsn, segmentSize: archive.segmentSize }).filter((name) => archive.archived.has(name));
-  const wanted = names.slice(0, names.indexOf(plan.wal.last) + 1);
+  const wanted = storageChecks(plan, archive);
   const missing: string[] = [];
   for (let index = 0; index < wanted.length; index += HEAD_CONCURRENCY) {
     const batch = wanted.slice(index, index + HEAD_CONCURRENCY);
     const heads = await Promise.all(batch.map((name) => deps.storage.head(walRecordKey(database, name))));
     batch.forEach((name, i) => heads[i] === undefined && missing.push(name));
   }
+  deps.log.info('pitr WAL checked in storage', { database, segments: plan.wal.count, checked: wanted.length, missing: missing.length });
   if (missing.length > 0) {
     throw new StrongboxError(
       'WAL_GAP',
-      `the catalog lists WAL that storage no longer holds: ${describeGaps(missing, { segmentSize: archive.segmentSize })}`,
+      `the catalog lists WAL that storage no longer holds: ${describeGaps(missing, { segmentSize: archive.segmentSize })}${wanted.length < plan.wal.count ? ` (${wanted.length} of the plan's ${plan.wal.count} segments were checked)` : ''}`,
       'recovery would stop there: choose a target before it, re-archive the segments from pg_wal if the server still has them, then run `strongbox catalog rebuild`',
     );
   }

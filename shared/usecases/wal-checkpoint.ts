@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Catalog } from '../adapters/catalog/catalog';
-import type { ArchiveStatus, RestorePoint, WalCatalog } from '../adapters/catalog/wal-catalog';
+import { MAX_REPORTED_GAPS, type ArchiveStatus, type RestorePoint, type WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { ArchiverStats, WalPosition, WalServer } from '../adapters/postgres/wal-server';
 import type { PgConnection } from '../adapters/postgres/types';
 import { archiveLagAlertType, ARCHIVE_LAG_WARNING_SECONDS } from '../domain/alerts/archive-lag';
@@ -163,10 +163,10 @@ async function checkpoint(deps: WalCheckpointDeps, request: WalCheckpointRequest
     ...(stats.lastArchivedWal ? { archivedThrough: stats.lastArchivedWal } : {}),
     ...(request.indexGraceMs !== undefined ? { graceMs: request.indexGraceMs } : {}),
   });
-  if (gap.missing.length > 0) {
+  if (gap.missingCount > 0) {
     await alert({
       type: 'WAL_GAP',
-      message: `the WAL archive of ${database} lacks ${gap.missing.length} segment(s) since base backup ${gap.baseBackupId}: ${gap.described}`,
+      message: `the WAL archive of ${database} lacks ${gap.missingCount} segment(s) since base backup ${gap.baseBackupId}: ${gap.described}`,
       hint: 'point-in-time recovery cannot cross the gap: take a new base backup now; restores to points before the gap still work',
       code: 'WAL_GAP',
     });
@@ -181,7 +181,9 @@ async function checkpoint(deps: WalCheckpointDeps, request: WalCheckpointRequest
     failedCount: stats.failedCount,
     ...(stats.lastFailedWal ? { lastFailedWal: stats.lastFailedWal } : {}),
     ...(stats.lastFailedAt ? { lastFailedAt: stats.lastFailedAt } : {}),
-    gap: gap.missing,
+    gaps: gap.missing.slice(0, MAX_REPORTED_GAPS),
+    gapSegments: gap.missingCount,
+    gapRanges: gap.missing.length,
     timeline: switched.timeline,
     timelineSource: 'checkpoint',
   };

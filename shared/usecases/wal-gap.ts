@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { BackupEntry } from '../domain/backup';
-import { describeGaps, findGaps, requiredSegments } from '../domain/wal/continuity';
+import { describeGapRanges, type GapRange } from '../domain/wal/continuity';
 import { isOnPath, parseHistory, timelinePath, type TimelineSegment } from '../domain/wal/history';
-import { parseLsn, parseWalName } from '../domain/wal/names';
+import { parseLsn, parseWalName, segnoOfLsn } from '../domain/wal/names';
+import { coverageGaps, gapSegmentCount, namedGaps, pathCoverage, type SegnoGap, type WalRange } from '../domain/wal/ranges';
 import type { Log } from '../ports';
 
 /** What a base backup entry says about its WAL (the `base` part of a base backup's entry). */
@@ -18,13 +19,17 @@ export interface GapCheck {
   /** False when there was nothing to check against (see `warnings`). */
   checked: boolean;
   baseBackupId?: string;
-  /** Segments PostgreSQL archived (at or before pg_stat_archiver's last) that the catalog lacks. */
-  missing: string[];
+  /** Runs of segments PostgreSQL archived (at or before pg_stat_archiver's last) that the catalog lacks. */
+  missing: GapRange[];
+  /** How many segments `missing` holds. */
+  missingCount: number;
   /** `missing` for people (ranges). */
   described: string;
   /** Newer segments not archived yet: lag, not a hole. */
-  pending: string[];
+  pending: GapRange[];
   warnings: string[];
+  /** How much of the catalog the check read: range items, and segment records read to check a gap. */
+  reads: { ranges: number; records: number };
 }
 
 export interface GapDeps {
@@ -39,13 +44,20 @@ function baseWal(entry: BackupEntry): BaseWal | undefined {
   return base && typeof base.startLsn === 'string' && typeof base.timeline === 'number' ? { startLsn: base.startLsn, timeline: base.timeline } : undefined;
 }
 
+/** At most this many gaps are checked against the segment records in one run (each costs a Query). */
+const GAPS_CHECKED = 100;
+
 /**
- * Lists the segments a recovery from the newest VERIFIED base backup up to `switched` needs,
- * and which of them the WAL catalog lacks. A segment counts as missing only when PostgreSQL
- * already archived it (at or before `archivedThrough`, pg_stat_archiver's last); after one
- * re-read `graceMs` later, since the catalog indexes a record a few seconds after it is
- * written. Without a base backup, or across a timeline switch without its history, it
- * checks nothing and says why in `warnings`.
+ * Finds the segments a recovery from the newest VERIFIED base backup up to `switched` needs
+ * and the WAL catalog lacks, from the archived ranges of the timelines on the way (their
+ * number depends on the gaps, not on the segments). Each gap the ranges show is checked
+ * against the segment records in its span (a record a range missed — a writer died
+ * between the two writes — is put back into the ranges), and the ranges' items are
+ * compacted. A segment counts as missing only when PostgreSQL already archived it (at or
+ * before `archivedThrough`, pg_stat_archiver's last); after one re-read `graceMs` later,
+ * since the catalog indexes a record a few seconds after it is written. Without a base
+ * backup, or across a timeline switch without its history, it checks nothing and says why
+ * in `warnings`.
  *
  * @throws CatalogError when a catalog cannot be read; WAL_HISTORY_INVALID for a bad history.
  */
@@ -54,7 +66,8 @@ export async function findArchiveGap(
   request: { database: string; switched: { lsn: string; segment: string; timeline: number }; segmentSize: number; archivedThrough?: string; graceMs?: number },
 ): Promise<GapCheck> {
   const { database, switched, segmentSize } = request;
-  const unchecked = (warning: string, baseBackupId?: string): GapCheck => ({ checked: false, ...(baseBackupId ? { baseBackupId } : {}), missing: [], described: '', pending: [], warnings: [warning] });
+  const reads = { ranges: 0, records: 0 };
+  const unchecked = (warning: string, baseBackupId?: string): GapCheck => ({ checked: false, ...(baseBackupId ? { baseBackupId } : {}), missing: [], missingCount: 0, described: '', pending: [], warnings: [warning], reads });
   const bases = await deps.catalog.listByDatabase(database, { kind: 'base' });
   const newest = bases.find((entry) => entry.state === 'VERIFIED' && !entry.deleting && baseWal(entry) !== undefined);
   if (!newest) return unchecked(`no VERIFIED base backup of ${database} yet: the archive's continuity cannot be checked (take one: point-in-time recovery needs it)`);
@@ -73,42 +86,69 @@ export async function findArchiveGap(
   // A base backup that began after the switch (it ran meanwhile) needs nothing before it yet.
   const startLsn = parseLsn(base.startLsn);
   const endLsn = parseLsn(switched.lsn) - 1n;
-  const required = endLsn < startLsn ? [] : requiredSegments({ path, startLsn, endLsn, segmentSize });
+  const span = endLsn < startLsn ? undefined : { from: segnoOfLsn(startLsn, segmentSize), to: segnoOfLsn(endLsn, segmentSize) };
   const through = request.archivedThrough === undefined ? undefined : /^[0-9A-F]{24}/.exec(request.archivedThrough)?.[0];
-  const archivedByServer = (name: string) => through !== undefined && name <= through;
-  let missing = findGaps(required, await archivedNames(deps.walCatalog, database, required, segmentSize));
-  if (missing.some(archivedByServer) && (request.graceMs ?? 5_000) > 0) {
+  const timelines = [...new Set(path.map((stretch) => stretch.timeline))];
+  let gaps = span ? await missingAlong(deps.walCatalog, database, path, timelines, span, segmentSize, reads) : [];
+  if (gaps.some((gap) => splitAt(gap, through, segmentSize).archived) && (request.graceMs ?? 5_000) > 0) {
     await sleep(request.graceMs ?? 5_000);
-    missing = findGaps(required, await archivedNames(deps.walCatalog, database, required, segmentSize));
+    gaps = await missingAlong(deps.walCatalog, database, path, timelines, span!, segmentSize, reads);
   }
-  const holes = missing.filter(archivedByServer);
-  const pending = missing.filter((name) => !archivedByServer(name));
-  const described = holes.length ? describeGaps(holes, { segmentSize }) : '';
-  deps.log.info('WAL continuity checked', { database, baseBackupId: newest.id, required: required.length, missing: holes.length, pending: pending.length });
+  const holes: SegnoGap[] = [];
+  const waiting: SegnoGap[] = [];
+  for (const gap of gaps) {
+    const { archived, pending } = splitAt(gap, through, segmentSize);
+    if (archived) holes.push(archived);
+    if (pending) waiting.push(pending);
+  }
+  const missing = namedGaps(holes, segmentSize);
+  const pending = namedGaps(waiting, segmentSize);
+  const missingCount = gapSegmentCount(missing);
+  const pendingCount = gapSegmentCount(pending);
+  const described = missing.length ? describeGapRanges(missing) : '';
+  deps.log.info('WAL continuity checked', { database, baseBackupId: newest.id, required: span ? Number(span.to - span.from + 1n) : 0, missing: missingCount, pending: pendingCount, rangeItems: reads.ranges, recordsRead: reads.records });
   return {
     checked: true,
     baseBackupId: newest.id,
-    missing: holes,
+    missing,
+    missingCount,
     described,
     pending,
-    warnings: pending.length ? [`${pending.length} segment(s) up to ${pending.at(-1)} are not archived yet`] : [],
+    warnings: pendingCount ? [`${pendingCount} segment(s) up to ${pending.at(-1)!.last} are not archived yet`] : [],
+    reads,
   };
 }
 
-/** The recorded segment names among `required`, one ranged query per timeline. */
-async function archivedNames(walCatalog: WalCatalog, database: string, required: readonly string[], segmentSize: number): Promise<Set<string>> {
-  const byTimeline = new Map<number, bigint[]>();
-  for (const name of required) {
-    const parsed = parseWalName(name, segmentSize);
-    const range = byTimeline.get(parsed.timeline);
-    if (!range) byTimeline.set(parsed.timeline, [parsed.segno!, parsed.segno!]);
-    else range[1] = parsed.segno!;
+/** Splits a gap at `through` (names at or before it PostgreSQL archived already; the rest is pending). */
+function splitAt(gap: SegnoGap, through: string | undefined, segmentSize: number): { archived?: SegnoGap; pending?: SegnoGap } {
+  if (through === undefined) return { pending: gap };
+  const last = parseWalName(through, segmentSize);
+  if (gap.timeline < last.timeline) return { archived: gap };
+  if (gap.timeline > last.timeline || gap.from > last.segno!) return { pending: gap };
+  if (gap.to <= last.segno!) return { archived: gap };
+  return { archived: { ...gap, to: last.segno! }, pending: { ...gap, from: last.segno! + 1n } };
+}
+
+/**
+ * The gaps along `path` in `span`, from the timelines' ranges (compacted on the way), each
+ * checked against the segment records in it: records found there are put back into the
+ * ranges and no longer count as missing.
+ */
+async function missingAlong(walCatalog: WalCatalog, database: string, path: readonly TimelineSegment[], timelines: readonly number[], span: { from: bigint; to: bigint }, segmentSize: number, reads: GapCheck['reads']): Promise<SegnoGap[]> {
+  const ranges: WalRange[] = [];
+  for (const timeline of timelines) {
+    const compacted = await walCatalog.compactRanges(database, timeline);
+    reads.ranges += compacted.read;
+    ranges.push(...compacted.ranges);
   }
-  const names = new Set<string>();
-  for (const [timeline, [from, to]] of byTimeline) {
-    for (const record of await walCatalog.listSegments(database, timeline, from, to, segmentSize)) {
-      if (record.kind === 'segment') names.add(record.name);
-    }
+  const gaps = coverageGaps(path, pathCoverage(path, ranges, segmentSize), span.from, span.to, segmentSize);
+  const repaired: WalRange[] = [];
+  for (const gap of gaps.slice(0, GAPS_CHECKED)) {
+    const found = await walCatalog.recordedRuns(database, gap.timeline, gap.from, gap.to, segmentSize);
+    reads.records += found.reduce((sum, run) => sum + Number(run.to - run.from + 1n), 0);
+    repaired.push(...found);
   }
-  return names;
+  if (repaired.length === 0) return gaps;
+  await walCatalog.addRanges(database, repaired, segmentSize);
+  return coverageGaps(path, pathCoverage(path, [...ranges, ...repaired], segmentSize), span.from, span.to, segmentSize);
 }

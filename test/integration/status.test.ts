@@ -155,7 +155,7 @@ describe('strongbox status on a real stack', () => {
     expect(app.archive.lastArchivedWal).toBe(after.at(-1));
     expect(app.archive.rpoNowSeconds).toBeLessThan(600);
     // The checkpoint saw the same hole.
-    expect(app.archive.reportedGap).toEqual([missing]);
+    expect(app.archive.reportedGap).toEqual([{ first: missing, last: missing, count: 1 }]);
   });
 
   it('reads by keys only, a handful of requests', () => {

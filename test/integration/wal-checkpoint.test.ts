@@ -82,7 +82,7 @@ describe('runWalCheckpoint', () => {
     expect(await walCatalog.getRestorePoint('app1', result.restorePoint!.name)).toEqual(result.restorePoint);
     expect(await good.archived()).toContain(result.switched.segment);
     const status = await walCatalog.getArchiveStatus('app1');
-    expect(status).toMatchObject({ lastArchivedWal: result.switched.segment, lagSeconds: result.lagSeconds, failedCount: 0, gap: [] });
+    expect(status).toMatchObject({ lastArchivedWal: result.switched.segment, lagSeconds: result.lagSeconds, failedCount: 0, gaps: [], gapSegments: 0, gapRanges: 0 });
     expect(d.log.lines.some((line) => line.message === 'WAL continuity checked' && line.attributes?.missing === 0)).toBe(true);
   });
 
@@ -102,13 +102,14 @@ describe('runWalCheckpoint', () => {
     const result = await runWalCheckpoint(d, { database: 'app2', connection: good.conn, waitMs: 20_000, pollMs: 100, indexGraceMs: 500 }).finally(stopIndexer);
 
     // Assess
-    expect(result.gap.missing).toEqual([hole]);
+    expect(result.gap.missing).toEqual([{ first: hole, last: hole, count: 1 }]);
     expect(result.alerts).toEqual(['WAL_GAP']);
     expect(d.alerts.published).toHaveLength(1);
     expect(d.alerts.published[0]).toMatchObject({ type: 'WAL_GAP', severity: 'SEV2', database: 'app2', code: 'WAL_GAP' });
     expect(d.alerts.published[0]!.message).toContain(`${hole} (1 segment)`);
     expect(d.alerts.published[0]!.hint).toMatch(/take a new base backup/);
-    expect((await walCatalog.getArchiveStatus('app2'))!.gap).toEqual([hole]);
+    // The status item holds runs and counts, never every name.
+    expect(await walCatalog.getArchiveStatus('app2')).toMatchObject({ gaps: [{ first: hole, last: hole, count: 1 }], gapSegments: 1, gapRanges: 1 });
   });
 
   it('no VERIFIED base backup yet: a warning in the result, no alert', async () => {

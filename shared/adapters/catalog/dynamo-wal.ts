@@ -1,8 +1,10 @@
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { assertDatabaseName } from '../../domain/keys';
-import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
+import { assertSegmentSize, DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
 import type { WalRecord } from '../../domain/wal/record';
+import { rangesOfSegments, type WalRange } from '../../domain/wal/ranges';
+import { DynamoWalRanges } from './dynamo-wal-ranges';
 import { CatalogError, ConflictError, InputError } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
 import type { ArchiveStatus, IndexedWalRecord, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from './wal-catalog';
@@ -22,6 +24,7 @@ import { catalogRequest, conditionalWrite } from './sdk-errors';
  * | `WALMETA#<db>`          | `STATUS`      | the archiver's last measured status    |
  * | `WALMETA#<db>`          | `RETENTION`   | a WAL deletion retention has not finished |
  * | `WALRP#<db>`            | point name    | named restore points                   |
+ * | `WALRANGE#<db>#<TTTTTTTT>` | first segment's name tail | a run of archived segments (dynamo-wal-ranges.ts) |
  */
 
 /** Tuning of DynamoWalCatalog. */
@@ -81,12 +84,26 @@ function defined(values: object): Item {
 }
 
 /**
+ * A segment record's size is its cluster's segment size (the endpoint checked the header);
+ * a record with another (never written by the endpoint) counts with the default size.
+ */
+function segmentSizeOf(record: WalRecord): number {
+  try {
+    assertSegmentSize(record.size);
+    return record.size;
+  } catch {
+    return DEFAULT_SEGMENT_SIZE;
+  }
+}
+
+/**
  * The WAL catalog on the backup catalog's DynamoDB table. Conditional writes keep records
  * write-once and timeline summaries monotonic. Throws only Strongbox errors:
  * ConflictError, CatalogError, InputError and BAD_WAL_NAME / BAD_LSN.
  */
 export class DynamoWalCatalog implements WalCatalog {
   private readonly pageSize: number;
+  private readonly ranges: DynamoWalRanges;
 
   /** `client` should omit undefined values (see `toDocumentClient`); `tableName` has the schema of schema.ts. */
   constructor(
@@ -95,6 +112,7 @@ export class DynamoWalCatalog implements WalCatalog {
     options: DynamoWalCatalogOptions = {},
   ) {
     this.pageSize = options.pageSize ?? 500;
+    this.ranges = new DynamoWalRanges(client, tableName, this.pageSize, (database, name) => this.getWal(database, name));
   }
 
   async recordWal(record: WalRecord, indexedAt: string): Promise<'created' | 'exists'> {
@@ -107,12 +125,14 @@ export class DynamoWalCatalog implements WalCatalog {
       const put = new PutCommand({ TableName: this.tableName, Item: { ...defined(record), indexedAt, ...key }, ConditionExpression: 'attribute_not_exists(pk)' });
       if (await this.conditional(action, () => this.client.send(put))) {
         await this.raiseTimeline(record, indexedAt);
+        await this.addToRanges([record]);
         return 'created';
       }
       const existing = await this.getWal(record.database, record.name);
       if (existing && existing.sha256 === record.sha256) {
-        // A crash between the put and the summary's update is repaired by the retry.
+        // A crash between the put and the summary's (or the ranges') update is repaired by the retry.
         await this.raiseTimeline(record, indexedAt);
+        await this.addToRanges([existing]);
         return 'exists';
       }
       if (existing) {
@@ -134,12 +154,14 @@ export class DynamoWalCatalog implements WalCatalog {
       }
       return { record, key };
     });
+    const recorded: WalRecord[] = [];
     for (let start = 0; start < keyed.length; start += BATCH_GET_MAX) {
       const slice = keyed.slice(start, start + BATCH_GET_MAX);
       const found = await this.batchGet(slice.map(({ key }) => key));
       const absent: Item[] = [];
       for (const { record, key } of slice) {
         const existing = found.get(`${key.pk}\u0000${key.sk}`);
+        if (!existing || existing.sha256 === record.sha256) recorded.push(record);
         if (!existing) absent.push({ ...defined(record), indexedAt, ...key });
         else if (existing.sha256 === record.sha256) result.existing += 1;
         else result.conflicts.push({ name: record.name, database: record.database, recorded: String(existing.sha256), offered: record.sha256 });
@@ -156,7 +178,41 @@ export class DynamoWalCatalog implements WalCatalog {
       if (!current || current.name < record.name) highest.set(id, record);
     }
     for (const record of highest.values()) await this.raiseTimeline(record, indexedAt);
+    await this.addToRanges(recorded);
     return result;
+  }
+
+  listRanges(database: string, timeline: number): Promise<WalRange[]> {
+    return this.ranges.list(database, timeline);
+  }
+
+  recordedRuns(database: string, timeline: number, fromSegno: bigint, toSegno: bigint, segmentSize: number): Promise<WalRange[]> {
+    return this.ranges.recordedRuns(database, walPk(database, hex8(timeline)), timeline, fromSegno, toSegno, segmentSize);
+  }
+
+  addRanges(database: string, runs: readonly WalRange[], segmentSize: number): Promise<void> {
+    return this.ranges.add(database, runs, segmentSize);
+  }
+
+  compactRanges(database: string, timeline: number): ReturnType<WalCatalog['compactRanges']> {
+    return this.ranges.compact(database, timeline);
+  }
+
+  /** Adds recorded segments (other kinds are skipped) to their timelines' ranges, one run at a time. */
+  private async addToRanges(records: readonly WalRecord[]): Promise<void> {
+    const groups = new Map<string, WalRecord[]>();
+    for (const record of records) {
+      if (record.kind !== 'segment') continue;
+      const id = `${record.database}\u0000${segmentSizeOf(record)}`;
+      const group = groups.get(id);
+      if (group) group.push(record);
+      else groups.set(id, [record]);
+    }
+    for (const group of groups.values()) {
+      const database = group[0]!.database;
+      const size = segmentSizeOf(group[0]!);
+      await this.ranges.add(database, rangesOfSegments(group, size), size);
+    }
   }
 
   async getWal(database: string, name: string): Promise<IndexedWalRecord | undefined> {
@@ -273,6 +329,8 @@ export class DynamoWalCatalog implements WalCatalog {
   }
 
   async deleteWalRecords(database: string, names: readonly string[]): Promise<void> {
+    // Out of the ranges first: a range never claims a segment whose record is gone.
+    await this.ranges.subtract(database, names);
     const keys = names.map((name) => {
       const { pk, sk } = walKey(database, name);
       return { pk, sk };

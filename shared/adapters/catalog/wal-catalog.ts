@@ -1,4 +1,6 @@
 import type { WalRetentionMark } from '../../domain/retention/types';
+import type { GapRange } from '../../domain/wal/continuity';
+import type { WalRange } from '../../domain/wal/ranges';
 import type { WalRecord } from '../../domain/wal/record';
 
 /** A WAL record as the catalog holds it: the stored record plus when it was indexed. */
@@ -25,7 +27,15 @@ export interface ArchiveStatus {
   failedCount?: number;
   lastFailedWal?: string;
   lastFailedAt?: string;
-  /** Segment names missing since the last base backup (empty or absent: none). */
+  /**
+   * Runs of segments missing since the last base backup, the first MAX_REPORTED_GAPS of
+   * them (empty or absent: none): the item stays small whatever the archive lacks.
+   */
+  gaps?: GapRange[];
+  /** How many segments are missing in all, and in how many runs (`gaps` may list fewer). */
+  gapSegments?: number;
+  gapRanges?: number;
+  /** Missing segment names, as checkpoints before ranges stored them: read, never written. */
   gap?: string[];
   /**
    * The timeline the live server was on at `measuredAt`: read by the checkpoint from the
@@ -34,6 +44,9 @@ export interface ArchiveStatus {
   timeline?: number;
   timelineSource?: 'checkpoint' | 'promotion';
 }
+
+/** At most this many gap runs are stored in the archive status (about 100 bytes each). */
+export const MAX_REPORTED_GAPS = 100;
 
 /** One page of a listing; `next` is given back as `after` to read the following page. */
 export interface WalPage {
@@ -58,6 +71,11 @@ export interface RestorePoint {
  * - Names and database names are validated first: StrongboxError BAD_WAL_NAME,
  *   InputError for a database name.
  * - A record is written once: the same name with other bytes is a ConflictError.
+ * - Segment records are also kept as ranges (runs of consecutive segments per timeline,
+ *   see domain/wal/ranges.ts): recording a segment adds it to its timeline's ranges once
+ *   its record is written; deleting records takes them out of the ranges first. A range
+ *   only ever claims recorded segments; a recorded segment a range lacks (a writer that
+ *   died between the two writes) is found by `recordedRuns` and repaired by `addRanges`.
  * - Lists read keys (Query), paged to the end; never a Scan.
  * - Every other failure is a CatalogError with a hint; SDK errors never leak.
  */
@@ -82,6 +100,26 @@ export interface WalCatalog {
    * segment numbers `fromSegno`..`toSegno` (inclusive; `segmentSize` turns them into names).
    */
   listSegments(database: string, timeline: number, fromSegno?: bigint, toSegno?: bigint, segmentSize?: number): Promise<IndexedWalRecord[]>;
+  /**
+   * The archived ranges of one timeline (segments only, never `.partial`), joined and
+   * ascending: one Query over the timeline's range items, whose number depends on the gaps
+   * (and on ranges concurrent indexing has not merged yet), never on the segments.
+   */
+  listRanges(database: string, timeline: number): Promise<WalRange[]>;
+  /**
+   * The runs of segment records of one timeline with numbers `fromSegno`..`toSegno`, read
+   * from the records themselves (page by page; memory holds the runs, not the records):
+   * how a gap the ranges show is checked against the truth. Costs one item per record in
+   * the span, so callers ask only about spans the ranges say are missing.
+   */
+  recordedRuns(database: string, timeline: number, fromSegno: bigint, toSegno: bigint, segmentSize: number): Promise<WalRange[]>;
+  /** Adds runs of recorded segments to their timelines' ranges (a repair; idempotent). */
+  addRanges(database: string, runs: readonly WalRange[], segmentSize: number): Promise<void>;
+  /**
+   * Joins a timeline's range items that touch or overlap (left by writers that died
+   * half-way): returns the ranges, how many items were read and how many removed.
+   */
+  compactRanges(database: string, timeline: number): Promise<{ ranges: WalRange[]; read: number; removed: number }>;
   /** `.history` records, ascending (by timeline). */
   listHistories(database: string): Promise<IndexedWalRecord[]>;
   /** `.backup` label records, ascending by name. */
@@ -116,7 +154,9 @@ export interface WalCatalog {
   countSegmentsBelow(database: string, timeline: number, belowName: string): Promise<number>;
   /**
    * Deletes the records of these WAL files (any kind) in batches; records already gone
-   * are not an error. Never touches storage: the caller deletes the objects first.
+   * are not an error. Segments are taken out of their timeline's ranges first (a cut in
+   * the middle of a range splits it). Never touches storage: the caller deletes the
+   * objects first.
    */
   deleteWalRecords(database: string, names: readonly string[]): Promise<void>;
   /** The WAL deletion retention marked and did not finish, as stored (unchecked), or undefined. */

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { StrongboxConfig } from '../../config';
 import { formatDuration, formatTime, statusHtml, type DatabaseStatus } from '../../domain/status';
-import { describeGaps } from '../../domain/wal/continuity';
+import { describeGapRanges } from '../../domain/wal/continuity';
 import { InputError, StorageError } from '../../errors';
 import { configuredDatabaseNames, resolveDatabase } from '../../local/databases';
 import type { HomePaths } from '../../local/home';
@@ -80,7 +80,7 @@ function healthLines(status: DatabaseStatus): string[] {
   const rpo = a.rpoNowSeconds !== undefined ? `${formatDuration(a.rpoNowSeconds)} since ${a.lastArchivedWal} was archived` : 'nothing archived';
   const lag = a.measuredLagSeconds !== undefined ? `measured lag ${formatDuration(a.measuredLagSeconds)} at ${formatTime(a.measuredAt)}` : 'lag not measured yet';
   const failures = a.failedCount ? `archiver failures ${a.failedCount} (last ${a.lastFailedWal ?? '?'} at ${formatTime(a.lastFailedAt)})` : 'no archiver failure';
-  const reported = a.reportedGap?.length ? [`the last checkpoint reported missing: ${describeGaps(a.reportedGap)}`] : [];
+  const reported = a.reportedGap?.length ? [`the last checkpoint reported missing ${a.reportedGapSegments ?? '?'} segment(s) in ${a.reportedGapRanges ?? a.reportedGap.length} range(s): ${describeGapRanges(a.reportedGap)}`] : [];
   return [...field('last backups', tiers), ...field('last drill', drillLines), ...field('RPO now', [rpo, `${lag}; ${failures}`, ...reported])];
 }
 

@@ -1,6 +1,8 @@
 import type { ArchiveStatus, RestorePoint } from '../../adapters/catalog/wal-catalog';
 import type { BackupEntry, BackupKind, BackupScope, BackupState, Tier } from '../backup';
+import type { GapRange } from '../wal/continuity';
 import type { TimelineSegment } from '../wal/history';
+import type { WalRange } from '../wal/ranges';
 import type { LiveTimelineEvidence } from '../wal/live-timeline';
 
 /**
@@ -35,10 +37,14 @@ export interface WalView {
   /** What says which timeline the live server is on, when anything does. */
   live?: LiveTimelineEvidence;
   /**
-   * Archived segments on that path, from the oldest base backup's start (or the newest few
-   * when there is no base backup) to the newest, any order.
+   * The archived ranges of the path's timelines (`WalCatalog.listRanges`), any order: what
+   * status computes from, whatever the number of segments.
    */
-  segments: readonly ArchivedSegment[];
+  ranges?: readonly WalRange[];
+  /** Or, for small views (tests, hand-made catalogs), the archived segments themselves, any order. */
+  segments?: readonly ArchivedSegment[];
+  /** When the segments at the ends a timeline switch or the oldest base backup cut out of a range were archived, by name. */
+  endTimes?: Readonly<Record<string, string>>;
   segmentSize: number;
   /** The newest WAL file recorded on any timeline, with when it was archived. */
   newest?: ArchivedSegment;
@@ -157,8 +163,11 @@ export interface ArchiveLag {
   failedCount?: number;
   lastFailedWal?: string;
   lastFailedAt?: string;
-  /** Missing segments the last checkpoint reported. */
-  reportedGap?: string[];
+  /** Runs of missing segments the last checkpoint reported (at most the first 100). */
+  reportedGap?: GapRange[];
+  /** How many segments, in how many runs, it reported missing in all. */
+  reportedGapSegments?: number;
+  reportedGapRanges?: number;
 }
 
 /** A timeline of the archive as status tells it. */

@@ -1,7 +1,8 @@
 import type { BackupEntry } from '../backup';
-import { findGaps, gapRanges, requiredSegments, timelineForSegment } from '../wal/continuity';
+import { timelineForSegment } from '../wal/continuity';
 import { isOnPath } from '../wal/history';
-import { formatLsn, parseLsn, parseWalName, segmentName, segmentStartLsn, segnoOfLsn, type Lsn } from '../wal/names';
+import { formatLsn, parseLsn, segmentName, segmentStartLsn, segnoOfLsn, type Lsn } from '../wal/names';
+import { coverageGaps, coveredAt, namedGaps, pathCoverage, rangesOfSegments, type RangeEnd, type WalRange } from '../wal/ranges';
 import { isRestorable } from './logical';
 import type { PitrRange, PitrWindow, WalGap, WalView } from './model';
 
@@ -39,8 +40,6 @@ function baseOf(entry: BackupEntry): Base | undefined {
     return undefined;
   }
 }
-
-const SEGMENT_NAME = /^[0-9A-F]{24}$/;
 
 const later = (a: string, b: string) => (Date.parse(a) >= Date.parse(b) ? a : b);
 
@@ -83,63 +82,55 @@ export function pitrWindow(backups: readonly BackupEntry[], wal: WalView | undef
   }
   if (onPath.length === 0) return empty(`no VERIFIED base backup on the way to timeline ${timelines.at(-1)}: take one (strongbox backup --type base)`, timelines);
 
-  const archivedAt = new Map<string, string>();
-  // Names order by segment number after the timeline's 8 digits: parse only the newest.
-  let newestName: string | undefined;
-  for (const segment of wal.segments) {
-    if (!SEGMENT_NAME.test(segment.name)) continue;
-    archivedAt.set(segment.name, segment.archivedAt);
-    if (newestName === undefined || segment.name.slice(8) > newestName.slice(8)) newestName = segment.name;
-  }
-  let newestSegno: bigint | undefined;
+  let archivedRanges: WalRange[];
   try {
-    newestSegno = newestName === undefined ? undefined : parseWalName(newestName, wal.segmentSize).segno;
+    archivedRanges = wal.ranges ? [...wal.ranges] : rangesOfSegments(wal.segments ?? [], wal.segmentSize);
   } catch {
-    warnings.push(`the newest archived WAL name ${newestName} does not fit the segment size ${wal.segmentSize}: gaps not computed`);
+    warnings.push(`an archived WAL name does not fit the segment size ${wal.segmentSize}: gaps not computed`);
+    archivedRanges = [];
   }
-  const archived = new Set(archivedAt.keys());
-
-  // Every segment from the oldest base backup's start to the newest archived one, in replay
-  // order, and for each the last index of the run of archived segments it starts: one pass,
-  // however many base backups.
+  const covered = pathCoverage(wal.path, archivedRanges, wal.segmentSize);
+  const timeOf = (end: RangeEnd | undefined) => end?.archivedAt ?? (end ? wal.endTimes?.[end.name] : undefined);
+  const newestSegno = covered.at(-1)?.to;
   const oldest = onPath.reduce((min, base) => (base.startLsn < min.startLsn ? base : min));
   const firstSegno = segnoOfLsn(oldest.startLsn, wal.segmentSize);
-  // The last byte of the newest segment, not its first: the base backup may start inside it.
-  const required = newestSegno === undefined || newestSegno < firstSegno ? [] : requiredSegments({ path: wal.path, startLsn: oldest.startLsn, endLsn: segmentStartLsn(newestSegno + 1n, wal.segmentSize) - 1n, segmentSize: wal.segmentSize });
-  const runEnd = new Array<number>(required.length);
-  for (let index = required.length - 1; index >= 0; index -= 1) {
-    runEnd[index] = !archived.has(required[index]!) ? -1 : index + 1 < required.length && runEnd[index + 1]! >= 0 ? runEnd[index + 1]! : index;
-  }
   const nameAt = (segno: bigint) => segmentName(timelineForSegment(wal.path, segno, wal.segmentSize), segno, wal.segmentSize);
 
   const ranges: PitrRange[] = [];
   for (const base of onPath) {
     const segno = segnoOfLsn(base.startLsn, wal.segmentSize);
-    const index = Number(segno - firstSegno);
-    const end = index < required.length ? runEnd[index]! : -1;
-    const lastSegment = end >= 0 ? required[end] : undefined;
+    const run = coveredAt(covered, segno);
+    const lastSegment = run?.last.name;
     // Where replay from this base backup must stop: the end of its last contiguous segment.
-    const reachedLsn = segmentStartLsn(segno + BigInt(end >= 0 ? end - index + 1 : 0), wal.segmentSize);
+    const reachedLsn = segmentStartLsn(run ? run.to + 1n : segno, wal.segmentSize);
     const consistent = reachedLsn >= base.stopLsn;
     if (!consistent && !base.walIncluded) {
-      warnings.push(`base backup ${base.entry.id} needs ${nameAt(segno + BigInt(end >= 0 ? end - index + 1 : 0))}, which is not archived, to become consistent (stop LSN ${formatLsn(base.stopLsn)})`);
+      warnings.push(`base backup ${base.entry.id} needs ${nameAt(run ? run.to + 1n : segno)}, which is not archived, to become consistent (stop LSN ${formatLsn(base.stopLsn)})`);
       continue;
     }
-    const reachedAt = consistent && lastSegment ? archivedAt.get(lastSegment) : undefined;
+    const reachedAt = consistent && run ? timeOf(run.last) : undefined;
     const to = reachedAt ? later(reachedAt, base.finishedAt) : base.finishedAt;
     ranges.push({ from: base.finishedAt, to, baseBackupIds: [base.entry.id], ...(consistent && lastSegment ? { lastSegment } : {}) });
   }
 
-  const missing = findGaps(required, archived);
-  const position = new Map(required.map((name, index) => [name, index]));
-  const gaps: WalGap[] = gapRanges(missing, wal.segmentSize).map((gap) => {
-    const after = archivedAt.get(required[position.get(gap.first)! - 1] ?? '');
-    const before = archivedAt.get(required[position.get(gap.last)! + 1] ?? '');
-    return { ...gap, ...(after ? { after } : {}), ...(before ? { before } : {}) };
+  const holes = newestSegno === undefined || newestSegno < firstSegno ? [] : coverageGaps(wal.path, covered, firstSegno, newestSegno, wal.segmentSize);
+  const gaps: WalGap[] = holes.map((hole) => {
+    const [gap] = namedGaps([hole], wal.segmentSize);
+    const left = coveredAt(covered, hole.from - 1n);
+    const right = coveredAt(covered, hole.to + 1n);
+    const after = left && left.to === hole.from - 1n ? timeOf(left.last) : undefined;
+    const before = right && right.from === hole.to + 1n ? timeOf(right.first) : undefined;
+    return { ...gap!, ...(after ? { after } : {}), ...(before ? { before } : {}) };
   });
-  const present = required.filter((name) => archived.has(name));
-  const first = present[0];
-  const last = present.at(-1);
+  let archivedSegments = 0;
+  for (const run of covered) if (run.to >= firstSegno) archivedSegments += Number(run.to - (run.from > firstSegno ? run.from : firstSegno) + 1n);
+  const firstRun = covered.find((run) => run.to >= firstSegno);
+  const firstEnd: RangeEnd | undefined = firstRun ? (firstRun.from >= firstSegno ? firstRun.first : { name: nameAt(firstSegno) }) : undefined;
+  const firstAt = timeOf(firstEnd);
+  const lastRun = covered.at(-1);
+  const lastAt = lastRun && lastRun.to >= firstSegno ? timeOf(lastRun.last) : undefined;
+  const first = firstEnd && firstAt ? { name: firstEnd.name, archivedAt: firstAt } : undefined;
+  const last = lastAt ? { name: lastRun!.last.name, archivedAt: lastAt } : undefined;
   const merged = mergeRanges(ranges);
   return {
     available: merged.length > 0,
@@ -158,9 +149,9 @@ export function pitrWindow(backups: readonly BackupEntry[], wal: WalView | undef
     otherBaseBackups: others,
     gaps,
     timelines,
-    archivedSegments: present.length,
-    ...(first ? { firstArchived: { name: first, archivedAt: archivedAt.get(first)! } } : {}),
-    ...(last ? { lastArchived: { name: last, archivedAt: archivedAt.get(last)! } } : {}),
+    archivedSegments,
+    ...(first ? { firstArchived: first } : {}),
+    ...(last ? { lastArchived: last } : {}),
     ...(merged.length ? {} : { reason: 'no base backup reaches consistency with the archived WAL' }),
   };
 }

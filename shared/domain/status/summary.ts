@@ -1,5 +1,6 @@
 import type { ArchiveStatus } from '../../adapters/catalog/wal-catalog';
 import type { BackupEntry } from '../backup';
+import { gapRanges } from '../wal/continuity';
 import type { ArchiveLag, ArchivedSegment, TierSummary, ValidationSummary } from './model';
 
 /**
@@ -80,6 +81,24 @@ export function archiveLag(status: ArchiveStatus | undefined, newest: ArchivedSe
     ...(status?.failedCount ? { failedCount: status.failedCount } : {}),
     ...(status?.lastFailedWal ? { lastFailedWal: status.lastFailedWal } : {}),
     ...(status?.lastFailedAt ? { lastFailedAt: status.lastFailedAt } : {}),
-    ...(status?.gap?.length ? { reportedGap: status.gap } : {}),
+    ...reportedGap(status),
+  };
+}
+
+/** The gap the last checkpoint reported: runs and counts, or (from checkpoints before ranges) the names it stored. */
+function reportedGap(status: ArchiveStatus | undefined): Pick<ArchiveLag, 'reportedGap' | 'reportedGapSegments' | 'reportedGapRanges'> {
+  let gaps = Array.isArray(status?.gaps) ? status.gaps : [];
+  if (gaps.length === 0 && Array.isArray(status?.gap) && status.gap.length > 0) {
+    try {
+      gaps = gapRanges(status.gap);
+    } catch {
+      gaps = status.gap.map((name) => ({ first: name, last: name, count: 1 }));
+    }
+  }
+  if (gaps.length === 0) return {};
+  return {
+    reportedGap: gaps,
+    reportedGapSegments: typeof status?.gapSegments === 'number' ? status.gapSegments : gaps.reduce((sum, gap) => sum + gap.count, 0),
+    reportedGapRanges: typeof status?.gapRanges === 'number' ? status.gapRanges : gaps.length,
   };
 }

@@ -104,7 +104,14 @@ export function gapRanges(missing: readonly string[], segmentSize = DEFAULT_SEGM
  * Throws as `gapRanges`.
  */
 export function describeGaps(missing: readonly string[], options: { segmentSize?: number; maxRanges?: number } = {}): string {
-  const ranges = gapRanges(missing, options.segmentSize);
+  return describeGapRanges(gapRanges(missing, options.segmentSize), options);
+}
+
+/**
+ * Runs of missing segments as people read them (see `describeGaps`): the first
+ * `maxRanges` runs, then the rest counted. Empty string when there is none.
+ */
+export function describeGapRanges(ranges: readonly GapRange[], options: { maxRanges?: number } = {}): string {
   const max = options.maxRanges ?? 5;
   const shown = ranges.slice(0, max).map((range) => {
     const span = range.count === 1 ? range.first : `${range.first}..${range.last}`;

@@ -1,7 +1,8 @@
 import { StrongboxError } from '../../errors';
-import { describeGaps, findGaps, lastContiguous, requiredSegments } from './continuity';
+import { describeGapRanges, timelineForSegment } from './continuity';
 import { isOnPath, type TimelineSegment } from './history';
-import { DEFAULT_SEGMENT_SIZE, formatLsn, parseWalName, segnoOfLsn, type Lsn } from './names';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseWalName, segmentName, segmentStartLsn, segnoOfLsn, type Lsn } from './names';
+import { coverageGaps, coveredAt, namedGaps, pathCoverage, rangesOfSegments, type WalRange } from './ranges';
 import { listTimelines } from './live-timeline';
 import { describeTarget, type PitrTarget } from './pitr-target';
 
@@ -27,9 +28,19 @@ export interface BaseCandidate {
 export interface ArchiveView {
   /** Timelines from the first to the newest, as recovery will follow them (`latest`). */
   path: readonly TimelineSegment[];
-  /** Archived segment names and when each was archived (ISO-8601 UTC). */
-  archived: ReadonlyMap<string, string>;
+  /** The archived ranges of the path's timelines (`WalCatalog.listRanges`), any order. */
+  ranges?: readonly WalRange[];
+  /** Or, for small views (tests), archived segment names and when each was archived (ISO-8601 UTC). */
+  archived?: ReadonlyMap<string, string>;
+  /** When the segments at range ends a timeline switch cuts were archived, by name (read one by one). */
+  endTimes?: Readonly<Record<string, string>>;
   segmentSize?: number;
+}
+
+/** The ranges of a view, from its ranges or its segment list. */
+export function viewRanges(archive: ArchiveView): WalRange[] {
+  if (archive.ranges) return [...archive.ranges];
+  return rangesOfSegments([...(archive.archived ?? new Map<string, string>())].map(([name, archivedAt]) => ({ name, archivedAt })), archive.segmentSize ?? DEFAULT_SEGMENT_SIZE);
 }
 
 /** The target with a restore point's name resolved from the catalog. */
@@ -92,20 +103,29 @@ export function planPitr(options: { target: ResolvedTarget; bases: readonly Base
       (oldest ? 'pick a later target, or restore a logical backup instead (`strongbox restore`)' : 'take one: `strongbox backup --type base`; PITR replays WAL on top of a base backup') + others,
     );
   }
-  const archivedNames = new Set(archive.archived.keys());
-  const reach = lastContiguous({ path, startLsn: base.startLsn, archived: archivedNames, segmentSize });
-  const reachedAt = reach.lastSegment !== undefined ? archive.archived.get(reach.lastSegment) : undefined;
+  const ranges = viewRanges(archive);
+  const covered = pathCoverage(path, ranges, segmentSize);
+  const startSegno = segnoOfLsn(base.startLsn, segmentSize);
+  const nameAt = (segno: bigint) => segmentName(timelineForSegment(path, segno, segmentSize), segno, segmentSize);
+  const run = coveredAt(covered, startSegno);
+  const reach = {
+    ...(run ? { lastSegment: run.last.name } : {}),
+    reachedLsn: segmentStartLsn(run ? run.to + 1n : startSegno, segmentSize),
+    firstMissing: nameAt(run ? run.to + 1n : startSegno),
+  };
+  const reachedAt = run ? (run.last.archivedAt ?? archive.endTimes?.[run.last.name] ?? archive.archived?.get(run.last.name)) : undefined;
   const warnings: string[] = [];
 
   const gapError = (endLsn: Lsn): StrongboxError => {
-    const missing = findGaps(requiredSegments({ path, startLsn: base.startLsn, endLsn, segmentSize }), archivedNames);
+    const missing = namedGaps(coverageGaps(path, covered, startSegno, segnoOfLsn(endLsn, segmentSize), segmentSize), segmentSize);
     return pitrError(
       'WAL_GAP',
-      `the archive of ${onTimeline} is not continuous from base backup ${base.id} to ${described}: missing ${describeGaps(missing, { segmentSize })}`,
+      `the archive of ${onTimeline} is not continuous from base backup ${base.id} to ${described}: missing ${describeGapRanges(missing)}`,
       'the missing WAL may still be in pg_wal on the server (copy it in with `strongbox wal-push`); otherwise choose a target before the gap, or a later base backup.' + others,
     );
   };
-  const highest = highestArchived(archivedNames, segmentSize);
+  // The highest segment archived on any of the path's timelines (past a switch too).
+  const highest = ranges.reduce<bigint | undefined>((max, range) => (max === undefined || range.to > max ? range.to : max), undefined);
 
   let endLsn: Lsn;
   switch (target.type) {
@@ -148,12 +168,12 @@ export function planPitr(options: { target: ResolvedTarget; bases: readonly Base
     }
   }
   if (endLsn < base.startLsn) endLsn = base.stopLsn;
-  const wal = requiredSegments({ path, startLsn: base.startLsn, endLsn, segmentSize });
+  const lastSegno = segnoOfLsn(endLsn, segmentSize);
   return {
     base,
     target: described,
     timelines: path.map((stretch) => stretch.timeline),
-    wal: { first: wal[0]!, last: wal.at(-1)!, count: wal.length },
+    wal: { first: nameAt(startSegno), last: nameAt(lastSegno), count: Number(lastSegno - startSegno + 1n) },
     reach: { lsn: formatLsn(reach.reachedLsn), ...(reach.lastSegment ? { lastSegment: reach.lastSegment } : {}), ...(reachedAt ? { archivedAt: reachedAt } : {}) },
     warnings,
   };
@@ -165,13 +185,4 @@ function segmentStartOf(lsn: Lsn, segmentSize: number): Lsn {
 
 function segmentStart(segno: bigint, segmentSize: number): Lsn {
   return segno * BigInt(segmentSize);
-}
-
-function highestArchived(names: ReadonlySet<string>, segmentSize: number): bigint | undefined {
-  let highest: bigint | undefined;
-  for (const name of names) {
-    const segno = parseWalName(name, segmentSize).segno;
-    if (segno !== undefined && (highest === undefined || segno > highest)) highest = segno;
-  }
-  return highest;
 }

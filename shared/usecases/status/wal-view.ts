@@ -2,9 +2,11 @@ import type { WalCatalog } from '../../adapters/catalog/wal-catalog';
 import type { Storage } from '../../adapters/storage/storage';
 import type { BackupEntry } from '../../domain/backup';
 import type { ArchivedSegment, ArchivedTimeline, WalView } from '../../domain/status';
+import { timelineForSegment } from '../../domain/wal/continuity';
+import { coveredAt, pathCoverage, type WalRange } from '../../domain/wal/ranges';
 import { defaultTimeline, type LiveTimelineEvidence } from '../../domain/wal/live-timeline';
 import { parseHistory, timelinePath, type TimelineSegment } from '../../domain/wal/history';
-import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, segnoOfLsn } from '../../domain/wal/names';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, segmentName, segnoOfLsn } from '../../domain/wal/names';
 import { readArchivedHistory } from '../wal-history';
 
 /** How much of the catalog a status read touched (Query and GetItem calls, items returned). */
@@ -31,10 +33,12 @@ function oldestBaseStart(backups: readonly BackupEntry[]): bigint | undefined {
 /**
  * Reads what status needs of a database's WAL archive, by keys only: the timelines
  * (one Query), each timeline's history file (one GetItem and one object read each), the
- * followed timeline's newest record (one GetItem), and the segments along the path to
- * the followed timeline (the live server's, see defaultTimeline) from the oldest
- * VERIFIED base backup's start (one ranged Query per timeline). Nothing before that start
- * is read. Undefined when nothing was ever archived.
+ * followed timeline's newest record (one GetItem), the archived ranges of the timelines on
+ * the path to the followed timeline (the live server's, see defaultTimeline; one Query
+ * each, whose items depend on the gaps, not on the segments), and the record of each
+ * segment where a timeline switch or the oldest VERIFIED base backup's start cuts a range
+ * (one GetItem each, for its time). No segment listing. Undefined when nothing was ever
+ * archived.
  *
  * @throws CatalogError / StorageError when the catalog or a history file cannot be read;
  *   WAL_HISTORY_INVALID for a history file that does not parse.
@@ -54,11 +58,30 @@ export async function readWalView(
   const choice = defaultTimeline({ archived: summaries.map((summary) => summary.timeline), ...(live ? { live } : {}) });
   const top = summaries.find((summary) => summary.timeline === choice.timeline)!;
   const warnings: string[] = choice.warning ? [choice.warning] : [];
-  const newestRecord = await deps.walCatalog.getWal(database, top.highestName);
-  count.requests += 1;
-  count.items += newestRecord ? 1 : 0;
-  const segmentSize = newestRecord && (newestRecord.kind === 'segment' || newestRecord.kind === 'partial') ? newestRecord.size : DEFAULT_SEGMENT_SIZE;
-  const newest: ArchivedSegment | undefined = newestRecord ? { name: newestRecord.name, archivedAt: newestRecord.archivedAt } : undefined;
+  // The followed timeline's ranges first: when its last range ends at its newest file, that is the newest record.
+  const rangesOf = new Map<number, WalRange[]>();
+  const readRanges = async (timeline: number) => {
+    if (!rangesOf.has(timeline)) {
+      const found = await deps.walCatalog.listRanges(database, timeline);
+      count.requests += 1;
+      count.items += found.length;
+      rangesOf.set(timeline, found);
+    }
+    return rangesOf.get(timeline)!;
+  };
+  const topLast = (await readRanges(top.timeline)).at(-1);
+  let newest: ArchivedSegment | undefined;
+  let segmentSize = DEFAULT_SEGMENT_SIZE;
+  if (topLast && topLast.last.name === top.highestName && topLast.last.archivedAt !== undefined && topLast.segmentSize !== undefined) {
+    newest = { name: topLast.last.name, archivedAt: topLast.last.archivedAt };
+    segmentSize = topLast.segmentSize;
+  } else {
+    const newestRecord = await deps.walCatalog.getWal(database, top.highestName);
+    count.requests += 1;
+    count.items += newestRecord ? 1 : 0;
+    if (newestRecord && (newestRecord.kind === 'segment' || newestRecord.kind === 'partial')) segmentSize = newestRecord.size;
+    if (newestRecord) newest = { name: newestRecord.name, archivedAt: newestRecord.archivedAt };
+  }
 
   // Every timeline with where it branched off (one history read per timeline above 1).
   let path: TimelineSegment[] = timelinePath(top.timeline, []);
@@ -80,19 +103,23 @@ export async function readWalView(
     timelines.push(info);
   }
 
+  // The archived ranges of the path's timelines: one Query each, items by gaps, not by segments.
+  const ranges: WalRange[] = [];
+  for (const timeline of new Set(path.map((stretch) => stretch.timeline))) ranges.push(...(await readRanges(timeline)));
+  // Ends a timeline switch or the oldest base backup cuts inside a range: their times are read one by one.
+  const endTimes: Record<string, string> = {};
   const start = oldestBaseStart(backups);
-  const segments: ArchivedSegment[] = [];
+  const covered = pathCoverage(path, ranges, segmentSize);
+  const wanted = covered.flatMap((run) => [run.first, run.last]).filter((end) => end.archivedAt === undefined).map((end) => end.name);
   if (start !== undefined) {
-    const from = segnoOfLsn(start, segmentSize);
-    for (const stretch of path) {
-      const low = from > segnoOfLsn(stretch.beginLsn, segmentSize) ? from : segnoOfLsn(stretch.beginLsn, segmentSize);
-      const high = stretch.endLsn === undefined ? undefined : segnoOfLsn(stretch.endLsn, segmentSize);
-      if (high !== undefined && high < low) continue;
-      const records = await deps.walCatalog.listSegments(database, stretch.timeline, low, high, segmentSize);
-      count.requests += 1;
-      count.items += records.length;
-      for (const record of records) if (record.kind === 'segment') segments.push({ name: record.name, archivedAt: record.archivedAt });
-    }
+    const first = coveredAt(covered, segnoOfLsn(start, segmentSize));
+    if (first && first.from !== segnoOfLsn(start, segmentSize)) wanted.push(segmentName(timelineForSegment(path, segnoOfLsn(start, segmentSize), segmentSize), segnoOfLsn(start, segmentSize), segmentSize));
   }
-  return { path, segments, segmentSize, timelines, followed: top.timeline, ...(live ? { live } : {}), ...(newest ? { newest } : {}), ...(warnings.length ? { warnings } : {}) };
+  for (const name of new Set(wanted)) {
+    const record = await deps.walCatalog.getWal(database, name);
+    count.requests += 1;
+    count.items += record ? 1 : 0;
+    if (record) endTimes[name] = record.archivedAt;
+  }
+  return { path, ranges, endTimes, segmentSize, timelines, followed: top.timeline, ...(live ? { live } : {}), ...(newest ? { newest } : {}), ...(warnings.length ? { warnings } : {}) };
 }
