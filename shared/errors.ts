@@ -189,7 +189,10 @@ export class TaskLaunchError extends StrongboxError {
  */
 export class ObjectTooLargeError extends StrongboxError {
   constructor(bytes: number, limitBytes: number, what: 'estimate' | 'stream', options?: { cause?: unknown }) {
-    const size = (n: number): string => `${(n / 1024 ** 4).toFixed(2)} TiB (${n} bytes)`;
+    const size = (n: number): string => {
+      const [unit, scale] = n >= 1024 ** 4 ? ['TiB', 1024 ** 4] : n >= 1024 ** 3 ? ['GiB', 1024 ** 3] : ['MiB', 1024 ** 2];
+      return `${(n / scale).toFixed(2)} ${unit} (${n} bytes)`;
+    };
     super(
       'OBJECT_TOO_LARGE',
       what === 'estimate'

@@ -52,6 +52,21 @@ export const S3_PART_LIMITS: PartLimits = {
   slackParts: 1000,
 };
 
+/** The most one object can hold (S3: 5 TiB). */
+export const MAX_OBJECT_BYTES = S3_PART_LIMITS.maxObjectBytes;
+
+/**
+ * The size estimate to give storage for an object whose size is bounded by `bytes` on disk.
+ * `exact`: the object is about that size (an uncompressed base backup: the cluster's files
+ * in a tar), so over the largest object it is refused up front. Otherwise it is an upper
+ * bound (a compressed dump leaves out indexes and bloat): capped at the largest object, so
+ * that a database over 5 TiB whose dump may well fit is tried, and refused only if its
+ * stream passes 5 TiB.
+ */
+export function objectSizeEstimate(bytes: number, exact: boolean): number {
+  return exact ? bytes : Math.min(bytes, MAX_OBJECT_BYTES);
+}
+
 /** The estimate is multiplied by this before the plan is made. */
 export const ESTIMATE_HEADROOM = 1.25;
 

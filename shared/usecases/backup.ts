@@ -5,6 +5,7 @@ import type { PgConnection } from '../adapters/postgres/types';
 import type { Storage, WriteResult } from '../adapters/storage/storage';
 import type { BackupEntry, Compression, Tier } from '../domain/backup';
 import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
+import { objectSizeEstimate } from '../domain/part-plan';
 import { exactTablePattern } from '../domain/table-pattern';
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../domain/manifest';
 import { AlreadyRunningError, asStrongboxError, ConflictError, StrongboxError } from '../errors';
@@ -170,7 +171,8 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
     });
     const body = request.onProgress ? withProgress(dump.stdout, startedAt, snapshot.databaseSizeBytes, deps.clock, request.onProgress) : dump.stdout;
     const [dumpResult, , tables, pgDumpVersion] = await settleAll<[WriteResult, unknown, Awaited<ReturnType<typeof snapshot.countRows>>, string]>(
-      [deps.storage.putStream(keys.dump, body, { signal }), dump.done, snapshot.countRows(signal), deps.tools.toolVersion('pg_dump')],
+      // The database's size on disk bounds the dump (indexes and bloat are not dumped, the data compressed): parts are planned from it.
+      [deps.storage.putStream(keys.dump, body, { signal, sizeEstimate: objectSizeEstimate(snapshot.databaseSizeBytes, false) }), dump.done, snapshot.countRows(signal), deps.tools.toolVersion('pg_dump')],
       stopOthers,
     );
     let globals: WriteResult | undefined;

@@ -6,7 +6,8 @@ import type { BackupEntry, BaseBackupInfo, BaseCompression, Tier } from '../doma
 import { baseBackupInfo } from '../domain/base-manifest';
 import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../domain/manifest';
-import { ConflictError, InputError } from '../errors';
+import { MAX_OBJECT_BYTES, objectSizeEstimate } from '../domain/part-plan';
+import { ConflictError, InputError, ObjectTooLargeError } from '../errors';
 import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { explainFailure, failBackup, markUploaded, startHeartbeat, withProgress, type BackupProgress } from './backup';
 import { acquireBackupLock, lockName } from './backup-lock';
@@ -62,7 +63,7 @@ export interface BaseBackupRequest {
  * Returns the final catalog entry.
  *
  * On any failure (REPLICATION_NOT_PERMITTED, BASE_BACKUP_TABLESPACES, DB_*, DUMP_FAILED,
- * STORAGE_FAILED, TAR_INVALID, BASE_BACKUP_INVALID, INTERRUPTED…): pg_basebackup is killed,
+ * STORAGE_FAILED, OBJECT_TOO_LARGE, TAR_INVALID, BASE_BACKUP_INVALID, INTERRUPTED…): pg_basebackup is killed,
  * the stored objects are deleted, the entry becomes FAILED with the reason, an alert is
  * published, and the error is rethrown as a StrongboxError.
  */
@@ -156,6 +157,9 @@ async function streamBackup(
   signal: AbortSignal,
   startedAt: Date,
 ): Promise<{ stored: WriteResult; base: BaseBackupInfo; pgBasebackup: string }> {
+  // An uncompressed tar is the cluster's size: one over the largest object is refused before the server starts a backup.
+  const sizeEstimate = objectSizeEstimate(source.clusterSizeBytes, request.compression === 'none');
+  if (sizeEstimate > MAX_OBJECT_BYTES) throw new ObjectTooLargeError(sizeEstimate, MAX_OBJECT_BYTES, 'estimate');
   // First, alone: a missing pg_basebackup fails here, before the server starts a backup.
   const pgBasebackup = await deps.tools.toolVersion();
   // The first failure stops the other side: storage gone → pg_basebackup killed, and the reverse.
@@ -165,7 +169,7 @@ async function streamBackup(
   const observer = deps.tools.observeTar(request.compression);
   const observed = observer.observe(tool.stdout);
   const body = request.onProgress ? withProgress(observed, startedAt, source.clusterSizeBytes, deps.clock, request.onProgress) : observed;
-  const upload = deps.storage.putStream(keys.dump, body, { signal, contentType: request.compression === 'zstd' ? 'application/zstd' : 'application/x-tar' });
+  const upload = deps.storage.putStream(keys.dump, body, { signal, sizeEstimate, contentType: request.compression === 'zstd' ? 'application/zstd' : 'application/x-tar' });
   // The upload cleans up after itself (temporary file, multipart upload): it finishes before a failure is handled.
   const [stored] = await settleAll<[WriteResult, unknown]>([upload, tool.done], (error) => local.abort(error));
   const base = baseBackupInfo(observer.facts(), { pgVersion: Math.floor(source.serverVersionNum / 10_000), expectedSystemId: source.systemId, segmentSize: source.segmentSize });

@@ -274,6 +274,30 @@ describe('a base backup that cannot complete leaves nothing that looks complete'
       await rm(location, { recursive: true, force: true });
     }
   });
+
+  it('an uncompressed cluster over 5 TiB: OBJECT_TOO_LARGE with a hint before pg_basebackup runs; zstd is tried', async () => {
+    // Prepare: the cluster claims 6 TiB; pg_basebackup must not start for `none`
+    let started = 0;
+    const huge: BaseBackupDeps['tools'] = {
+      ...pgBaseBackupTools,
+      inspect: async (conn) => ({ ...(await pgBaseBackupTools.inspect(conn)), clusterSizeBytes: 6 * 1024 ** 4 }),
+      spawnBaseBackup(conn, options) {
+        started += 1;
+        return pgBaseBackupTools.spawnBaseBackup(conn, options);
+      },
+    };
+    const before = stack.alerts.published.length;
+    // Act
+    const error = await runBaseBackup(deps(stack, { tools: huge }), request({ compression: 'none' })).catch((e: unknown) => e);
+    // Assess
+    expect(error).toMatchObject({ code: 'OBJECT_TOO_LARGE', message: expect.stringContaining('6.00 TiB'), hint: expect.stringContaining('--compression zstd') });
+    expect(started).toBe(0);
+    await expectCleanFailure('OBJECT_TOO_LARGE', before);
+    // A zstd tar of the same cluster may fit: the size is then only an upper bound, and the backup runs
+    const zstd = await runBaseBackup(deps(stack, { tools: huge }), request({ compression: 'zstd' }));
+    expect(started).toBe(1);
+    expect(zstd.state).toBe('VERIFIED');
+  });
 });
 
 describe('base backup into S3 (s3rver)', () => {

@@ -1,13 +1,14 @@
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
-import { ObjectNotFoundError, StorageError } from '../../errors';
+import { planParts, S3_PART_LIMITS, type PartLimits } from '../../domain/part-plan';
+import { ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../../errors';
 import type { RetrievalState } from '../../usecases/restore/cold';
 import { digestBytes, HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
 import { startS3Retrieval } from './s3-cold';
 import { s3Error } from './s3-errors';
+import { uploadMultipart, type MultipartTuning } from './s3-multipart';
 import type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
 
 export { makeS3Client, type S3ClientOptions } from './s3-client';
@@ -18,10 +19,20 @@ const MIB = 1024 * 1024;
 export interface S3StorageOptions {
   /** Keys are stored under `<prefix>/`; empty or absent means the bucket's root. */
   prefix?: string;
-  /** Multipart part size for `putStream`; default 8 MiB, at least 5 MiB (S3's minimum). */
+  /**
+   * The smallest multipart part of `putStream`; default 8 MiB, at least 5 MiB (S3's minimum).
+   * Parts are larger when the write's size estimate needs it, or the stream outruns it
+   * (shared/domain/part-plan.ts).
+   */
   partSizeBytes?: number;
-  /** Parts uploaded in parallel by `putStream`; default 4. */
+  /** Parts uploaded in parallel by `putStream`, at most; default 4. */
   queueSize?: number;
+  /** Memory for one `putStream`'s part buffers; default 1 GiB. Large parts fly fewer at a time (at least one). */
+  uploadMemoryBytes?: number;
+  /** S3's part limits, scaled down by tests; default S3's own. */
+  partLimits?: PartLimits;
+  /** Told each part as it is sent (tests, benchmarks). */
+  onPart?: MultipartTuning['onPart'];
   /** Keys asked per ListObjectsV2 page; default (and S3's maximum) 1000. Smaller values exist for tests. */
   listPageSize?: number;
   /** Keys per DeleteObjects call; default (and S3's maximum) 1000. */
@@ -31,11 +42,15 @@ export interface S3StorageOptions {
 /**
  * The storage contract on an S3 bucket (or any S3-compatible endpoint).
  *
- * `putStream` uploads with a multipart upload of `partSizeBytes` parts, `queueSize` at
- * a time: memory is bounded by about partSizeBytes × (queueSize + 1) per write (the parts
- * in flight plus the one filling), 40 MiB with the defaults, whatever the object's size.
- * A body that errors or an aborted signal aborts the multipart upload before the
- * promise rejects, so no parts are left behind (nor billed).
+ * `putStream` uploads with a multipart upload whose parts are sized from the write's size
+ * estimate (shared/domain/part-plan.ts): at least `partSizeBytes`, larger for big objects
+ * and growing when the stream outruns the estimate, so that any object up to S3's 5 TiB
+ * fits its 10,000 parts. An estimate over 5 TiB is refused before anything is read
+ * (OBJECT_TOO_LARGE). Memory is about part × (parts in flight + 1) per write: 40 MiB with
+ * the defaults for objects up to ~45 GiB; parts in flight drop (to one) as parts grow so
+ * that the buffers stay within `uploadMemoryBytes`; the largest part is 1 GiB (2 GiB of
+ * buffers at worst). A body that errors or an aborted signal aborts the multipart upload
+ * before the promise rejects, so no parts are left behind (nor billed).
  *
  * The client must not add aws-chunked framing to stream bodies that the endpoint stores
  * as is: build it with {@link makeS3Client}. SDK errors never leave this class: a missing
@@ -49,6 +64,9 @@ export class S3Storage implements Storage {
   readonly #keyPrefix: string;
   readonly #partSize: number;
   readonly #queueSize: number;
+  readonly #uploadMemory: number;
+  readonly #partLimits: PartLimits;
+  readonly #onPart: MultipartTuning['onPart'];
   readonly #listPageSize: number;
   readonly #deleteBatchSize: number;
   readonly #listeners = new ObjectCreatedListeners();
@@ -65,6 +83,9 @@ export class S3Storage implements Storage {
     this.location = `s3://${bucket}/${prefix}`;
     this.#partSize = options.partSizeBytes ?? 8 * MIB;
     this.#queueSize = options.queueSize ?? 4;
+    this.#uploadMemory = options.uploadMemoryBytes ?? 1024 * MIB;
+    this.#partLimits = options.partLimits ?? S3_PART_LIMITS;
+    this.#onPart = options.onPart;
     this.#listPageSize = options.listPageSize ?? 1000;
     this.#deleteBatchSize = options.deleteBatchSize ?? 1000;
     if (this.#partSize < 5 * MIB || this.#queueSize < 1 || this.#listPageSize < 1 || this.#deleteBatchSize < 1 || this.#deleteBatchSize > 1000) {
@@ -74,35 +95,36 @@ export class S3Storage implements Storage {
 
   async putStream(key: string, body: Readable, options?: WriteOptions): Promise<WriteResult> {
     assertValidKey(key);
+    let plan;
+    try {
+      plan = planParts(options?.sizeEstimate ?? 0, this.#partSize, this.#partLimits);
+    } catch (error) {
+      body.destroy(); // nothing will read it: release its writer
+      throw error;
+    }
     const signal = options?.signal;
     const hasher = new HashingStream();
     let bodyError: unknown;
-    // Recorded as it is emitted: done() may reject with it before pipeline's callback would run.
+    // Recorded as it is emitted, to tell the body's failure from the upload's.
     body.once('error', (error) => (bodyError ??= error));
     pipeline(body, hasher, () => undefined);
-    // Upload.abort() would make done() reject at once while the multipart upload is aborted
-    // later, or never if the body stalls. Failing the body instead makes done() abort the
-    // upload first and reject after, so a rejection means nothing is left behind.
+    // Failing the stream the upload reads makes it stop reading, cancel its parts and abort
+    // the multipart upload before it rejects: a rejection means nothing is left behind.
     const onAbort = (): void => void hasher.destroy(new StorageError(`write of ${key} was aborted`, 'write it again'));
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
 
-    const upload = new Upload({
-      client: this.#client,
-      // A checksum header on every part: S3 verifies each part on arrival, and a bucket with
-      // Object Lock default retention refuses uploads without one.
-      params: { Bucket: this.bucket, Key: this.#keyPrefix + key, Body: hasher, ContentType: options?.contentType, ChecksumAlgorithm: 'CRC32' },
-      partSize: this.#partSize,
-      queueSize: this.#queueSize,
-      leavePartsOnError: false,
-    });
     let etag: string | undefined;
     try {
-      etag = (await upload.done()).ETag;
+      const target = { client: this.#client, bucket: this.bucket, key: this.#keyPrefix + key, contentType: options?.contentType };
+      etag = (await uploadMultipart(target, hasher, { plan, queueSize: this.#queueSize, memoryBytes: this.#uploadMemory, signal, onPart: this.#onPart })).etag;
     } catch (error) {
       hasher.destroy(); // the upload stopped reading: release the body rather than leave its writer blocked
       if (signal?.aborted) throw abortedError(key, signal, error);
-      if (bodyError !== undefined) throw bodyError;
+      // The body's own error reaches the upload through the hasher. Once the upload stopped for
+      // its own reason, the pipeline's clean-up errors the body too: that is not the story.
+      if (bodyError !== undefined && error === bodyError) throw bodyError;
+      if (error instanceof ObjectTooLargeError) throw error;
       throw s3Error('upload', this.#describe(key), error);
     } finally {
       signal?.removeEventListener('abort', onAbort);

@@ -29,6 +29,13 @@ export interface WriteOptions {
   contentType?: string;
   /** Abort the write: nothing becomes visible at the key, the promise rejects. */
   signal?: AbortSignal;
+  /**
+   * `putStream` only: about how many bytes the body will bring (e.g. the database's size on
+   * disk). The S3 driver sizes its parts from it and refuses an estimate over 5 TiB with
+   * ObjectTooLargeError before reading anything; the folder driver ignores it. Absent: the
+   * S3 driver starts with its smallest parts and grows them as the stream goes on.
+   */
+  sizeEstimate?: number;
 }
 
 /** Called after each completed write; local mode turns it into an S3 ObjectCreated event. */
@@ -54,7 +61,12 @@ export interface Storage {
   /** The bucket name put into ObjectCreated events (the folder's path for the folder driver). */
   readonly bucket: string;
 
-  /** Streams `body` into `key`, hashing it on the way. Memory is bounded by the driver's part size. */
+  /**
+   * Streams `body` into `key`, hashing it on the way. Memory is bounded by the driver's part
+   * size. Throws ObjectTooLargeError (OBJECT_TOO_LARGE) when the object cannot be one object
+   * of this storage (S3: over 5 TiB), from the estimate before anything is read, or when the
+   * stream passes the limit (nothing is then stored).
+   */
   putStream(key: string, body: Readable, options?: WriteOptions): Promise<WriteResult>;
   /** Writes a small object whole. */
   putBytes(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<WriteResult>;

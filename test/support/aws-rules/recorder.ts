@@ -62,18 +62,21 @@ export const LIMITS = {
 
 const bytesOf = (value: unknown): number => (value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(JSON.stringify(value)));
 
+/** The limits a recorder enforces: AWS's (LIMITS), or scaled down by a test (e.g. 20 S3 parts). */
+export type Limits = { readonly [K in keyof typeof LIMITS]: number };
+
 /** The limit a call breaks, as AWS would refuse it (name, status, message), or undefined. */
-export function brokenLimit(service: string, command: string, input: Record<string, unknown>): { name: string; status: number; message: string } | undefined {
+export function brokenLimit(service: string, command: string, input: Record<string, unknown>, limits: Limits = LIMITS): { name: string; status: number; message: string } | undefined {
   const tooBig = (name: string, what: string, size: number, limit: number) => (size > limit ? { name, status: 400, message: `${what} is ${size} bytes, over the ${limit}-byte limit` } : undefined);
-  if (service === 'SNS' && command === 'Publish') return tooBig('InvalidParameterException', 'SNS message', bytesOf(input.Message) + bytesOf(input.MessageAttributes) + bytesOf(input.Subject), LIMITS.snsMessageBytes);
-  if (service === 'SFN' && command === 'StartExecution') return tooBig('InvalidExecutionInput', 'Step Functions execution input', bytesOf(input.input), LIMITS.stateInputBytes);
-  if (service === 'DynamoDB' && (command === 'Put' || command === 'PutItem')) return tooBig('ValidationException', 'DynamoDB item', bytesOf(input.Item), LIMITS.dynamoItemBytes);
-  if (service === 'DynamoDB' && (command === 'Update' || command === 'UpdateItem')) return tooBig('ValidationException', 'DynamoDB update values', bytesOf(input.ExpressionAttributeValues), LIMITS.dynamoItemBytes);
+  if (service === 'SNS' && command === 'Publish') return tooBig('InvalidParameterException', 'SNS message', bytesOf(input.Message) + bytesOf(input.MessageAttributes) + bytesOf(input.Subject), limits.snsMessageBytes);
+  if (service === 'SFN' && command === 'StartExecution') return tooBig('InvalidExecutionInput', 'Step Functions execution input', bytesOf(input.input), limits.stateInputBytes);
+  if (service === 'DynamoDB' && (command === 'Put' || command === 'PutItem')) return tooBig('ValidationException', 'DynamoDB item', bytesOf(input.Item), limits.dynamoItemBytes);
+  if (service === 'DynamoDB' && (command === 'Update' || command === 'UpdateItem')) return tooBig('ValidationException', 'DynamoDB update values', bytesOf(input.ExpressionAttributeValues), limits.dynamoItemBytes);
   if (service === 'S3' && command === 'UploadPart') {
-    if (Number(input.PartNumber) > LIMITS.s3Parts) return { name: 'InvalidArgument', status: 400, message: `Part number must be an integer between 1 and ${LIMITS.s3Parts}` };
-    return tooBig('EntityTooLarge', 'S3 part', bytesOf(input.Body), LIMITS.s3PartBytes);
+    if (Number(input.PartNumber) > limits.s3Parts) return { name: 'InvalidArgument', status: 400, message: `Part number must be an integer between 1 and ${limits.s3Parts}` };
+    return tooBig('EntityTooLarge', 'S3 part', bytesOf(input.Body), limits.s3PartBytes);
   }
-  if (service === 'S3' && command === 'PutObject' && input.Body instanceof Uint8Array) return tooBig('EntityTooLarge', 'S3 PutObject body', input.Body.byteLength, LIMITS.s3PutBytes);
+  if (service === 'S3' && command === 'PutObject' && input.Body instanceof Uint8Array) return tooBig('EntityTooLarge', 'S3 PutObject body', input.Body.byteLength, limits.s3PutBytes);
   return undefined;
 }
 
@@ -99,6 +102,8 @@ export class CallRecorder {
   /** Every call refused for a service limit (see LIMITS). */
   readonly brokenLimits: string[] = [];
   strictness: Strictness = {};
+  /** The service limits enforced; AWS's unless a test scales them down. */
+  limits: Limits = LIMITS;
 
   /** Adds the recording (and strictness) middleware to a client; returns the client. */
   instrument<C>(client: C, service?: string): C {
@@ -110,7 +115,7 @@ export class CallRecorder {
         const command = (context.commandName ?? 'Unknown').replace(/Command$/, '');
         const call: RecordedCall = { principal, service: serviceName, command, input: { ...args.input }, presigned: false, outcome: 'ok' };
         this.calls.push(call);
-        const broken = brokenLimit(serviceName, command, call.input);
+        const broken = brokenLimit(serviceName, command, call.input, this.limits);
         if (broken) {
           call.outcome = 'error';
           call.errorName = broken.name;
