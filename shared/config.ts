@@ -49,6 +49,8 @@ export const configSchema = z.object({
   heartbeatSeconds: z.number().int().min(1).max(600).default(30),
   /** A RUNNING backup silent for longer is marked FAILED. */
   staleAfterSeconds: z.number().int().min(60).max(86_400).default(600),
+  /** An UPLOADED backup not VERIFIED this long after its upload is verified again (twice, this far apart), then FAILED. */
+  verifyWithinSeconds: z.number().int().min(60).max(7 * 86_400).default(3_600),
   watchdogSchedule: z.string().default(schedules.watchdog),
   /** Local mode: how long Ctrl-C of `npm start` waits for running backups before stopping them (FAILED, interrupted). */
   stopWaitSeconds: z.number().int().min(0).max(86_400).default(600),

@@ -101,6 +101,16 @@ export interface ProcessProbe {
   isAlive(pid: number): boolean;
 }
 
+/**
+ * Asks for a stored backup's verification again (the watchdog, for an entry left UPLOADED):
+ * in AWS its manifest's ObjectCreated event is published again to the topic the checksum
+ * function listens on; locally the checksum handler runs on it in-process. Throws a
+ * StrongboxError when the request could not be made.
+ */
+export interface Reverifier {
+  reverify(manifestKey: string): Promise<void>;
+}
+
 /** The moment now; injected so that use cases stay testable. */
 export type Clock = () => Date;
 

@@ -100,6 +100,11 @@ export interface BackupEntry {
   deleting?: { at: string; rule: string };
   /** Set on a base backup (kind `base`) once it is uploaded. */
   base?: BaseBackupInfo;
+  /**
+   * Set by the watchdog on an UPLOADED entry that was not VERIFIED in time: when it last
+   * asked for its verification again, and how many times (shared/domain/unverified.ts).
+   */
+  reverify?: { at: string; attempts: number };
 }
 
 /** Allowed transitions. FAILED and VERIFIED are final (a VERIFIED entry can only fail on a later checksum). */

@@ -6,7 +6,7 @@ import type { Storage } from '../adapters/storage/storage';
 import { MANIFEST_NAME } from '../domain/keys';
 import { parseWalRecordKey } from '../domain/wal/keys';
 import { objectCreatedEvent } from '../domain/object-event';
-import type { AlertPublisher, Clock, Log } from '../ports';
+import type { AlertPublisher, Clock, Log, Reverifier } from '../ports';
 
 /**
  * Local mode's stand-in for the bucket notification: every completed write of a
@@ -32,4 +32,18 @@ export function deliverObjectEvents(deps: { storage: Storage; catalog: Catalog; 
       }
     }
   });
+}
+
+/**
+ * Local mode's way of asking for a verification again (the watchdog, for an entry left
+ * UPLOADED): the manifest's ObjectCreated event handed to the checksum handler in-process,
+ * as the first delivery did.
+ */
+export function localReverifier(deps: { storage: Storage; catalog: Catalog; alerts: AlertPublisher; log: Log; clock: Clock }): Reverifier {
+  const checksum = checksumHandler(deps);
+  return {
+    async reverify(manifestKey) {
+      await checksum(objectCreatedEvent({ bucket: deps.storage.bucket, key: manifestKey, size: 0, time: deps.clock() }));
+    },
+  };
 }

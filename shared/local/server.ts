@@ -11,6 +11,7 @@ import { redactConnection } from '../domain/connection';
 import { DEFAULT_DEADMAN_POLICY, schedulesFor } from '../domain/deadman';
 import { retentionPolicyFromConfig } from '../domain/retention';
 import { catchUpTier } from '../domain/schedule';
+import { DEFAULT_VERIFY_POLICY } from '../domain/unverified';
 import schedules from '../../deploy/schedules.json';
 import { StrongboxError } from '../errors';
 import type { AlertPublisher, Log } from '../ports';
@@ -23,6 +24,7 @@ import { pgWalServer } from '../adapters/postgres/wal-server';
 import { runWalCheckpoint } from '../usecases/wal-checkpoint';
 import { readArchivedHistory } from '../usecases/wal-history';
 import { clearInstance, readLiveInstance, resolveHome, writeInstance } from './home';
+import { localReverifier } from './object-events';
 import { ProcessTaskLauncher } from './process-launcher';
 import { startScheduler, type ScheduledJob } from './scheduler';
 import { drainAndStop, type RunningParts } from './shutdown';
@@ -117,7 +119,7 @@ export async function startLocalServer(options: {
     });
     parts.launcher = launcher;
     const schedule = scheduleBackupHandler({ ...context, launcher });
-    const watchdog = watchdogHandler(context, config.staleAfterSeconds * 1000);
+    const watchdog = watchdogHandler({ ...context, reverifier: localReverifier(context) }, config.staleAfterSeconds * 1000, { ...DEFAULT_VERIFY_POLICY, verifyWithinMs: config.verifyWithinSeconds * 1000 });
     // The retention function's daily sweep, in-process (in AWS: its EventBridge rule). The
     // policy is checked when it runs: a bad one alerts RETENTION_FAILED and deletes nothing.
     const retention = retentionHandler(context, () => retentionPolicyFromConfig(config.retention));

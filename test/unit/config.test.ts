@@ -8,6 +8,7 @@ describe('strongbox.config.json', () => {
       storage: { type: 'folder' },
       heartbeatSeconds: 30,
       staleAfterSeconds: 600,
+      verifyWithinSeconds: 3600,
       stopWaitSeconds: 600,
       watchdogSchedule: 'rate(15 minutes)',
     });

@@ -29,9 +29,11 @@ export interface Catalog {
   get(id: string): Promise<BackupEntry | undefined>;
   /**
    * Moves the entry to `to` and sets `changes`, only if its current state may move there
-   * (see `canTransition`). Throws BackupNotFoundError or ConflictError. Returns the new entry.
+   * (see `canTransition`) and, with `options.from`, only if it is in one of those states (a
+   * watchdog failing an UPLOADED entry must not fail one verified meanwhile). Throws
+   * BackupNotFoundError or ConflictError. Returns the new entry.
    */
-  transition(id: string, to: BackupState, changes?: Partial<Omit<BackupEntry, 'id' | 'state'>>): Promise<BackupEntry>;
+  transition(id: string, to: BackupState, changes?: Partial<Omit<BackupEntry, 'id' | 'state'>>, options?: { from?: readonly BackupState[] }): Promise<BackupEntry>;
   /** Sets attributes that are not the state (runner, lastValidation, bytes…). Throws BackupNotFoundError. */
   update(id: string, changes: Partial<Omit<BackupEntry, 'id' | 'state' | 'database' | 'startedAt'>>): Promise<BackupEntry>;
   /** Records a sign of life while RUNNING. Returns false when the entry is no longer RUNNING. */

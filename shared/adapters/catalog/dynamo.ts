@@ -80,8 +80,8 @@ export class DynamoCatalog implements Catalog {
     return item ? toEntry(item) : undefined;
   }
 
-  async transition(id: string, to: BackupState, changes: Partial<Omit<BackupEntry, 'id' | 'state'>> = {}): Promise<BackupEntry> {
-    const from = statesBefore(to);
+  async transition(id: string, to: BackupState, changes: Partial<Omit<BackupEntry, 'id' | 'state'>> = {}, options: { from?: readonly BackupState[] } = {}): Promise<BackupEntry> {
+    const from = statesBefore(to).filter((state) => options.from === undefined || options.from.includes(state));
     if (from.length === 0) throw await this.explainLostTransition(id, to);
     const { sets, names, values } = setExpression(id, changes);
     const update = new UpdateCommand({

@@ -80,6 +80,7 @@ export function commandsFor(alert: Alert, target: CommandTarget): SuggestedComma
     case 'TASK_FAILED':
       return present([list(names), ...taskLogs(target), backupRetry(target, names)]);
     case 'BACKUP_INCOMPLETE':
+    case 'BACKUP_UNVERIFIED':
     case 'CHECKSUM_MISMATCH':
       return present([list(names), ...logs(target, 'checksum'), backupRetry(target, names)]);
     case 'MANIFEST_INVALID':

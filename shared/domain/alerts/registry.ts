@@ -41,6 +41,7 @@ export const ALERT_TYPES = {
   BACKUP_LAUNCH_FAILED: { severity: 'SEV2', title: 'Backup could not be started', scope: 'backup', windowSeconds: DAY },
   BACKUP_STALLED: { severity: 'SEV2', title: 'Backup stopped heart-beating', scope: 'backup', windowSeconds: DAY },
   BACKUP_INCOMPLETE: { severity: 'SEV2', title: 'Backup incomplete in storage', scope: 'backup', windowSeconds: DAY },
+  BACKUP_UNVERIFIED: { severity: 'SEV2', title: 'Backup never verified', scope: 'backup', windowSeconds: DAY },
   TASK_FAILED: { severity: 'SEV2', title: 'Backup task failed', scope: 'backup', windowSeconds: DAY },
   CHECKSUM_MISMATCH: { severity: 'SEV2', title: 'Checksum mismatch', scope: 'backup', windowSeconds: DAY },
   MANIFEST_INVALID: { severity: 'SEV2', title: 'Manifest unreadable', scope: 'database-code', windowSeconds: HOUR },
