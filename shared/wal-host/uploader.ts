@@ -1,6 +1,6 @@
-import { access, link as fsLink, mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { access, link as fsLink, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isWalFileName } from '../domain/wal/names';
 import { ArchiveClient } from './client';
 import { nativeFor, type CodecOptions } from './codec';
@@ -27,6 +27,9 @@ export interface UploaderOptions {
 }
 
 const CLEAN_EVERY_MS = 5_000;
+/** How often the uploader checks that its cluster's postmaster still runs. */
+const CLUSTER_CHECK_MS = 1_000;
+const NO_POSTMASTER_PID = 'no postmaster.pid';
 const MAX_BACKOFF_MS = 60_000;
 
 /**
@@ -82,6 +85,9 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     }
   };
 
+  let lastClusterCheck = 0;
+  // Watched when the data directory has a postmaster.pid (a pg_wal copied aside, as in tests, has none).
+  const watchCluster = (await clusterGone(walDir)) !== NO_POSTMASTER_PID;
   try {
     for (;;) {
       if (!(await holdsLock(spool, 'uploader'))) {
@@ -89,6 +95,16 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
         return;
       }
       const now = Date.now();
+      // A file that keeps failing (a conflict) keeps the loop busy: without its cluster there
+      // is no one left to wait for us, and the next start of the cluster starts an uploader.
+      if (watchCluster && now - lastClusterCheck >= CLUSTER_CHECK_MS) {
+        lastClusterCheck = now;
+        const gone = await clusterGone(walDir);
+        if (gone) {
+          logLine('info', 'uploader exits: its cluster stopped', { pid: process.pid, walDir, reason: gone, waiting: [...backoff.keys()].slice(0, 5).join(',') });
+          break;
+        }
+      }
       const todo = await pending(config, walDir, now, { inflight, pushed, backoff });
       // Slow start: the first push alone (PostgreSQL waits for the oldest file), then one more per push done.
       const limit = Math.min(settings.concurrency, 1 + completed);
@@ -116,6 +132,28 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     await releaseLock(spool, 'uploader');
   }
   logLine('info', 'uploader exits: nothing to archive', { pid: process.pid });
+}
+
+/**
+ * Why the cluster of `walDir` (`<data directory>/pg_wal`) is gone, or undefined while it
+ * runs: no postmaster.pid, or its PID no longer alive. A PID of another user (EPERM) is alive.
+ */
+export async function clusterGone(walDir: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dirname(walDir), 'postmaster.pid'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return NO_POSTMASTER_PID;
+    return undefined;
+  }
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? `postmaster ${pid} is not running` : undefined;
+  }
 }
 
 interface UploaderState {
