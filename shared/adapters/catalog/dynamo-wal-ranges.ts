@@ -34,7 +34,7 @@ export function rangePk(database: string, timeline: number): string {
 
 function toRange(item: Item): WalRange {
   const end = (name: unknown, at: unknown): RangeEnd => ({ name: String(name), ...(typeof at === 'string' ? { archivedAt: at } : {}) });
-  return { timeline: Number(item.timeline), from: BigInt(item.from as number), to: BigInt(item.to as number), first: end(item.firstName, item.firstAt), last: end(item.lastName, item.lastAt), ...(typeof item.segmentSize === 'number' ? { segmentSize: item.segmentSize } : {}) };
+  return { timeline: Number(item.timeline), from: BigInt(item.from as number), to: BigInt(item.to as number), first: end(item.firstName, item.firstAt), last: end(item.lastName, item.lastAt), ...(typeof item.segmentSize === 'number' ? { segmentSize: item.segmentSize } : {}), ...(item.split === true ? { split: true } : {}) };
 }
 
 /** The ranges of one database's timeline on DynamoDB; conditional writes, strongly consistent reads. */
@@ -82,6 +82,7 @@ export class DynamoRangeStore implements RangeStore {
       lastName: range.last.name,
       ...(range.first.archivedAt !== undefined ? { firstAt: range.first.archivedAt } : {}),
       ...(range.last.archivedAt !== undefined ? { lastAt: range.last.archivedAt } : {}),
+      ...(range.split ? { split: true } : {}),
     };
     const put = new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' });
     return this.conditional(`record a WAL range of database ${this.database}`, () => this.client.send(put));
@@ -99,12 +100,12 @@ export class DynamoRangeStore implements RangeStore {
     return this.conditional(`extend a WAL range of database ${this.database}`, () => this.client.send(update));
   }
 
-  remove(from: bigint, expectedTo: bigint): Promise<boolean> {
+  remove(from: bigint, expectedTo: bigint, splitToo = false): Promise<boolean> {
     const remove = new DeleteCommand({
       TableName: this.tableName,
       Key: { pk: this.pk, sk: this.sk(from) },
-      ConditionExpression: '#to = :expected',
-      ExpressionAttributeNames: { '#to': 'to' },
+      ConditionExpression: splitToo ? '#to = :expected' : '#to = :expected AND attribute_not_exists(#split)',
+      ExpressionAttributeNames: { '#to': 'to', ...(splitToo ? {} : { '#split': 'split' }) },
       ExpressionAttributeValues: { ':expected': Number(expectedTo) },
     });
     return this.conditional(`merge WAL ranges of database ${this.database}`, () => this.client.send(remove));

@@ -15,6 +15,13 @@ import { normalizeRanges, type RangeEnd, type WalRange } from '../../domain/wal/
  * writers of adjacent segments at least one sees the other's write (both write, then read,
  * on strongly consistent reads) and merges them. A writer that dies half-way leaves
  * overlapping items: `compactRanges` (run by the WAL checkpoint) joins them.
+ *
+ * Merging always moves coverage to the range with the lower `from`, and an end only grows,
+ * so among writers that add, a range removed is always covered by one that stays. Cutting
+ * segments out (retention) goes the other way — the part after the cut needs a new, higher
+ * key — so that part is written first and marked `split`: writers never remove a split
+ * range (a writer holding a stale view of the range being cut would otherwise remove the
+ * part after the cut as "covered"); only a later cut through it does.
  */
 
 /**
@@ -30,8 +37,8 @@ export interface RangeStore {
   create(range: WalRange): Promise<boolean>;
   /** Moves the end of the range starting at `from` to `to` (with its `last`), if it still ends at `expectedTo`. */
   setEnd(from: bigint, expectedTo: bigint, to: bigint, last: RangeEnd): Promise<boolean>;
-  /** Removes the range starting at `from` if it still ends at `expectedTo`. */
-  remove(from: bigint, expectedTo: bigint): Promise<boolean>;
+  /** Removes the range starting at `from` if it still ends at `expectedTo` and is not `split` (unless `splitToo`). */
+  remove(from: bigint, expectedTo: bigint, splitToo?: boolean): Promise<boolean>;
 }
 
 /** Lost conditions before giving up on one write (each loss means another writer progressed). */
@@ -71,7 +78,7 @@ async function settle(store: RangeStore, anchor: bigint, known: WalRange | undef
   for (let round = 0; round < ATTEMPTS; round += 1) {
     current ??= await store.floor(anchor);
     if (!current || current.to < anchor) return;
-    if (lookLeft && current.from > 0n) {
+    if (lookLeft && !current.split && current.from > 0n) {
       const left = await store.floor(current.from - 1n);
       if (left && left.to + 1n >= current.from) {
         if (left.to < current.to && !(await store.setEnd(left.from, left.to, current.to, current.last))) {
@@ -84,7 +91,7 @@ async function settle(store: RangeStore, anchor: bigint, known: WalRange | undef
         continue;
       }
     }
-    const right = await store.between(current.from + 1n, current.to + 1n);
+    const right = (await store.between(current.from + 1n, current.to + 1n)).filter((range) => !range.split);
     if (right.length === 0) return;
     const far = right.reduce((a, b) => (b.to > a.to ? b : a));
     if (far.to > current.to) {
@@ -108,7 +115,7 @@ export async function compactRanges(store: RangeStore): Promise<{ ranges: WalRan
   const ranges = normalizeRanges(stored);
   let removed = 0;
   for (const joined of ranges) {
-    const parts = stored.filter((range) => range.from >= joined.from && range.from <= joined.to);
+    const parts = stored.filter((range) => range.from >= joined.from && range.from <= joined.to && (range.from === joined.from || !range.split));
     if (parts.length < 2) continue;
     const head = parts.reduce((a, b) => (b.from < a.from || (b.from === a.from && b.to > a.to) ? b : a));
     if (head.to < joined.to && !(await store.setEnd(head.from, head.to, joined.to, joined.last))) continue;
@@ -134,7 +141,7 @@ export async function subtractRun(store: RangeStore, hole: { from: bigint; to: b
       if (range.to > hole.to) {
         // The part after the hole first: the segments it claims stay claimed throughout.
         const start = hole.to + 1n;
-        const tail: WalRange = { timeline: range.timeline, from: start, to: range.to, first: await endAt(start), last: range.last };
+        const tail: WalRange = { timeline: range.timeline, from: start, to: range.to, first: await endAt(start), last: range.last, split: true };
         if (!(await store.create(tail))) {
           const existing = await store.floor(start);
           if (!existing || existing.from !== start || (existing.to < range.to && !(await store.setEnd(start, existing.to, range.to, range.last)))) {
@@ -143,7 +150,7 @@ export async function subtractRun(store: RangeStore, hole: { from: bigint; to: b
           }
         }
       }
-      const kept = range.from < hole.from ? await store.setEnd(range.from, range.to, hole.from - 1n, await endAt(hole.from - 1n)) : await store.remove(range.from, range.to);
+      const kept = range.from < hole.from ? await store.setEnd(range.from, range.to, hole.from - 1n, await endAt(hole.from - 1n)) : await store.remove(range.from, range.to, true);
       if (!kept) {
         lost = true;
         break;

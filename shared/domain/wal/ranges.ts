@@ -25,10 +25,12 @@ export interface WalRange {
   last: RangeEnd;
   /** The segment size the catalog recorded the range with, when it says. */
   segmentSize?: number;
+  /** The catalog cut this range off another (deleting segments before it): only a later cut removes it. */
+  split?: boolean;
 }
 
 /** A stretch of segment numbers a recovery along a path reads without a gap (its ends may lie on different timelines). */
-export type Covered = Omit<WalRange, 'timeline' | 'segmentSize'>;
+export type Covered = Omit<WalRange, 'timeline' | 'segmentSize' | 'split'>;
 
 /** Segments missing along a path, on one timeline: segment numbers `from`..`to`, inclusive. */
 export interface SegnoGap {
@@ -55,7 +57,8 @@ export function normalizeRanges(ranges: readonly WalRange[]): WalRange[] {
         open.last = { ...range.last };
       }
     } else {
-      merged.push({ ...range, first: { ...range.first }, last: { ...range.last } });
+      const { split: _split, ...rest } = range;
+      merged.push({ ...rest, first: { ...range.first }, last: { ...range.last } });
     }
   }
   return merged;
