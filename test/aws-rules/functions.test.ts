@@ -72,6 +72,25 @@ function snsEvent(key: string): unknown {
   };
 }
 
+/** A logical backup's manifest of database app, daily, taken 2026-12-04 03:00. */
+function logicalManifest(id: string, dump: { key: string; bytes: number; sha256: string }, tables: Manifest['tables'] = []): Manifest {
+  return {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    id,
+    database: 'app',
+    kind: 'logical',
+    tier: 'daily',
+    scope: 'full',
+    compression: 'gzip',
+    startedAt: '2026-12-04T03:00:00.000Z',
+    finishedAt: '2026-12-04T03:01:00.000Z',
+    source: { pgDatabase: 'app', serverVersion: '15.18', serverVersionNum: 150018, systemIdentifier: '7311234567890123456', walLsn: '0/3000000', databaseSizeBytes: 1000 },
+    tools: { strongbox: 'test', pgDump: '15.18' },
+    tables,
+    objects: { dump },
+  };
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const bodyOf = (result: { body: string }): any => JSON.parse(result.body);
 
@@ -155,21 +174,7 @@ describe('held to AWS rules', () => {
     const deps = awsDeps(world.env, captureLog(), world.clients());
     const admin = awsDeps(world.env, captureLog(), world.adminClients());
     const id = '20261204T030000Z-l-aws1';
-    const manifest: Manifest = {
-      formatVersion: MANIFEST_FORMAT_VERSION,
-      id,
-      database: 'app',
-      kind: 'logical',
-      tier: 'daily',
-      scope: 'full',
-      compression: 'gzip',
-      startedAt: '2026-12-04T03:00:00.000Z',
-      finishedAt: '2026-12-04T03:01:00.000Z',
-      source: { pgDatabase: 'app', serverVersion: '15.18', serverVersionNum: 150018, systemIdentifier: '7311234567890123456', walLsn: '0/3000000', databaseSizeBytes: 1000 },
-      tools: { strongbox: 'test', pgDump: '15.18' },
-      tables: [],
-      objects: { dump: { key: `logical/daily/app/${id}/dump`, bytes: 10, sha256: 'a'.repeat(64) } },
-    };
+    const manifest = logicalManifest(id, { key: `logical/daily/app/${id}/dump`, bytes: 10, sha256: 'a'.repeat(64) });
     const key = `logical/daily/app/${id}/manifest.json`;
     await admin.storage.putBytes(key, Buffer.from(serializeManifest(manifest)));
     const before = world.stub.requests.length;
@@ -306,21 +311,7 @@ describe('every other function, through its own wiring and its environment as de
     world.stub.answer('StartExecution', (request) => ({ body: { executionArn: `${String(request.body.stateMachineArn).replace(':stateMachine:', ':execution:')}:${String(request.body.name)}`, startDate: 1_796_000_000 } }));
     const backup = verifiedLogical('20261202T030000Z-l-good');
     await admin().catalog.create(backup);
-    const manifest: Manifest = {
-      formatVersion: MANIFEST_FORMAT_VERSION,
-      id: backup.id,
-      database: 'app',
-      kind: 'logical',
-      tier: 'daily',
-      scope: 'full',
-      compression: 'gzip',
-      startedAt: backup.startedAt,
-      finishedAt: backup.finishedAt!,
-      source: { pgDatabase: 'app', serverVersion: '15.18', serverVersionNum: 150018, systemIdentifier: '7311234567890123456', walLsn: '0/3000000', databaseSizeBytes: 1000 },
-      tools: { strongbox: 'test', pgDump: '15.18' },
-      tables: [{ schema: 'public', name: 'orders', rows: 3 }],
-      objects: { dump: { key: backup.key, bytes: 10, sha256: backup.sha256! } },
-    };
+    const manifest = logicalManifest(backup.id, { key: backup.key, bytes: 10, sha256: backup.sha256! }, [{ schema: 'public', name: 'orders', rows: 3 }]);
     await admin().storage.putBytes(backup.manifestKey, Buffer.from(serializeManifest(manifest)));
     const target = { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/test/app-target-AbCdEf' };
     const sfn = () => world.stubClient((config) => new SFNClient(config));

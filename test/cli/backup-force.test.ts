@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedSampleData } from '../../shared/adapters/postgres/sample-data';
 import { backupCommand } from '../../shared/cli/commands/backup';
-import { printFailure, type Output } from '../../shared/cli/output';
+import { output, run } from '../support/cli-output';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { localRunner } from '../../shared/domain/backup-lock';
 import { openLocalContext } from '../../shared/local/context';
@@ -25,21 +25,6 @@ let dir: string;
 let savedEnv: NodeJS.ProcessEnv;
 const savedCwd = process.cwd();
 const HOLDER = '20260101T030000Z-l-holder';
-
-function output(json: boolean): Output & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { json, interactive: false, out, err, stdout: (text) => void out.push(text), stderr: (text) => void err.push(text) };
-}
-
-/** What `run` in main.ts does: the action's exit code, or printFailure's. */
-async function run(action: (out: Output) => Promise<number>, out: Output): Promise<number> {
-  try {
-    return await action(out);
-  } catch (error) {
-    return printFailure(out, error);
-  }
-}
 
 async function withContext<T>(fn: (context: Awaited<ReturnType<typeof openLocalContext>>) => Promise<T>): Promise<T> {
   const context = await openLocalContext({ paths: resolveHome(process.env, dir), storage: { type: 'folder' }, env: process.env, log: silentLog });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listCommand } from '../../shared/cli/commands/list';
 import { statusCommand } from '../../shared/cli/commands/status';
-import { printFailure, type Output } from '../../shared/cli/output';
+import { output, run } from '../support/cli-output';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { backupKeys } from '../../shared/domain/keys';
 import { openLocalContext } from '../../shared/local/context';
@@ -20,21 +20,6 @@ import { silentLog } from '../../shared/ports';
 let dir: string;
 let savedEnv: NodeJS.ProcessEnv;
 const savedCwd = process.cwd();
-
-function output(json: boolean): Output & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { json, interactive: false, out, err, stdout: (text) => void out.push(text), stderr: (text) => void err.push(text) };
-}
-
-/** What `run` in main.ts does: the action's exit code, or printFailure's. */
-async function run(action: (out: Output) => Promise<number>, out: Output): Promise<number> {
-  try {
-    return await action(out);
-  } catch (error) {
-    return printFailure(out, error);
-  }
-}
 
 async function withContext<T>(fn: (context: Awaited<ReturnType<typeof openLocalContext>>) => Promise<T>): Promise<T> {
   const context = await openLocalContext({ paths: resolveHome(process.env, dir), storage: { type: 'folder' }, env: process.env, log: silentLog });

@@ -8,25 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pitrCommand } from '../../shared/cli/commands/pitr';
-import { printFailure, type Output } from '../../shared/cli/output';
+import { output, run } from '../support/cli-output';
 
 let dir: string;
 let savedEnv: NodeJS.ProcessEnv;
 const savedCwd = process.cwd();
-
-function output(): Output & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { json: false, interactive: false, out, err, stdout: (text) => void out.push(text), stderr: (text) => void err.push(text) };
-}
-
-async function run(action: (out: Output) => Promise<number>, out: Output): Promise<number> {
-  try {
-    return await action(out);
-  } catch (error) {
-    return printFailure(out, error);
-  }
-}
 
 const base = { latest: true, archive: true, timeout: '3600' };
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doctorCommand } from '../../shared/cli/commands/doctor';
 import { restorePointCommand } from '../../shared/cli/commands/restore-point';
-import { printFailure, type Output } from '../../shared/cli/output';
+import { output, run } from '../support/cli-output';
 import { resolveHome } from '../../shared/local/home';
 import { walHostPaths } from '../../shared/local/wal-paths';
 import { startArchivingCluster, type ArchivingCluster } from '../support/archiving-cluster';
@@ -17,20 +17,6 @@ let dir: string;
 let pg: ArchivingCluster;
 let savedEnv: NodeJS.ProcessEnv;
 const savedCwd = process.cwd();
-
-function output(json: boolean): Output & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { json, interactive: false, out, err, stdout: (text) => void out.push(text), stderr: (text) => void err.push(text) };
-}
-
-async function run(action: (out: Output) => Promise<number>, out: Output): Promise<number> {
-  try {
-    return await action(out);
-  } catch (error) {
-    return printFailure(out, error);
-  }
-}
 
 beforeAll(async () => {
   pg = await startArchivingCluster({ mode: 'copy', settings: { archive_timeout: '60s' } });
