@@ -22,7 +22,7 @@ import { policyFromEnv, retentionHandler } from '../../functions/retention';
 import { ecsDeps, scheduleBackupHandler } from '../../functions/schedule-backup';
 import { taskStoppedHandler } from '../../functions/task-stopped';
 import { makeValidateHandler, sfnDeps as validateDeps } from '../../functions/validate';
-import { watchdogHandler } from '../../functions/watchdog';
+import { watchdogFromEnv } from '../../functions/watchdog';
 import { noMetrics } from '../../shared/metrics';
 import { pgBaseBackupTools } from '../../shared/adapters/postgres/basebackup';
 import { pgDumpTools } from '../../shared/runtime/dump-tools';
@@ -298,13 +298,22 @@ describe('every other function, through its own wiring and its environment as de
     expect(runTask.body).toMatchObject({ cluster: world.model.resolve({ 'Fn::GetAtt': ['EcsCluster', 'Arn'] }), taskDefinition: world.model.resolve({ Ref: 'DumpTaskDefinition' }), launchType: 'FARGATE' });
   });
 
-  it('watchdog: fails a RUNNING backup whose task stopped heart-beating, and alerts', async () => {
+  it('watchdog: fails a RUNNING backup whose task stopped heart-beating, and asks again for the verification of an UPLOADED one', async () => {
     const stale: BackupEntry = { ...verifiedLogical('20261201T030000Z-l-stale'), state: 'RUNNING', heartbeatAt: '2026-12-01T03:00:10.000Z' };
     delete stale.finishedAt;
     await admin().catalog.create(stale);
-    const deps = awsDeps(envOf('watchdog'), captureLog(), world.clients());
-    await world.invoke('watchdog', () => watchdogHandler(deps, 600_000)(), {}, { async: true });
+    const unverified: BackupEntry = { ...verifiedLogical('20261201T040000Z-l-unver'), state: 'UPLOADED' };
+    await admin().catalog.create(unverified);
+    await admin().storage.putBytes(unverified.manifestKey, Buffer.from(serializeManifest(logicalManifest(unverified.id, { key: unverified.key, bytes: 1, sha256: 'e'.repeat(64) }))));
+    await admin().storage.putBytes(unverified.key, Buffer.from('x'));
+    const { sns, ...rest } = world.clients();
+    const run = watchdogFromEnv(envOf('watchdog'), awsDeps(envOf('watchdog'), captureLog(), { sns, ...rest }), sns);
+    const before = world.stub.requests.length;
+    await world.invoke('watchdog', run, {}, { async: true });
     expect((await admin().catalog.get(stale.id))?.state).toBe('FAILED');
+    // The manifest's ObjectCreated event, republished on the object-created topic.
+    const asked = world.stub.requests.slice(before).filter((request) => request.operation === 'Publish' && String(request.body.TopicArn).endsWith(':strongbox-test-object-created'));
+    expect(asked.map((request) => String(request.body.Message))).toEqual([expect.stringContaining(unverified.manifestKey)]);
   });
 
   it('restore, restoreTable and validate: plan from the catalog and start their state machines', async () => {

@@ -28,6 +28,17 @@ export function unreachedCalls(model: StackModel): ListedCall[] {
     add(key, 'the Lambda runtime (function logs)', 'logs:PutLogEvents', `${group}:log-stream:2026/12/04/[$LATEST]0123`);
   }
 
+  // Lambda sends an asynchronous invocation that failed after its retries to the failures
+  // queue (the function's on-failure destination, deploy/failures.yml) with the function's role.
+  if (model.resources.AsyncFailuresQueue) {
+    const queue = String(model.resolve({ 'Fn::GetAtt': ['AsyncFailuresQueue', 'Arn'] }));
+    for (const [id, resource] of Object.entries(model.resources)) {
+      if (resource.Type !== 'AWS::Lambda::EventInvokeConfig') continue;
+      const fn = String(resource.Properties.FunctionName?.Ref ?? '').replace(/LambdaFunction$/, '');
+      add(`${fn[0]!.toLowerCase()}${fn.slice(1)}`, `the Lambda service (on-failure destination, ${id})`, 'sqs:SendMessage', queue);
+    }
+  }
+
   // Lambda creates the checkpoint's network interfaces in the databases' subnets with its role.
   if (model.resources.WalCheckpointLambdaFunction?.Properties?.VpcConfig) {
     for (const action of ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses']) {

@@ -192,21 +192,23 @@ describe('sls package: least privilege', () => {
   // Publishing an alert also claims its dedupe item (ALERT#… on the catalog table).
   const alerts = ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 
+  // Every asynchronously invoked function may send a failed invocation to the failures queue.
+  const failures = ['sqs:SendMessage'];
   it.each([
-    ['scheduleBackup', ['ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, ...alerts]],
-    ['checksum', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
-    ['catalogIndex', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
-    ['watchdog', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', ...alerts]],
+    ['scheduleBackup', [...failures, 'ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, ...alerts]],
+    ['checksum', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
+    ['catalogIndex', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
+    ['watchdog', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...alerts]],
     ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', ...alerts]],
-    ['walCheckpoint', ['s3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...alerts]],
+    ['walCheckpoint', [...failures, 's3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...alerts]],
     ['pitr', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query']],
     ['restore', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['restoreTable', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['validate', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
-    ['retention', ['s3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', ...alerts]],
-    ['deadman', ['dynamodb:Query', 'dynamodb:GetItem', ...alerts]],
-    ['notifySlack', ['ssm:GetParameter']],
-    ['taskStopped', alerts],
+    ['retention', [...failures, 's3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', ...alerts]],
+    ['deadman', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', ...alerts]],
+    ['notifySlack', [...failures, 'ssm:GetParameter']],
+    ['taskStopped', [...failures, ...alerts]],
   ])('gives %s its own role with exactly its actions', (fn, expected) => {
     const role = roleOf(fn);
     expect(role.Type).toBe('AWS::IAM::Role');
@@ -255,6 +257,18 @@ describe('sls package: least privilege', () => {
     );
     expect(statements.find((s) => list(s.Action).includes('ecr:BatchGetImage')).Resource).toBe('arn:aws:ecr:eu-west-1:123456789012:repository/strongbox-dump');
     expect(statements.find((s) => list(s.Action).includes('logs:PutLogEvents')).Resource).toEqual({ 'Fn::GetAtt': ['DumpLogGroup', 'Arn'] });
+  });
+
+  it('sends every asynchronous invocation that failed after 2 retries (within 6 h) to the alarmed failures queue', () => {
+    const asynchronous = ['ScheduleBackup', 'Checksum', 'CatalogIndex', 'Watchdog', 'WalCheckpoint', 'Retention', 'Deadman', 'NotifySlack', 'TaskStopped'];
+    for (const fn of asynchronous) {
+      expect(R[`${fn}LambdaEvConf`].Properties).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21600, DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['AsyncFailuresQueue', 'Arn'] } } } });
+      expect(statementsOf(roleOf(`${fn[0]!.toLowerCase()}${fn.slice(1)}`)).find((s) => list(s.Action).includes('sqs:SendMessage')).Resource).toEqual({ 'Fn::GetAtt': ['AsyncFailuresQueue', 'Arn'] });
+    }
+    // The synchronous ones (sls invoke, the Function URL) answer their caller instead.
+    for (const fn of ['Pitr', 'Restore', 'RestoreTable', 'Validate', 'ArchiveEndpoint']) expect(R[`${fn}LambdaEvConf`]).toBeUndefined();
+    expect(R.AsyncFailuresQueue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    expect(R.AsyncFailuresAlarm.Properties).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, AlarmActions: [{ Ref: 'AlertsTopic' }] });
   });
 
   it('never grants a DynamoDB item action on an index (item actions apply to the table only)', () => {

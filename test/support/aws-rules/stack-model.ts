@@ -46,7 +46,7 @@ export interface StackModel {
 
 function physicalName(id: string, resource: Json, stage: string, resolve: (node: Json) => Json): string {
   const props = resource.Properties ?? {};
-  const named = props.BucketName ?? props.TableName ?? props.TopicName ?? props.RoleName ?? props.StateMachineName ?? props.ClusterName ?? props.FunctionName ?? props.LogGroupName ?? props.Family ?? props.Name ?? props.RepositoryName;
+  const named = props.BucketName ?? props.TableName ?? props.QueueName ?? props.TopicName ?? props.RoleName ?? props.StateMachineName ?? props.ClusterName ?? props.FunctionName ?? props.LogGroupName ?? props.Family ?? props.Name ?? props.RepositoryName;
   return named !== undefined ? String(resolve(named)) : `strongbox-${stage}-${id}`;
 }
 
@@ -138,7 +138,7 @@ export function stackModel(template: Json, stage = 'test'): StackModel {
       const resource = resources[id];
       if (!resource) throw new Error(`GetAtt of ${id}, which the template does not create`);
       if (attribute === 'Arn') return arnOf(id, resource, stage, resolve);
-      if (attribute === 'Name' || attribute === 'TopicName') return physicalName(id, resource, stage, resolve);
+      if (attribute === 'Name' || attribute === 'TopicName' || attribute === 'QueueName') return physicalName(id, resource, stage, resolve);
       if (attribute === 'FunctionUrl') return `https://${id.toLowerCase()}.lambda-url.${REGION}.on.aws/`;
       throw new Error(`the model has no attribute ${attribute} of ${id}`);
     }
