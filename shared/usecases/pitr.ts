@@ -126,9 +126,10 @@ const GAPS_CHECKED = 100;
 async function segmentSizeOf(deps: PitrDeps, database: string, ranges: readonly WalRange[]): Promise<number> {
   const stated = ranges.find((range) => range.segmentSize !== undefined)?.segmentSize;
   if (stated !== undefined) return stated;
-  const end = ranges.at(-1)?.last.name;
+  // No range says (none yet, or written before ranges kept it): the newest segment's record does.
+  const end = ranges.at(-1)?.last.name ?? (await deps.walCatalog.timelines(database)).at(-1)?.highestName;
   const record = end ? await deps.walCatalog.getWal(database, end) : undefined;
-  return record?.kind === 'segment' ? record.size : DEFAULT_SEGMENT_SIZE;
+  return record?.kind === 'segment' || record?.kind === 'partial' ? record.size : DEFAULT_SEGMENT_SIZE;
 }
 
 /**
