@@ -90,7 +90,9 @@ export function pitrWindow(backups: readonly BackupEntry[], wal: WalView | undef
     archivedRanges = [];
   }
   const covered = pathCoverage(wal.path, archivedRanges, wal.segmentSize);
-  const timeOf = (end: RangeEnd | undefined) => end?.archivedAt ?? (end ? wal.endTimes?.[end.name] : undefined);
+  // A small view lists its segments: every one has its time; ranges have their ends' and `endTimes`.
+  const listed = new Map((wal.ranges ? [] : (wal.segments ?? [])).map((segment) => [segment.name, segment.archivedAt]));
+  const timeOf = (end: RangeEnd | undefined) => end?.archivedAt ?? (end ? (wal.endTimes?.[end.name] ?? listed.get(end.name)) : undefined);
   const newestSegno = covered.at(-1)?.to;
   const oldest = onPath.reduce((min, base) => (base.startLsn < min.startLsn ? base : min));
   const firstSegno = segnoOfLsn(oldest.startLsn, wal.segmentSize);
