@@ -9,6 +9,7 @@ import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
+import { MAX_REPORTED_GAPS } from '../../shared/adapters/catalog/wal-catalog';
 import { rangePk } from '../../shared/adapters/catalog/dynamo-wal-ranges';
 import { walObjectKey } from '../../shared/domain/wal/keys';
 import { formatLsn, segmentName, segmentStartLsn } from '../../shared/domain/wal/names';
@@ -127,6 +128,15 @@ describe('DynamoWalCatalog ranges', () => {
 
     expect(compacted.ranges.map((range) => [Number(range.from), Number(range.to)])).toEqual([[0, 7]]);
     expect(await rangeItems('repair')).toBe(1);
+  });
+
+  it('the archive status holds gap runs and counts: 100 runs of a million missing segments are one small item', async () => {
+    const gaps = Array.from({ length: MAX_REPORTED_GAPS }, (_, index) => ({ first: segmentName(1, BigInt(index * 20_000)), last: segmentName(1, BigInt(index * 20_000 + 9_999)), count: 10_000 }));
+    const status = { measuredAt: at(1), gaps, gapSegments: 1_000_000, gapRanges: 100, timeline: 1, timelineSource: 'checkpoint' as const };
+
+    expect(await wal.putArchiveStatus('holes', status)).toBe(true);
+    expect(await wal.getArchiveStatus('holes')).toEqual(status);
+    expect(Buffer.byteLength(JSON.stringify(status))).toBeLessThan(16 * 1024);
   });
 
   it('a catalog rebuild (recordWals) records the ranges of what it writes and of what was there', async () => {
