@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -115,10 +115,29 @@ function multipartExtras(server: S3rver): Middleware {
       return;
     }
     if (ctx.method === 'GET' && key === '' && 'uploads' in ctx.query) {
+      // As S3: only keys under `prefix`, ordered by key then upload id, `max-uploads` a page,
+      // continued after `key-marker` / `upload-id-marker`; Initiated from the upload folder's time.
+      const text = (name: string): string => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : '');
+      const [prefix, keyMarker, idMarker] = [text('prefix'), text('key-marker'), text('upload-id-marker')];
+      const max = Math.max(1, Math.min(1000, Number(text('max-uploads') || '1000')));
       const ids = await readdir(uploadsDir()).catch(() => [] as string[]);
-      const uploads = await Promise.all(ids.sort().map(async (id) => ({ id, key: await readFile(join(uploadsDir(), id, 'key'), 'utf8').catch(() => '') })));
-      const entries = uploads.map((u) => `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${u.id}</UploadId></Upload>`).join('');
-      return xml(ctx, 200, `<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${escapeXml(bucket)}</Bucket><IsTruncated>false</IsTruncated>${entries}</ListMultipartUploadsResult>`);
+      const uploads = await Promise.all(
+        ids.map(async (id) => ({
+          id,
+          key: await readFile(join(uploadsDir(), id, 'key'), 'utf8').catch(() => ''),
+          initiated: await stat(join(uploadsDir(), id)).then((info) => info.birthtime.getTime() > 0 ? info.birthtime : info.mtime, () => new Date(0)),
+        })),
+      );
+      const after = (u: { key: string; id: string }): boolean => keyMarker === '' || u.key > keyMarker || (u.key === keyMarker && idMarker !== '' && u.id > idMarker);
+      const matching = uploads
+        .filter((u) => u.key.startsWith(prefix) && after(u))
+        .sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1));
+      const page = matching.slice(0, max);
+      const truncated = matching.length > max;
+      const last = page[page.length - 1];
+      const markers = truncated && last ? `<NextKeyMarker>${escapeXml(last.key)}</NextKeyMarker><NextUploadIdMarker>${last.id}</NextUploadIdMarker>` : '';
+      const entries = page.map((u) => `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${u.id}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`).join('');
+      return xml(ctx, 200, `<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${escapeXml(bucket)}</Bucket><Prefix>${escapeXml(prefix)}</Prefix><MaxUploads>${max}</MaxUploads><IsTruncated>${truncated}</IsTruncated>${markers}${entries}</ListMultipartUploadsResult>`);
     }
     await next();
   };

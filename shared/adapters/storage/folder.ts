@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { hostname } from 'node:os';
 import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -7,10 +8,11 @@ import { pipeline } from 'node:stream/promises';
 import { InputError, ObjectNotFoundError, StorageError } from '../../errors';
 import { COALESCE_BYTES, CoalescingStream } from './coalesce';
 import { abortedError, directoriesToSync, fsError, fsyncDirectory, isCode, isMissing } from './folder-fs';
+import { listTempFiles, removeTempFile, tempName, type TempWriter } from './folder-tmp';
 import { HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
-import type { ColdArea, ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+import type { ColdArea, ObjectCreatedListener, ObjectInfo, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
 
 /** Where writes are staged before their rename; on the same filesystem so the rename is atomic. */
 const TMP_DIR = '.tmp';
@@ -30,18 +32,27 @@ const COLD_DIR = 'cold';
  * the same for callers: reads, `head` (with `cold: true`), `list` and `delete` look in
  * the hot place first, then in the cold one, and a new write of the key removes a cold
  * copy. Keys whose first name is `cold` are therefore refused, like `.tmp`.
+ *
+ * Unfinished writes: a temporary file's name carries its key and its writer's pid and host
+ * (folder-tmp.ts). A writer killed with SIGKILL cannot remove its own: `listUnfinished`
+ * finds them and `discardUnfinished` removes them, once the sweep judged their writer gone.
  */
-export class FolderStorage implements Storage, ColdArea {
+export class FolderStorage implements Storage, ColdArea, UnfinishedWrites {
   readonly location: string;
   readonly bucket: string;
   readonly #root: string;
   readonly #tmp: string;
   readonly #cold: string;
   readonly #listeners = new ObjectCreatedListeners();
+  readonly #writer: TempWriter;
 
-  /** @param root the repository folder; made absolute, created on the first write. */
-  constructor(root: string) {
+  /**
+   * @param root the repository folder; made absolute, created on the first write.
+   * @param writer recorded in the names of this instance's temporary files; default this process on this host.
+   */
+  constructor(root: string, writer: TempWriter = { pid: process.pid, host: hostname() }) {
     this.#root = resolve(root);
+    this.#writer = writer;
     this.#tmp = join(this.#root, TMP_DIR);
     this.#cold = join(this.#root, COLD_DIR);
     this.location = `file://${this.#root}`;
@@ -51,7 +62,7 @@ export class FolderStorage implements Storage, ColdArea {
   async putStream(key: string, body: Readable, options?: WriteOptions): Promise<WriteResult> {
     const target = this.#pathOf(key);
     const signal = options?.signal;
-    const temp = join(this.#tmp, `${randomUUID()}.part`);
+    const temp = join(this.#tmp, tempName(key, this.#writer));
     const hasher = new HashingStream();
     let file: WriteStream | undefined;
     let fileError: unknown;
@@ -90,7 +101,7 @@ export class FolderStorage implements Storage, ColdArea {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const target = this.#pathOf(key);
     const signal = options?.signal;
-    const temp = join(this.#tmp, `${randomUUID()}.part`);
+    const temp = join(this.#tmp, tempName(key, this.#writer));
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     try {
       if (signal?.aborted) throw signal.reason;
@@ -195,6 +206,15 @@ export class FolderStorage implements Storage, ColdArea {
 
   onObjectCreated(listener: ObjectCreatedListener): void {
     this.#listeners.add(listener);
+  }
+
+  listUnfinished(prefix: string): AsyncIterable<UnfinishedWrite> {
+    assertValidPrefix(prefix);
+    return listTempFiles(this.#tmp, prefix);
+  }
+
+  async discardUnfinished(write: UnfinishedWrite): Promise<void> {
+    await removeTempFile(this.#tmp, write.ref);
   }
 
   /**

@@ -9,7 +9,8 @@ import { ObjectCreatedListeners } from './listeners';
 import { startS3Retrieval } from './s3-cold';
 import { s3Error } from './s3-errors';
 import { uploadMultipart, type MultipartTuning } from './s3-multipart';
-import type { ObjectCreatedListener, ObjectInfo, Storage, WriteOptions, WriteResult } from './storage';
+import { abortUpload, listUploads } from './s3-unfinished';
+import type { ObjectCreatedListener, ObjectInfo, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
 
 export { makeS3Client, type S3ClientOptions } from './s3-client';
 
@@ -56,8 +57,14 @@ export interface S3StorageOptions {
  * as is: build it with {@link makeS3Client}. SDK errors never leave this class: a missing
  * object is an ObjectNotFoundError, anything else a StorageError whose hint points at
  * credentials, the bucket name or the endpoint.
+ *
+ * Unfinished writes are the multipart uploads in progress under the prefix
+ * (ListMultipartUploads, a page of `listPageSize`); `discardUnfinished` aborts one. A
+ * writer killed with SIGKILL never aborts its own: shared/usecases/unfinished-writes.ts
+ * judges which have no live writer. Needs s3:ListBucketMultipartUploads and
+ * s3:AbortMultipartUpload.
  */
-export class S3Storage implements Storage {
+export class S3Storage implements Storage, UnfinishedWrites {
   readonly location: string;
   readonly bucket: string;
   readonly #client: S3Client;
@@ -241,6 +248,16 @@ export class S3Storage implements Storage {
 
   onObjectCreated(listener: ObjectCreatedListener): void {
     this.#listeners.add(listener);
+  }
+
+  listUnfinished(prefix: string): AsyncIterable<UnfinishedWrite> {
+    assertValidPrefix(prefix);
+    return listUploads({ client: this.#client, bucket: this.bucket, keyPrefix: this.#keyPrefix }, prefix, this.#listPageSize);
+  }
+
+  async discardUnfinished(write: UnfinishedWrite): Promise<void> {
+    if (write.key !== undefined) assertValidKey(write.key);
+    await abortUpload({ client: this.#client, bucket: this.bucket, keyPrefix: this.#keyPrefix }, write);
   }
 
   async #getBody(key: string): Promise<Readable> {

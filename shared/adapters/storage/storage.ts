@@ -106,3 +106,49 @@ export function hasColdArea(storage: object): storage is ColdArea {
 export function isLocked(info: ObjectInfo | undefined, now: Date): boolean {
   return info !== undefined && (info.legalHold === true || (info.retainUntil !== undefined && info.retainUntil.getTime() > now.getTime()));
 }
+
+/**
+ * A write that began and never completed: a temporary file in the repository folder's
+ * `.tmp/`, or an S3 multipart upload. A writer killed with SIGKILL leaves one behind (its
+ * own clean-up never ran); nothing ever completes it.
+ */
+export interface UnfinishedWrite {
+  /** The driver's handle for `discardUnfinished`: the temporary file's name, or the upload id. */
+  ref: string;
+  /** The key it was writing, when the write says (absent: a temporary file named before writes carried their key). */
+  key?: string;
+  /** The process that wrote it, when the driver records it (the repository folder: pid and host). */
+  writer?: { pid: number; host: string };
+  /** When its last byte was written (the temporary file's mtime); absent when the driver cannot tell (S3). */
+  lastWriteAt?: Date;
+  /** When it began (S3: the upload's Initiated), when the driver knows. */
+  startedAt?: Date;
+  /** Bytes written so far, when the driver knows (the temporary file's size). */
+  bytes?: number;
+}
+
+/**
+ * A driver that can list and discard its unfinished writes (both drivers). Whether a
+ * write's writer is still alive is not the driver's to judge: see
+ * shared/usecases/unfinished-writes.ts.
+ */
+export interface UnfinishedWrites {
+  /**
+   * The unfinished writes under `prefix` (of their key), in no particular order, read page
+   * by page (memory does not grow with their number). Writes that do not say their key are
+   * listed only for the empty prefix. Throws StorageError.
+   */
+  listUnfinished(prefix: string): AsyncIterable<UnfinishedWrite>;
+  /**
+   * Discards one unfinished write (removes the temporary file, aborts the multipart upload
+   * and its parts). One already gone is not an error. Its writer, if it were still alive,
+   * would fail at its next step (never publish a partial object). Throws StorageError.
+   */
+  discardUnfinished(write: UnfinishedWrite): Promise<void>;
+}
+
+/** True when `storage` can list and discard its unfinished writes. */
+export function hasUnfinishedWrites(storage: object): storage is UnfinishedWrites {
+  const candidate = storage as Partial<UnfinishedWrites>;
+  return typeof candidate.listUnfinished === 'function' && typeof candidate.discardUnfinished === 'function';
+}

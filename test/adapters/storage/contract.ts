@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError, ObjectNotFoundError, StorageError } from '../../../shared/errors';
-import { isLocked, type ObjectCreatedListener, type ObjectInfo, type Storage } from '../../../shared/adapters/storage/storage';
+import { hasUnfinishedWrites, isLocked, type ObjectCreatedListener, type ObjectInfo, type Storage, type UnfinishedWrite, type UnfinishedWrites } from '../../../shared/adapters/storage/storage';
 
 /** What a driver's test file hands to {@link storageContract}. */
 export interface ContractSubject {
@@ -171,6 +171,28 @@ export function storageContract(name: string, setup: () => Promise<ContractSubje
       expect(eventsUnder('abort/')).toEqual([]);
     });
 
+    it('lists an unfinished write under its key until it is discarded; its writer then fails and nothing is stored', async () => {
+      // Prepare: a write in flight, past one part (S3 starts its multipart upload then)
+      expect(hasUnfinishedWrites(storage)).toBe(true);
+      const sweeper = storage as Storage & UnfinishedWrites;
+      const body = new PassThrough();
+      const write = storage.putStream('unfinished/backup/dump', body);
+      const failed = write.then(() => undefined, (error: unknown) => error);
+      body.write(randomBytes(6 * MIB));
+      const listed = await until(async () => (await unfinishedUnder(sweeper, 'unfinished/')).find((w) => w.key === 'unfinished/backup/dump'));
+      // Act
+      const elsewhere = await unfinishedUnder(sweeper, 'other/');
+      await sweeper.discardUnfinished(listed);
+      await sweeper.discardUnfinished(listed); // already gone: fine
+      body.end(randomBytes(1024));
+      // Assess
+      expect(elsewhere).toEqual([]);
+      expect(listed.startedAt ?? listed.lastWriteAt).toBeInstanceOf(Date);
+      expect(await failed).toBeInstanceOf(StorageError);
+      expect(await unfinishedUnder(sweeper, 'unfinished/')).toEqual([]);
+      await expectNothingAt('unfinished/backup/dump');
+    });
+
     it('a signal aborted before the write starts stores nothing', async () => {
       const signal = AbortSignal.abort();
       await expect(storage.putBytes('abort/early-bytes', 'x', { signal })).rejects.toBeInstanceOf(StorageError);
@@ -255,6 +277,23 @@ function endlessStream(threshold: number, onThreshold: () => void): Readable {
       }
     })(),
   );
+}
+
+async function unfinishedUnder(storage: UnfinishedWrites, prefix: string): Promise<UnfinishedWrite[]> {
+  const out: UnfinishedWrite[] = [];
+  for await (const write of storage.listUnfinished(prefix)) out.push(write);
+  return out;
+}
+
+/** Polls `probe` until it returns a value (a write in flight shows up in a listing as soon as its driver starts it). */
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting for an unfinished write to show up');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

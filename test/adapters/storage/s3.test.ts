@@ -222,3 +222,39 @@ describe('S3Storage Object Lock (headers of a HEAD answered by a local HTTP endp
     }
   });
 });
+
+describe('S3Storage unfinished writes', () => {
+  let server: S3TestServer;
+
+  beforeAll(async () => {
+    server = await startS3Server('strongbox-unfinished');
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('lists the multipart uploads under its prefix page by page, with their start, and aborts one', async () => {
+    // Prepare: five uploads under the storage's prefix, one beside it; pages of two
+    const storage = new S3Storage(server.client, server.bucket, { prefix: 'site', listPageSize: 2 });
+    const keys = ['logical/a', 'logical/b', 'logical/b', 'base/c', 'wal/d'];
+    for (const key of [...keys.map((key) => `site/${key}`), 'elsewhere/e']) {
+      await server.client.send(new CreateMultipartUploadCommand({ Bucket: server.bucket, Key: key }));
+    }
+    // Act
+    const listed = [];
+    for await (const write of storage.listUnfinished('')) listed.push(write);
+    const logical = [];
+    for await (const write of storage.listUnfinished('logical/')) logical.push(write);
+    await storage.discardUnfinished(logical[0]!);
+    await storage.discardUnfinished(logical[0]!); // already gone: fine
+    // Assess
+    expect(listed.map((write) => write.key).sort()).toEqual([...keys].sort());
+    expect(new Set(listed.map((write) => write.ref)).size).toBe(5);
+    for (const write of listed) expect(write.startedAt).toBeInstanceOf(Date);
+    expect(logical.map((write) => write.key)).toEqual(['logical/a', 'logical/b', 'logical/b']);
+    const after = [];
+    for await (const write of storage.listUnfinished('logical/')) after.push(write.ref);
+    expect(after).toEqual(logical.slice(1).map((write) => write.ref));
+    expect(await incompleteUploads(server.client, server.bucket)).toBe(5);
+  });
+});
