@@ -197,7 +197,7 @@ describe('sls package: least privilege', () => {
   it.each([
     ['scheduleBackup', [...failures, 'ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, ...alerts]],
     ['checksum', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
-    ['catalogIndex', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
+    ['catalogIndex', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
     ['watchdog', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...alerts]],
     ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', ...alerts]],
     ['walCheckpoint', [...failures, 's3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...alerts]],
