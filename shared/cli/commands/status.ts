@@ -77,7 +77,7 @@ function healthLines(status: DatabaseStatus): string[] {
       ]
     : ['never (strongbox validate)'];
   const a = status.archive;
-  const rpo = a.rpoNowSeconds !== undefined ? `${formatDuration(a.rpoNowSeconds)} since ${a.lastArchivedWal} was archived` : 'nothing archived';
+  const rpo = a.rpoNowSeconds !== undefined ? `${formatDuration(a.rpoNowSeconds)} since ${a.durableThroughWal ?? a.lastArchivedWal} was archived${a.behindBecause ? ` — ${a.behindBecause}` : ''}` : 'nothing archived';
   const lag = a.measuredLagSeconds !== undefined ? `measured lag ${formatDuration(a.measuredLagSeconds)} at ${formatTime(a.measuredAt)}` : 'lag not measured yet';
   const failures = a.failedCount ? `archiver failures ${a.failedCount} (last ${a.lastFailedWal ?? '?'} at ${formatTime(a.lastFailedAt)})` : 'no archiver failure';
   const reported = a.reportedGap?.length ? [`the last checkpoint reported missing ${a.reportedGapSegments ?? '?'} segment(s) in ${a.reportedGapRanges ?? a.reportedGap.length} range(s): ${describeGapRanges(a.reportedGap)}`] : [];

@@ -51,7 +51,7 @@ function healthHtml(status: DatabaseStatus): string {
       (status.lastGoodValidation ? `<br><span class="muted">last passed: ${formatTime(status.lastGoodValidation.at)}, RTO ${formatDuration(status.lastGoodValidation.rtoSeconds)}</span>` : '')
     : '<span class="bad">never validated</span> <span class="muted">(strongbox validate)</span>';
   const a = status.archive;
-  const rpo = a.rpoNowSeconds !== undefined ? `${formatDuration(a.rpoNowSeconds)} since ${escapeHtml(a.lastArchivedWal ?? '')} was archived (${formatTime(a.lastArchivedAt)})` : '<span class="muted">nothing archived</span>';
+  const rpo = a.rpoNowSeconds !== undefined ? `${formatDuration(a.rpoNowSeconds)} since ${escapeHtml(a.durableThroughWal ?? a.lastArchivedWal ?? '')} was archived (${formatTime(a.durableThroughAt ?? a.lastArchivedAt)})${a.behindBecause ? ` — ${escapeHtml(a.behindBecause)}` : ''}` : '<span class="muted">nothing archived</span>';
   const measured = a.measuredLagSeconds !== undefined ? `${formatDuration(a.measuredLagSeconds)} at ${formatTime(a.measuredAt)}` : '<span class="muted">not measured yet</span>';
   const failed = a.failedCount ? `<span class="bad">${a.failedCount} failure(s), last ${escapeHtml(a.lastFailedWal ?? '')} at ${formatTime(a.lastFailedAt)}</span>` : '<span class="ok">none</span>';
   return `<div class="windows"><b>Last restore drill</b><span>${drillText}</span><b>RPO now</b><span>${rpo}</span><b>Measured archive lag</b><span>${measured}</span><b>Archiver failures</b><span>${failed}</span></div>`;

@@ -60,7 +60,7 @@ export function databaseStatus(input: StatusInput, now: Date): DatabaseStatus {
     tiers: tierSummaries(usable, now),
     ...(last ? { lastValidation: last } : {}),
     ...(lastGood ? { lastGoodValidation: lastGood } : {}),
-    archive: archiveLag(input.archiveStatus, input.wal?.newest, now),
+    archive: archiveLag(input.archiveStatus, input.wal?.newest, now, pitr.available && pitr.to ? { until: pitr.to, ...(pitr.ranges.at(-1)?.lastSegment ? { lastSegment: pitr.ranges.at(-1)!.lastSegment! } : {}) } : undefined),
     warnings,
   };
 }

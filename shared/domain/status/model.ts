@@ -158,8 +158,17 @@ export interface ArchiveLag {
   /** The newest archived WAL file and when it became durable. */
   lastArchivedWal?: string;
   lastArchivedAt?: string;
-  /** now − lastArchivedAt: the upper bound of what is at risk right now (the RPO now). */
+  /**
+   * now − durableThroughAt: the upper bound of what a loss of the server now would cost
+   * (the RPO now). Not the newest file's age when files were archived past a hole, or while
+   * PostgreSQL's own archiver is stuck: what follows the hole is not recoverable.
+   */
   rpoNowSeconds?: number;
+  /** The last WAL file up to which everything is archived in order, and when. */
+  durableThroughWal?: string;
+  durableThroughAt?: string;
+  /** Why the durable point is behind the newest archived file: a hole in the archive, or PostgreSQL stuck on a file. */
+  behindBecause?: string;
   failedCount?: number;
   lastFailedWal?: string;
   lastFailedAt?: string;

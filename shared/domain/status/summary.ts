@@ -66,18 +66,36 @@ export function lastValidations(backups: readonly BackupEntry[], now: Date): { l
 
 /**
  * The archiver's lag: what the last checkpoint measured, and the RPO now — the time since
- * the newest WAL file became durable (from the catalog's newest record or the measured
- * status, whichever is newer). An upper bound: an idle server writes no WAL to lose.
+ * the WAL became durable *in order*. The newest archived file (the catalog's newest record
+ * or the measured status, whichever is newer) bounds it, but files archived ahead past a
+ * hole do not count: the PITR window's end (`recoverable`, the last segment reachable
+ * without a gap) bounds it then; with no window to tell holes by (no base backup), so does
+ * PostgreSQL's own last in-order archive while its archiver is failing on a file (the
+ * checkpoint's pg_stat_archiver reading). An upper bound: an idle server writes no WAL to lose.
  */
-export function archiveLag(status: ArchiveStatus | undefined, newest: ArchivedSegment | undefined, now: Date): ArchiveLag {
+export function archiveLag(status: ArchiveStatus | undefined, newest: ArchivedSegment | undefined, now: Date, recoverable?: { until: string; lastSegment?: string }): ArchiveLag {
   const candidates: ArchivedSegment[] = [];
   if (newest && hasTime(newest.archivedAt)) candidates.push(newest);
   if (status?.lastArchivedWal && hasTime(status.lastArchivedAt)) candidates.push({ name: status.lastArchivedWal, archivedAt: status.lastArchivedAt });
   const latest = candidates.sort((a, b) => Date.parse(b.archivedAt) - Date.parse(a.archivedAt))[0];
+  let durable = latest;
+  let behindBecause: string | undefined;
+  if (latest && recoverable?.lastSegment && hasTime(recoverable.until) && Date.parse(recoverable.until) < Date.parse(latest.archivedAt) && recoverable.lastSegment < latest.name) {
+    durable = { name: recoverable.lastSegment, archivedAt: recoverable.until };
+    behindBecause = `WAL after ${recoverable.lastSegment} is missing from the archive: ${latest.name} was archived past the hole`;
+  }
+  const stuck = status?.failedCount && status.lastFailedWal && hasTime(status.lastFailedAt) && (!hasTime(status.lastArchivedAt) || Date.parse(status.lastFailedAt) > Date.parse(status.lastArchivedAt));
+  // Without a PITR window to tell holes (no base backup), PostgreSQL's own in-order point bounds it while it is stuck.
+  if (!recoverable && stuck && status.lastArchivedWal && hasTime(status.lastArchivedAt) && (!durable || Date.parse(status.lastArchivedAt) < Date.parse(durable.archivedAt))) {
+    durable = { name: status.lastArchivedWal, archivedAt: status.lastArchivedAt };
+    behindBecause = `PostgreSQL's archiver is failing on ${status.lastFailedWal} (last failure ${status.lastFailedAt}) after ${status.lastArchivedWal}`;
+  }
   return {
     ...(typeof status?.lagSeconds === 'number' ? { measuredLagSeconds: status.lagSeconds } : {}),
     ...(status && hasTime(status.measuredAt) ? { measuredAt: status.measuredAt } : {}),
-    ...(latest ? { lastArchivedWal: latest.name, lastArchivedAt: latest.archivedAt, rpoNowSeconds: Math.max(0, ageSeconds(latest.archivedAt, now)) } : {}),
+    ...(latest ? { lastArchivedWal: latest.name, lastArchivedAt: latest.archivedAt } : {}),
+    ...(durable ? { durableThroughWal: durable.name, durableThroughAt: durable.archivedAt, rpoNowSeconds: Math.max(0, ageSeconds(durable.archivedAt, now)) } : {}),
+    ...(behindBecause ? { behindBecause } : {}),
     ...(status?.failedCount ? { failedCount: status.failedCount } : {}),
     ...(status?.lastFailedWal ? { lastFailedWal: status.lastFailedWal } : {}),
     ...(status?.lastFailedAt ? { lastFailedAt: status.lastFailedAt } : {}),

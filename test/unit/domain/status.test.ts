@@ -218,7 +218,11 @@ describe('last backups, drills and archive lag', () => {
       measuredAt: ago(0.25),
       lastArchivedWal: segmentName(1, 5n),
       lastArchivedAt: ago(15),
-      rpoNowSeconds: 15 * 3600,
+      // No base backup, so no window to tell holes by: PostgreSQL is stuck on 6 after 4, which bounds it.
+      durableThroughWal: segmentName(1, 4n),
+      durableThroughAt: ago(16),
+      behindBecause: expect.stringContaining(`failing on ${segmentName(1, 6n)}`),
+      rpoNowSeconds: 16 * 3600,
       failedCount: 2,
       lastFailedWal: segmentName(1, 6n),
       lastFailedAt: ago(0.5),
@@ -228,6 +232,27 @@ describe('last backups, drills and archive lag', () => {
       reportedGapRanges: 1,
     });
     expect(status({}).archive).toEqual({});
+  });
+});
+
+describe('the RPO now when WAL was archived past a hole (issue 14, item 7)', () => {
+  it('is counted from the last segment reachable without a gap, not from the newest archived one', () => {
+    // PostgreSQL stuck on 8 (the repository was full); the uploader stored 9..14 ahead of it.
+    const segnos = [...range(2, 7), ...range(9, 14)];
+    const result = status({
+      backups: [base('b1', 18.5, 2, 2)],
+      wal: walView(segnos, hoursFor),
+      archiveStatus: { measuredAt: ago(0.25), lastArchivedWal: segmentName(1, 7n), lastArchivedAt: ago(hoursFor(7)), failedCount: 40, lastFailedWal: segmentName(1, 8n), lastFailedAt: ago(0.3) },
+    });
+    expect(result.archive.lastArchivedWal).toBe(segmentName(1, 14n));
+    expect(result.archive).toMatchObject({ durableThroughWal: segmentName(1, 7n), durableThroughAt: ago(hoursFor(7)), rpoNowSeconds: hoursFor(7) * 3600 });
+    expect(result.archive.behindBecause).toMatch(/after 000000010000000000000007 is missing/);
+  });
+
+  it('is the newest archived file when the archive has no hole', () => {
+    const result = status({ backups: [base('b1', 18.5, 2, 2)], wal: walView(range(2, 14), hoursFor) });
+    expect(result.archive).toMatchObject({ durableThroughWal: segmentName(1, 14n), rpoNowSeconds: hoursFor(14) * 3600 });
+    expect(result.archive.behindBecause).toBeUndefined();
   });
 });
 
