@@ -130,4 +130,18 @@ export function retentionHandler(deps: RetentionFunctionDeps, readPolicy: () => 
 
 let deps: RetentionFunctionDeps | undefined;
 
-export const handler = lambdaHandler('retention', (event: unknown) => retentionHandler((deps ??= awsDeps(process.env, lambdaLog)), () => policyFromEnv(process.env))(event));
+/** The watchdog's bound (STRONGBOX_STALE_AFTER_SECONDS, default 600): a backup silent longer is dead, its unfinished uploads go. */
+export function staleAfterMsFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const seconds = Number(env.STRONGBOX_STALE_AFTER_SECONDS);
+  // A value that is not a sane number must not make every running backup look dead.
+  return Number.isFinite(seconds) && seconds >= 60 ? seconds * 1000 : undefined;
+}
+
+export const handler = lambdaHandler('retention', (event: unknown) => {
+  deps ??= { ...awsDeps(process.env, lambdaLog), ...optionalStale(staleAfterMsFromEnv(process.env)) };
+  return retentionHandler(deps, () => policyFromEnv(process.env))(event);
+});
+
+function optionalStale(staleAfterMs: number | undefined): { staleAfterMs?: number } {
+  return staleAfterMs === undefined ? {} : { staleAfterMs };
+}

@@ -66,3 +66,15 @@ export function backupKeys(kind: BackupKind, tier: Tier, database: string, id: s
 export function isManifestKey(key: string): boolean {
   return /^(logical|base)\/[^/]+\/[^/]+\/[^/]+\/manifest\.json$/.test(key);
 }
+
+/**
+ * The backup an object key belongs to (`<kind>/<tier>/<database>/<id>/…`), or undefined for
+ * any other key (WAL, records, the archive's state).
+ */
+export function backupIdOfKey(key: string): string | undefined {
+  const match = /^(?:logical|base)\/[^/]+\/[^/]+\/([^/]+)\/[^/]+$/.exec(key);
+  return match && isBackupId(match[1]!) ? match[1] : undefined;
+}
+
+/** Where every backup's objects are: `logical/…` and `base/…` (the unfinished-write sweep lists only these on S3). */
+export const BACKUP_PREFIXES: readonly string[] = ['logical/', 'base/'];

@@ -26,6 +26,8 @@ import { readArchivedHistory } from '../usecases/wal-history';
 import { clearInstance, readLiveInstance, resolveHome, writeInstance } from './home';
 import { localReverifier } from './object-events';
 import { ProcessTaskLauncher } from './process-launcher';
+import { localProcesses } from './processes';
+import { sweepUnfinishedQuietly } from '../usecases/unfinished-writes';
 import { startScheduler, type ScheduledJob } from './scheduler';
 import { drainAndStop, type RunningParts } from './shutdown';
 
@@ -122,7 +124,7 @@ export async function startLocalServer(options: {
     const watchdog = watchdogHandler({ ...context, reverifier: localReverifier(context) }, config.staleAfterSeconds * 1000, { ...DEFAULT_VERIFY_POLICY, verifyWithinMs: config.verifyWithinSeconds * 1000 });
     // The retention function's daily sweep, in-process (in AWS: its EventBridge rule). The
     // policy is checked when it runs: a bad one alerts RETENTION_FAILED and deletes nothing.
-    const retention = retentionHandler(context, () => retentionPolicyFromConfig(config.retention));
+    const retention = retentionHandler({ ...context, processes: localProcesses, staleAfterMs: config.staleAfterSeconds * 1000 }, () => retentionPolicyFromConfig(config.retention));
     // The dead man's switch, hourly (in AWS: the deadman function). No monthly drill is scheduled locally.
     const deadman = deadmanHandler(
       { ...context, metrics: logMetrics(log) },
@@ -183,6 +185,11 @@ export async function startLocalServer(options: {
     for (const next of scheduler.upcoming()) say(`  next        ${next.name} at ${next.at.toISOString()}`);
 
     await watchdog();
+    // Backups killed with SIGKILL (or with a killed `npm start`) leave partial files or uploads that nothing else removes.
+    // The repository folder's whole `.tmp/` is ours (a killed `npm start` leaves WAL and record writes there too); in S3, only the backups' prefixes.
+    const prefixes = config.storage.type === 'folder' ? [''] : undefined;
+    const swept = await sweepUnfinishedQuietly({ ...context, processes: localProcesses }, { staleAfterMs: config.staleAfterSeconds * 1000, ...(prefixes ? { prefixes } : {}) });
+    if (swept.discarded.length) say(`  cleaned     ${swept.discarded.length} unfinished write(s) no live backup owns (${(swept.bytes / 1e6).toFixed(1)} MB)`);
     for (const { name } of targets) {
       checkAborted();
       const tier = catchUpTier(await context.catalog.listByDatabase(name, { kind: 'logical', limit: 200 }), name, context.clock());

@@ -11,6 +11,7 @@ import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../do
 import { AlreadyRunningError, asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { acquireBackupLock, lockName } from './backup-lock';
+import { DEFAULT_STALE_AFTER_MS, sweepUnfinishedQuietly } from './unfinished-writes';
 import { settleAll } from './settle';
 import type { DumpTools, SnapshotSession } from './dump-tools';
 import { waitUntilFinal } from './wait';
@@ -100,6 +101,8 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
       staleAfterMs: deps.staleAfterMs ?? 600_000,
     });
     lockHeld = true;
+    // Backups killed by SIGKILL leave their partial file or upload behind; clear what no live writer owns before adding more.
+    await sweepUnfinishedQuietly(deps, { staleAfterMs: deps.staleAfterMs ?? DEFAULT_STALE_AFTER_MS });
     abort.signal.throwIfAborted();
     deps.log.info('backup started', { backupId: entry.id, database: request.database, tier: request.tier, key: keys.dump });
     const written = await writeObjects(deps, request, keys, abort.signal, startedAt);

@@ -10,6 +10,7 @@ import { MAX_OBJECT_BYTES, objectSizeEstimate } from '../domain/part-plan';
 import { ConflictError, InputError, ObjectTooLargeError } from '../errors';
 import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { explainFailure, failBackup, markUploaded, startHeartbeat, withProgress, type BackupProgress } from './backup';
+import { DEFAULT_STALE_AFTER_MS, sweepUnfinishedQuietly } from './unfinished-writes';
 import { acquireBackupLock, lockName } from './backup-lock';
 import { settleAll } from './settle';
 import type { BaseBackupSource, BaseBackupTools } from './base-backup/ports';
@@ -85,6 +86,8 @@ export async function runBaseBackup(deps: BaseBackupDeps, request: BaseBackupReq
   try {
     await acquireBackupLock(deps, { kind: 'base', database: request.database, owner: entry.id, now: deps.clock(), staleAfterMs: deps.staleAfterMs ?? 600_000 });
     lockHeld = true;
+    // Backups killed by SIGKILL leave their partial file or upload behind; clear what no live writer owns before adding more.
+    await sweepUnfinishedQuietly(deps, { staleAfterMs: deps.staleAfterMs ?? DEFAULT_STALE_AFTER_MS });
     abort.signal.throwIfAborted();
     const source = await deps.tools.inspect(request.connection);
     deps.log.info('base backup started', { backupId: entry.id, database: request.database, tier: request.tier, key: keys.dump, serverVersion: source.serverVersion, systemId: source.systemId });

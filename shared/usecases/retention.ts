@@ -5,11 +5,12 @@ import type { BackupEntry } from '../domain/backup';
 import { planRetention, type RetentionDecision, type RetentionPlan, type RetentionPolicy, type WalDecision } from '../domain/retention';
 import { parseRetentionPolicy } from '../domain/retention/policy';
 import { asStrongboxError, BackupNotFoundError, ConflictError } from '../errors';
-import type { AlertPublisher, Clock, Log } from '../ports';
+import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { deleteBackup, inspect, lockedItem, moveCold, reliedOn, reliedOnChanged } from './retention/backups';
 import { COLD_NOTE_AWS, COLD_NOTE_LOCAL, emptyReport, item, LOCK_NOTE, NO_WAL_NOTE, VERSIONED_NOTE, type RetentionReport, type WalReportItem } from './retention/report';
 import { applyWalMark, countWal, WAL_BATCH, type WalOutcome } from './retention/wal-apply';
 import { readWalInput, type WalInput } from './retention/wal-view';
+import { sweepUnfinishedWrites } from './unfinished-writes';
 
 export type { RetentionItem, RetentionReport, RestorePointReportItem, WalReportItem } from './retention/report';
 
@@ -26,6 +27,10 @@ export interface RetentionDeps {
    * plan; without it base backups are kept (NOT_PLANNED_YET) and no WAL is touched.
    */
   walCatalog?: WalCatalog;
+  /** Local mode: whether processes on this host are alive (the unfinished-write sweep knows a dead writer at once). */
+  processes?: ProcessProbe;
+  /** A backup silent for longer is dead (the watchdog's bound; default 10 min): its unfinished writes go. */
+  staleAfterMs?: number;
 }
 
 export interface RetentionOptions {
@@ -216,7 +221,10 @@ async function applyWal(deps: RetentionDeps, plan: RetentionPlan, options: Reten
  *   a cold monthly is moved under `cold/` in the repository folder (S3: reported only);
  * - WAL: a pending mark is finished, then the new cut-off is marked in the catalog, its
  *   segments deleted in batches (records' `.json`, then bytes, then catalog items) and
- *   the mark cleared; restore points past `restorePointHours` are dropped.
+ *   the mark cleared; restore points past `restorePointHours` are dropped;
+ * - unfinished writes (a killed backup's temporary file or multipart upload) that no live
+ *   writer owns are discarded (sweepUnfinishedWrites) — not with `only`: an operator
+ *   confirmed a list of backups, nothing else.
  *
  * Idempotent: a repeated run finds nothing new to do. A failure on one item is reported,
  * alerted once per run (RETENTION_FAILED) and does not stop the others; an entry whose
@@ -229,6 +237,7 @@ export async function applyRetention(deps: RetentionDeps, options: RetentionOpti
   const report = emptyReport(planned.now, options.dryRun, planned.policy);
   await applyBackups(deps, planned, options, report, now);
   await applyWal(deps, planned, options, report);
+  if (!options.only) await sweepUnfinished(deps, options, report);
   for (const unreadable of wal?.unreadable ?? []) report.notes.push(`the WAL catalog of ${unreadable.database} could not be read (${unreadable.message}): its base backups and WAL are kept`);
   if (!deps.walCatalog) report.notes.push(NO_WAL_NOTE);
   report.notes.push(VERSIONED_NOTE);
@@ -249,6 +258,24 @@ export async function applyRetention(deps: RetentionDeps, options: RetentionOpti
     bytesFreed: report.bytesFreed,
   });
   return report;
+}
+
+/** The unfinished-write sweep, into the report; a failure is reported like a deletion's. */
+async function sweepUnfinished(deps: RetentionDeps, options: RetentionOptions, report: RetentionReport): Promise<void> {
+  try {
+    const sweep = await sweepUnfinishedWrites(deps, { dryRun: options.dryRun, ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}) });
+    report.unfinished = { discarded: sweep.discarded, kept: sweep.kept, bytes: sweep.bytes };
+    report.bytesFreed += sweep.bytes;
+    if (sweep.failed) report.failed.push(unfinishedFailure('STORAGE_FAILED', `${sweep.failed} unfinished write(s) could not be discarded (see the log)`));
+  } catch (error) {
+    const failure = asStrongboxError(error);
+    report.failed.push(unfinishedFailure(failure.code, failure.message));
+    deps.log.error('retention could not sweep unfinished writes', { code: failure.code, reason: failure.message });
+  }
+}
+
+function unfinishedFailure(code: string, message: string): RetentionReport['failed'][number] {
+  return { id: 'unfinished-writes', database: '-', tier: '-', state: '-', startedAt: '-', rule: 'UNFINISHED_WRITE', reason: 'a killed backup\'s partial file or upload', code, message };
 }
 
 async function alertFailures(deps: RetentionDeps, report: RetentionReport): Promise<void> {

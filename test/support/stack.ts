@@ -50,6 +50,8 @@ export interface Stack {
   alerts: ConsoleAlertPublisher;
   log: CapturedLog;
   deps: BackupDeps;
+  /** Where the storage is, for a process of its own (a dump task): the folder, or s3rver's endpoint and bucket. */
+  place: { type: 'folder'; path: string } | { type: 's3'; endpoint: string; bucket: string };
   /** A new storage over the same place without event delivery (for corrupting or reading). */
   rawStorage(): Storage;
   /** A fresh, empty catalog table on the same server (for rebuild tests). */
@@ -75,13 +77,16 @@ export async function startStack(options: { storage: 'folder' | 's3'; rows?: num
     const walCatalog = localWalCatalog(dynalite.endpoint);
 
     let rawStorage: () => Storage;
+    let place: Stack['place'];
     if (options.storage === 's3') {
       const s3 = await startS3Server();
       stops.push(s3.stop);
+      place = { type: 's3', endpoint: s3.endpoint, bucket: s3.bucket };
       rawStorage = () => new S3Storage(s3.client, s3.bucket, { partSizeBytes: 5 * 1024 * 1024 });
     } else {
       const dir = await mkdtemp(join(tmpdir(), 'sbx-repo-'));
       stops.push(() => rm(dir, { recursive: true, force: true }));
+      place = { type: 'folder', path: dir };
       rawStorage = () => new FolderStorage(dir);
     }
     const storage = rawStorage();
@@ -100,6 +105,7 @@ export async function startStack(options: { storage: 'folder' | 's3'; rows?: num
       alerts,
       log,
       deps,
+      place,
       rawStorage,
       async freshCatalog(table) {
         await ensureCatalogTable(dynamo, table);

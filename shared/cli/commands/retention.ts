@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { retentionPolicyFromConfig } from '../../domain/retention';
 import { InputError } from '../../errors';
-import { applyRetention, type RetentionItem, type RetentionReport } from '../../usecases/retention';
+import type { StrongboxConfig } from '../../config';
+import type { LocalContext } from '../../local/context';
+import { localProcesses } from '../../local/processes';
+import { applyRetention, type RetentionDeps, type RetentionItem, type RetentionReport } from '../../usecases/retention';
 import { formatBytes, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
 import { terminalConfirm, type Confirm } from './restore';
@@ -45,14 +48,23 @@ export function reportText(report: RetentionReport): string {
     (report.skipped.length ? `, skipped ${report.skipped.length}` : '') +
     (report.failed.length ? `, FAILED ${report.failed.length}` : '') +
     (report.locked.length ? `, locked ${report.locked.length}` : '');
+  const unfinished = report.unfinished.discarded.map(
+    (write) => `${report.dryRun ? 'UNFINISHED DISCARD' : 'UNFINISHED DISCARDED'}  ${write.key ?? '(unknown key)'}  ${write.reason} [${write.rule}]${write.bytes !== undefined ? ` ${formatBytes(write.bytes)}` : ''}`,
+  );
   const points = report.restorePoints.deleted.length ? [`${report.dryRun ? 'would drop' : 'dropped'} ${report.restorePoints.deleted.length} restore point(s) older than ${report.policy.restorePointHours} h, keep ${report.restorePoints.kept}`] : [];
   return [
     `Retention ${report.dryRun ? 'plan' : 'applied'} at ${report.at}: ${totals}`,
     ...rows(report).map((row) => `  ${row}`),
     ...walRows(report).map((row) => `  ${row}`),
+    ...unfinished.map((row) => `  ${row}`),
     ...points.map((row) => `  ${row}`),
     ...report.notes.map((note) => `note: ${note}`),
   ].join('\n');
+}
+
+/** The retention deps of a CLI session: its context, plus how the unfinished-write sweep tells a dead writer. */
+function retentionDeps(context: LocalContext, config: StrongboxConfig): RetentionDeps {
+  return { ...context, processes: localProcesses, staleAfterMs: config.staleAfterSeconds * 1000 };
 }
 
 function policyOf(config: unknown) {
@@ -63,7 +75,7 @@ function policyOf(config: unknown) {
 /** Runs `strongbox retention plan`: what retention would do, with the rule behind each decision. Changes nothing. */
 export async function retentionPlanCommand(flags: RetentionFlags, out: Output): Promise<number> {
   return withSession(out, async ({ context, config }) => {
-    const report = await applyRetention(context, { policy: policyOf(config), dryRun: true, ...(flags.database ? { database: flags.database } : {}) });
+    const report = await applyRetention(retentionDeps(context, config), { policy: policyOf(config), dryRun: true, ...(flags.database ? { database: flags.database } : {}) });
     printResult(out, report, `${reportText(report)}\n(nothing was changed: \`strongbox retention apply\` applies it)`);
     return 0;
   });
@@ -85,7 +97,7 @@ export async function retentionApplyCommand(flags: RetentionFlags, out: Output, 
     let only: Set<string> | undefined;
     let onlyWal: Set<string> | undefined;
     if (!flags.yes && confirm) {
-      const preview = await applyRetention(context, { policy, dryRun: true, ...scope });
+      const preview = await applyRetention(retentionDeps(context, config), { policy, dryRun: true, ...scope });
       out.stderr(`${reportText(preview)}\n`);
       const walDatabases = new Set([...preview.wal.filter((wal) => wal.action === 'delete').map((wal) => wal.database), ...preview.restorePoints.deleted.map((point) => point.database)]);
       if (preview.deleted.length === 0 && walDatabases.size === 0) {
@@ -98,7 +110,7 @@ export async function retentionApplyCommand(flags: RetentionFlags, out: Output, 
       only = new Set(preview.deleted.map((entry) => entry.id));
       onlyWal = walDatabases;
     }
-    const report = await applyRetention(context, { policy, dryRun: false, ...scope, ...(only ? { only } : {}), ...(onlyWal ? { onlyWal } : {}) });
+    const report = await applyRetention(retentionDeps(context, config), { policy, dryRun: false, ...scope, ...(only ? { only } : {}), ...(onlyWal ? { onlyWal } : {}) });
     printResult(out, report, reportText(report));
     return report.failed.length ? 1 : 0;
   });

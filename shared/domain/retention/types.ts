@@ -30,7 +30,9 @@ export type RetentionRule =
   | 'WAL_CUTOFF'
   | 'WAL_HELD'
   | 'RESTORE_POINT_EXPIRED'
-  | 'OBJECT_LOCKED';
+  | 'OBJECT_LOCKED'
+  /** Not a backup's decision: a killed backup's unfinished write that could not be discarded (reported under `failed`). */
+  | 'UNFINISHED_WRITE';
 
 /**
  * A WAL deletion committed in the catalog (`WALMETA#<db>` / `RETENTION`) before any

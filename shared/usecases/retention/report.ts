@@ -3,6 +3,7 @@
  * what was (or, in a dry run, would be) kept, moved to cold storage or deleted, and why.
  */
 import type { RetentionDecision, RetentionPolicy, RetentionRule } from '../../domain/retention';
+import type { DiscardedWrite } from '../unfinished-writes';
 
 /** One backup in the report. */
 export interface RetentionItem {
@@ -63,7 +64,12 @@ export interface RetentionReport {
   wal: WalReportItem[];
   /** Restore points dropped (dry run: that would be), and how many stay. */
   restorePoints: { deleted: RestorePointReportItem[]; kept: number };
-  /** Sum of the sizes of the deleted objects (in a dry run: that would be freed; WAL not counted). */
+  /**
+   * Unfinished writes (temporary files, multipart uploads) of killed backups: those discarded
+   * (dry run: that would be) with their rule and reason, and how many a live writer still owns.
+   */
+  unfinished: { discarded: DiscardedWrite[]; kept: number; bytes: number };
+  /** Sum of the sizes of the deleted objects and discarded writes (in a dry run: that would be freed; WAL not counted). */
   bytesFreed: number;
   notes: string[];
 }
@@ -84,5 +90,5 @@ export function item(decision: RetentionDecision): RetentionItem {
 
 /** An empty report for a plan made at `at`. */
 export function emptyReport(at: string, dryRun: boolean, policy: RetentionPolicy): RetentionReport {
-  return { at, dryRun, policy, kept: [], cold: [], deleted: [], skipped: [], failed: [], locked: [], wal: [], restorePoints: { deleted: [], kept: 0 }, bytesFreed: 0, notes: [] };
+  return { at, dryRun, policy, kept: [], cold: [], deleted: [], skipped: [], failed: [], locked: [], wal: [], restorePoints: { deleted: [], kept: 0 }, unfinished: { discarded: [], kept: 0, bytes: 0 }, bytesFreed: 0, notes: [] };
 }
