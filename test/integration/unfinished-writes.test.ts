@@ -6,21 +6,26 @@
  * exactly what no live writer owns, and never a live backup's write.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import { makeDynamoClient } from '../../shared/adapters/catalog/client';
+import { FolderStorage } from '../../shared/adapters/storage/folder';
+import { tempName } from '../../shared/adapters/storage/folder-tmp';
 import { hasUnfinishedWrites, type UnfinishedWrite } from '../../shared/adapters/storage/storage';
 import { pgEnv } from '../../shared/domain/connection';
 import { backupId, backupKeys } from '../../shared/domain/keys';
 import { retentionPolicyFromConfig } from '../../shared/domain/retention';
-import { LOCAL_TABLE } from '../../shared/local/context';
+import { LOCAL_TABLE, localCatalog } from '../../shared/local/context';
+import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import { resolveHome, writeInstance } from '../../shared/local/home';
 import { localProcesses } from '../../shared/local/processes';
 import { applyRetention } from '../../shared/usecases/retention';
 import { sweepUnfinishedWrites } from '../../shared/usecases/unfinished-writes';
 import { S3RVER_CREDENTIALS } from '../support/s3-server';
-import { keysUnder, startStack, TEST_PASSWORD, type Stack } from '../support/stack';
+import { captureLog, keysUnder, startStack, TEST_PASSWORD, type Stack } from '../support/stack';
 
 const TASK = join(process.cwd(), 'dist', 'task-dump.js');
 const STALE_MS = 60_000;
@@ -155,5 +160,62 @@ describe.each(['folder', 's3'] as const)('unfinished writes of killed backups (%
     expect(await stack.catalog.get(killed.id)).toMatchObject({ state: 'FAILED', errorCode: 'RUNNER_GONE' });
     expect(await keysUnder(stack.storage, `logical/manual/app/${killed.id}/`)).toEqual([]);
     expect(await unfinished()).toEqual([]);
+  });
+});
+
+describe('the sweep of a repository folder: dry runs, scope and writes no backup owns', () => {
+  let root: string;
+  let dynalite: Awaited<ReturnType<typeof startDynalite>>;
+  let catalog: Catalog;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sbx-unfinished-folder-'));
+    dynalite = await startDynalite({});
+    await ensureCatalogTable(makeDynamoClient({ endpoint: dynalite.endpoint }), LOCAL_TABLE);
+    catalog = localCatalog(dynalite.endpoint);
+  });
+  afterAll(async () => {
+    await dynalite?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  /** The pid of a process that has exited (and was reaped). */
+  function deadPid(): number {
+    const child = spawnSync(process.execPath, ['-e', '']);
+    return child.pid;
+  }
+
+  it('a dry run reports and removes nothing; WAL writes of a dead npm start go only with the whole folder in scope; a quiet unnamed file goes once past the bound', async () => {
+    // Prepare: what a killed `npm start` leaves: a WAL segment's temporary file (its writer dead),
+    // a file named before names carried anything, old; and one this process is writing now
+    const tmp = join(root, '.tmp');
+    await mkdir(tmp, { recursive: true });
+    const host = localProcesses.hostname;
+    const walFile = tempName('wal/app/000000010000000000000003.zst', { pid: deadPid(), host });
+    const legacy = '3f1c2a9e-0000-4000-8000-000000000000.part';
+    const mine = tempName('wal/app/000000010000000000000004.zst', { pid: process.pid, host });
+    for (const name of [walFile, legacy, mine]) await writeFile(join(tmp, name), 'partial bytes');
+    const longAgo = new Date(Date.now() - 2 * STALE_MS);
+    await utimes(join(tmp, legacy), longAgo, longAgo);
+    const log = captureLog();
+    const deps = { storage: new FolderStorage(root), catalog, log, clock: () => new Date(), processes: localProcesses };
+    // Act
+    const backupsOnly = await sweepUnfinishedWrites(deps, { staleAfterMs: STALE_MS });
+    const dryRun = await sweepUnfinishedWrites(deps, { staleAfterMs: STALE_MS, prefixes: [''], dryRun: true });
+    const afterDryRun = (await readdir(tmp)).sort();
+    const everything = await sweepUnfinishedWrites(deps, { staleAfterMs: STALE_MS, prefixes: [''] });
+    // Assess
+    expect(backupsOnly).toEqual({ discarded: [], kept: 0, bytes: 0, failed: 0 });
+    expect(dryRun.discarded.map((write) => write.rule).sort()).toEqual(['QUIET', 'WRITER_GONE']);
+    expect(afterDryRun).toEqual([walFile, legacy, mine].sort());
+    expect(everything.discarded).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: 'wal/app/000000010000000000000003.zst', rule: 'WRITER_GONE', bytes: 13 }),
+        expect.objectContaining({ rule: 'QUIET', bytes: 13 }),
+      ]),
+    );
+    expect(everything).toMatchObject({ kept: 1, bytes: 26, failed: 0 });
+    expect(await readdir(tmp)).toEqual([mine]);
+    expect(log.lines.filter((line) => line.message === 'unfinished write kept').map((line) => line.attributes?.rule)).toEqual(['RECENT', 'RECENT']);
   });
 });
