@@ -205,7 +205,7 @@ describe('sls package: least privilege', () => {
     ['restore', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['restoreTable', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['validate', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
-    ['retention', [...failures, 's3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', ...alerts]],
+    ['retention', [...failures, 's3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:AbortMultipartUpload', 'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', ...alerts]],
     ['deadman', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', ...alerts]],
     ['notifySlack', [...failures, 'ssm:GetParameter']],
     ['taskStopped', [...failures, ...alerts]],
@@ -237,7 +237,7 @@ describe('sls package: least privilege', () => {
   it('gives the dump task exactly its actions, and only the configured secrets', () => {
     const statements = statementsOf(R.DumpTaskRole);
     expect(actionsOf(statements)).toEqual(
-      new Set(['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject', 's3:DeleteObject', 's3:RestoreObject', 's3:ListBucket', 'kms:GenerateDataKey',
+      new Set(['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject', 's3:DeleteObject', 's3:RestoreObject', 's3:ListBucket', 's3:ListBucketMultipartUploads', 'kms:GenerateDataKey',
         'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:Query', 'secretsmanager:GetSecretValue', 'sns:Publish']),
     );
     const secrets = statements.find((s) => list(s.Action).includes('secretsmanager:GetSecretValue')).Resource;

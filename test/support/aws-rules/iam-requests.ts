@@ -115,7 +115,8 @@ export function iamRequestsOf(call: RecordedCall, model: StackModel): IamRequest
         return [{ action: 's3:ListBucket', resource: bucketArn(input.Bucket), context: input.Prefix !== undefined ? { 's3:prefix': String(input.Prefix) } : {}, why: `S3 ${call.command}` }];
       }
       if (call.command === 'HeadBucket') return [{ action: 's3:ListBucket', resource: bucketArn(input.Bucket), context: {}, why: 'S3 HeadBucket' }];
-      if (call.command === 'ListMultipartUploads') return [{ action: 's3:ListBucketMultipartUploads', resource: bucketArn(input.Bucket), context: input.Prefix !== undefined ? { 's3:prefix': String(input.Prefix) } : {}, why: 'S3 ListMultipartUploads' }];
+      // IAM supplies no s3:prefix for this action: a prefix condition on it never matches.
+      if (call.command === 'ListMultipartUploads') return [{ action: 's3:ListBucketMultipartUploads', resource: bucketArn(input.Bucket), context: {}, why: 'S3 ListMultipartUploads' }];
       if (call.command === 'DeleteObjects') {
         const objects = ((input.Delete as { Objects?: Array<{ Key: string }> })?.Objects ?? []);
         return objects.map((object) => ({ action: 's3:DeleteObject', resource: objectArn(input.Bucket, object.Key), context: {}, why: 'S3 DeleteObjects' }));
