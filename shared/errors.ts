@@ -159,10 +159,11 @@ export class DumpError extends StrongboxError {
 
 /** Stored bytes do not match what the uploader declared. */
 export class ChecksumMismatchError extends StrongboxError {
-  constructor(key: string, expected: string, actual: string) {
+  /** `backupId`, when known, leads the message: the reader learns which backup is damaged. */
+  constructor(key: string, expected: string, actual: string, backupId?: string) {
     super(
       'CHECKSUM_MISMATCH',
-      `object ${key} has SHA-256 ${actual}, but its manifest declares ${expected}`,
+      `${backupId === undefined ? '' : `backup ${backupId} is damaged: `}object ${key} has SHA-256 ${actual}, but its manifest declares ${expected}`,
       'the stored copy is damaged: take a new backup now and keep this one for investigation',
     );
   }

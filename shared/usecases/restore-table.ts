@@ -11,7 +11,7 @@ import { phaseTimer, seconds } from './phase-timer';
 import { downloadDump, makeTempFolder } from './restore/download';
 import type { RestoreDeps } from './restore';
 import { restoreCandidates } from './restore/candidates';
-import { markDamaged } from './restore/steps';
+import { markBackupDamaged, provesDamage } from './backup-damaged';
 import { assertCountsMatch } from './restore/verify';
 import { assertManifestOf, selectFromArchive } from './restore-table/archive';
 import type { CopiedTable, RecreateObject, SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from './restore-table/ports';
@@ -127,7 +127,7 @@ export async function previewRecreate(deps: Omit<RestoreTableDeps, 'copier' | 'o
     return { plan, objects: plannedObjects(selection.toc, selection.found) };
   } catch (error) {
     const failure = asStrongboxError(error);
-    if (failure.code === 'CHECKSUM_MISMATCH') await markDamaged(deps, plan.backup, failure);
+    if (provesDamage(failure)) await markBackupDamaged(deps, plan.backup, failure, 'at table restore');
     throw failure;
   } finally {
     await folder.remove();
@@ -245,7 +245,7 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
   } catch (error) {
     const reason: unknown = request.signal?.aborted ? request.signal.reason : undefined;
     const failure = asStrongboxError(reason instanceof StrongboxError ? reason : error);
-    if (failure.code === 'CHECKSUM_MISMATCH') await markDamaged(deps, plan.backup, failure);
+    if (provesDamage(failure)) await markBackupDamaged(deps, plan.backup, failure, 'at table restore');
     deps.log.error('table restore failed', { ...at, code: failure.code, reason: failure.message });
     throw new StrongboxError(failure.code, failure.message, `${failure.hint}. ${outcome(plan, scratchCreated)}`, { cause: failure });
   } finally {

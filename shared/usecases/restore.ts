@@ -11,7 +11,8 @@ import { phaseTimer, seconds } from './phase-timer';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
 import { downloadGlobals, fetchDump, makeTempFolder } from './restore/download';
-import { assertManifestFits, checkArchive, dropLeftovers, markDamaged, withOutcome } from './restore/steps';
+import { assertManifestFits, checkArchive, dropLeftovers, withOutcome } from './restore/steps';
+import { markBackupDamaged, provesDamage } from './backup-damaged';
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from './restore/ports';
 import { applyGlobals, runAfter, type AfterReport } from './restore/extras';
 import { readingColdAware } from './restore/cold';
@@ -270,7 +271,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
           deps.log.error('could not drop the scratch database; the next restore drops it', { ...at, scratch: plan.restoreInto, error: String(dropError) }),
         );
       }
-      if (failure.code === 'CHECKSUM_MISMATCH') await markDamaged(deps, plan.backup, failure);
+      if (provesDamage(failure)) await markBackupDamaged(deps, plan.backup, failure, 'at restore');
       deps.log.error('restore failed', { ...at, code: failure.code, reason: failure.message, targetDropped });
       throw withOutcome(failure, plan, { scratchCreated, targetDropped });
     } finally {

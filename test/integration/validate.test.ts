@@ -213,7 +213,7 @@ describe('strongbox validate: refusals, a damaged backup, a configured scratch s
 
     const report = await validate({ backupId: damaged.id, scratch: stack.pg.conn });
 
-    expect(report).toMatchObject({ backupId: damaged.id, ok: false, tables: null, code: 'CHECKSUM_MISMATCH', reason: expect.stringMatching(/^CHECKSUM_MISMATCH during download: object .* has SHA-256 /) });
+    expect(report).toMatchObject({ backupId: damaged.id, ok: false, tables: null, code: 'CHECKSUM_MISMATCH', reason: expect.stringMatching(new RegExp(`^CHECKSUM_MISMATCH during download: backup ${damaged.id} is damaged: object .* has SHA-256 `)) });
     expect(report.hint).toBe('the stored copy is damaged: take a new backup now and keep this one for investigation');
     expect(report.steps.map((s) => s.name)).toEqual(['scratch', 'plan', 'cleanup', 'download', 'teardown']);
     // The restore marks the stored bytes FAILED; the drill records its own result beside the state.

@@ -55,7 +55,7 @@ export async function downloadDump(options: DownloadOptions): Promise<string> {
 }
 
 async function download(options: DownloadOptions, tryLink: boolean): Promise<string> {
-  const declared = options.manifest.objects.dump;
+  const declared = { ...options.manifest.objects.dump, backupId: options.manifest.id };
   const zstd = options.manifest.compression === 'zstd';
   const file = join(options.folder, zstd ? 'dump.zst' : 'dump');
   await downloadVerified(options.storage, declared, file, options.signal, options.onBytes, tryLink);
@@ -83,7 +83,7 @@ export interface FetchedDump {
  * checked first, as downloadDump does (`verified` is then already settled).
  */
 export async function fetchDump(options: DownloadOptions & { early: boolean }): Promise<FetchedDump> {
-  const declared = options.manifest.objects.dump;
+  const declared = { ...options.manifest.objects.dump, backupId: options.manifest.id };
   if (options.early && options.manifest.compression !== 'zstd' && hasLocalLinks(options.storage)) {
     const file = join(options.folder, 'dump');
     if (await options.storage.linkTo(declared.key, file)) {
@@ -104,12 +104,15 @@ export async function fetchDump(options: DownloadOptions & { early: boolean }): 
  * @throws ManifestError when the backup has no globals; otherwise as downloadDump.
  */
 export async function downloadGlobals(storage: Storage, manifest: Manifest, folder: string, signal?: AbortSignal): Promise<string> {
-  const declared = manifest.objects.globals;
-  if (!declared) throw new StrongboxError('MANIFEST_INVALID', `the manifest of backup ${manifest.id} lists no globals`, 'restore without --globals');
+  const globals = manifest.objects.globals;
+  if (!globals) throw new StrongboxError('MANIFEST_INVALID', `the manifest of backup ${manifest.id} lists no globals`, 'restore without --globals');
   const file = join(folder, 'globals.sql');
-  await downloadVerified(storage, declared, file, signal);
+  await downloadVerified(storage, { ...globals, backupId: manifest.id }, file, signal);
   return file;
 }
+
+/** An object the manifest declares, and the backup it belongs to (named in a mismatch). */
+type Declared = { key: string; bytes: number; sha256: string; backupId?: string };
 
 /** Reads of a linked dump for its hash: large enough that SHA-256, not the read calls, sets the pace. */
 const READ_CHUNK_BYTES = 1024 * 1024;
@@ -131,7 +134,7 @@ function hasLocalLinks(storage: object): storage is LocalLinks {
  */
 async function downloadVerified(
   storage: Storage,
-  declared: { key: string; bytes: number; sha256: string },
+  declared: Declared,
   file: string,
   signal: AbortSignal | undefined,
   onBytes?: (bytes: number, total: number) => void,
@@ -142,7 +145,7 @@ async function downloadVerified(
 }
 
 /** Reads a linked file back through SHA-256 and compares it with the manifest. */
-function checkLinked(declared: { key: string; bytes: number; sha256: string }, file: string, signal: AbortSignal | undefined, onBytes?: (bytes: number, total: number) => void): Promise<void> {
+function checkLinked(declared: Declared, file: string, signal: AbortSignal | undefined, onBytes?: (bytes: number, total: number) => void): Promise<void> {
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
   return hashThrough(createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), discard, declared, file, signal, onBytes);
 }
@@ -150,7 +153,7 @@ function checkLinked(declared: { key: string; bytes: number; sha256: string }, f
 async function hashThrough(
   source: Readable,
   sink: Writable,
-  declared: { key: string; bytes: number; sha256: string },
+  declared: Declared,
   file: string,
   signal: AbortSignal | undefined,
   onBytes?: (bytes: number, total: number) => void,
@@ -170,7 +173,7 @@ async function hashThrough(
   }
   const actual = hasher.digest();
   if (actual.sha256 !== declared.sha256 || actual.bytes !== declared.bytes) {
-    throw new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`);
+    throw new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`, declared.backupId);
   }
 }
 

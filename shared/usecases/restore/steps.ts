@@ -1,13 +1,11 @@
 /**
  * The steps of runRestore that are not its flow: leftover cleanup, the manifest and archive
- * checks, what a damaged backup triggers, and the hint that says what became of the target.
+ * checks, and the hint that says what became of the target.
  */
-import type { BackupEntry } from '../../domain/backup';
 import type { Manifest } from '../../domain/manifest';
 import { isScratchOf, type RestorePlan } from '../../domain/restore-plan';
-import { ConflictError, ManifestError, StrongboxError } from '../../errors';
-import type { Catalog } from '../../adapters/catalog/catalog';
-import type { AlertPublisher, Clock, Log } from '../../ports';
+import { ManifestError, StrongboxError } from '../../errors';
+import type { Log } from '../../ports';
 import type { RestoreServer, RestoreTools } from './ports';
 
 /** Drops the scratch databases of `plan`'s target left by killed runs, logging each; returns their names. */
@@ -61,23 +59,6 @@ export async function readArchiveContents(tools: Pick<RestoreTools, 'listArchive
     throw new StrongboxError('ARCHIVE_INVALID', `pg_restore --list of backup ${backupId} printed no table of contents`, 'restore another backup (`strongbox list`)');
   }
   return contents;
-}
-
-/** A backup whose stored dump fails its checksum: FAILED in the catalog, and an alert. Never throws. */
-export async function markDamaged(deps: { catalog: Catalog; alerts: AlertPublisher; log: Log; clock: Clock }, backup: BackupEntry, failure: StrongboxError): Promise<void> {
-  await deps.catalog.transition(backup.id, 'FAILED', { reason: failure.message, errorCode: failure.code }).catch((error: unknown) => {
-    if (!(error instanceof ConflictError)) deps.log.error('could not mark the damaged backup FAILED', { backupId: backup.id, error: String(error) });
-  });
-  await deps.alerts.publish({
-    type: 'CHECKSUM_MISMATCH',
-    severity: 'SEV2',
-    message: `backup ${backup.id} of database ${backup.database} failed its checksum at restore: ${failure.message}`,
-    hint: failure.hint,
-    database: backup.database,
-    backupId: backup.id,
-    code: failure.code,
-    at: deps.clock().toISOString(),
-  });
 }
 
 /** The same error (same code and message), with the hint saying what became of the target. */
