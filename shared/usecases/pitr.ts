@@ -3,7 +3,7 @@ import type { Catalog } from '../adapters/catalog/catalog';
 import type { RestorePoint, WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { Storage } from '../adapters/storage/storage';
 import type { BackupEntry } from '../domain/backup';
-import { StrongboxError } from '../errors';
+import { asStrongboxError, StrongboxError } from '../errors';
 import { isOnPath, parseHistory, timelinePath, type HistoryEntry } from '../domain/wal/history';
 import { defaultTimeline, listTimelines } from '../domain/wal/live-timeline';
 import { describeGaps, timelineForSegment } from '../domain/wal/continuity';
@@ -12,7 +12,8 @@ import { DEFAULT_SEGMENT_SIZE, formatLsn, historyName, parseLsn, parseWalName, s
 import { coverageGaps, pathCoverage, stretchSegnos, type WalRange } from '../domain/wal/ranges';
 import { planPitr, type ArchiveView, type BaseCandidate, type PitrPlan, type ResolvedTarget } from '../domain/wal/pitr-plan';
 import { recoveryTargetSettings, type PitrTarget } from '../domain/wal/pitr-target';
-import type { Clock, Log } from '../ports';
+import type { AlertPublisher, Clock, Log } from '../ports';
+import { markBackupDamaged, provesDamage } from './backup-damaged';
 import { liveTimelineOf } from './live-timeline';
 import { readArchivedHistory } from './wal-history';
 
@@ -32,7 +33,8 @@ export interface PitrDeps {
 /** The server-side steps (the recovery adapter), injected so the plan can be tested alone. */
 export interface RecoveryServer {
   prepareEmptyDataDir(dataDir: string): Promise<void>;
-  unpackBaseBackup(options: { body: Readable; compression: 'zstd' | 'none'; dataDir: string; key: string; sha256: string; bytes?: number }): Promise<void>;
+  /** Throws CHECKSUM_MISMATCH when the stored bytes are not the manifest's (see recovery.ts). */
+  unpackBaseBackup(options: { body: Readable; compression: 'zstd' | 'none'; dataDir: string; key: string; sha256: string; bytes?: number; backupId?: string }): Promise<void>;
   writeRecoveryConfig(dataDir: string, settings: Record<string, string>): Promise<void>;
   socketDirFor(dataDir: string): string;
   startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number }): Promise<{ seconds: number; logFile: string; timeline?: number }>;
@@ -273,9 +275,11 @@ export function recoverySettings(request: PitrRequest, socketDir: string): Recor
 /**
  * Plans, then unpacks the base backup (its SHA-256 verified while streaming), writes the
  * recovery settings and, with `start`, starts the server and waits for promotion.
- * Nothing is written when the plan fails; a failed unpack leaves the folder empty.
+ * Nothing is written when the plan fails; a failed unpack leaves the folder empty. A base
+ * backup whose stored bytes prove damaged (CHECKSUM_MISMATCH, OBJECT_NOT_FOUND) becomes
+ * FAILED with an alert (backup-damaged.ts) before the error is thrown.
  */
-export async function runPitr(deps: PitrDeps & { server: RecoveryServer; clock: Clock }, request: PitrRequest): Promise<PitrResult> {
+export async function runPitr(deps: PitrDeps & { server: RecoveryServer; clock: Clock; alerts: AlertPublisher }, request: PitrRequest): Promise<PitrResult> {
   const { plan, entry } = await planRecovery(deps, request.database, request.target, request.timeline);
   // Always the planned timeline, never PostgreSQL's `latest`: a copy's timeline in the
   // archive must not lead this recovery away from the one the plan proved continuous.
@@ -283,7 +287,16 @@ export async function runPitr(deps: PitrDeps & { server: RecoveryServer; clock: 
   deps.log.info('pitr planned', { database: request.database, base: plan.base.id, target: plan.target, wal: plan.wal });
   await deps.server.prepareEmptyDataDir(request.pgdata);
   const compression = entry.compression === 'zstd' ? 'zstd' : 'none';
-  await deps.server.unpackBaseBackup({ body: await deps.storage.get(entry.key), compression, dataDir: request.pgdata, key: entry.key, sha256: entry.sha256 ?? '', ...(entry.bytes !== undefined ? { bytes: entry.bytes } : {}) });
+  try {
+    const body = await deps.storage.get(entry.key);
+    await deps.server.unpackBaseBackup({ body, compression, dataDir: request.pgdata, key: entry.key, sha256: entry.sha256 ?? '', backupId: entry.id, ...(entry.bytes !== undefined ? { bytes: entry.bytes } : {}) });
+  } catch (error) {
+    const failure = asStrongboxError(error);
+    if (!provesDamage(failure)) throw failure;
+    // The plan chose a backup that cannot serve: no later plan may choose it again.
+    await markBackupDamaged(deps, entry, failure, 'at point-in-time recovery');
+    throw new StrongboxError(failure.code, failure.message, `${failure.hint}. It is now FAILED: run the recovery again and it plans from an older base backup, if one reaches the target`, { cause: failure });
+  }
   await deps.server.writeRecoveryConfig(request.pgdata, settings);
   deps.log.info('pitr data directory ready', { pgdata: request.pgdata });
   if (!request.start) return { plan, pgdata: request.pgdata, settings };

@@ -60,7 +60,7 @@ async function recover(target: PitrTarget, options: { exclusive?: boolean; archi
   recovered.push(pgdata);
   const port = await freePort();
   const result = await runPitr(
-    { catalog: stack.catalog, walCatalog: stack.walCatalog, storage: stack.storage, log: stack.log, clock: () => new Date(), server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
+    { catalog: stack.catalog, walCatalog: stack.walCatalog, storage: stack.storage, alerts: stack.alerts, log: stack.log, clock: () => new Date(), server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
     {
       database: WAL_DATABASE,
       target,

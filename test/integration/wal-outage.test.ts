@@ -76,7 +76,7 @@ describe('archive endpoint outage', () => {
     const pgdata = join(scratch, 'recovered');
 
     const attempt = runPitr(
-      { catalog: stack.catalog, walCatalog: stack.walCatalog, storage: stack.storage, log: stack.log, clock: () => new Date(), server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
+      { catalog: stack.catalog, walCatalog: stack.walCatalog, storage: stack.storage, alerts: stack.alerts, log: stack.log, clock: () => new Date(), server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
       {
         database: WAL_DATABASE,
         target: { type: 'latest' },

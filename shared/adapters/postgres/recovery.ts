@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import { ChecksumMismatchError, StrongboxError } from '../../errors';
 import { findBinDir, serverUserIds } from './cluster';
 import { SERVER_OS_USER, isRoot, runAsServerUser, runCommand } from './process';
@@ -41,44 +40,113 @@ export async function prepareEmptyDataDir(dataDir: string): Promise<void> {
   }
 }
 
+/** A stored base backup to read: its object, how it is compressed, and what its manifest declares. */
+export interface StoredBaseBackup {
+  body: Readable;
+  compression: 'zstd' | 'none';
+  key: string;
+  sha256: string;
+  bytes?: number;
+  /** The backup's id, named in a checksum error. */
+  backupId?: string;
+}
+
 /**
  * Streams a stored base backup (`tar`, or `tar` through zstd) into `dataDir`, hashing the
- * stored bytes on the way; a SHA-256 or size other than expected removes everything that
- * was unpacked and throws ChecksumMismatchError. `dataDir` must be prepared (empty).
+ * stored bytes on the way. Bytes other than declared (a flipped byte, a short object)
+ * remove everything that was unpacked and throw ChecksumMismatchError naming the backup
+ * and the object — even when zstd or tar gave up on them first. `dataDir` must be
+ * prepared (empty).
+ *
+ * @throws ChecksumMismatchError; RECOVERY_FAILED when the bytes are as declared but tar or
+ *   zstd failed (disk full, or a backup written damaged); what the body's storage throws.
  */
-export async function unpackBaseBackup(options: { body: Readable; compression: 'zstd' | 'none'; dataDir: string; key: string; sha256: string; bytes?: number }): Promise<void> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tarArgs = ['-x', '-f', '-', '-C', options.dataDir];
-  const tar = isRoot() ? spawn('runuser', ['-u', SERVER_OS_USER, '--', 'tar', ...tarArgs], { stdio: ['pipe', 'ignore', 'pipe'] }) : spawn('tar', tarArgs, { stdio: ['pipe', 'ignore', 'pipe'] });
-  const zstd = options.compression === 'zstd' ? spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] }) : undefined;
-  const stderr: string[] = [];
-  for (const child of [tar, zstd]) child?.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  const exited = (child: ReturnType<typeof spawn>, name: string) =>
-    new Promise<void>((resolve, reject) => {
-      child.on('error', (error) => reject(recoveryError(`cannot run ${name}`, `install ${name} (apt-get install ${name})`, error)));
-      child.on('close', (code, signal) => (code === 0 ? resolve() : reject(recoveryError(`${name} failed (${signal ?? `exit ${code}`}): ${stderr.join('').trim().slice(-500)}`, 'the backup object may be damaged, or the disk full'))));
-    });
-  // A process that died early closes its stdin: the exit code tells why, not the EPIPE.
-  tar.stdin!.on('error', () => undefined);
-  zstd?.stdin!.on('error', () => undefined);
-  const done = Promise.all([exited(tar, 'tar'), ...(zstd ? [exited(zstd, 'zstd')] : [])]);
+export async function unpackBaseBackup(options: StoredBaseBackup & { dataDir: string }): Promise<void> {
   try {
-    const sink = zstd ? zstd.stdin! : tar.stdin!;
-    if (zstd) zstd.stdout!.pipe(tar.stdin!);
-    const counted = options.body.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    });
-    await Promise.all([pipeline(counted, sink), done]);
-    const sha256 = hash.digest('hex');
-    if (sha256 !== options.sha256 || (options.bytes !== undefined && bytes !== options.bytes)) throw new ChecksumMismatchError(options.key, options.sha256, sha256);
+    await readThroughTar(options, ['-x', '-f', '-', '-C', options.dataDir], isRoot());
   } catch (error) {
-    tar.kill('SIGKILL');
-    zstd?.kill('SIGKILL');
     await emptyFolder(options.dataDir);
     throw error;
   }
+}
+
+/**
+ * Reads a stored base backup through SHA-256, zstd (when compressed) and `tar -t`: proof
+ * that its bytes are the manifest's and that the archive reads to its end, without
+ * writing anything. Returns the number of entries the archive lists.
+ *
+ * @throws as unpackBaseBackup.
+ */
+export async function readBaseBackup(options: StoredBaseBackup): Promise<{ entries: number }> {
+  let entries = 0;
+  await readThroughTar(options, ['-t', '-f', '-'], false, (chunk) => {
+    for (const byte of chunk) if (byte === 0x0a) entries += 1;
+  });
+  return { entries };
+}
+
+/**
+ * Feeds every byte of the body to the hash and, while they live, to zstd and tar. A tool
+ * that stops early (it found the stream broken, or the disk is full) does not stop the
+ * read: the rest is hashed too, so that the checksum decides what to report — damage in
+ * storage wins over the tool's complaint (and never surfaces as a write EPIPE).
+ */
+async function readThroughTar(options: StoredBaseBackup, tarArgs: string[], asServerUser: boolean, onList?: (chunk: Buffer) => void): Promise<void> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tarStdout = onList ? 'pipe' : 'ignore';
+  const tar = asServerUser ? spawn('runuser', ['-u', SERVER_OS_USER, '--', 'tar', ...tarArgs], { stdio: ['pipe', tarStdout, 'pipe'] }) : spawn('tar', tarArgs, { stdio: ['pipe', tarStdout, 'pipe'] });
+  const zstd = options.compression === 'zstd' ? spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] }) : undefined;
+  const stderr: string[] = [];
+  for (const child of [tar, zstd]) child?.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  if (onList) tar.stdout!.on('data', onList);
+  const exited = (child: ReturnType<typeof spawn>, name: string) =>
+    new Promise<void>((resolve, reject) => {
+      child.on('error', (error) => reject(recoveryError(`cannot run ${name}`, `install ${name} (apt-get install ${name})`, error)));
+      child.on('close', (code, signal) => (code === 0 ? resolve() : reject(recoveryError(`${name} failed on ${options.key} (${signal ?? `exit ${code}`}): ${stderr.join('').trim().slice(-500)}`, 'its bytes match the manifest, so the backup was written damaged, or the disk is full: check the disk, then recover from another base backup'))));
+    });
+  const done = Promise.allSettled([exited(tar, 'tar'), ...(zstd ? [exited(zstd, 'zstd')] : [])]);
+  // A process that died early closes its stdin: the checksum, then the exit code, tell why.
+  // A dead tar unpipes zstd's output: keep draining it, or zstd blocks and so would the read.
+  tar.stdin!.on('error', () => zstd?.stdout?.resume());
+  zstd?.stdin!.on('error', () => undefined);
+  if (zstd) zstd.stdout!.pipe(tar.stdin!);
+  const sink = zstd ? zstd.stdin! : tar.stdin!;
+  let broken = false;
+  const markBroken = () => (broken = true);
+  sink.on('error', markBroken).on('close', markBroken);
+  try {
+    for await (const chunk of options.body) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+      if (!broken && !sink.write(chunk)) await writable(sink);
+    }
+    if (!broken) sink.end();
+  } catch (error) {
+    tar.kill('SIGKILL');
+    zstd?.kill('SIGKILL');
+    await done;
+    throw error;
+  }
+  const outcomes = await done;
+  const sha256 = hash.digest('hex');
+  if (sha256 !== options.sha256 || (options.bytes !== undefined && bytes !== options.bytes)) {
+    const declared = `${options.sha256}${options.bytes !== undefined ? ` (${options.bytes} bytes)` : ''}`;
+    throw new ChecksumMismatchError(options.key, declared, `${sha256} (${bytes} bytes)`, options.backupId);
+  }
+  const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+/** Resolves when `stream` takes writes again, or can take none any more. */
+function writable(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const settle = () => {
+      stream.off('drain', settle).off('error', settle).off('close', settle);
+      resolve();
+    };
+    stream.on('drain', settle).on('error', settle).on('close', settle);
+  });
 }
 
 async function emptyFolder(dir: string): Promise<void> {

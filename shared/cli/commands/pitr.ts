@@ -106,7 +106,7 @@ export async function pitrCommand(flags: PitrFlags, out: Output, confirm: Confir
     try {
       const pgdata = resolvePath(flags.pgdata!);
       const result = await runPitr(
-        { ...deps, clock: () => new Date(), server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
+        { ...deps, alerts: context.alerts, clock: () => new Date(), server: { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig, socketDirFor, startAndAwaitPromotion } },
         {
           database,
           target,
