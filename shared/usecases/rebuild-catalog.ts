@@ -6,7 +6,8 @@ import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest } from './index-manifest';
 import { rebuildWalIndex, type WalRebuildReport } from './rebuild-wal-index';
 import type { WalCatalog } from '../adapters/catalog/wal-catalog';
-import { verifyBackup } from './verify-backup';
+import { checkStoredSizes, verifyBackup } from './verify-backup';
+import { markBackupDamaged } from './backup-damaged';
 
 export interface RebuildReport {
   manifests: number;
@@ -14,6 +15,11 @@ export interface RebuildReport {
   alreadyKnown: number;
   verified: number;
   failed: number;
+  /**
+   * Backups found damaged in storage by this rebuild (a lost or truncated object, a
+   * checksum that does not match): each is now FAILED, with an alert.
+   */
+  damaged: Array<{ backupId: string; reason: string }>;
   /** Manifests that could not be read, with the reason. */
   unreadable: Array<{ key: string; reason: string }>;
   /** Backup folders with data but no manifest: a backup that never completed. */
@@ -25,14 +31,15 @@ export interface RebuildReport {
 /**
  * Rebuilds the catalog from the manifests in storage (the storage is the truth). Every
  * manifest is indexed; with `verify`, every backup not yet final is checksummed as the
- * checksum function would. Entries already in the catalog are kept as they are. With a
+ * checksum function would, and every VERIFIED one has its objects' sizes checked (a lost
+ * or truncated object makes it FAILED, with an alert, and is listed in `damaged`). Entries already in the catalog are kept as they are. With a
  * `walCatalog`, the WAL index is rebuilt too, from the WAL records (rebuild-wal-index.ts).
  */
 export async function rebuildCatalog(
   deps: { storage: Storage; catalog: Catalog; walCatalog?: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock },
   options: { verify: boolean },
 ): Promise<RebuildReport> {
-  const report: RebuildReport = { manifests: 0, created: 0, alreadyKnown: 0, verified: 0, failed: 0, unreadable: [], incomplete: [] };
+  const report: RebuildReport = { manifests: 0, created: 0, alreadyKnown: 0, verified: 0, failed: 0, damaged: [], unreadable: [], incomplete: [] };
   const folders = new Map<string, boolean>();
   for (const prefix of ['logical/', 'base/']) {
     for await (const object of deps.storage.list(prefix)) {
@@ -42,10 +49,19 @@ export async function rebuildCatalog(
       folders.set(folder, true);
       report.manifests += 1;
       try {
-        const { entry, created } = await indexManifest(deps, object.key);
+        const { entry, manifest, created } = await indexManifest(deps, object.key);
         if (created) report.created += 1;
         else report.alreadyKnown += 1;
-        const final = options.verify ? await verifyBackup(deps, object.key) : entry;
+        let final = options.verify ? await verifyBackup(deps, object.key) : entry;
+        if (options.verify && entry.state === 'VERIFIED') {
+          // verifyBackup leaves a final entry alone: storage may have lost bytes since.
+          const damage = await checkStoredSizes(deps.storage, manifest, entry.id);
+          if (damage) {
+            await markBackupDamaged(deps, entry, damage, 'by catalog rebuild');
+            final = (await deps.catalog.get(entry.id)) ?? entry;
+          }
+        }
+        if (final.state === 'FAILED' && entry.state !== 'FAILED') report.damaged.push({ backupId: final.id, reason: final.reason ?? 'failed verification' });
         if (final.state === 'VERIFIED') report.verified += 1;
         if (final.state === 'FAILED') report.failed += 1;
       } catch (error) {
@@ -58,6 +74,6 @@ export async function rebuildCatalog(
   report.incomplete = [...folders].filter(([, complete]) => !complete).map(([folder]) => folder);
   if (deps.walCatalog) report.wal = await rebuildWalIndex({ ...deps, walCatalog: deps.walCatalog });
   const { wal, ...backups } = report;
-  deps.log.info('catalog rebuilt', { ...backups, unreadable: report.unreadable.length, incomplete: report.incomplete.length, ...(wal ? { walRecords: wal.records, walCreated: wal.created, walSkipped: wal.skippedCount } : {}) });
+  deps.log.info('catalog rebuilt', { ...backups, damaged: report.damaged.length, unreadable: report.unreadable.length, incomplete: report.incomplete.length, ...(wal ? { walRecords: wal.records, walCreated: wal.created, walSkipped: wal.skippedCount } : {}) });
   return report;
 }

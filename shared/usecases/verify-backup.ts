@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { Storage } from '../adapters/storage/storage';
 import type { BackupEntry } from '../domain/backup';
+import type { Manifest } from '../domain/manifest';
 import { declaredObjects } from '../domain/manifest';
-import { asStrongboxError, ChecksumMismatchError, ConflictError, type StrongboxError } from '../errors';
+import { asStrongboxError, ChecksumMismatchError, ConflictError, ObjectNotFoundError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest, readManifest } from './index-manifest';
 
@@ -44,7 +45,7 @@ export async function verifyBackup(deps: VerifyDeps, manifestKey: string): Promi
     try {
       const actual = await hashStoredObject(deps.storage, declared.key);
       if (actual.sha256 !== declared.sha256 || actual.bytes !== declared.bytes) {
-        problem = new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`);
+        problem = new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`, entry.id);
       }
     } catch (error) {
       problem = asStrongboxError(error);
@@ -76,4 +77,27 @@ export async function verifyBackup(deps: VerifyDeps, manifestKey: string): Promi
     if (error instanceof ConflictError) return (await deps.catalog.get(entry.id)) ?? entry;
     throw error;
   }
+}
+
+/**
+ * The cheap check of a backup already VERIFIED (`catalog rebuild`): one HEAD per object the
+ * manifest declares, comparing sizes. Catches a lost or truncated object without reading
+ * it; a byte changed in place needs a read (`strongbox validate`). Returns the damage
+ * found (CHECKSUM_MISMATCH or OBJECT_NOT_FOUND), or undefined.
+ *
+ * @throws StorageError when storage cannot answer.
+ */
+export async function checkStoredSizes(storage: Storage, manifest: Manifest, backupId: string): Promise<StrongboxError | undefined> {
+  for (const declared of declaredObjects(manifest)) {
+    const info = await storage.head(declared.key);
+    if (!info) return new ObjectNotFoundError(declared.key);
+    if (info.size !== declared.bytes) {
+      return new StrongboxError(
+        'CHECKSUM_MISMATCH',
+        `backup ${backupId} is damaged: object ${declared.key} holds ${info.size} bytes, but its manifest declares ${declared.bytes}`,
+        'the stored copy is truncated or replaced: take a new backup now and keep this one for investigation',
+      );
+    }
+  }
+  return undefined;
 }

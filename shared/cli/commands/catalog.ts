@@ -10,6 +10,7 @@ export async function rebuildCommand(flags: { verify: boolean }, out: Output): P
     const lines = [
       `Catalog rebuilt from ${context.storage.location}: ${report.manifests} manifests, ${report.created} new entries, ${report.alreadyKnown} already known.`,
       `${report.verified} verified, ${report.failed} failed.`,
+      ...report.damaged.map((item) => `  DAMAGED backup ${item.backupId}, now FAILED: ${item.reason}`),
       ...report.unreadable.map((item) => `  unreadable manifest ${item.key}: ${item.reason}`),
       ...report.incomplete.map((folder) => `  incomplete backup (no manifest): ${folder}`),
       ...(report.wal ? [`WAL index: ${report.wal.records} records, ${report.wal.created} new, ${report.wal.alreadyKnown} already known, ${report.wal.skippedCount} skipped.`] : []),
@@ -28,7 +29,7 @@ export function registerCatalog(program: Command, run: CommandRunner): void {
     .addHelpText('after', '\nExample:\n  strongbox catalog rebuild --json\n');
   catalog
     .command('rebuild')
-    .description('rebuild the catalog from the manifests and WAL records in storage, and checksum what is not yet verified')
+    .description('rebuild the catalog from the manifests and WAL records in storage, checksum what is not yet verified, and check the sizes of what is')
     .option('--no-verify', 'only index; leave the checksum for later')
     .option('--json', 'print one JSON document')
     .addHelpText('after', '\nExample:\n  strongbox catalog rebuild --json\n')
