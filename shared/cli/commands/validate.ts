@@ -3,9 +3,12 @@ import type { PgConnection } from '../../adapters/postgres/types';
 import type { StrongboxConfig } from '../../config';
 import { parseDatabaseUrl } from '../../domain/connection';
 import { InputError } from '../../errors';
+import { readBaseBackup } from '../../adapters/postgres/recovery';
+import { runBaseReadCheck, type BaseReadReport } from '../../usecases/validate/base-read';
+import { resolveValidationBackup } from '../../usecases/validate/steps';
 import { pgValidationDeps } from '../../runtime/validate-tools';
 import { runValidation, type ValidationReport } from '../../usecases/validate';
-import { endProgress, printResult, type CommandRunner, type Output } from '../output';
+import { endProgress, printResult, UsageError, type CommandRunner, type Output } from '../output';
 import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
 import { phaseProgressPrinter } from '../phase-progress';
@@ -15,6 +18,20 @@ import { checkLogin } from '../target-check';
 interface ValidateFlags {
   database?: string;
   scratchUrl?: string;
+  /** With latest: which kind of backup (default logical). */
+  type?: string;
+}
+
+function baseReportText(report: BaseReadReport): string {
+  const scope = '  a read check: the bytes and the tar archive were proved; no server was recovered from it (a physical recovery drill is `strongbox pitr` into a scratch folder)';
+  return report.ok
+    ? [`Validated base backup ${report.backupId} of "${report.database}": OK, read in ${report.seconds.toFixed(1)} s`, `  ${report.key}: ${report.bytes} bytes, SHA-256 as its manifest declares, ${report.entries} tar entries`, scope].join('\n')
+    : [
+        `Validation FAILED: base backup ${report.backupId} of "${report.database}" is ${report.markedFailed || report.code === 'CHECKSUM_MISMATCH' || report.code === 'OBJECT_NOT_FOUND' ? 'damaged' : 'unreadable'}${report.markedFailed ? ' and now FAILED' : ''}`,
+        `  reason: ${report.code}: ${report.reason}`,
+        `  HINT: ${report.hint}`,
+        scope,
+      ].join('\n');
 }
 
 function reportText(report: ValidationReport): string {
@@ -57,20 +74,31 @@ function scratchConnection(url: string, config: StrongboxConfig, env: NodeJS.Pro
 
 /**
  * Runs `strongbox validate`: the restore drill of one backup into a throwaway PostgreSQL (or a
- * configured scratch server), printing the report. Returns 0 when the backup restored and
- * matched its manifest, 1 when it did not (the report says why, the catalog and an alert too);
- * throws StrongboxErrors (exit 1) when no backup fits or the drill could not run.
+ * configured scratch server), printing the report; for a base backup, its read check
+ * (validate/base-read.ts). Returns 0 when the backup restored (or read) and matched its
+ * manifest, 1 when it did not (the report says why, the catalog and an alert too); throws
+ * StrongboxErrors (exit 1) when no backup fits or the drill could not run, UsageError for a
+ * bad --type.
  */
 export async function validateCommand(backupId: string, flags: ValidateFlags, out: Output): Promise<number> {
+  const kind = flags.type ?? 'logical';
+  if (kind !== 'logical' && kind !== 'base') throw new UsageError(`--type ${flags.type} is neither logical nor base`, 'e.g. validate latest --type base');
   return withSession(out, async ({ context, config, env }) => {
     const scratch = flags.scratchUrl === undefined ? undefined : scratchConnection(flags.scratchUrl, config, env);
     // A refused login is the operator's to fix, not a failed drill of the backup (no alert).
     if (scratch) await checkLogin('--scratch-url', scratch, 'server', context.paths);
+    const backup = await resolveValidationBackup(context.catalog, backupId, flags.database, kind);
+    if (backup.kind === 'base') {
+      if (scratch) throw new UsageError('--scratch-url is for restore drills of logical backups', `a base backup is checked by reading it: leave out --scratch-url`);
+      const report = await runBaseReadCheck({ ...context, readBaseBackup }, backup);
+      printResult(out, report, baseReportText(report));
+      return report.ok ? 0 : 1;
+    }
     return withInterrupts(async (signal) => {
       const onProgress = phaseProgressPrinter(out, `validate ${backupId}`);
       const report = await runValidation(
         { ...context, ...pgValidationDeps },
-        { backupId, ...(flags.database ? { database: flags.database } : {}), ...(scratch ? { scratch } : {}), signal, ...(onProgress ? { onProgress } : {}) },
+        { backupId: backup.id, ...(flags.database ? { database: flags.database } : {}), ...(scratch ? { scratch } : {}), signal, ...(onProgress ? { onProgress } : {}) },
       );
       if (onProgress) endProgress(out);
       printResult(out, report, reportText(report));
@@ -83,15 +111,18 @@ export async function validateCommand(backupId: string, flags: ValidateFlags, ou
 export function registerValidate(program: Command, run: CommandRunner): void {
   program
     .command('validate')
-    .description('restore drill: restore a backup into a throwaway PostgreSQL, check it against its manifest, time it, throw it away (never touches production)')
-    .argument('[backup-id|latest]', 'a backup id from `strongbox list`, or latest (newest VERIFIED full backup)', 'latest')
+    .description('restore drill: restore a backup into a throwaway PostgreSQL, check it against its manifest, time it, throw it away (never touches production); a base backup gets a read check')
+    .argument('[backup-id|latest]', 'a backup id from `strongbox list`, or latest (newest VERIFIED full backup of --type)', 'latest')
+    .option('--type <type>', 'with latest: logical (default; a restore drill) or base (a read check: SHA-256 and tar against the manifest)')
     .option('--database <name>', 'with latest: the newest backup of this database (default: of any database)')
     .option('--scratch-url <url>', 'restore on this scratch server instead (postgresql://user@host:port/db; never production) — no password here: use PGPASSWORD or PGPASSFILE')
     .option('--json', 'print one JSON document')
     .addHelpText(
       'after',
       '\nThe result is recorded as the backup\'s lastValidation (its state does not change); exit 1 and an alert when the backup is bad.\n' +
-        '\nExamples:\n  strongbox validate latest --database app\n' +
+        'A base backup is read whole through SHA-256, zstd and tar -t and compared with its manifest (no server is recovered from it):\n' +
+        'damage makes it FAILED with an alert, exit 1; nothing is recorded as lastValidation.\n' +
+        '\nExamples:\n  strongbox validate latest --database app\n  strongbox validate latest --type base --database app\n' +
         '  PGPASSFILE=~/.pgpass strongbox validate 20260102T030000Z-l-1a2b3c --scratch-url postgresql://drill@scratch-db:5432/postgres --json\n',
     )
     .action(async (backupId: string, flags: ValidateFlags & { json?: boolean }) => run((out) => validateCommand(backupId, flags, out), Boolean(flags.json)));

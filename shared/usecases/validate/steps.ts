@@ -49,6 +49,41 @@ export async function resolveDrillBackup(catalog: Catalog, backupId: string, dat
   return backup;
 }
 
+/** What `strongbox validate` checks: a restore drill of a full logical backup, or a read check of a base backup. */
+export type ValidationKind = 'logical' | 'base';
+
+/**
+ * The backup `strongbox validate` checks: with an id, the backup it names (a base backup is
+ * refused unless VERIFIED, of `database` and not being deleted; any other id as
+ * resolveDrillBackup decides); `latest` of kind `base` is the newest VERIFIED base backup
+ * (of `database` when given), `latest` of kind `logical` as resolveDrillBackup decides.
+ *
+ * @throws as resolveDrillBackup.
+ */
+export async function resolveValidationBackup(catalog: Catalog, backupId: string, database: string | undefined, kind: ValidationKind): Promise<BackupEntry> {
+  if (backupId === 'latest' && kind === 'base') {
+    const entries = database === undefined ? await catalog.listAll({ kind: 'base' }) : await catalog.listByDatabase(database, { kind: 'base' });
+    const newest = entries.find((e) => e.kind === 'base' && e.state === 'VERIFIED' && !e.deleting);
+    if (newest) return newest;
+    const of = database === undefined ? '' : ` of database "${database}"`;
+    throw new StrongboxError('BACKUP_NOT_FOUND', `no VERIFIED base backup${of} in the catalog to validate`, `take one with \`strongbox backup --type base${database === undefined ? '' : ` --database ${database}`}\`, or see what there is with \`strongbox list\``);
+  }
+  if (backupId === 'latest' || !isBackupId(backupId)) return resolveDrillBackup(catalog, backupId, database);
+  const backup = await catalog.get(backupId);
+  if (backup?.kind !== 'base') return resolveDrillBackup(catalog, backupId, database);
+  if (database !== undefined && backup.database !== database) {
+    throw new InputError(`backup ${backupId} is of database "${backup.database}", not "${database}"`, `drop --database, or pass --database ${backup.database}`);
+  }
+  if (backup.deleting) throw new InputError(`backup ${backupId} is being deleted by retention (${backup.deleting.rule})`, 'validate another base backup (`strongbox list`)');
+  if (backup.state !== 'VERIFIED') {
+    throw new InputError(
+      `backup ${backupId} is ${backup.state}, not VERIFIED${backup.reason ? ` (${backup.reason})` : ''}`,
+      backup.state === 'FAILED' ? 'a FAILED backup is known bad: recover from another base backup (`strongbox list`)' : 'wait until its checksum is verified (`strongbox list`), then validate it',
+    );
+  }
+  return backup;
+}
+
 /** What recordOutcome needs. */
 export interface OutcomeDeps {
   catalog: Catalog;
