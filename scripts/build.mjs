@@ -14,6 +14,7 @@ const entries = {
   'bench-base': 'bench/base.ts',
   'bench-retention': 'bench/retention.ts',
   'bench-restore': 'bench/restore.ts',
+  'bench-chaos': 'bench/chaos/main.ts',
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 
