@@ -101,10 +101,11 @@ async function chaos(argv: string[]): Promise<number> {
     delete env.DATABASE_URL;
     const instance = new StrongboxInstance({ cwd: root, env, logFile: join(root, 'npm-start.log') });
     cleanups.push(() => instance.stop(30_000));
-    progress('starting npm start (catch-up logical and base backups)');
-    if (!(await instance.start())) throw new Error(`npm start did not become ready; its log: ${root}/npm-start.log`);
+    // Before npm start: its catch-up backup's snapshot and pgbench -i's ALTER TABLE deadlock unseen (docs/reliability.md).
     progress('pgbench -i -s 5 and the load tables');
     await prepareLoad(connection, 5);
+    progress('starting npm start (catch-up logical and base backups)');
+    if (!(await instance.start())) throw new Error(`npm start did not become ready; its log: ${root}/npm-start.log`);
 
     const load = startLoad(connection, { rate: 20, maxPauseMs: 1500, random: seededRandom(options.seed ^ 0x5bd1e995) });
     let loadStats: Awaited<ReturnType<typeof load.stop>> | undefined;
