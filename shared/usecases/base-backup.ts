@@ -165,18 +165,31 @@ async function streamBackup(
   if (sizeEstimate > MAX_OBJECT_BYTES) throw new ObjectTooLargeError(sizeEstimate, MAX_OBJECT_BYTES, 'estimate');
   // First, alone: a missing pg_basebackup fails here, before the server starts a backup.
   const pgBasebackup = await deps.tools.toolVersion();
-  // The first failure stops the other side: storage gone → pg_basebackup killed, and the reverse.
-  const local = new AbortController();
-  signal = AbortSignal.any([signal, local.signal]);
-  const tool = deps.tools.spawnBaseBackup(request.connection, { compression: request.compression, label: `strongbox-${id}`, signal });
-  const observer = deps.tools.observeTar(request.compression);
-  const observed = observer.observe(tool.stdout);
-  const body = request.onProgress ? withProgress(observed, startedAt, source.clusterSizeBytes, deps.clock, request.onProgress) : observed;
-  const upload = deps.storage.putStream(keys.dump, body, { signal, sizeEstimate, contentType: request.compression === 'zstd' ? 'application/zstd' : 'application/x-tar' });
-  // The upload cleans up after itself (temporary file, multipart upload): it finishes before a failure is handled.
-  const [stored] = await settleAll<[WriteResult, unknown]>([upload, tool.done], (error) => local.abort(error));
-  const base = baseBackupInfo(observer.facts(), { pgVersion: Math.floor(source.serverVersionNum / 10_000), expectedSystemId: source.systemId, segmentSize: source.segmentSize });
-  return { stored, base, pgBasebackup };
+  // The WAL the backup needs (fetched at its end) must outlive any checkpoint a busy server
+  // makes meanwhile: a temporary slot keeps it until the backup is done.
+  const reservation = await deps.tools.reserveWal?.(request.connection, walSlotName(id));
+  if (reservation && 'reason' in reservation) deps.log.warn('base backup without a WAL reservation: a busy server may recycle WAL it needs', { backupId: id, reason: reservation.reason });
+  try {
+    // The first failure stops the other side: storage gone → pg_basebackup killed, and the reverse.
+    const local = new AbortController();
+    signal = AbortSignal.any([signal, local.signal]);
+    const tool = deps.tools.spawnBaseBackup(request.connection, { compression: request.compression, label: `strongbox-${id}`, signal });
+    const observer = deps.tools.observeTar(request.compression);
+    const observed = observer.observe(tool.stdout);
+    const body = request.onProgress ? withProgress(observed, startedAt, source.clusterSizeBytes, deps.clock, request.onProgress) : observed;
+    const upload = deps.storage.putStream(keys.dump, body, { signal, sizeEstimate, contentType: request.compression === 'zstd' ? 'application/zstd' : 'application/x-tar' });
+    // The upload cleans up after itself (temporary file, multipart upload): it finishes before a failure is handled.
+    const [stored] = await settleAll<[WriteResult, unknown]>([upload, tool.done], (error) => local.abort(error));
+    const base = baseBackupInfo(observer.facts(), { pgVersion: Math.floor(source.serverVersionNum / 10_000), expectedSystemId: source.systemId, segmentSize: source.segmentSize });
+    return { stored, base, pgBasebackup };
+  } finally {
+    if (reservation && 'release' in reservation) await reservation.release();
+  }
+}
+
+/** The temporary slot of backup `id`: lower-case letters, digits and `_`, at most 63 bytes. */
+export function walSlotName(id: string): string {
+  return `strongbox_${id.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
 function buildManifest(

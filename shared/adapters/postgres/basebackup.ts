@@ -192,10 +192,33 @@ export async function basebackupVersion(): Promise<string> {
   return version;
 }
 
+/**
+ * A temporary physical replication slot reserving WAL from now, held by its own session
+ * until `release` (PostgreSQL drops a temporary slot when its session ends, also when this
+ * process dies). Needs the REPLICATION attribute pg_basebackup already needs. When the
+ * server has no free slot (max_replication_slots), says why instead of failing the backup.
+ */
+async function reserveWal(conn: PgConnection, name: string): Promise<{ release(): Promise<void> } | { reason: string }> {
+  const client = await connectClient(conn);
+  try {
+    await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [name]);
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    const code = (error as { code?: string }).code;
+    // 53400: all slots in use, or max_replication_slots = 0; 55000: slots unavailable (wal_level minimal).
+    if (code === '53400' || code === '55000') return { reason: (error as Error).message };
+    // 42501: no REPLICATION attribute, which pg_basebackup would be refused for too.
+    if (code === '42501') throw replicationNotPermitted(conn, (error as Error).message, error);
+    throw mapPgError(error, conn);
+  }
+  return { release: () => client.end().catch(() => undefined) };
+}
+
 /** The real pg_basebackup, zstd and server checks behind the BaseBackupTools port. */
 export const pgBaseBackupTools: BaseBackupTools = {
   inspect: inspectBaseBackupSource,
   spawnBaseBackup,
+  reserveWal,
   observeTar: observeBaseTar,
   toolVersion: basebackupVersion,
 };

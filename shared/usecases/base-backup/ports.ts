@@ -41,4 +41,11 @@ export interface BaseBackupTools {
   observeTar(compression: BaseCompression): TarObserver;
   /** pg_basebackup's version, e.g. '15.18'. Throws DumpError. */
   toolVersion(): Promise<string>;
+  /**
+   * Makes the server keep every WAL segment from now until `release` (a temporary physical
+   * replication slot reserving WAL, held by its own session): `-X fetch` then finds the WAL
+   * the backup needs however busy the server is. Undefined, with `reason`, when the server
+   * cannot (no free replication slot): the backup goes on as before.
+   */
+  reserveWal?(conn: PgConnection, name: string): Promise<{ release(): Promise<void> } | { reason: string }>;
 }
