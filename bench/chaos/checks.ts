@@ -85,16 +85,22 @@ export async function checkSegments(walCatalog: WalCatalog, repository: string, 
 /** The backup figures. */
 export interface BackupFigures {
   byState: Record<string, number>;
+  /** FAILED backups by error code (or the reason's start): each must be a fault's doing, said plainly. */
+  failedBecause: Record<string, number>;
   readBack: number;
   readBackBytes: number;
 }
 
 /** Reads back every VERIFIED backup's dump from the repository and checks its SHA-256, and its size with its globals'. */
 export async function checkBackups(entries: BackupEntry[], repository: string, findings: Findings): Promise<BackupFigures> {
-  const figures: BackupFigures = { byState: {}, readBack: 0, readBackBytes: 0 };
+  const figures: BackupFigures = { byState: {}, failedBecause: {}, readBack: 0, readBackBytes: 0 };
   for (const entry of entries) {
     figures.byState[`${entry.kind} ${entry.state}`] = (figures.byState[`${entry.kind} ${entry.state}`] ?? 0) + 1;
     if (entry.state === 'RUNNING' || entry.state === 'UPLOADED') findings.leftBehind.push(`backup ${entry.id} (${entry.kind}) is still ${entry.state} after the run settled`);
+    if (entry.state === 'FAILED') {
+      const why = `${entry.kind} ${entry.errorCode ?? entry.reason?.slice(0, 60) ?? 'no reason'}`;
+      figures.failedBecause[why] = (figures.failedBecause[why] ?? 0) + 1;
+    }
     if (entry.state !== 'VERIFIED') continue;
     const file = join(repository, entry.key);
     const size = await stat(file).then((s) => s.size).catch(() => undefined);

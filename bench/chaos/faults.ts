@@ -120,7 +120,9 @@ export async function injectFaults(targets: FaultTargets, random: () => number, 
     if (!(await ensureUp())) return;
     const { child, done } = targets.instance.spawnCli(['backup', '--database', targets.database, ...(base ? ['--type', 'base'] : []), '--json']);
     const delay = between(300, 10_000);
-    const outcome = await Promise.race([done, sleep(delay).then(() => undefined)]);
+    const timer = new AbortController();
+    const outcome = await Promise.race([done, sleep(delay, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
     if (outcome) return void bump(counts.backups.finishedFirst, outcome.code === 0 ? 'ok' : `exit ${outcome.code}`);
     // The CLI leads its process group: pg_dump / pg_basebackup and zstd die with it.
     if (child.pid) process.kill(-child.pid, 'SIGKILL');

@@ -114,7 +114,10 @@ export class StrongboxInstance {
     const pid = this.pid;
     if (!pid) return;
     process.kill(pid, 'SIGTERM');
-    const killed = await Promise.race([this.#exited.then(() => false), sleep(graceMs).then(() => true)]);
+    // A timer that outlives the stop would keep the run's process alive after its report.
+    const grace = new AbortController();
+    const killed = await Promise.race([this.#exited.then(() => false), sleep(graceMs, true, { signal: grace.signal }).catch(() => false)]);
+    grace.abort();
     if (killed && this.pid) await this.kill9();
   }
 

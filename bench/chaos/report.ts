@@ -33,6 +33,7 @@ export function printReport(input: Verified & {
     `  settled            in ${input.settleSeconds.toFixed(0)} s (queue empty, catalog complete, backups final, one clean restart)`,
     `  segments           ${segments.recorded} recorded, ${segments.identical} byte-identical to pg_wal, ${segments.notInPgWal} no longer in pg_wal; PostgreSQL marked ${segments.doneByPostgres} done; ${segments.ranges} range(s) in the catalog`,
     `  backups            ${list(backups.byState)}; ${backups.readBack} VERIFIED read back with their SHA-256 (${(backups.readBackBytes / 1e6).toFixed(1)} MB)`,
+    `  failed backups     ${list(backups.failedBecause)}`,
     `  status             exit ${input.status.code}, ${input.status.gaps} gap(s) reported`,
     `  pitr --latest      ${pitr.ok ? `promoted after ${pitr.seconds?.toFixed(1)} s, fingerprint equal to the source's (${pitr.fingerprint})` : `FAILED: ${pitr.error ?? `fingerprint ${pitr.fingerprint}`}`}`,
     `  repository .tmp/   ${input.temp.files.length} file(s) left`,
