@@ -81,7 +81,12 @@ export interface FaultTargets {
 export async function injectFaults(targets: FaultTargets, random: () => number, until: number, signal: AbortSignal): Promise<FaultCounts> {
   const counts: FaultCounts = { injected: {}, killed: {}, missed: {}, backups: { killed: 0, finishedFirst: {} } };
   const bump = (map: Record<string, number>, key: string) => void (map[key] = (map[key] ?? 0) + 1);
-  const between = (low: number, high: number) => low + random() * (high - low);
+  // The schedule (pauses, kinds) draws from `random` only; what happens inside a fault (its
+  // victim, delays, durations) draws from a generator seeded per fault, so a fault that
+  // draws more or fewer numbers (how many wal-push it found) does not shift the schedule.
+  let inner = random;
+  const draw = () => inner();
+  const between = (low: number, high: number) => low + draw() * (high - low);
   const weights = WEIGHTS.filter(([kind]) => kind !== 'disk-full' || targets.disk);
   const total = weights.reduce((sum, [, w]) => sum + w, 0);
   const pick = (): FaultKind => {
@@ -104,7 +109,7 @@ export async function injectFaults(targets: FaultTargets, random: () => number, 
     // A wal-push lives for milliseconds when the uploader is ahead: look for one for up to 3 s.
     for (let tries = 0; tries < 30; tries++) {
       const pushes = await targets.owned.find(/wal-push/);
-      const victim = pushes[Math.floor(random() * pushes.length)];
+      const victim = pushes[Math.floor(draw() * pushes.length)];
       if (victim && (await signalOwned(victim, 'SIGKILL'))) return void bump(counts.killed, victim.cmdline.includes('wal.js') ? 'wal-push (node)' : 'wal-push (shell)');
       await sleep(100);
     }
@@ -142,9 +147,11 @@ export async function injectFaults(targets: FaultTargets, random: () => number, 
   };
 
   while (Date.now() < until && !signal.aborted) {
-    await sleep(between(1000, 8000), undefined, { signal }).catch(() => undefined);
-    if (signal.aborted || Date.now() >= until) break;
+    const pause = 1000 + random() * 7000;
     const kind = pick();
+    inner = seededRandom(Math.floor(random() * 2 ** 32));
+    await sleep(pause, undefined, { signal }).catch(() => undefined);
+    if (signal.aborted || Date.now() >= until) break;
     bump(counts.injected, kind);
     targets.progress(`fault ${kind}`);
     switch (kind) {
@@ -182,9 +189,9 @@ export async function injectFaults(targets: FaultTargets, random: () => number, 
         await diskFull(between(5, 25));
         break;
       case 'storm': {
-        const n = 4 + Math.floor(random() * 7);
+        const n = 4 + Math.floor(draw() * 7);
         for (let i = 0; i < n && !signal.aborted; i++) {
-          const r = random();
+          const r = draw();
           if (r < 0.4) await killUploader();
           else if (r < 0.8) await killWalPush();
           else await killStrongbox(false);
