@@ -58,6 +58,8 @@ export interface BackupRequest {
   waitForVerification?: boolean;
   /** How long to wait for that (default 10 min). */
   verificationTimeoutMs?: number;
+  /** How long the counts and pg_dump wait for a table lock before giving up (default 60 s: DEFAULT_LOCK_WAIT_SECONDS). */
+  lockWaitSeconds?: number;
 }
 
 interface Written {
@@ -158,7 +160,7 @@ async function openEntry(deps: BackupDeps, request: BackupRequest, startedAt: Da
 }
 
 async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, outer: AbortSignal, startedAt: Date): Promise<Written> {
-  const snapshot = await deps.tools.openSnapshot(request.connection, { tablePatterns: request.tablePatterns });
+  const snapshot = await deps.tools.openSnapshot(request.connection, { tablePatterns: request.tablePatterns, ...(request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {}) });
   // The first failure (pg_dump killed, storage gone) stops the other side too: a dump cut short is never moved into place.
   const local = new AbortController();
   const signal = AbortSignal.any([outer, local.signal]);
@@ -171,6 +173,7 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
       ...(request.tablePatterns?.length ? { tablePatterns: snapshot.tables.map(exactTablePattern) } : {}),
       compression: request.compression,
       signal,
+      ...(request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {}),
     });
     const body = request.onProgress ? withProgress(dump.stdout, startedAt, snapshot.databaseSizeBytes, deps.clock, request.onProgress) : dump.stdout;
     const [dumpResult, , tables, pgDumpVersion] = await settleAll<[WriteResult, unknown, Awaited<ReturnType<typeof snapshot.countRows>>, string]>(

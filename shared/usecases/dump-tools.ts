@@ -9,10 +9,10 @@ export type { SnapshotSession };
  * shared/adapters/postgres, tests may wrap it to inject faults.
  */
 export interface DumpTools {
-  openSnapshot(conn: PgConnection, options: { tablePatterns?: string[] }): Promise<SnapshotSession>;
+  openSnapshot(conn: PgConnection, options: { tablePatterns?: string[]; lockWaitSeconds?: number }): Promise<SnapshotSession>;
   spawnPgDump(
     conn: PgConnection,
-    options: { snapshotId?: string; tablePatterns?: string[]; compression: Compression; signal?: AbortSignal },
+    options: { snapshotId?: string; tablePatterns?: string[]; compression: Compression; signal?: AbortSignal; lockWaitSeconds?: number },
   ): ToolStream;
   spawnPgDumpall(conn: PgConnection, options: { includeRolePasswords: boolean; signal?: AbortSignal }): ToolStream;
   toolVersion(tool: 'pg_dump' | 'pg_restore' | 'pg_dumpall'): Promise<string>;

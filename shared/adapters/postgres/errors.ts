@@ -62,6 +62,9 @@ export function mapToolFailure(tool: string, failure: string, stderrTail: string
   if (/no matching (tables|schemas) were found/i.test(tail)) {
     return new InputError(message, PATTERN_HINT);
   }
+  if (/could not obtain lock on relation/i.test(tail)) {
+    return new StrongboxError('DUMP_LOCK_TIMEOUT', message, 'another session (a migration\'s ALTER TABLE, a LOCK) held a table past the backup\'s lock wait; nothing partial was kept: run the backup again once it is done');
+  }
   return new DumpError(message, `see ${tool}'s messages above; run it by hand with the same options to investigate`);
 }
 

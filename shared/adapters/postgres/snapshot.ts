@@ -4,13 +4,33 @@
  * those of the dump's data even while the database keeps changing.
  */
 import type pg from 'pg';
-import { DumpError } from '../../errors';
+import { DumpError, StrongboxError } from '../../errors';
 import { quoteTable } from '../../domain/table-pattern';
 import { connectClient } from './client';
 import { mapPgError } from './errors';
 import { resolveTables } from './tables';
 import type { ResolvedTable } from './tables';
 import type { PgConnection, TableCount, TableRef } from './types';
+
+
+/**
+ * How long a backup waits for a table lock (its row counts, pg_dump's LOCK TABLE) before it
+ * gives up. A lock it waits for can be queued behind a migration's ALTER TABLE that itself
+ * waits for the backup's snapshot: a cycle PostgreSQL's deadlock detector cannot see (the
+ * backup's two sessions wait on each other outside PostgreSQL), which would block the table
+ * for everyone until someone stepped in.
+ */
+export const DEFAULT_LOCK_WAIT_SECONDS = 60;
+
+/** DUMP_LOCK_TIMEOUT: the backup gave up a table lock rather than block a concurrent migration. */
+export function lockWaitExceeded(what: string, cause?: unknown): StrongboxError {
+  return new StrongboxError(
+    'DUMP_LOCK_TIMEOUT',
+    `the backup gave up waiting for a table lock while ${what}: another session (a migration's ALTER TABLE, a LOCK) holds or waits for it`,
+    'nothing partial was kept; run the backup again once the migration is done (a backup and a migration wait for each other otherwise, and the table stays blocked for everyone)',
+    cause === undefined ? undefined : { cause },
+  );
+}
 
 /** An open REPEATABLE READ, READ ONLY transaction whose snapshot is exported. */
 export interface SnapshotSession {
@@ -53,11 +73,12 @@ export interface SnapshotSession {
  *   connection fails; InputError when a pattern is invalid or matches no table; DumpError
  *   when a query fails otherwise.
  */
-export async function openSnapshot(conn: PgConnection, options: { tablePatterns?: string[] } = {}): Promise<SnapshotSession> {
+export async function openSnapshot(conn: PgConnection, options: { tablePatterns?: string[]; lockWaitSeconds?: number } = {}): Promise<SnapshotSession> {
   const client = await connectClient(conn);
   try {
     // The exported snapshot lives only as long as this idle transaction: no timeout may end it.
-    await client.query('SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0');
+    // But a count never waits long for a lock (a migration's ALTER TABLE): it gives up instead.
+    await client.query(`SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET lock_timeout = '${Math.max(1, Math.round(options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS))}s'`);
     const server = await client.query<{ version: string; num: string; size: string }>(
       `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
               pg_catalog.pg_database_size(pg_catalog.current_database())::text AS size`,
@@ -111,6 +132,7 @@ function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[],
             counts.push({ schema: table.schema, name: table.name, rows: Number(result.rows[0]?.rows ?? 0) });
           } catch (error) {
             if (signal?.aborted) throw signal.reason;
+            if ((error as { code?: string }).code === '55P03') throw lockWaitExceeded(`counting the rows of ${quoteTable(table)}`, error);
             throw mapPgError(error, conn, `count the rows of ${quoteTable(table)} on`);
           }
         }

@@ -14,6 +14,7 @@ import { nearMatches } from '../../domain/restore-table-match';
 import { quoteTable } from '../../domain/table-pattern';
 import { connectClient } from './client';
 import { mapPgError, NoMatchingTableError } from './errors';
+import { DEFAULT_LOCK_WAIT_SECONDS } from './snapshot';
 import { matchTables } from './tables';
 import { runPipeline, toolEnv } from './tool-stream';
 import type { PgConnection, ToolStream } from './types';
@@ -28,6 +29,8 @@ export interface PgDumpOptions {
   tablePatterns?: string[];
   compression: 'gzip' | 'zstd';
   signal?: AbortSignal;
+  /** pg_dump's --lock-wait-timeout (default DEFAULT_LOCK_WAIT_SECONDS). */
+  lockWaitSeconds?: number;
 }
 
 /**
@@ -37,7 +40,7 @@ export interface PgDumpOptions {
  * InputError when a pattern matches nothing, DumpError otherwise.
  */
 export function spawnPgDump(conn: PgConnection, options: PgDumpOptions): ToolStream {
-  const args = ['--format=custom', '--no-owner', '--no-acl', '--no-password'];
+  const args = ['--format=custom', '--no-owner', '--no-acl', '--no-password', `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS))}s`];
   if (options.compression === 'zstd') args.push('--compress=0');
   if (options.snapshotId) args.push(`--snapshot=${options.snapshotId}`);
   if (options.tablePatterns && options.tablePatterns.length > 0) {
