@@ -6,6 +6,7 @@
  * past max_wal_size, with and without the reservation.
  */
 import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgBaseBackupTools } from '../../shared/adapters/postgres/basebackup';
 import { runBaseBackup, walSlotName, type BaseBackupDeps } from '../../shared/usecases/base-backup';
@@ -43,8 +44,11 @@ function heldTools(options: { reserve: boolean }): { tools: BaseBackupTools; slo
     spawnBaseBackup(conn, spawnOptions) {
       const tool = pgBaseBackupTools.spawnBaseBackup(conn, spawnOptions);
       const held = new PassThrough();
+      // The tool's stream fails with pg_basebackup (the case without a reservation): pass its
+      // error on to what the backup reads, at any moment, so that none goes unhandled.
+      tool.stdout.once('error', (error) => held.destroy(error));
       void churn().then(
-        () => tool.stdout.pipe(held),
+        () => void pipeline(tool.stdout, held).catch(() => undefined),
         (error: unknown) => held.destroy(error as Error),
       );
       return { ...tool, stdout: held };
