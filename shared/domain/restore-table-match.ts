@@ -3,6 +3,7 @@
  * none. The pattern follows pg_dump's rules (parseTablePattern); it is matched against the
  * manifest's tables, so a dry run names them exactly. Pure.
  */
+import { editDistance } from './near-name';
 import { InputError, StrongboxError } from '../errors';
 import type { TableCount, TableRef } from '../adapters/postgres/types';
 import { parseTablePattern } from './table-pattern';
@@ -85,19 +86,6 @@ function lastPart(pattern: string): string {
     else if (inQuotes || (ch !== '*' && ch !== '?')) part += ch;
   }
   return part;
-}
-
-/** Levenshtein distance. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
 }
 
 function qualified(t: TableRef): string {

@@ -80,14 +80,20 @@ export async function removeQuietly(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
 }
 
-/** True when `pid` is a live process playing `role` (not a recycled pid of something else). */
-export async function isAlive(pid: number, role: string): Promise<boolean> {
+/** True when a process `pid` exists on this host (signal 0; one of another user, EPERM, exists too). */
+export function pidExists(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 1) return false;
   try {
     process.kill(pid, 0);
+    return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** True when `pid` is a live process playing `role` (not a recycled pid of something else). */
+export async function isAlive(pid: number, role: string): Promise<boolean> {
+  if (!pidExists(pid)) return false;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
   return cmdline === undefined || cmdline.split('\0').includes(role);
 }

@@ -11,7 +11,7 @@ import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
 import { ZstdWorkers } from './zstd-workers';
 import { HandoffSlots } from './handoff-slots';
-import { acquireLock, holdsLock, rotateLog, isAlive, linkMarkerPath, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
+import { acquireLock, holdsLock, rotateLog, isAlive, pidExists, linkMarkerPath, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
 
 /**
  * The asynchronous uploader: pushes the `.ready` files of pg_wal ahead of PostgreSQL's
@@ -147,13 +147,8 @@ export async function clusterGone(walDir: string): Promise<string | undefined> {
     return undefined;
   }
   const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return undefined;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? `postmaster ${pid} is not running` : undefined;
-  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  return pidExists(pid) ? undefined : `postmaster ${pid} is not running`;
 }
 
 interface UploaderState {

@@ -110,6 +110,16 @@ export async function startAwsWorld(params: Record<string, string> = {}): Promis
     };
     const created: Array<{ destroy(): void }> = [];
     const invocations = new Map<string, { count: number; maxMs: number; maxRssMiB: number }>();
+    /** A function's clients (recorded), or an operator's (not recorded). */
+    const makeClients = (recorded: boolean): AwsClients => {
+      const keep = <C>(client: C, service: string): C => (recorded ? recorder.instrument(client, service) : client);
+      const s3Client: S3Client = keep(makeS3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: REGION, credentials: S3RVER_CREDENTIALS }), 'S3');
+      const low = keep(makeDynamoClient({ endpoint: dynalite.endpoint, region: REGION }), 'DynamoDB');
+      const sns = keep(new SNSClient({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS }), 'SNS');
+      created.push(s3Client, low, sns);
+      const documents: DynamoDBDocumentClient = toDocumentClient(low);
+      return { s3: s3Client, documents, sns };
+    };
     const world: AwsWorld = {
       model,
       s3,
@@ -122,12 +132,7 @@ export async function startAwsWorld(params: Record<string, string> = {}): Promis
         POWERTOOLS_SERVICE_NAME: `strongbox-${model.stage}`,
       },
       clients() {
-        const s3Client: S3Client = recorder.instrument(makeS3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: REGION, credentials: S3RVER_CREDENTIALS }), 'S3');
-        const low = recorder.instrument(makeDynamoClient({ endpoint: dynalite.endpoint, region: REGION }), 'DynamoDB');
-        const documents: DynamoDBDocumentClient = toDocumentClient(low);
-        const sns = recorder.instrument(new SNSClient({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS }), 'SNS');
-        created.push(s3Client, low, sns);
-        return { s3: s3Client, documents, sns, dynamoEndpoint: dynalite.endpoint };
+        return { ...makeClients(true), dynamoEndpoint: dynalite.endpoint };
       },
       invocations,
       async invoke(principal, handler, event, options = {}) {
@@ -150,13 +155,7 @@ export async function startAwsWorld(params: Record<string, string> = {}): Promis
           invocations.set(principal, { count: seen.count + 1, maxMs: Math.max(seen.maxMs, performance.now() - started), maxRssMiB: Math.max(seen.maxRssMiB, (peakRss - startRss) / 1024 ** 2) });
         }
       },
-      adminClients() {
-        const s3Client = makeS3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: REGION, credentials: S3RVER_CREDENTIALS });
-        const low = makeDynamoClient({ endpoint: dynalite.endpoint, region: REGION });
-        const sns = new SNSClient({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS });
-        created.push(s3Client, low, sns);
-        return { s3: s3Client, documents: toDocumentClient(low), sns };
-      },
+      adminClients: () => makeClients(false),
       stubClient(make) {
         const client = make({ endpoint: stub.endpoint, region: REGION, credentials: STUB_CREDENTIALS });
         created.push(client as unknown as { destroy(): void });
