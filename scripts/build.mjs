@@ -15,6 +15,7 @@ const entries = {
   'bench-retention': 'bench/retention.ts',
   'bench-restore': 'bench/restore.ts',
   'bench-chaos': 'bench/chaos/main.ts',
+  'bench-scale': 'bench/scale.ts',
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 
