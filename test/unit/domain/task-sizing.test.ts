@@ -11,7 +11,7 @@ import {
   type BackupSize,
   type SizedJob,
 } from '../../../shared/domain/task-sizing';
-import { StrongboxError } from '../../../shared/errors';
+import type { StrongboxError } from '../../../shared/errors';
 
 const GIB = 1024 ** 3;
 const TIB = 1024 ** 4;
