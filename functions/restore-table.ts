@@ -6,7 +6,8 @@ import type { Storage } from '../shared/adapters/storage/storage';
 import { executionName, secretTargetLabel, type ExecutionInput } from '../shared/domain/invoke/execution';
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
 import { parseRestoreTablePayload, type RestoreTablePayload } from '../shared/domain/invoke/restore-table';
-import { chooseTableBackup, planRestoreTable, type RestoreTablePlan } from '../shared/domain/restore-table-plan';
+import { chooseTableBackup, planRestoreTable } from '../shared/domain/restore-table-plan';
+import { summarizeTablePlan } from '../shared/domain/restore-table-summary';
 import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { readManifest } from '../shared/usecases/index-manifest';
@@ -19,24 +20,14 @@ export interface RestoreTableInvokeDeps extends InvokeDeps {
   storage: Storage;
 }
 
-function summary(plan: RestoreTablePlan) {
-  return {
-    backupId: plan.backup.id,
-    database: plan.database,
-    target: plan.target.redacted,
-    pattern: plan.pattern,
-    mode: plan.mode,
-    tables: plan.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows, into: t.into })),
-    warnings: plan.warnings,
-    steps: plan.steps,
-  };
-}
-
 /**
  * `sls invoke -f restoreTable --data '{…}'`: validates the payload, chooses the backup from the
  * catalog and matches the pattern against its manifest's tables (the same rules as
  * `strongbox restore-table`), and starts the restore-table state machine; `"dryRun": true`
- * returns the plan only. The scratch database is named by the task when it runs.
+ * returns the plan only. The scratch database is named by the task when it runs. The
+ * execution's input holds the pattern and the resolved backup id (the task matches the
+ * pattern again against the same manifest) and a summary naming at most TABLES_NAMED tables:
+ * its size does not grow with the tables selected (Step Functions refuses over 256 KB).
  *
  * @throws InputError listing every problem of the payload; what chooseTableBackup and
  *   planRestoreTable throw (unknown backup, TABLE_NOT_IN_BACKUP…); ManifestError;
@@ -62,13 +53,13 @@ export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
     const keys = { backupId: backup.id, database: backup.database, target, mode: plan.mode, tables: plan.tables.length };
     if (payload.dryRun) {
       deps.log.info('table restore planned (dry run): nothing started', keys);
-      return { dryRun: true, plan: summary(plan) };
+      return { dryRun: true, plan: summarizeTablePlan(plan) };
     }
     const { dryRun: _dryRun, ...request } = payload;
-    const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: backup.id }, plan: summary(plan) };
+    const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: backup.id }, plan: summarizeTablePlan(plan) };
     const { executionArn } = await deps.starter.start(executionName('restore-table', backup.id, now), input);
     deps.log.info('table restore started', { ...keys, executionArn });
-    return { executionArn, plan: summary(plan) };
+    return { executionArn, plan: summarizeTablePlan(plan) };
   };
 }
 

@@ -173,8 +173,8 @@ export function displayTable(t: TableRef): string {
 
 function describeSteps(plan: RestoreTablePlan): string[] {
   const { backup, target, scratch } = plan;
-  const list = plan.tables.map((t) => `${displayTable(t)} (${t.rows} rows)`).join(', ');
-  const into = plan.tables.map((t) => displayTable(t.into)).join(', ');
+  const list = boundedList(plan.tables.map((t) => `${displayTable(t)} (${t.rows} rows)`));
+  const into = boundedList(plan.tables.map((t) => displayTable(t.into)));
   const steps = [
     `drop leftover scratch databases of killed table restores (${SCRATCH_PREFIX}<timestamp>_<random>, older and not in use) on ${target.redacted}`,
     `download ${backup.key} of backup ${backup.id} (${backup.state}, taken ${backup.startedAt}) once to a private temporary file and check its SHA-256 against the manifest${backup.compression === 'zstd' ? ', then decompress it (zstd -d)' : ''}`,
@@ -202,6 +202,15 @@ function describeSteps(plan: RestoreTablePlan): string[] {
   }
   steps.push(`drop "${scratch}" (also when anything fails) and the temporary file; report the rows before and after, and the time taken`);
   return steps;
+}
+
+/** At most this many tables are named in a step, a summary or a message; the rest are counted. */
+export const TABLES_NAMED = 20;
+
+/** The first TABLES_NAMED names joined, and how many more there are: a text whose size does not grow with the tables. */
+export function boundedList(names: readonly string[], limit = TABLES_NAMED): string {
+  const shown = names.slice(0, limit).join(', ');
+  return names.length > limit ? `${shown} and ${names.length - limit} more` : shown;
 }
 
 function compare(a: string, b: string): number {

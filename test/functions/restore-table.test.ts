@@ -11,7 +11,9 @@ import type { BackupEntry } from '../../shared/domain/backup';
 import type { StrongboxError } from '../../shared/errors';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { makeRestoreTableHandler } from '../../functions/restore-table';
+import { sql } from '../support/restore';
 import { startStack, type Stack } from '../support/stack';
+import { STATE_DATA_LIMIT } from '../stepfunctions/support';
 
 const sfn = mockClient(SFNClient);
 const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:strongbox-test-restore-table';
@@ -74,4 +76,24 @@ describe('restore-table function', () => {
     expect(bad.message).toContain('table: must be a table pattern');
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
+});
+
+describe('restore-table function, a pattern selecting 2,000 tables (issue 16)', () => {
+  it('sends the pattern and a bounded summary, not the table list: the execution input stays small', async () => {
+    // Arrange: 2,000 tables in one schema, in a new backup (the newest: `latest`).
+    await sql(stack.conn, `CREATE SCHEMA wide; DO $$ BEGIN FOR i IN 1..2000 LOOP EXECUTE format('CREATE TABLE wide.%I (id int)', 'part_' || lpad(i::text, 4, '0')); END LOOP; END $$;`);
+    const wide = await runLogicalBackup(stack.deps, { database: 'app', connection: stack.conn, tier: 'daily', compression: 'gzip', includeRolePasswords: false, runner: 'test' });
+    // Act
+    const result = await handler({ ...payload, table: 'wide.*', mode: 'side-by-side' });
+    // Assess
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!;
+    expect(Buffer.byteLength(sent)).toBeLessThan(16 * 1024);
+    expect(Buffer.byteLength(sent)).toBeLessThan(STATE_DATA_LIMIT);
+    const input = JSON.parse(sent) as { job: Record<string, unknown>; plan: Record<string, unknown> };
+    expect(input.job).toEqual({ ...payload, table: 'wide.*', mode: 'side-by-side', backupId: wide.id });
+    expect(input.plan).toMatchObject({ backupId: wide.id, tableCount: 2000, tablesNotNamed: 1980, rows: 0 });
+    expect((input.plan.tables as unknown[]).length).toBe(20);
+    expect(input.plan.steps).toEqual(expect.arrayContaining([expect.stringMatching(/"wide"\."part_0020" \(0 rows\) and 1980 more$/)]));
+    expect(Buffer.byteLength(JSON.stringify(result))).toBeLessThan(16 * 1024);
+  }, 180_000);
 });
