@@ -1,6 +1,7 @@
 import type { Catalog } from '../adapters/catalog/catalog';
 import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import { hasColdArea, type Storage } from '../adapters/storage/storage';
+import { summarise } from '../domain/alerts/bounded';
 import type { BackupEntry } from '../domain/backup';
 import { planRetention, type RetentionDecision, type RetentionPlan, type RetentionPolicy, type WalDecision } from '../domain/retention';
 import { parseRetentionPolicy } from '../domain/retention/policy';
@@ -8,7 +9,7 @@ import { asStrongboxError, BackupNotFoundError, ConflictError } from '../errors'
 import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { deleteBackup, inspect, lockedItem, moveCold, reliedOn, reliedOnChanged } from './retention/backups';
 import { COLD_NOTE_AWS, COLD_NOTE_LOCAL, emptyReport, item, LOCK_NOTE, NO_WAL_NOTE, VERSIONED_NOTE, type RetentionReport, type WalReportItem } from './retention/report';
-import { applyWalMark, countWal, WAL_BATCH, type WalOutcome } from './retention/wal-apply';
+import { applyWalMark, countWal, WAL_BATCH, WAL_IN_FLIGHT, type WalOutcome } from './retention/wal-apply';
 import { readWalInput, type WalInput } from './retention/wal-view';
 import { sweepUnfinishedWrites } from './unfinished-writes';
 
@@ -49,6 +50,8 @@ export interface RetentionOptions {
   onlyWal?: ReadonlySet<string>;
   /** Segments per page and per storage batch (default 1 000, S3 DeleteObjects' maximum). */
   walBatch?: number;
+  /** WAL pages deleted at once (default WAL_IN_FLIGHT; 1: one page after another, as before issue 16). */
+  walInFlight?: number;
 }
 
 async function readBackups(deps: RetentionDeps, options: RetentionOptions, now: Date): Promise<BackupEntry[]> {
@@ -173,7 +176,7 @@ async function applyWal(deps: RetentionDeps, plan: RetentionPlan, options: Reten
         }
         await walCatalog.putRetentionMark(decision.database, mark);
       }
-      const outcome = await applyWalMark(walDeps, decision.database, mark, options.walBatch ?? WAL_BATCH);
+      const outcome = await applyWalMark(walDeps, decision.database, mark, options.walBatch ?? WAL_BATCH, options.walInFlight ?? WAL_IN_FLIGHT);
       if (outcome.locked === 0) await walCatalog.clearRetentionMark(decision.database, mark.at);
       report.wal.push(walLine(decision, outcome));
       report.bytesFreed += outcome.bytes;
@@ -284,7 +287,8 @@ async function alertFailures(deps: RetentionDeps, report: RetentionReport): Prom
   await deps.alerts.publish({
     type: 'RETENTION_FAILED',
     severity: 'SEV3',
-    message: `retention could not delete ${report.failed.length} item(s): ${report.failed.map((failed) => `${failed.id} (${failed.code}: ${failed.message})`).join('; ')}`,
+    // Bounded (issue 16): a thousand failures in one message would exceed SNS's 256 KB.
+    message: `retention could not delete ${report.failed.length} item(s): ${summarise(report.failed.map((failed) => `${failed.id} (${failed.code}: ${failed.message})`), { rest: 'each failure is logged as "retention … failed" by the run, and listed by `strongbox retention apply --json`' })}`,
     hint: 'nothing restorable was lost; entries already marked are finished by the next run (`strongbox retention apply`) once the cause (storage, permissions) is fixed',
     ...(single && !single.id.startsWith('wal:') ? { database: single.database, backupId: single.id } : single ? { database: single.database } : {}),
     ...(first ? { code: first.code } : {}),

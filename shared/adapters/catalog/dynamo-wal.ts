@@ -4,6 +4,7 @@ import { assertDatabaseName } from '../../domain/keys';
 import { assertSegmentSize, DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
 import type { WalRecord } from '../../domain/wal/record';
 import { rangesOfSegments, type WalRange } from '../../domain/wal/ranges';
+import { inPool } from './batch-pool';
 import { DynamoWalRanges } from './dynamo-wal-ranges';
 import { CatalogError, ConflictError, InputError } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
@@ -31,6 +32,8 @@ import { catalogRequest, conditionalWrite } from './sdk-errors';
 export interface DynamoWalCatalogOptions {
   /** Items per Query page (DynamoDB's `Limit`); small values exercise paging in tests. */
   pageSize?: number;
+  /** BatchWriteItem requests in flight when deleting many records (default 8; 1 sends them one after another). */
+  writeConcurrency?: number;
 }
 
 type Item = Record<string, unknown>;
@@ -43,6 +46,8 @@ const BATCH_WRITE_MAX = 25;
 const BATCH_GET_MAX = 100;
 /** Unprocessed items of a batch are retried this often (with a short pause) before giving up. */
 const BATCH_ATTEMPTS = 8;
+/** BatchWriteItem requests in flight while deleting records (retention): 8 × 25 deletes. */
+const DELETE_CONCURRENCY = 8;
 const SEGMENT_NAME = /^[0-9A-F]{24}$/;
 
 /** A lost race with retention (the record deleted between our put and our read) is retried this often. */
@@ -103,6 +108,7 @@ function segmentSizeOf(record: WalRecord): number {
  */
 export class DynamoWalCatalog implements WalCatalog {
   private readonly pageSize: number;
+  private readonly writeConcurrency: number;
   private readonly ranges: DynamoWalRanges;
 
   /** `client` should omit undefined values (see `toDocumentClient`); `tableName` has the schema of schema.ts. */
@@ -112,6 +118,7 @@ export class DynamoWalCatalog implements WalCatalog {
     options: DynamoWalCatalogOptions = {},
   ) {
     this.pageSize = options.pageSize ?? 500;
+    this.writeConcurrency = options.writeConcurrency ?? DELETE_CONCURRENCY;
     this.ranges = new DynamoWalRanges(client, tableName, this.pageSize, (database, name) => this.getWal(database, name));
   }
 
@@ -335,8 +342,11 @@ export class DynamoWalCatalog implements WalCatalog {
       const { pk, sk } = walKey(database, name);
       return { pk, sk };
     });
-    for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX) {
-      let requests: Array<{ DeleteRequest: { Key: Item } }> = keys.slice(start, start + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } }));
+    const batches: Array<Array<{ DeleteRequest: { Key: Item } }>> = [];
+    for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX) batches.push(keys.slice(start, start + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } })));
+    // Several batches in flight (each retries its own unprocessed items with backoff).
+    await inPool(batches, this.writeConcurrency, async (first) => {
+      let requests = first;
       for (let attempt = 1; requests.length > 0; attempt += 1) {
         if (attempt > BATCH_ATTEMPTS) {
           throw new CatalogError(`cannot delete ${requests.length} WAL record(s) of database ${database}: DynamoDB kept them unprocessed`, 'the table is throttled: run retention again later (it finishes what it marked)');
@@ -346,7 +356,7 @@ export class DynamoWalCatalog implements WalCatalog {
         const out = await this.call(`delete WAL records of database ${database}`, () => this.client.send(batch));
         requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
       }
-    }
+    });
   }
 
   async getRetentionMark(database: string): Promise<unknown> {

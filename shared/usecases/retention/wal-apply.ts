@@ -1,10 +1,11 @@
 /**
  * Applies one database's WAL cut-off: the mark is in the catalog before anything is
  * deleted; then, page by page (one Query on keys each), the records' `.json` objects
- * and the segments' bytes go in batches (S3 DeleteObjects), then their catalog items.
- * A run that stops anywhere leaves the mark, and the next run finishes it.
+ * and the segments' bytes go in batches (S3 DeleteObjects), then their catalog items
+ * (BatchWrite), several pages in flight. A run that stops anywhere leaves the mark, and
+ * the next run finishes it.
  */
-import type { WalCatalog } from '../../adapters/catalog/wal-catalog';
+import type { IndexedWalRecord, WalCatalog } from '../../adapters/catalog/wal-catalog';
 import { isLocked, type Storage } from '../../adapters/storage/storage';
 import { deletedByMark, type WalRetentionMark } from '../../domain/retention';
 import { walPrefix, walRecordKey } from '../../domain/wal/keys';
@@ -47,45 +48,77 @@ async function lockedKeys(storage: Storage, keys: readonly string[], now: Date):
   return locked;
 }
 
+/** Pages whose deletion is in flight at once (each: two DeleteObjects of up to 1,000 keys, then its catalog items). */
+export const WAL_IN_FLIGHT = 4;
+
 /**
- * Deletes what `mark` names, timeline by timeline, oldest first. A record whose object
- * key lies outside the database's WAL folder is left alone (and logged). Locked objects
- * stay with their records, and the timeline stops there (newer ones are locked too).
- * Returns the counts; throws StorageError / CatalogError (the mark stays for the next run).
+ * Deletes what `mark` names, timeline by timeline, oldest first. Pages are read one after
+ * another (one Query on keys each) and up to `inFlight` of them are deleted at once: for
+ * each segment its record's `.json` goes first, then its bytes, then its catalog items —
+ * the catalog step of one page at a time (cutting the ranges is not safe against a
+ * concurrent cut; its BatchWrites are parallel inside). A record whose object key lies
+ * outside the database's WAL folder is left alone (and logged). Locked objects stay with
+ * their records, and the timeline stops there (newer ones are locked too). Returns the
+ * counts; throws StorageError / CatalogError once the pages in flight have settled (the
+ * mark stays for the next run, which finishes it).
  */
-export async function applyWalMark(deps: WalDeps, database: string, mark: WalRetentionMark, batch = WAL_BATCH): Promise<WalOutcome> {
+export async function applyWalMark(deps: WalDeps, database: string, mark: WalRetentionMark, batch = WAL_BATCH, inFlight = WAL_IN_FLIGHT): Promise<WalOutcome> {
   const outcome: WalOutcome = { segments: 0, bytes: 0, locked: 0 };
-  const prefix = walPrefix(database);
-  for (const line of mark.timelines) {
-    let after: string | undefined;
-    let stop = false;
-    while (!stop) {
-      const page = await deps.walCatalog.listSegmentsBelow(database, line.timeline, line.deleteBelow, { limit: batch, ...(after !== undefined ? { after } : {}) });
-      const victims = page.records.filter((record) => {
-        if (!deletedByMark(mark, line.timeline, record.name)) return false;
-        if (record.database === database && record.objectKey.startsWith(prefix)) return true;
-        deps.log.warn('retention: a WAL record names an object outside its archive: kept', { database, segment: record.name, objectKey: record.objectKey });
-        return false;
-      });
-      const locked = await lockedKeys(deps.storage, victims.map((record) => record.objectKey), deps.clock());
-      const free = victims.filter((record) => !locked.has(record.objectKey));
-      if (locked.size > 0) {
-        outcome.locked += locked.size;
-        deps.log.warn('retention: WAL segments held by Object Lock are kept', { database, timeline: line.timeline, locked: locked.size, rule: 'OBJECT_LOCKED' });
-        stop = true;
-      }
-      if (free.length > 0) {
-        // The records first: a segment without its record is "not archived", never a half-deleted one that looks whole.
-        await deps.storage.delete(free.map((record) => walRecordKey(database, record.name)));
-        await deps.storage.delete(free.map((record) => record.objectKey));
-        await deps.walCatalog.deleteWalRecords(database, free.map((record) => record.name));
-        outcome.segments += free.length;
-        outcome.bytes += free.reduce((sum, record) => sum + (record.storedSize ?? 0), 0);
-        deps.log.info('WAL segments deleted by retention', { database, timeline: line.timeline, first: free[0]!.name, last: free.at(-1)!.name, segments: free.length, rule: mark.rule });
-      }
-      after = page.next;
-      if (after === undefined) stop = true;
-    }
-  }
+  for (const line of mark.timelines) await applyTimeline(deps, database, mark, line.timeline, line.deleteBelow, { batch, inFlight }, outcome);
   return outcome;
+}
+
+/** The records of one page that the mark deletes (and whose bytes lie in the database's archive). */
+function victimsOf(deps: WalDeps, database: string, mark: WalRetentionMark, timeline: number, records: readonly IndexedWalRecord[]): IndexedWalRecord[] {
+  const prefix = walPrefix(database);
+  return records.filter((record) => {
+    if (!deletedByMark(mark, timeline, record.name)) return false;
+    if (record.database === database && record.objectKey.startsWith(prefix)) return true;
+    deps.log.warn('retention: a WAL record names an object outside its archive: kept', { database, segment: record.name, objectKey: record.objectKey });
+    return false;
+  });
+}
+
+async function applyTimeline(deps: WalDeps, database: string, mark: WalRetentionMark, timeline: number, deleteBelow: string, limits: { batch: number; inFlight: number }, outcome: WalOutcome): Promise<void> {
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  // The catalog step of each page, one after another.
+  let catalogTurn: Promise<void> = Promise.resolve();
+  const deletePage = async (free: IndexedWalRecord[]): Promise<void> => {
+    // The records first: a segment without its record is "not archived", never a half-deleted one that looks whole.
+    await deps.storage.delete(free.map((record) => walRecordKey(database, record.name)));
+    await deps.storage.delete(free.map((record) => record.objectKey));
+    const turn = catalogTurn.then(() => deps.walCatalog.deleteWalRecords(database, free.map((record) => record.name)));
+    catalogTurn = turn.catch(() => undefined);
+    await turn;
+    outcome.segments += free.length;
+    outcome.bytes += free.reduce((sum, record) => sum + (record.storedSize ?? 0), 0);
+    deps.log.info('WAL segments deleted by retention', { database, timeline, first: free[0]!.name, last: free.at(-1)!.name, segments: free.length, rule: mark.rule });
+  };
+  let after: string | undefined;
+  let stop = false;
+  while (!stop && failure === undefined) {
+    const page = await deps.walCatalog.listSegmentsBelow(database, timeline, deleteBelow, { limit: limits.batch, ...(after !== undefined ? { after } : {}) });
+    const victims = victimsOf(deps, database, mark, timeline, page.records);
+    const locked = await lockedKeys(deps.storage, victims.map((record) => record.objectKey), deps.clock());
+    const free = victims.filter((record) => !locked.has(record.objectKey));
+    if (locked.size > 0) {
+      outcome.locked += locked.size;
+      deps.log.warn('retention: WAL segments held by Object Lock are kept', { database, timeline, locked: locked.size, rule: 'OBJECT_LOCKED' });
+      stop = true;
+    }
+    if (free.length > 0) {
+      const task: Promise<void> = deletePage(free)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => running.delete(task));
+      running.add(task);
+      while (running.size >= limits.inFlight) await Promise.race(running);
+    }
+    after = page.next;
+    if (after === undefined) stop = true;
+  }
+  await Promise.all(running);
+  if (failure) throw failure.error;
 }
