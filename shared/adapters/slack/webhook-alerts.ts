@@ -1,3 +1,4 @@
+import { boundAlert } from '../../domain/alerts/bounded';
 import { slackMessage } from '../../domain/alerts/slack-message';
 import type { CommandTarget } from '../../domain/alerts/commands';
 import { StrongboxError } from '../../errors';
@@ -19,7 +20,7 @@ export class WebhookAlertPublisher implements AlertSender {
 
   /** Posts, or throws StrongboxError ALERT_NOT_SENT once the client's retries are spent. */
   async send(alert: Alert): Promise<void> {
-    const outcome = await this.client.post(this.url, slackMessage(alert, this.target));
+    const outcome = await this.client.post(this.url, slackMessage(boundAlert(alert), this.target));
     if (!outcome.delivered) {
       throw new StrongboxError('ALERT_NOT_SENT', `alert ${alert.type} not delivered to the Slack webhook after ${outcome.attempts} attempt(s): ${outcome.reason}`, 'check the webhook URL and that Slack is reachable');
     }

@@ -1,4 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { boundAlert } from '../../domain/alerts/bounded';
 import { StrongboxError } from '../../errors';
 import type { Alert, AlertSender, Log } from '../../ports';
 
@@ -11,7 +12,8 @@ function subjectOf(alert: Alert): string {
 /**
  * Publishes alerts to the SNS topic that fans out to Slack and e-mail. The message is the
  * alert as JSON; type, severity and database travel as message attributes so that
- * subscriptions can filter. A failed publish is logged, never thrown.
+ * subscriptions can filter. Every part is bounded first (boundAlert: far below SNS's 256 KB).
+ * A failed publish is logged, never thrown.
  */
 export class SnsAlertPublisher implements AlertSender {
   constructor(
@@ -21,7 +23,8 @@ export class SnsAlertPublisher implements AlertSender {
   ) {}
 
   /** Publishes, or throws StrongboxError ALERT_NOT_SENT (the SDK error as its cause). */
-  async send(alert: Alert): Promise<void> {
+  async send(raised: Alert): Promise<void> {
+    const alert = boundAlert(raised);
     const attributes: Record<string, { DataType: 'String'; StringValue: string }> = {
       type: { DataType: 'String', StringValue: alert.type },
       severity: { DataType: 'String', StringValue: alert.severity },

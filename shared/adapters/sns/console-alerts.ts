@@ -1,3 +1,4 @@
+import { boundAlert } from '../../domain/alerts/bounded';
 import { alertTerminalText } from '../../domain/alerts/terminal-text';
 import type { Alert, AlertPublisher } from '../../ports';
 
@@ -18,8 +19,10 @@ export class ConsoleAlertPublisher implements AlertPublisher {
     private readonly format: ConsoleAlertFormat = 'json',
   ) {}
 
-  async publish(alert: Alert): Promise<void> {
-    this.published.push(alert);
+  async publish(raised: Alert): Promise<void> {
+    this.published.push(raised);
+    // What is written is bounded (a log line a person can read); `published` keeps it whole.
+    const alert = boundAlert(raised);
     try {
       this.write(this.format === 'human' ? alertTerminalText(alert) : `ALERT ${JSON.stringify(alert)}\n`);
     } catch {

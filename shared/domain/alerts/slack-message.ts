@@ -1,4 +1,5 @@
 import type { Alert, Severity } from '../../ports';
+import { boundAlert } from './bounded';
 import { commandsFor, type CommandTarget, type SuggestedCommand } from './commands';
 import { alertTypeSpec } from './registry';
 
@@ -60,7 +61,8 @@ function humanTime(at: string): string {
 }
 
 /** The Block Kit message for `alert`; `target` decides the form of the suggested commands. */
-export function slackMessage(alert: Alert, target: CommandTarget): SlackMessage {
+export function slackMessage(raised: Alert, target: CommandTarget): SlackMessage {
+  const alert = boundAlert(raised);
   const title = alertTypeSpec(alert.type)?.title ?? alert.type;
   const where = alert.database ? ` (${alert.database})` : '';
   const fields = [field('Type', alert.type), field('Severity', alert.severity)];
