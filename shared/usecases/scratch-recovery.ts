@@ -8,7 +8,7 @@
  * Used by the physical drill (`validate --pitr`) and by `restore-table --time` (a table as it
  * was): both need the data as of one exact point, never the target server.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
