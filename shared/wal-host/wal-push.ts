@@ -4,7 +4,7 @@ import { ArchiveClient } from './client';
 import type { CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
-import { logError } from './log';
+import { logError, logLine } from './log';
 import { parseAnyWalName, pushFile } from './push-file';
 import { cleanSpool } from './uploader';
 import { busyPath, ensureBackground, isAlive, linkMarkerPath, lockHolder, markerPath, pushingPath, readSmall, removeQuietly, scratchPath, sleep } from './spool';
@@ -85,6 +85,7 @@ async function awaitUploader(config: HostConfig, name: string): Promise<boolean>
   const pushing = pushingPath(config.spool, name);
   const pid = Number(await readSmall(pushing));
   if (!(await isAlive(pid, 'uploader'))) return false;
+  logLine('info', 'waiting for the uploader, which is pushing this file', { segment: name, uploader: pid });
   const deadline = Date.now() + config.timeoutMs;
   while (Date.now() < deadline && (await readSmall(pushing)) !== undefined && (await isAlive(pid, 'uploader'))) await sleep(20);
   return true;

@@ -4,14 +4,14 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeHostScripts } from '../../shared/wal-host/scripts';
-import { startFakeArchiveEndpoint, type FakeArchiveEndpoint } from '../support/fake-archive-endpoint';
-import { buildBundle, makeDataDir, makeSegment, MIB, removeDir, run, runWal, seg, SYSTEM_ID, tempDir, waitFor, writeHostConfig } from './harness';
+import { startEndpointUnderTest, type EndpointUnderTest } from '../support/wal-endpoint';
+import { buildBundle, makeDataDir, makeSegment, removeDir, run, runWal, seg, tempDir, waitFor, writeHostConfig } from './harness';
 
 // wal-fetch as PostgreSQL's restore_command runs it: exit 0 fetched, 1 ONLY for "not
 // archived", 200 for any other trouble (PostgreSQL then stops recovery instead of ending it).
 let base: string;
 let bundle: string;
-let fake: FakeArchiveEndpoint;
+let endpoint: EndpointUnderTest;
 let dataDir: string;
 let config: string;
 const target = 'pg_wal/RECOVERYXLOG';
@@ -20,12 +20,12 @@ const list = async (dir: string) => (await readdir(dir).catch(() => [] as string
 
 beforeAll(async () => {
   base = await tempDir('sbx-walfetch-');
-  [bundle, fake] = await Promise.all([buildBundle(base), startFakeArchiveEndpoint()]);
+  [bundle, endpoint] = await Promise.all([buildBundle(base), startEndpointUnderTest()]);
   ({ dataDir } = await makeDataDir(base));
-  config = await writeHostConfig(base, fake, { fetch: { attempts: 3, retryDelayMs: 20, maxDelayMs: 40, prefetch: 0 } });
+  config = await writeHostConfig(base, endpoint, { fetch: { attempts: 3, retryDelayMs: 20, maxDelayMs: 40, prefetch: 0 } });
 });
 afterAll(async () => {
-  await fake?.stop();
+  await endpoint?.stop();
   await removeDir(base);
 });
 
@@ -40,13 +40,17 @@ async function restored(): Promise<Buffer | undefined> {
 }
 
 describe('wal-fetch', () => {
-  it.each(['zstd', 'gzip', 'none'] as const)('restores a %s-stored segment onto the target, exit 0, no temp file left', async (compression) => {
+  it.each([
+    ['zstd', 11],
+    ['gzip', 21],
+    ['none', 22],
+  ] as const)('restores a %s-stored segment onto the target, exit 0, no temp file left', async (compression, segno) => {
     // Prepare
-    const bytes = makeSegment(11);
-    await fake.seed(seg(11), bytes, compression, SYSTEM_ID);
+    const bytes = makeSegment(segno);
+    await endpoint.seed(seg(segno), bytes, compression);
 
     // Act
-    const result = await fetch(seg(11));
+    const result = await fetch(seg(segno));
 
     // Assess
     expect(result).toMatchObject({ code: 0, stderr: '' });
@@ -65,19 +69,19 @@ describe('wal-fetch', () => {
 
   it('exits 200 after the configured tries when the endpoint keeps failing', async () => {
     // Prepare
-    await fake.seed(seg(13), makeSegment(13), 'gzip', SYSTEM_ID);
-    fake.faults.failStatus = 503;
-    const before = fake.requests.length;
+    await endpoint.seed(seg(13), makeSegment(13), 'gzip');
+    endpoint.faults.failStatus = 503;
+    const before = endpoint.requests.length;
     try {
       // Act
       const result = await fetch(seg(13));
 
       // Assess
       expect(result.code).toBe(200);
-      expect(fake.requests.length - before).toBe(3);
+      expect(endpoint.requests.length - before).toBe(3);
       expect(result.stderr).toContain('STORAGE_FAILED');
     } finally {
-      fake.faults.failStatus = undefined;
+      endpoint.faults.failStatus = undefined;
     }
     expect(await restored()).toBeUndefined();
   });
@@ -94,21 +98,21 @@ describe('wal-fetch', () => {
   });
 
   it('exits 200 on a checksum mismatch and writes nothing', async () => {
-    fake.faults.corruptDownload = true;
+    endpoint.faults.corruptDownload = true;
     try {
       const result = await fetch(seg(13));
       expect(result.code).toBe(200);
       expect(result.stderr).toContain('CHECKSUM_MISMATCH');
     } finally {
-      fake.faults.corruptDownload = undefined;
+      endpoint.faults.corruptDownload = undefined;
     }
     expect(await restored()).toBeUndefined();
   });
 
   it('exits 200 when the stored bytes decompress to other bytes than the record says: nothing at %p, nothing left in the spool', async () => {
     // Prepare: a record whose raw SHA-256 is not what its (intact) stored bytes decompress to
-    await fake.seed(seg(14), makeSegment(14), 'zstd', SYSTEM_ID);
-    fake.files.get(seg(14))!.record.sha256 = 'f'.repeat(64);
+    await endpoint.seed(seg(14), makeSegment(14), 'zstd');
+    await endpoint.tamper(seg(14), { record: { sha256: 'f'.repeat(64) } });
 
     // Act
     const result = await fetch(seg(14));
@@ -125,11 +129,8 @@ describe('wal-fetch', () => {
   it('exits 200 with WAL_CODEC_FAILED when stored bytes that match their record are not zstd at all', async () => {
     // Prepare
     const junk = Buffer.from('not a zstd frame, whatever the record claims');
-    await fake.seed(seg(15), makeSegment(15), 'zstd', SYSTEM_ID);
-    const file = fake.files.get(seg(15))!;
-    file.stored = junk;
-    file.record.storedSize = junk.length;
-    file.record.storedSha256 = createHash('sha256').update(junk).digest('hex');
+    await endpoint.seed(seg(15), makeSegment(15), 'zstd');
+    await endpoint.tamper(seg(15), { stored: junk, record: { storedSize: junk.length, storedSha256: createHash('sha256').update(junk).digest('hex') } });
 
     // Act
     const result = await fetch(seg(15));
@@ -143,15 +144,15 @@ describe('wal-fetch', () => {
 
   it('writes whole or nothing: killed mid-download, nothing is at %p; stopped by SIGTERM, exit 200 and no temp file', async () => {
     // Prepare: a slow download (64 KiB every 100 ms)
-    await fake.seed(seg(14), makeSegment(14), 'none', SYSTEM_ID);
-    fake.faults.slowDownload = { chunk: 64 * 1024, delayMs: 100 };
+    await endpoint.seed(seg(16), makeSegment(16), 'none');
+    endpoint.faults.slowDownload = { chunk: 64 * 1024, delayMs: 100 };
     try {
       for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
-        const child = spawn(process.execPath, [bundle, 'wal-fetch', seg(14), target, '--config', config], { cwd: dataDir, stdio: 'ignore' });
+        const child = spawn(process.execPath, [bundle, 'wal-fetch', seg(16), target, '--config', config], { cwd: dataDir, stdio: 'ignore' });
         const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig })));
 
         // Act
-        await fake.nextDownload();
+        await endpoint.nextDownload();
         child.kill(signal);
         const status = await exited;
 
@@ -161,7 +162,7 @@ describe('wal-fetch', () => {
         if (signal === 'SIGTERM') expect(await exists(join(dataDir, `${target}.strongbox.tmp`))).toBe(false);
       }
     } finally {
-      fake.faults.slowDownload = undefined;
+      endpoint.faults.slowDownload = undefined;
     }
   });
 });
@@ -179,13 +180,12 @@ describe('prefetch', () => {
     await mkdir(dir, { recursive: true });
     // Idle exit after 8 s: long enough that a loaded CI host never sees it between two fetches of a
     // test (5 s was once too short on a clean-clone run of the whole suite), short enough for the last test.
-    prefetchConfig = await writeHostConfig(dir, fake, { fetch: { prefetch: 5, prefetchIdleMs: 8000, attempts: 1 } });
+    prefetchConfig = await writeHostConfig(dir, endpoint, { fetch: { prefetch: 5, prefetchIdleMs: 8000, attempts: 1 } });
     spool = join(dir, 'spool');
-    fake.identity = { systemId: SYSTEM_ID, segmentSize: MIB };
     // first+6 is missing: a gap, with first+7 archived behind it
     for (const segno of [first, first + 1, first + 2, first + 3, first + 4, first + 5, first + 7]) {
       raws.set(segno, makeSegment(segno));
-      await fake.seed(seg(segno), raws.get(segno)!, 'zstd', SYSTEM_ID);
+      await endpoint.seed(seg(segno), raws.get(segno)!, 'zstd');
     }
     ({ fetchScript } = await writeHostScripts({ dir: join(dir, 'bin'), nodePath: process.execPath, bundlePath: bundle, configPath: prefetchConfig }));
   });
@@ -204,7 +204,7 @@ describe('prefetch', () => {
     for (let i = 1; i <= 5; i++) expect((await readFile(join(inDir, seg(first + i)))).equals(raws.get(first + i)!)).toBe(true);
 
     // Act: the endpoint goes down; node and then the shell fast path serve from in/
-    fake.faults.failStatus = 503;
+    endpoint.faults.failStatus = 503;
     try {
       const byNode = await fetch(seg(first + 1), prefetchConfig);
       const node = await restored();
@@ -219,7 +219,7 @@ describe('prefetch', () => {
       expect(await exists(join(inDir, seg(first + 1)))).toBe(false);
       console.log(`wal-fetch from the spool: node ${byNode.ms.toFixed(0)} ms, shell ${byShell.ms.toFixed(0)} ms`);
     } finally {
-      fake.faults.failStatus = undefined;
+      endpoint.faults.failStatus = undefined;
     }
   });
 
@@ -228,9 +228,9 @@ describe('prefetch', () => {
     const inDir = join(spool, 'in');
     const expected = [3, 4, 5].map((i) => seg(first + i)).sort();
     await waitFor('the window up to the gap', async () => JSON.stringify(await list(inDir)) === JSON.stringify(expected));
-    await waitFor('the prefetcher to exit', async () => !(await exists(join(spool, 'prefetcher.pid'))), 20_000);
-    expect(fake.requests.some((r) => r.path.includes(seg(first + 6)))).toBe(true);
-    expect(fake.requests.some((r) => r.path.includes(seg(first + 7)))).toBe(false);
+    await waitFor('the prefetcher to exit', async () => !(await exists(join(spool, 'prefetcher.pid'))));
+    expect(endpoint.requests.some((r) => r.path.includes(seg(first + 6)))).toBe(true);
+    expect(endpoint.requests.some((r) => r.path.includes(seg(first + 7)))).toBe(false);
     expect(await list(inDir)).toEqual([]);
     expect(await readFile(join(spool, 'prefetcher.log'), 'utf8')).toContain('prefetcher exits');
   });

@@ -108,8 +108,8 @@ export function runWal(bundle: string, args: string[], options: { cwd?: string; 
   return run(process.execPath, [bundle, ...args], options);
 }
 
-/** Polls `check` until it is true; throws after `ms`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+/** Polls `check` until it is true; throws after `ms` (a safety net for a loaded machine, never a measure). */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 45_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

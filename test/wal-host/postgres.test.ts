@@ -3,15 +3,15 @@ import { access, chown, mkdir } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { writeHostScripts } from '../../shared/wal-host/scripts';
-import { startFakeArchiveEndpoint, type FakeArchiveEndpoint } from '../support/fake-archive-endpoint';
+import { startEndpointUnderTest, type EndpointUnderTest } from '../support/wal-endpoint';
 import { startTestCluster, type TestCluster } from '../support/pg';
 import { buildBundle, removeDir, tempDir, waitFor, writeHostConfig } from './harness';
 
-// A real PostgreSQL 15 archiving through the generated wal-push script into the fake
-// endpoint. archive_command runs as the postgres OS user: the bundle, scripts and config
+// A real PostgreSQL 15 archiving through the generated wal-push script into the real
+// endpoint (bytes mode over a repository folder). archive_command runs as the postgres OS user: the bundle, scripts and config
 // are world-readable, the token and the spool belong to postgres.
 let base: string;
-let fake: FakeArchiveEndpoint;
+let endpoint: EndpointUnderTest;
 let pg: TestCluster | undefined;
 let spool: string;
 
@@ -22,8 +22,8 @@ function postgresIds(): { uid: number; gid: number } {
 beforeAll(async () => {
   base = await tempDir('sbx-walpg-');
   let bundle: string;
-  [bundle, fake] = await Promise.all([buildBundle(base), startFakeArchiveEndpoint()]);
-  const config = await writeHostConfig(base, fake, { uploader: { idleExitMs: 1000 } });
+  [bundle, endpoint] = await Promise.all([buildBundle(base), startEndpointUnderTest()]);
+  const config = await writeHostConfig(base, endpoint, { uploader: { idleExitMs: 1000 } });
   spool = join(base, 'spool');
   await mkdir(spool);
   const { uid, gid } = postgresIds();
@@ -37,7 +37,7 @@ afterAll(async () => {
   await pg?.stop();
   // A detached uploader (as postgres) exits after 1 s idle: let it, before its spool goes.
   await waitFor('the uploader to exit', () => access(join(spool, 'uploader.pid')).then(() => false, () => true), 10_000).catch(() => undefined);
-  await fake?.stop();
+  await endpoint?.stop();
   await removeDir(base);
 });
 
@@ -54,10 +54,10 @@ describe('PostgreSQL archiving through wal-push', () => {
     }
 
     // Assess
-    await waitFor('the switched segments in the endpoint', () => switched.every((name) => fake.files.has(name)), 30_000);
-    await waitFor('the archiver to report the last one', async () => (await pg!.cluster.psql('SELECT last_archived_wal FROM pg_stat_archiver')).trim() >= switched.at(-1)!, 30_000);
-    for (const name of switched) expect(fake.files.get(name)!.record).toMatchObject({ systemId, compression: 'zstd', size: 16 * 1024 * 1024 });
-    expect(fake.identity).toMatchObject({ systemId, segmentSize: 16 * 1024 * 1024, pgVersion: 15 });
+    await waitFor('the switched segments in the endpoint', async () => (await Promise.all(switched.map((name) => endpoint.record(name)))).every(Boolean));
+    await waitFor('the archiver to report the last one', async () => (await pg!.cluster.psql('SELECT last_archived_wal FROM pg_stat_archiver')).trim() >= switched.at(-1)!);
+    for (const name of switched) expect(await endpoint.record(name)).toMatchObject({ systemId, compression: 'zstd', size: 16 * 1024 * 1024 });
+    expect(await endpoint.identity()).toMatchObject({ systemId, segmentSize: 16 * 1024 * 1024, pgVersion: 15 });
     const stats = (await pg!.cluster.psql('SELECT archived_count, failed_count FROM pg_stat_archiver')).trim().split('|').map(Number);
     expect(stats[0]).toBeGreaterThanOrEqual(3);
     expect(stats[1]).toBe(0);

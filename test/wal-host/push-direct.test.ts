@@ -3,19 +3,19 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveClient } from '../../shared/wal-host/client';
 import { pushFile } from '../../shared/wal-host/push-file';
-import { startFakeArchiveEndpoint, type FakeArchiveEndpoint } from '../support/fake-archive-endpoint';
+import { startEndpointUnderTest, type EndpointUnderTest } from '../support/wal-endpoint';
 import { makeSegment, removeDir, seg, tempDir } from './harness';
 
 // The uploader's `direct` pushes: one PUT against a bytes-mode endpoint (its mode asked once),
 // the usual prepare → PUT → complete against a presign-mode one.
 let base: string;
-let bytes: FakeArchiveEndpoint;
-let presign: FakeArchiveEndpoint;
+let bytes: EndpointUnderTest;
+let presign: EndpointUnderTest;
 
 beforeAll(async () => {
   base = await tempDir('sbx-direct-');
   await mkdir(join(base, 'out'));
-  [bytes, presign] = await Promise.all([startFakeArchiveEndpoint(), startFakeArchiveEndpoint({ mode: 'presign' })]);
+  [bytes, presign] = await Promise.all([startEndpointUnderTest(), startEndpointUnderTest({ mode: 'presign' })]);
   await writeFile(join(base, 'token'), `${bytes.token}\n`, { mode: 0o600 });
 });
 afterAll(async () => {
@@ -23,8 +23,8 @@ afterAll(async () => {
   await removeDir(base);
 });
 
-function clientOf(fake: FakeArchiveEndpoint): ArchiveClient {
-  return new ArchiveClient({ endpoint: fake.url, database: 'app', auth: { type: 'token', tokenFile: join(base, 'token') }, timeoutMs: 10_000 });
+function clientOf(endpoint: EndpointUnderTest): ArchiveClient {
+  return new ArchiveClient({ endpoint: endpoint.url, database: 'app', auth: { type: 'token', tokenFile: join(base, 'token') }, timeoutMs: 10_000 });
 }
 
 async function segment(segno: number): Promise<string> {

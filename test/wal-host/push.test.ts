@@ -2,27 +2,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { access, link, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFakeArchiveEndpoint, type FakeArchiveEndpoint } from '../support/fake-archive-endpoint';
+import { startEndpointUnderTest, type EndpointUnderTest } from '../support/wal-endpoint';
 import { buildBundle, makeDataDir, makeSegment, MIB, removeDir, runWal, seg, SYSTEM_ID, tempDir, writeHostConfig } from './harness';
 
 // wal-push as PostgreSQL runs it: the built bundle in a child process, cwd = data directory,
 // %p relative. Exit codes are the contract: 0 only for stored/exists of this very file, else 1.
 let base: string;
 let bundle: string;
-let fake: FakeArchiveEndpoint;
-let presign: FakeArchiveEndpoint;
+let endpoint: EndpointUnderTest;
+let presign: EndpointUnderTest;
 let dataDir: string;
 let walDir: string;
 let config: string;
 
 beforeAll(async () => {
   base = await tempDir('sbx-walpush-');
-  [bundle, fake, presign] = await Promise.all([buildBundle(base), startFakeArchiveEndpoint(), startFakeArchiveEndpoint({ mode: 'presign' })]);
+  [bundle, endpoint, presign] = await Promise.all([buildBundle(base), startEndpointUnderTest(), startEndpointUnderTest({ mode: 'presign' })]);
   ({ dataDir, walDir } = await makeDataDir(base));
-  config = await writeHostConfig(base, fake);
+  config = await writeHostConfig(base, endpoint);
 });
 afterAll(async () => {
-  await Promise.all([fake?.stop(), presign?.stop()]);
+  await Promise.all([endpoint?.stop(), presign?.stop()]);
   await removeDir(base);
 });
 
@@ -46,10 +46,10 @@ describe('wal-push', () => {
 
     // Assess
     expect(result).toMatchObject({ code: 0, signal: null });
-    const { record } = fake.files.get(seg(1))!;
+    const record = await endpoint.record(seg(1));
     expect(record).toMatchObject({ name: seg(1), compression: 'zstd', size: MIB, sha256: createHash('sha256').update(bytes).digest('hex'), systemId: SYSTEM_ID });
-    expect(fake.identity).toMatchObject({ systemId: SYSTEM_ID, segmentSize: MIB, pgVersion: 15 });
-    expect((await fake.raw(seg(1))).equals(bytes)).toBe(true);
+    expect(await endpoint.identity()).toMatchObject({ systemId: SYSTEM_ID, segmentSize: MIB, pgVersion: 15 });
+    expect((await endpoint.raw(seg(1))).equals(bytes)).toBe(true);
   });
 
   it('with no uploader running, tidies the spool: a hard-link marker of a file PostgreSQL is done with goes', async () => {
@@ -71,14 +71,14 @@ describe('wal-push', () => {
     expect(seg(4095)).toBe('000000010000000000000FFF');
     const result = await push(seg(4095), makeSegment(4095));
     expect(result.code).toBe(0);
-    expect(fake.files.has(seg(4095))).toBe(true);
+    expect(await endpoint.record(seg(4095))).toBeDefined();
   });
 
   it('succeeds on a second push of the same bytes (exists), without uploading them again', async () => {
-    const puts = fake.requests.filter((r) => r.method === 'PUT').length;
+    const puts = endpoint.requests.filter((r) => r.method === 'PUT').length;
     const result = await push(seg(1), undefined);
     expect(result.code).toBe(0);
-    expect(fake.requests.filter((r) => r.method === 'PUT').length).toBe(puts);
+    expect(endpoint.requests.filter((r) => r.method === 'PUT').length).toBe(puts);
   });
 
   it('exits 1 with WAL_CONFLICT when the name was archived with other bytes', async () => {
@@ -91,7 +91,7 @@ describe('wal-push', () => {
     const result = await push(seg(2), makeSegment(2, { systemId: '7399999999999999999' }));
     expect(result.code).toBe(1);
     expect(errorLine(result.stderr).code).toBe('SYSTEM_ID_MISMATCH');
-    expect(fake.files.has(seg(2))).toBe(false);
+    expect(await endpoint.record(seg(2))).toBeUndefined();
   });
 
   it('exits 1 with ENDPOINT_UNREACHABLE and a hint when the endpoint is down', async () => {
@@ -103,13 +103,13 @@ describe('wal-push', () => {
   });
 
   it('exits 1 when the endpoint answers 503', async () => {
-    fake.faults.failStatus = 503;
+    endpoint.faults.failStatus = 503;
     try {
       const result = await push(seg(3), makeSegment(3));
       expect(result.code).toBe(1);
       expect(errorLine(result.stderr).code).toBe('STORAGE_FAILED');
     } finally {
-      fake.faults.failStatus = undefined;
+      endpoint.faults.failStatus = undefined;
     }
   });
 
@@ -120,7 +120,7 @@ describe('wal-push', () => {
     const truncated = await push(seg(5), makeSegment(5).subarray(0, MIB / 2));
     expect(truncated.code).toBe(1);
     expect(errorLine(truncated.stderr).code).toBe('WAL_HEADER_INVALID');
-    expect(fake.files.has(seg(4)) || fake.files.has(seg(5))).toBe(false);
+    expect([await endpoint.record(seg(4)), await endpoint.record(seg(5))]).toEqual([undefined, undefined]);
   });
 
   it('exits 1 with WAL_HEADER_INVALID for a segment renamed to another position', async () => {
@@ -145,7 +145,7 @@ describe('wal-push', () => {
       expect(wrong.code).toBe(1);
       expect(errorLine(wrong.stderr).code).toBe('UNAUTHENTICATED');
     } finally {
-      await writeFile(join(base, 'archive.token'), `${fake.token}\n`);
+      await writeFile(join(base, 'archive.token'), `${endpoint.token}\n`);
     }
     const env = { ...process.env };
     delete env.STRONGBOX_WAL_CONFIG;
@@ -161,32 +161,33 @@ describe('wal-push', () => {
       ['00000002.history', 'none'],
       [label, 'gzip'],
     ] as const) {
-      const cfg = await writeHostConfig(base, fake, { compression });
+      const cfg = await writeHostConfig(base, endpoint, { compression });
       const result = await push(name, Buffer.from(name.endsWith('.history') ? history : 'START WAL LOCATION: 0/9000028\n'), cfg);
       expect(result.code).toBe(0);
-      expect(fake.files.get(name)!.record).toMatchObject({ compression });
-      expect(fake.files.get(name)!.record.systemId).toBeUndefined();
+      const record = await endpoint.record(name);
+      expect(record).toMatchObject({ compression });
+      expect(record!.systemId).toBeUndefined();
     }
-    await writeHostConfig(base, fake);
+    await writeHostConfig(base, endpoint);
   });
 
   it('signs with SigV4 from the bundle when auth is iam (the embedded signer loads on demand)', async () => {
     // Prepare
     const dir = join(base, 'iam');
     await mkdir(dir, { recursive: true });
-    const cfg = await writeHostConfig(dir, fake, { auth: { type: 'iam', region: 'eu-west-1' } });
+    const cfg = await writeHostConfig(dir, endpoint, { auth: { type: 'iam', region: 'eu-west-1' } });
     const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
     delete env.AWS_PROFILE;
-    const before = fake.requests.length;
+    const before = endpoint.requests.length;
 
-    // Act: the fake only knows bearer tokens, so it refuses, but it saw the signature
+    // Act: the local endpoint only knows bearer tokens, so it refuses, but it saw the signature
     await writeFile(join(walDir, seg(11)), makeSegment(11));
     const result = await runWal(bundle, ['wal-push', `pg_wal/${seg(11)}`, '--config', cfg], { cwd: dataDir, env });
 
     // Assess
     expect(result.code).toBe(1);
     expect(errorLine(result.stderr).code).toBe('UNAUTHENTICATED');
-    expect(fake.requests[before]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request/);
+    expect(endpoint.requests[before]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/lambda\/aws4_request/);
   });
 
   it('in presign mode sends the bytes to the storage origin without the Authorization header, then completes', async () => {
@@ -205,6 +206,6 @@ describe('wal-push', () => {
     expect(storage[0]!.authorization).toBeUndefined();
     expect(presign.requests.filter((r) => r.server === 'endpoint').every((r) => r.authorization === `Bearer ${presign.token}`)).toBe(true);
     expect(presign.requests.some((r) => r.path.endsWith(`${seg(10)}/complete`))).toBe(true);
-    expect(presign.files.get(seg(10))!.record.compression).toBe('zstd');
+    expect((await presign.record(seg(10)))!.compression).toBe('zstd');
   });
 });

@@ -1,16 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { access, copyFile, mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileIdentity } from '../../shared/wal-host/identity';
 import { writeHostScripts } from '../../shared/wal-host/scripts';
-import { startFakeArchiveEndpoint, type FakeArchiveEndpoint } from '../support/fake-archive-endpoint';
+import { startEndpointUnderTest, type EndpointUnderTest } from '../support/wal-endpoint';
 import { buildBundle, makeDataDir, makeSegment, readySegment, removeDir, run, runWal, seg, tempDir, waitFor, writeHostConfig } from './harness';
 
 // The asynchronous uploader, started by the first wal-push of a backlog, run for real as a
-// detached child of the bundle. PostgreSQL's side (.ready → .done) is played by the test.
+// detached child of the bundle, against the real endpoint in bytes mode taking hand-off
+// files (as npm start runs it). PostgreSQL's side (.ready → .done) is played by the test.
+// The uploader's idle exit is far away: it runs for the whole file, whatever the machine's
+// load, and is stopped (by its pid) at the end — no test depends on when it goes idle.
 let base: string;
 let bundle: string;
-let fake: FakeArchiveEndpoint;
+let fake: EndpointUnderTest;
 let dataDir: string;
 let walDir: string;
 let config: string;
@@ -30,15 +34,17 @@ async function archivedByPostgres(name: string): Promise<void> {
 
 beforeAll(async () => {
   base = await tempDir('sbx-walup-');
-  [bundle, fake] = await Promise.all([buildBundle(base), startFakeArchiveEndpoint()]);
-  ({ dataDir, walDir } = await makeDataDir(base));
-  config = await writeHostConfig(base, fake, { uploader: { idleExitMs: 1500, scanIntervalMs: 50, markerTtlMs: 200 } });
   spool = join(base, 'spool');
+  [bundle, fake] = await Promise.all([buildBundle(base), startEndpointUnderTest({ handoff: join(spool, 'tmp') })]);
+  ({ dataDir, walDir } = await makeDataDir(base));
+  config = await writeHostConfig(base, fake, { uploader: { idleExitMs: 600_000, scanIntervalMs: 50, markerTtlMs: 200 } });
   scripts = await writeHostScripts({ dir: join(base, 'bin'), nodePath: process.execPath, bundlePath: bundle, configPath: config });
 });
 afterAll(async () => {
-  // The uploader exits on its own after 1.5 s idle; wait so that it never outlives the test.
-  await waitFor('the uploader to exit', async () => !(await exists(join(spool, 'uploader.pid'))), 15_000).catch(() => undefined);
+  // The uploader the first wal-push started: stopped by its pid, and waited for, so that it never outlives the test.
+  const pid = Number((await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '')).trim());
+  if (pid > 1) process.kill(pid, 'SIGTERM');
+  await waitFor('the uploader to exit', async () => !(await exists(join(spool, 'uploader.pid')))).catch(() => undefined);
   await fake?.stop();
   await removeDir(base);
 });
@@ -68,14 +74,14 @@ describe('the uploader', () => {
       await waitFor(`marker of ${name}`, () => exists(linkMarker(name)));
       expect(await fileIdentity(linkMarker(name))).toBe(await fileIdentity(join(walDir, name)));
       expect(await exists(marker(name))).toBe(false);
-      expect((await fake.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
-      // Bytes mode: one PUT carrying the declaration, no prepare (the foreground wal-push still prepares first).
+        expect((await fake.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
+      // Bytes mode: one PUT carrying the declaration (and a hand-off file), no prepare (the foreground wal-push still prepares first).
       expect(prepares(name)).toBe(0);
       expect(fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}/body`))).toHaveLength(1);
     }
     expect(prepares(seg(1))).toBe(1);
-    // The stale pid file was replaced (or, if the uploader already went idle and exited, removed).
-    const pidFile = await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '');
+    // The stale pid file was replaced by the running uploader's.
+    const pidFile = await readFile(join(spool, 'uploader.pid'), 'utf8');
     expect(pidFile.trim()).not.toBe('999999');
     await waitFor('the orphan marker to be cleaned', async () => !(await exists(marker(seg(50)))));
     await waitFor('the stray zstd output to be cleaned', async () => !(await exists(stray)));
@@ -130,35 +136,46 @@ describe('the uploader', () => {
     // Assess
     expect(node.code).toBe(0);
     expect(prepares(seven)).toBe(1);
-    expect(fake.files.has(seven)).toBe(true);
+    expect(await fake.record(seven)).toBeDefined();
     expect(shell.code).toBe(1);
     expect(shell.stderr).toContain('WAL_CONFLICT');
   });
 
   it('runs once per spool, and exits when idle, removing its pid file', async () => {
-    // Prepare: a spool and a pg_wal of their own (the other tests' background uploaders
-    // keep to theirs), and one uploader running (started here, so that it surely runs)
+    // Prepare: a spool and a pg_wal of their own (the other tests' uploader keeps to
+    // theirs), one uploader that stays (far idle exit), and a config of the same spool whose
+    // uploader would go idle soon
     const own = await tempDir('sbx-walup-once-');
-    const ownConfig = await writeHostConfig(own, fake, { uploader: { idleExitMs: 1500, scanIntervalMs: 50, markerTtlMs: 200 } });
+    const staying = await writeHostConfig(own, fake, { uploader: { idleExitMs: 600_000, scanIntervalMs: 50 } });
+    await mkdir(join(own, 'quick'));
+    const quick = await writeHostConfig(join(own, 'quick'), fake, { spool: join(own, 'spool'), uploader: { idleExitMs: 300, scanIntervalMs: 50 } });
     const ownWal = (await makeDataDir(own)).walDir;
     const pidFile = join(own, 'spool', 'uploader.pid');
+    const first = spawn(process.execPath, [bundle, 'uploader', '--config', staying, '--wal-dir', ownWal], { stdio: 'ignore' });
+    const firstExit = new Promise((resolve) => first.once('close', resolve));
     try {
-      const first = runWal(bundle, ['uploader', '--config', ownConfig, '--wal-dir', ownWal]);
       await waitFor('the first uploader to take the pid file', () => exists(pidFile));
-      const holder = (await readFile(pidFile, 'utf8')).trim();
 
-      // Act: a second one
-      const second = await runWal(bundle, ['uploader', '--config', ownConfig, '--wal-dir', ownWal]);
+      // Act: a second one on the same spool
+      const second = await runWal(bundle, ['uploader', '--config', quick, '--wal-dir', ownWal]);
 
-      // Assess: it left at once (before the 1.5 s idle period) and did not take over
+      // Assess: it left without taking over (the first still holds the pid file and runs)
       expect(second.code).toBe(0);
-      expect(second.ms).toBeLessThan(1500);
-      expect((await readFile(pidFile, 'utf8')).trim()).toBe(holder);
-      const done = await first;
-      expect(done.code).toBe(0);
+      expect(second.stderr).not.toContain('uploader started');
+      expect((await readFile(pidFile, 'utf8')).trim()).toBe(String(first.pid));
+      expect(first.exitCode).toBeNull();
+
+      // Act: the first one stops; one alone on the spool exits once idle
+      first.kill('SIGTERM');
+      await firstExit;
+      const alone = await runWal(bundle, ['uploader', '--config', quick, '--wal-dir', ownWal]);
+
+      // Assess
+      expect(alone.code).toBe(0);
+      expect(alone.stderr).toContain('uploader exits: nothing to archive');
       expect(await exists(pidFile)).toBe(false);
-      expect(done.stderr + done.stdout).toContain('uploader exits: nothing to archive');
     } finally {
+      first.kill('SIGKILL');
       await removeDir(own);
     }
   });
