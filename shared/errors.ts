@@ -1,18 +1,22 @@
+import { ERROR_CODES, errorCodeSpec } from './error-codes';
+
 /**
  * Every error Strongbox raises on purpose. Each has a stable `code` (for `--json`
  * output, alerts and tests), a message that says what failed, and a `hint` that
  * says what to do. Adapters turn SDK and driver errors into these; only a handler,
- * a task's entry point or the CLI decides to exit or retry.
+ * a task's entry point or the CLI decides to exit or retry. Every code is registered in
+ * error-codes.ts, with its default hint, CLI exit status, HTTP status and retry rule.
  */
 export class StrongboxError extends Error {
   readonly code: string;
   readonly hint: string;
 
-  constructor(code: string, message: string, hint: string, options?: { cause?: unknown }) {
+  /** `hint` defaults to the registry's hint of `code`: give a more precise one when the raise site knows it. */
+  constructor(code: string, message: string, hint?: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.hint = hint;
+    this.hint = hint ?? errorCodeSpec(code)?.hint ?? ERROR_CODES.UNEXPECTED.hint;
   }
 
   /** The shape printed by `--json` on failure and carried by alerts. */
@@ -57,6 +61,23 @@ export class ObjectNotFoundError extends StrongboxError {
   readonly key: string;
   constructor(key: string, options?: { cause?: unknown }) {
     super('OBJECT_NOT_FOUND', `object ${key} does not exist in storage`, 'check the key, or run `strongbox list` to see what is stored', options);
+    this.key = key;
+  }
+}
+
+/**
+ * A create-only write (S3 `If-None-Match: *`, the repository folder's exclusive create) found
+ * an object at its key: nothing was written and the stored object is unchanged.
+ */
+export class ObjectExistsError extends StrongboxError {
+  readonly key: string;
+  constructor(key: string, options?: { cause?: unknown }) {
+    super(
+      'OBJECT_EXISTS',
+      `object ${key} already exists in storage; the create-only write stored nothing and left it unchanged`,
+      'read the stored object and compare it with what was to be written; do not delete it to make room before knowing who wrote it',
+      options,
+    );
     this.key = key;
   }
 }
@@ -217,5 +238,5 @@ export class InterruptedError extends StrongboxError {
 export function asStrongboxError(error: unknown): StrongboxError {
   if (error instanceof StrongboxError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new StrongboxError('UNEXPECTED', message, 'this is a bug or an unexpected environment problem; the logs have details', { cause: error });
+  return new StrongboxError('UNEXPECTED', message, undefined, { cause: error });
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeS3Client } from '../../shared/adapters/storage/s3-client';
+import { conditionalWrites, type ConditionalContext, type ConditionalStats } from './s3-conditional';
 
 /** A running s3rver on 127.0.0.1 with one bucket, and an SDK client pointed at it. */
 export interface S3TestServer {
@@ -17,6 +18,8 @@ export interface S3TestServer {
   client: S3Client;
   /** The folder s3rver keeps its buckets in. */
   directory: string;
+  /** What the conditional-write rule (s3-conditional.ts) let through and refused so far. */
+  conditional: ConditionalStats;
   /** Stops the server, destroys the client and removes the folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -24,21 +27,14 @@ export interface S3TestServer {
 /** s3rver accepts only these keys. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-interface KoaContext {
-  method: string;
-  path: string;
-  query: Record<string, string | string[] | undefined>;
-  status: number;
-  type: string;
-  body: unknown;
-}
+type KoaContext = ConditionalContext;
 type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 interface S3rver {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   middleware: Middleware[];
   httpServer?: Server;
-  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
+  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string; existsObject(bucket: string, key: string): Promise<boolean> };
 }
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rver;
 
@@ -48,7 +44,9 @@ type S3rverConstructor = new (options: Record<string, unknown>) => S3rver;
  *
  * s3rver 3.7.1 lacks AbortMultipartUpload and ListMultipartUploads (both answer
  * NotImplemented / MethodNotAllowed); this adds both, on its own upload folders, so that
- * tests can prove a failed upload leaves no parts behind.
+ * tests can prove a failed upload leaves no parts behind. It also enforces S3's
+ * conditional writes (`If-None-Match: *` → 412) and the presence of a presigned request's
+ * signed headers, which s3rver ignores (s3-conditional.ts).
  *
  * @throws Error when DES is unavailable: s3rver encrypts ListObjectsV2 continuation tokens
  *   with it, which OpenSSL 3 only offers with `--openssl-legacy-provider` (vitest.config.ts
@@ -66,6 +64,9 @@ export async function startS3Server(bucket = 'strongbox-test'): Promise<S3TestSe
     configureBuckets: [{ name: bucket }],
   });
   server.middleware.unshift(multipartExtras(server));
+  // First of all: S3's If-None-Match and signed-header rules, which s3rver lacks (s3-conditional.ts).
+  const conditional: ConditionalStats = { created: 0, refused: 0 };
+  server.middleware.unshift(conditionalWrites(server.store, conditional));
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = makeS3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS });
@@ -75,6 +76,7 @@ export async function startS3Server(bucket = 'strongbox-test'): Promise<S3TestSe
     bucket,
     client,
     directory,
+    conditional,
     async stop() {
       if (stopped) return;
       stopped = true;

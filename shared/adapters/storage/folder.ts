@@ -5,7 +5,7 @@ import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'n
 import { dirname, join, resolve, sep } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InputError, ObjectNotFoundError, StorageError } from '../../errors';
+import { InputError, ObjectExistsError, ObjectNotFoundError, StorageError } from '../../errors';
 import { COALESCE_BYTES, CoalescingStream } from './coalesce';
 import { abortedError, directoriesToSync, fsError, fsyncDirectory, isCode, isMissing } from './folder-fs';
 import { listTempFiles, removeTempFile, tempName, type TempWriter } from './folder-tmp';
@@ -73,9 +73,7 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites {
       file.once('error', (error) => (fileError ??= error));
       await pipeline(body, new CoalescingStream(), hasher, file, signal ? { signal } : {});
       if (signal?.aborted) throw signal.reason;
-      await this.#moveIntoPlace(temp, target);
-      // A rewrite replaces the object: an older copy in the cold area must not outlive it.
-      await this.#removeFile(key, this.#coldPathOf(key));
+      await this.#publish(key, temp, target, options?.createOnly === true);
     } catch (error) {
       if (!body.destroyed) body.destroy(); // whoever feeds the body (pg_dump's stdout) must not block on a reader that left
       // The file may still be opening (an early abort): removing it before it exists would leave it behind.
@@ -83,6 +81,7 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites {
       await rm(temp, { force: true }).catch(() => undefined);
       if (signal?.aborted) throw abortedError(key, signal);
       // The body's own error is the caller's to see as is; only our filesystem's errors are ours to translate.
+      if (error instanceof ObjectExistsError) throw error;
       if (error === fileError || error instanceof StorageError) throw fsError(`write ${key}`, error);
       throw error;
     }
@@ -117,13 +116,11 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites {
         }
       });
       if (signal?.aborted) throw signal.reason;
-      await this.#moveIntoPlace(temp, target);
-      // A rewrite replaces the object: an older copy in the cold area must not outlive it.
-      await this.#removeFile(key, this.#coldPathOf(key));
+      await this.#publish(key, temp, target, options?.createOnly === true);
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       if (signal?.aborted) throw abortedError(key, signal);
-      throw error instanceof StorageError ? error : fsError(`write ${key}`, error);
+      throw error instanceof StorageError || error instanceof ObjectExistsError ? error : fsError(`write ${key}`, error);
     }
     const stored = await this.#fs(`stat ${key}`, () => stat(target));
     await this.#listeners.notify({ key, size: bytes.length, lastModified: stored.mtime, bucket: this.bucket });
@@ -272,12 +269,35 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites {
     await this.#pruneEmptyParents(dirname(path));
   }
 
-  async #moveIntoPlace(temp: string, target: string): Promise<void> {
+  /**
+   * Makes the finished temporary file the object at `key`. A plain write renames it over
+   * whatever is there (and removes a cold copy, which must not outlive it). A create-only
+   * write hard-links it at the key instead: link(2) fails with EEXIST rather than replace a
+   * name, so of writers racing on one key exactly one succeeds; the others get
+   * ObjectExistsError. A cold copy counts as the object being there.
+   */
+  async #publish(key: string, temp: string, target: string, createOnly: boolean): Promise<void> {
+    if (!createOnly) {
+      await this.#moveIntoPlace(temp, target);
+      await this.#removeFile(key, this.#coldPathOf(key));
+      return;
+    }
+    if (await this.#statFile(key, this.#coldPathOf(key))) throw new ObjectExistsError(key);
+    try {
+      await this.#moveIntoPlace(temp, target, link);
+    } catch (error) {
+      if (error instanceof StorageError && isCode(error.cause, 'EEXIST')) throw new ObjectExistsError(key, { cause: error.cause });
+      throw error;
+    }
+    await this.#fs(`remove ${temp}`, () => rm(temp, { force: true }));
+  }
+
+  async #moveIntoPlace(temp: string, target: string, move: (from: string, to: string) => Promise<void> = rename): Promise<void> {
     const parent = dirname(target);
     for (let attempt = 1; ; attempt += 1) {
       const firstCreated = await this.#fs(`create ${parent}`, () => mkdir(parent, { recursive: true }));
       try {
-        await rename(temp, target);
+        await move(temp, target);
         // New directories are only durable once their own parents are fsync'd too.
         for (const dir of directoriesToSync(parent, firstCreated)) await this.#fs(`fsync ${dir}`, () => fsyncDirectory(dir));
         return;

@@ -19,6 +19,12 @@ export interface PresignPutOptions {
   contentLength?: number;
   /** Lower-case hex SHA-256 of the body; S3 checks it on arrival (x-amz-checksum-sha256). */
   sha256?: string;
+  /**
+   * Create only: the request carries `If-None-Match: *` as a signed header, so S3 refuses it
+   * (412 Precondition Failed) when the key already holds an object, and the client cannot
+   * drop the header without breaking the signature.
+   */
+  createOnly?: boolean;
 }
 
 /**
@@ -78,11 +84,13 @@ export class S3Presigner implements WalPresigner {
     if (options.contentLength !== undefined) headers['content-length'] = String(options.contentLength);
     const checksum = options.sha256 !== undefined ? Buffer.from(options.sha256, 'hex').toString('base64') : undefined;
     if (checksum !== undefined) headers['x-amz-checksum-sha256'] = checksum;
+    if (options.createOnly) headers['if-none-match'] = '*';
     const command = new PutObjectCommand({
       Bucket: this.#bucket,
       Key: this.#keyPrefix + key,
       ContentLength: options.contentLength,
       ChecksumSHA256: checksum,
+      ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
     });
     const url = await this.#sign(command, key, checksum !== undefined ? new Set(['x-amz-checksum-sha256']) : undefined);
     return { method: 'PUT', url, headers, expiresAt: this.#expiresAt() };

@@ -95,3 +95,15 @@ function accessDenied(action: string, where: string, error: unknown, read: boole
     { cause: error },
   );
 }
+
+/** S3's refusal of a conditional write (`If-None-Match: *`): the key holds an object (412 PreconditionFailed). */
+export function isPreconditionFailed(error: unknown): boolean {
+  const sdk = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  return sdk.name === 'PreconditionFailed' || sdk.$metadata?.httpStatusCode === 412;
+}
+
+/** S3's 409 ConditionalRequestConflict: another conditional write of the key was in progress; the request may be sent again. */
+export function isConditionalConflict(error: unknown): boolean {
+  const sdk = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  return sdk.name === 'ConditionalRequestConflict' || (sdk.$metadata?.httpStatusCode === 409 && sdk.name !== 'OperationAborted');
+}

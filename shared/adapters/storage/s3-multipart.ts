@@ -16,6 +16,8 @@ export interface MultipartTarget {
   /** The full key, prefix included. */
   key: string;
   contentType?: string;
+  /** `If-None-Match: *` on the PutObject or CompleteMultipartUpload that makes the object visible. */
+  createOnly?: boolean;
 }
 
 /** How one upload cuts and sends its parts. */
@@ -41,7 +43,8 @@ export interface MultipartTuning {
  * buffers, at most `part × (inFlight + 1)`: the parts in flight and the one filling.
  *
  * On any failure (the source errors, a part is refused, the signal aborts, the stream
- * passes the largest object) reading stops, parts in flight are cancelled and awaited, and
+ * passes the largest object, a create-only write finds the key taken) reading stops, parts
+ * in flight are cancelled and awaited, and
  * the multipart upload is aborted before the promise rejects with the first error: a
  * rejection leaves nothing behind (if the abort itself fails, the bucket's
  * abort-incomplete-multipart lifecycle rule removes the parts).
@@ -105,14 +108,16 @@ export async function uploadMultipart(target: MultipartTarget, source: AsyncIter
     }
     const last = buffer?.subarray(0, filled) ?? Buffer.alloc(0);
     if (partNumber === 1) {
-      const out = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: last, ContentType: target.contentType, ChecksumAlgorithm: 'CRC32' }), { abortSignal: signal });
+      const put = new PutObjectCommand({ Bucket: bucket, Key: key, Body: last, ContentType: target.contentType, ChecksumAlgorithm: 'CRC32', ...ifNoneMatch(target) });
+      const out = await client.send(put, { abortSignal: signal });
       return { etag: out.ETag, parts: 1 };
     }
     if (last.length > 0) await send(last);
     await Promise.all(flying);
     if (failure) throw failure.error;
     done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    const out = await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { abortSignal: signal });
+    const complete = new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: done }, ...ifNoneMatch(target) });
+    const out = await client.send(complete, { abortSignal: signal });
     return { etag: out.ETag, parts: done.length };
   } catch (error) {
     local.abort(error);
@@ -124,6 +129,11 @@ export async function uploadMultipart(target: MultipartTarget, source: AsyncIter
     // A request cancelled because a part failed first: the part's error is the story.
     throw failure !== undefined && error !== failure.error && isAbortError(error) ? failure.error : error;
   }
+}
+
+/** The condition of a create-only write: S3 refuses it with 412 when the key holds an object (the upload is then aborted). */
+function ifNoneMatch(target: MultipartTarget): { IfNoneMatch?: string } {
+  return target.createOnly ? { IfNoneMatch: '*' } : {};
 }
 
 /** The SDK's rejection of a request cancelled by our own abort (the first failure is the story). */

@@ -1,13 +1,13 @@
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { planParts, S3_PART_LIMITS, type PartLimits } from '../../domain/part-plan';
-import { ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../../errors';
+import { ObjectExistsError, ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../../errors';
 import type { RetrievalState } from '../../usecases/restore/cold';
 import { digestBytes, HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
 import { startS3Retrieval } from './s3-cold';
-import { s3Error } from './s3-errors';
+import { isConditionalConflict, isPreconditionFailed, s3Error } from './s3-errors';
 import { uploadMultipart, type MultipartTuning } from './s3-multipart';
 import { abortUpload, listUploads } from './s3-unfinished';
 import type { ObjectCreatedListener, ObjectInfo, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
@@ -54,7 +54,9 @@ export interface S3StorageOptions {
  * before the promise rejects, so no parts are left behind (nor billed).
  *
  * The client must not add aws-chunked framing to stream bodies that the endpoint stores
- * as is: build it with {@link makeS3Client}. SDK errors never leave this class: a missing
+ * as is: build it with {@link makeS3Client}. A `createOnly` write sends `If-None-Match: *`
+ * (S3's 412 becomes ObjectExistsError; its 409 for a simultaneous one is asked again).
+ * SDK errors never leave this class: a missing
  * object is an ObjectNotFoundError, anything else a StorageError whose hint points at
  * credentials, the bucket name or the endpoint.
  *
@@ -123,7 +125,7 @@ export class S3Storage implements Storage, UnfinishedWrites {
 
     let etag: string | undefined;
     try {
-      const target = { client: this.#client, bucket: this.bucket, key: this.#keyPrefix + key, contentType: options?.contentType };
+      const target = { client: this.#client, bucket: this.bucket, key: this.#keyPrefix + key, contentType: options?.contentType, createOnly: options?.createOnly === true };
       etag = (await uploadMultipart(target, hasher, { plan, queueSize: this.#queueSize, memoryBytes: this.#uploadMemory, signal, onPart: this.#onPart })).etag;
     } catch (error) {
       hasher.destroy(); // the upload stopped reading: release the body rather than leave its writer blocked
@@ -132,6 +134,7 @@ export class S3Storage implements Storage, UnfinishedWrites {
       // its own reason, the pipeline's clean-up errors the body too: that is not the story.
       if (bodyError !== undefined && error === bodyError) throw bodyError;
       if (error instanceof ObjectTooLargeError) throw error;
+      if (options?.createOnly && isPreconditionFailed(error)) throw new ObjectExistsError(key, { cause: error });
       throw s3Error('upload', this.#describe(key), error);
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -147,13 +150,27 @@ export class S3Storage implements Storage, UnfinishedWrites {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const { sha256 } = digestBytes(bytes);
     const signal = options?.signal;
+    const createOnly = options?.createOnly === true;
     let etag: string | undefined;
-    try {
-      const command = new PutObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key, Body: bytes, ContentType: options?.contentType, ChecksumAlgorithm: 'CRC32' });
-      etag = (await this.#client.send(command, { abortSignal: signal })).ETag;
-    } catch (error) {
-      if (signal?.aborted) throw abortedError(key, signal, error);
-      throw s3Error('PutObject', this.#describe(key), error);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const command = new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.#keyPrefix + key,
+          Body: bytes,
+          ContentType: options?.contentType,
+          ChecksumAlgorithm: 'CRC32',
+          ...(createOnly ? { IfNoneMatch: '*' } : {}),
+        });
+        etag = (await this.#client.send(command, { abortSignal: signal })).ETag;
+        break;
+      } catch (error) {
+        if (signal?.aborted) throw abortedError(key, signal, error);
+        if (createOnly && isPreconditionFailed(error)) throw new ObjectExistsError(key, { cause: error });
+        // S3's answer to two conditional writes of one key at the same instant: ask again, and one of them is then refused with 412.
+        if (createOnly && isConditionalConflict(error) && attempt < 4) continue;
+        throw s3Error('PutObject', this.#describe(key), error);
+      }
     }
     await this.#listeners.notify({ key, size: bytes.byteLength, lastModified: new Date(), bucket: this.bucket, etag });
     return { key, bytes: bytes.byteLength, sha256 };

@@ -36,6 +36,15 @@ export interface WriteOptions {
    * S3 driver starts with its smallest parts and grows them as the stream goes on.
    */
   sizeEstimate?: number;
+  /**
+   * Create only: the write succeeds only if no object is at the key, decided by storage
+   * itself at the moment the object becomes visible (S3: `If-None-Match: *` on PutObject and
+   * CompleteMultipartUpload; the folder: a hard link of the finished temporary file, which
+   * never replaces a name). Otherwise nothing is stored, the existing object is unchanged,
+   * and the write rejects with ObjectExistsError. Of writers racing on one new key, exactly
+   * one succeeds — across processes and hosts, not only within one.
+   */
+  createOnly?: boolean;
 }
 
 /** Called after each completed write; local mode turns it into an S3 ObjectCreated event. */
@@ -49,7 +58,8 @@ export type ObjectCreatedListener = (info: ObjectInfo & { bucket: string; etag?:
  *   errors, the signal aborts, or the driver fails, nothing is visible at the key
  *   (a multipart upload is aborted, a temporary file is removed) and the promise
  *   rejects with the body's error or a StorageError.
- * - A write to an existing key replaces it whole.
+ * - A write to an existing key replaces it whole, unless the write is `createOnly`: then it
+ *   rejects with ObjectExistsError and the stored object stays as it was.
  * - Reads of a missing key reject with ObjectNotFoundError; `head` returns undefined.
  * - `delete` of missing keys succeeds (idempotent).
  * - `list` yields every object under the prefix in lexicographic key order.
