@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,9 +91,14 @@ export interface RunResult {
 
 /** Runs `command args` to completion (cwd: the data directory, as PostgreSQL does). */
 export function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return start(command, args, options).result;
+}
+
+/** Starts `command args`: its pid, and what it left behind once finished. */
+export function start(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { pid: number; result: Promise<RunResult> } {
   const started = performance.now();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = new Promise<RunResult>((resolvePromise, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -101,6 +106,24 @@ export function run(command: string, args: string[], options: { cwd?: string; en
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr, ms: performance.now() - started }));
   });
+  return { pid: child.pid ?? -1, result };
+}
+
+/**
+ * Resolves the pid of a `sleep` child of the shell script `pid` that is not in `seen`: the
+ * script is in its wait loop (an event, whatever the machine's load). Linux's /proc.
+ */
+export async function sleeping(pid: number, seen: ReadonlySet<number> = new Set()): Promise<number> {
+  let found: number | undefined;
+  await waitFor(`script ${pid} to wait`, async () => {
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const child of children) {
+      if (seen.has(child)) continue;
+      if ((await readFile(`/proc/${child}/comm`, 'utf8').catch(() => '')).trim() === 'sleep') found = child;
+    }
+    return found !== undefined;
+  });
+  return found!;
 }
 
 /** Runs the bundle. */
