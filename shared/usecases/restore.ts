@@ -10,7 +10,8 @@ import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import { phaseTimer, seconds } from './phase-timer';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
-import { downloadGlobals, fetchDump, makeTempFolder } from './restore/download';
+import { downloadGlobals, fetchDump, hasLocalLinks, makeTempFolder } from './restore/download';
+import { restoreStreamed } from './restore/stream';
 import { assertManifestFits, checkArchive, dropLeftovers, withOutcome } from './restore/steps';
 import { markBackupDamaged, provesDamage } from './backup-damaged';
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from './restore/ports';
@@ -181,33 +182,41 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       const tools = deps.restoreTools;
       // A backup in cold storage: its retrieval is started, and the error says when to come back.
       const coldAware = <T>(read: () => Promise<T>): Promise<T> => readingColdAware(deps.storage, plan.backup.id, deps.clock(), read);
-      // From the repository folder the dump is hard-linked and its SHA-256 checked beside the
-      // restore into the scratch database; nothing else is touched before the check passed.
-      const fetched = await timed('download', () =>
-        coldAware(() => fetchDump({
-          storage: deps.storage,
-          tools,
-          manifest,
-          folder: folder.path,
-          // With --drop-first the target goes before the restore: the check must come first.
-          early: !plan.dropFirst,
-          ...(request.signal ? { signal: request.signal } : {}),
-          onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'download', bytes, totalBytes }),
-          onDecompress: () => request.onProgress?.({ phase: 'decompress' }),
-        })),
-      );
-      const file = fetched.file;
-      verified = fetched.verified.then(
-        () => deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes }),
-        (error: unknown) => {
-          early.abort(error);
-          throw error;
-        },
-      );
-      verified.catch(() => undefined); // awaited below; a mismatch meanwhile stops pg_restore through `early`
-      await timed('check', () => checkArchive(tools, file, plan, restoreSignal));
+      // One job from remote storage: the dump streams into pg_restore (one transaction), no
+      // local copy, its SHA-256 checked before pg_restore may read its end (restore/stream.ts).
+      const streamed = plan.jobs <= 1 && tools.restoreStream !== undefined && !hasLocalLinks(deps.storage);
+      deps.log.info('restore reads the dump', { ...at, path: streamed ? 'stream' : 'download', bytes: manifest.objects.dump.bytes, compression: manifest.compression });
+      let file = '';
+      if (!streamed) {
+        // From the repository folder the dump is hard-linked and its SHA-256 checked beside the
+        // restore into the scratch database; nothing else is touched before the check passed.
+        const fetched = await timed('download', () =>
+          coldAware(() => fetchDump({
+            storage: deps.storage,
+            tools,
+            manifest,
+            folder: folder.path,
+            // With --drop-first the target goes before the restore: the check must come first.
+            early: !plan.dropFirst,
+            ...(request.signal ? { signal: request.signal } : {}),
+            onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'download', bytes, totalBytes }),
+            onDecompress: () => request.onProgress?.({ phase: 'decompress' }),
+          })),
+        );
+        file = fetched.file;
+        verified = fetched.verified.then(
+          () => deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes }),
+          (error: unknown) => {
+            early.abort(error);
+            throw error;
+          },
+        );
+        verified.catch(() => undefined); // awaited below; a mismatch meanwhile stops pg_restore through `early`
+        await timed('check', () => checkArchive(tools, file, plan, restoreSignal));
+      }
       let globals: RestoreReport['globals'];
       if (plan.globals) {
+        // A streamed dump is checked as it is restored; the globals have their own check.
         await verified;
         if (manifest.objects.globals?.includesRolePasswords === false) {
           warnings.push('the backup\'s globals hold no role passwords: roles created from them cannot log in until you set their passwords (ALTER ROLE … PASSWORD)');
@@ -226,7 +235,18 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       await timed('restore', async () => {
         await server.createDatabase(plan.restoreInto, locale);
         scratchCreated = true;
-        await tools.restoreArchive({ ...request.target, database: plan.restoreInto }, file, { jobs: plan.jobs, signal: restoreSignal });
+        const into = { ...request.target, database: plan.restoreInto };
+        if (!streamed) return tools.restoreArchive(into, file, { jobs: plan.jobs, signal: restoreSignal });
+        await restoreStreamed({
+          storage: deps.storage,
+          tools: { restoreStream: tools.restoreStream!.bind(tools) },
+          manifest,
+          into,
+          signal: restoreSignal,
+          reading: coldAware,
+          onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'restore', bytes, totalBytes }),
+        });
+        deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes, path: 'stream' });
       });
       await timed('verify', async () => {
         await verified;

@@ -23,6 +23,15 @@ export const pgRestoreTools: RestoreTools = {
     await finished(tool);
   },
 
+  async restoreStream(conn, input, { compression, signal }) {
+    // No --jobs: a parallel restore cannot read a pipe. One transaction: a stream cut short
+    // (or found damaged at its end) leaves nothing in the database.
+    const restore = { command: 'pg_restore', args: ['--no-owner', '--no-acl', '--exit-on-error', '--single-transaction', '--no-password', `--dbname=${dbnameConninfo(conn.database)}`] };
+    const steps = compression === 'zstd' ? [{ command: 'zstd', args: ['-d', '-q', '-c'] }, restore] : [restore];
+    const tool = runPipeline(steps, { env: toolEnv(conn), conn, stdin: input, ...(signal ? { signal } : {}) });
+    await finished(tool);
+  },
+
   applyGlobals: (conn, file, signal) => applyGlobalsScript(conn, file, signal),
 
   async decompress(source, destination, signal) {

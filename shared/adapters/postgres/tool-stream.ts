@@ -5,9 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { PassThrough } from 'node:stream';
-import { DumpError } from '../../errors';
-import type { StrongboxError } from '../../errors';
+import { PassThrough, type Readable } from 'node:stream';
+import { DumpError, StrongboxError } from '../../errors';
 import { pgEnv } from '../../domain/connection';
 import { mapToolFailure } from './errors';
 import type { PgConnection, ToolStream } from './types';
@@ -46,6 +45,12 @@ export interface PipelineOptions {
   signal?: AbortSignal;
   /** Turns a failure into a more precise error (e.g. by probing the connection); must not throw. */
   refine?: (error: StrongboxError) => Promise<StrongboxError>;
+  /**
+   * The first step's stdin (default: closed). Its error fails the pipeline with that error
+   * (a StrongboxError as it is, e.g. a checksum mismatch found at the stream's end), killing
+   * every tool before it could read an end of input.
+   */
+  stdin?: Readable;
 }
 
 /**
@@ -99,10 +104,11 @@ export function runPipeline(steps: PipelineStep[], options: PipelineOptions): To
   for (const [index, step] of steps.entries()) {
     // A later step reads the previous one's pipe itself: the bytes between two tools (an
     // uncompressed dump on its way to zstd) never pass through this process.
-    const upstream = children[index - 1]?.stdout ?? 'ignore';
+    const upstream = children[index - 1]?.stdout ?? (options.stdin ? 'pipe' : 'ignore');
     const child = spawn(step.command, step.args, { env: options.env, stdio: [upstream, 'pipe', 'pipe'] });
+    if (index === 0 && options.stdin) feed(options.stdin, child, fail);
     // Our copy of that pipe's read end is closed, so a reader that dies gives its writer EPIPE.
-    if (upstream !== 'ignore') upstream.destroy();
+    if (typeof upstream !== 'string') upstream.destroy();
     children.push(child);
     exits.push(new Promise((resolve) => {
       child.once('exit', resolve);
@@ -143,6 +149,22 @@ export function runPipeline(steps: PipelineStep[], options: PipelineOptions): To
   done.finally(() => options.signal?.removeEventListener('abort', onAbort)).catch(() => undefined);
 
   return { stdout: out, done, kill };
+}
+
+/**
+ * Pipes `input` into the first tool's stdin. An error of `input` fails the pipeline (and so
+ * kills the tool before it sees an end of input); the tool closing its stdin early is not an
+ * error here: its exit status says whether it failed.
+ */
+function feed(input: Readable, child: ChildProcess, fail: (error: StrongboxError) => void): void {
+  const stdin = child.stdin;
+  if (!stdin) return;
+  stdin.on('error', () => input.unpipe(stdin));
+  input.on('error', (error: unknown) => {
+    input.unpipe(stdin);
+    fail(error instanceof StrongboxError ? error : new DumpError(`the input of ${child.spawnfile} failed: ${error instanceof Error ? error.message : String(error)}`, 'see the cause; nothing partial is kept', { cause: error }));
+  });
+  input.pipe(stdin);
 }
 
 /** Keeps the last lines of a stderr stream, bounded whatever the tool prints. */

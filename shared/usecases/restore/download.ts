@@ -123,7 +123,8 @@ export interface LocalLinks {
   linkTo(key: string, destination: string): Promise<boolean>;
 }
 
-function hasLocalLinks(storage: object): storage is LocalLinks {
+/** True when `storage` keeps its objects as local files that can be hard-linked. */
+export function hasLocalLinks(storage: object): storage is LocalLinks {
   return typeof (storage as Partial<LocalLinks>).linkTo === 'function';
 }
 

@@ -3,6 +3,7 @@
  * session on the target server. The implementations are shared/adapters/postgres/restore-*.ts;
  * tests wrap them to inject failures.
  */
+import type { Readable } from 'node:stream';
 import type { PgConnection, TableRef } from '../../adapters/postgres/types';
 
 /** pg_restore and zstd, file to file. */
@@ -20,6 +21,17 @@ export interface RestoreTools {
    *   pg_restore's messages when a statement fails, or when `signal` aborts (pg_restore is killed).
    */
   restoreArchive(conn: PgConnection, file: string, options: { jobs: number; signal?: AbortSignal }): Promise<void>;
+  /**
+   * `[zstd -d |] pg_restore --single-transaction --no-owner --no-acl --exit-on-error` of the
+   * archive read from `input` into `conn.database`: no local file, one transaction. An error of
+   * `input` (a checksum found wrong at its end) kills the tools before they read an end of
+   * input, so the transaction rolls back and the error is rethrown as it is. Optional: a
+   * runtime without it restores from a downloaded file.
+   *
+   * @throws the error of `input`; DatabaseConnectionError; DumpError with pg_restore's (or
+   *   zstd's) last messages; DumpError when `signal` aborts.
+   */
+  restoreStream?(conn: PgConnection, input: Readable, options: { compression: 'gzip' | 'zstd'; signal?: AbortSignal }): Promise<void>;
   /**
    * `zstd -d` of `source` into `destination`.
    *
