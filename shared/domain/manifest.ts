@@ -27,6 +27,20 @@ const baseInfo = z.object({
   walIncluded: z.boolean(),
 });
 
+/**
+ * Where a logical backup's snapshot lies in the WAL, for the physical drill. `logical-slot`:
+ * the consistent point of a temporary logical replication slot whose exported snapshot the
+ * dump read — recovery to exactly `lsn` (exclusive) sees exactly the dump's data.
+ * `lsn-bounds` (wal_level replica): the insert LSN read just before and just after the snapshot
+ * was taken, and the snapshot's xmax and in-progress xids (the transactions it did not see).
+ */
+export const snapshotInstantSchema = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('logical-slot'), lsn }),
+  z.object({ method: z.literal('lsn-bounds'), beforeLsn: lsn, afterLsn: lsn, xmax: z.string().regex(/^\d+$/), xip: z.array(z.string().regex(/^\d+$/)) }),
+]);
+
+export type SnapshotInstant = z.infer<typeof snapshotInstantSchema>;
+
 const storedObject = z.object({
   key: z.string().min(1),
   bytes: z.number().int().nonnegative(),
@@ -54,11 +68,17 @@ export const manifestSchema = z.object({
     /** The WAL position at the dump's snapshot. */
     walLsn: z.string(),
     databaseSizeBytes: z.number().int().nonnegative(),
+    /** The snapshot's instant in the WAL (absent in manifests written before it was recorded). */
+    snapshot: snapshotInstantSchema.optional(),
   }),
   /** pg_dump's version for a logical backup, pg_basebackup's for a base backup. */
   tools: z.object({ strongbox: z.string(), pgDump: z.string().optional(), pgBasebackup: z.string().optional() }),
-  /** Rows per table, counted in the dump's own snapshot. */
-  tables: z.array(z.object({ schema: z.string(), name: z.string(), rows: z.number().int().nonnegative() })),
+  /**
+   * Rows per table, in the dump's own snapshot: up to a size (EXACT_LIMIT_BYTES) counted exactly
+   * with a content `checksum` from the same scan; above it the planner's estimate, `estimate: true`
+   * and no checksum (never compared exactly). docs/drills.md states the rule.
+   */
+  tables: z.array(z.object({ schema: z.string(), name: z.string(), rows: z.number().int().nonnegative(), estimate: z.boolean().optional(), checksum: z.string().optional() })),
   objects: z.object({
     dump: storedObject,
     globals: storedObject.extend({ includesRolePasswords: z.boolean() }).optional(),

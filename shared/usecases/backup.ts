@@ -236,9 +236,10 @@ function buildManifest(deps: BackupDeps, request: BackupRequest, entry: BackupEn
       systemIdentifier: snapshot.systemIdentifier,
       walLsn: snapshot.walLsn,
       databaseSizeBytes: snapshot.databaseSizeBytes,
+      ...(snapshot.instant ? { snapshot: snapshot.instant } : {}),
     },
     tools: { strongbox: deps.version, pgDump: written.pgDumpVersion },
-    tables: written.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows })),
+    tables: written.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows, ...(t.estimate ? { estimate: true } : {}), ...(t.checksum ? { checksum: t.checksum } : {}) })),
     objects: {
       dump: { key: keys.dump, bytes: written.dump.bytes, sha256: written.dump.sha256 },
       ...(written.globals

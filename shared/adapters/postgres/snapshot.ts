@@ -4,10 +4,13 @@
  * those of the dump's data even while the database keeps changing.
  */
 import type pg from 'pg';
+import type { SnapshotInstant } from '../../domain/manifest';
 import { DumpError, StrongboxError } from '../../errors';
 import { quoteTable } from '../../domain/table-pattern';
 import { connectClient } from './client';
 import { mapPgError } from './errors';
+import { holdSnapshot, type HeldSnapshot, type InstantMethod } from './snapshot-instant';
+import { DIGEST_SETTINGS, digestOrEstimate, EXACT_LIMIT_BYTES, tableSizes } from './table-digest';
 import { resolveTables } from './tables';
 import type { ResolvedTable } from './tables';
 import type { PgConnection, TableCount, TableRef } from './types';
@@ -45,6 +48,8 @@ export interface SnapshotSession {
   walLsn: string;
   /** pg_control_system()'s system identifier, or '' without the privilege to read it. */
   systemIdentifier: string;
+  /** Where the snapshot lies in the WAL (snapshot-instant.ts); absent when it could not be read. */
+  instant?: SnapshotInstant;
   /**
    * The tables selected: those the patterns match plus the partitions of matched partitioned
    * tables, or every user table (outside system schemas, not owned by an extension).
@@ -53,7 +58,9 @@ export interface SnapshotSession {
   tables: TableRef[];
   /**
    * Counts the rows of every plain table and leaf partition in `tables` (`count(*) FROM ONLY`)
-   * inside the snapshot. Partitioned parents are left out: their rows are in their partitions.
+   * inside the snapshot, with a content checksum from the same scan; a table over the exact
+   * limit gets the planner's estimate instead (`estimate: true`, no checksum: table-digest.ts).
+   * Partitioned parents are left out: their rows are in their partitions.
    *
    * `signal` stops a count that waits (e.g. on a lock another session holds): the connection
    * is dropped, the server ends the transaction, and the count rejects.
@@ -73,8 +80,9 @@ export interface SnapshotSession {
  *   connection fails; InputError when a pattern is invalid or matches no table; DumpError
  *   when a query fails otherwise.
  */
-export async function openSnapshot(conn: PgConnection, options: { tablePatterns?: string[]; lockWaitSeconds?: number } = {}): Promise<SnapshotSession> {
+export async function openSnapshot(conn: PgConnection, options: { tablePatterns?: string[]; lockWaitSeconds?: number; exactLimitBytes?: number; instant?: InstantMethod } = {}): Promise<SnapshotSession> {
   const client = await connectClient(conn);
+  let held: HeldSnapshot | undefined;
   try {
     // The exported snapshot lives only as long as this idle transaction: no timeout may end it.
     // But a count never waits long for a lock (a migration's ALTER TABLE): it gives up instead.
@@ -84,25 +92,22 @@ export async function openSnapshot(conn: PgConnection, options: { tablePatterns?
               pg_catalog.pg_database_size(pg_catalog.current_database())::text AS size`,
     );
     const systemIdentifier = await readSystemIdentifier(client);
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    const exported = await client.query<{ id: string; lsn: string | null }>(
-      `SELECT pg_catalog.pg_export_snapshot() AS id,
-              (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
-                    ELSE pg_catalog.pg_current_wal_lsn() END)::text AS lsn`,
-    );
+    await client.query(DIGEST_SETTINGS);
+    held = await holdSnapshot(client, conn, options.instant ?? 'auto');
     const tables = await resolveTables(client, conn.database, options.tablePatterns ?? []);
     const info = server.rows[0];
-    const snap = exported.rows[0];
-    if (!info || !snap) throw new DumpError('PostgreSQL returned no snapshot', 'this is unexpected; the server logs may say why');
-    return session(client, conn, tables, {
-      snapshotId: snap.id,
+    if (!info) throw new DumpError('PostgreSQL returned no snapshot', 'this is unexpected; the server logs may say why');
+    return session(client, conn, tables, held, options.exactLimitBytes ?? EXACT_LIMIT_BYTES, {
+      snapshotId: held.snapshotId,
       serverVersion: info.version.split(' ')[0] ?? info.version,
       serverVersionNum: Number(info.num),
       databaseSizeBytes: Number(info.size),
-      walLsn: snap.lsn ?? '',
+      walLsn: held.walLsn,
       systemIdentifier,
+      ...(held.instant ? { instant: held.instant } : {}),
     });
   } catch (error) {
+    await held?.release();
     await client.end().catch(() => undefined);
     throw mapPgError(error, conn, 'open a snapshot on');
   }
@@ -110,7 +115,7 @@ export async function openSnapshot(conn: PgConnection, options: { tablePatterns?
 
 type SessionInfo = Omit<SnapshotSession, 'tables' | 'countRows' | 'close'>;
 
-function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[], info: SessionInfo): SnapshotSession {
+function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[], held: HeldSnapshot, exactLimitBytes: number, info: SessionInfo): SnapshotSession {
   let closed = false;
   return {
     ...info,
@@ -122,14 +127,18 @@ function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[],
       const drop = () => {
         closed = true;
         void client.end().catch(() => undefined);
+        void held.release();
       };
       signal?.addEventListener('abort', drop, { once: true });
       const counts: TableCount[] = [];
       try {
-        for (const table of tables.filter((t) => t.kind === 'r')) {
+        const sized = await tableSizes(client, tables.filter((t) => t.kind === 'r')).catch((error: unknown) => {
+          if (signal?.aborted) throw signal.reason;
+          throw mapPgError(error, conn, 'read the table sizes on');
+        });
+        for (const table of sized) {
           try {
-            const result = await client.query<{ rows: string }>(`SELECT count(*)::text AS rows FROM ONLY ${quoteTable(table)}`);
-            counts.push({ schema: table.schema, name: table.name, rows: Number(result.rows[0]?.rows ?? 0) });
+            counts.push(await digestOrEstimate(client, table, exactLimitBytes));
           } catch (error) {
             if (signal?.aborted) throw signal.reason;
             if ((error as { code?: string }).code === '55P03') throw lockWaitExceeded(`counting the rows of ${quoteTable(table)}`, error);
@@ -150,6 +159,7 @@ function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[],
         // A broken connection has no transaction left to end.
       } finally {
         await client.end().catch(() => undefined);
+        await held.release();
       }
     },
   };

@@ -24,6 +24,10 @@ export interface TableRef {
 
 export interface TableCount extends TableRef {
   rows: number;
+  /** True when `rows` is the planner's estimate (a table over the exact-count size), not a count. */
+  estimate?: boolean;
+  /** The content checksum taken in the same scan as the count (table-digest.ts); absent for an estimate. */
+  checksum?: string;
 }
 
 /** A running client tool whose output is being streamed. */

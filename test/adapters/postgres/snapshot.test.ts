@@ -58,6 +58,32 @@ describe('openSnapshot', () => {
     ]);
   });
 
+  it('checksums each table in the count\'s scan: equal contents, equal checksums, whatever the order; above the exact limit an estimate, marked', async () => {
+    const first = await openSnapshot(pg.conn, { tablePatterns: ['customers'] });
+    const [a] = await first.countRows().finally(() => first.close());
+    // The same rows again after a change and its undoing (other row positions): the same checksum.
+    await pg.cluster.psql(`UPDATE public.customers SET name = name || 'x' WHERE id % 2 = 0; UPDATE public.customers SET name = left(name, -1) WHERE id % 2 = 0;`);
+    const second = await openSnapshot(pg.conn, { tablePatterns: ['customers'] });
+    const [b] = await second.countRows().finally(() => second.close());
+    expect(b).toEqual(a);
+    await pg.cluster.psql(`UPDATE public.customers SET name = name || 'x' WHERE id = (SELECT min(id) FROM public.customers);`);
+    const third = await openSnapshot(pg.conn, { tablePatterns: ['customers'] });
+    const [c] = await third.countRows().finally(() => third.close());
+    await pg.cluster.psql(`UPDATE public.customers SET name = left(name, -1) WHERE id = (SELECT min(id) FROM public.customers);`);
+    expect(c?.rows).toBe(a?.rows);
+    expect(c?.checksum).not.toBe(a?.checksum);
+
+    await pg.cluster.psql('ANALYZE public.customers;');
+    const big = await openSnapshot(pg.conn, { tablePatterns: ['customers'], exactLimitBytes: 0 });
+    try {
+      expect(await big.countRows()).toEqual([{ schema: 'public', name: 'customers', rows: a?.rows, estimate: true }]);
+      // wal_level replica here: the snapshot lies between two LSNs, with the transactions it did not see.
+      expect(big.instant).toEqual({ method: 'lsn-bounds', beforeLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), afterLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), xmax: expect.stringMatching(/^\d+$/), xip: [] });
+    } finally {
+      await big.close();
+    }
+  });
+
   it('counts the rows of its snapshot while another session inserts, and pg_dump --snapshot dumps that state', async () => {
     // Prepare
     const before = sampleRowCounts(ROWS);
@@ -73,8 +99,8 @@ describe('openSnapshot', () => {
       const fresh = await readAll(freshTool.stdout);
       // Assess
       expect(counts).toEqual([
-        { schema: 'Sales', name: 'orders', rows: before.orders },
-        { schema: 'public', name: 'customers', rows: before.customers },
+        { schema: 'Sales', name: 'orders', rows: before.orders, checksum: expect.stringMatching(/^v1:-?[0-9a-f]+$/) },
+        { schema: 'public', name: 'customers', rows: before.customers, checksum: expect.stringMatching(/^v1:-?[0-9a-f]+$/) },
       ]);
       expect(await dumpedRowCounts(dump)).toEqual({ '"Sales".orders': before.orders, 'public.customers': before.customers });
       expect(await dumpedRowCounts(fresh)).toEqual({ 'public.customers': before.customers + 25 });
