@@ -136,17 +136,27 @@ describe('sls package: schedules', () => {
 });
 
 describe('sls package: S3 → SNS → functions', () => {
-  it('notifies the ObjectCreated topic of every backup manifest and WAL record, with rules that do not overlap', () => {
+  it('notifies the ObjectCreated topic of every backup manifest and the WAL record topic of every WAL record, with rules that do not overlap', () => {
     const bucket = R.BackupBucket;
     const notification = bucket.Properties.NotificationConfiguration;
     expect(Object.keys(notification)).toEqual(['TopicConfigurations']);
-    const rule = (prefix: string, suffix: string) => ({
+    const rule = (prefix: string, suffix: string, topic = 'ObjectCreatedTopic') => ({
       Event: 's3:ObjectCreated:*',
-      Topic: { Ref: 'ObjectCreatedTopic' },
+      Topic: { Ref: topic },
       Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: prefix }, { Name: 'suffix', Value: suffix }] } },
     });
-    expect(notification.TopicConfigurations).toEqual([rule('logical/', 'manifest.json'), rule('base/', 'manifest.json'), rule('wal/', '.json')]);
+    expect(notification.TopicConfigurations).toEqual([rule('logical/', 'manifest.json'), rule('base/', 'manifest.json'), rule('wal/', '.json', 'WalRecordCreatedTopic')]);
     expect(list(bucket.DependsOn)).toContain('ObjectCreatedTopicPolicy');
+    expect(list(bucket.DependsOn)).toContain('WalRecordCreatedTopicPolicy');
+  });
+
+  it('delivers WAL record events to catalogIndex alone (retention and checksum never receive them)', () => {
+    const subscriptions = ofType('AWS::SNS::Subscription').map(([, s]) => s.Properties).filter((s) => s.TopicArn.Ref === 'WalRecordCreatedTopic');
+    expect(subscriptions.map((s) => s.Endpoint['Fn::GetAtt'][0])).toEqual(['CatalogIndexLambdaFunction']);
+    const [statement, ...others] = R.WalRecordCreatedTopicPolicy.Properties.PolicyDocument.Statement;
+    expect(others).toEqual([]);
+    expect(statement).toMatchObject({ Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: 'WalRecordCreatedTopic' } });
+    expect(statement.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
   });
 
   it('lets only this bucket, in this account, publish to the topic', () => {
