@@ -1,18 +1,22 @@
+import { ERROR_CODES, errorCodeSpec } from './error-codes';
+
 /**
  * Every error Strongbox raises on purpose. Each has a stable `code` (for `--json`
  * output, alerts and tests), a message that says what failed, and a `hint` that
  * says what to do. Adapters turn SDK and driver errors into these; only a handler,
- * a task's entry point or the CLI decides to exit or retry.
+ * a task's entry point or the CLI decides to exit or retry. Every code is registered in
+ * error-codes.ts, with its default hint, CLI exit status, HTTP status and retry rule.
  */
 export class StrongboxError extends Error {
   readonly code: string;
   readonly hint: string;
 
-  constructor(code: string, message: string, hint: string, options?: { cause?: unknown }) {
+  /** `hint` defaults to the registry's hint of `code`: give a more precise one when the raise site knows it. */
+  constructor(code: string, message: string, hint?: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.hint = hint;
+    this.hint = hint ?? errorCodeSpec(code)?.hint ?? ERROR_CODES.UNEXPECTED.hint;
   }
 
   /** The shape printed by `--json` on failure and carried by alerts. */
@@ -234,5 +238,5 @@ export class InterruptedError extends StrongboxError {
 export function asStrongboxError(error: unknown): StrongboxError {
   if (error instanceof StrongboxError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new StrongboxError('UNEXPECTED', message, 'this is a bug or an unexpected environment problem; the logs have details', { cause: error });
+  return new StrongboxError('UNEXPECTED', message, undefined, { cause: error });
 }

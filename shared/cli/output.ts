@@ -1,11 +1,16 @@
-import { asStrongboxError, InputError } from '../errors';
+import { exitCodeOf } from '../error-codes';
+import { asStrongboxError, StrongboxError } from '../errors';
 import { stderrLines } from './stderr-lines';
 
-/** Exit codes of every command (DESIGN.md, CLI conventions). */
-export const EXIT_CODE = { ok: 0, failed: 1, usage: 2 } as const;
+/** Exit codes of every command (DESIGN.md, CLI conventions); a failure's comes from its code's registry entry. */
+export const EXIT_CODE = { ok: 0, failed: exitCodeOf('UNEXPECTED'), usage: exitCodeOf('USAGE_INVALID') } as const;
 
-/** Raised for a usage error (bad flags): exit 2. */
-export class UsageError extends InputError {}
+/** Raised for a usage error (bad flags, a missing --yes without a terminal): code USAGE_INVALID, exit 2. */
+export class UsageError extends StrongboxError {
+  constructor(message: string, hint: string) {
+    super('USAGE_INVALID', message, hint);
+  }
+}
 
 export interface Output {
   json: boolean;
@@ -48,13 +53,14 @@ export function printResult(out: Output, value: unknown, human: string): void {
 
 /**
  * Prints a failure (message and hint on stderr; with --json also `{"error": …}` on
- * stdout) and returns the exit code: 2 for usage errors, 1 otherwise.
+ * stdout) and returns the exit code its code's registry entry gives: 2 for USAGE_INVALID,
+ * 1 otherwise (shared/error-codes.ts).
  */
 export function printFailure(out: Output, error: unknown): number {
   const failure = asStrongboxError(error);
   out.stderr(`strongbox: ${failure.message}\nHINT: ${failure.hint}\n`);
   if (out.json) out.stdout(`${JSON.stringify({ error: failure.toJSON() }, null, 2)}\n`);
-  return failure instanceof UsageError ? EXIT_CODE.usage : EXIT_CODE.failed;
+  return exitCodeOf(failure.code);
 }
 
 /** Bytes for humans: 1.5 MB, 320 kB. */

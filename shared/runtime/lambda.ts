@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { asStrongboxError } from '../errors';
+import { asStrongboxError, StrongboxError } from '../errors';
 import type { Log } from '../ports';
 
 /** One Powertools logger per function container (service name from POWERTOOLS_SERVICE_NAME). */
@@ -32,9 +32,9 @@ export function lambdaHandler<E, R>(name: string, handle: (event: E, context: Co
   }).use(injectLambdaContext(logger, { clearState: true }));
 }
 
-/** A required environment variable of a function. Throws naming it (a deployment bug). */
+/** A required environment variable of a function. Throws CONFIG_INVALID naming it (a deployment bug). */
 export function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set: the deployment is incomplete (serverless.yml sets it)`);
+  if (!value) throw new StrongboxError('CONFIG_INVALID', `environment variable ${name} is not set: the deployment is incomplete (serverless.yml sets it)`, 'deploy again with this version\'s serverless.yml (`npx sls deploy`): it sets every function\'s environment');
   return value;
 }

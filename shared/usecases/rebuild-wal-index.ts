@@ -2,7 +2,7 @@ import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { Storage } from '../adapters/storage/storage';
 import { parseWalRecordKey } from '../domain/wal/keys';
 import { parseWalRecord, type WalRecord } from '../domain/wal/record';
-import { asStrongboxError } from '../errors';
+import { asStrongboxError, StrongboxError } from '../errors';
 import type { Clock, Log } from '../ports';
 import { assertDescribes } from './index-wal';
 
@@ -52,7 +52,7 @@ export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalC
         const record = parseWalRecord((await deps.storage.getBytes(key)).toString('utf8'), key);
         assertDescribes(record, parseWalRecordKey(key)!, key);
         const stored = sizes.get(record.objectKey);
-        if (stored !== record.storedSize) throw new Error(stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
+        if (stored !== record.storedSize) throw new StrongboxError('WAL_OBJECT_INVALID', stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
         records.push(record);
       } catch (error) {
         skip(key, asStrongboxError(error).message);

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { isRetryableCode } from '../error-codes';
 import { StrongboxError } from '../errors';
 import type { Authorizer } from './auth';
 import { createAuthorizer } from './auth';
@@ -49,12 +50,13 @@ export type PushPlan = z.infer<typeof prepareSchema>;
 export type FetchPlan = z.infer<typeof foundSchema>;
 
 const JSON_LIMIT = 1 << 20;
-/** Codes that the same request will meet again: retrying them only delays the failure. */
-const PERMANENT = new Set(['CONFIG_INVALID', 'UNAUTHENTICATED', 'BAD_WAL_NAME', 'INPUT_INVALID', 'WAL_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'WAL_CONFLICT', 'SYSTEM_ID_MISMATCH', 'BODY_TOO_LARGE']);
 
-/** True when trying again later may succeed (network, timeouts, 5xx, damaged transfers). */
+/**
+ * True when trying again later may succeed (network, timeouts, 5xx, damaged transfers): the
+ * code's `retryable` in shared/error-codes.ts; codes the same request will meet again are not.
+ */
 export function isRetryable(error: unknown): boolean {
-  return !(error instanceof StrongboxError) || !PERMANENT.has(error.code);
+  return !(error instanceof StrongboxError) || isRetryableCode(error.code);
 }
 
 /** A client of one database's WAL archive on one endpoint. */
@@ -193,7 +195,7 @@ function statusError(result: HttpResult, what: string, url: URL | undefined): St
   const target = url ? `${what} ${where(url)}` : what;
   const detail = result.body.toString('utf8').replace(/\s+/g, ' ').slice(0, 160);
   return new StrongboxError(
-    result.status >= 500 ? 'ENDPOINT_FAILED' : `HTTP_${result.status}`,
+    result.status >= 500 ? 'ENDPOINT_FAILED' : 'HTTP_REFUSED',
     `${target} answered HTTP ${result.status}${detail ? `: ${detail}` : ''}`,
     result.status === 403 ? 'a presigned URL expired or the storage refused it; retry' : 'see the archive endpoint log',
   );

@@ -365,7 +365,7 @@ describe('through the CLI and the dump task (local mode)', () => {
 
     const refused = await runCli(['backup', '--type', 'base', '--table', 'public.customers', '--json']);
     expect(refused.code).toBe(2);
-    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'INPUT_INVALID', message: expect.stringContaining('--table') });
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'USAGE_INVALID', message: expect.stringContaining('--table') });
     expect((await runCli(['backup', '--type', 'base', '--compression', 'gzip'])).code).toBe(2);
   });
 

@@ -1,6 +1,7 @@
+import { httpStatusOf } from '../../error-codes';
 import { StrongboxError } from '../../errors';
 
-/** Errors of the endpoint's transport, and the protocol's error → HTTP status table (docs/wal.md). */
+/** Errors of the endpoint's transport, and the protocol's error → HTTP status (each code's `http` in shared/error-codes.ts; docs/wal.md). */
 
 /** 401 UNAUTHENTICATED: no credentials, or the wrong ones. */
 export class UnauthenticatedError extends StrongboxError {
@@ -49,43 +50,21 @@ export class DatabaseNotServedError extends StrongboxError {
   }
 }
 
-const STATUS: Record<string, number> = {
-  BAD_WAL_NAME: 400,
-  INPUT_INVALID: 400,
-  UNAUTHENTICATED: 401,
-  HANDOFF_REFUSED: 403,
-  FORBIDDEN: 403,
-  DATABASE_NOT_SERVED: 403,
-  WAL_NOT_FOUND: 404,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  WAL_CONFLICT: 409,
-  SYSTEM_ID_MISMATCH: 409,
-  BODY_TOO_LARGE: 413,
-  CHECKSUM_MISMATCH: 422,
-  WAL_CONTENT_INVALID: 422,
-  WAL_HEADER_INVALID: 422,
-  // The repository or the catalog behind the endpoint failed: a gateway's error, worth a retry.
-  STORAGE_FAILED: 502,
-  ACCESS_DENIED: 502,
-  CATALOG_FAILED: 502,
-};
-
 /** The protocol's error document: `{"error": {"code", "message", "hint"}}`. */
 export interface ErrorBody {
   error: { code: string; message: string; hint: string };
 }
 
 /**
- * The HTTP status and body of an error. Codes outside the protocol's table answer 500
- * INTERNAL; an error that is not a StrongboxError keeps its message out of the answer
- * (the log has it).
+ * The HTTP status and body of an error: its code's registered status. Codes without one
+ * answer 500 INTERNAL; an error that is not a StrongboxError keeps its message out of the
+ * answer (the log has it).
  */
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof StrongboxError) {
-    const status = STATUS[error.code];
+    const status = httpStatusOf(error.code);
     if (status !== undefined) return { status, body: { error: error.toJSON() } };
-    return { status: 500, body: { error: { code: 'INTERNAL', message: error.message, hint: error.hint } } };
+    return { status: 500, body: { error: new StrongboxError('INTERNAL', error.message, error.hint).toJSON() } };
   }
-  return { status: 500, body: { error: { code: 'INTERNAL', message: 'the archive endpoint failed unexpectedly', hint: 'retry; if it persists, the endpoint\'s log has the details' } } };
+  return { status: 500, body: { error: new StrongboxError('INTERNAL', 'the archive endpoint failed unexpectedly').toJSON() } };
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { InputError } from '../../errors';
+import { InputError, StrongboxError } from '../../errors';
 import { STRONGBOX_VERSION } from '../../runtime/version';
 import {
   archiveIdentity,
@@ -118,7 +118,7 @@ async function preparePush(options: ArchiveEndpointOptions, database: string, na
   const plan = await prepareWalPush(options.deps, database, name, declaration);
   if (plan.status === 'exists') return { status: 200, json: plan };
   if (options.mode === 'presign') {
-    if (!plan.upload) throw new Error('presign mode without a presigner');
+    if (!plan.upload) throw new StrongboxError('UNEXPECTED', 'presign mode without a presigner');
     return { status: 200, json: { status: 'upload', method: 'PUT', url: plan.upload.url, headers: plan.upload.headers, complete: true, expiresAt: plan.upload.expiresAt } };
   }
   const headers = { 'content-type': 'application/octet-stream', 'x-strongbox-declaration': Buffer.from(JSON.stringify(plan.declaration)).toString('base64') };
@@ -128,7 +128,7 @@ async function preparePush(options: ArchiveEndpointOptions, database: string, na
 async function prepareFetch(options: ArchiveEndpointOptions, database: string, name: string): Promise<ArchiveResponse> {
   const plan = await prepareWalFetch(options.deps, database, name);
   if (options.mode === 'presign') {
-    if (!plan.download) throw new Error('presign mode without a presigner');
+    if (!plan.download) throw new StrongboxError('UNEXPECTED', 'presign mode without a presigner');
     return { status: 200, json: { status: 'found', record: plan.record, url: plan.download.url, headers: plan.download.headers } };
   }
   return { status: 200, json: { status: 'found', record: plan.record, url: bodyUrl(options, database, name), headers: {} } };
@@ -166,7 +166,7 @@ function declarationHeader(request: ArchiveRequest): unknown {
 }
 
 function bodyUrl(options: ArchiveEndpointOptions, database: string, name: string): string {
-  if (options.baseUrl === undefined) throw new Error('bytes mode without a base URL');
+  if (options.baseUrl === undefined) throw new StrongboxError('UNEXPECTED', 'bytes mode without a base URL');
   return `${options.baseUrl}/v1/wal/${database}/${name}/body`;
 }
 

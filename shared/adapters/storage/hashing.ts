@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { StrongboxError } from '../../errors';
 
 /** What a {@link HashingStream} measured once its input ended. */
 export interface StreamDigest {
@@ -28,11 +29,11 @@ export class HashingStream extends Transform {
   /**
    * The count and hash of everything that passed.
    *
-   * @throws Error when called before the input ended (the hash would be of a prefix).
+   * @throws StrongboxError UNEXPECTED when called before the input ended (the hash would be of a prefix).
    */
   digest(): StreamDigest {
     if (this.#digest === undefined) {
-      if (!this.writableFinished) throw new Error('HashingStream.digest() called before the stream finished');
+      if (!this.writableFinished) throw new StrongboxError('UNEXPECTED', 'HashingStream.digest() called before the stream finished');
       this.#digest = { bytes: this.#bytes, sha256: this.#hash.digest('hex') };
     }
     return this.#digest;
