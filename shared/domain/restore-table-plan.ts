@@ -11,6 +11,7 @@ import { isBackupId } from './keys';
 import { derivedName, MAX_IDENTIFIER_BYTES, timestamp } from './restore-plan';
 import { matchManifestTables } from './restore-table-match';
 import { quoteTable } from './table-pattern';
+import { asOfSteps, type AsOfSource, type AsOfSpace } from './restore-table-asof';
 
 /** How the backup's rows reach the target table. */
 export const RESTORE_TABLE_MODES = ['replace', 'append', 'side-by-side', 'recreate'] as const;
@@ -95,6 +96,10 @@ export interface RestoreTablePlanInput {
   now: Date;
   /** The random part of the scratch database's name: 1 to 16 lower-case letters or digits. */
   nonce: string;
+  /** Set for a restore as of a moment: `backup` is then the base backup, and `manifestTables` the recovered cluster's. */
+  asOf?: { source: AsOfSource; space: AsOfSpace };
+  /** The dry run of a restore as of a moment: the tables are known only once recovered, so none is matched and the steps name the pattern. */
+  matchLater?: boolean;
 }
 
 /** One table of the plan: where its rows come from and where they go. */
@@ -117,6 +122,8 @@ export interface RestoreTablePlan {
   warnings: string[];
   /** The steps in order, as the dry run prints them. */
   steps: string[];
+  /** A restore as of a moment: where the tables come from, and the disk the scratch cluster needs. */
+  asOf?: { source: AsOfSource; space: AsOfSpace };
 }
 
 /**
@@ -135,7 +142,7 @@ export function planRestoreTable(input: RestoreTablePlanInput): RestoreTablePlan
   }
   if (!/^[a-z0-9]{1,16}$/.test(input.nonce)) throw new InputError(`the scratch nonce ${JSON.stringify(input.nonce)} is not 1 to 16 lower-case letters or digits`, 'this is a bug in the caller');
   const stamp = timestamp(input.now);
-  const matched = matchManifestTables(input.manifestTables, input.pattern, { backupId: backup.id, pgDatabase: input.pgDatabase, database: backup.database });
+  const matched = input.matchLater ? [] : matchManifestTables(input.manifestTables, input.pattern, { backupId: backup.id, pgDatabase: input.pgDatabase, database: backup.database });
   const tables = matched.map((t) => ({ ...t, into: mode === 'side-by-side' ? { schema: t.schema, name: derivedName(t.name, RESTORED_INFIX, stamp) } : { schema: t.schema, name: t.name } }));
   const warnings = backup.state === 'VERIFIED' ? [] : [`backup ${backup.id} is ${backup.state}, not VERIFIED: restoring from it only because of --force`];
   if (mode === 'recreate') warnings.push(RECREATE_NO_GRANTS);
@@ -149,6 +156,7 @@ export function planRestoreTable(input: RestoreTablePlanInput): RestoreTablePlan
     scratch: `${SCRATCH_PREFIX}${stamp}_${input.nonce}`,
     warnings,
     steps: [],
+    ...(input.asOf ? { asOf: input.asOf } : {}),
   };
   plan.steps = describeSteps(plan);
   return plan;
@@ -173,14 +181,17 @@ export function displayTable(t: TableRef): string {
 
 function describeSteps(plan: RestoreTablePlan): string[] {
   const { backup, target, scratch } = plan;
-  const list = boundedList(plan.tables.map((t) => `${displayTable(t)} (${t.rows} rows)`));
-  const into = boundedList(plan.tables.map((t) => displayTable(t.into)));
+  const later = plan.tables.length === 0 ? `the tables ${plan.pattern} selects` : undefined;
+  const list = later ?? boundedList(plan.tables.map((t) => `${displayTable(t)} (${t.rows} rows)`));
+  const into = later ? (plan.mode === 'side-by-side' ? `their copies <table>${RESTORED_INFIX}<timestamp>` : later) : boundedList(plan.tables.map((t) => displayTable(t.into)));
   const steps = [
     `drop leftover scratch databases of killed table restores (${SCRATCH_PREFIX}<timestamp>_<random>, older and not in use) on ${target.redacted}`,
-    `download ${backup.key} of backup ${backup.id} (${backup.state}, taken ${backup.startedAt}) once to a private temporary file and check its SHA-256 against the manifest${backup.compression === 'zstd' ? ', then decompress it (zstd -d)' : ''}`,
+    ...(plan.asOf
+      ? asOfSteps(plan.asOf.source, plan.asOf.space)
+      : [`download ${backup.key} of backup ${backup.id} (${backup.state}, taken ${backup.startedAt}) once to a private temporary file and check its SHA-256 against the manifest${backup.compression === 'zstd' ? ', then decompress it (zstd -d)' : ''}`]),
     `check that the archive's table of contents (pg_restore --list) holds ${list}`,
     `create the scratch database "${scratch}" and restore only those tables (definition and rows, with the types and schemas they need; no indexes, constraints or other tables) into it`,
-    `verify their row counts in "${scratch}" against the manifest`,
+    `verify their row counts in "${scratch}" against ${plan.asOf ? 'those counted in the recovered cluster' : 'the manifest'}`,
   ];
   const where = `in database "${target.database}"`;
   if (plan.mode === 'replace') {

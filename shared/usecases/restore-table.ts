@@ -4,24 +4,23 @@ import { performance } from 'node:perf_hooks';
 import type { PgConnection } from '../adapters/postgres/types';
 import { redactConnection } from '../domain/connection';
 import type { Manifest } from '../domain/manifest';
-import { chooseTableBackup, displayTable, planRestoreTable, type RestoreTableMode, type RestoreTablePlan } from '../domain/restore-table-plan';
-import { asStrongboxError, ConflictError, DatabaseConnectionError, StrongboxError } from '../errors';
+import { chooseTableBackup, planRestoreTable, type RestoreTableMode, type RestoreTablePlan } from '../domain/restore-table-plan';
+import { asStrongboxError } from '../errors';
 import { readManifest } from './index-manifest';
-import { phaseTimer, seconds } from './phase-timer';
+import { phaseTimer } from './phase-timer';
 import { downloadDump, makeTempFolder } from './restore/download';
 import type { RestoreDeps } from './restore';
 import { restoreCandidates } from './restore/candidates';
 import { markBackupDamaged, provesDamage } from './backup-damaged';
 import { assertCountsMatch } from './restore/verify';
 import { assertManifestOf, selectFromArchive } from './restore-table/archive';
-import type { CopiedTable, RecreateObject, SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from './restore-table/ports';
-import { plannedObjects, recreateObjects, type PlannedObject } from './restore-table/recreate';
-import { claimScratch, dropLeftoverScratches } from './restore-table/scratch';
+import type { SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from './restore-table/ports';
+import { plannedObjects, type PlannedObject } from './restore-table/recreate';
+import { runTablePlan, type TableArchiveSource } from './restore-table/apply';
+import type { AsOfSource } from '../domain/restore-table-asof';
 
 export type { RestoreTablePlan, RestoreTableMode } from '../domain/restore-table-plan';
-
-/** How long the move waits for the table locks by default. */
-const LOCK_TIMEOUT_MS = 30_000;
+export { runTablePlan, type TableArchiveSource, type TablePlanRun } from './restore-table/apply';
 
 /** A full restore's deps (its download, check and target session), plus the table-level tools. */
 export interface RestoreTableDeps extends Omit<RestoreDeps, 'runAfter'> {
@@ -36,7 +35,7 @@ export interface RestoreTableDeps extends Omit<RestoreDeps, 'runAfter'> {
 }
 
 /** The phases of a table restore, in order; `decompress` only for zstd. */
-export type RestoreTablePhase = 'plan' | 'cleanup' | 'download' | 'decompress' | 'check' | 'scratch' | 'verify' | 'copy';
+export type RestoreTablePhase = 'plan' | 'recover' | 'cleanup' | 'download' | 'decompress' | 'dump' | 'check' | 'scratch' | 'verify' | 'copy';
 
 export interface RestoreTableRequest {
   /** A backup id, or `latest` (the newest VERIFIED full logical backup of `database`). */
@@ -86,6 +85,8 @@ export interface RestoreTableReport {
   recreated?: string[];
   /** With --mode recreate: the objects that could not be, each with PostgreSQL's reason and its SQL. */
   skipped?: SkippedObject[];
+  /** A restore as of a moment: where the tables came from (`backupId` is then the base backup's). */
+  asOf?: AsOfSource & { replaySeconds: number };
 }
 
 type PlanRequest = Omit<RestoreTableRequest, 'signal' | 'onProgress'>;
@@ -172,109 +173,29 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
   const started = performance.now();
   const { steps, timed } = phaseTimer<RestoreTablePhase>(request.onProgress);
   const { plan, manifest } = await timed('plan', () => resolve(deps, request));
-  const at = { backupId: plan.backup.id, database: plan.database, target: plan.target.redacted, mode: plan.mode, tables: plan.tables.map(displayTable) };
-  deps.log.info('table restore planned', { ...at, scratch: plan.scratch, into: plan.tables.map((t) => displayTable(t.into)) });
-  for (const warning of plan.warnings) deps.log.warn(warning, at);
-  request.signal?.throwIfAborted();
-
-  const server = await deps.openServer(request.target);
-  let scratchCreated = false;
-  try {
-    if (!(await server.lock(plan.target.database))) {
-      throw new ConflictError(`another restore into "${plan.target.database}" is running on ${plan.target.redacted}`, 'wait for it to finish; if its process died, its session ends and the lock with it');
-    }
-    const locale = await server.localeOf(plan.target.database);
-    if (!locale) throw new DatabaseConnectionError('DB_NOT_FOUND', `database "${plan.target.database}" does not exist on ${plan.target.redacted}`, 'a table restore fills a table of an existing database: check --target-url, or run a full restore');
-    await claimScratch(server, plan.scratch);
-    const droppedLeftovers = await timed('cleanup', () => dropLeftoverScratches(deps.log, server, plan.scratch, plan.target.redacted));
-    const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
-    try {
+  const source: TableArchiveSource = {
+    fetch: async (folder) => {
       assertManifestOf(manifest, plan);
       const file = await timed('download', () =>
         downloadDump({
           storage: deps.storage,
           tools: deps.restoreTools,
           manifest,
-          folder: folder.path,
+          folder,
           ...(request.signal ? { signal: request.signal } : {}),
           onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'download', bytes, totalBytes }),
           onDecompress: () => request.onProgress?.({ phase: 'decompress' }),
         }),
       );
-      deps.log.info('table restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes });
-      const { selection, objects } = await timed('check', async () => {
-        const chosen = await selectFromArchive(deps.tableTools, file, plan, request.signal);
-        await deps.copier.preflight({ target: request.target, mode: plan.mode, tables: moves(plan) });
-        const recreate = plan.mode === 'recreate' ? await recreateObjects(deps.tableTools, file, chosen.toc, chosen.found, request.signal) : [];
-        return { selection: chosen, objects: recreate };
-      });
-      request.signal?.throwIfAborted();
-      await timed('scratch', async () => {
-        await server.createDatabase(plan.scratch, locale);
-        scratchCreated = true;
-        await deps.tableTools.restoreListed({ ...request.target, database: plan.scratch }, file, selection.list, request.signal);
-      });
-      await timed('verify', async () => {
-        const expected = { ...manifest, tables: plan.tables.map(({ schema, name, rows }) => ({ schema, name, rows })) };
-        assertCountsMatch(expected, await server.countRows(plan.scratch, plan.tables), plan.scratch);
-      });
-      request.signal?.throwIfAborted();
-      const moved = await timed('copy', () => move(deps, request, plan, objects));
-      const copied = moved.tables;
-      const report: RestoreTableReport = {
-        backupId: plan.backup.id,
-        database: plan.database,
-        target: plan.target.redacted,
-        mode: plan.mode,
-        pattern: plan.pattern,
-        tables: copied.map(tableReport),
-        scratch: plan.scratch,
-        seconds: seconds(performance.now() - started),
-        steps,
-        droppedLeftovers,
-        warnings: plan.warnings,
-        ...(moved.recreated ? { recreated: moved.recreated, skipped: moved.skipped } : {}),
-      };
-      for (const skipped of report.skipped ?? []) deps.log.warn('object not recreated', { ...at, object: skipped.object, reason: skipped.reason });
-      for (const t of report.tables) deps.log.info('table restored', { ...at, table: t.table, into: t.into, rowsBefore: t.rowsBefore, rowsAfter: t.rowsAfter, sequences: t.sequences.length });
-      deps.log.info('table restore finished', { ...at, seconds: report.seconds });
-      return report;
-    } finally {
-      await folder.remove();
-    }
-  } catch (error) {
-    const reason: unknown = request.signal?.aborted ? request.signal.reason : undefined;
-    const failure = asStrongboxError(reason instanceof StrongboxError ? reason : error);
-    if (provesDamage(failure)) await markBackupDamaged(deps, plan.backup, failure, 'at table restore');
-    deps.log.error('table restore failed', { ...at, code: failure.code, reason: failure.message });
-    throw new StrongboxError(failure.code, failure.message, `${failure.hint}. ${outcome(plan, scratchCreated)}`, { cause: failure });
-  } finally {
-    if (scratchCreated) {
-      await server.dropDatabase(plan.scratch).catch((dropError: unknown) =>
-        deps.log.error('could not drop the scratch database; the next table restore on this server drops it', { ...at, scratch: plan.scratch, error: String(dropError) }),
-      );
-    }
-    await server.close();
-  }
-}
-
-/** The transaction on the target: the row copy of replace, append and side-by-side, or the recreate. */
-async function move(deps: RestoreTableDeps, request: RestoreTableRequest, plan: RestoreTablePlan, objects: RecreateObject[]): Promise<{ tables: CopiedTable[]; recreated?: string[]; skipped?: SkippedObject[] }> {
-  const common = { target: request.target, scratch: plan.scratch, tables: moves(plan), lockTimeoutMs: deps.lockTimeoutMs ?? LOCK_TIMEOUT_MS, ...(request.signal ? { signal: request.signal } : {}) };
-  if (plan.mode === 'recreate') return deps.copier.recreate({ ...common, objects });
-  return { tables: await deps.copier.copy({ ...common, mode: plan.mode }) };
-}
-
-function moves(plan: RestoreTablePlan) {
-  return plan.tables.map((t) => ({ source: { schema: t.schema, name: t.name }, into: t.into }));
-}
-
-function tableReport(t: CopiedTable): RestoredTableReport {
-  return { table: displayTable(t.source), into: displayTable(t.into), rowsBefore: t.rowsBefore, rowsAfter: t.rowsAfter, rowsRestored: t.rowsRestored, sequences: t.sequences };
-}
-
-function outcome(plan: RestoreTablePlan, scratchCreated: boolean): string {
-  return `The tables of "${plan.target.database}" were left as they were${scratchCreated ? ` (the scratch database "${plan.scratch}" is dropped)` : ''}`;
+      deps.log.info('table restore dump verified', { backupId: plan.backup.id, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes });
+      return file;
+    },
+    verify: (counts, scratch) => assertCountsMatch({ ...manifest, tables: plan.tables.map(({ schema, name, rows }) => ({ schema, name, rows })) }, counts, scratch),
+    onFailure: async (failure) => {
+      if (provesDamage(failure)) await markBackupDamaged(deps, plan.backup, failure, 'at table restore');
+    },
+  };
+  return runTablePlan(deps, request, plan, source, { started, steps, timed });
 }
 
 function randomNonce(): string {

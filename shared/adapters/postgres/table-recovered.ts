@@ -1,0 +1,120 @@
+/**
+ * A cluster recovered to a moment, as the source of a table restore: reachable only over its
+ * Unix socket (its own pg_hba.conf trusts local connections; no TCP), its tables listed and
+ * counted, one database dumped with pg_dump, then stopped and removed. The cluster belongs to
+ * the task: nobody else connects, so its counts and its dump see the same rows.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { DumpError, StrongboxError } from '../../errors';
+import type { RecoveredCluster, ScratchRecoveryTools } from '../../usecases/restore-table/as-of-ports';
+import { connectClient } from './client';
+import { findBinDir, freePort, writeOwned } from './cluster';
+import { prepareEmptyDataDir, socketDirFor, startAndAwaitPromotion, unpackBaseBackup, writeRecoveryConfig } from './recovery';
+import { runAsServerUser, runCommand } from './process';
+import { openRestoreServer } from './restore-server';
+import { matchTables } from './tables';
+import { toolEnv } from './tool-stream';
+import type { PgConnection, TableRef } from './types';
+
+/** What the scratch cluster's pg_hba.conf allows: local (socket) connections only, without password. */
+export const SCRATCH_HBA = '# Written by Strongbox: a scratch cluster recovered for a table restore, reachable on its socket only.\nlocal all all trust\n';
+
+/**
+ * Makes the unpacked, configured data directory reachable by this process alone: pg_hba.conf
+ * trusts the socket (the socket folder is the data directory, mode 0700) and nothing else,
+ * and the server listens on no TCP address.
+ */
+export async function lockDownScratch(dataDir: string): Promise<{ listen_addresses: string }> {
+  await writeOwned(join(dataDir, 'pg_hba.conf'), SCRATCH_HBA);
+  return { listen_addresses: '' };
+}
+
+/**
+ * Opens the promoted scratch cluster: connects over its socket as its bootstrap superuser
+ * (the role with oid 10, found by logging in as `postgres` or `fallbackUser`).
+ *
+ * @throws StrongboxError RECOVERY_FAILED when no login works.
+ */
+export async function openRecoveredCluster(options: { dataDir: string; socketDir: string; port: number; fallbackUser: string }): Promise<RecoveredCluster> {
+  const base = { host: options.socketDir, port: options.port, database: 'template1' };
+  let superuser: string | undefined;
+  let lastError: unknown;
+  for (const user of [...new Set(['postgres', options.fallbackUser])]) {
+    try {
+      const client = await connectClient({ ...base, user });
+      try {
+        superuser = String((await client.query<{ rolname: string }>('SELECT rolname FROM pg_catalog.pg_roles WHERE oid = 10')).rows[0]?.rolname);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      break;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  if (superuser === undefined) {
+    throw new StrongboxError('RECOVERY_FAILED', `cannot log in to the recovered cluster in ${options.dataDir}: ${String(lastError)}`, 'the cluster trusts its socket; check that the base backup holds the role "postgres" or the target\'s user');
+  }
+  const user = superuser;
+  const connection = (database: string): PgConnection => ({ ...base, user, database });
+  return {
+    connection,
+    tables: (database) => listTables(connection(database)),
+    countRows: async (database, tables) => {
+      const server = await openRestoreServer(connection(database));
+      try {
+        return await server.countRows(database, tables);
+      } finally {
+        await server.close();
+      }
+    },
+    dump: (database, file, excludeData, signal) => dumpDatabase(connection(database), file, excludeData, signal),
+  };
+}
+
+/** Stops the scratch cluster in `dataDir` if it runs (immediate shutdown: it is thrown away) and removes the folder. */
+export async function discardScratch(dataDir: string, binDir?: string): Promise<void> {
+  const bin = binDir ?? (await findBinDir());
+  await runAsServerUser(join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-s', 'stop'], { cwd: '/' });
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+/** The user tables of `conn.database` that hold rows (partitioned parents left out, as manifests do). */
+async function listTables(conn: PgConnection): Promise<TableRef[]> {
+  let client: pg.Client | undefined;
+  try {
+    client = await connectClient(conn);
+    const all = await matchTables(client, conn.database, []);
+    return all.filter((t) => t.kind === 'r').map(({ schema, name }): TableRef => ({ schema, name }));
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * `pg_dump -Fc --no-owner --no-acl` of the database into `file` (uncompressed: it stays on the
+ * task's disk for minutes), leaving out the rows of `excludeData`.
+ *
+ * @throws DumpError with pg_dump's last lines.
+ */
+async function dumpDatabase(conn: PgConnection, file: string, excludeData: string[], signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  const args = ['--format=custom', '--compress=0', '--no-owner', '--no-acl', '--no-password', '--file', file, ...excludeData.flatMap((p) => ['--exclude-table-data', p])];
+  const result = await runCommand('pg_dump', args, { env: toolEnv(conn), cwd: '/' });
+  if (result.code !== 0) throw new DumpError(`pg_dump of the recovered database "${conn.database}" failed: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`, 'nothing was changed on the target; read the message, then run the table restore again');
+}
+
+/** The scratch recovery of a table restore as of a moment, on this machine's PostgreSQL binaries. */
+export const pgScratchRecovery: ScratchRecoveryTools = {
+  prepareEmptyDataDir,
+  unpackBaseBackup,
+  writeRecoveryConfig,
+  socketDirFor,
+  startAndAwaitPromotion,
+  lockDown: lockDownScratch,
+  open: openRecoveredCluster,
+  discard: (dataDir) => discardScratch(dataDir),
+  freePort,
+};

@@ -1,0 +1,34 @@
+/**
+ * What a table restore as of a moment needs from the scratch cluster it recovers in the task
+ * (implementation: shared/adapters/postgres/table-recovered.ts; tests may wrap it).
+ */
+import type { PgConnection, TableRef } from '../../adapters/postgres/types';
+import type { RecoveryServer } from '../pitr';
+import type { RestoredCount } from '../restore/ports';
+
+/** The promoted scratch cluster, reachable by this process only. */
+export interface RecoveredCluster {
+  /** How to reach `database` in it (its socket, its superuser). */
+  connection(database: string): PgConnection;
+  /** The user tables of `database` that hold rows, in schema/name order. */
+  tables(database: string): Promise<TableRef[]>;
+  /** Exact row counts of `tables` in `database`. */
+  countRows(database: string, tables: TableRef[]): Promise<RestoredCount[]>;
+  /** `pg_dump -Fc` of `database` into `file`, without the rows of the `excludeData` patterns. @throws DumpError */
+  dump(database: string, file: string, excludeData: string[], signal?: AbortSignal): Promise<void>;
+}
+
+/** The server side of the scratch recovery. */
+export interface ScratchRecoveryTools extends RecoveryServer {
+  /**
+   * Called on the unpacked, configured data directory before it starts: makes it reachable by
+   * this process alone and returns settings to append (they override the recovery's).
+   */
+  lockDown(dataDir: string): Promise<Record<string, string>>;
+  /** Opens the promoted cluster. @throws RECOVERY_FAILED when it cannot be logged in to. */
+  open(options: { dataDir: string; socketDir: string; port: number; fallbackUser: string }): Promise<RecoveredCluster>;
+  /** Stops the scratch cluster in `dataDir` if it runs (immediately) and removes the folder. Never throws for a cluster that is not running. */
+  discard(dataDir: string): Promise<void>;
+  /** A free port number (the socket's name; the scratch cluster listens on no TCP address). */
+  freePort(): Promise<number>;
+}
