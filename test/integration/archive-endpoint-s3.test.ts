@@ -66,7 +66,8 @@ describe('archive endpoint (presign mode, S3-compatible repository)', () => {
     const prepareAgain = await api('POST', `/v1/wal/app/${name}`, file.declaration);
     // Assess
     expect(prepare.json.url).toMatch(new RegExp(`^${s3.endpoint}/${s3.bucket}/${PREFIX}/wal/app/0000000100000000/${name}\\.gz\\?.*X-Amz-Signature=`));
-    expect(prepare.json.headers).toEqual({ 'content-length': String(file.stored.length), 'x-amz-checksum-sha256': Buffer.from(file.declaration.storedSha256, 'hex').toString('base64') });
+    expect(prepare.json.headers).toEqual({ 'content-length': String(file.stored.length), 'x-amz-checksum-sha256': Buffer.from(file.declaration.storedSha256, 'hex').toString('base64'), 'if-none-match': '*' });
+    expect(new URL(prepare.json.url).searchParams.get('X-Amz-SignedHeaders')?.split(';')).toContain('if-none-match');
     expect(status).toBe(200);
     expect(complete.status).toBe(201);
     expect(complete.json).toMatchObject({ status: 'stored', record: { name, objectKey: walObjectKey('app', name, 'gzip'), storedSha256: file.declaration.storedSha256 } });

@@ -395,16 +395,15 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
     expect(await archived('race')).toEqual(['wal/race/0000000100000000/00000001000000000000000B', 'wal/race/0000000100000000/00000001000000000000000B.json']);
   });
 
-  it('detects losing the race to create the archive identity (storage has no conditional put): 409, nothing recorded', async () => {
+  it('detects losing the race to create the archive identity (storage refuses the second create-only write): 409, nothing recorded', async () => {
     // (The identity is created only once the bytes are verified: the PUT, not the prepare, finds the race.)
-    // Prepare: another cluster's identity lands between our write and our re-read.
+    // Prepare: another cluster's identity lands between our read and our create-only write.
     const racing = withPutStream(storage, storage, async (key, body, options) => {
-      const result = await storage.putBytes(key, body, options);
       if (key === 'wal/lost/archive.json') {
         const theirs = JSON.parse(Buffer.from(body as Uint8Array | string).toString());
-        await storage.putBytes(key, JSON.stringify({ ...theirs, systemId: OTHER_SYSTEM_ID }));
+        await storage.putBytes(key, JSON.stringify({ ...theirs, systemId: OTHER_SYSTEM_ID }), { createOnly: true });
       }
-      return result;
+      return storage.putBytes(key, body, options);
     });
     const raced = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: racing, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
     try {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 
 /**
  * What s3rver 3.7.1 does not do and AWS does (docs/FIELD-NOTES: it ignores If-None-Match):
@@ -8,6 +9,10 @@ import { randomBytes } from 'node:crypto';
  *   one key are decided one after the other (a per-key queue held until s3rver answered),
  *   so exactly one of writers racing on a new key wins, as on S3. Any other value of the
  *   header is 501 NotImplemented (S3 takes only `*`).
+ * - Atomic writes. s3rver writes an object in place, and answers a PUT before its file is
+ *   flushed, so a reader could see half an object (S3 never shows one). Writes of one key
+ *   take turns, a GET or HEAD of a key waits for the write in flight, and a PUT is answered
+ *   only once the file holds its Content-Length.
  * - Presigned requests: every header named in `X-Amz-SignedHeaders` must be sent, or the
  *   request is 403 SignatureDoesNotMatch (s3rver does not check SigV4 at all). A client
  *   that drops a signed `If-None-Match` is refused here as S3 would refuse it.
@@ -27,6 +32,7 @@ export interface ConditionalContext {
 /** What the middleware asks s3rver's store. */
 export interface ObjectStore {
   existsObject(bucket: string, key: string): Promise<boolean>;
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
 }
 
 /** Counts of what the middleware decided, for tests that want to see it happen. */
@@ -46,26 +52,41 @@ export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = 
     const condition = header(ctx, 'if-none-match');
     const [bucket = '', ...rest] = ctx.path.split('/').slice(1).map((part) => decodeURIComponent(part));
     const key = rest.join('/');
-    if (condition === undefined || key === '' || !isObjectCreation(ctx)) return next();
-    if (condition !== '*') return answer(ctx, 501, 'NotImplemented', 'If-None-Match accepts only *');
     const slot = `${bucket}/${key}`;
+    if (key === '') return next();
+    if (!isObjectCreation(ctx)) {
+      if (ctx.method === 'GET' || ctx.method === 'HEAD') await tails.get(slot);
+      return next();
+    }
+    if (condition !== undefined && condition !== '*') return answer(ctx, 501, 'NotImplemented', 'If-None-Match accepts only *');
     const previous = tails.get(slot) ?? Promise.resolve();
     let release!: () => void;
     const mine = previous.then(() => new Promise<void>((resolve) => (release = resolve)));
     tails.set(slot, mine);
     await previous;
     try {
-      if (await store.existsObject(bucket, key)) {
+      if (condition !== undefined && (await store.existsObject(bucket, key))) {
         stats.refused += 1;
         return answer(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-None-Match');
       }
       await next();
-      if (ctx.status >= 200 && ctx.status < 300) stats.created += 1;
+      const length = Number(header(ctx, 'content-length'));
+      if (ctx.method === 'PUT' && ctx.status === 200 && Number.isSafeInteger(length)) await flushed(store.getResourcePath(bucket, key, 'object'), length);
+      if (condition !== undefined && ctx.status >= 200 && ctx.status < 300) stats.created += 1;
     } finally {
       release();
       if (tails.get(slot) === mine) tails.delete(slot);
     }
   };
+}
+
+/** Waits (a few seconds at most) until s3rver's object file holds the PUT's bytes. */
+async function flushed(path: string, length: number): Promise<void> {
+  for (let tries = 0; tries < 5000; tries += 1) {
+    const size = await stat(path).then((info) => info.size, () => -1);
+    if (size === length) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /** PutObject (not a part, not a copy) or CompleteMultipartUpload: the requests that make an object visible. */

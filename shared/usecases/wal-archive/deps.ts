@@ -21,4 +21,10 @@ export interface WalArchiveDeps {
    * the catalog; in AWS the record's S3 event, delivered durably, indexes it.
    */
   ensureIndexed?: (recordKey: string) => Promise<void>;
+  /**
+   * How long an object with other bytes than a push's may sit at the file's key without a
+   * record before that push counts it as an abandoned upload and removes it; default
+   * 20 minutes (a presigned URL lives 15). Younger: the push answers WAL_PUSH_BUSY.
+   */
+  unrecordedGraceMs?: number;
 }

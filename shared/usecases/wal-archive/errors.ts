@@ -62,3 +62,18 @@ export class UploadInterruptedError extends StrongboxError {
     super('INPUT_INVALID', `the upload of ${name} ended before its bytes did; nothing was kept`, 'push the file again', options);
   }
 }
+
+/**
+ * 409 WAL_PUSH_BUSY (retryable): the file's object key holds other bytes than this push's
+ * and no record says what is archived yet: another push of the same name is between its
+ * upload and its record. Nothing was written.
+ */
+export class WalPushBusyError extends StrongboxError {
+  constructor(database: string, name: string, key: string, graceSeconds: number) {
+    super(
+      'WAL_PUSH_BUSY',
+      `${key} holds other bytes than this push of ${name} (database "${database}") and no record yet: another push of the same name is in flight; nothing was written`,
+      `the archiver retries by itself: once the other push records its file, this push is answered (same bytes: archived; other bytes: WAL_CONFLICT); an upload left unrecorded for ${graceSeconds} s counts as abandoned and is removed by the next push`,
+    );
+  }
+}

@@ -1,7 +1,7 @@
 import type { Storage } from '../../adapters/storage/storage';
 import { archiveIdentityKey } from '../../domain/wal/keys';
 import { archiveIdentitySchema, type ArchiveIdentity } from '../../domain/wal/record';
-import { ManifestError, ObjectNotFoundError, StorageError } from '../../errors';
+import { ManifestError, ObjectExistsError, ObjectNotFoundError, StorageError } from '../../errors';
 import type { WalDeclaration } from './declaration';
 import type { WalArchiveDeps } from './deps';
 import { SystemIdMismatchError, WalNotFoundError } from './errors';
@@ -11,12 +11,9 @@ import { withKeyLock } from './lock';
  * The archive identity (`wal/<database>/archive.json`): the cluster whose segments the
  * archive accepts, fixed by the first segment archived.
  *
- * Storage has no conditional put, so creating it is read, write, re-read. Two clusters
- * racing on the very first segment of an empty archive may both write it; the re-read
- * makes the one whose write was replaced fail at once, and every later push (and the
- * record write of this one, see push.ts) compares again, so at worst the first segment
- * of the losing cluster is recorded, carrying its own systemId for anyone to see, and
- * its next segment is refused with SYSTEM_ID_MISMATCH.
+ * It is written create-only (storage.ts): of two clusters racing on the very first segment
+ * of an empty archive, exactly one writes it; the other's write is refused by storage, it
+ * reads the winner's and fails with SYSTEM_ID_MISMATCH. Nothing ever replaces it.
  */
 
 /** Reads the identity, or undefined before the first segment. Throws ManifestError when it is unreadable, StorageError. */
@@ -87,7 +84,7 @@ export async function ensureIdentity(deps: WalArchiveDeps, database: string, dec
     assertSameCluster(existing, database, declaration);
     return existing;
   }
-  return withKeyLock(`identity:${database}`, async () => {
+  return withKeyLock(deps, `identity:${database}`, async () => {
     const current = await readIdentity(deps.storage, database);
     if (current) {
       assertSameCluster(current, database, declaration);
@@ -101,11 +98,17 @@ export async function ensureIdentity(deps: WalArchiveDeps, database: string, dec
       ...(declaration.pgVersion !== undefined ? { pgVersion: declaration.pgVersion } : {}),
       createdAt: deps.clock().toISOString(),
     };
-    await deps.storage.putBytes(archiveIdentityKey(database), `${JSON.stringify(created, null, 2)}\n`, { contentType: 'application/json' });
-    const reread = await readIdentity(deps.storage, database);
-    if (!reread) throw new StorageError(`${archiveIdentityKey(database)} is missing right after it was written`, 'check that nothing else deletes under wal/ in the repository, then push again');
-    assertSameCluster(reread, database, declaration); // another writer replaced ours: we lost the race
+    try {
+      await deps.storage.putBytes(archiveIdentityKey(database), `${JSON.stringify(created, null, 2)}\n`, { contentType: 'application/json', createOnly: true });
+    } catch (error) {
+      if (!(error instanceof ObjectExistsError)) throw error;
+      // Another writer created it first: its cluster is the archive's.
+      const winner = await readIdentity(deps.storage, database);
+      if (!winner) throw new StorageError(`${archiveIdentityKey(database)} was there a moment ago and is gone`, 'check that nothing else deletes under wal/ in the repository, then push again');
+      assertSameCluster(winner, database, declaration);
+      return winner;
+    }
     deps.log.info('WAL archive identity created', { database, systemId: created.systemId, segmentSize: created.segmentSize });
-    return reread;
+    return created;
   });
 }

@@ -1,14 +1,17 @@
 /**
- * One-at-a-time sections per key, inside this process. Storage has no conditional put, so
- * two pushes of the same WAL file in one endpoint process (PostgreSQL's archiver and the
- * asynchronous uploader both pushing it) take turns: the second then finds the record and
- * never writes over the object the first one verified. Across processes (several Lambda
- * instances) the protocol's re-checks are what remains; see push.ts.
+ * One-at-a-time sections per key, within one endpoint instance (its deps). Not what keeps
+ * archived history from being overwritten: storage does that (create-only writes of the
+ * object, the record and the identity; see push.ts and occupied.ts), across processes and
+ * hosts. This only saves work when two pushes of one file reach the same instance at once
+ * (PostgreSQL's archiver and the asynchronous uploader): the second waits and then finds
+ * the record, instead of having its write refused and reading the first one's 16 MB back.
  */
-const tails = new Map<string, Promise<void>>();
+const scopes = new WeakMap<object, Map<string, Promise<void>>>();
 
-/** Runs `section` once every earlier section of the same `key` has settled; rethrows what it throws. */
-export async function withKeyLock<T>(key: string, section: () => Promise<T>): Promise<T> {
+/** Runs `section` once every earlier section of the same `key` in `scope` has settled; rethrows what it throws. */
+export async function withKeyLock<T>(scope: object, key: string, section: () => Promise<T>): Promise<T> {
+  let tails = scopes.get(scope);
+  if (!tails) scopes.set(scope, (tails = new Map()));
   const previous = tails.get(key) ?? Promise.resolve();
   let release!: () => void;
   const mine = new Promise<void>((resolve) => (release = resolve));

@@ -3,13 +3,15 @@ import type { PresignedRequest } from '../../adapters/storage/presign';
 import { BufferPool } from '../../runtime/buffer-pool';
 import { walRecordKey } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
-import { ObjectNotFoundError } from '../../errors';
+import { ObjectExistsError, ObjectNotFoundError } from '../../errors';
 import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from './declaration';
 import type { WalArchiveDeps } from './deps';
-import { BodyTooLargeError, UploadInterruptedError, WalChecksumMismatchError } from './errors';
-import { checkIdentity, ensureIdentity } from './identity';
+import { BodyTooLargeError, UploadInterruptedError, WalChecksumMismatchError, WalPushBusyError } from './errors';
+import { finishPush } from './finish';
+import { checkIdentity } from './identity';
 import { withKeyLock } from './lock';
-import { answerArchived, buildRecord, readRecord, walTarget, type WalTarget } from './records';
+import { settleOccupied, UNRECORDED_GRACE_MS } from './occupied';
+import { answerArchived, readRecord, walTarget, type WalTarget } from './records';
 import { isContentRefusal, verifyWalContent } from './verify';
 
 /**
@@ -18,9 +20,15 @@ import { isContentRefusal, verifyWalContent } from './verify';
  * record is written, and the record is written only after the bytes were verified
  * (verify.ts: hashed, decoded to exactly the declared size, a segment's header matching
  * its name and cluster) and the archive identity checked or, by the first verified
- * segment, created. Within one process, pushes of the same file take turns (lock.ts); across
- * processes, the record is read again after the bytes are stored, so a push that lost a
- * race answers `exists` or `conflict` like a late one.
+ * segment, created.
+ *
+ * Nothing archived is ever overwritten, whatever runs at once (one endpoint or several
+ * instances): storage enforces it. The object, the record and the identity are written
+ * create-only (storage.ts: S3 `If-None-Match: *`, the folder's exclusive link; a presigned
+ * PUT carries the header signed). A push whose write is refused decides what the key holds
+ * (occupied.ts, finish.ts) and answers as a late push would: same bytes → `exists`, other
+ * bytes → WAL_CONFLICT with its alert. Within one instance, pushes of the same file also take
+ * turns (lock.ts), which only saves work.
  */
 
 /** What `prepareWalPush` decided: already archived, or where to send the bytes. */
@@ -43,10 +51,15 @@ export interface PushOutcome {
  */
 export async function prepareWalPush(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<PushPlan> {
   const target = await openTarget(deps, database, name, declaration);
-  const record = await readRecord(deps.storage, target.recordKey);
+  // The object too (in parallel): an upload whose push died before its record would refuse every later create-only PUT.
+  const [record, object] = await Promise.all([readRecord(deps.storage, target.recordKey), deps.storage.head(target.objectKey)]);
   if (record) return answerArchived(deps, target, record);
+  if (object) {
+    const settled = await settleOccupied(deps, target, object);
+    if (settled !== 'free') return { status: 'exists', record: settled.record };
+  }
   const { storedSize, storedSha256 } = target.declaration;
-  const upload = deps.presigner ? await deps.presigner.presignPut(target.objectKey, { contentLength: storedSize, sha256: storedSha256 }) : undefined;
+  const upload = deps.presigner ? await deps.presigner.presignPut(target.objectKey, { contentLength: storedSize, sha256: storedSha256, createOnly: true }) : undefined;
   deps.log.info('WAL push prepared', { database, segment: name, storedSize, presigned: upload !== undefined });
   return { status: 'upload', objectKey: target.objectKey, declaration: target.declaration, ...(upload ? { upload } : {}) };
 }
@@ -80,7 +93,7 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
   assertWalTarget(database, name);
   const declared = parseWalDeclaration(name, declaration);
   if (declared.storedSize > maxBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declared.storedSize} bytes)`, maxBytes);
-  return withKeyLock(walRecordKey(database, name), async () => {
+  return withKeyLock(deps, walRecordKey(database, name), async () => {
     const target = await openTarget(deps, database, name, declared);
     const record = await readRecord(deps.storage, target.recordKey);
     if (record) return answerArchived(deps, target, record);
@@ -90,7 +103,8 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
       if (bytes !== declared.storedSize) throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${bytes} bytes`);
       // Verified before anything is written: a refused push leaves nothing in storage.
       await verifyWalContent(target, Readable.from([received]));
-      const written = await deps.storage.putBytes(target.objectKey, received, { contentType: 'application/octet-stream' });
+      const written = await writeCreateOnly(deps, target, received);
+      if (written.status !== 'written') return written.outcome;
       if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {
         await deps.storage.delete([target.objectKey]);
         throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), describe(written.bytes, written.sha256));
@@ -107,7 +121,9 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
 
 /**
  * Presign mode: re-reads the uploaded object (streamed, never held whole), verifies it
- * as `storeWalBody` does (verify.ts), then records the file.
+ * as `storeWalBody` does (verify.ts), then records the file. The host calls it only after
+ * its own presigned PUT succeeded; that PUT was create-only, so the object at the key is
+ * the caller's upload, and is removed when it is not the declared file (and not recorded).
  *
  * @throws the refusals of verify.ts (the object is removed, nothing recorded),
  *   WalChecksumMismatchError (the object is removed; also when nothing was
@@ -116,7 +132,7 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
 export async function completeWalPush(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<PushOutcome> {
   assertWalTarget(database, name);
   const declared = parseWalDeclaration(name, declaration);
-  return withKeyLock(walRecordKey(database, name), async () => {
+  return withKeyLock(deps, walRecordKey(database, name), async () => {
     const target = await openTarget(deps, database, name, declared);
     const info = await deps.storage.head(target.objectKey);
     let refusal: unknown;
@@ -155,27 +171,23 @@ async function openTarget(deps: WalArchiveDeps, database: string, name: string, 
   return early ?? walTarget(database, name, declared, identity?.segmentSize);
 }
 
-/** Verified bytes are in storage: re-check for a record and the identity, then write the record. */
-async function finishPush(deps: WalArchiveDeps, target: WalTarget): Promise<PushOutcome> {
-  const record = await readRecord(deps.storage, target.recordKey);
-  if (record) {
-    // Archived meanwhile in another compression: our object is an unrecorded duplicate.
-    if (record.objectKey !== target.objectKey) await deps.storage.delete([target.objectKey]);
-    return answerArchived(deps, target, record);
-  }
-  if (target.declaration.systemId !== undefined) {
+/**
+ * Writes verified bytes create-only. When the key is taken, settleOccupied decides: an
+ * outcome (archived, or our file already there), or the key was freed and the write is
+ * tried once more; taken again, another push is writing this name right now.
+ */
+async function writeCreateOnly(deps: WalArchiveDeps, target: WalTarget, bytes: Buffer): Promise<({ status: 'written' } & { bytes: number; sha256: string }) | { status: 'settled'; outcome: PushOutcome }> {
+  for (let attempt = 1; ; attempt += 1) {
     try {
-      // The bytes are verified: the first segment of an archive may now found its identity.
-      await ensureIdentity(deps, target.database, target.declaration);
+      const written = await deps.storage.putBytes(target.objectKey, bytes, { contentType: 'application/octet-stream', createOnly: true });
+      return { status: 'written', bytes: written.bytes, sha256: written.sha256 };
     } catch (error) {
-      await deps.storage.delete([target.objectKey]);
-      throw error;
+      if (!(error instanceof ObjectExistsError)) throw error;
     }
+    const settled = await settleOccupied(deps, target);
+    if (settled !== 'free') return { status: 'settled', outcome: settled };
+    if (attempt === 2) throw new WalPushBusyError(target.database, target.name, target.objectKey, Math.round((deps.unrecordedGraceMs ?? UNRECORDED_GRACE_MS) / 1000));
   }
-  const fresh = buildRecord(target, deps.clock());
-  await deps.storage.putBytes(target.recordKey, `${JSON.stringify(fresh, null, 2)}\n`, { contentType: 'application/json' });
-  deps.log.info('WAL file archived', { database: target.database, segment: target.name, kind: fresh.kind, storedSize: fresh.storedSize, objectKey: fresh.objectKey });
-  return { status: 'stored', record: fresh };
 }
 
 /**

@@ -22,8 +22,14 @@ import type { WalTarget } from './records';
  *   WAL_HEADER_INVALID (the header is not this segment's), and what `stored` throws.
  */
 export async function verifyWalContent(target: WalTarget, stored: Readable): Promise<WalContent> {
+  const content = await inspectWalContent(stored, target.declaration.compression, target.declaration.size);
+  checkWalContent(target, content);
+  return content;
+}
+
+/** The checks of `verifyWalContent` on content already read (inspectWalContent). Throws as it does. */
+export function checkWalContent(target: WalTarget, content: WalContent): void {
   const declared = target.declaration;
-  const content = await inspectWalContent(stored, declared.compression, declared.size);
   if (content.storedBytes !== declared.storedSize || content.storedSha256 !== declared.storedSha256) {
     throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), describe(content.storedBytes, content.storedSha256));
   }
@@ -43,7 +49,6 @@ export async function verifyWalContent(target: WalTarget, stored: Readable): Pro
       ...(declared.pgVersion !== undefined ? { pgVersion: declared.pgVersion } : {}),
     });
   }
-  return content;
 }
 
 /** True for the refusals of `verifyWalContent` (the content is wrong), false for a failure to read it. */
