@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { isRetryableCode } from '../error-codes';
+import { isErrorCode, isRetryableCode } from '../error-codes';
 import { StrongboxError } from '../errors';
 import type { Authorizer } from './auth';
 import { createAuthorizer } from './auth';
@@ -181,7 +181,10 @@ function parseJson<T>(result: HttpResult, schema: z.ZodMiniType<T>, what: string
   }
   const error = (json as { error?: { code?: unknown; message?: unknown; hint?: unknown } } | undefined)?.error;
   if (result.status >= 400 && error && typeof error.code === 'string') {
-    throw new StrongboxError(error.code, `archive endpoint: ${String(error.message ?? error.code)}`, String(error.hint ?? 'see the archive endpoint log'));
+    // A code this host does not know (a newer endpoint's) is reported as the endpoint's failure, named in the message.
+    const code = isErrorCode(error.code) ? error.code : 'ENDPOINT_FAILED';
+    const unknown = code === error.code ? '' : `[${error.code.slice(0, 64)}] `;
+    throw new StrongboxError(code, `archive endpoint: ${unknown}${String(error.message ?? error.code)}`, String(error.hint ?? 'see the archive endpoint log'));
   }
   if (result.status < 200 || result.status > 299) throw statusError(result, what, undefined);
   const parsed = schema.safeParse(json);

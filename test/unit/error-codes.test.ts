@@ -1,10 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errorResponse } from '../../shared/adapters/archive-endpoint/errors';
 import { printFailure, UsageError, type Output } from '../../shared/cli/output';
 import { ERROR_CODES, exitCodeOf, httpStatusOf, isErrorCode, isRetryableCode } from '../../shared/error-codes';
 import { asStrongboxError, InputError, StrongboxError } from '../../shared/errors';
-import { isRetryable } from '../../shared/wal-host/client';
+import { ArchiveClient, isRetryable } from '../../shared/wal-host/client';
 import { generate } from '../../scripts/gen-error-docs';
 import { scanErrorCodes } from './error-code-scan';
 
@@ -83,13 +85,14 @@ describe('decisions read from the registry', () => {
     ['FORBIDDEN', false], ['DATABASE_NOT_SERVED', false],
     // …while the network, 5xx, damaged transfers and an unknown newer code are.
     ['ENDPOINT_UNREACHABLE', true], ['ENDPOINT_TIMEOUT', true], ['ENDPOINT_FAILED', true], ['HTTP_REFUSED', true], ['INTERNAL', true],
-    ['STORAGE_FAILED', true], ['ACCESS_DENIED', true], ['CHECKSUM_MISMATCH', true], ['WAL_CODEC_FAILED', true], ['A_NEWER_CODE', true],
+    ['STORAGE_FAILED', true], ['ACCESS_DENIED', true], ['CHECKSUM_MISMATCH', true], ['WAL_CODEC_FAILED', true],
   ] as const)('wal-fetch retries %s: %s', (code, retried) => {
     expect(isRetryable(new StrongboxError(code, 'm', 'h'))).toBe(retried);
   });
 
-  it('a failure that is not a StrongboxError is retried by wal-fetch', () => {
+  it('a failure that is not a StrongboxError, or a code only a newer endpoint knows, is retried by wal-fetch', () => {
     expect(isRetryable(new Error('socket hang up'))).toBe(true);
+    expect(isRetryableCode('A_NEWER_CODE')).toBe(true);
   });
 
   it.each([
@@ -102,6 +105,22 @@ describe('decisions read from the registry', () => {
     const out: Output = { json: true, interactive: false, stdout: (text) => written.push(text), stderr: () => undefined };
     expect(printFailure(out, error)).toBe(exit);
     expect(JSON.parse(written.join('')).error.code).toBe(code);
+  });
+
+  it.each([
+    ['a code it knows keeps it', 'WAL_CONFLICT', { code: 'WAL_CONFLICT', message: 'archive endpoint: other bytes' }],
+    ['a code only a newer endpoint knows becomes ENDPOINT_FAILED, named in the message', 'A_NEWER_CODE', { code: 'ENDPOINT_FAILED', message: 'archive endpoint: [A_NEWER_CODE] other bytes' }],
+  ])('the WAL host reading an endpoint\'s error document: %s', async (_name, code, expected) => {
+    // Prepare: an endpoint on loopback that answers every request with this error document.
+    const server = createServer((_request, response) => response.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code, message: 'other bytes', hint: 'h' } })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new ArchiveClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, database: 'app', timeoutMs: 10_000, auth: { type: 'token', tokenFile: '/nonexistent' } }, async () => ({}));
+      // Act, Assess
+      await expect(client.prepareFetch('000000010000000000000001')).rejects.toMatchObject({ ...expected, hint: 'h' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('an error raised without a hint gets its code\'s default hint', () => {

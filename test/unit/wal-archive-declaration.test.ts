@@ -150,7 +150,7 @@ describe('errorResponse', () => {
     ['CHECKSUM_MISMATCH', 422],
     ['STORAGE_FAILED', 502],
     ['CATALOG_FAILED', 502],
-  ])('%s → %i with the error document', (code, status) => {
+  ] as const)('%s → %i with the error document', (code, status) => {
     expect(errorResponse(new StrongboxError(code, 'what failed', 'what to do'))).toEqual({ status, body: { error: { code, message: 'what failed', hint: 'what to do' } } });
   });
 

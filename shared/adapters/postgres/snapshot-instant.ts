@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { SnapshotInstant } from '../../domain/manifest';
+import { StrongboxError } from '../../errors';
 import { clientConfig } from './client';
 import type { PgConnection } from './types';
 
@@ -72,7 +73,7 @@ async function viaLogicalSlot(client: pg.Client, conn: PgConnection): Promise<He
     // The temporary slot lives as long as this connection: it is never left behind.
     const created = await replication.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${name} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')`);
     const slot = created.rows[0];
-    if (!slot?.snapshot_name || !slot.consistent_point) throw new Error('the slot exported no snapshot');
+    if (!slot?.snapshot_name || !slot.consistent_point) throw new StrongboxError('DUMP_FAILED', 'the temporary replication slot exported no snapshot', 'PostgreSQL answered CREATE_REPLICATION_SLOT without one: check its log; the backup can run again');
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     await client.query(`SET TRANSACTION SNAPSHOT '${slot.snapshot_name.replace(/'/g, "''")}'`);
     return { snapshotId: slot.snapshot_name, walLsn: slot.consistent_point, instant: { method: 'logical-slot', lsn: slot.consistent_point }, release };
@@ -94,7 +95,7 @@ async function viaBounds(client: pg.Client): Promise<HeldSnapshot> {
   );
   const after = await client.query<{ lsn: string | null }>(`SELECT ${LSN_NOW} AS lsn`);
   const row = exported.rows[0];
-  if (!row) throw new Error('PostgreSQL returned no snapshot');
+  if (!row) throw new StrongboxError('DUMP_FAILED', 'PostgreSQL exported no snapshot (pg_export_snapshot returned no row)', 'check the server\'s log; the backup can run again');
   const [, xmax = '0', xip = ''] = row.snap.split(':');
   const beforeLsn = before.rows[0]?.lsn;
   const afterLsn = after.rows[0]?.lsn;

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../error-codes';
 import { StrongboxError } from '../../errors';
 import { describeGapRanges, timelineForSegment } from './continuity';
 import { isOnPath, type TimelineSegment } from './history';
@@ -58,7 +59,7 @@ export interface PitrPlan {
   warnings: string[];
 }
 
-function pitrError(code: string, message: string, hint: string): StrongboxError {
+function pitrError(code: ErrorCode, message: string, hint: string): StrongboxError {
   return new StrongboxError(code, message, hint);
 }
 
