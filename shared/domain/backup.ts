@@ -57,6 +57,28 @@ export interface ValidationResult {
   reason?: string;
 }
 
+/**
+ * A physical drill (`validate --pitr`) of a logical backup's instant: a scratch cluster recovered
+ * from a base backup and the archive's WAL to the instant of the backup's snapshot, compared
+ * with its manifest, then checked by pg_amcheck. Kept on the logical backup it drilled.
+ */
+export interface PitrDrillResult {
+  at: string;
+  ok: boolean;
+  /** The recovery time: the base backup's fetch and unpack, and the WAL's replay to the instant. */
+  rtoSeconds: number;
+  /** WAL replayed per second, in MB (10^6 bytes). */
+  replayMBps?: number;
+  /** The archive's lag when the drill planned (what a recovery at that moment would lose). */
+  rpoSeconds?: number;
+  /** The base backup it recovered from. */
+  baseBackupId?: string;
+  /** Tables compared exactly, and left out (each reason in the drill's report). */
+  compared?: number;
+  notCompared?: number;
+  reason?: string;
+}
+
 /** One backup as the catalog records it. Times are ISO-8601 UTC strings. */
 export interface BackupEntry {
   id: string;
@@ -87,6 +109,8 @@ export interface BackupEntry {
   /** Where the writer runs: an ECS task ARN, or `pid:1234@host` locally. */
   runner?: string;
   lastValidation?: ValidationResult;
+  /** The last physical drill to this (logical) backup's instant. */
+  lastPitrDrill?: PitrDrillResult;
   /**
    * A manual or pre-migration backup may be deleted by retention after this moment
    * (ISO-8601 UTC); on a scheduled tier it can only lengthen the tier's window.

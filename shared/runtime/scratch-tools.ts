@@ -1,6 +1,9 @@
 import { freePort } from '../adapters/postgres/cluster';
 import { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig } from '../adapters/postgres/recovery';
 import { destroyScratch, prepareSocketDir, promoteScratch, restrictToSocket, resumeTo, scratchSettings, startPaused } from '../adapters/postgres/scratch-server';
+import { runAmcheck } from '../adapters/postgres/amcheck';
+import { committedAmong, readRecoveredTables } from '../adapters/postgres/drill-read';
+import type { DrillReader } from '../usecases/pitr-drill';
 import type { ScratchServer } from '../usecases/scratch-recovery';
 
 /** The machine's PostgreSQL binaries behind a scratch recovery's server port. */
@@ -17,3 +20,6 @@ export const pgScratchServer: ScratchServer = {
   destroyScratch,
   freePort,
 };
+
+/** The PostgreSQL reads of a physical drill. */
+export const pgDrillReader: DrillReader = { readRecoveredTables, committedAmong, runAmcheck: (conn) => runAmcheck(conn) };
