@@ -100,7 +100,7 @@ export async function injectFaults(targets: FaultTargets, random: () => number, 
   };
 
   const killUploader = async () => {
-    const pid = Number((await readFile(`${targets.spool}/uploader.pid`, 'utf8').catch(() => '')).trim());
+    const pid = Number((await readFile(`${targets.spool}/uploader.pid`, 'utf8').catch(() => '')).trim().split(' ')[0]);
     const info = Number.isInteger(pid) && pid > 1 ? await readProc(pid) : undefined;
     if (info && info.cmdline.includes(' uploader ') && info.cmdline.includes(targets.marker) && (await signalOwned(info, 'SIGKILL'))) return void bump(counts.killed, 'uploader');
     bump(counts.missed, 'kill-uploader');

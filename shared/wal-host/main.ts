@@ -19,7 +19,7 @@ import { loadHostConfig } from './config';
 import { tempFiles } from './fetch-file';
 import { logError, logLine } from './log';
 import { runPrefetcher } from './prefetcher';
-import { pidPath, type BackgroundRole } from './spool';
+import { ownedByMe, pidPath, type BackgroundRole } from './spool-protocol';
 import { runUploader } from './uploader';
 import { asksForHelp, walHelp } from './usage';
 import { walFetch } from './wal-fetch';
@@ -39,7 +39,7 @@ function finish(code: number): never {
   }
   if (heldLock) {
     try {
-      if (Number(readFileSync(heldLock, 'utf8').trim()) === process.pid) unlinkSync(heldLock);
+      if (ownedByMe(readFileSync(heldLock, 'utf8'))) unlinkSync(heldLock);
     } catch {
       // Not ours any more.
     }

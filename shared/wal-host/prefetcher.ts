@@ -8,7 +8,8 @@ import type { HostConfig } from './config';
 import { fetchToFile, type FetchEvents } from './fetch-file';
 import { logError, logLine } from './log';
 import { ZstdRunners } from './zstd-runner';
-import { acquireLock, holdsLock, inboxPath, readSmall, releaseLock, scratchPath, sleep, wantPath } from './spool';
+import { acquireLock, holdsLock, readSmall, releaseLock, sleep } from './spool';
+import { inboxPath, scratchPath, wantPath } from './spool-protocol';
 
 /**
  * The prefetcher: keeps the next `config.fetch.prefetch` segments after the one recovery

@@ -3,12 +3,15 @@ import { isAbsolute, join } from 'node:path';
 import { InputError } from '../errors';
 import { loadHostConfig } from './config';
 import { IDENTITY_SHELL } from './identity';
+import { SHELL_OWNER_ALIVE, SPOOL } from './spool-protocol';
 
 /**
  * The POSIX sh fast paths PostgreSQL runs as archive_command and restore_command. Node
  * costs ~100 ms to start; these answer the common cases (file already archived ahead by
  * the uploader, file already fetched ahead by the prefetcher) with a few builtins and one
- * `stat`/`cp`, and otherwise `exec` the Node program with the same arguments.
+ * `stat`/`cp`, and otherwise `exec` the Node program with the same arguments. They read
+ * and write only the spool files spool-protocol.ts describes, through its names and its
+ * `owner_alive` check (a note counts only while its very process runs).
  */
 
 /** Where the scripts go and the absolute paths baked into them. */
@@ -91,12 +94,14 @@ export function renderPushScript(paths: Paths): string {
 # Fast path: the uploader already archived this very file (its marker is a hard link to
 # it, or holds its identity dev:ino:size:mtimeNs): succeed without starting Node.
 spool=${shellQuote(paths.spool)}
+${SHELL_OWNER_ALIVE}
 p="$1"
 f="\${p##*/}"
 case "$f" in
   ${NAME_GUARD}
   *)
-    m="$spool/out/$f.ok"
+    o="$spool/${SPOOL.out}/$f"
+    m="$o${SPOOL.ok}"
     # While a live uploader pushes this very file (its .pushing note holds its pid), wait
     # for its marker here rather than start Node (as wal-push itself would wait): up to
     # ${WAIT_STEPS} x 50 ms, then Node decides. A push that fails ends the note: Node then
@@ -108,7 +113,7 @@ case "$f" in
     started=''
     while :; do
       # A hard link to this very file (same device and inode): checked by the shell itself.
-      if [ "$p" -ef "$spool/out/$f.link" ]; then
+      if [ "$p" -ef "$o${SPOOL.link}" ]; then
         exit 0
       fi
       if [ -f "$m" ]; then
@@ -121,14 +126,10 @@ ${indent(IDENTITY_SHELL, 8)}
           exit 0
         fi
       fi
-      who=''
-      { read -r who < "$spool/out/$f.pushing"; } 2>/dev/null
-      if [ -n "$who" ] && kill -0 "$who" 2>/dev/null; then
+      if owner_alive "$o${SPOOL.pushing}"; then
         [ "$n" -lt ${WAIT_STEPS} ] || break
       else
-        up=''
-        { read -r up < "$spool/uploader.pid"; } 2>/dev/null
-        if [ -n "$up" ] && kill -0 "$up" 2>/dev/null; then
+        if owner_alive "$spool/${SPOOL.uploaderPid}"; then
           [ "$n" -lt ${START_STEPS} ] || break
         elif [ -z "$started" ] && [ "$n" = 0 ] && [ -d "$spool" ]; then
           case "$p" in */*) d="\${p%/*}" ;; *) d=. ;; esac
@@ -167,12 +168,13 @@ export function renderFetchScript(paths: Paths): string {
 # the spool: move it to a temporary name (a rename on one filesystem, a copy across two),
 # rename that onto %p, and tell the prefetcher.
 spool=${shellQuote(paths.spool)}
+${SHELL_OWNER_ALIVE}
 f="$1"
 p="$2"
 case "$f" in
   ${NAME_GUARD}
   *)
-    s="$spool/in/$f"
+    s="$spool/${SPOOL.in}/$f"
     # While a live prefetcher writes this very file ($s.part), wait for it here rather
     # than start Node to fetch it a second time: up to ${FETCH_WAIT_STEPS} x 20 ms. A
     # segment it has not started yet (all its downloads busy) is the next in its queue, as
@@ -184,16 +186,14 @@ case "$f" in
     esac
     n=0
     while [ ! -f "$s" ] && [ "$n" -lt ${FETCH_WAIT_STEPS} ]; do
-      [ -f "$s.part" ] || [ "$n" -lt "$queued" ] || break
-      who=''
-      { read -r who < "$spool/prefetcher.pid"; } 2>/dev/null
-      [ -n "$who" ] && kill -0 "$who" 2>/dev/null || break
+      [ -f "$s${SPOOL.part}" ] || [ "$n" -lt "$queued" ] || break
+      owner_alive "$spool/${SPOOL.prefetcherPid}" || break
       n=$((n + 1))
       sleep 0.02
     done
     if [ -n "$p" ] && [ -f "$s" ]; then
       if mv -f -- "$s" "$p.strongbox.tmp" 2>/dev/null && mv -f -- "$p.strongbox.tmp" "$p" 2>/dev/null; then
-        { printf '%s\\n' "$f" > "$spool/prefetch.want"; } 2>/dev/null
+        { printf '%s\\n' "$f" > "$spool/${SPOOL.want}"; } 2>/dev/null
         exit 0
       fi
       rm -f -- "$p.strongbox.tmp"

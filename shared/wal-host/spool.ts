@@ -1,63 +1,18 @@
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { ownedByMe, ownerAlive, ownerLine, pidPath, type BackgroundRole } from './spool-protocol';
 
 /**
- * The spool of one database on the host: `out/<name>.ok` markers of files the uploader
- * archived ahead, `in/<name>` files the prefetcher fetched ahead, and the pid files that
- * keep one uploader and one prefetcher per spool.
+ * The mechanics of the spool's background processes (one uploader and one prefetcher per
+ * spool, each guarded by its pid file) and small-file helpers. What each spool file means
+ * and who may touch it: spool-protocol.ts.
  */
 
-export type BackgroundRole = 'uploader' | 'prefetcher';
+/** Where the endpoint on this host reads hand-off files (shared/local/archiving.ts). */
+export { scratchPath } from './spool-protocol';
 
 const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
-
-/** `<spool>/out/<name>.ok`: the marker of a file archived ahead. */
-export function markerPath(spool: string, name: string): string {
-  return join(spool, 'out', `${name}.ok`);
-}
-
-/**
- * `<spool>/out/<name>.link`: the marker as a hard link to the very file archived ahead (same
- * device and inode), which the wal-push script checks with the shell's own `-ef`, without
- * starting a process. Only when the spool is on pg_wal's filesystem; else the `.ok` marker.
- */
-export function linkMarkerPath(spool: string, name: string): string {
-  return join(spool, 'out', `${name}.link`);
-}
-
-/** `<spool>/out/<name>.busy`: a foreground wal-push is pushing `name` (holds its pid). */
-export function busyPath(spool: string, name: string): string {
-  return join(spool, 'out', `${name}.busy`);
-}
-
-/** `<spool>/out/<name>.pushing`: the uploader is pushing `name` (holds its pid). */
-export function pushingPath(spool: string, name: string): string {
-  return join(spool, 'out', `${name}.pushing`);
-}
-
-/** `<spool>/in/<name>`: a verified, decompressed file fetched ahead. */
-export function inboxPath(spool: string, name: string): string {
-  return join(spool, 'in', name);
-}
-
-/**
- * `<spool>/tmp`: the files zstd reads or writes for a push or a fetch, each removed once
- * read back; strays of a killed process are swept by the uploader.
- */
-export function scratchPath(spool: string): string {
-  return join(spool, 'tmp');
-}
-
-/** `<spool>/prefetch.want`: the last file recovery asked for (the prefetcher works ahead of it). */
-export function wantPath(spool: string): string {
-  return join(spool, 'prefetch.want');
-}
-
-/** `<spool>/<role>.pid`. */
-export function pidPath(spool: string, role: BackgroundRole): string {
-  return join(spool, `${role}.pid`);
-}
 
 /** The text of a small file, or undefined when it is absent or unreadable. */
 export async function readSmall(path: string): Promise<string | undefined> {
@@ -80,28 +35,10 @@ export async function removeQuietly(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
 }
 
-/** True when a process `pid` exists on this host (signal 0; one of another user, EPERM, exists too). */
-export function pidExists(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 1) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** True when `pid` is a live process playing `role` (not a recycled pid of something else). */
-export async function isAlive(pid: number, role: string): Promise<boolean> {
-  if (!pidExists(pid)) return false;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
-  return cmdline === undefined || cmdline.split('\0').includes(role);
-}
-
-/** The pid of the live holder of `<spool>/<role>.pid`, or undefined. */
+/** The pid of the live owner of `<spool>/<role>.pid`, or undefined. */
 export async function lockHolder(spool: string, role: BackgroundRole): Promise<number | undefined> {
-  const pid = Number(await readSmall(pidPath(spool, role)));
-  return (await isAlive(pid, role)) ? pid : undefined;
+  const text = await readSmall(pidPath(spool, role));
+  return (await ownerAlive(text, role)) ? Number(text!.split(' ')[0]) : undefined;
 }
 
 /**
@@ -116,7 +53,7 @@ export async function acquireLock(spool: string, role: BackgroundRole): Promise<
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(path, 'wx');
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(`${await ownerLine()}\n`);
       await handle.close();
       return true;
     } catch (error) {
@@ -130,7 +67,7 @@ export async function acquireLock(spool: string, role: BackgroundRole): Promise<
 
 /** True while `<spool>/<role>.pid` still names this process. */
 export async function holdsLock(spool: string, role: BackgroundRole): Promise<boolean> {
-  return Number(await readSmall(pidPath(spool, role))) === process.pid;
+  return ownedByMe(await readSmall(pidPath(spool, role)));
 }
 
 /** Removes the pid file if it is this process's. */

@@ -11,7 +11,8 @@ import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
 import { ZstdWorkers } from './zstd-workers';
 import { HandoffSlots } from './handoff-slots';
-import { acquireLock, holdsLock, rotateLog, isAlive, pidExists, linkMarkerPath, markerPath, pushingPath, readSmall, releaseLock, removeQuietly, scratchPath, sleep, writeAtomic } from './spool';
+import { acquireLock, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
+import { linkMarkerPath, markerPath, ownerAlive, ownerLine, pidExists, pushingPath, scratchPath, SPOOL } from './spool-protocol';
 
 /**
  * The asynchronous uploader: pushes the `.ready` files of pg_wal ahead of PostgreSQL's
@@ -56,6 +57,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const handoff = new HandoffSlots(scratchDir);
   const codec = { runners, ...(workers ? { workers } : {}), handoff, ...options.codec, scratchDir, direct: true };
   const settings = config.uploader;
+  const owner = await ownerLine();
   const inflight = new Map<string, Promise<void>>();
   const pushed = new Map<string, string>();
   const backoff = new Map<string, { until: number; delay: number }>();
@@ -66,7 +68,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const push = async (name: string) => {
     // The foreground wal-push of this file waits for this push instead of repeating it.
     const pushing = pushingPath(spool, name);
-    await writeAtomic(pushing, `${process.pid}\n`).catch(() => undefined);
+    await writeAtomic(pushing, `${owner}\n`).catch(() => undefined);
     try {
       const outcome = await pushFile(join(walDir, name), client, config.compression, codec);
       pushed.set(name, outcome.identity);
@@ -169,7 +171,7 @@ async function pending(config: HostConfig, walDir: string, now: number, state: U
     .sort((a, b) => Number(b.endsWith('.history')) - Number(a.endsWith('.history')) || (a < b ? -1 : a > b ? 1 : 0));
   const todo: string[] = [];
   for (const name of names) {
-    if (outSet.has(`${name}.busy`) && (await isAlive(Number(await readSmall(join(config.spool, 'out', `${name}.busy`))), 'wal-push'))) continue;
+    if (outSet.has(`${name}${SPOOL.busy}`) && (await ownerAlive(await readSmall(join(config.spool, SPOOL.out, `${name}${SPOOL.busy}`)), 'wal-push'))) continue;
     const done = state.pushed.get(name);
     if (done !== undefined && done === (await fileIdentity(join(walDir, name)).catch(() => undefined))) continue;
     todo.push(name);
@@ -188,7 +190,7 @@ export async function cleanSpool(config: HostConfig, walDir: string): Promise<vo
   for (const entry of await readdir(scratchDir).catch(() => [] as string[])) {
     const path = join(scratchDir, entry);
     // A live uploader's hand-off files (`<pid>.<n>.hand`) are rewritten in place, not strays.
-    if (entry.endsWith('.hand') && (await isAlive(Number(entry.split('.')[0]), 'uploader'))) continue;
+    if (entry.endsWith('.hand') && (await ownerAlive(entry.split('.')[0], 'uploader'))) continue;
     if (now - (await stat(path).then((info) => info.mtimeMs, () => now)) > config.uploader.markerTtlMs) await removeQuietly(path);
   }
   const outDir = join(config.spool, 'out');
@@ -203,7 +205,7 @@ export async function cleanSpool(config: HostConfig, walDir: string): Promise<vo
         const name = entry.slice(0, -'.ok'.length);
         if (!(await exists(join(walDir, 'archive_status', `${name}.ready`))) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
       } else if (entry.endsWith('.busy') || entry.endsWith('.pushing')) {
-        if (!(await isAlive(Number(await readSmall(path)), entry.endsWith('.busy') ? 'wal-push' : 'uploader')) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
+        if (!(await ownerAlive(await readSmall(path), entry.endsWith(SPOOL.busy) ? 'wal-push' : 'uploader')) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
       } else if (entry.endsWith('.tmp') && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) {
         await removeQuietly(path);
       }

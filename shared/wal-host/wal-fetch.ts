@@ -7,7 +7,8 @@ import type { HostConfig } from './config';
 import { fetchToFile, moveWhole } from './fetch-file';
 import { logError } from './log';
 import { parseAnyWalName } from './push-file';
-import { ensureBackground, inboxPath, lockHolder, scratchPath, sleep, wantPath } from './spool';
+import { ensureBackground, lockHolder, sleep } from './spool';
+import { inboxPath, scratchPath, wantPath } from './spool-protocol';
 
 /**
  * `wal-fetch %f %p`, PostgreSQL's restore_command. Exit codes matter more than anywhere:

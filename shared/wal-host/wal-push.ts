@@ -7,7 +7,8 @@ import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { parseAnyWalName, pushFile } from './push-file';
 import { cleanSpool } from './uploader';
-import { busyPath, ensureBackground, isAlive, linkMarkerPath, lockHolder, markerPath, pushingPath, readSmall, removeQuietly, scratchPath, sleep } from './spool';
+import { ensureBackground, lockHolder, readSmall, removeQuietly, sleep } from './spool';
+import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pushingPath, scratchPath } from './spool-protocol';
 
 /**
  * `wal-push %p`, PostgreSQL's archive_command. Succeeds only when this very file is known
@@ -47,7 +48,7 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   // Tells the uploader not to push the same file beside us (written before the uploader
   // is started, which would otherwise see this file free); losing this is only waste.
   await mkdir(dirname(busy), { recursive: true })
-    .then(() => writeFile(busy, `${process.pid}\n`))
+    .then(async () => writeFile(busy, `${await ownerLine()}\n`))
     .catch(() => undefined);
   const scratchDir = scratchPath(config.spool);
   await mkdir(scratchDir, { recursive: true });
@@ -83,11 +84,11 @@ async function consumeMarker(marker: string, path: string): Promise<boolean> {
  */
 async function awaitUploader(config: HostConfig, name: string): Promise<boolean> {
   const pushing = pushingPath(config.spool, name);
-  const pid = Number(await readSmall(pushing));
-  if (!(await isAlive(pid, 'uploader'))) return false;
-  logLine('info', 'waiting for the uploader, which is pushing this file', { segment: name, uploader: pid });
+  const owner = await readSmall(pushing);
+  if (!(await ownerAlive(owner, 'uploader'))) return false;
+  logLine('info', 'waiting for the uploader, which is pushing this file', { segment: name, uploader: owner });
   const deadline = Date.now() + config.timeoutMs;
-  while (Date.now() < deadline && (await readSmall(pushing)) !== undefined && (await isAlive(pid, 'uploader'))) await sleep(20);
+  while (Date.now() < deadline && (await readSmall(pushing)) === owner && (await ownerAlive(owner, 'uploader'))) await sleep(20);
   return true;
 }
 

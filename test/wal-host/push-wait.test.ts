@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownerLine } from '../../shared/wal-host/spool-protocol';
 import { startEndpointUnderTest, type EndpointUnderTest } from '../support/wal-endpoint';
 import { buildBundle, makeDataDir, makeSegment, removeDir, runWal, seg, tempDir, waitFor, writeHostConfig } from './harness';
 
@@ -36,7 +37,7 @@ describe('wal-push while the uploader pushes the same file', () => {
     uploader = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'uploader'], { stdio: 'ignore' });
     const out = join(base, 'spool', 'out');
     await mkdir(out, { recursive: true });
-    await writeFile(join(out, `${name}.pushing`), `${uploader.pid}\n`);
+    await writeFile(join(out, `${name}.pushing`), `${await ownerLine(uploader.pid)}\n`);
     const info = await stat(path, { bigint: true });
     const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}`;
 

@@ -3,6 +3,7 @@ import { access, link, mkdir, readFile, rename, stat, unlink, writeFile } from '
 import { join } from 'node:path';
 import { fileIdentity } from '../../shared/wal-host/identity';
 import { shellQuote, writeHostScripts } from '../../shared/wal-host/scripts';
+import { ownerAlive, ownerLine, SHELL_OWNER_ALIVE } from '../../shared/wal-host/spool-protocol';
 import type { StrongboxError } from '../../shared/errors';
 import { removeDir, run, seg, sleeping, start, tempDir } from './harness';
 
@@ -112,7 +113,7 @@ describe('wal-push script', () => {
     const name = seg(4);
     const path = join(dataDir, 'pg_wal', name);
     await writeFile(path, 'segment bytes');
-    await writeFile(join(spool, 'out', `${name}.pushing`), `${process.pid}\n`);
+    await writeFile(join(spool, 'out', `${name}.pushing`), `${await ownerLine()}\n`);
     await execed();
 
     // Act: the script waits; then the push ends with a marker
@@ -156,7 +157,7 @@ describe('wal-push script', () => {
     // Prepare: the pid file names a live process (this one), which never pushes the file
     const name = seg(22);
     await writeFile(join(dataDir, 'pg_wal', name), 'segment bytes');
-    await writeFile(join(spool, 'uploader.pid'), `${process.pid}\n`);
+    await writeFile(join(spool, 'uploader.pid'), `${await ownerLine()}\n`);
     await execed();
 
     // Act
@@ -178,12 +179,40 @@ describe('wal-push script', () => {
     expect((await execed())?.[2]).toBe(`pg_wal/${name}`);
 
     // A live push that fails: its note goes away without a marker while the script waits.
-    await writeFile(join(spool, 'out', `${name}.pushing`), `${process.pid}\n`);
+    await writeFile(join(spool, 'out', `${name}.pushing`), `${await ownerLine()}\n`);
     const script = start(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
     await sleeping(script.pid);
     await unlink(join(spool, 'out', `${name}.pushing`));
     const failed = await script.result;
     expect(failed.code).toBe(42);
+  });
+
+  it('never takes a reused pid for the uploader: a note counts only with its process\'s start time (shell and node)', async () => {
+    // Prepare: notes naming this live process, with its start time, with another one (the
+    // pid reused by someone else since the note was written), and a bare pid (an old note)
+    const [ownerDir] = [join(base, 'owners')];
+    await mkdir(ownerDir, { recursive: true });
+    const mine = await ownerLine();
+    const notes = { mine, reused: `${process.pid} ${BigInt(mine.split(' ')[1]!) + 1n}`, bare: `${process.pid}`, garbage: 'x y' };
+    for (const [file, text] of Object.entries(notes)) await writeFile(join(ownerDir, file), `${text}\n`);
+
+    // Act: the check the scripts run, and node's
+    const shell = await run('sh', ['-c', `${SHELL_OWNER_ALIVE}\nfor f in mine reused bare garbage missing; do if owner_alive "$1/$f"; then echo "$f yes"; else echo "$f no"; fi; done`, 'sh', ownerDir]);
+    const node = await Promise.all(Object.values(notes).map((text) => ownerAlive(text, 'uploader')));
+
+    // Assess: only the very process counts; a bare pid goes to node, which checks the command line
+    expect(shell.stdout.trim().split('\n')).toEqual(['mine yes', 'reused no', 'bare no', 'garbage no', 'missing no']);
+    expect(node).toEqual([true, false, false, false]);
+  });
+
+  it('a push note whose pid was reused: node decides, the script does not wait on it', async () => {
+    const name = seg(12);
+    await writeFile(join(dataDir, 'pg_wal', name), 'segment bytes');
+    const mine = await ownerLine();
+    await writeFile(join(spool, 'out', `${name}.pushing`), `${process.pid} ${BigInt(mine.split(' ')[1]!) + 1n}\n`);
+    const result = await run(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+    expect(result.code).toBe(42);
+    expect((await execed())?.[2]).toBe(`pg_wal/${name}`);
   });
 
   it('without a marker, and for a name with a path trick, execs node (quietly: PostgreSQL logs the stderr)', async () => {
@@ -218,7 +247,7 @@ describe('wal-fetch script', () => {
     // Prepare: the download is in flight (`.part`, a live pid in prefetcher.pid)
     const name = seg(7);
     await writeFile(join(spool, 'in', `${name}.part`), 'half');
-    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    await writeFile(join(spool, 'prefetcher.pid'), `${await ownerLine()}\n`);
     await execed();
 
     // Act: the script waits; then the file lands
@@ -237,7 +266,7 @@ describe('wal-fetch script', () => {
   it('a segment a live prefetcher has not started yet: waits (up to 1 s) for it to start, never starts node; a history file: node at once', async () => {
     // Prepare: nothing in the spool yet
     const name = seg(10);
-    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    await writeFile(join(spool, 'prefetcher.pid'), `${await ownerLine()}\n`);
     await execed();
 
     // Act: the script waits for the download to start; it starts, the script waits on it; it lands
@@ -261,7 +290,7 @@ describe('wal-fetch script', () => {
   });
 
   it('a segment a live prefetcher never starts (the end of the archive): node after 1 s', async () => {
-    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    await writeFile(join(spool, 'prefetcher.pid'), `${await ownerLine()}\n`);
     try {
       const result = await run(scripts.fetchScript, [seg(11), 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
       expect(result.code).toBe(42);
@@ -280,7 +309,7 @@ describe('wal-fetch script', () => {
     expect(dead.code).toBe(42);
     expect((await execed())?.[2]).toBe(name);
 
-    await writeFile(join(spool, 'prefetcher.pid'), `${process.pid}\n`);
+    await writeFile(join(spool, 'prefetcher.pid'), `${await ownerLine()}\n`);
     const script = start(scripts.fetchScript, [name, 'pg_wal/RECOVERYXLOG'], { cwd: dataDir });
     await sleeping(script.pid);
     await unlink(join(spool, 'in', `${name}.part`));

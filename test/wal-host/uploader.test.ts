@@ -42,7 +42,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // The uploader the first wal-push started: stopped by its pid, and waited for, so that it never outlives the test.
-  const pid = Number((await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '')).trim());
+  const pid = Number((await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '')).split(' ')[0]);
   if (pid > 1) process.kill(pid, 'SIGTERM');
   await waitFor('the uploader to exit', async () => !(await exists(join(spool, 'uploader.pid')))).catch(() => undefined);
   await fake?.stop();
@@ -162,7 +162,7 @@ describe('the uploader', () => {
       // Assess: it left without taking over (the first still holds the pid file and runs)
       expect(second.code).toBe(0);
       expect(second.stderr).not.toContain('uploader started');
-      expect((await readFile(pidFile, 'utf8')).trim()).toBe(String(first.pid));
+      expect((await readFile(pidFile, 'utf8')).split(' ')[0]).toBe(String(first.pid));
       expect(first.exitCode).toBeNull();
 
       // Act: the first one stops; one alone on the spool exits once idle
