@@ -13,6 +13,7 @@ import { connectionFromFlag } from '../flag-connection';
 import { withInterrupts } from '../interrupts';
 import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
+import { pitrDrillCommand, type PitrDrillFlags } from './validate-pitr';
 import { checkLogin } from '../target-check';
 
 interface ValidateFlags {
@@ -80,7 +81,9 @@ function scratchConnection(url: string, config: StrongboxConfig, env: NodeJS.Pro
  * StrongboxErrors (exit 1) when no backup fits or the drill could not run, UsageError for a
  * bad --type.
  */
-export async function validateCommand(backupId: string, flags: ValidateFlags, out: Output): Promise<number> {
+export async function validateCommand(backupId: string, flags: ValidateFlags & PitrDrillFlags & { pitr?: boolean }, out: Output): Promise<number> {
+  if (flags.pitr) return pitrDrillCommand(backupId, flags, out);
+  if (flags.to !== undefined) throw new UsageError('--to is for the physical drill', 'add --pitr, or name the backup as the argument');
   const kind = flags.type ?? 'logical';
   if (kind !== 'logical' && kind !== 'base') throw new UsageError(`--type ${flags.type} is neither logical nor base`, 'e.g. validate latest --type base');
   return withSession(out, async ({ context, config, env }) => {
@@ -116,6 +119,9 @@ export function registerValidate(program: Command, run: CommandRunner): void {
     .option('--type <type>', 'with latest: logical (default; a restore drill) or base (a read check: SHA-256 and tar against the manifest)')
     .option('--database <name>', 'with latest: the newest backup of this database (default: of any database)')
     .option('--scratch-url <url>', 'restore on this scratch server instead (postgresql://user@host:port/db; never production) — no password here: use PGPASSWORD or PGPASSFILE')
+    .option('--pitr', 'the physical drill: recover the base backup before a logical backup and the archived WAL to that backup\'s instant, compare every table\'s rows and checksum with it, then pg_amcheck (docs/drills.md)')
+    .option('--to <logical-backup-id|latest|random>', 'with --pitr: the logical backup whose instant to recover to (random: one drawn inside the PITR window); default the argument, latest')
+    .option('--timeout <seconds>', 'with --pitr: how long the recovery may take (default 21600)')
     .option('--json', 'print one JSON document')
     .addHelpText(
       'after',
@@ -123,7 +129,8 @@ export function registerValidate(program: Command, run: CommandRunner): void {
         'A base backup is read whole through SHA-256, zstd and tar -t and compared with its manifest (no server is recovered from it):\n' +
         'damage makes it FAILED with an alert, exit 1; nothing is recorded as lastValidation.\n' +
         '\nExamples:\n  strongbox validate latest --database app\n  strongbox validate latest --type base --database app\n' +
-        '  PGPASSFILE=~/.pgpass strongbox validate 20260102T030000Z-l-1a2b3c --scratch-url postgresql://drill@scratch-db:5432/postgres --json\n',
+        '  PGPASSFILE=~/.pgpass strongbox validate 20260102T030000Z-l-1a2b3c --scratch-url postgresql://drill@scratch-db:5432/postgres --json\n' +
+        '  strongbox validate --pitr --database app --to random   # the physical drill, recorded as the logical backup\'s lastPitrDrill\n',
     )
     .action(async (backupId: string, flags: ValidateFlags & { json?: boolean }) => run((out) => validateCommand(backupId, flags, out), Boolean(flags.json)));
 }
