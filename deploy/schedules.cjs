@@ -1,13 +1,17 @@
 // Variable resolver for serverless.yml: turns the Strongbox config file (the same
-// `strongbox.config.json` local mode reads, see shared/config.ts) into one EventBridge
-// schedule per database, the list of secrets the dump task may read, the watchdog's
-// settings, and the retention function's schedule and policy.
+// `strongbox.config.json` local mode reads, see shared/config.ts) into the config packaged
+// into the dispatcher and the dead man's switch (their databases and schedules: compiled
+// into the bundle, not an environment variable), the secrets the dump task and the WAL
+// checkpoint may read, the watchdog's settings, and the retention function's schedule and
+// policy. No resource grows with the number of databases: one rule fires the dispatcher
+// every minute, which starts what is due (shared/domain/dispatch.ts); 200 databases package
+// within CloudFormation's, Lambda's and IAM's limits (test/deploy/scale.test.ts).
 //
-// Used as `${file(./deploy/schedules.cjs):scheduleEvents}`, `…:secretResources`,
-// `…:watchdogSchedule`, `…:staleAfterSeconds`, `…:retentionSchedule` and
-// `…:retentionPolicy`. The config file is the stage parameter `configFile` (default
-// `strongbox.config.json`, or the STRONGBOX_CONFIG environment variable), relative to the
-// service folder.
+// Used as `${file(./deploy/schedules.cjs):packagedConfig}`, `…:dispatchSchedule`,
+// `…:secretResources`, `…:watchdogSchedule`, `…:staleAfterSeconds`, `…:retentionSchedule`,
+// `…:retentionPolicy` and `…:archivers`. The config file is the stage parameter `configFile`
+// (default `strongbox.config.json`, or the STRONGBOX_CONFIG environment variable), relative
+// to the service folder.
 'use strict';
 
 const { readFileSync } = require('node:fs');
@@ -172,77 +176,73 @@ async function configFrom(resolveVariable) {
   }
 }
 
+// The monthly restore drill: 04:00 UTC on the 1st (after the 03:00 dump), unless
+// deploy/schedules.json names another `validation` schedule.
+const MONTHLY_VALIDATION = 'cron(0 4 1 * ? *)';
+
 /**
- * serverless.yml resolver: the `events` of scheduleBackup, per database one `schedule` for
- * the logical dump, delivering `{ database, secretArn, compression?, time }` (time = the
- * rule's firing time), and one for the daily base backup (`type: "base"`).
+ * The config as packaged into the functions (shared/domain/deploy-config.ts): every database
+ * with its logical schedule, secret and compression, and the stack-wide schedules of the base
+ * backup, the WAL checkpoint and the restore drill.
  */
-async function scheduleEvents({ resolveVariable }) {
-  const [{ databases }, stage] = await Promise.all([configFrom(resolveVariable), resolveVariable('sls:stage')]);
-  const logical = databases.map(({ name, secretArn, schedule, compression }) => {
-    const ruleName = `strongbox-${stage}-logical-${name}`;
-    const fixed = JSON.stringify({ database: name, secretArn, ...(compression ? { compression } : {}) });
-    return {
-      schedule: {
-        // Past 64 characters EventBridge refuses the name: let CloudFormation generate one.
-        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
-        description: `Strongbox logical backup of ${name}`,
-        rate: [schedule],
-        // The firing time travels with the input: a retried invocation then names the same
-        // scheduled minute, and scheduleBackup starts no second backup for it.
-        inputTransformer: {
-          inputPathsMap: { time: '$.time' },
-          inputTemplate: `${fixed.slice(0, -1)},"time":<time>}`,
-        },
-      },
-    };
-  });
-  // The daily physical base backup (the base for point-in-time recovery), next to the dump.
-  const base = databases.map(({ name, secretArn }) => {
-    const ruleName = `strongbox-${stage}-base-${name}`;
-    const fixed = JSON.stringify({ database: name, secretArn, type: 'base' });
-    return {
-      schedule: {
-        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
-        description: `Strongbox base backup of ${name}`,
-        rate: [defaults.baseBackup],
-        inputTransformer: {
-          inputPathsMap: { time: '$.time' },
-          inputTemplate: `${fixed.slice(0, -1)},"time":<time>}`,
-        },
-      },
-    };
-  });
-  return [...logical, ...base];
+function deployConfigOf(config) {
+  return {
+    databases: config.databases.map(({ name, secretArn, schedule, compression }) => ({ name, secretArn, schedule, ...(compression ? { compression } : {}) })),
+    baseBackup: defaults.baseBackup,
+    walCheckpoint: defaults.walCheckpoint,
+    validation: defaults.validation || MONTHLY_VALIDATION,
+  };
 }
 
 /**
- * serverless.yml resolver: the `events` of walCheckpoint, one 15-minute `schedule` per
- * database, delivering `{ database, secretArn }`.
+ * serverless.yml resolver: the packaged config as esbuild `define` wants a value — the
+ * JavaScript string literal of its JSON — for `__STRONGBOX_DEPLOY_CONFIG__`
+ * (shared/runtime/deploy-config.ts). Only the bundles that read it contain it.
  */
-async function walCheckpointEvents({ resolveVariable }) {
-  const [{ databases }, stage] = await Promise.all([configFrom(resolveVariable), resolveVariable('sls:stage')]);
-  return databases.map(({ name, secretArn }) => {
-    const ruleName = `strongbox-${stage}-wal-${name}`;
-    return {
-      schedule: {
-        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
-        description: `Strongbox WAL checkpoint of ${name}: restore point, segment switch, archive lag, continuity`,
-        rate: [defaults.walCheckpoint],
-        input: { database: name, secretArn },
-      },
-    };
-  });
+async function packagedConfig({ resolveVariable }) {
+  return JSON.stringify(JSON.stringify(deployConfigOf(await configFrom(resolveVariable))));
 }
 
+/** serverless.yml resolver: the dispatcher's schedule (every minute; deploy/schedules.json `dispatch`). */
+async function dispatchSchedule() {
+  return defaults.dispatch;
+}
+
+// Up to this many secrets are granted one by one; past it, by the folders (name prefixes up
+// to a "/") they share, so the policy does not grow with the databases (IAM: 10,240
+// characters per role's inline policies; each ARN takes ~90).
+const EXACT_SECRETS_MAX = 20;
+// Past this many resources after grouping, the config is refused: name the secrets under
+// shared folders (e.g. strongbox/<stage>/<database>).
+const SECRET_PATTERNS_MAX = 40;
+
 /**
- * serverless.yml resolver: the IAM resources for secretsmanager:GetSecretValue. A partial
- * ARN (without the 6-character suffix) gets `-??????` so the policy still matches the secret.
+ * The IAM resources for secretsmanager:GetSecretValue of `databases`' secrets. A partial ARN
+ * (without the 6-character suffix) gets `-??????` so the policy still matches the secret.
+ * With more than EXACT_SECRETS_MAX secrets, those sharing a folder (`…:secret:strongbox/prod/`)
+ * are granted as `<folder>*`, each other one exactly; more than SECRET_PATTERNS_MAX resources
+ * is an error naming the fix. Pure (exported for tests).
  */
+function secretPatterns(databases, file) {
+  const arns = [...new Set(databases.map(({ secretArn }) => (FULL_SECRET_ARN.test(secretArn) ? secretArn : `${secretArn}-??????`)))];
+  if (arns.length <= EXACT_SECRETS_MAX) return arns;
+  const byFolder = new Map();
+  for (const arn of arns) {
+    const slash = arn.lastIndexOf('/');
+    const folder = slash > arn.indexOf(':secret:') ? arn.slice(0, slash + 1) : arn;
+    byFolder.set(folder, [...(byFolder.get(folder) || []), arn]);
+  }
+  const patterns = [...byFolder].flatMap(([folder, members]) => (members.length > 1 && folder.endsWith('/') ? [`${folder}*`] : members));
+  if (patterns.length > SECRET_PATTERNS_MAX) {
+    throw configError(file, `the ${arns.length} database secrets need ${patterns.length} IAM resources (at most ${SECRET_PATTERNS_MAX}, or the roles' policies outgrow IAM's 10,240 characters): name the secrets under shared folders, e.g. strongbox/<stage>/<database>, and each folder is granted as one pattern`);
+  }
+  return patterns;
+}
+
+/** serverless.yml resolver: the IAM resources for secretsmanager:GetSecretValue (see secretPatterns). */
 async function secretResources({ resolveVariable }) {
   const { databases } = await configFrom(resolveVariable);
-  const arns = databases.map(({ secretArn }) => (FULL_SECRET_ARN.test(secretArn) ? secretArn : `${secretArn}-??????`));
-  return [...new Set(arns)];
+  return secretPatterns(databases, path.resolve(SERVICE_DIR, await resolveVariable('param:configFile')));
 }
 
 /** serverless.yml resolver: the watchdog's schedule (config `watchdogSchedule`, default deploy/schedules.json). */
@@ -267,30 +267,6 @@ async function retentionSchedule() {
 /** serverless.yml resolver: the config's `retention` section as JSON (STRONGBOX_RETENTION_POLICY; `{}` = the defaults). */
 async function retentionPolicy({ resolveVariable }) {
   return JSON.stringify((await configFrom(resolveVariable)).retention);
-}
-
-// The monthly restore drill: 04:00 UTC on the 1st (after the 03:00 dump), unless
-// deploy/schedules.json names another `validation` schedule.
-const MONTHLY_VALIDATION = 'cron(0 4 1 * ? *)';
-
-/**
- * serverless.yml resolver: the `events` of the validation state machine, per database one
- * monthly `schedule` that starts it with `{ "job": { "backupId": "latest", "database": name } }`
- * (the job the validation task reads; no secret: the drill restores into a throwaway server).
- */
-async function validationEvents({ resolveVariable }) {
-  const [{ databases }, stage] = await Promise.all([configFrom(resolveVariable), resolveVariable('sls:stage')]);
-  return databases.map(({ name }) => {
-    const ruleName = `strongbox-${stage}-validate-${name}`;
-    return {
-      schedule: {
-        ...(ruleName.length <= 64 ? { name: ruleName } : {}),
-        description: `Strongbox monthly restore drill of ${name}`,
-        rate: defaults.validation || MONTHLY_VALIDATION,
-        input: { job: { backupId: 'latest', database: name } },
-      },
-    };
-  });
 }
 
 /**
@@ -321,5 +297,4 @@ async function archivers({ resolveVariable }) {
   return text;
 }
 
-module.exports = { archivers, scheduleEvents, walCheckpointEvents, secretResources, watchdogSchedule, staleAfterSeconds, retentionSchedule, retentionPolicy, readConfig, configFrom };
-module.exports.validationEvents = validationEvents;
+module.exports = { archivers, packagedConfig, dispatchSchedule, deployConfigOf, secretResources, secretPatterns, watchdogSchedule, staleAfterSeconds, retentionSchedule, retentionPolicy, readConfig, configFrom };

@@ -1,40 +1,20 @@
-import { z } from 'zod';
 import { EmfMetrics } from '../shared/adapters/metrics/emf';
 import { DEFAULT_DEADMAN_POLICY, type DeadmanPolicy, type DeadmanSchedule } from '../shared/domain/deadman';
-import { assertDatabaseName } from '../shared/domain/keys';
+import { deadmanSchedulesOf, type DeployConfig } from '../shared/domain/deploy-config';
 import { ConfigError } from '../shared/errors';
 import { awsDeps } from '../shared/runtime/aws';
-import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
+import { packagedDeployConfig } from '../shared/runtime/deploy-config';
+import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { runDeadman, type DeadmanDeps } from '../shared/usecases/deadman';
 
-const schedulesSchema = z.array(
-  z.object({
-    database: z.string(),
-    logical: z.string().optional(),
-    base: z.string().optional(),
-    walArchiving: z.boolean(),
-    validation: z.boolean(),
-  }),
-);
-
 /**
- * The switch's settings from the function's environment: STRONGBOX_DEADMAN_SCHEDULES (JSON,
- * written by deploy/deadman.cjs), and optionally STRONGBOX_ARCHIVE_TIMEOUT_SECONDS (the
- * hosts' archive_timeout, default 60) and STRONGBOX_BACKUP_GRACE_MINUTES (default 120).
- * Throws ConfigError naming the variable that is wrong (a deployment bug).
+ * The switch's settings: what each database expects, from the packaged config (`config`,
+ * default: the one compiled into the bundle, see shared/runtime/deploy-config.ts — never an
+ * environment variable, which 200 databases would overflow), and from the environment
+ * optionally STRONGBOX_ARCHIVE_TIMEOUT_SECONDS (the hosts' archive_timeout, default 60) and
+ * STRONGBOX_BACKUP_GRACE_MINUTES (default 120). Throws ConfigError naming what is wrong.
  */
-export function deadmanSettings(env: NodeJS.ProcessEnv): { schedules: DeadmanSchedule[]; policy: DeadmanPolicy } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(requiredEnv(env, 'STRONGBOX_DEADMAN_SCHEDULES'));
-  } catch (error) {
-    throw new ConfigError(`STRONGBOX_DEADMAN_SCHEDULES is not JSON: ${(error as Error).message}`, 'serverless.yml sets it from deploy/deadman.cjs: redeploy', { cause: error });
-  }
-  const result = schedulesSchema.safeParse(parsed);
-  if (!result.success) {
-    throw new ConfigError(`STRONGBOX_DEADMAN_SCHEDULES is invalid: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'serverless.yml sets it from deploy/deadman.cjs: redeploy');
-  }
-  for (const schedule of result.data) assertDatabaseName(schedule.database);
+export function deadmanSettings(env: NodeJS.ProcessEnv, config: DeployConfig = packagedDeployConfig(env)): { schedules: DeadmanSchedule[]; policy: DeadmanPolicy } {
   const number = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
@@ -42,9 +22,8 @@ export function deadmanSettings(env: NodeJS.ProcessEnv): { schedules: DeadmanSch
     if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`, 'fix the stage parameter and redeploy');
     return value;
   };
-  const schedules = result.data.map(({ logical, base, ...rest }) => ({ ...rest, ...(logical ? { logical } : {}), ...(base ? { base } : {}) }));
   return {
-    schedules,
+    schedules: deadmanSchedulesOf(config),
     policy: {
       ...DEFAULT_DEADMAN_POLICY,
       archiveTimeoutSeconds: number('STRONGBOX_ARCHIVE_TIMEOUT_SECONDS', DEFAULT_DEADMAN_POLICY.archiveTimeoutSeconds, 1, 3600),

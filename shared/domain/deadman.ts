@@ -246,7 +246,7 @@ export function deadmanFindings(schedule: DeadmanSchedule, observation: DeadmanO
 
 /**
  * The schedules of `databases` (a config file's entries: name and optional logical schedule)
- * with `defaults` for the rest; the same shape deploy/deadman.cjs writes for AWS.
+ * with `defaults` for the rest (local mode; in AWS, deadmanSchedulesOf in shared/domain/deploy-config.ts).
  */
 export function schedulesFor(
   databases: ReadonlyArray<{ name: string; schedule?: string | undefined }>,

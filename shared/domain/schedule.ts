@@ -94,3 +94,14 @@ export function catchUpTier(entries: readonly BackupEntry[], database: string, n
   };
   return LONGEST_FIRST.find((tier) => !chain.some((entry) => covers(tier, entry)));
 }
+
+/**
+ * Every moment in (`from`, `to`] at which the EventBridge expression fires, oldest first
+ * (rates counted from `anchor`, default the epoch: `rate(15 minutes)` fires at :00, :15, …).
+ * At most `limit` (default 1,000) moments: a window is meant to be minutes long.
+ */
+export function firesIn(expression: string, from: Date, to: Date, anchor: Date = new Date(0), limit = 1000): Date[] {
+  const fires: Date[] = [];
+  for (let at = nextFire(expression, from, anchor); at.getTime() <= to.getTime() && fires.length < limit; at = nextFire(expression, at, anchor)) fires.push(at);
+  return fires;
+}

@@ -29,6 +29,7 @@ import { pgDumpTools } from '../../shared/runtime/dump-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { runBaseBackup } from '../../shared/usecases/base-backup';
 import { startTestCluster, type TestCluster } from '../support/pg';
+import { packagedConfigOf } from '../deploy/packaged-config';
 
 import { catalogIndexHandler } from '../../functions/catalog-index';
 import { checksumHandler } from '../../functions/checksum';
@@ -334,7 +335,7 @@ describe('every other function, through its own wiring and its environment as de
 
   it('deadman and taskStopped: read the catalog and alert', async () => {
     const deadman = awsDeps(envOf('deadman'), captureLog(), world.clients());
-    const silent = await world.invoke('deadman', () => deadmanHandler({ ...deadman, metrics: noMetrics }, deadmanSettings(envOf('deadman')))(), {}, { async: true });
+    const silent = await world.invoke('deadman', () => deadmanHandler({ ...deadman, metrics: noMetrics }, deadmanSettings(envOf('deadman'), packagedConfigOf('test/fixtures/strongbox.config.json')))(), {}, { async: true });
     expect(silent).toBeDefined();
     const stopped = awsDeps(envOf('taskStopped'), captureLog(), world.clients());
     const cluster = envOf('taskStopped').STRONGBOX_CLUSTER_ARN!;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
@@ -11,6 +12,7 @@ import { packageTemplate } from './template';
 
 // `sls package` once, offline, and assertions on the CloudFormation it writes.
 const run = promisify(execFile);
+const require = createRequire(import.meta.url);
 const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/strongbox-dump:1.2.3';
 /** Functions that must be there (others, added later, are checked the same way: see deployedFunctions). */
 const FUNCTIONS = {
@@ -106,32 +108,34 @@ function unzip(zip: Buffer): Map<string, Buffer> {
 }
 
 describe('sls package: schedules', () => {
-  it('creates one EventBridge rule per configured database, with its cron and input', () => {
+  it('fires the dispatcher every minute and the watchdog on its schedule: no rule per database', () => {
     // Prepare
-    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
-    const backups = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt']?.[0] === 'ScheduleBackupLambdaFunction');
+    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties).filter((rule) => rule.ScheduleExpression);
     // Act
-    const seen = backups.map((rule) => {
-      const transformer = rule.Targets[0].InputTransformer;
-      const input = JSON.parse(transformer.InputTemplate.replace('<time>', '"2026-03-01T03:00:00Z"'));
-      return { schedule: rule.ScheduleExpression, input, time: transformer.InputPathsMap.time };
-    });
+    const byTarget = Object.fromEntries(rules.map((rule) => [rule.Targets[0].Arn['Fn::GetAtt']?.[0] ?? JSON.stringify(rule.Targets[0].Arn), rule.ScheduleExpression]));
     // Assess
-    expect(seen).toEqual([
-      ...fixture.databases.map((db) => ({
-        schedule: 'schedule' in db ? db.schedule : schedules.logicalBackup,
-        input: { database: db.name, secretArn: db.secretArn, time: '2026-03-01T03:00:00Z' },
-        time: '$.time',
-      })),
-      ...fixture.databases.map((db) => ({
-        schedule: schedules.baseBackup,
-        input: { database: db.name, secretArn: db.secretArn, type: 'base', time: '2026-03-01T03:00:00Z' },
-        time: '$.time',
-      })),
-    ]);
-    expect(seen[0]!.schedule).toBe('cron(0 3 * * ? *)');
-    const watchdog = rules.filter((rule) => rule.Targets[0].Arn['Fn::GetAtt']?.[0] === 'WatchdogLambdaFunction');
-    expect(watchdog.map((rule) => rule.ScheduleExpression)).toEqual([schedules.watchdog]);
+    expect(byTarget).toMatchObject({ DispatchLambdaFunction: schedules.dispatch, WatchdogLambdaFunction: schedules.watchdog });
+    for (const target of ['ScheduleBackupLambdaFunction', 'WalCheckpointLambdaFunction']) expect(byTarget[target]).toBeUndefined();
+    expect(rules.filter((rule) => JSON.stringify(rule.Targets).includes('ValidateStateMachine'))).toEqual([]);
+    expect(schedules.dispatch).toBe('cron(* * * * ? *)');
+  });
+
+  it('compiles the config into the dispatcher and the dead man\'s switch, not into an environment', async () => {
+    // Prepare
+    const { deployConfigOf, readConfig } = require('../../deploy/schedules.cjs') as { deployConfigOf(config: unknown): unknown; readConfig(file: string): unknown };
+    const expected = JSON.stringify(deployConfigOf(readConfig('test/fixtures/strongbox.config.json')));
+    // Act
+    const bundles = await Promise.all(['dispatch', 'deadman', 'scheduleBackup'].map(async (fn) => [...unzip(await readFile(path.join(outDir, `${fn}.zip`))).entries()].find(([name]) => name.endsWith('.mjs'))![1].toString('utf8')));
+    // Assess
+    expect(bundles.map((bundle) => bundle.includes(expected))).toEqual([true, true, false]);
+    expect(bundles[0]).not.toContain('__STRONGBOX_DEPLOY_CONFIG__');
+    const environments = ofType('AWS::Lambda::Function').map(([, fn]) => JSON.stringify(fn.Properties.Environment ?? {}));
+    expect(environments.filter((env) => env.includes(fixture.databases[0]!.secretArn))).toEqual([]);
+    expect(R.DispatchLambdaFunction.Properties.Environment.Variables).toMatchObject({
+      STRONGBOX_SCHEDULE_BACKUP_FUNCTION: 'strongbox-test-scheduleBackup',
+      STRONGBOX_WAL_CHECKPOINT_FUNCTION: 'strongbox-test-walCheckpoint',
+      STRONGBOX_VALIDATE_STATE_MACHINE_ARN: { Ref: 'ValidateStateMachine' },
+    });
   });
 });
 
@@ -215,6 +219,7 @@ describe('sls package: least privilege', () => {
     ['restore', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['restoreTable', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['validate', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
+    ['dispatch', [...failures, 'lambda:InvokeFunction', 'states:StartExecution', ...alerts]],
     ['retention', [...failures, 's3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:AbortMultipartUpload', 'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', ...alerts]],
     ['deadman', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', ...alerts]],
     ['notifySlack', [...failures, 'ssm:GetParameter']],
@@ -331,9 +336,9 @@ describe('sls package: WAL archiving', () => {
     expect(template.Conditions.HasArchiverRole).toBeDefined();
   });
 
-  it('runs the WAL checkpoint every 15 minutes per database, in the databases\' subnets when they are given', () => {
-    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties).filter((rule) => rule.ScheduleExpression === 'rate(15 minutes)' && rule.Targets[0].Arn['Fn::GetAtt']?.[0] === 'WalCheckpointLambdaFunction');
-    expect(rules.map((rule) => JSON.parse(rule.Targets[0].Input))).toEqual(fixture.databases.map((db) => ({ database: db.name, secretArn: db.secretArn })));
+  it('runs the WAL checkpoint (started by the dispatcher) in the databases\' subnets when they are given', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties).filter((rule) => rule.Targets[0].Arn['Fn::GetAtt']?.[0] === 'WalCheckpointLambdaFunction');
+    expect(rules).toEqual([]);
     const vpc = R.WalCheckpointLambdaFunction.Properties.VpcConfig;
     expect(vpc['Fn::If'][0]).toBe('HasSubnets');
     expect(vpc['Fn::If'][2]).toEqual({ Ref: 'AWS::NoValue' });

@@ -15,8 +15,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 interface DatabaseOut { name: string; secretArn: string; schedule: string; compression?: string }
 interface ScheduleResolvers {
   readConfig(file: string): { databases: DatabaseOut[]; watchdogSchedule: string; staleAfterSeconds: number; retention: Record<string, number> };
-  scheduleEvents(input: Resolve): Promise<{ schedule: { name?: string; rate: string[]; inputTransformer: { inputTemplate: string } } }[]>;
+  packagedConfig(input: Resolve): Promise<string>;
+  dispatchSchedule(): Promise<string>;
   secretResources(input: Resolve): Promise<string[]>;
+  secretPatterns(databases: Array<{ name: string; secretArn: string }>, file: string): string[];
   retentionSchedule(): Promise<string>;
   retentionPolicy(input: Resolve): Promise<string>;
   archivers(input: Resolve): Promise<string>;
@@ -96,29 +98,46 @@ describe('deploy/schedules.cjs', () => {
     );
   });
 
-  it('delivers each database its input and the firing time, and names each secret for IAM', async () => {
+  it('packages each database with its schedule, secret and compression, and the stack-wide schedules, as an esbuild define value', async () => {
     const partial = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/other';
-    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET, compression: 'zstd' }, { name: 'other', secretArn: partial }] });
+    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET, compression: 'zstd' }, { name: 'other', secretArn: partial, schedule: 'rate(6 hours)' }] });
     const resolve = variables({ 'param:configFile': file, 'sls:stage': 'prod' });
 
-    const events = await resolvers.scheduleEvents(resolve);
+    const literal = await resolvers.packagedConfig(resolve);
     const secrets = await resolvers.secretResources(resolve);
 
-    expect(events.map((e) => [e.schedule.name, e.schedule.rate])).toEqual([
-      ['strongbox-prod-logical-app', [schedules.logicalBackup]],
-      ['strongbox-prod-logical-other', [schedules.logicalBackup]],
-      ['strongbox-prod-base-app', [schedules.baseBackup]],
-      ['strongbox-prod-base-other', [schedules.baseBackup]],
-    ]);
-    expect(JSON.parse(events[0]!.schedule.inputTransformer.inputTemplate.replace('<time>', '"t"'))).toEqual({ database: 'app', secretArn: SECRET, compression: 'zstd', time: 't' });
-    expect(JSON.parse(events[2]!.schedule.inputTransformer.inputTemplate.replace('<time>', '"t"'))).toEqual({ database: 'app', secretArn: SECRET, type: 'base', time: 't' });
+    // A JavaScript string literal (what esbuild's define takes), holding the config's JSON.
+    expect(JSON.parse(JSON.parse(literal) as string)).toEqual({
+      databases: [
+        { name: 'app', secretArn: SECRET, schedule: schedules.logicalBackup, compression: 'zstd' },
+        { name: 'other', secretArn: partial, schedule: 'rate(6 hours)' },
+      ],
+      baseBackup: schedules.baseBackup,
+      walCheckpoint: schedules.walCheckpoint,
+      validation: 'cron(0 4 1 * ? *)',
+    });
+    expect(await resolvers.dispatchSchedule()).toBe('cron(* * * * ? *)');
     expect(secrets).toEqual([SECRET, `${partial}-??????`]);
   });
+});
 
-  it('leaves the rule unnamed when the name would pass EventBridge\'s 64 characters', async () => {
-    const file = await configFile({ databases: [{ name: 'a'.repeat(40), secretArn: SECRET }] });
-    const [event] = await resolvers.scheduleEvents(variables({ 'param:configFile': file, 'sls:stage': 'a-long-stage-name' }));
-    expect(event!.schedule.name).toBeUndefined();
+describe('deploy/schedules.cjs: secrets of many databases', () => {
+  const secret = (path: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${path}`;
+  const databases = (count: number, path: (i: number) => string) => Array.from({ length: count }, (_, i) => ({ name: `db${i}`, secretArn: secret(path(i)) }));
+
+  it('grants up to 20 secrets one by one', () => {
+    const list = databases(20, (i) => `strongbox/prod/db${i}-AbCdEf`);
+    expect(resolvers.secretPatterns(list, 'f')).toEqual(list.map((db) => db.secretArn));
+  });
+
+  it('grants 200 secrets by their shared folders, each lone one exactly (partial ARNs matched)', () => {
+    const list = [...databases(150, (i) => `strongbox/prod/db${i}-AbCdEf`), ...databases(49, (i) => `team-b/db${i}`), { name: 'x', secretArn: secret('lonely/x-AbCdEf') }];
+    expect(resolvers.secretPatterns(list, 'f')).toEqual([secret('strongbox/prod/*'), secret('team-b/*'), secret('lonely/x-AbCdEf')]);
+  });
+
+  it('refuses more than 40 IAM resources, saying how to name the secrets', () => {
+    const list = databases(41, (i) => `db${i}-AbCdEf`);
+    expect(() => resolvers.secretPatterns(list, 'f')).toThrow(/the 41 database secrets need 41 IAM resources \(at most 40.*name the secrets under shared folders, e.g. strongbox\/<stage>\/<database>/);
   });
 });
 
@@ -186,21 +205,6 @@ describe('sls package with a bad config', () => {
     expect(result.failed).toBe(true);
     expect(result.output).toContain(`Strongbox config ${file}: databases[0] ("app") needs a "secretArn"`);
   }, 130_000);
-});
-
-describe('deploy/schedules.cjs: the monthly restore drill (validationEvents)', () => {
-  it('starts the validation state machine on the 1st of the month, per database, with latest of that database', async () => {
-    const { validationEvents } = require('../../deploy/schedules.cjs') as { validationEvents(input: Resolve): Promise<Array<{ schedule: { name?: string; rate: string; input: unknown } }>> };
-    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET }, { name: 'b'.repeat(41), secretArn: SECRET }] });
-    const events = await validationEvents(variables({ 'param:configFile': file, 'sls:stage': 'prod' }));
-    expect(events.map((e) => e.schedule)).toEqual([
-      { name: 'strongbox-prod-validate-app', description: 'Strongbox monthly restore drill of app', rate: 'cron(0 4 1 * ? *)', input: { job: { backupId: 'latest', database: 'app' } } },
-      // Past 64 characters EventBridge refuses the name: CloudFormation names it.
-      { description: `Strongbox monthly restore drill of ${'b'.repeat(41)}`, rate: 'cron(0 4 1 * ? *)', input: { job: { backupId: 'latest', database: 'b'.repeat(41) } } },
-    ]);
-    // The job carries no secret: the drill restores into a throwaway server.
-    expect(JSON.stringify(events)).not.toContain('secretsmanager');
-  });
 });
 
 describe('archivers: which host role may archive which database (STRONGBOX_ARCHIVERS)', () => {

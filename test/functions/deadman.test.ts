@@ -16,7 +16,7 @@ import fixture from '../fixtures/strongbox.config.json';
 import { captureLog } from '../support/stack';
 
 const require = createRequire(import.meta.url);
-const resolver = require('../../deploy/deadman.cjs') as { schedules(input: { resolveVariable(name: string): Promise<string> }): Promise<string> };
+const resolver = require('../../deploy/schedules.cjs') as { packagedConfig(input: { resolveVariable(name: string): Promise<string> }): Promise<string> };
 const snsMock = mockClient(SNSClient);
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:strongbox-test-alerts';
 const NOW = new Date('2026-11-24T12:00:00Z');
@@ -39,11 +39,11 @@ beforeEach(() => {
 });
 
 describe('deadmanSettings', () => {
-  it('reads the schedules deploy/deadman.cjs writes for the config file', async () => {
+  it('reads what each database expects from the config deploy/schedules.cjs packages', async () => {
     // Prepare
-    const json = await resolver.schedules({ resolveVariable: async (name) => (name === 'param:configFile' ? 'test/fixtures/strongbox.config.json' : '') });
+    const literal = await resolver.packagedConfig({ resolveVariable: async (name) => (name === 'param:configFile' ? 'test/fixtures/strongbox.config.json' : '') });
     // Act
-    const settings = deadmanSettings({ STRONGBOX_DEADMAN_SCHEDULES: json, STRONGBOX_ARCHIVE_TIMEOUT_SECONDS: '120' });
+    const settings = deadmanSettings({ STRONGBOX_DEPLOY_CONFIG: JSON.parse(literal) as string, STRONGBOX_ARCHIVE_TIMEOUT_SECONDS: '120' });
     // Assess
     expect(settings.schedules).toEqual(
       fixture.databases.map((db) => ({ database: db.name, logical: 'schedule' in db ? db.schedule : 'cron(0 3 * * ? *)', base: 'cron(30 2 * * ? *)', walArchiving: true, validation: true })),
@@ -51,13 +51,14 @@ describe('deadmanSettings', () => {
     expect(settings.policy).toEqual({ ...DEFAULT_DEADMAN_POLICY, archiveTimeoutSeconds: 120 });
   });
 
+  const config = (databases: unknown[]) => JSON.stringify({ databases, baseBackup: 'cron(30 2 * * ? *)', walCheckpoint: 'rate(15 minutes)', validation: 'cron(0 4 1 * ? *)' });
   it.each([
-    [{}, /STRONGBOX_DEADMAN_SCHEDULES is not set/],
-    [{ STRONGBOX_DEADMAN_SCHEDULES: '[{' }, /STRONGBOX_DEADMAN_SCHEDULES is not JSON/],
-    [{ STRONGBOX_DEADMAN_SCHEDULES: '[{"database":"app"}]' }, /STRONGBOX_DEADMAN_SCHEDULES is invalid: 0.walArchiving/],
-    [{ STRONGBOX_DEADMAN_SCHEDULES: '[{"database":"../x","walArchiving":true,"validation":false}]' }, /database/],
-    [{ STRONGBOX_DEADMAN_SCHEDULES: '[]', STRONGBOX_ARCHIVE_TIMEOUT_SECONDS: '0' }, /STRONGBOX_ARCHIVE_TIMEOUT_SECONDS must be a whole number from 1 to 3600/],
-    [{ STRONGBOX_DEADMAN_SCHEDULES: '[]', STRONGBOX_BACKUP_GRACE_MINUTES: 'soon' }, /STRONGBOX_BACKUP_GRACE_MINUTES/],
+    [{}, /this function has no packaged Strongbox config/],
+    [{ STRONGBOX_DEPLOY_CONFIG: '[{' }, /the packaged Strongbox config is not JSON/],
+    [{ STRONGBOX_DEPLOY_CONFIG: config([{ name: 'app' }]) }, /the packaged Strongbox config is invalid: databases.0.secretArn/],
+    [{ STRONGBOX_DEPLOY_CONFIG: config([{ name: '../x', secretArn: 'arn:x', schedule: 'rate(1 day)' }]) }, /database/],
+    [{ STRONGBOX_DEPLOY_CONFIG: config([]), STRONGBOX_ARCHIVE_TIMEOUT_SECONDS: '0' }, /STRONGBOX_ARCHIVE_TIMEOUT_SECONDS must be a whole number from 1 to 3600/],
+    [{ STRONGBOX_DEPLOY_CONFIG: config([]), STRONGBOX_BACKUP_GRACE_MINUTES: 'soon' }, /STRONGBOX_BACKUP_GRACE_MINUTES/],
   ])('refuses %j', (env, message) => {
     expect(() => deadmanSettings(env)).toThrow(message);
   });

@@ -3,7 +3,6 @@
  * roles for the machines, the schedule and the three functions that start them.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import fixture from '../fixtures/strongbox.config.json';
 import { definitionOf, packagedTemplate } from './support';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation is untyped JSON
@@ -44,14 +43,11 @@ describe('sls package: state machines', () => {
     expect(JSON.stringify(states)).not.toMatch(/password/i);
   });
 
-  it('starts the validation machine monthly (the 1st) per configured database, with a role that may only start it', () => {
-    const rules = Object.values(R).filter((r) => r.Type === 'AWS::Events::Rule' && r.Properties.Targets[0].Arn.Ref === 'ValidateStateMachine').map((r) => r.Properties);
-    expect(rules.map((rule) => [rule.ScheduleExpression, rule.Name, JSON.parse(rule.Targets[0].Input)])).toEqual(
-      fixture.databases.map((db) => ['cron(0 4 1 * ? *)', `strongbox-test-validate-${db.name}`, { job: { backupId: 'latest', database: db.name } }]),
-    );
-    const role = R[rules[0]!.Targets[0].RoleArn['Fn::GetAtt'][0]];
-    expect(statementsOf(role)).toEqual([{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: { Ref: 'ValidateStateMachine' } }]);
-    expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'events.amazonaws.com' });
+  it('starts the validation machine monthly through the dispatcher (no rule per database), which may start only it', () => {
+    const rules = Object.values(R).filter((r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes('ValidateStateMachine'));
+    expect(rules).toEqual([]);
+    const statements = statementsOf(R[R.DispatchLambdaFunction.Properties.Role['Fn::GetAtt'][0]]).filter((s: Json) => [s.Action].flat().includes('states:StartExecution'));
+    expect(statements).toEqual([{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: { Ref: 'ValidateStateMachine' } }]);
   });
 });
 
