@@ -11,6 +11,7 @@ import { summarizeTablePlan } from '../shared/domain/restore-table-summary';
 import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { readManifest } from '../shared/usecases/index-manifest';
+import { sizeJob } from '../shared/usecases/restore/resources';
 
 /** The restore-table task's job: the payload with the backup resolved and the mode decided. */
 export type RestoreTableJob = Omit<RestoreTablePayload, 'dryRun'>;
@@ -31,6 +32,7 @@ export interface RestoreTableInvokeDeps extends InvokeDeps {
  *
  * @throws InputError listing every problem of the payload; what chooseTableBackup and
  *   planRestoreTable throw (unknown backup, TABLE_NOT_IN_BACKUP…); ManifestError;
+ *   BACKUP_TOO_LARGE_FOR_TASK when the dump cannot fit the task's disk (nothing started);
  *   ConflictError / TaskLaunchError from StartExecution.
  */
 export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
@@ -50,16 +52,19 @@ export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
       now,
       nonce: 'planned',
     });
-    const keys = { backupId: backup.id, database: backup.database, target, mode: plan.mode, tables: plan.tables.length };
+    // The task keeps the dump on its disk (the scratch database is on the target server).
+    const size = { dumpBytes: manifest.objects.dump.bytes, compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes };
+    const { resources } = sizeJob('restore-table', size, { jobs: 1 });
+    const keys = { backupId: backup.id, database: backup.database, target, mode: plan.mode, tables: plan.tables.length, ...resources };
     if (payload.dryRun) {
       deps.log.info('table restore planned (dry run): nothing started', keys);
-      return { dryRun: true, plan: summarizeTablePlan(plan) };
+      return { dryRun: true, plan: summarizeTablePlan(plan), resources };
     }
     const { dryRun: _dryRun, ...request } = payload;
-    const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: backup.id }, plan: summarizeTablePlan(plan) };
+    const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: backup.id }, plan: summarizeTablePlan(plan), resources };
     const { executionArn } = await deps.starter.start(executionName('restore-table', backup.id, now), input);
     deps.log.info('table restore started', { ...keys, executionArn });
-    return { executionArn, plan: summarizeTablePlan(plan) };
+    return { executionArn, plan: summarizeTablePlan(plan), resources };
   };
 }
 

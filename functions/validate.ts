@@ -1,6 +1,8 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
 import type { InvokeDeps } from '../shared/adapters/sfn/invoke';
+import type { Storage } from '../shared/adapters/storage/storage';
+import { backupSizeOf, sizeJob } from '../shared/usecases/restore/resources';
 import { executionName, type ExecutionInput } from '../shared/domain/invoke/execution';
 import { parseValidatePayload, type ValidatePayload } from '../shared/domain/invoke/validate';
 import { awsDeps, type AwsClients } from '../shared/runtime/aws';
@@ -10,19 +12,27 @@ import { resolveDrillBackup } from '../shared/usecases/validate/steps';
 /** The validation task's job: which backup to drill (the monthly schedule sends `latest`). */
 export type ValidateJob = Omit<ValidatePayload, 'dryRun'>;
 
+/** The catalog and state machine, and the storage whose manifests size the task (without it, the catalog's bytes do). */
+export interface ValidateInvokeDeps extends InvokeDeps {
+  storage?: Storage;
+}
+
 /**
  * `sls invoke -f validate --data '{…}'`: validates the payload, resolves the backup to drill
- * from the catalog (the same rules as `strongbox validate`), and starts the validation state
- * machine, which restores it into a throwaway PostgreSQL inside the task; `"dryRun": true`
- * returns the plan only.
+ * from the catalog (the same rules as `strongbox validate`), sizes the task's disk (the dump
+ * and the restored database), vCPU and memory from it (`resources`), and starts the
+ * validation state machine, which restores it into a throwaway PostgreSQL inside the task;
+ * `"dryRun": true` returns the plan only.
  *
  * @throws InputError listing every problem of the payload; what resolveDrillBackup throws
- *   (unknown, unverified or no backup); ConflictError / TaskLaunchError from StartExecution.
+ *   (unknown, unverified or no backup); BACKUP_TOO_LARGE_FOR_TASK when the drill cannot fit
+ *   the task's disk (nothing started); ConflictError / TaskLaunchError from StartExecution.
  */
-export function makeValidateHandler(deps: InvokeDeps) {
+export function makeValidateHandler(deps: ValidateInvokeDeps) {
   return async (event: unknown) => {
     const payload = parseValidatePayload(event);
     const backup = await resolveDrillBackup(deps.catalog, payload.backupId, payload.database);
+    const { resources } = sizeJob('validate', await backupSizeOf(backup, deps.storage), { jobs: 1, scratchInTask: true });
     const plan = {
       backupId: backup.id,
       database: backup.database,
@@ -35,22 +45,22 @@ export function makeValidateHandler(deps: InvokeDeps) {
         `record the result as the backup's lastValidation (its state stays ${backup.state}); on failure publish VALIDATION_FAILED`,
       ],
     };
-    const keys = { backupId: backup.id, database: backup.database };
+    const keys = { backupId: backup.id, database: backup.database, ...resources };
     if (payload.dryRun) {
       deps.log.info('validation planned (dry run): nothing started', keys);
-      return { dryRun: true, plan };
+      return { dryRun: true, plan, resources };
     }
-    const input: ExecutionInput<ValidateJob> = { job: { backupId: backup.id, database: backup.database }, plan };
+    const input: ExecutionInput<ValidateJob> = { job: { backupId: backup.id, database: backup.database }, plan, resources };
     const { executionArn } = await deps.starter.start(executionName('validate', backup.id, deps.clock()), input);
     deps.log.info('validation started', { ...keys, executionArn });
-    return { executionArn, plan };
+    return { executionArn, plan, resources };
   };
 }
 
-let deps: InvokeDeps | undefined;
+let deps: ValidateInvokeDeps | undefined;
 
 /** The function's wiring from its environment (`clients`: given by tests against stand-ins). */
-export function sfnDeps(env: NodeJS.ProcessEnv, clients?: AwsClients & { sfn: SFNClient }): InvokeDeps {
+export function sfnDeps(env: NodeJS.ProcessEnv, clients?: AwsClients & { sfn: SFNClient }): ValidateInvokeDeps {
   return { ...awsDeps(env, lambdaLog, clients), starter: new SfnExecutionStarter(clients?.sfn ?? new SFNClient({}), requiredEnv(env, 'STRONGBOX_STATE_MACHINE_ARN')) };
 }
 

@@ -59,7 +59,8 @@ export interface DiskPlan {
 /** Assumed when the manifest's database size is unknown: a dump 4:1 smaller than the database. */
 const ASSUMED_RATIO = 4;
 
-function databaseBytesOf(backup: BackupSize): number {
+/** The database's size: the manifest's, else 4 × the dump (never less than the dump). */
+export function databaseBytesOf(backup: BackupSize): number {
   return Math.max(backup.databaseBytes ?? backup.dumpBytes * ASSUMED_RATIO, backup.dumpBytes);
 }
 
@@ -149,14 +150,19 @@ export function isFargatePair({ cpu, memory }: TaskCompute): boolean {
   return cpu === 256 ? [512, 1024, 2048].includes(memory) : (memory - row.min) % row.step === 0;
 }
 
-/** What a state machine's RunTask takes from its input (`$.resources`): strings for cpu and memory, as ECS's overrides want. */
+/**
+ * What a state machine's RunTask takes from its input (`$.resources`): the task's cpu and
+ * memory as strings (ECS's task overrides), the container's hard memory limit as a number
+ * (its override; the task definition sets it to the whole task's memory), and the disk.
+ */
 export interface TaskResources {
   cpu: string;
   memory: string;
+  containerMemory: number;
   ephemeralStorageGiB: number;
 }
 
 /** The `$.resources` of a job's execution input. */
 export function taskResources(compute: TaskCompute, disk: DiskPlan): TaskResources {
-  return { cpu: String(compute.cpu), memory: String(compute.memory), ephemeralStorageGiB: disk.sizeInGiB };
+  return { cpu: String(compute.cpu), memory: String(compute.memory), containerMemory: compute.memory, ephemeralStorageGiB: disk.sizeInGiB };
 }

@@ -56,8 +56,10 @@ describe('restore-table function', () => {
     expect({ ...sent, input: JSON.parse(sent.input!) }).toEqual({
       stateMachineArn: MACHINE,
       name: `restore-table-${good.id}-20261124100000`,
-      input: { job: { ...payload, backupId: good.id }, plan: result.plan },
+      input: { job: { ...payload, backupId: good.id }, plan: result.plan, resources: result.resources },
     });
+    // Sized from the manifest: the task keeps the dump (the scratch database is on the target server).
+    expect(result.resources).toEqual({ cpu: '1024', memory: '2048', containerMemory: 2048, ephemeralStorageGiB: 21 });
     expect(result.plan).toMatchObject({ backupId: good.id, mode: 'replace', pattern: '"Sales".orders', tables: [{ schema: 'Sales', name: 'orders', into: { schema: 'Sales', name: 'orders' } }] });
   });
 

@@ -44,13 +44,16 @@ function entry(id: string, startedAt: string, extra: Partial<BackupEntry> = {}):
 const OLDER = entry('20261122T030000Z-l-aaaaaa', '2026-11-22T03:00:00.000Z');
 const NEWEST = entry('20261123T030000Z-l-bbbbbb', '2026-11-23T03:00:00.000Z');
 const FAILED = entry('20261124T030000Z-l-cccccc', '2026-11-24T03:00:00.000Z', { state: 'FAILED', reason: 'checksum mismatch' });
+const GIB = 1024 ** 3;
+/** A 250 GiB dump of database "big": no Fargate disk holds it, a streamed restore needs none. */
+const BIG = entry('20261123T030000Z-l-dddddd', '2026-11-23T03:00:00.000Z', { database: 'big', key: 'logical/daily/big/x/dump', manifestKey: 'logical/daily/big/x/manifest.json', bytes: 250 * GIB });
 
 beforeAll(async () => {
   const dynalite = await startDynalite();
   stopDynalite = dynalite.stop;
   await ensureCatalogTable(makeDynamoClient({ endpoint: dynalite.endpoint }), LOCAL_TABLE);
   const catalog = localCatalog(dynalite.endpoint);
-  for (const e of [OLDER, NEWEST, FAILED]) await catalog.create(e);
+  for (const e of [OLDER, NEWEST, FAILED, BIG]) await catalog.create(e);
   log = captureLog();
   handler = makeRestoreHandler({ catalog, clock: () => NOW, log, starter: new SfnExecutionStarter(new SFNClient({ region: 'eu-west-1' }), MACHINE) });
 });
@@ -85,7 +88,12 @@ describe('restore function', () => {
     expect({ ...sent, input: JSON.parse(sent.input!) }).toEqual({
       stateMachineArn: MACHINE,
       name: `restore-${NEWEST.id}-20261124093000`,
-      input: { job: { backupId: NEWEST.id, database: 'app', target: { secretArn: SECRET }, confirm: 'app', jobs: 4 }, plan: result.plan },
+      input: {
+        job: { backupId: NEWEST.id, database: 'app', target: { secretArn: SECRET }, confirm: 'app', jobs: 4 },
+        plan: result.plan,
+        // The task's disk, vCPU and memory for this backup (a 1,000-byte dump: the smallest of each).
+        resources: { cpu: '1024', memory: '2048', containerMemory: 2048, ephemeralStorageGiB: 21 },
+      },
     });
     expect(result.executionArn).toBe('arn:aws:states:eu-west-1:123456789012:execution:strongbox-test-restore:x');
     expect(result.plan).toMatchObject({
@@ -98,6 +106,27 @@ describe('restore function', () => {
       jobs: 4,
     });
     expect(log.lines.find((line) => line.message === 'restore started')?.attributes).toMatchObject({ backupId: NEWEST.id, executionArn: result.executionArn });
+  });
+
+  it('without jobs: 2 when the dump fits the task\'s disk, else 1 (streamed, no disk); the job names them', async () => {
+    // Act
+    await handler(payload);
+    await handler({ ...payload, database: 'big', target: { secretArn: SECRET, database: 'big' }, confirm: 'big' });
+    // Assess
+    const inputs = sfn.commandCalls(StartExecutionCommand).map((call) => JSON.parse(call.args[0].input.input!) as { job: { jobs: number }; plan: { jobs: number; dumpPath: string }; resources: { ephemeralStorageGiB: number; cpu: string } });
+    expect(inputs.map((i) => [i.job.jobs, i.plan.jobs, i.plan.dumpPath, i.resources.ephemeralStorageGiB, i.resources.cpu])).toEqual([
+      [2, 2, 'download', 21, '1024'],
+      [1, 1, 'stream', 21, '4096'],
+    ]);
+    expect(log.lines.find((line) => line.message === 'restore started' && line.attributes?.database === 'big')?.attributes).toMatchObject({ jobs: 1, dumpPath: 'stream', ephemeralStorageGiB: 21 });
+  });
+
+  it('refuses a parallel restore whose dump no task disk holds, before starting anything, pointing at jobs 1', async () => {
+    const error = await refusal({ ...payload, database: 'big', target: { secretArn: SECRET, database: 'big' }, confirm: 'big', jobs: 4 });
+    expect(error.code).toBe('BACKUP_TOO_LARGE_FOR_TASK');
+    expect(error.message).toMatch(/restore of a 250\.0 GiB gzip dump needs 250\.0 GiB on the task's disk .* over Fargate's 200 GiB: nothing was started/);
+    expect(error.hint).toMatch(/jobs 1: it streams the dump/);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   it('dryRun: returns the plan and starts nothing (no confirm needed)', async () => {

@@ -74,8 +74,10 @@ describe('validate function', () => {
     expect({ ...sent, input: JSON.parse(sent.input!) }).toEqual({
       stateMachineArn: MACHINE,
       name: `validate-${APP.id}-20261201040000`,
-      input: { job: { backupId: APP.id, database: 'app' }, plan: result.plan },
+      input: { job: { backupId: APP.id, database: 'app' }, plan: result.plan, resources: result.resources },
     });
+    // The drill keeps the dump and the restored database on the task's disk: sized from the backup.
+    expect(result.resources).toEqual({ cpu: '1024', memory: '2048', containerMemory: 2048, ephemeralStorageGiB: 21 });
     expect(result).toMatchObject({ executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:strongbox-test-validate:v', plan: { backupId: APP.id, database: 'app' } });
   });
 

@@ -34,7 +34,20 @@ describe('sls package: state machines', () => {
     const states = definitionOf(template, id, { localRun: false }).States;
     const run = states[runState];
     expect(run.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
-    expect(run.Parameters.Overrides.ContainerOverrides).toEqual([{ Name: 'dump', Command: ['node', program], Environment: [{ Name: 'STRONGBOX_JOB', 'Value.$': 'States.JsonToString($.job)' }] }]);
+    expect(run.Parameters.Overrides).toEqual({
+      'Cpu.$': '$.resources.cpu',
+      'Memory.$': '$.resources.memory',
+      EphemeralStorage: { 'SizeInGiB.$': '$.resources.ephemeralStorageGiB' },
+      ContainerOverrides: [{ Name: 'dump', Command: ['node', program], 'Memory.$': '$.resources.containerMemory', Environment: [{ Name: 'STRONGBOX_JOB', 'Value.$': 'States.JsonToString($.job)' }] }],
+    });
+    // The task is sized per run from the input's `resources`; without them, the stage's defaults.
+    expect(states.Sized).toMatchObject({ Type: 'Choice', Choices: [{ Variable: '$.resources', IsPresent: true, Next: runState }], Default: 'DefaultResources' });
+    expect(states.DefaultResources).toMatchObject({
+      Type: 'Pass',
+      Parameters: { cpu: '1024', memory: '2048', containerMemory: 2048, ephemeralStorageGiB: runState === 'RunValidation' ? 200 : 50 },
+      ResultPath: '$.resources',
+      Next: runState,
+    });
     expect(run.Retry).toEqual([{ ErrorEquals: ['ECS.AmazonECSException', 'ECS.ServerException', 'ECS.LimitExceededException', 'AmazonECS.Unknown'], IntervalSeconds: 30, MaxAttempts: 3, BackoffRate: 2 }]);
     expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'DescribeFailure' }]);
     expect(states.DescribeFailure).toMatchObject({ Type: 'Pass', Parameters: { type: failure }, Next: 'PublishFailure' });

@@ -59,12 +59,15 @@ function runMachine(input: unknown, before?: (attempt: number) => void) {
 describe('restore state machine, run locally', () => {
   it('restores through the restore program, reads only the named secret, and publishes RESTORE_FINISHED', async () => {
     // Act
-    const { output, error } = await runMachine({ job: job('app_restored'), plan: { backupId: good.id } });
+    const resources = { cpu: '2048', memory: '4096', containerMemory: 4096, ephemeralStorageGiB: 93 };
+    const { output, error } = await runMachine({ job: job('app_restored'), plan: { backupId: good.id }, resources });
     // Assess
     expect(error).toBeUndefined();
     expect(calls).toHaveLength(1);
     const container = calls[0]!.params.Overrides.ContainerOverrides[0];
-    expect(container).toEqual({ Name: 'dump', Command: ['node', 'dist/task-restore.js'], Environment: [{ Name: 'STRONGBOX_JOB', Value: JSON.stringify(job('app_restored')) }] });
+    expect(container).toEqual({ Name: 'dump', Command: ['node', 'dist/task-restore.js'], Memory: 4096, Environment: [{ Name: 'STRONGBOX_JOB', Value: JSON.stringify(job('app_restored')) }] });
+    // The function's sizing reaches RunTask: disk, vCPU and memory of this run.
+    expect(calls[0]!.params.Overrides).toMatchObject({ Cpu: '2048', Memory: '4096', EphemeralStorage: { SizeInGiB: 93 } });
     expect(calls[0]!.params).toMatchObject({ Cluster: ARNS['EcsCluster.Arn'], TaskDefinition: ARNS.DumpTaskDefinition, LaunchType: 'FARGATE', StartedBy: 'strongbox-restore' });
     expect(secrets.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input)).toEqual([{ SecretId: SECRET }]);
     const [original, restored] = await Promise.all([fingerprint(stack.conn), fingerprint({ ...stack.conn, database: 'app_restored' })]);

@@ -80,10 +80,20 @@ describe('validation state machine (monthly drill), run locally', () => {
       LaunchType: 'FARGATE',
       StartedBy: 'strongbox-validate',
       NetworkConfiguration: { AwsvpcConfiguration: { Subnets: [''], SecurityGroups: [''], AssignPublicIp: 'DISABLED' } },
-      Overrides: { ContainerOverrides: [{ Name: 'dump', Command: ['node', 'dist/task-validate.js'], Environment: [{ Name: 'STRONGBOX_JOB', Value: '{"backupId":"latest","database":"app"}' }] }] },
+      // No `resources` in the monthly input: Fargate's largest disk, the task definition's vCPU and memory.
+      Overrides: {
+        Cpu: '1024',
+        Memory: '2048',
+        EphemeralStorage: { SizeInGiB: 200 },
+        ContainerOverrides: [{ Name: 'dump', Command: ['node', 'dist/task-validate.js'], Memory: 2048, Environment: [{ Name: 'STRONGBOX_JOB', Value: '{"backupId":"latest","database":"app"}' }] }],
+      },
     });
     expect(calls[0]!.exitCode).toBe(0);
-    expect(output).toEqual({ job: { backupId: 'latest', database: 'app' }, task: { taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox-test/1' } });
+    expect(output).toEqual({
+      job: { backupId: 'latest', database: 'app' },
+      resources: { cpu: '1024', memory: '2048', containerMemory: 2048, ephemeralStorageGiB: 200 },
+      task: { taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox-test/1' },
+    });
     expect((await stack.catalog.get(good.id))?.lastValidation).toMatchObject({ ok: true });
     expect((await stack.catalog.get(good.id))?.state).toBe('VERIFIED');
     expect(published).toEqual([]);

@@ -5,6 +5,7 @@
  */
 import type { RestorePlan } from '../restore-plan';
 import { timestamp } from '../restore-plan';
+import type { TaskResources } from '../task-sizing';
 
 /** The three state machines an operator can start. */
 export type ExecutionKind = 'restore' | 'restore-table' | 'validate';
@@ -16,6 +17,8 @@ export type ExecutionKind = 'restore' | 'restore-table' | 'validate';
 export interface ExecutionInput<Job> {
   job: Job;
   plan?: Record<string, unknown>;
+  /** The task's disk, vCPU and memory for this backup (RunTask overrides); absent: the task definition's. */
+  resources?: TaskResources;
 }
 
 /** Step Functions' limit on an execution name, and the characters safe in one. */

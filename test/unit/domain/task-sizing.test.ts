@@ -107,6 +107,6 @@ describe('planTaskCompute', () => {
   });
 
   it('taskResources gives the strings RunTask overrides take', () => {
-    expect(taskResources({ cpu: 2048, memory: 4096 }, { path: 'download', localBytes: 1, sizeInGiB: 40 })).toEqual({ cpu: '2048', memory: '4096', ephemeralStorageGiB: 40 });
+    expect(taskResources({ cpu: 2048, memory: 4096 }, { path: 'download', localBytes: 1, sizeInGiB: 40 })).toEqual({ cpu: '2048', memory: '4096', containerMemory: 4096, ephemeralStorageGiB: 40 });
   });
 });

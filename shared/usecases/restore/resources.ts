@@ -1,0 +1,54 @@
+/**
+ * The size of the ECS task that restores, drills or restores a table from one backup: what
+ * the functions put into their state machine's input (`resources`) so that RunTask gets the
+ * disk, vCPU and memory this backup needs — or refuse before anything starts.
+ */
+import type { Storage } from '../../adapters/storage/storage';
+import type { BackupEntry } from '../../domain/backup';
+import { databaseBytesOf, planTaskCompute, planTaskDisk, taskResources, type BackupSize, type DiskOptions, type DiskPlan, type SizedJob, type TaskResources } from '../../domain/task-sizing';
+import { readManifest } from '../index-manifest';
+
+/** pg_restore's jobs when the operator names none and the dump fits the task's disk. */
+export const DEFAULT_RESTORE_JOBS = 2;
+
+/**
+ * The sizes sizing needs: the dump's bytes and compression from the catalog entry, and, when
+ * `storage` is given, the dump's exact size and the database's size from the manifest.
+ *
+ * @throws ManifestError / ObjectNotFoundError / StorageError when the manifest cannot be read.
+ */
+export async function backupSizeOf(entry: BackupEntry, storage?: Storage): Promise<BackupSize> {
+  if (!storage) return { dumpBytes: entry.bytes ?? 0, compression: entry.compression };
+  const manifest = await readManifest(storage, entry.manifestKey);
+  return { dumpBytes: manifest.objects.dump.bytes, compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes };
+}
+
+/**
+ * The jobs of a restore: the operator's, or DEFAULT_RESTORE_JOBS when that fits the task's
+ * disk, else 1 (streamed: no disk at all).
+ */
+export function restoreJobsFor(size: BackupSize, requested: number | undefined): number {
+  if (requested !== undefined) return requested;
+  try {
+    planTaskDisk('restore', size, { jobs: DEFAULT_RESTORE_JOBS });
+    return DEFAULT_RESTORE_JOBS;
+  } catch {
+    return 1;
+  }
+}
+
+/** What one job's task gets, and why. */
+export interface JobSizing {
+  resources: TaskResources;
+  disk: DiskPlan;
+}
+
+/**
+ * The task's disk, vCPU and memory for `job` on a backup of `size`.
+ *
+ * @throws StrongboxError BACKUP_TOO_LARGE_FOR_TASK (see planTaskDisk).
+ */
+export function sizeJob(job: SizedJob, size: BackupSize, options: DiskOptions): JobSizing {
+  const disk = planTaskDisk(job, size, options);
+  return { resources: taskResources(planTaskCompute(databaseBytesOf(size)), disk), disk };
+}
