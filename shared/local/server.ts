@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { deadmanHandler } from '../../functions/deadman';
+import { reconcileHandler } from '../../functions/reconcile';
 import { retentionHandler } from '../../functions/retention';
 import { scheduleBackupHandler } from '../../functions/schedule-backup';
 import { watchdogHandler } from '../../functions/watchdog';
@@ -136,6 +137,7 @@ export async function startLocalServer(options: {
         policy: DEFAULT_DEADMAN_POLICY,
       },
     );
+    const reconcile = reconcileHandler(context);
     const jobs: ScheduledJob[] = [
       ...targets.map(({ name }) => ({
         name: `backup ${name}`,
@@ -158,6 +160,8 @@ export async function startLocalServer(options: {
       { name: 'watchdog', expression: config.watchdogSchedule, run: () => watchdog() },
       { name: 'retention', expression: schedules.retention, run: () => retention({ sweep: true }) },
       { name: "dead man's switch", expression: 'rate(1 hour)', run: () => deadman() },
+      // WAL records whose event was lost are indexed from storage, hourly (in AWS: the reconcile function).
+      ...(targets.length > 0 ? [{ name: 'wal reconciliation', expression: 'rate(1 hour)', run: () => reconcile({ databases: targets.map(({ name }) => name) }) }] : []),
     ];
     const scheduler = startScheduler(jobs, context.clock, log);
     parts.scheduler = scheduler;

@@ -38,7 +38,9 @@ import { makePitrHandler } from '../../functions/pitr';
 import { serializeManifest, MANIFEST_FORMAT_VERSION, type Manifest } from '../../shared/domain/manifest';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { objectCreatedEvent } from '../../shared/domain/object-event';
-import { walRecordKey } from '../../shared/domain/wal/keys';
+import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
+import { WAL_RECORD_FORMAT, type WalRecord } from '../../shared/domain/wal/record';
+import { reconcileHandler } from '../../functions/reconcile';
 import { readDatabaseSecret } from '../../shared/adapters/secrets/database-secret';
 import { S3Storage } from '../../shared/adapters/storage/s3';
 import { awsDeps } from '../../shared/runtime/aws';
@@ -357,6 +359,36 @@ describe('every other function, through its own wiring and its environment as de
     const result = await world.invoke('retention', retentionHandler(deps, () => policyFromEnv(envOf('retention'))), { sweep: true }, { async: true });
     expect(result).toBeDefined();
     expect(await admin().storage.head(old.key)).toBeUndefined();
+  });
+
+  it('reconcile: indexes a WAL record whose event was lost, and alerts WAL_EVENTS_LOST through SNS', async () => {
+    const name = '000000010000000000000020';
+    const lost: WalRecord = {
+      format: WAL_RECORD_FORMAT,
+      database: 'app',
+      name,
+      kind: 'segment',
+      timeline: 1,
+      segno: '32',
+      objectKey: walObjectKey('app', name, 'gzip'),
+      compression: 'gzip',
+      size: 16 * 1024 * 1024,
+      sha256: 'a'.repeat(64),
+      storedSize: 5,
+      storedSha256: 'b'.repeat(64),
+      systemId: '7311234567890123456',
+      archivedAt: '2026-12-04T03:00:00.000Z',
+    };
+    await admin().storage.putBytes(lost.objectKey, Buffer.from('bytes'));
+    await admin().storage.putBytes(walRecordKey('app', name), Buffer.from(JSON.stringify(lost)));
+    await admin().catalog.create(verifiedLogical('20261204T030000Z-l-rec1'));
+    const deps = { ...awsDeps(envOf('reconcile'), captureLog(), world.clients()), clock: () => new Date(Date.now() + 2 * 3_600_000) };
+    const before = world.stub.requests.length;
+    const result = await world.invoke('reconcile', reconcileHandler(deps), {}, { async: true });
+    expect(result.repairedFiles).toContainEqual({ database: 'app', name });
+    expect(await admin().walCatalog.getWal('app', name)).toBeDefined();
+    const published = world.stub.requests.slice(before).filter((request) => request.operation === 'Publish').map((request) => String(request.body.Message));
+    expect(published.join('\n')).toContain('WAL_EVENTS_LOST');
   });
 
   it('notifySlack: reads its webhook URL from SSM', async () => {

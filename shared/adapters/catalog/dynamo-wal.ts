@@ -8,7 +8,7 @@ import { inPool } from './batch-pool';
 import { DynamoWalRanges } from './dynamo-wal-ranges';
 import { CatalogError, ConflictError, InputError } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
-import type { ArchiveStatus, IndexedWalRecord, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from './wal-catalog';
+import type { ArchiveStatus, IndexedWalRecord, ReconcileCursor, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from './wal-catalog';
 import { catalogRequest, conditionalWrite } from './sdk-errors';
 
 /**
@@ -24,6 +24,7 @@ import { catalogRequest, conditionalWrite } from './sdk-errors';
  * | `WALMETA#<db>`          | `TL#<TTTTTTTT>` | highest file name seen on a timeline |
  * | `WALMETA#<db>`          | `STATUS`      | the archiver's last measured status    |
  * | `WALMETA#<db>`          | `RETENTION`   | a WAL deletion retention has not finished |
+ * | `WALMETA#<db>`          | `RECONCILE#<TTTTTTTT>` | where WAL reconciliation resumes on a timeline |
  * | `WALRP#<db>`            | point name    | named restore points                   |
  * | `WALRANGE#<db>#<TTTTTTTT>` | first segment's name tail | a run of archived segments (dynamo-wal-ranges.ts) |
  */
@@ -391,6 +392,16 @@ export class DynamoWalCatalog implements WalCatalog {
   async deleteRestorePoint(database: string, name: string): Promise<void> {
     const pk = restorePointPk(database);
     await this.call(`delete restore point "${name}" of database ${database}`, () => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk, sk: name } })));
+  }
+
+  async getReconcileCursor(database: string, timeline: number): Promise<ReconcileCursor | undefined> {
+    const item = await this.getItem(`read the reconciliation cursor of database ${database}`, { pk: metaPk(database), sk: `RECONCILE#${hex8(timeline)}` });
+    return item ? withoutKeys<ReconcileCursor>(item) : undefined;
+  }
+
+  async putReconcileCursor(database: string, cursor: ReconcileCursor): Promise<void> {
+    const put = new PutCommand({ TableName: this.tableName, Item: { ...defined(cursor), pk: metaPk(database), sk: `RECONCILE#${hex8(cursor.timeline)}` } });
+    await this.call(`store the reconciliation cursor of database ${database}`, () => this.client.send(put));
   }
 
   /** The items at these keys (at most BATCH_GET_MAX), by `pk\0sk`; unprocessed keys are asked again. */

@@ -48,6 +48,19 @@ export interface ArchiveStatus {
 /** At most this many gap runs are stored in the archive status (about 100 bytes each). */
 export const MAX_REPORTED_GAPS = 100;
 
+/**
+ * Where WAL reconciliation (reconcile-wal.ts) resumes on one timeline: the first WAL folder
+ * (`TTTTTTTTLLLLLLLL`, 16 hex digits) not yet settled, and what its runs repaired.
+ */
+export interface ReconcileCursor {
+  timeline: number;
+  folder: string;
+  at: string;
+  /** When a run last indexed files the events had missed, and how many (in all, since the first run). */
+  lastRepairedAt?: string;
+  repairedTotal?: number;
+}
+
 /** One page of a listing; `next` is given back as `after` to read the following page. */
 export interface WalPage {
   records: IndexedWalRecord[];
@@ -156,7 +169,8 @@ export interface WalCatalog {
    * Deletes the records of these WAL files (any kind) in batches; records already gone
    * are not an error. Segments are taken out of their timeline's ranges first (a cut in
    * the middle of a range splits it). Never touches storage: the caller deletes the
-   * objects first.
+   * objects first. Two calls for one database must not overlap: cutting ranges is not
+   * safe against a concurrent cut (retention runs one at a time and serializes its pages).
    */
   deleteWalRecords(database: string, names: readonly string[]): Promise<void>;
   /** The WAL deletion retention marked and did not finish, as stored (unchecked), or undefined. */
@@ -170,4 +184,8 @@ export interface WalCatalog {
   clearRetentionMark(database: string, at: string): Promise<void>;
   /** Removes one restore point; a missing one is not an error. */
   deleteRestorePoint(database: string, name: string): Promise<void>;
+  /** Where reconciliation resumes on this timeline, or undefined before its first run. */
+  getReconcileCursor(database: string, timeline: number): Promise<ReconcileCursor | undefined>;
+  /** Stores where reconciliation resumes (one item per database and timeline). */
+  putReconcileCursor(database: string, cursor: ReconcileCursor): Promise<void>;
 }

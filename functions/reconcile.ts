@@ -1,0 +1,54 @@
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import type { Catalog } from '../shared/adapters/catalog/catalog';
+import { InputError } from '../shared/errors';
+import { awsDeps } from '../shared/runtime/aws';
+import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
+import { reconcileWal, type ReconcileDeps, type WalReconcileReport } from '../shared/usecases/reconcile-wal';
+
+/**
+ * The input: the hourly schedule's (`{}`; an EventBridge Scheduled Event without input is
+ * the same), or `{"databases": ["app"]}` to reconcile only those (sls invoke).
+ */
+const reconcileEvent = z.union([
+  z.object({ databases: z.array(z.string().min(1)).min(1).max(1000).optional() }).strict(),
+  z.object({ source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event') }).passthrough(),
+]);
+
+/** What one run did, by count (names of the first repaired files too); the full report is in the log. */
+export type ReconcileResult = Omit<WalReconcileReport, 'skipped'> & { skipped: number };
+
+/** Time kept back from the Lambda timeout: the run stops between folders, its cursors saved. */
+const MARGIN_MS = 60_000;
+
+/** Every database with a backup in the catalog (Query on the byEntity index), sorted, rotated by the hour so that a run cut short does not always starve the same ones. */
+export async function databasesToReconcile(catalog: Catalog, now: Date): Promise<string[]> {
+  const names = [...new Set((await catalog.listAll()).map((entry) => entry.database))].sort();
+  const turn = names.length === 0 ? 0 : Math.floor(now.getTime() / 3_600_000) % names.length;
+  return [...names.slice(turn), ...names.slice(0, turn)];
+}
+
+/**
+ * Hourly reconciliation of the WAL index with the WAL records in storage (reconcile-wal.ts):
+ * indexes what lost ObjectCreated events missed, alerts WAL_EVENTS_LOST when it repaired
+ * something, and stops before the function's timeout (the next run resumes at the cursors).
+ * A garbage event is refused with InputError (not retried).
+ */
+export function reconcileHandler(deps: ReconcileDeps & { catalog: Catalog }) {
+  return async (event: unknown, remainingMs?: () => number): Promise<ReconcileResult> => {
+    const parsed = reconcileEvent.safeParse(event ?? {});
+    if (!parsed.success) throw new InputError('the reconcile function takes {} or {"databases": [names]}', 'invoke it with no input (the hourly schedule does) or name the databases');
+    const named = 'databases' in parsed.data ? (parsed.data.databases as string[] | undefined) : undefined;
+    const databases = named ?? (await databasesToReconcile(deps.catalog, deps.clock()));
+    const stopAt = remainingMs ? deps.clock().getTime() + Math.max(0, remainingMs() - MARGIN_MS) : undefined;
+    const report = await reconcileWal(deps, { databases, ...(stopAt !== undefined ? { stopAt } : {}) });
+    const { skipped: _list, ...counts } = report;
+    return { ...counts, skipped: report.skippedCount };
+  };
+}
+
+let deps: Parameters<typeof reconcileHandler>[0] | undefined;
+
+export const handler = lambdaHandler('reconcile', (event: unknown, context: Context) =>
+  reconcileHandler((deps ??= awsDeps(process.env, lambdaLog)))(event, () => context.getRemainingTimeInMillis()),
+);
