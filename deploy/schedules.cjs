@@ -290,7 +290,10 @@ async function archivers({ resolveVariable }) {
     const name = roleName(role);
     byRole.set(name, [...(byRole.get(name) || []), database.name]);
   }
-  const text = [...byRole].map(([role, names]) => `${role}=${names.join(',')}`).join(';');
+  let text = [...byRole].map(([role, names]) => `${role}=${names.join(',')}`).join(';');
+  // One role archiving every database (the stage's archiverRoleArn for a fleet): past the
+  // budget, `<role>=*` says the same without growing with the databases (hundreds of them).
+  if (Buffer.byteLength(text) > ARCHIVERS_MAX_BYTES && byRole.size === 1) text = `${[...byRole.keys()][0]}=*`;
   if (Buffer.byteLength(text) > ARCHIVERS_MAX_BYTES) {
     throw refuse(`the archiver map (which role archives which database) is ${Buffer.byteLength(text)} bytes, over its ${ARCHIVERS_MAX_BYTES}-byte share of the endpoint's 4 KB environment: give databases that share a host role shorter names`);
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import schedules from '../../deploy/schedules.json';
-import { encodeArchivers, parseArchivers } from '../../shared/domain/wal/archivers';
+import { archiverDecision, encodeArchivers, parseArchivers } from '../../shared/domain/wal/archivers';
 
 // The JavaScript resolvers serverless.yml reads the config file and the image through.
 const require = createRequire(import.meta.url);
@@ -229,7 +229,16 @@ describe('archivers: which host role may archive which database (STRONGBOX_ARCHI
   });
 
   it('refuses a map over its 3 KB share of the endpoint\'s environment, before deploying', async () => {
-    const many = Array.from({ length: 200 }, (_, index) => db(`database-with-a-long-name-${String(index).padStart(3, '0')}`));
+    const many = Array.from({ length: 200 }, (_, index) => db(`database-with-a-long-name-${String(index).padStart(3, '0')}`, { archiverRole: `host-${index % 2}` }));
     await expect(resolve(many, 'db-host')).rejects.toThrow(/over its 3072-byte share/);
+  });
+
+  it('gives one role that archives all of 200 databases every database (`<role>=*`) rather than a list over the budget', async () => {
+    const many = Array.from({ length: 200 }, (_, index) => db(`database-with-a-long-name-${String(index).padStart(3, '0')}`));
+    const text = await resolve(many, 'arn:aws:iam::123456789012:role/db-host');
+    expect(text).toBe('db-host=*');
+    expect(parseArchivers(text)).toEqual(new Map([['db-host', ['*']]]));
+    expect(archiverDecision(parseArchivers(text), 'db-host', 'database-with-a-long-name-199')).toBe('allowed');
+    expect(archiverDecision(parseArchivers(text), 'other-host', 'database-with-a-long-name-199')).toBe('forbidden');
   });
 });
