@@ -5,7 +5,10 @@ import { restoreCandidates } from '../shared/usecases/restore/candidates';
 import type { Storage } from '../shared/adapters/storage/storage';
 import { executionName, secretTargetLabel, type ExecutionInput } from '../shared/domain/invoke/execution';
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
-import { parseRestoreTablePayload, type RestoreTablePayload } from '../shared/domain/invoke/restore-table';
+import { momentOf, parseRestoreTablePayload, type RestoreTablePayload } from '../shared/domain/invoke/restore-table';
+import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
+import type { PitrTarget } from '../shared/domain/wal/pitr-target';
+import { previewTableAsOf } from '../shared/usecases/restore-table/as-of';
 import { chooseTableBackup, planRestoreTable } from '../shared/domain/restore-table-plan';
 import { summarizeTablePlan } from '../shared/domain/restore-table-summary';
 import { awsDeps, type AwsClients } from '../shared/runtime/aws';
@@ -19,6 +22,8 @@ export type RestoreTableJob = Omit<RestoreTablePayload, 'dryRun'>;
 /** A planned table restore needs the backup's manifest (its tables and row counts) besides the catalog. */
 export interface RestoreTableInvokeDeps extends InvokeDeps {
   storage: Storage;
+  /** Plans a restore as of a moment (base backup, WAL range). */
+  walCatalog: WalCatalog;
 }
 
 /**
@@ -36,11 +41,14 @@ export interface RestoreTableInvokeDeps extends InvokeDeps {
  *   ConflictError / TaskLaunchError from StartExecution.
  */
 export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
-  return async (event: unknown) => {
+  return async (event: unknown): Promise<Record<string, unknown>> => {
     const payload = parseRestoreTablePayload(event);
+    const at = momentOf(payload);
+    if (at) return startAsOf(deps, payload, at);
     const target = targetDatabaseOf(payload);
     const now = deps.clock();
-    const backup = chooseTableBackup({ entries: await restoreCandidates(deps.catalog, payload.backupId, payload.database), backupId: payload.backupId, database: payload.database, force: false });
+    const backupId = payload.backupId ?? 'latest';
+    const backup = chooseTableBackup({ entries: await restoreCandidates(deps.catalog, backupId, payload.database), backupId, database: payload.database, force: false });
     const manifest = await readManifest(deps.storage, backup.manifestKey);
     const plan = planRestoreTable({
       backup,
@@ -66,6 +74,35 @@ export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
     deps.log.info('table restore started', { ...keys, executionArn });
     return { executionArn, plan: summarizeTablePlan(plan), resources };
   };
+}
+
+/**
+ * A restore as of a moment: plans the recovery from the catalog (base backup, WAL range, space;
+ * the tables are matched by the task once it has recovered them) and starts the machine with
+ * the job, its `backupId` the chosen base backup.
+ */
+async function startAsOf(deps: RestoreTableInvokeDeps, payload: RestoreTablePayload, at: PitrTarget): Promise<Record<string, unknown>> {
+  const target = targetDatabaseOf(payload);
+  const preview = await previewTableAsOf(deps, {
+    database: payload.database,
+    at,
+    target: { host: 'secret', port: 5432, user: 'secret', database: target },
+    table: payload.table,
+    mode: payload.mode,
+    ...(payload.timeline !== undefined ? { timeline: payload.timeline } : {}),
+    ...(payload.sourceDatabase !== undefined ? { sourceDatabase: payload.sourceDatabase } : {}),
+  });
+  const plan = { ...preview, target: secretTargetLabel(payload.target.secretArn, target) };
+  const keys = { database: payload.database, target, mode: payload.mode, baseBackup: preview.source.baseBackup, at: preview.source.target };
+  if (payload.dryRun) {
+    deps.log.info('table restore as of a moment planned (dry run): nothing started', keys);
+    return { dryRun: true, plan };
+  }
+  const { dryRun: _dryRun, ...request } = payload;
+  const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: preview.source.baseBackup }, plan: { ...plan } };
+  const { executionArn } = await deps.starter.start(executionName('restore-table', preview.source.baseBackup, deps.clock()), input);
+  deps.log.info('table restore as of a moment started', { ...keys, executionArn });
+  return { executionArn, plan };
 }
 
 let deps: RestoreTableInvokeDeps | undefined;

@@ -1,7 +1,18 @@
 import { pgRestoreTableDeps } from '../shared/adapters/postgres/table-restore-deps';
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
 import { JOB_EXIT } from '../shared/domain/invoke/job';
-import { parseRestoreTablePayload } from '../shared/domain/invoke/restore-table';
+import { momentOf, parseRestoreTablePayload, type RestoreTablePayload } from '../shared/domain/invoke/restore-table';
+import type { PgConnection } from '../shared/adapters/postgres/types';
+import { pgScratchRecovery } from '../shared/adapters/postgres/table-recovered';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { PitrTarget } from '../shared/domain/wal/pitr-target';
+import { startLocalArchiving } from '../shared/local/archiving';
+import { resolveHome } from '../shared/local/home';
+import type { AwsDeps } from '../shared/runtime/aws';
+import type { ScratchRecoveryTools } from '../shared/usecases/restore-table/as-of-ports';
+import { runTableAsOf } from '../shared/usecases/restore-table/as-of';
 import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import type { RestoreTableDeps } from '../shared/usecases/restore-table';
@@ -11,6 +22,52 @@ import { awsSecretReader, runJobTask, startJobTaskIfEntry, type JobTaskIo, type 
 /** What the restore-table task runs with: the table restore's adapters and a secret reader. */
 export interface RestoreTableTaskDeps extends RestoreTableDeps {
   readSecret: SecretReader;
+  /** For a restore as of a moment: the WAL catalog the recovery is planned from. */
+  walCatalog?: AwsDeps['walCatalog'];
+  /** For a restore as of a moment: the scratch recovery's server side (default: this image's PostgreSQL). */
+  recovery?: ScratchRecoveryTools;
+  /** The built WAL bundle (default: dist/wal.js of the image). */
+  walBundle?: string;
+}
+
+/** How long the scratch recovery of a restore as of a moment may take. */
+const RECOVERY_TIMEOUT_MS = 6 * 3600_000;
+
+/**
+ * A restore as of a moment in the task: the task serves its own scratch cluster the archive —
+ * the local archive endpoint on 127.0.0.1 with a one-run token, reading the stored WAL through
+ * the task's storage (S3, the task role) — so that its restore_command is Strongbox's wal-fetch
+ * as everywhere else; then runTableAsOf. Everything is removed at the end.
+ */
+async function restoreAsOf(deps: RestoreTableTaskDeps, job: RestoreTablePayload, at: PitrTarget, target: PgConnection, signal: AbortSignal) {
+  if (!deps.walCatalog) throw new Error('the task has no WAL catalog: a restore as of a moment cannot be planned');
+  const root = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'sbx-task-home-'));
+  await chmod(root, 0o755);
+  try {
+    const context = { ...deps, walCatalog: deps.walCatalog, paths: resolveHome({ STRONGBOX_HOME: join(root, 'home') }, root), catalogEndpoint: '', ownsCatalog: false, close: async () => undefined };
+    const archiving = await startLocalArchiving({ context, storage: { type: 'folder' }, env: {}, databases: [job.database], bundle: deps.walBundle ?? resolve('dist/wal.js') });
+    try {
+      return await runTableAsOf(
+        { ...deps, walCatalog: deps.walCatalog, recovery: deps.recovery ?? pgScratchRecovery },
+        {
+          database: job.database,
+          at,
+          target,
+          table: job.table,
+          mode: job.mode,
+          restoreCommand: archiving.hosts.get(job.database)!.restoreCommand,
+          timeoutMs: RECOVERY_TIMEOUT_MS,
+          signal,
+          ...(job.timeline !== undefined ? { timeline: job.timeline } : {}),
+          ...(job.sourceDatabase !== undefined ? { sourceDatabase: job.sourceDatabase } : {}),
+        },
+      );
+    } finally {
+      await archiving.stop();
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 }
 
 /** The adapters in AWS: S3, DynamoDB and SNS from the task definition's environment, Secrets Manager, pg_restore and the target's session. */
@@ -22,7 +79,8 @@ export function awsRestoreTableTaskDeps(env: NodeJS.ProcessEnv, log: Log): Resto
  * The restore-table task (`node dist/task-restore-table.js`, started by the restore-table
  * state machine): reads its job from STRONGBOX_JOB, the target's connection from the job's
  * secret (the database is the job's target database), and restores the tables the pattern
- * selects through a scratch database (replace and append in one transaction). SIGTERM aborts
+ * selects through a scratch database (replace and append in one transaction); with a moment
+ * (time, lsn or name) the tables as they were then, from a scratch cluster it recovers (restoreAsOf). SIGTERM aborts
  * it: the tables are left as they were and the task exits 143.
  *
  * Exit codes: 0 restored; 1 failed (the log line says why); 2 bad job; 143 stopped.
@@ -33,7 +91,10 @@ export async function runRestoreTableTask(io: JobTaskIo, makeDeps: (env: NodeJS.
     const database = targetDatabaseOf(job);
     const target = { ...(await deps.readSecret(job.target.secretArn, database)), database };
     signal.throwIfAborted();
-    const report = await runRestoreTableRequest(deps, { backupId: job.backupId, database: job.database, table: job.table, mode: job.mode, target }, { signal });
+    const at = momentOf(job);
+    const report = at
+      ? await restoreAsOf(deps, job, at, target, signal)
+      : await runRestoreTableRequest(deps, { backupId: job.backupId ?? 'latest', database: job.database, table: job.table, mode: job.mode, target }, { signal });
     log.info('restore-table task finished', { ...report });
     return JOB_EXIT.ok;
   });

@@ -26,7 +26,7 @@ let handler: ReturnType<typeof makeRestoreTableHandler>;
 beforeAll(async () => {
   stack = await startStack({ storage: 'folder', rows: 100 });
   good = await runLogicalBackup(stack.deps, { database: 'app', connection: stack.conn, tier: 'daily', compression: 'gzip', includeRolePasswords: false, runner: 'test' });
-  handler = makeRestoreTableHandler({ catalog: stack.catalog, storage: stack.storage, clock: () => NOW, log: stack.log, starter: new SfnExecutionStarter(new SFNClient({ region: 'eu-west-1' }), MACHINE) });
+  handler = makeRestoreTableHandler({ catalog: stack.catalog, walCatalog: stack.walCatalog, storage: stack.storage, clock: () => NOW, log: stack.log, starter: new SfnExecutionStarter(new SFNClient({ region: 'eu-west-1' }), MACHINE) });
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();

@@ -18,6 +18,9 @@ import type { PgConnection } from '../../shared/adapters/postgres/types';
 import type { PitrTarget } from '../../shared/domain/wal/pitr-target';
 import { createNamedRestorePoint } from '../../shared/usecases/restore-point';
 import { previewTableAsOf, runTableAsOf, type AsOfRequest } from '../../shared/usecases/restore-table/as-of';
+import { makeRestoreTableHandler } from '../../functions/restore-table';
+import { runRestoreTableTask } from '../../tasks/restore-table';
+import { restoreTableCommand } from '../../shared/cli/commands/restore-table';
 import { sql } from '../support/restore';
 import { startWalStack, WAL_DATABASE, type WalStack } from '../support/wal-stack';
 
@@ -118,4 +121,40 @@ describe('restore-table as of a moment', () => {
     });
     expect(await readdir(work)).toEqual([]);
   }, 240_000);
+});
+
+describe('restore-table as of a moment, through sls invoke and the task', () => {
+  const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/shop-AbCdEf';
+  const payload = () => ({ database: WAL_DATABASE, time: firstTime.toISOString(), table: 'public.orders', mode: 'replace', target: { secretArn: SECRET, database: 'shop' }, confirm: 'shop' });
+
+  it('the function plans from the catalog and starts the machine with the moment and the chosen base backup', async () => {
+    const started: Array<{ name: string; input: unknown }> = [];
+    const handler = makeRestoreTableHandler({ ...stack, clock: () => new Date(), starter: { start: async (name, input) => (started.push({ name, input }), { executionArn: 'arn:x', startDate: new Date().toISOString() }) } });
+    const dry = await handler({ ...payload(), dryRun: true });
+    expect(dry).toMatchObject({ dryRun: true, plan: { source: { baseBackup: expect.stringMatching(/-b-/), sourceDatabase: 'shop' }, space: { bytes: expect.any(Number) } } });
+    expect(started).toEqual([]);
+    await handler(payload());
+    const input = started[0]!.input as { job: Record<string, unknown> };
+    expect(input.job).toEqual({ ...payload(), backupId: (dry.plan as { source: { baseBackup: string } }).source.baseBackup });
+    expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThan(16 * 1024);
+  });
+
+  it('the task serves its scratch cluster the archive itself and restores the table as of the moment', async () => {
+    await sql(shop, 'UPDATE orders SET amount = 0');
+    const job = { ...payload(), backupId: undefined };
+    const code = await runRestoreTableTask({ env: { STRONGBOX_JOB: JSON.stringify(job) }, onStop: () => undefined }, (_env, log) => ({
+      ...deps(),
+      log,
+      readSecret: async (_arn, database) => ({ ...stack.pg.conn, database }),
+    }));
+    expect(code).toBe(0);
+    expect(await fingerprint(shop)).toBe(atFirst);
+    expect(await readdir(work)).toEqual([]);
+  }, 240_000);
+
+  it('the CLI refuses a backup id and a moment together, and neither (usage errors, exit 2)', async () => {
+    const flags = { table: 'public.orders', targetUrl: 'postgresql://postgres@127.0.0.1:5432/shop', mode: 'replace', yes: true };
+    await expect(restoreTableCommand('latest', { ...flags, time: '2026-11-24T03:00:00Z' }, { json: true, interactive: false, stdout: () => undefined, stderr: () => undefined }, undefined)).rejects.toMatchObject({ message: expect.stringContaining('not both') });
+    await expect(restoreTableCommand(undefined, flags, { json: true, interactive: false, stdout: () => undefined, stderr: () => undefined }, undefined)).rejects.toMatchObject({ message: expect.stringContaining('give a backup id (or latest), or a moment') });
+  });
 });

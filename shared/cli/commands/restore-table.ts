@@ -11,9 +11,10 @@ import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
 import { checkLogin } from '../target-check';
 import { terminalConfirm, type Confirm } from './restore';
+import { asOfTarget, restoreTableAsOfCommand, type AsOfFlags } from './restore-table-asof';
 
 /** The flags of `strongbox restore-table`. */
-export interface RestoreTableFlags {
+export interface RestoreTableFlags extends AsOfFlags {
   table: string;
   targetUrl: string;
   database?: string;
@@ -72,7 +73,10 @@ function reportText(report: RestoreTableReport): string {
  * exit code; throws UsageError (exit 2) for bad flags or a missing --yes without a terminal,
  * and StrongboxErrors (exit 1) when the restore fails or is refused.
  */
-export async function restoreTableCommand(backupId: string, flags: RestoreTableFlags, out: Output, confirm: Confirm): Promise<number> {
+export async function restoreTableCommand(backupId: string | undefined, flags: RestoreTableFlags, out: Output, confirm: Confirm): Promise<number> {
+  const at = asOfTarget(flags);
+  if (at && backupId !== undefined) throw new UsageError(`give a backup id or a moment (--time, --lsn, --name), not both (${backupId})`, 'a moment recovers the tables from the base backup and WAL; a backup id restores them from that logical backup');
+  if (!at && backupId === undefined) throw new UsageError('give a backup id (or latest), or a moment with --time, --lsn or --name', 'e.g. strongbox restore-table latest --table public.orders ..., or --time "2026-11-24 03:12:00"');
   if (!RESTORE_TABLE_MODES.includes(flags.mode as RestoreTableMode)) {
     throw new UsageError(`--mode ${flags.mode} is not one of ${RESTORE_TABLE_MODES.join(', ')}`, `${MODES_HINT} (default: side-by-side)`);
   }
@@ -80,6 +84,8 @@ export async function restoreTableCommand(backupId: string, flags: RestoreTableF
     throw new UsageError('restore-table changes a database and there is no terminal to confirm on', 'pass --yes to confirm, or --dry-run to see the plan first');
   }
   const target = connectionFromFlag('--target-url', flags.targetUrl, process.env);
+  if (at) return restoreTableAsOfCommand(at, { target, table: flags.table, mode: flags.mode as RestoreTableMode, ...(flags.database ? { database: flags.database } : {}) }, flags, out, confirm);
+  if (backupId === undefined) throw new UsageError('give a backup id', 'or latest');
   const request = { backupId, ...(flags.database ? { database: flags.database } : {}), target, table: flags.table, mode: flags.mode as RestoreTableMode, force: Boolean(flags.force) };
   return withSession(out, async ({ context }) => {
     if (flags.dryRun && request.mode === 'recreate') {
@@ -115,12 +121,17 @@ export async function restoreTableCommand(backupId: string, flags: RestoreTableF
 export function registerRestoreTable(program: Command, run: CommandRunner): void {
   program
     .command('restore-table')
-    .description('restore one table (or the tables a pattern selects) from a backup, through a scratch database on the target server')
-    .argument('<backup-id|latest>', 'a backup id from `strongbox list`, or latest (newest VERIFIED full backup)')
+    .description('restore one table (or the tables a pattern selects) from a backup, or as it was at a moment, through a scratch database on the target server')
+    .argument('[backup-id|latest]', 'a backup id from `strongbox list`, or latest (newest VERIFIED full backup); leave out with --time, --lsn or --name')
     .requiredOption('--table <pattern>', 'pg_dump-style pattern: [schema.]table, * and ? wildcards, double quotes keep case (e.g. \'"Sales".orders\')')
     .requiredOption('--target-url <url>', 'postgresql://user@host:port/db holding the table — no password here: use PGPASSWORD or PGPASSFILE')
     .option('--database <name>', 'the backed-up database\'s name in Strongbox (default: the target\'s name)')
     .option('--mode <mode>', 'replace (the rows become the backup\'s), append (add the backup\'s rows), side-by-side (create <table>_restored_<ts>: columns and rows only) or recreate (bring back a dropped table with its constraints, indexes, views and foreign keys)', 'side-by-side')
+    .option('--time <time>', 'the tables as they were at this moment (ISO-8601; without a zone it is UTC): recovered from the base backup before it and the archived WAL, in a scratch cluster on this machine')
+    .option('--lsn <lsn>', 'as they were at this WAL position, e.g. 0/16B3748')
+    .option('--name <name>', 'as they were at a restore point made with `strongbox restore-point`')
+    .option('--timeline <n>', 'with a moment: follow this timeline (default: the live server\'s)')
+    .option('--timeout <seconds>', 'with a moment: how long the recovery may take', '3600')
     .option('--force', 'restore from a backup that is not VERIFIED (its checksum is still checked)')
     .option('--dry-run', 'print the plan and change nothing')
     .option('--yes', 'do not ask for the database name (needed without a terminal)')
@@ -129,7 +140,8 @@ export function registerRestoreTable(program: Command, run: CommandRunner): void
       'after',
       '\nExamples:\n  strongbox restore-table latest --table \'"Sales".orders\' --target-url postgresql://admin@db:5432/app --dry-run\n' +
         '  PGPASSFILE=~/.pgpass strongbox restore-table latest --table public.customers --mode replace --target-url postgresql://admin@db/app --yes --json\n' +
-        '  strongbox restore-table latest --table public.accounts --mode recreate --target-url postgresql://admin@db/app --dry-run   # after a DROP TABLE\n',
+        '  strongbox restore-table latest --table public.accounts --mode recreate --target-url postgresql://admin@db/app --dry-run   # after a DROP TABLE\n' +
+        '  strongbox restore-table --time "2026-11-24 03:12:00" --table public.orders --mode replace --target-url postgresql://admin@db/app --dry-run   # before the bad UPDATE\n',
     )
-    .action(async (backupId: string, flags: RestoreTableFlags & { json?: boolean }) => run((out) => restoreTableCommand(backupId, flags, out, terminalConfirm()), Boolean(flags.json)));
+    .action(async (backupId: string | undefined, flags: RestoreTableFlags & { json?: boolean }) => run((out) => restoreTableCommand(backupId, flags, out, terminalConfirm()), Boolean(flags.json)));
 }
