@@ -81,6 +81,11 @@ export interface DumpTaskRequest {
   compression?: Compression;
   /** `base` takes a physical base backup (pg_basebackup) instead of a logical one (the default). */
   type?: 'logical' | 'base';
+  /**
+   * vCPU (CPU units) and memory (MiB) for a database bigger than the task definition's size
+   * (shared/domain/task-sizing.ts): RunTask's cpu/memory overrides. Absent: the task definition's.
+   */
+  compute?: { cpu: number; memory: number };
 }
 
 /** Starts the dump program somewhere else (ECS Fargate, or a local child process). */

@@ -2,6 +2,7 @@ import type { Catalog } from '../adapters/catalog/catalog';
 import type { BackupEntry, Compression, Tier } from '../domain/backup';
 import { backupId, backupKeys } from '../domain/keys';
 import { tierFor } from '../domain/schedule';
+import { COMPUTE_STEPS, databaseBytesOf, planTaskCompute, type TaskCompute } from '../domain/task-sizing';
 import { asStrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log, TaskLauncher } from '../ports';
 
@@ -57,6 +58,7 @@ export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRu
     deps.log.info('schedule event repeated: backup already recorded, nothing launched', { backupId: id, database: run.database });
     return { entry: (await deps.catalog.get(id)) ?? entry, launched: false };
   }
+  const compute = await computeFor(deps, run.database, kind);
   try {
     const { runner } = await deps.launcher.launch({
       database: run.database,
@@ -65,8 +67,9 @@ export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRu
       ...(run.secretArn ? { secretArn: run.secretArn } : {}),
       ...(run.compression && kind === 'logical' ? { compression: run.compression } : {}),
       ...(kind === 'base' ? { type: 'base' as const } : {}),
+      ...(compute ? { compute } : {}),
     });
-    deps.log.info('backup task launched', { backupId: id, database: run.database, tier, runner });
+    deps.log.info('backup task launched', { backupId: id, database: run.database, tier, runner, ...(compute ?? {}) });
     return { entry: await deps.catalog.update(id, { runner }), launched: true };
   } catch (error) {
     const failure = asStrongboxError(error);
@@ -83,4 +86,27 @@ export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRu
     });
     throw failure;
   }
+}
+
+/** How many of the database's newest entries are looked at for a verified one of the same kind. */
+const SIZE_LOOKBACK = 20;
+
+/**
+ * The task's vCPU and memory from the size of the database's newest VERIFIED backup of this
+ * kind (its dump, and 4 × that for the database: task-sizing's estimate), when that calls for
+ * more than the smallest step; otherwise (a small or a first backup, an unreadable catalog)
+ * undefined: the task definition's own size, which the operator may have raised.
+ */
+async function computeFor(deps: ScheduleDeps, database: string, kind: 'logical' | 'base'): Promise<TaskCompute | undefined> {
+  let entries: BackupEntry[];
+  try {
+    entries = await deps.catalog.listByDatabase(database, { limit: SIZE_LOOKBACK });
+  } catch (error) {
+    deps.log.warn('no previous backup size: the task gets its definition\'s vCPU and memory', { database, error: String(error) });
+    return undefined;
+  }
+  const last = entries.find((entry) => entry.kind === kind && entry.scope === 'full' && entry.state === 'VERIFIED' && entry.bytes !== undefined);
+  if (!last?.bytes) return undefined;
+  const compute = planTaskCompute(databaseBytesOf({ dumpBytes: last.bytes, compression: last.compression }));
+  return compute.cpu > COMPUTE_STEPS[0]!.compute.cpu ? compute : undefined;
 }

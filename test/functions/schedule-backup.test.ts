@@ -108,6 +108,37 @@ describe('scheduleBackup function', () => {
     ]);
   });
 
+  it('a big database (its last verified dump: 50 GiB) gets 4 vCPU / 8 GiB in the exact RunTask overrides', async () => {
+    // Prepare: a verified 50 GiB dump of "big" (a ~200 GiB database by task-sizing's estimate).
+    const at = '2026-11-20T03:00:00.000Z';
+    const previous = backupId('logical', new Date(at), 'big@previous');
+    await catalog.create({ id: previous, database: 'big', kind: 'logical', tier: 'daily', scope: 'full', state: 'VERIFIED', key: `logical/daily/big/${previous}/dump`, manifestKey: `logical/daily/big/${previous}/manifest.json`, compression: 'gzip', bytes: 50 * 1024 ** 3, startedAt: at, finishedAt: at, heartbeatAt: at });
+    ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/big' }] });
+    const { handle, log } = handler();
+
+    // Act
+    const result = await handle({ database: 'big', secretArn: SECRET, time: '2026-11-24T03:00:00Z' });
+
+    // Assess
+    expect(ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides).toEqual({
+      cpu: '4096',
+      memory: '8192',
+      containerOverrides: [
+        {
+          name: 'dump',
+          memory: 8192,
+          environment: [
+            { name: 'STRONGBOX_DATABASE', value: 'big' },
+            { name: 'STRONGBOX_TIER', value: 'daily' },
+            { name: 'STRONGBOX_BACKUP_ID', value: result.backupId },
+            { name: 'STRONGBOX_SECRET_ARN', value: SECRET },
+          ],
+        },
+      ],
+    });
+    expect(log.lines.find((line) => line.message === 'backup task launched')?.attributes).toMatchObject({ database: 'big', cpu: 4096, memory: 8192 });
+  });
+
   it('a repeated delivery of the same schedule event launches nothing', async () => {
     ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/def' }] });
     const { handle, log } = handler();

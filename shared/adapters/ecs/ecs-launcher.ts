@@ -14,7 +14,8 @@ export interface EcsLauncherOptions {
 /**
  * Starts the dump task on Fargate. The overrides carry the database, tier, backup id, the
  * backup type when one is asked for, and the ARN of the credentials secret (the task reads
- * the secret itself: no password in the request). The backup id is the client token, so a
+ * the secret itself: no password in the request); for a big database also the task's cpu
+ * and memory (and the container's memory limit with them). The backup id is the client token, so a
  * retried call starts one task.
  */
 export class EcsTaskLauncher implements TaskLauncher {
@@ -47,7 +48,14 @@ export class EcsTaskLauncher implements TaskLauncher {
           assignPublicIp: this.options.assignPublicIp,
         },
       },
-      overrides: { containerOverrides: [{ name: this.options.containerName, environment }] },
+      overrides: request.compute
+        ? {
+            cpu: String(request.compute.cpu),
+            memory: String(request.compute.memory),
+            // The container's hard limit is the whole task's memory (deploy/ecs.yml).
+            containerOverrides: [{ name: this.options.containerName, environment, memory: request.compute.memory }],
+          }
+        : { containerOverrides: [{ name: this.options.containerName, environment }] },
       tags: [
         { key: 'strongbox:backup-id', value: request.backupId },
         { key: 'strongbox:database', value: request.database },
