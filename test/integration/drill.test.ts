@@ -22,6 +22,7 @@ import { pgDumpTools } from '../../shared/runtime/dump-tools';
 import { pgDrillReader, pgScratchServer } from '../../shared/runtime/scratch-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { runPitrDrill, type PitrDrillDeps } from '../../shared/usecases/pitr-drill';
+import { readStatus } from '../../shared/usecases/status';
 import { flipByte } from '../support/validate';
 import { startWalStack, WAL_DATABASE, type WalStack } from '../support/wal-stack';
 
@@ -147,5 +148,10 @@ describe('physical drill', () => {
     expect((await stack.catalog.get(exact.id))?.lastPitrDrill).toMatchObject({ ok: false, reason: expect.stringContaining('RECOVERY_FAILED') });
     expect(stack.alerts.published.slice(before).filter((a) => a.type === 'VALIDATION_FAILED')).toEqual([expect.objectContaining({ code: 'RECOVERY_FAILED', backupId: exact.id })]);
     expect(await readdir(parent)).toEqual([]);
+
+    // status: the history of drills, one per logical backup drilled, newest first.
+    const status = (await readStatus(stack, { databases: [WAL_DATABASE], now: new Date() })).databases[0]!;
+    expect(status.pitrDrills?.map((d) => ({ backupId: d.backupId, ok: d.ok }))).toEqual([{ backupId: exact.id, ok: false }, { backupId: bounded.id, ok: true }]);
+    expect(status.pitrDrills?.[1]?.rtoSeconds).toBeGreaterThan(0);
   }, 300_000);
 });

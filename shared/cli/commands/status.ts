@@ -81,7 +81,10 @@ function healthLines(status: DatabaseStatus): string[] {
   const lag = a.measuredLagSeconds !== undefined ? `measured lag ${formatDuration(a.measuredLagSeconds)} at ${formatTime(a.measuredAt)}` : 'lag not measured yet';
   const failures = a.failedCount ? `archiver failures ${a.failedCount} (last ${a.lastFailedWal ?? '?'} at ${formatTime(a.lastFailedAt)})` : 'no archiver failure';
   const reported = a.reportedGap?.length ? [`the last checkpoint reported missing ${a.reportedGapSegments ?? '?'} segment(s) in ${a.reportedGapRanges ?? a.reportedGap.length} range(s): ${describeGapRanges(a.reportedGap)}`] : [];
-  return [...field('last backups', tiers), ...field('last drill', drillLines), ...field('RPO now', [rpo, `${lag}; ${failures}`, ...reported])];
+  const physical = (status.pitrDrills ?? []).map((d) =>
+    `${d.ok ? 'passed' : 'FAILED'} ${formatTime(d.at)} to ${d.backupId}'s instant: RTO ${formatDuration(d.rtoSeconds)}${d.replayMBps !== undefined ? `, replay ${d.replayMBps.toFixed(0)} MB/s` : ''}${d.rpoSeconds !== undefined ? `, RPO ${formatDuration(d.rpoSeconds)}` : ''}${d.compared !== undefined ? `, ${d.compared} tables equal${d.notCompared ? ` (${d.notCompared} not compared)` : ''}` : ''}${d.reason ? ` — ${d.reason}` : ''}`,
+  );
+  return [...field('last backups', tiers), ...field('last drill', drillLines), ...field('physical drills', physical.length ? physical : ['never (strongbox validate --pitr)']), ...field('RPO now', [rpo, `${lag}; ${failures}`, ...reported])];
 }
 
 /** The report for people: per database its restore windows, gaps, last backups, drill and RPO. */

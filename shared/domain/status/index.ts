@@ -1,3 +1,4 @@
+import { pitrDrillHistory } from './drills';
 import { logicalWindow } from './logical';
 import type { DatabaseStatus, NamedPointStatus, PitrWindow, StatusInput, TimelineStatus, WalView } from './model';
 import { pitrWindow } from './pitr';
@@ -6,6 +7,7 @@ import { archiveLag, lastValidations, tierSummaries } from './summary';
 export type * from './model';
 export { logicalWindow, isRestorable } from './logical';
 export { pitrWindow } from './pitr';
+export { pitrDrillHistory, type PitrDrillSummary } from './drills';
 export { archiveLag, lastValidations, tierSummaries } from './summary';
 
 /** Every archived timeline with whether the live server is on it and the flag to follow it. */
@@ -49,6 +51,7 @@ export function databaseStatus(input: StatusInput, now: Date): DatabaseStatus {
     warnings.push(`${count} WAL segment(s) missing in ${pitr.gaps.length} gap(s): moments inside them cannot be restored; take a base backup after the last gap`);
   }
   const { last, lastGood } = lastValidations(usable, now);
+  const drills = pitrDrillHistory(usable, now);
   return {
     database: input.database,
     now: now.toISOString(),
@@ -60,6 +63,7 @@ export function databaseStatus(input: StatusInput, now: Date): DatabaseStatus {
     tiers: tierSummaries(usable, now),
     ...(last ? { lastValidation: last } : {}),
     ...(lastGood ? { lastGoodValidation: lastGood } : {}),
+    ...(drills.length ? { pitrDrills: drills } : {}),
     archive: archiveLag(input.archiveStatus, input.wal?.newest, now, pitr.available && pitr.to ? { until: pitr.to, ...(pitr.ranges.at(-1)?.lastSegment ? { lastSegment: pitr.ranges.at(-1)!.lastSegment! } : {}) } : undefined),
     warnings,
   };

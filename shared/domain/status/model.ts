@@ -1,3 +1,4 @@
+import type { PitrDrillSummary } from './drills';
 import type { ArchiveStatus, RestorePoint } from '../../adapters/catalog/wal-catalog';
 import type { BackupEntry, BackupKind, BackupScope, BackupState, Tier } from '../backup';
 import type { GapRange } from '../wal/continuity';
@@ -214,6 +215,8 @@ export interface DatabaseStatus {
   lastValidation?: ValidationSummary;
   /** The newest successful drill, when the newest one failed. */
   lastGoodValidation?: ValidationSummary;
+  /** Physical drills (`validate --pitr`), newest first: RTO and RPO over time (drills.ts). */
+  pitrDrills?: PitrDrillSummary[];
   archive: ArchiveLag;
   /** Things to look at: entries skipped as unreadable, clock skew, gaps, missing history. */
   warnings: string[];
