@@ -1,7 +1,6 @@
 import { access, link as fsLink, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { isWalFileName } from '../domain/wal/names';
 import { ArchiveClient } from './client';
 import { nativeFor, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
@@ -12,7 +11,8 @@ import { ZstdRunners } from './zstd-runner';
 import { ZstdWorkers } from './zstd-workers';
 import { HandoffSlots } from './handoff-slots';
 import { acquireLock, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
-import { linkMarkerPath, markerPath, ownerAlive, ownerLine, pidExists, pushingPath, scratchPath, SPOOL } from './spool-protocol';
+import { scanReady } from './ready-queue';
+import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pidExists, pushingPath, scratchPath, SPOOL } from './spool-protocol';
 
 /**
  * The asynchronous uploader: pushes the `.ready` files of pg_wal ahead of PostgreSQL's
@@ -32,6 +32,9 @@ const CLEAN_EVERY_MS = 5_000;
 const CLUSTER_CHECK_MS = 1_000;
 const NO_POSTMASTER_PID = 'no postmaster.pid';
 const MAX_BACKOFF_MS = 60_000;
+/** How many of the oldest pushable files one scan of pg_wal queues, and how long the queue is trusted. */
+const QUEUE_SIZE = 64;
+const RESCAN_MS = 2_000;
 
 /**
  * Runs the uploader for the pg_wal folder `walDir` until it has been idle for
@@ -64,6 +67,8 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   let lastWork = Date.now();
   let completed = 0;
   let lastClean = 0;
+  let queue: string[] = [];
+  let scannedAt = 0;
 
   const push = async (name: string) => {
     // The foreground wal-push of this file waits for this push instead of repeating it.
@@ -107,9 +112,15 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
           break;
         }
       }
-      const todo = await pending(config, walDir, now, { inflight, pushed, backoff });
       // Slow start: the first push alone (PostgreSQL waits for the oldest file), then one more per push done.
       const limit = Math.min(settings.concurrency, 1 + completed);
+      const free = Math.max(0, limit - inflight.size);
+      // The queue of the oldest pushable files is refilled when it ran dry (at most once a scan interval) or grew old.
+      if (free > 0 && ((queue.length === 0 && now - scannedAt >= settings.scanIntervalMs) || now - scannedAt >= RESCAN_MS)) {
+        queue = await oldestPushable(config, walDir, now, { inflight, pushed, backoff }, QUEUE_SIZE);
+        scannedAt = now;
+      }
+      const todo = await takePushable(config, walDir, queue, free, { inflight, pushed, backoff });
       for (const name of todo) {
         if (inflight.size >= limit) break;
         inflight.set(name, push(name));
@@ -159,24 +170,40 @@ interface UploaderState {
   backoff: Map<string, { until: number }>;
 }
 
-/** The `.ready` files to push now: history files first (PostgreSQL's own order), then by name. */
-async function pending(config: HostConfig, walDir: string, now: number, state: UploaderState): Promise<string[]> {
-  const statusDir = join(walDir, 'archive_status');
-  const [status, out] = await Promise.all([readdir(statusDir).catch(() => [] as string[]), readdir(join(config.spool, 'out')).catch(() => [] as string[])]);
-  const outSet = new Set(out);
-  const names = status
-    .filter((entry) => entry.endsWith('.ready'))
-    .map((entry) => entry.slice(0, -'.ready'.length))
-    .filter((name) => isWalFileName(name) && !state.inflight.has(name) && !outSet.has(`${name}.ok`) && !outSet.has(`${name}.link`) && (state.backoff.get(name)?.until ?? 0) <= now)
-    .sort((a, b) => Number(b.endsWith('.history')) - Number(a.endsWith('.history')) || (a < b ? -1 : a > b ? 1 : 0));
+/**
+ * The oldest files waiting in pg_wal that the uploader may push (at most `size`; history
+ * files first, PostgreSQL's own order): not in flight, not backing off, not marked. What
+ * it remembers of files (`pushed`, `backoff`) is pruned to the files still `.ready`: its
+ * memory follows the queue's size, not pg_wal's backlog nor its history (ready-queue.ts).
+ */
+async function oldestPushable(config: HostConfig, walDir: string, now: number, state: UploaderState, size: number): Promise<string[]> {
+  const out = new Set(await readdir(join(config.spool, SPOOL.out)).catch(() => [] as string[]));
+  const eligible = (name: string) =>
+    !state.inflight.has(name) && !out.has(`${name}${SPOOL.ok}`) && !out.has(`${name}${SPOOL.link}`) && (state.backoff.get(name)?.until ?? 0) <= now;
+  const { oldest, stillReady } = await scanReady(join(walDir, 'archive_status'), size, eligible, [...state.pushed.keys(), ...state.backoff.keys()]);
+  forgetAllBut(stillReady, state);
+  return oldest;
+}
+
+/** Takes from `queue` (in place) up to `max` files to push now, skipping those a wal-push is pushing or that were pushed as they are. */
+async function takePushable(config: HostConfig, walDir: string, queue: string[], max: number, state: UploaderState): Promise<string[]> {
   const todo: string[] = [];
-  for (const name of names) {
-    if (outSet.has(`${name}${SPOOL.busy}`) && (await ownerAlive(await readSmall(join(config.spool, SPOOL.out, `${name}${SPOOL.busy}`)), 'wal-push'))) continue;
+  while (todo.length < max && queue.length > 0) {
+    const name = queue.shift()!;
+    if (state.inflight.has(name)) continue;
+    if (await ownerAlive(await readSmall(busyPath(config.spool, name)), 'wal-push')) continue;
     const done = state.pushed.get(name);
     if (done !== undefined && done === (await fileIdentity(join(walDir, name)).catch(() => undefined))) continue;
     todo.push(name);
   }
   return todo;
+}
+
+/** Forgets every file not in `stillReady` (PostgreSQL archived it, or it is gone). */
+export function forgetAllBut(stillReady: ReadonlySet<string>, state: Pick<UploaderState, 'pushed' | 'backoff'>): void {
+  for (const map of [state.pushed, state.backoff]) {
+    for (const name of map.keys()) if (!stillReady.has(name)) map.delete(name);
+  }
 }
 
 /**
