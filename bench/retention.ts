@@ -22,28 +22,39 @@ import { applyRetention, readAndPlan, type RetentionDeps } from '../shared/useca
 import { runBench } from './harness';
 import { markdownTable, median } from './measure';
 import { countReads } from './retention/counter';
+import { deletionThroughput } from './retention/throughput';
+import { S3RVER_CHILD_FLAG, serveS3rverChild, startS3rverChild } from './s3rver-child';
+import { S3RVER_CREDENTIALS } from '../test/support/s3-server';
+import { makeS3Client } from '../shared/adapters/storage/s3-client';
+import { S3Storage } from '../shared/adapters/storage/s3';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadFixture } from './retention/fixture';
 
-const USAGE = `usage: npm run bench:retention -- [--segments N] [--runs N]
-  --segments N  WAL segments over the three databases (default 100000)
-  --runs N      timed planning runs; medians are reported (default 5)`;
+const USAGE = `usage: npm run bench:retention -- [--segments N] [--runs N] [--throughput-segments N] [--latency-ms N]
+  --segments N             WAL segments over the three databases (default 100000)
+  --runs N                 timed planning runs; medians are reported (default 5)
+  --throughput-segments N  segments deleted by each WAL deletion variant, s3rver + dynalite (default 4000; 0 skips)
+  --latency-ms N           round trip added to every request in the second pair of variants (default 20)`;
 
 const NOW = new Date('2026-06-15T12:00:00.000Z');
 const TABLE = 'bench-retention';
 
-function options(): { segments: number; runs: number } {
-  const { values } = parseArgs({ options: { segments: { type: 'string' }, runs: { type: 'string' }, help: { type: 'boolean' } } });
+function options(): { segments: number; runs: number; throughput: number; latencyMs: number } {
+  const { values } = parseArgs({ options: { segments: { type: 'string' }, runs: { type: 'string' }, 'throughput-segments': { type: 'string' }, 'latency-ms': { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
   const segments = Number(values.segments ?? 100_000);
   const runs = Number(values.runs ?? 5);
-  if (!Number.isInteger(segments) || segments < 1000 || !Number.isInteger(runs) || runs < 1) {
+  const throughput = Number(values['throughput-segments'] ?? 4000);
+  const latencyMs = Number(values['latency-ms'] ?? 20);
+  if (!Number.isInteger(segments) || segments < 1000 || !Number.isInteger(runs) || runs < 1 || !Number.isInteger(throughput) || throughput < 0 || !Number.isInteger(latencyMs) || latencyMs < 0) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
-  return { segments, runs };
+  return { segments, runs, throughput, latencyMs };
 }
 
 /** A storage that counts the keys retention asks it to delete, and answers the rest from `inner`. */
@@ -68,9 +79,27 @@ function ms(value: number): string {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-const code = await runBench(progress, async ({ signal, cleanups }) => {
+async function throughputSection(settings: { throughput: number; latencyMs: number }, cleanups: Array<() => Promise<void>>, dynamo: { client: DynamoDBClient; documents: DynamoDBDocumentClient }): Promise<void> {
+  const s3rver = await startS3rverChild();
+  cleanups.push(s3rver.stop);
+  const s3 = makeS3Client({ endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS });
+  cleanups.push(async () => s3.destroy());
+  const rows = await deletionThroughput({ ...dynamo, s3, storage: new S3Storage(s3, s3rver.bucket), segments: settings.throughput, latencyMs: settings.latencyMs, progress });
+  const base = (latencyMs: number) => rows.find((row) => row.latencyMs === latencyMs && row.variant.startsWith('before'))!.perSecond;
+  process.stdout.write(`\n## WAL deletion throughput: before and after (s3rver + dynalite, same run)\n\n`);
+  process.stdout.write(
+    `${markdownTable(
+      ['variant', 'added latency per request', 'segments', 'seconds', 'segments/s', '× before', 'DeleteObjects', 'BatchWriteItem'],
+      rows.map((row) => [row.variant, `${row.latencyMs} ms`, String(row.segments), row.seconds.toFixed(2), row.perSecond.toFixed(0), (row.perSecond / base(row.latencyMs)).toFixed(2), String(row.deleteObjects), String(row.batchWrites)]),
+    )}\n\n`,
+  );
+  const fastest = rows.filter((row) => row.latencyMs === settings.latencyMs && row.variant.startsWith('after'))[0];
+  if (fastest) process.stdout.write(`At ${fastest.perSecond.toFixed(0)} segments/s (with ${settings.latencyMs} ms a request), a day of a database writing 10 segments/s (864,000) is deleted in ${(864_000 / fastest.perSecond / 60).toFixed(1)} min.\n`);
+}
+
+const bench = () => runBench(progress, async ({ signal, cleanups }) => {
   muteSdkNodeVersionWarning();
-  const { segments, runs } = options();
+  const { segments, runs, throughput, latencyMs } = options();
   const dir = await mkdtemp(join(tmpdir(), 'strongbox-bench-retention-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const dynalite = await startDynalite({});
@@ -176,6 +205,13 @@ const code = await runBench(progress, async ({ signal, cleanups }) => {
   );
   for (const line of plan.wal) process.stdout.write(`- ${line.database}: ${line.rule} — ${line.reason}\n`);
   process.stdout.write(`\nplan runs (ms): ${planTimes.map(ms).join(', ')}\n`);
+  if (throughput > 0) await throughputSection({ throughput, latencyMs }, cleanups, { client, documents });
   process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}, Node ${process.version}; dynalite in memory\n`);
 });
-process.exit(code);
+
+if (process.argv.slice(2).includes(S3RVER_CHILD_FLAG)) {
+  await serveS3rverChild();
+} else {
+  const code = await bench();
+  process.exit(code);
+}
