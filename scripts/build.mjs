@@ -12,6 +12,7 @@ const entries = {
   'bench-backup': 'bench/backup.ts',
   'bench-wal': 'bench/wal.ts',
   'bench-base': 'bench/base.ts',
+  'bench-drill': 'bench/drill.ts',
   'bench-retention': 'bench/retention.ts',
   'bench-restore': 'bench/restore.ts',
   'bench-chaos': 'bench/chaos/main.ts',

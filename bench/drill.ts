@@ -1,0 +1,149 @@
+/**
+ * `npm run bench:drill [-- --size-mb N --wal-minutes N --runs N]`: the physical drill
+ * (`validate --pitr`) on a pgbench database with pgbench WAL, split into fetch, replay,
+ * comparison and amcheck, against a plain `pg_basebackup` tar untarred and replayed by
+ * PostgreSQL with `cp` from a local copy of the same WAL to the same LSN, in the same run,
+ * interleaved. docs/benchmarks.md explains it.
+ */
+import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { toolEnv } from '../shared/adapters/postgres/tool-stream';
+import { pgBaseBackupTools } from '../shared/adapters/postgres/basebackup';
+import { parseManifest } from '../shared/domain/manifest';
+import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
+import { pgDumpTools } from '../shared/runtime/dump-tools';
+import { pgDrillReader, pgScratchServer } from '../shared/runtime/scratch-tools';
+import { STRONGBOX_VERSION } from '../shared/runtime/version';
+import { runLogicalBackup } from '../shared/usecases/backup';
+import { runBaseBackup } from '../shared/usecases/base-backup';
+import { runPitrDrill, type PitrDrillReport } from '../shared/usecases/pitr-drill';
+import { benchOptions, runBench } from './harness';
+import { markdownTable, median } from './measure';
+import { describeMachine } from './report';
+import { BENCH_DATABASE, startDrillStack } from './drill/stack';
+import { plainBaseBackup, plainRecovery } from './drill/plain';
+import { chownToServer } from './wal/source';
+import { runShell } from './wal/shell';
+
+const USAGE = `usage: npm run bench:drill -- [--size-mb N] [--wal-minutes N] [--runs N]
+  --size-mb N      pgbench database size in MB, about (default 1000)
+  --wal-minutes N  minutes of pgbench load (-c 4) between the base backup and the logical backup (default 60)
+  --runs N         runs of each variant, interleaved; medians are reported (default 1)`;
+
+const progress = (line: string): void => void process.stderr.write(`[bench:drill] ${line}\n`);
+
+function parseOptions(argv: string[]): { sizeMb: number; walMinutes: number; runs: number } {
+  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string' }, 'wal-minutes': { type: 'string' }, runs: { type: 'string' }, help: { type: 'boolean' } } });
+  const positive = benchOptions(values.help, USAGE);
+  return { sizeMb: positive(values['size-mb'], 1000, 'size-mb'), walMinutes: positive(values['wal-minutes'], 60, 'wal-minutes'), runs: positive(values.runs, 1, 'runs') };
+}
+
+async function runBenchmark(argv: string[]): Promise<number> {
+  const options = parseOptions(argv);
+  return runBench(progress, async ({ signal, cleanups }) => {
+    const work = await mkdtemp(join(tmpdir(), 'strongbox-bench-drill-'));
+    cleanups.push(() => rm(work, { recursive: true, force: true }));
+    await chownToServer(work);
+    const stack = await startDrillStack(work, cleanups);
+    const conn = stack.cluster.connection();
+    const { context } = stack;
+    const scale = Math.max(1, Math.round(options.sizeMb / 15));
+    progress(`pgbench -i -s ${scale}`);
+    await runShell(`pgbench -i -s ${scale} -q postgres`, toolEnv(conn), signal);
+    const dbBytes = Number(await stack.cluster.psql('SELECT pg_database_size(current_database());'));
+    progress(`database: ${(dbBytes / 1e6).toFixed(0)} MB; base backups (Strongbox's, then the plain tar)`);
+    const base = await runBaseBackup(
+      { storage: context.storage, catalog: context.catalog, alerts: context.alerts, log: context.log, clock: context.clock, tools: pgBaseBackupTools, version: STRONGBOX_VERSION },
+      { database: BENCH_DATABASE, connection: conn, tier: 'daily', compression: 'zstd', runner: `pid:${process.pid}` },
+    );
+    if (base.state !== 'VERIFIED') throw new Error(`the base backup is ${base.state}: ${base.reason ?? ''}`);
+    const tar = join(work, 'plain-base.tar');
+    await plainBaseBackup(conn, tar);
+    const walStart = await stack.cluster.psql('SELECT pg_current_wal_lsn();');
+    progress(`pgbench -c 4 -j 2 -T ${options.walMinutes * 60}`);
+    await runShell(`pgbench -c 4 -j 2 -T ${options.walMinutes * 60} -n postgres`, toolEnv(conn), signal);
+    const logical = await runLogicalBackup(
+      { storage: context.storage, catalog: context.catalog, alerts: context.alerts, log: context.log, clock: context.clock, tools: pgDumpTools, version: STRONGBOX_VERSION, heartbeatMs: 5000, staleAfterMs: 600_000 },
+      { database: BENCH_DATABASE, connection: conn, tier: 'daily', compression: 'zstd', includeRolePasswords: false, runner: `pid:${process.pid}` },
+    );
+    if (logical.state !== 'VERIFIED') throw new Error(`the logical backup is ${logical.state}: ${logical.reason ?? ''}`);
+    const manifest = parseManifest((await context.storage.getBytes(logical.manifestKey)).toString(), logical.manifestKey);
+    const instant = manifest.source.snapshot;
+    if (instant?.method !== 'logical-slot') throw new Error(`the logical backup has no exact instant (${instant?.method ?? 'none'})`);
+    await stack.cluster.psql('CREATE TABLE after_backup AS SELECT 1 AS x;');
+    const last = await stack.switchAndWait();
+    await waitForPlainCopy(stack.plainArchive, last);
+    const walBytes = (await readdir(stack.plainArchive)).length * 16 * 1024 * 1024;
+    progress(`WAL from ${walStart.trim()} to the instant ${instant.lsn}: ${(walBytes / 1e6).toFixed(0)} MB archived; ${options.runs} run(s) of each variant`);
+
+    const strongbox: PitrDrillReport[] = [];
+    const plain: Array<{ untarSeconds: number; replaySeconds: number }> = [];
+    for (let round = 1; round <= options.runs; round++) {
+      signal.throwIfAborted();
+      const report = await runPitrDrill({ ...context, server: pgScratchServer, reader: pgDrillReader, tmpDir: work }, { to: logical.id, database: BENCH_DATABASE, restoreCommand: () => stack.restoreCommand, signal });
+      if (!report.ok) throw new Error(`the drill failed: ${report.reason ?? ''}`);
+      strongbox.push(report);
+      progress(`round ${round} Strongbox drill: fetch ${report.split.fetch} s, replay ${report.split.replay} s, compare ${report.split.compare} s, amcheck ${report.split.amcheck} s`);
+      signal.throwIfAborted();
+      const run = await plainRecovery({ file: tar, work, archive: stack.plainArchive, lsn: instant.lsn, timeoutMs: 6 * 3600_000 });
+      plain.push(run);
+      progress(`round ${round} plain: untar ${run.untarSeconds.toFixed(2)} s, replay ${run.replaySeconds.toFixed(2)} s`);
+    }
+    const serverVersion = (await stack.cluster.psql('SHOW server_version;')).trim();
+    process.stdout.write(await report(options, serverVersion, dbBytes, walBytes, (await stat(tar)).size, manifest.tables.length, strongbox, plain));
+  });
+}
+
+async function waitForPlainCopy(folder: string, name: string): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while (!(await readdir(folder)).includes(name)) {
+    if (Date.now() > deadline) throw new Error(`${name} was not copied to the plain archive`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function report(
+  options: { sizeMb: number; walMinutes: number; runs: number },
+  serverVersion: string,
+  dbBytes: number,
+  walBytes: number,
+  tarBytes: number,
+  tables: number,
+  strongbox: PitrDrillReport[],
+  plain: Array<{ untarSeconds: number; replaySeconds: number }>,
+): Promise<string> {
+  const m = (values: number[]) => median(values);
+  const fetch = m(strongbox.map((r) => r.split.fetch));
+  const replay = m(strongbox.map((r) => r.split.replay));
+  const compare = m(strongbox.map((r) => r.split.compare));
+  const amcheck = m(strongbox.map((r) => r.split.amcheck));
+  const untar = m(plain.map((r) => r.untarSeconds));
+  const plainReplay = m(plain.map((r) => r.replaySeconds));
+  const rto = fetch + replay;
+  const plainRto = untar + plainReplay;
+  const f = (s: number) => s.toFixed(2);
+  const table = markdownTable(
+    ['variant', 'fetch / untar s', 'replay s', 'recovery (RTO) s', 'ratio', 'compare s', 'amcheck s', 'whole drill s'],
+    [
+      ['plain `pg_basebackup -Ft` tar on local disk, untar, replay with `cp` from local WAL', f(untar), f(plainReplay), f(plainRto), '1.00', '-', '-', '-'],
+      ['Strongbox `validate --pitr` (storage → SHA-256 → zstd → tar; wal-fetch through the endpoint)', f(fetch), f(replay), f(rto), (rto / plainRto).toFixed(2), f(compare), f(amcheck), f(rto + compare + amcheck)],
+    ],
+  );
+  const machine = await describeMachine(serverVersion);
+  return [
+    `# bench:drill — ${options.sizeMb} MB pgbench database, ${options.walMinutes} min of pgbench -c 4 WAL, ${options.runs} run(s), medians`,
+    '',
+    ...machine,
+    `database ${(dbBytes / 1e6).toFixed(0)} MB; plain base tar ${(tarBytes / 1e6).toFixed(0)} MB; WAL archived ${(walBytes / 1e6).toFixed(0)} MB; ${tables} tables compared (rows + checksum)`,
+    '',
+    table,
+    '',
+    `goal: recovery ≤ 1.2 × plain — measured ${(rto / plainRto).toFixed(2)} ×`,
+    '',
+  ].join('\n');
+}
+
+muteSdkNodeVersionWarning();
+process.exitCode = await runBenchmark(process.argv.slice(2));
