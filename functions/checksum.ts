@@ -5,29 +5,52 @@ import { noMetrics, type Metrics } from '../shared/metrics';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { manifestsIn } from '../shared/runtime/manifest-events';
-import { verifyBackup, type VerifyDeps } from '../shared/usecases/verify-backup';
+import { verifyBackupStep, type VerifyCursor, type VerifyBudget, type VerifyDeps, type VerifyStepOptions } from '../shared/usecases/verify-backup';
+import { continuationIn, LambdaVerifyHandOver, type VerifyHandOver } from '../shared/adapters/lambda/verify-hand-over';
 
 export interface ChecksumResult {
   verified: string[];
   failed: string[];
   ignored: string[];
+  /** Manifests whose verification was handed over to another invocation (the time ran out). */
+  continued?: string[];
+}
+
+/** The invocation's clock (Lambda's context). */
+export interface InvocationTime {
+  getRemainingTimeInMillis(): number;
 }
 
 /**
  * On ObjectCreated of a manifest: re-reads the objects it declares and compares their
  * SHA-256 (VERIFIED, or FAILED + alert). Garbage events and unreadable manifests are
  * reported, not retried; storage or catalog trouble is thrown so the event is retried.
+ *
+ * With `handOver` (AWS), each verification runs within the invocation's remaining time:
+ * when it would not finish, its cursor is handed to another invocation of this function
+ * (an event `{ strongboxVerify: cursor }`, taken up here), so objects of any size are
+ * verified hop by hop (docs/verification.md). Without it (local mode) nothing stops early.
  */
-export function checksumHandler(deps: VerifyDeps & { metrics?: Metrics }) {
+export function checksumHandler(deps: VerifyDeps & { metrics?: Metrics; handOver?: VerifyHandOver; tuning?: Omit<VerifyStepOptions, 'resume' | 'budget'> & { budget?: Omit<VerifyBudget, 'remainingMs'> } }) {
   const metrics = deps.metrics ?? noMetrics;
-  return async (event: unknown): Promise<ChecksumResult> => {
-    const { manifests, walRecords, ignored: others } = manifestsIn(event, deps.storage.bucket, deps.log);
+  return async (event: unknown, context?: InvocationTime): Promise<ChecksumResult> => {
+    const cursor = continuationIn(event);
+    const { manifests, walRecords, ignored: others } = cursor ? { manifests: [cursor.manifestKey], walRecords: [], ignored: [] } : manifestsIn(event, deps.storage.bucket, deps.log);
     // WAL records describe bytes the archive endpoint verified before writing them.
     const ignored = [...others, ...walRecords];
     const result: ChecksumResult = { verified: [], failed: [], ignored };
+    // A budget only where a hand-over exists: without one, nothing may stop early.
+    const { budget: tuned, ...reads } = deps.tuning ?? {};
+    const budget = deps.handOver && context ? { ...tuned, remainingMs: () => context.getRemainingTimeInMillis() } : undefined;
     for (const key of manifests) {
       try {
-        const entry = await verifyBackup(deps, key);
+        const step = await verifyBackupStep(deps, key, { ...reads, ...(budget ? { budget } : {}), ...(cursor ? { resume: cursor } : {}) });
+        if (step.continueWith) {
+          await handOver(deps.handOver!, step.continueWith);
+          (result.continued ??= []).push(step.entry.id);
+          continue;
+        }
+        const entry = step.entry;
         (entry.state === 'VERIFIED' ? result.verified : result.failed).push(entry.id);
         recordOutcome(metrics, entry, deps.clock());
       } catch (error) {
@@ -65,6 +88,13 @@ function recordOutcome(metrics: Metrics, entry: BackupEntry, now: Date): void {
   metrics.record('BackupDurationSeconds', Math.max(0, (end - Date.parse(entry.startedAt)) / 1000), context);
 }
 
-let handle: ((event: unknown) => Promise<ChecksumResult>) | undefined;
+/** Hands the cursor over; a failure is thrown, so that Lambda retries this event (which hands over again). */
+async function handOver(port: VerifyHandOver, cursor: VerifyCursor): Promise<void> {
+  await port.continueVerification(cursor);
+}
 
-export const handler = lambdaHandler('checksum', (event: unknown) => (handle ??= checksumHandler({ ...awsDeps(process.env, lambdaLog), metrics: new EmfMetrics(lambdaLog) }))(event));
+let handle: ((event: unknown, context?: InvocationTime) => Promise<ChecksumResult>) | undefined;
+
+export const handler = lambdaHandler('checksum', (event: unknown, context) =>
+  (handle ??= checksumHandler({ ...awsDeps(process.env, lambdaLog), metrics: new EmfMetrics(lambdaLog), handOver: LambdaVerifyHandOver.fromEnvironment(process.env) }))(event, context),
+);

@@ -7,6 +7,38 @@ import { declaredObjects } from '../domain/manifest';
 import { asStrongboxError, ChecksumMismatchError, ConflictError, ObjectNotFoundError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest, readManifest } from './index-manifest';
+import { hashObject, type HashCursor, type HashOptions } from './verify-object';
+
+/** Where a verification stopped, for another invocation to take up: JSON, under 1 KB. */
+export interface VerifyCursor {
+  manifestKey: string;
+  /** Index, in the manifest's declared objects, of the object being hashed. */
+  object: number;
+  /** That object's resumable hash so far; absent: hash it again from its start, resumable. */
+  hash?: HashCursor;
+  /** Invocations that handed over so far. */
+  hop: number;
+}
+
+/** The time an invocation has (Lambda: context.getRemainingTimeInMillis). */
+export interface VerifyBudget {
+  remainingMs(): number;
+  /** Hand over with this much left (to save the cursor and invoke the next hop); default 60 s. */
+  marginMs?: number;
+  /** Read-and-hash speed expected with OpenSSL's hash, in bytes/s, to choose the hash; default 100 MB/s. */
+  nativeBytesPerSecond?: number;
+}
+
+export interface VerifyStepOptions extends Pick<HashOptions, 'concurrency' | 'rangeBytes'> {
+  budget?: VerifyBudget;
+  resume?: VerifyCursor;
+}
+
+/** The entry as the step leaves it; with `continueWith` when it is not finished. */
+export interface VerifyStep {
+  entry: BackupEntry;
+  continueWith?: VerifyCursor;
+}
 
 export interface VerifyDeps {
   storage: Storage;
@@ -28,35 +60,94 @@ export async function hashStoredObject(storage: Storage, key: string): Promise<{
 }
 
 /**
- * The checksum function's work: re-reads every object the manifest at `manifestKey`
- * declares and compares size and SHA-256 with the declaration. The entry becomes
- * VERIFIED, or FAILED with the reason and an alert. A repeated event for an entry that
- * is already final changes nothing. Returns the entry as it ends.
+ * The checksum function's work, without a deadline: re-reads every object the manifest at
+ * `manifestKey` declares and compares size and SHA-256 with the declaration. The entry
+ * becomes VERIFIED, or FAILED with the reason and an alert. A repeated event for an entry
+ * that is already final changes nothing. Returns the entry as it ends.
  */
-export async function verifyBackup(deps: VerifyDeps, manifestKey: string): Promise<BackupEntry> {
+export async function verifyBackup(deps: VerifyDeps, manifestKey: string, options: Omit<VerifyStepOptions, 'budget' | 'resume'> = {}): Promise<BackupEntry> {
+  return (await verifyBackupStep(deps, manifestKey, options)).entry;
+}
+
+/**
+ * As verifyBackup, within a time budget (a Lambda invocation): each object is checked
+ * against its declared size by a HEAD first, then hashed with parallel ranged reads
+ * (verify-object.ts). When what is left of an object would not fit the budget at OpenSSL's
+ * expected speed, it is hashed with a hash whose state can be saved; when the budget runs
+ * out, the step returns a cursor (`continueWith`) for another invocation to take up
+ * (`resume`), and marks the entry's verification as alive (`reverify.at`: the watchdog
+ * counts from there, never asking again while the hops make progress). An OpenSSL hash
+ * overtaken by the deadline is started again, resumable, by the next hop: a verification
+ * never stops without handing over.
+ */
+export async function verifyBackupStep(deps: VerifyDeps, manifestKey: string, options: VerifyStepOptions = {}): Promise<VerifyStep> {
   const manifest = await readManifest(deps.storage, manifestKey);
   const { entry } = await indexManifest(deps, manifestKey, manifest);
   if (entry.state === 'VERIFIED' || entry.state === 'FAILED') {
     deps.log.info('checksum skipped: entry already final', { backupId: entry.id, state: entry.state });
-    return entry;
+    return { entry };
   }
+  const objects = declaredObjects(manifest);
+  const resume = options.resume?.manifestKey === manifestKey ? options.resume : undefined;
   let problem: StrongboxError | undefined;
-  for (const declared of declaredObjects(manifest)) {
+  for (let index = resume?.object ?? 0; index < objects.length && !problem; index += 1) {
+    const declared = objects[index]!;
+    const from = index === resume?.object ? resume.hash : undefined;
     try {
-      const actual = await hashStoredObject(deps.storage, declared.key);
-      if (actual.sha256 !== declared.sha256 || actual.bytes !== declared.bytes) {
-        problem = new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${actual.sha256} (${actual.bytes} bytes)`, entry.id);
-      }
+      const step = await checkObject(deps, declared, { ...options, from, restartResumable: index === resume?.object && !from }, entry.id);
+      if (step instanceof StrongboxError) problem = step;
+      else if (step !== undefined) return await handOver(deps, entry, { manifestKey, object: index, ...(step.cursor ? { hash: step.cursor } : {}), hop: (resume?.hop ?? 0) + 1 });
     } catch (error) {
       problem = asStrongboxError(error);
       if (problem.code !== 'OBJECT_NOT_FOUND') throw problem; // storage trouble: let the event be retried
     }
-    if (problem) break;
   }
+  return { entry: await conclude(deps, entry, problem, objects.length) };
+}
+
+/**
+ * One object: its damage (a StrongboxError), undefined when it is intact, or where its hash
+ * stopped for the budget.
+ */
+async function checkObject(
+  deps: VerifyDeps,
+  declared: { key: string; bytes: number; sha256: string },
+  options: VerifyStepOptions & { from?: HashCursor; restartResumable: boolean },
+  backupId: string,
+): Promise<StrongboxError | undefined | { cursor?: HashCursor }> {
+  const info = await deps.storage.head(declared.key);
+  if (!info) throw new ObjectNotFoundError(declared.key);
+  const found = (bytes: number, sha256: string) => new ChecksumMismatchError(declared.key, `${declared.sha256} (${declared.bytes} bytes)`, `${sha256} (${bytes} bytes)`, backupId);
+  // A wrong size needs no read.
+  if (info.size !== declared.bytes) return found(info.size, '(not read: the size differs)');
+  const budget = options.budget;
+  const margin = budget?.marginMs ?? 60_000;
+  const left = declared.bytes - (options.from?.offset ?? 0);
+  const fits = !budget || left <= ((budget.remainingMs() - margin) / 1000) * (budget.nativeBytesPerSecond ?? 100e6);
+  const result = await hashObject(deps.storage, declared.key, declared.bytes, {
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.rangeBytes !== undefined ? { rangeBytes: options.rangeBytes } : {}),
+    resumable: options.from !== undefined || options.restartResumable || !fits,
+    ...(options.from ? { from: options.from } : {}),
+    ...(budget ? { shouldPause: () => budget.remainingMs() < margin } : {}),
+  });
+  if (!result.done) return { ...(result.cursor ? { cursor: result.cursor } : {}) };
+  return result.sha256 === declared.sha256 && result.bytes === declared.bytes ? undefined : found(result.bytes, result.sha256);
+}
+
+/** The budget ran out: keeps the watchdog off while hops make progress, and returns the cursor. */
+async function handOver(deps: VerifyDeps, entry: BackupEntry, cursor: VerifyCursor): Promise<VerifyStep> {
+  const updated = await deps.catalog.update(entry.id, { reverify: { at: deps.clock().toISOString(), attempts: entry.reverify?.attempts ?? 0 } });
+  deps.log.info('checksum continues in another invocation', { backupId: entry.id, object: cursor.object, offset: cursor.hash?.offset ?? 0, hop: cursor.hop });
+  return { entry: updated, continueWith: cursor };
+}
+
+/** VERIFIED, or FAILED with the reason and an alert. */
+async function conclude(deps: VerifyDeps, entry: BackupEntry, problem: StrongboxError | undefined, objects: number): Promise<BackupEntry> {
   try {
     if (!problem) {
       const verified = await deps.catalog.transition(entry.id, 'VERIFIED', {});
-      deps.log.info('backup verified', { backupId: entry.id, objects: declaredObjects(manifest).length });
+      deps.log.info('backup verified', { backupId: entry.id, objects });
       return verified;
     }
     const failed = await deps.catalog.transition(entry.id, 'FAILED', { reason: problem.message, errorCode: problem.code });

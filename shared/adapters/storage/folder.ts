@@ -12,7 +12,7 @@ import { listTempFiles, removeTempFile, tempName, type TempWriter } from './fold
 import { HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
-import type { ColdArea, ObjectCreatedListener, ObjectInfo, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
+import type { ColdArea, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
 
 /** Where writes are staged before their rename; on the same filesystem so the rename is atomic. */
 const TMP_DIR = '.tmp';
@@ -37,7 +37,7 @@ const COLD_DIR = 'cold';
  * (folder-tmp.ts). A writer killed with SIGKILL cannot remove its own: `listUnfinished`
  * finds them and `discardUnfinished` removes them, once the sweep judged their writer gone.
  */
-export class FolderStorage implements Storage, ColdArea, UnfinishedWrites {
+export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, RangedReads {
   readonly location: string;
   readonly bucket: string;
   readonly #root: string;
@@ -144,6 +144,25 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites {
     source.once('error', (error) => out.destroy(fsError(`read ${key}`, error)));
     out.once('close', () => source.destroy());
     return source.pipe(out);
+  }
+
+  /** Bytes [start, end) of the object's file (hot or cold), read with positioned reads. */
+  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+    const handle = await this.#fs(`open ${key}`, () => open(this.#pathOf(key), 'r'), key).catch((error: unknown) => {
+      if (error instanceof ObjectNotFoundError) return this.#fs(`open ${key}`, () => open(this.#coldPathOf(key), 'r'), key);
+      throw error;
+    });
+    try {
+      const out = Buffer.allocUnsafe(end - start);
+      for (let filled = 0; filled < out.length; ) {
+        const { bytesRead } = await this.#fs(`read ${key}`, () => handle.read(out, filled, out.length - filled, start + filled));
+        if (bytesRead === 0) throw new StorageError(`repository folder: ${key} ends before byte ${end}`, 'the object is shorter than expected (truncated or replaced): read its size again');
+        filled += bytesRead;
+      }
+      return out;
+    } finally {
+      await handle.close();
+    }
   }
 
   async getBytes(key: string): Promise<Buffer> {

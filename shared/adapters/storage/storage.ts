@@ -162,3 +162,20 @@ export function hasUnfinishedWrites(storage: object): storage is UnfinishedWrite
   const candidate = storage as Partial<UnfinishedWrites>;
   return typeof candidate.listUnfinished === 'function' && typeof candidate.discardUnfinished === 'function';
 }
+
+/**
+ * A driver that reads byte ranges of an object (both drivers): verification reads several
+ * ranges at once and hashes them in order (shared/usecases/verify-object.ts).
+ */
+export interface RangedReads {
+  /**
+   * Bytes [start, end) of the object, whole in memory (keep ranges to a few MiB).
+   * Throws ObjectNotFoundError, or StorageError when the object is shorter than `end`.
+   */
+  getRange(key: string, start: number, end: number): Promise<Buffer>;
+}
+
+/** True when `storage` can read byte ranges. */
+export function hasRangedReads(storage: object): storage is RangedReads {
+  return typeof (storage as Partial<RangedReads>).getRange === 'function';
+}
