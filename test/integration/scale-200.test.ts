@@ -4,6 +4,7 @@
  * dead 03:00 dumps, each reporting how long it took — measured, not asserted against a
  * clock: the figures go to docs/deploy.md against the functions' timeouts (60 s each).
  */
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../shared/adapters/catalog/catalog';
 import { makeDynamoClient } from '../../shared/adapters/catalog/client';
@@ -14,6 +15,9 @@ import { deadmanSchedulesOf, type DeployConfig } from '../../shared/domain/deplo
 import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../../shared/local/context';
 import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import { runDeadman } from '../../shared/usecases/deadman';
+import { readAndPlan } from '../../shared/usecases/retention';
+import { DEFAULT_RETENTION_POLICY } from '../../shared/domain/retention';
+import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { failStaleBackups } from '../../shared/usecases/watchdog';
 import { captureLog } from '../support/stack';
 
@@ -83,6 +87,18 @@ describe(`${DATABASES} databases on dynalite`, () => {
     }
     expect(bounded.report.findings.map((f) => `${f.database}:${f.code}`)).toEqual(sequential.report.findings.map((f) => `${f.database}:${f.code}`));
     console.log(`deadman over ${DATABASES} databases on dynalite: ${sequential.seconds} s one at a time, ${bounded.seconds} s 8 at a time (timeout 60 s)`);
+  }, 300_000);
+
+  it('the retention sweep reads and plans all of them in one run', async () => {
+    // Prepare
+    const log = captureLog();
+    const started = process.hrtime.bigint();
+    // Act
+    const { plan } = await readAndPlan({ storage: new FolderStorage(tmpdir()), catalog, walCatalog, log, alerts: new ConsoleAlertPublisher(() => undefined), clock: () => NOW }, { policy: DEFAULT_RETENTION_POLICY, dryRun: true }, NOW);
+    // Assess
+    const took = seconds(started);
+    expect(new Set(plan.decisions.map((decision) => decision.database)).size).toBe(DATABASES);
+    console.log(`retention: the sweep's plan over ${DATABASES} databases (${plan.decisions.length} backups) read and made in ${took} s (timeout 900 s)`);
   }, 300_000);
 
   it('the watchdog fails 200 dumps dead since 03:00 in one run', async () => {
