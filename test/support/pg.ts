@@ -21,7 +21,7 @@ export interface TestCluster {
  * Starts a cluster (~2 s). With `password`, TCP logins need it (scram-sha-256); without,
  * they are trusted. Extra postgresql.conf `settings` are applied before the first start.
  */
-export async function startTestCluster(options: { password?: string; settings?: Record<string, string> } = {}): Promise<TestCluster> {
+export async function startTestCluster(options: { password?: string; settings?: Record<string, string>; binDir?: string } = {}): Promise<TestCluster> {
   const base = await mkdtemp(join(tmpdir(), 'sbx-pg-'));
   // The server runs as the postgres user when tests run as root: it must traverse the folder.
   await chmod(base, 0o755);
@@ -32,6 +32,8 @@ export async function startTestCluster(options: { password?: string; settings?: 
       fastTestMode: true,
       superuserPassword: options.password,
       settings: options.settings,
+      // Another major's server (test/support/pg-versions.ts); default: this machine's newest.
+      ...(options.binDir ? { binDir: options.binDir } : {}),
     });
   } catch (error) {
     await rm(base, { recursive: true, force: true });

@@ -50,7 +50,7 @@ export interface WalStack {
 }
 
 /** Starts the stack (~4 s). The cluster archives with archive_timeout 60 s and fsync off. */
-export async function startWalStack(options: { settings?: Record<string, string> } = {}): Promise<WalStack> {
+export async function startWalStack(options: { settings?: Record<string, string>; binDir?: string } = {}): Promise<WalStack> {
   const stops: Array<() => Promise<void>> = [];
   try {
     const root = await mkdtemp(join(tmpdir(), 'sbx-wal-'));
@@ -76,6 +76,7 @@ export async function startWalStack(options: { settings?: Record<string, string>
     const endpointUrl = archiving.endpointUrl;
     const pg = await startTestCluster({
       settings: { archive_mode: 'on', archive_command: host.archiveCommand, archive_timeout: '60s', wal_level: 'replica', ...options.settings },
+      ...(options.binDir ? { binDir: options.binDir } : {}),
     });
     stops.push(pg.stop);
     stops.reverse();
