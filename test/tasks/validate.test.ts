@@ -29,8 +29,8 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-function task(job: string | undefined, onStop: JobTaskIo['onStop'] = () => undefined) {
-  return runValidateTask({ env: job === undefined ? {} : { STRONGBOX_JOB: job }, onStop }, (_env, log) => ({ ...stack.deps, ...pgValidationDeps, log, tmpDir: tmp }));
+function task(job: string | undefined, onStop: JobTaskIo['onStop'] = () => undefined, free?: (path: string) => Promise<number>) {
+  return runValidateTask({ env: job === undefined ? {} : { STRONGBOX_JOB: job }, onStop }, (_env, log) => ({ ...stack.deps, ...pgValidationDeps, log, tmpDir: tmp }), free);
 }
 
 describe('validation task program', () => {
@@ -40,6 +40,18 @@ describe('validation task program', () => {
     expect((await stack.catalog.get(good.id))?.lastValidation).toBeUndefined();
     expect(await readdir(tmp)).toEqual([]);
   }, 60_000);
+
+  it('a disk too small for the dump and the restored database: exit 1 before anything starts, nothing recorded', async () => {
+    const asked: string[] = [];
+    const code = await task(JSON.stringify({ backupId: good.id, database: 'app' }), undefined, async (path) => {
+      asked.push(path);
+      return 1024 * 1024;
+    });
+    expect(code).toBe(JOB_EXIT.failed);
+    expect(asked).toEqual([tmp]);
+    expect((await stack.catalog.get(good.id))?.lastValidation).toBeUndefined();
+    expect(await readdir(tmp)).toEqual([]);
+  });
 
   it('the monthly job (latest of a database): exit 0, lastValidation ok', async () => {
     expect(await task('{"backupId":"latest","database":"app"}')).toBe(JOB_EXIT.ok);
