@@ -13,6 +13,7 @@ import { resolveHome } from '../shared/local/home';
 import type { AwsDeps } from '../shared/runtime/aws';
 import type { ScratchRecoveryTools } from '../shared/usecases/restore-table/as-of-ports';
 import { runTableAsOf } from '../shared/usecases/restore-table/as-of';
+import { StrongboxError } from '../shared/errors';
 import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import type { RestoreTableDeps } from '../shared/usecases/restore-table';
@@ -40,7 +41,7 @@ const RECOVERY_TIMEOUT_MS = 6 * 3600_000;
  * as everywhere else; then runTableAsOf. Everything is removed at the end.
  */
 async function restoreAsOf(deps: RestoreTableTaskDeps, job: RestoreTablePayload, at: PitrTarget, target: PgConnection, signal: AbortSignal) {
-  if (!deps.walCatalog) throw new Error('the task has no WAL catalog: a restore as of a moment cannot be planned');
+  if (!deps.walCatalog) throw new StrongboxError('CONFIG_INVALID', 'the task has no WAL catalog: a restore as of a moment cannot be planned');
   const root = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'sbx-task-home-'));
   await chmod(root, 0o755);
   try {

@@ -16,6 +16,8 @@ export interface Sha256State {
   pending: string;
 }
 
+import { StrongboxError } from '../errors';
+
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
@@ -31,15 +33,15 @@ export class ResumableSha256 {
   #pending: Buffer = Buffer.alloc(0);
   #length = 0n;
 
-  /** Takes up a saved state (from `save`). Throws Error for a state that is not one. */
+  /** Takes up a saved state (from `save`). Throws StrongboxError INPUT_INVALID for a state that is not one. */
   static resume(state: Sha256State): ResumableSha256 {
     const hash = new ResumableSha256();
-    if (!/^[0-9a-f]{64}$/.test(state.h) || !/^\d+$/.test(state.length) || !/^(?:[0-9a-f]{2}){0,63}$/.test(state.pending)) throw new Error('not a saved SHA-256 state');
+    if (!/^[0-9a-f]{64}$/.test(state.h) || !/^\d+$/.test(state.length) || !/^(?:[0-9a-f]{2}){0,63}$/.test(state.pending)) throw new StrongboxError('INPUT_INVALID', 'not a saved SHA-256 state', 'verify the object again from its first byte: the saved state is damaged');
     const words = Buffer.from(state.h, 'hex');
     for (let i = 0; i < 8; i += 1) hash.#h[i] = words.readInt32BE(i * 4);
     hash.#length = BigInt(state.length);
     hash.#pending = Buffer.from(state.pending, 'hex');
-    if (hash.#length % 64n !== BigInt(hash.#pending.length)) throw new Error('not a saved SHA-256 state: length and pending bytes disagree');
+    if (hash.#length % 64n !== BigInt(hash.#pending.length)) throw new StrongboxError('INPUT_INVALID', 'not a saved SHA-256 state: length and pending bytes disagree', 'verify the object again from its first byte: the saved state is damaged');
     return hash;
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hasRangedReads, type Storage } from '../adapters/storage/storage';
 import { ResumableSha256, type Sha256State } from '../domain/sha256-state';
+import { StrongboxError } from '../errors';
 
 /**
  * The SHA-256 of one stored object, read fast enough for any size S3 allows (docs/verification.md).
@@ -53,7 +54,7 @@ export async function hashObject(storage: Storage, key: string, size: number, op
   const hash: Hasher = options.resumable ? (options.from ? ResumableSha256.resume(options.from.state) : new ResumableSha256()) : nativeHasher();
   let offset = options.from?.offset ?? 0;
   if (!hasRangedReads(storage) || (concurrency === 1 && !options.resumable)) {
-    if (offset !== 0) throw new Error('a single-stream hash cannot start in the middle of an object');
+    if (offset !== 0) throw new StrongboxError('UNEXPECTED', 'a single-stream hash cannot start in the middle of an object');
     return hashStream(storage, key, hash);
   }
   const inFlight: Array<Promise<Buffer>> = [];
