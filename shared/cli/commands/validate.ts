@@ -43,6 +43,7 @@ function reportText(report: ValidationReport): string {
         `Validated backup ${report.backupId} of "${report.database}": OK, RTO ${report.seconds.toFixed(1)} s (${times})`,
         '  the RTO runs from the scratch server\'s start to the verified restore (the scratch\'s removal is not in it)',
         `  ${report.tables} tables, ${report.rows} rows verified against the manifest, on ${report.scratch} (thrown away)`,
+        ...(report.estimated?.length ? [`  ${report.estimated.length} of them over the exact-count size: present, their rows an estimate in the manifest, not compared (${report.estimated.slice(0, 5).join(', ')}${report.estimated.length > 5 ? ', …' : ''})`] : []),
       ]
     : [
         `Validation FAILED: backup ${report.backupId} of "${report.database}", after ${report.seconds.toFixed(1)} s (${times})`,
