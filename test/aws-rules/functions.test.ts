@@ -12,9 +12,11 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { deadmanHandler, deadmanSettings } from '../../functions/deadman';
+import { dispatchDeps, dispatchHandler } from '../../functions/dispatch';
 import { notifySlackDeps } from '../../functions/notify-slack';
 import { makeRestoreHandler, sfnDeps as restoreDeps } from '../../functions/restore';
 import { makeRestoreTableHandler, sfnDeps as restoreTableDeps } from '../../functions/restore-table';
@@ -333,6 +335,24 @@ describe('every other function, through its own wiring and its environment as de
     expect(table).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-restore-table:') });
     const drill = await world.invoke('validate', makeValidateHandler(validateDeps(envOf('validate'), { ...world.clients(), sfn: sfn() })), { backupId: 'latest', database: 'app' });
     expect(drill).toMatchObject({ executionArn: expect.stringContaining(':execution:strongbox-test-validate:') });
+  });
+
+  it('dispatch: starts every database\'s due jobs (Lambda Invoke, Step Functions StartExecution) with its role', async () => {
+    world.stub.answer('Invoke', () => ({ status: 202, body: '' }));
+    world.stub.answer('StartExecution', (request) => ({ body: { executionArn: `${String(request.body.stateMachineArn).replace(':stateMachine:', ':execution:')}:${String(request.body.name)}`, startDate: 1_796_000_000 } }));
+    const deps = dispatchDeps(envOf('dispatch'), { ...world.clients(), lambda: world.stubClient((config) => new LambdaClient(config)), sfn: world.stubClient((config) => new SFNClient(config)) });
+    const handle = dispatchHandler(deps, packagedConfigOf('test/fixtures/strongbox.config.json'));
+    const before = world.stub.requests.length;
+    // 03:00 (app's dump, both checkpoints) and 04:00 on the 1st (both checkpoints and drills).
+    const dumps = await world.invoke('dispatch', handle, { time: '2027-01-01T03:00:20Z' }, { async: true });
+    const drills = await world.invoke('dispatch', handle, { time: '2027-01-01T04:00:20Z' }, { async: true });
+    expect(dumps).toMatchObject({ started: 3, failed: [] });
+    expect(drills).toMatchObject({ started: 4, failed: [] });
+    const sent = world.stub.requests.slice(before).filter((request) => request.operation !== 'Publish');
+    expect(sent.filter((request) => request.operation === 'Invoke').map((request) => [request.body.FunctionName, request.body.InvocationType])).toEqual([
+      ['strongbox-test-scheduleBackup', 'Event'], ['strongbox-test-walCheckpoint', 'Event'], ['strongbox-test-walCheckpoint', 'Event'], ['strongbox-test-walCheckpoint', 'Event'], ['strongbox-test-walCheckpoint', 'Event'],
+    ]);
+    expect(sent.filter((request) => request.operation === 'StartExecution').map((request) => request.body.stateMachineArn)).toEqual([envOf('dispatch').STRONGBOX_VALIDATE_STATE_MACHINE_ARN, envOf('dispatch').STRONGBOX_VALIDATE_STATE_MACHINE_ARN]);
   });
 
   it('deadman and taskStopped: read the catalog and alert', async () => {

@@ -159,6 +159,12 @@ export function iamRequestsOf(call: RecordedCall, model: StackModel): IamRequest
       return [{ action: `secretsmanager:${call.command}`, resource: String(input.SecretId), context: {}, why: `Secrets Manager ${call.command}` }];
     case 'SSM':
       return [{ action: `ssm:${call.command}`, resource: `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:parameter${String(input.Name)}`, context: {}, why: `SSM ${call.command}` }];
+    case 'Lambda': {
+      if (call.command !== 'Invoke') throw new Error(`no IAM mapping for Lambda ${call.command}`);
+      const name = String(input.FunctionName);
+      const arn = name.startsWith('arn:') ? name : `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+      return [{ action: 'lambda:InvokeFunction', resource: arn, context: {}, why: `Lambda Invoke (${String(input.InvocationType ?? 'RequestResponse')})` }];
+    }
     case 'SFN':
       return [{ action: `states:${call.command}`, resource: String(input.stateMachineArn), context: {}, why: `Step Functions ${call.command}` }];
     case 'ECS': {

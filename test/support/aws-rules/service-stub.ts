@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A loopback stand-in for the AWS services that have no local emulator (SNS, ECS, Step
- * Functions, Secrets Manager, SSM): it speaks their wire protocols (SNS's query protocol,
+ * Functions, Secrets Manager, SSM, Lambda's Invoke): it speaks their wire protocols (SNS's query protocol,
  * the JSON protocols' X-Amz-Target) well enough for the real SDK clients, records every
  * request (so tests assert the exact command sent), and answers each operation with what
- * a test configured. An operation nobody configured answers 400, naming it.
+ * a test configured. An operation nobody configured answers 400, naming it. Lambda's
+ * Invoke (a REST path, not a target) is recognised by its path.
  */
 
 export interface StubRequest {
@@ -45,8 +46,12 @@ export async function startServiceStub(): Promise<ServiceStub> {
   const server = createServer((request, response) => {
     void read(request).then((text) => {
       const target = request.headers['x-amz-target'];
+      // Lambda's REST API: POST /2015-03-31/functions/<name>/invocations.
+      const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? '');
       let stub: StubRequest;
-      if (typeof target === 'string') {
+      if (invoke) {
+        stub = { operation: 'Invoke', body: { FunctionName: decodeURIComponent(invoke[1]!), InvocationType: request.headers['x-amz-invocation-type'] ?? 'RequestResponse', Payload: text } };
+      } else if (typeof target === 'string') {
         stub = { operation: target.split('.').pop()!, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
       } else {
         const form = Object.fromEntries(new URLSearchParams(text));
