@@ -17,6 +17,7 @@ const entries = {
   'bench-restore': 'bench/restore.ts',
   'bench-chaos': 'bench/chaos/main.ts',
   'bench-scale': 'bench/scale.ts',
+  'bench-catalog': 'bench/catalog.ts',
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
 

@@ -1,0 +1,126 @@
+/**
+ * The four catalog questions of `npm run bench:catalog`, each run in its own child process
+ * (so its RSS is the question's, Node's and the SDK's, nothing of the loader): the 15-minute
+ * gap check, a PITR plan to a time inside the window, `status` and the retention plan, of
+ * the busy database; and, for the record, `status` and the retention plan of all 200.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
+import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
+import { FolderStorage } from '../../shared/adapters/storage/folder';
+import type { Storage } from '../../shared/adapters/storage/storage';
+import { DEFAULT_RETENTION_POLICY } from '../../shared/domain/retention';
+import { parseWalRecordKey } from '../../shared/domain/wal/keys';
+import { formatLsn, parseWalName, segmentName, segmentStartLsn } from '../../shared/domain/wal/names';
+import { silentLog } from '../../shared/ports';
+import { planRecovery } from '../../shared/usecases/pitr';
+import { readAndPlan } from '../../shared/usecases/retention';
+import { readStatus } from '../../shared/usecases/status';
+import { findArchiveGap } from '../../shared/usecases/wal-gap';
+import { BUSY, SEGMENT_SIZE, Shape } from './fixture';
+
+export const QUESTIONS = ['gap check', 'PITR plan', 'status', 'retention plan', 'status, 200 databases', 'retention plan, 200 databases'] as const;
+export type Question = (typeof QUESTIONS)[number];
+
+/** What the child reports. */
+export interface Answer {
+  question: Question;
+  /** Wall time of each run (the first is cold: the process's first requests). */
+  ms: number[];
+  requests: number;
+  items: number;
+  heads: number;
+  /** Peak RSS of the child process (process.resourceUsage().maxRSS). */
+  rssMiB: number;
+  result: string;
+}
+
+function counting(client: DynamoDBClient, counts: { requests: number; items: number }): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      counts.requests += 1;
+      const output = out.output as { Items?: unknown[]; Item?: unknown; Responses?: Record<string, unknown[]> };
+      counts.items += output.Items?.length ?? (output.Item ? 1 : 0) + Object.values(output.Responses ?? {}).reduce((sum, list) => sum + list.length, 0);
+      return out;
+    },
+    { step: 'initialize', name: 'benchCatalogCounter' },
+  );
+}
+
+/**
+ * The repository folder holds the one history file; `head` answers for WAL records from
+ * the fixture's shape (1M record objects on disk would measure the disk, not the plan)
+ * and counts the HEADs.
+ */
+function storageStandIn(dir: string, shape: Shape, counts: { heads: number }): Storage {
+  const folder = new FolderStorage(dir);
+  return new Proxy(folder, {
+    get(target, property) {
+      if (property === 'head') {
+        return async (key: string) => {
+          counts.heads += 1;
+          const name = parseWalRecordKey(key)?.name;
+          if (name && /^[0-9A-F]{24}$/.test(name)) {
+            const segno = Number(parseWalName(name, SEGMENT_SIZE).segno);
+            const present = segno < shape.segments && !shape.missing(segno) && shape.timelineOf(segno) === parseWalName(name).timeline;
+            return present ? { key, size: 600, lastModified: new Date(shape.at(segno)) } : undefined;
+          }
+          return target.head(key);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/** Runs `question` `runs` times against the table; returns the answer for the parent. */
+export async function answer(settings: { question: Question; endpoint: string; table: string; dir: string; segments: number; end: number; runs: number }): Promise<Answer> {
+  const shape = new Shape(settings.segments, settings.end);
+  const client = makeDynamoClient({ endpoint: settings.endpoint });
+  const counts = { requests: 0, items: 0, heads: 0 };
+  counting(client, counts);
+  const documents = toDocumentClient(client);
+  const catalog = new DynamoCatalog(documents, settings.table);
+  const walCatalog = new DynamoWalCatalog(documents, settings.table);
+  const storage = storageStandIn(settings.dir, shape, counts);
+  const deps = { catalog, walCatalog, storage, log: silentLog };
+  const all = [BUSY, ...Array.from({ length: 199 }, (_, index) => `db${String(index + 1).padStart(3, '0')}`)];
+  const run = async (): Promise<string> => {
+    switch (settings.question) {
+      case 'gap check': {
+        const switched = { lsn: formatLsn(segmentStartLsn(BigInt(shape.segments))), segment: segmentName(2, BigInt(shape.segments - 1)), timeline: 2 };
+        const gap = await findArchiveGap({ ...deps, readHistory: async () => shape.history() }, { database: BUSY, switched, segmentSize: SEGMENT_SIZE, archivedThrough: switched.segment, graceMs: 0 });
+        return `base ${gap.baseBackupId}, ${gap.missingCount} missing in ${gap.missing.length} run(s)`;
+      }
+      case 'PITR plan': {
+        const { plan } = await planRecovery(deps, BUSY, { type: 'time', at: new Date(shape.at(Math.round(shape.segments * 0.65))), assumedUtc: false });
+        return `base ${plan.base.id}, timelines ${plan.timelines.join('→')}, ${plan.wal.count.toLocaleString('en')} segments`;
+      }
+      case 'status':
+      case 'status, 200 databases': {
+        const report = await readStatus(deps, { databases: settings.question === 'status' ? [BUSY] : all, now: shape.now });
+        const busy = report.databases[0]!;
+        return `${report.databases.length} database(s); busy: ${busy.pitr.archivedSegments.toLocaleString('en')} segments, ${busy.pitr.gaps.length} gaps`;
+      }
+      case 'retention plan':
+      case 'retention plan, 200 databases': {
+        const { plan } = await readAndPlan({ ...deps, alerts: { publish: async () => undefined }, clock: () => shape.now }, { policy: DEFAULT_RETENTION_POLICY, dryRun: true, ...(settings.question === 'retention plan' ? { database: BUSY } : {}) }, shape.now);
+        return `${plan.decisions.length} backups, ${plan.wal.filter((line) => line.action === 'delete').length} WAL cut-off(s)`;
+      }
+    }
+  };
+  const ms: number[] = [];
+  let result = '';
+  let reads = { ...counts };
+  for (let index = 0; index < settings.runs; index += 1) {
+    Object.assign(counts, { requests: 0, items: 0, heads: 0 });
+    const started = performance.now();
+    result = await run();
+    ms.push(performance.now() - started);
+    reads = { ...counts };
+  }
+  client.destroy();
+  return { question: settings.question, ms, ...reads, rssMiB: process.resourceUsage().maxRSS / 1024, result };
+}
