@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { targetDatabaseOf } from '../shared/domain/invoke/fields';
 import { JOB_EXIT } from '../shared/domain/invoke/job';
 import { parseRestorePayload } from '../shared/domain/invoke/restore';
@@ -5,6 +6,7 @@ import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import { pgRestoreDeps } from '../shared/runtime/restore-tools';
 import { runRestore, type RestoreDeps } from '../shared/usecases/restore';
+import { assertDiskFits, statfsFree, type FreeDisk } from './disk-check';
 import { awsSecretReader, runJobTask, startJobTaskIfEntry, type JobTaskIo, type SecretReader } from './job-task';
 
 export type { JobTaskIo, SecretReader } from './job-task';
@@ -26,12 +28,19 @@ export function awsRestoreTaskDeps(env: NodeJS.ProcessEnv, log: Log): RestoreTas
  * verified download, restore into a scratch database, row counts, swap. SIGTERM aborts it:
  * the target is left as it was (the swap never happened) and the task exits 143.
  *
+ * A parallel restore (jobs > 1) of a named backup first checks that its dump fits the task's
+ * disk (`free` measures it): BACKUP_TOO_LARGE_FOR_TASK before anything starts otherwise.
+ *
  * Exit codes: 0 restored; 1 failed (the log line says why and what became of the target);
  * 2 bad job; 143 stopped.
  */
-export async function runRestoreTask(io: JobTaskIo, makeDeps: (env: NodeJS.ProcessEnv, log: Log) => RestoreTaskDeps = awsRestoreTaskDeps): Promise<number> {
+export async function runRestoreTask(io: JobTaskIo, makeDeps: (env: NodeJS.ProcessEnv, log: Log) => RestoreTaskDeps = awsRestoreTaskDeps, free: FreeDisk = statfsFree): Promise<number> {
   return runJobTask(io, { name: 'restore', failed: 'restore task failed' }, parseRestorePayload, async (job, log, signal) => {
     const deps = makeDeps(io.env, log);
+    const jobs = job.jobs ?? 2;
+    // The function names the backup it planned; `latest` (a hand-made job) is resolved by the restore.
+    const backup = job.backupId === 'latest' ? undefined : await deps.catalog.get(job.backupId);
+    if (backup && jobs > 1) await assertDiskFits({ job: 'restore', backup, storage: deps.storage, disk: { jobs }, dir: deps.tmpDir ?? tmpdir(), free, log });
     const database = targetDatabaseOf(job);
     const target = { ...(await deps.readSecret(job.target.secretArn, database)), database };
     signal.throwIfAborted();
@@ -39,7 +48,7 @@ export async function runRestoreTask(io: JobTaskIo, makeDeps: (env: NodeJS.Proce
       backupId: job.backupId,
       database: job.database,
       target,
-      jobs: job.jobs ?? 2,
+      jobs,
       dropFirst: job.dropFirst ?? false,
       force: false,
       signal,

@@ -31,9 +31,9 @@ beforeEach(() => {
   secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ host: '127.0.0.1', port: stack.conn.port, username: stack.conn.user, password: stack.conn.password, sslmode: 'disable' }) });
 });
 
-function task(job: unknown, onStop: JobTaskIo['onStop'] = () => undefined) {
+function task(job: unknown, onStop: JobTaskIo['onStop'] = () => undefined, free?: (path: string) => Promise<number>) {
   const env = job === undefined ? {} : { STRONGBOX_JOB: typeof job === 'string' ? job : JSON.stringify(job) };
-  return runRestoreTask({ env, onStop }, (_env, log) => ({ ...stack.deps, ...pgRestoreDeps, log, readSecret: (arn, db) => readDatabaseSecret(new SecretsManagerClient({ region: 'eu-west-1' }), arn, db) }));
+  return runRestoreTask({ env, onStop }, (_env, log) => ({ ...stack.deps, ...pgRestoreDeps, log, readSecret: (arn, db) => readDatabaseSecret(new SecretsManagerClient({ region: 'eu-west-1' }), arn, db) }), free);
 }
 
 const job = { backupId: '', database: 'app', target: { secretArn: SECRET }, confirm: 'app', jobs: 1 };
@@ -61,6 +61,16 @@ describe('restore task program', () => {
     expect(code).toBe(JOB_EXIT.interrupted);
     expect(await databaseNames(stack.conn)).toEqual(before.names);
     expect(await fingerprint(stack.conn)).toEqual(before.app);
+  }, 60_000);
+
+  it('a parallel restore whose dump does not fit the task\'s disk: exit 1 before any secret is read or database touched; jobs 1 needs no disk', async () => {
+    const before = await databaseNames(stack.conn);
+    const tiny = async () => 1000;
+    expect(await task({ ...job, backupId: good.id, jobs: 2 }, undefined, tiny)).toBe(JOB_EXIT.failed);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(await databaseNames(stack.conn)).toEqual(before);
+    // One job streams (or, from the repository folder, links): the disk is not even asked.
+    expect(await task({ ...job, backupId: good.id, target: { secretArn: SECRET, database: 'app_tiny' }, confirm: 'app_tiny' }, undefined, () => Promise.reject(new Error('not asked')))).toBe(JOB_EXIT.ok);
   }, 60_000);
 
   it('restores the job\'s backup into the target named by the job, whatever the secret\'s dbname', async () => {
