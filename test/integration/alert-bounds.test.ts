@@ -134,6 +134,7 @@ describe('bounded alerts', () => {
     expect(alert.message).toContain(`… and ${FAILURES - 10} more (each failure is logged`);
     expect(log.lines.filter((line) => line.message === 'retention deletion failed')).toHaveLength(FAILURES);
     expectWithinSlackLimits(alert);
+    console.log(`RETENTION_FAILED of ${FAILURES} failures: ${snsBytes(sent!)} bytes published to SNS (limit ${SNS_MESSAGE_MAX_BYTES})`);
   }, 300_000);
 
   it('an unbounded alert from any producer is clipped by the publisher, not lost: 1 MB of message, multibyte and escapes', async () => {
