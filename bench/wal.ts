@@ -1,7 +1,8 @@
 /**
  * `npm run bench:wal [-- --segments N --runs N --live-seconds N]`: the same real WAL
  * segments archived by Strongbox (repository folder, and s3rver in presign mode) and by
- * pgBackRest's archive-push (sync and async, posix repository), in one run, interleaved;
+ * pgBackRest's archive-push (sync and async on a posix repository, async on an S3
+ * repository in the same s3rver), in one run, interleaved;
  * then a live cluster under pgbench and bulk-INSERT load archiving through Strongbox and
  * through pgBackRest async, with the archive lag sampled. docs/benchmarks.md explains it.
  */
@@ -21,7 +22,9 @@ import { S3RVER_CREDENTIALS } from '../test/support/s3-server';
 import { S3RVER_CHILD_FLAG, serveS3rverChild, startS3rverChild } from './s3rver-child';
 import { archivePass } from './wal/drive';
 import { initPgbench, runLive, type LiveResult } from './wal/live';
-import { createPgbackrestRepo, pgbackrestVersion } from './wal/pgbackrest';
+import { createPgbackrestRepo, pgbackrestVersion, type PgbackrestS3 } from './wal/pgbackrest';
+import { startTlsProxy } from './wal/tls-proxy';
+import { breakdownLine, RequestTimes } from './wal/breakdown';
 import { printWalReport, type BacklogResult } from './wal/report';
 import { makeRecoveryDir, recoveryPass } from './wal/recovery';
 import { makeFakeDataDir, prepareWalSource, type WalSource } from './wal/source';
@@ -33,7 +36,7 @@ const USAGE = `usage: npm run bench:wal -- [--segments N] [--runs N] [--live-sec
   --live-seconds N  bulk-INSERT seconds of the live phase, after N/2 s of pgbench (default 30)
   --no-live         skip the live phase
   --no-recovery     skip the recovery phase (restore_command per segment)
-  --only ID,...     archivers to run (backlog: pgbr-sync, pgbr-async, sbx-zstd, sbx-gzip, sbx-none, sbx-s3;
+  --only ID,...     archivers to run (backlog: pgbr-sync, pgbr-async, pgbr-s3-async, sbx-zstd, sbx-gzip, sbx-none, sbx-s3;
                     recovery: pgbr-get-sync, pgbr-get-async, sbx-fetch); default all`;
 
 interface Options {
@@ -49,7 +52,7 @@ interface Options {
 interface Archiver {
   id: string;
   label: string;
-  prepare(round: number, fakeDir: string): Promise<{ command: string; finish(): Promise<number> }>;
+  prepare(round: number, fakeDir: string): Promise<{ command: string; finish(): Promise<number>; breakdown?(): Promise<string> }>;
 }
 
 const progress = (line: string): void => void process.stderr.write(`[bench:wal] ${line}\n`);
@@ -72,16 +75,18 @@ async function runBenchmark(argv: string[]): Promise<number> {
     cleanups.push(source.close);
     signal.throwIfAborted();
     const setup = await setUpArchivers(source, options, pgbackrest !== undefined, cleanups);
-    const backlog = await measureBacklog(source, setup.archivers, options, signal);
+    const backlog = await measureBacklog(source, setup.archivers, options, signal, setup.breakdowns);
     const recovery = options.recovery ? await measureRecovery(source, setup, options, pgbackrest !== undefined, signal) : [];
     const live = options.live ? await measureLive(source, setup, options, pgbackrest !== undefined, signal) : [];
     await printWalReport({ source, options, pgbackrest, backlog, recovery, live, bulkRateNoArchiving: source.bulkSegmentsPerSecond });
+    process.stdout.write(['### Where a Strongbox push goes (per pass)', '', ...setup.breakdowns, ''].join('\n'));
   });
 }
 
 interface Setup {
   archivers: Archiver[];
   folder: StrongboxArchiving;
+  breakdowns: string[];
 }
 
 /** dynalite, the two Strongbox setups (folder and s3rver) and the pgBackRest archivers. */
@@ -91,7 +96,8 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
   await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
   const catalog = localCatalog(dynalite.endpoint);
   const walCatalog = localWalCatalog(dynalite.endpoint);
-  const log = stderrLog();
+  const requestTimes = new RequestTimes();
+  const log = stderrLog(requestTimes);
   const rounds = Array.from({ length: options.runs }, (_, i) => i + 1);
   const compressions: WalCompression[] = ['zstd', 'gzip', 'none'];
   const folderDatabases = [...compressions.flatMap((c) => rounds.map((r) => `${c}-${r}`)), 'live'];
@@ -134,15 +140,30 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
           await setup.stopUploader(name);
           return setup.storedBytes(name);
         },
+        breakdown: async () => breakdownLine(`${label}, round ${round}`, await setup.uploaderLog(name), requestTimes.of(name)),
       };
     },
   });
-  const pgbr = (id: string, label: string, async: boolean): Archiver => ({
+  // pgBackRest's S3 repository on the same s3rver, through a TLS relay (it speaks HTTPS only).
+  const tls = withPgbackrest ? await startTlsProxy(s3rver.endpoint) : undefined;
+  if (tls) cleanups.push(tls.stop);
+  const s3For = (path: string): PgbackrestS3 | undefined =>
+    tls && {
+      port: tls.port,
+      bucket: s3rver.bucket,
+      path,
+      async list(prefix) {
+        let total = 0;
+        for await (const object of s3Storage.list(prefix)) total += object.size;
+        return total;
+      },
+    };
+  const pgbr = (id: string, label: string, async: boolean, onS3 = false): Archiver => ({
     id,
     label,
     async prepare(round, fakeDir) {
       const dir = join(source.root, `pgbackrest-${id}-${round}`);
-      const repo = await createPgbackrestRepo(dir, source.cluster, { 'compress-type': 'zst', 'compress-level': '1' });
+      const repo = await createPgbackrestRepo(dir, source.cluster, { 'compress-type': 'zst', 'compress-level': '1' }, onS3 ? s3For(`pgbr-${id}-${round}`) : undefined);
       return {
         command: repo.archiveCommand({ async, pgPath: fakeDir }),
         async finish() {
@@ -155,17 +176,23 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
     },
   });
   const archivers: Archiver[] = [
-    ...(withPgbackrest ? [pgbr('pgbr-sync', 'pgBackRest archive-push, sync (zst -1)', false), pgbr('pgbr-async', 'pgBackRest archive-push, async, process-max 2 (zst -1)', true)] : []),
+    ...(withPgbackrest
+      ? [
+          pgbr('pgbr-sync', 'pgBackRest archive-push, sync (zst -1)', false),
+          pgbr('pgbr-async', 'pgBackRest archive-push, async, process-max 2 (zst -1)', true),
+          pgbr('pgbr-s3-async', 'pgBackRest archive-push, async, process-max 2 (zst -1) → s3rver (S3 repository, TLS relay)', true, true),
+        ]
+      : []),
     strongbox(folder, 'sbx-zstd', 'Strongbox → repository folder, zstd -1 (default)', (r) => `zstd-${r}`, 'zstd'),
     strongbox(folder, 'sbx-gzip', 'Strongbox → repository folder, gzip -1', (r) => `gzip-${r}`, 'gzip'),
     strongbox(folder, 'sbx-none', 'Strongbox → repository folder, no compression', (r) => `none-${r}`, 'none'),
     strongbox(s3, 'sbx-s3', 'Strongbox → s3rver (presigned PUT), zstd -1', (r) => `s3-${r}`, 'zstd'),
   ];
-  return { archivers: archivers.filter((a) => !options.only || options.only.has(a.id)), folder };
+  return { archivers: archivers.filter((a) => !options.only || options.only.has(a.id)), folder, breakdowns: [] };
 }
 
 /** Every archiver archives the whole backlog once per round, interleaved. */
-async function measureBacklog(source: WalSource, archivers: Archiver[], options: Options, signal: AbortSignal): Promise<BacklogResult[]> {
+async function measureBacklog(source: WalSource, archivers: Archiver[], options: Options, signal: AbortSignal, breakdowns: string[]): Promise<BacklogResult[]> {
   const results: BacklogResult[] = archivers.map((a) => ({ id: a.id, label: a.label, passes: [] }));
   for (let round = 1; round <= options.runs; round++) {
     for (const [index, archiver] of archivers.entries()) {
@@ -179,6 +206,7 @@ async function measureBacklog(source: WalSource, archivers: Archiver[], options:
         const used = process.cpuUsage(cpu);
         progress(`bench process CPU during the pass: ${((used.user + used.system) / 1000 / source.segments.length).toFixed(1)} ms per segment (user ${(used.user / 1000).toFixed(0)} ms, system ${(used.system / 1000).toFixed(0)} ms)`);
         const storedBytes = await run.finish();
+        if (run.breakdown) breakdowns.push(await run.breakdown());
         results[index]?.passes.push({ ...pass, storedBytes });
         progress(
           `round ${round}/${options.runs} ${archiver.label}: ${(pass.ms / 1000).toFixed(2)} s, ${((source.segments.length * 1000) / pass.ms).toFixed(1)} segments/s, stored ${(storedBytes / 1e6).toFixed(1)} MB${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(-400)})` : ''}`,
@@ -257,9 +285,9 @@ async function measureLive(source: WalSource, setup: Setup, options: Options, wi
   return results;
 }
 
-function stderrLog(): Log {
+function stderrLog(requestTimes: RequestTimes): Log {
   const print = (level: string) => (message: string, attributes?: Record<string, unknown>) => void process.stderr.write(`${JSON.stringify({ level, message, ...attributes })}\n`);
-  return { info: () => undefined, warn: print('WARN'), error: print('ERROR') };
+  return { info: (message, attributes) => void (message === 'archive request' && attributes && requestTimes.record(attributes)), warn: print('WARN'), error: print('ERROR') };
 }
 
 muteSdkNodeVersionWarning();

@@ -1,5 +1,6 @@
 /**
- * pgBackRest, the peer the benchmarks compare with: one posix repository per stanza, with
+ * pgBackRest, the peer the benchmarks compare with: one repository per stanza (posix, or S3
+ * on an S3-compatible server through a TLS relay), with
  * its spool, lock and log folders, a pgbackrest.conf, and `stanza-create` against the
  * running cluster — everything owned by and run as the server's OS user, as PostgreSQL runs
  * archive-push. Debian's package: `apt-get install pgbackrest`.
@@ -43,12 +44,40 @@ export interface PgbackrestRepo {
 export type PgbackrestSettings = Record<string, string>;
 
 /**
+ * An S3 repository instead of a posix one: the bucket of an S3-compatible server behind a
+ * TLS relay on 127.0.0.1 (pgBackRest speaks HTTPS only), path-style, `path` inside the
+ * bucket; `storedBytes` counts through `list` (bytes under a key prefix).
+ */
+export interface PgbackrestS3 {
+  port: number;
+  bucket: string;
+  path: string;
+  list(prefix: string): Promise<number>;
+}
+
+/** The repository lines of an S3 repository (s3rver's fixed credentials; the relay's self-signed certificate is not verified). */
+function s3Lines(s3: PgbackrestS3): string[] {
+  return [
+    'repo1-type=s3',
+    `repo1-path=/${s3.path}`,
+    'repo1-s3-endpoint=127.0.0.1',
+    `repo1-storage-port=${s3.port}`,
+    `repo1-s3-bucket=${s3.bucket}`,
+    'repo1-s3-region=us-east-1',
+    'repo1-s3-key=S3RVER',
+    'repo1-s3-key-secret=S3RVER',
+    'repo1-s3-uri-style=path',
+    'repo1-storage-verify-tls=n',
+  ];
+}
+
+/**
  * Creates `<dir>/{repo,spool,lock,log}` and `<dir>/pgbackrest.conf` for `cluster`, then runs
  * `stanza-create`.
  *
  * @throws Error with pgBackRest's output when stanza-create fails.
  */
-export async function createPgbackrestRepo(dir: string, cluster: LocalCluster, settings: PgbackrestSettings): Promise<PgbackrestRepo> {
+export async function createPgbackrestRepo(dir: string, cluster: LocalCluster, settings: PgbackrestSettings, s3?: PgbackrestS3): Promise<PgbackrestRepo> {
   const folders = ['repo', 'spool', 'lock', 'log'].map((name) => join(dir, name));
   await mkdir(dir, { recursive: true });
   await chownToServer(dir);
@@ -61,7 +90,7 @@ export async function createPgbackrestRepo(dir: string, cluster: LocalCluster, s
   const conn = cluster.connection();
   const lines = [
     '[global]',
-    `repo1-path=${repoPath}`,
+    ...(s3 ? s3Lines(s3) : [`repo1-path=${repoPath}`]),
     `spool-path=${spool}`,
     `lock-path=${lock}`,
     `log-path=${log}`,
@@ -105,7 +134,7 @@ export async function createPgbackrestRepo(dir: string, cluster: LocalCluster, s
       await rm(join(spool, 'archive'), { recursive: true, force: true });
     },
     waitIdle,
-    storedBytes: (part) => folderBytes(join(repoPath, part)),
+    storedBytes: (part) => (s3 ? s3.list(`${s3.path}/${part}/`) : folderBytes(join(repoPath, part))),
   };
 }
 

@@ -66,6 +66,14 @@ export async function printWalReport(input: ReportInput): Promise<void> {
     const ratio = msPerSegment(strongbox) / msPerSegment(reference);
     lines.push(`- goal "faster per segment than pgBackRest async": Strongbox (folder, zstd) ${msPerSegment(strongbox).toFixed(1)} ms vs ${msPerSegment(reference).toFixed(1)} ms per segment = ${ratio.toFixed(3)} × (${ratio < 1 ? 'met' : 'NOT met'})`);
   }
+  const s3 = backlog.find((r) => r.id === 'sbx-s3');
+  const s3Peer = backlog.find((r) => r.id === 'pgbr-s3-async');
+  if (s3 && s3Peer) {
+    const ratio = msPerSegment(s3) / msPerSegment(s3Peer);
+    lines.push(`- goal "per segment on S3 at most pgBackRest async's on the same S3 server": Strongbox (presign → s3rver) ${msPerSegment(s3).toFixed(1)} ms vs ${msPerSegment(s3Peer).toFixed(1)} ms per segment = ${ratio.toFixed(3)} × (${ratio <= 1 ? 'met' : 'NOT met'})`);
+  } else if (s3) {
+    lines.push('- pgBackRest on S3: not measured (pgbackrest missing, or not asked for with --only)');
+  }
   if (input.recovery.length > 0) lines.push('', ...recoveryLines(input.recovery, n));
   if (input.live.length > 0) {
     lines.push('', '### Live: a real cluster archiving under load (lag = `.ready` created → acknowledged, sampled every 200 ms)', '', liveTable(input.live), '');

@@ -35,6 +35,8 @@ export interface StrongboxArchiving {
   storedBytes(database: string): Promise<number>;
   /** Stops the database's background uploader (by the pid in its spool) and waits for it. */
   stopUploader(database: string): Promise<void>;
+  /** The text of the database's uploader log (its `archived ahead` lines carry the push's split). */
+  uploaderLog(database: string): Promise<string>;
   /** Stops every uploader and the endpoint. */
   stop(): Promise<void>;
 }
@@ -79,7 +81,7 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
   };
   for (const database of options.databases) await patch(database, (config) => void (config.uploader = { idleExitMs: 3000 }));
   const stopBackground = async (database: string, role: 'uploader' | 'prefetcher') => {
-    const pid = Number((await readFile(join(host(database).spool, `${role}.pid`), 'utf8').catch(() => '')).trim());
+    const pid = Number((await readFile(join(host(database).spool, `${role}.pid`), 'utf8').catch(() => '')).trim().split(' ')[0]);
     if (!Number.isInteger(pid) || pid <= 1 || !(await isBackground(pid, role))) return;
     process.kill(pid, 'SIGTERM');
     for (let waited = 0; waited < 10_000 && (await isBackground(pid, role)); waited += 50) await sleep(50);
@@ -87,6 +89,7 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
   const stopUploader = (database: string) => stopBackground(database, 'uploader');
   return {
     archiveCommand: (database) => host(database).archiveCommand,
+    uploaderLog: (database) => readFile(join(host(database).spool, 'uploader.log'), 'utf8').catch(() => ''),
     restoreCommand: (database) => host(database).restoreCommand,
     async stopPrefetcher(database) {
       await stopBackground(database, 'prefetcher');

@@ -41,6 +41,9 @@ export interface PushOutcome {
   status: 'stored' | 'exists';
   identity: string;
   compression: WalCompression;
+  /** Milliseconds reading, compressing and hashing the file; then sending it (every request until the answer). */
+  encodeMs: number;
+  sendMs: number;
 }
 
 /** A file read, declared and encoded: what to send. `release()` gives its buffers back once sent. */
@@ -204,14 +207,16 @@ async function prepareAndUpload(client: ArchiveClient, name: string, stored: Buf
  * ENDPOINT_UNREACHABLE / ENDPOINT_TIMEOUT / WAL_PUSH_UNCONFIRMED).
  */
 export async function pushFile(path: string, client: ArchiveClient, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PushOutcome> {
+  const started = performance.now();
   const file = await prepareWalFile(path, compression, codec);
+  const encoded = performance.now();
   try {
     const { declaration, stored } = file;
     const done = codec.direct && (await client.mode()) === 'bytes' ? await sendDirect(client, file, codec.handoff) : await prepareAndUpload(client, file.name, stored, declaration);
     if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
       throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
     }
-    return { status: done.status, identity: file.identity, compression: declaration.compression };
+    return { status: done.status, identity: file.identity, compression: declaration.compression, encodeMs: Math.round(encoded - started), sendMs: Math.round(performance.now() - encoded) };
   } finally {
     file.release();
   }

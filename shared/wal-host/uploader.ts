@@ -80,7 +80,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
       backoff.delete(name);
       // PostgreSQL may have archived it meanwhile: a marker would then only wait for cleaning.
       if (await exists(join(walDir, 'archive_status', `${name}.ready`))) await writeMarker(spool, walDir, name, outcome.identity);
-      logLine('info', 'archived ahead', { segment: name, status: outcome.status });
+      logLine('info', 'archived ahead', { segment: name, status: outcome.status, encodeMs: outcome.encodeMs, sendMs: outcome.sendMs });
     } catch (error) {
       const delay = Math.min((backoff.get(name)?.delay ?? 500) * 2, MAX_BACKOFF_MS);
       backoff.set(name, { until: Date.now() + delay, delay });
