@@ -3,6 +3,7 @@ import type { WalCatalog } from '../adapters/catalog/wal-catalog';
 import type { Storage } from '../adapters/storage/storage';
 import { databaseStatus, type DatabaseStatus } from '../domain/status';
 import type { Log } from '../ports';
+import { inPool } from '../adapters/catalog/batch-pool';
 import { liveTimelineOf } from './live-timeline';
 import { readWalView, type ReadCount } from './status/wal-view';
 
@@ -20,8 +21,37 @@ export interface StatusReport {
   reads: ReadCount;
 }
 
+/** Databases whose status is read at once. */
+const STATUS_CONCURRENCY = 8;
+
+async function databaseStatusOf(deps: StatusDeps, database: string, now: Date, reads: ReadCount): Promise<DatabaseStatus> {
+  const backups = await deps.catalog.listByDatabase(database);
+  reads.requests += 1;
+  reads.items += backups.length;
+  const archiveStatus = await deps.walCatalog.getArchiveStatus(database);
+  reads.requests += 1;
+  reads.items += archiveStatus ? 1 : 0;
+  const live = liveTimelineOf(archiveStatus, backups);
+  const wal = await readWalView(deps, database, backups, reads, live);
+  const restorePoints = await deps.walCatalog.listRestorePoints(database);
+  reads.requests += 1;
+  reads.items += restorePoints.length;
+  const status = databaseStatus({ database, backups, ...(wal ? { wal } : {}), ...(archiveStatus ? { archiveStatus } : {}), restorePoints }, now);
+  deps.log.info('status computed', {
+    database,
+    logicalFrom: status.logical.from,
+    logicalTo: status.logical.to,
+    pitrFrom: status.pitr.from,
+    pitrTo: status.pitr.to,
+    gaps: status.pitr.gaps.length,
+    warnings: status.warnings.length,
+  });
+  return status;
+}
+
 /**
- * The restore window and health of each database at `now`. Reads by keys only: the
+ * The restore window and health of each database at `now`, several databases at once
+ * (the report keeps their order). Reads by keys only: the
  * database's backups (one Query on its index), its archiver status (one GetItem), the
  * WAL view (see readWalView) and its named restore points (one Query); never a Scan. Logs one INFO line per database.
  *
@@ -29,30 +59,10 @@ export interface StatusReport {
  */
 export async function readStatus(deps: StatusDeps, request: { databases: readonly string[]; now: Date }): Promise<StatusReport> {
   const reads: ReadCount = { requests: 0, items: 0 };
-  const databases: DatabaseStatus[] = [];
-  for (const database of request.databases) {
-    const backups = await deps.catalog.listByDatabase(database);
-    reads.requests += 1;
-    reads.items += backups.length;
-    const archiveStatus = await deps.walCatalog.getArchiveStatus(database);
-    reads.requests += 1;
-    reads.items += archiveStatus ? 1 : 0;
-    const live = liveTimelineOf(archiveStatus, backups);
-    const wal = await readWalView(deps, database, backups, reads, live);
-    const restorePoints = await deps.walCatalog.listRestorePoints(database);
-    reads.requests += 1;
-    reads.items += restorePoints.length;
-    const status = databaseStatus({ database, backups, ...(wal ? { wal } : {}), ...(archiveStatus ? { archiveStatus } : {}), restorePoints }, request.now);
-    deps.log.info('status computed', {
-      database,
-      logicalFrom: status.logical.from,
-      logicalTo: status.logical.to,
-      pitrFrom: status.pitr.from,
-      pitrTo: status.pitr.to,
-      gaps: status.pitr.gaps.length,
-      warnings: status.warnings.length,
-    });
-    databases.push(status);
-  }
+  const databases: DatabaseStatus[] = new Array<DatabaseStatus>(request.databases.length);
+  // Databases are independent: several read at once (200 one after another would take 200 round trips times ~8).
+  await inPool([...request.databases.keys()], STATUS_CONCURRENCY, async (index) => {
+    databases[index] = await databaseStatusOf(deps, request.databases[index]!, request.now, reads);
+  });
   return { at: request.now.toISOString(), databases, reads };
 }

@@ -10,6 +10,7 @@ import type { RestorePointView, WalDatabaseView, WalRetentionMark } from '../../
 import { parseHistory, timelinePath, type TimelineSegment } from '../../domain/wal/history';
 import { asStrongboxError } from '../../errors';
 import type { Log } from '../../ports';
+import { inPool } from '../../adapters/catalog/batch-pool';
 import { readArchivedHistory } from '../wal-history';
 
 /** What the WAL catalog gave for the planner; databases it could not read are missing (their base backups are then kept). */
@@ -36,34 +37,52 @@ async function pathTo(deps: { storage: Storage; walCatalog: WalCatalog; log: Log
   }
 }
 
-/** Reads the WAL view and restore points of each database. Never throws for one database: it is listed as unreadable. */
+/** Databases whose WAL view is read at once. */
+const READ_CONCURRENCY = 8;
+
+/** Reads the WAL view and restore points of one database. Throws CatalogError / StorageError. */
+async function readOne(deps: { storage: Storage; walCatalog: WalCatalog; log: Log }, database: string, windowStart: number): Promise<{ view: WalDatabaseView; points: RestorePointView[] }> {
+  const summaries = await deps.walCatalog.timelines(database);
+  const pending = await deps.walCatalog.getRetentionMark(database);
+  const points = await deps.walCatalog.listRestorePoints(database);
+  const paths = new Map<number, readonly TimelineSegment[]>();
+  const view: WalDatabaseView = {
+    database,
+    timelines: summaries.map((summary) => ({ timeline: summary.timeline, updatedAt: summary.updatedAt })),
+    paths,
+    ...(pending !== undefined ? { pending: pending as WalRetentionMark } : {}),
+  };
+  if (view.timelines.length > 0) {
+    for (const timeline of timelinesInWindow(view, windowStart)) {
+      const path = await pathTo(deps, database, timeline);
+      if (path) paths.set(timeline, path);
+    }
+  }
+  return { view, points: points.map((point) => ({ database, name: point.name, createdAt: point.createdAt, lsn: point.lsn, timeline: point.timeline })) };
+}
+
+/**
+ * Reads the WAL view and restore points of each database, several at once (the result
+ * keeps their order). Never throws for one database: it is listed as unreadable.
+ */
 export async function readWalInput(deps: { storage: Storage; walCatalog: WalCatalog; log: Log }, databases: readonly string[], windowStart: number): Promise<WalInput> {
-  const input: WalInput = { views: [], restorePoints: [], unreadable: [] };
-  for (const database of databases) {
+  const read = new Array<{ view: WalDatabaseView; points: RestorePointView[] } | { database: string; message: string }>(databases.length);
+  await inPool([...databases.keys()], READ_CONCURRENCY, async (index) => {
+    const database = databases[index]!;
     try {
-      const summaries = await deps.walCatalog.timelines(database);
-      const pending = await deps.walCatalog.getRetentionMark(database);
-      const points = await deps.walCatalog.listRestorePoints(database);
-      const paths = new Map<number, readonly TimelineSegment[]>();
-      const view: WalDatabaseView = {
-        database,
-        timelines: summaries.map((summary) => ({ timeline: summary.timeline, updatedAt: summary.updatedAt })),
-        paths,
-        ...(pending !== undefined ? { pending: pending as WalRetentionMark } : {}),
-      };
-      if (view.timelines.length > 0) {
-        for (const timeline of timelinesInWindow(view, windowStart)) {
-          const path = await pathTo(deps, database, timeline);
-          if (path) paths.set(timeline, path);
-        }
-      }
-      input.views.push(view);
-      input.restorePoints.push(...points.map((point) => ({ database, name: point.name, createdAt: point.createdAt, lsn: point.lsn, timeline: point.timeline })));
+      read[index] = await readOne(deps, database, windowStart);
     } catch (error) {
       const failure = asStrongboxError(error);
       deps.log.error('retention: the WAL catalog of a database cannot be read: its base backups and WAL are kept', { database, code: failure.code, reason: failure.message });
-      input.unreadable.push({ database, message: failure.message });
+      read[index] = { database, message: failure.message };
     }
+  });
+  const input: WalInput = { views: [], restorePoints: [], unreadable: [] };
+  for (const one of read) {
+    if ('view' in one) {
+      input.views.push(one.view);
+      input.restorePoints.push(...one.points);
+    } else input.unreadable.push(one);
   }
   return input;
 }
