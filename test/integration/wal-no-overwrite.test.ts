@@ -169,8 +169,8 @@ function describeMode(mode: 'bytes' | 'presign', makeWorld: () => Promise<World>
       // Act
       const outcome = await pushOnce(world.endpoints[0], 'busy', name, file);
       const direct = prepareWalPush(deps, 'busy', name, file.declaration);
-      // Assess (the endpoint's HTTP status for the code is the error registry's: asserted on the use case)
-      expect(outcome.ok).toBe(false);
+      // Assess
+      expect(outcome).toMatchObject({ ok: false, code: 'WAL_PUSH_BUSY' });
       await expect(direct).rejects.toBeInstanceOf(WalPushBusyError);
       await expect(direct).rejects.toMatchObject({ code: 'WAL_PUSH_BUSY' });
       expect(sha256(await world.storage.getBytes(walObjectKey('busy', name, 'none')))).toBe(other.declaration.storedSha256);

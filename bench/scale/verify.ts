@@ -1,0 +1,121 @@
+/**
+ * Verification throughput against an S3-compatible server (issue 15 points 2 and 7): the
+ * old way (one GET streamed through SHA-256) beside the checksum function's ways (parallel
+ * ranged reads hashed in order with OpenSSL's SHA-256, or with the resumable one that a
+ * hand-over needs), on the same object in the same run, rounds interleaved. Also each hash
+ * alone in memory, to tell the network's share from the CPU's, and what each speed means
+ * for Lambda's 900 s. docs/verification.md and docs/benchmarks.md explain the figures.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { makeS3Client, S3Storage } from '../../shared/adapters/storage/s3';
+import { ResumableSha256 } from '../../shared/domain/sha256-state';
+import { hashObject, type HashOptions } from '../../shared/usecases/verify-object';
+import { markdownTable, median } from '../measure';
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+const TIB = 1024 * GIB;
+
+export interface VerifyBenchOptions {
+  /** The S3-compatible server (e.g. an s3rver child) and a bucket on it. */
+  endpoint: string;
+  bucket: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Size of the object read back; default 256 MiB. */
+  sizeMb?: number;
+  /** Rounds per way (the median is reported); default 3. */
+  rounds?: number;
+  /** Ranged GETs in flight; default 8 (the checksum function's). */
+  concurrency?: number;
+  /** Bytes per ranged GET; default 16 MiB (the checksum function's). */
+  rangeBytes?: number;
+  /** Lambda's limit and the margin kept for the hand-over, for the "fits" column; default 900 s and 60 s. */
+  limitSeconds?: number;
+  marginSeconds?: number;
+  progress?: (line: string) => void;
+}
+
+export interface Way {
+  way: string;
+  seconds: number;
+  mbPerSecond: number;
+  /** What one invocation of `limitSeconds` verifies at this speed. */
+  fitsGiB: number;
+}
+
+export interface VerifyFigures {
+  bytes: number;
+  concurrency: number;
+  rangeBytes: number;
+  ways: Way[];
+  /** SHA-256 alone on bytes in memory, MB/s: OpenSSL's and the resumable one. */
+  hashOnly: { nativeMbPerSecond: number; resumableMbPerSecond: number };
+  /** Hops (invocations) a 5 TiB object needs at the resumable way's speed. */
+  hopsFor5TiB: number;
+}
+
+/** Uploads a random object, reads it back each way `rounds` times, and returns the medians. */
+export async function measureVerify(options: VerifyBenchOptions): Promise<VerifyFigures> {
+  const say = options.progress ?? (() => undefined);
+  const size = (options.sizeMb ?? 256) * MIB;
+  const concurrency = options.concurrency ?? 8;
+  const rangeBytes = options.rangeBytes ?? 16 * MIB;
+  const usable = (options.limitSeconds ?? 900) - (options.marginSeconds ?? 60);
+  const client = makeS3Client({ endpoint: options.endpoint, forcePathStyle: true, region: 'us-east-1', ...(options.credentials ? { credentials: options.credentials } : {}) });
+  try {
+    const storage = new S3Storage(client, options.bucket, { prefix: 'bench-verify' });
+    const data = randomBytes(size);
+    const expected = createHash('sha256').update(data).digest('hex');
+    await storage.putStream('object', Readable.from([data]), { sizeEstimate: size });
+    say(`verify: ${size / MIB} MiB stored; reading it back ${options.rounds ?? 3} times each way`);
+    const ways: Array<[string, HashOptions]> = [
+      ['one stream, OpenSSL SHA-256 (before)', { concurrency: 1 }],
+      [`${concurrency} ranged GETs × ${rangeBytes / MIB} MiB, OpenSSL SHA-256`, { concurrency, rangeBytes }],
+      [`${concurrency} ranged GETs × ${rangeBytes / MIB} MiB, resumable SHA-256 (hand-over)`, { concurrency, rangeBytes, resumable: true }],
+    ];
+    const times = ways.map(() => [] as number[]);
+    for (let round = 0; round < (options.rounds ?? 3); round += 1) {
+      for (const [index, [name, hashOptions]] of ways.entries()) {
+        const started = performance.now();
+        const result = await hashObject(storage, 'object', size, hashOptions);
+        const ms = performance.now() - started;
+        if (!result.done || result.sha256 !== expected) throw new Error(`${name}: read back other bytes than were stored`);
+        times[index]!.push(ms);
+        say(`verify: round ${round + 1}, ${name}: ${(ms / 1000).toFixed(2)} s`);
+      }
+    }
+    const figures = ways.map(([way], index) => {
+      const seconds = median(times[index]!) / 1000;
+      const perSecond = size / seconds;
+      return { way, seconds, mbPerSecond: perSecond / 1e6, fitsGiB: (perSecond * usable) / GIB };
+    });
+    const hashOnly = hashSpeeds(data.subarray(0, Math.min(size, 128 * MIB)));
+    await storage.delete(['object']);
+    return { bytes: size, concurrency, rangeBytes, ways: figures, hashOnly, hopsFor5TiB: Math.ceil((5 * TIB) / (figures[2]!.mbPerSecond * 1e6 * usable)) };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The figures as the markdown docs/benchmarks.md keeps. */
+export function verifyReport(figures: VerifyFigures): string {
+  const base = figures.ways[0]!.mbPerSecond;
+  const table = markdownTable(
+    ['way', 'seconds', 'MB/s', 'vs one stream', 'one 900 s invocation verifies'],
+    figures.ways.map((way) => [way.way, way.seconds.toFixed(2), way.mbPerSecond.toFixed(1), `${(way.mbPerSecond / base).toFixed(2)} ×`, `${way.fitsGiB.toFixed(0)} GiB`]),
+  );
+  const hash = `SHA-256 alone in memory: OpenSSL ${figures.hashOnly.nativeMbPerSecond.toFixed(0)} MB/s, resumable ${figures.hashOnly.resumableMbPerSecond.toFixed(0)} MB/s.`;
+  return `${table}\n\n${hash} A 5 TiB object at the resumable way's speed takes ${figures.hopsFor5TiB} hand-overs.`;
+}
+
+function hashSpeeds(data: Buffer): VerifyFigures['hashOnly'] {
+  const speed = (hash: (chunk: Buffer) => void): number => {
+    const started = performance.now();
+    for (let offset = 0; offset < data.length; offset += 16 * MIB) hash(data.subarray(offset, offset + 16 * MIB));
+    return data.length / 1e6 / ((performance.now() - started) / 1000);
+  };
+  const native = createHash('sha256');
+  const resumable = new ResumableSha256();
+  return { nativeMbPerSecond: speed((chunk) => native.update(chunk)), resumableMbPerSecond: speed((chunk) => resumable.update(chunk)) };
+}
