@@ -43,6 +43,7 @@ export function drillText(report: PitrDrillReport): string {
   const c = report.comparison;
   if (c) {
     lines.push(`  compared    ${c.compared} table${c.compared === 1 ? '' : 's'} (${c.rows} rows): rows and content checksum equal to the manifest${c.differences.length ? `; ${c.differences.length} difference(s)` : ''}`);
+    if (c.rowsOnly.length) lines.push(`  rows only   ${c.rowsOnly.length} of them: the manifest has no checksum (an older backup)`);
     for (const left of c.notCompared.slice(0, 20)) lines.push(`  not compared ${left.table}: ${left.why}`);
     if (c.notCompared.length > 20) lines.push(`  not compared … and ${c.notCompared.length - 20} more (--json lists them)`);
   }
