@@ -47,6 +47,11 @@ function int(min: number, max: number, fallback: number) {
   return z._default(z.int(`must be an integer from ${min} to ${max}`).check(z.minimum(min, `must be at least ${min}`), z.maximum(max, `must be at most ${max}`)), fallback);
 }
 
+/** A boolean with a default. */
+function flag(fallback: boolean) {
+  return z._default(z.boolean('must be true or false'), fallback);
+}
+
 /**
  * The schema (zod/mini: the full zod would add ~450 KB to a bundle that PostgreSQL starts
  * once per WAL file).
@@ -67,6 +72,26 @@ export const hostConfigSchema = z.object({
       scanIntervalMs: int(10, 10_000, 200),
       /** A marker whose `.ready` has been gone this long is removed. */
       markerTtlMs: int(100, 86_400_000, 60_000),
+    }),
+    {},
+  ),
+  /**
+   * The fast paths, each of which can be switched off; with all off, archiving is the plain
+   * path: PostgreSQL's archive_command runs Node's wal-push, which reads, compresses,
+   * declares and sends the file and waits for the endpoint's answer (docs/wal.md).
+   */
+  fastPaths: z.prefault(
+    z.object({
+      /** The wal-push / wal-fetch scripts answer from the uploader's markers and the prefetched inbox without starting Node. */
+      shell: flag(true),
+      /** A background uploader pushes `.ready` files ahead (wal-push and the script start it for a backlog). */
+      uploader: flag(true),
+      /** Against a bytes-mode endpoint: one PUT with the declaration, no prepare (the uploader's pushes). */
+      direct: flag(true),
+      /** Hand-off files instead of HTTP bodies to an endpoint on this host (the uploader's direct pushes). */
+      handoff: flag(true),
+      /** zstd in-process through the addon (and on worker threads in the uploader), not the zstd command. */
+      nativeZstd: flag(true),
     }),
     {},
   ),

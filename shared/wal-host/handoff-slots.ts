@@ -1,5 +1,8 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StrongboxError } from '../errors';
+import type { ArchiveClient, Declaration, PushDone } from './client';
+import { logLine } from './log';
 
 /**
  * The uploader's hand-off files, kept open and rewritten in place from push to push: a
@@ -63,5 +66,48 @@ export class HandoffSlots {
     this.#all.delete(slot);
     await slot.handle.close().catch(() => undefined);
     await unlink(join(this.dir, slot.name)).catch(() => undefined);
+  }
+}
+
+/**
+ * The local hand-off as a transport of its own (the local counterpart of a presigned PUT):
+ * when the endpoint runs on this host and says it takes hand-offs, the stored bytes go into
+ * one of the uploader's hand-off files, which the endpoint reads itself, instead of an HTTP
+ * body. Once the endpoint refused one (HANDOFF_REFUSED), this transport stands aside for
+ * the rest of its life.
+ */
+export class HandoffTransport {
+  #refused = false;
+
+  constructor(private readonly slots: HandoffSlots) {}
+
+  /**
+   * Sends through a hand-off file: the endpoint's answer, or undefined when the caller
+   * must send a body instead (no hand-off here, refused, or a file that cannot be written).
+   * Rejects with the endpoint's other errors.
+   */
+  async send(client: ArchiveClient, name: string, stored: Buffer, declaration: Declaration): Promise<PushDone | undefined> {
+    if (this.#refused || !(await client.takesHandoff())) return undefined;
+    let written = false;
+    try {
+      return await this.slots.with(stored, (handName) => {
+        written = true;
+        return client.putHandoff(name, handName, declaration);
+      });
+    } catch (error) {
+      if (!written) {
+        logLine('warn', 'cannot write a hand-off file: sending the body', { segment: name, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message });
+        return undefined;
+      }
+      if (!(error instanceof StrongboxError) || error.code !== 'HANDOFF_REFUSED') throw error;
+      this.#refused = true;
+      logLine('info', 'the archive endpoint refused a hand-off file: sending bodies from now on', { segment: name, reason: error.message });
+      return undefined;
+    }
+  }
+
+  /** Closes and removes every hand-off file. */
+  close(): Promise<void> {
+    return this.slots.close();
   }
 }

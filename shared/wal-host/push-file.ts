@@ -8,9 +8,8 @@ import type { ArchiveClient, Declaration, PushDone } from './client';
 import { sharedWalBuffers, walBuffers } from '../runtime/buffer-pool';
 import { encode, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
-import { logLine } from './log';
 import type { ZstdWorkers } from './zstd-workers';
-import type { HandoffSlots } from './handoff-slots';
+import type { HandoffTransport } from './handoff-slots';
 
 /**
  * Pushing one WAL file: read it whole, check its name and header, compress, declare, and
@@ -64,8 +63,8 @@ export interface PushCodecOptions extends CodecOptions {
   direct?: boolean;
   /** zstd and both SHA-256s on worker threads (the uploader), when the addon is there. */
   workers?: ZstdWorkers;
-  /** Hand-off files for `direct` pushes to an endpoint on this host (the uploader's). */
-  handoff?: HandoffSlots;
+  /** The local hand-off for `direct` pushes to an endpoint on this host (the uploader's). */
+  handoff?: HandoffTransport;
 }
 
 /**
@@ -222,33 +221,11 @@ export async function pushFile(path: string, client: ArchiveClient, compression:
   }
 }
 
-/** Set once the endpoint refused a hand-off: this process sends bodies from then on. */
-let handoffRefused = false;
-
 /**
- * One PUT with the declaration to a bytes-mode endpoint. When the endpoint runs on this
- * host and says it takes hand-offs, and the caller keeps hand-off files (the uploader),
- * the stored bytes go into one of those files, which the endpoint reads itself, instead of
- * an HTTP body: the local counterpart of a presigned PUT. A refused hand-off, or a file
- * that cannot be written, sends the body.
+ * One PUT with the declaration to a bytes-mode endpoint: through the local hand-off
+ * transport when the caller has one (the uploader) and the endpoint takes it, else with the
+ * stored bytes as the body.
  */
-async function sendDirect(client: ArchiveClient, file: PreparedWalFile, slots: HandoffSlots | undefined): Promise<PushDone> {
-  if (slots && !handoffRefused && (await client.takesHandoff())) {
-    let written = false;
-    try {
-      return await slots.with(file.stored, (handName) => {
-        written = true;
-        return client.putHandoff(file.name, handName, file.declaration);
-      });
-    } catch (error) {
-      if (!written) {
-        logLine('warn', 'cannot write a hand-off file: sending the body', { segment: file.name, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message });
-      } else {
-        if (!(error instanceof StrongboxError) || error.code !== 'HANDOFF_REFUSED') throw error;
-        handoffRefused = true;
-        logLine('info', 'the archive endpoint refused a hand-off file: sending bodies from now on', { segment: file.name, reason: error.message });
-      }
-    }
-  }
-  return client.putBody(file.name, file.stored, file.declaration);
+async function sendDirect(client: ArchiveClient, file: PreparedWalFile, handoff: HandoffTransport | undefined): Promise<PushDone> {
+  return (await handoff?.send(client, file.name, file.stored, file.declaration)) ?? client.putBody(file.name, file.stored, file.declaration);
 }

@@ -26,6 +26,14 @@ export interface HostScriptsInput {
   configPath: string;
   /** The spool; default: read from the config. */
   spool?: string;
+  /** Which fast paths the scripts take; default: the config's `fastPaths` (all on when it cannot be read). */
+  fastPaths?: ScriptFastPaths;
+}
+
+/** The fast paths the scripts themselves take (config.ts `fastPaths`). */
+export interface ScriptFastPaths {
+  shell: boolean;
+  uploader: boolean;
 }
 
 /** The scripts written. */
@@ -44,9 +52,10 @@ export async function writeHostScripts(input: HostScriptsInput): Promise<HostScr
   for (const key of ['dir', 'nodePath', 'bundlePath', 'configPath'] as const) {
     if (!isAbsolute(input[key])) throw new InputError(`${key} ${input[key]} is not absolute`, 'PostgreSQL runs the scripts from its data directory: give absolute paths');
   }
-  const spool = input.spool ?? loadHostConfig({ flag: input.configPath }).spool;
+  const config = input.spool === undefined ? loadHostConfig({ flag: input.configPath }) : readConfigQuietly(input.configPath);
+  const spool = input.spool ?? config!.spool;
   if (!isAbsolute(spool)) throw new InputError(`spool ${spool} is not absolute`, 'give the spool as an absolute path');
-  const paths = { ...input, spool };
+  const paths = { ...input, spool, fastPaths: input.fastPaths ?? config?.fastPaths ?? { shell: true, uploader: true } };
   await mkdir(input.dir, { recursive: true });
   const pushScript = join(input.dir, 'wal-push');
   const fetchScript = join(input.dir, 'wal-fetch');
@@ -67,7 +76,25 @@ export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-type Paths = Required<Pick<HostScriptsInput, 'nodePath' | 'bundlePath' | 'configPath' | 'spool'>>;
+type Paths = Required<Pick<HostScriptsInput, 'nodePath' | 'bundlePath' | 'configPath' | 'spool' | 'fastPaths'>>;
+
+/** The config, or undefined when it cannot be read (the scripts then take every fast path). */
+function readConfigQuietly(configPath: string): ReturnType<typeof loadHostConfig> | undefined {
+  try {
+    return loadHostConfig({ flag: configPath });
+  } catch {
+    return undefined;
+  }
+}
+
+/** A script that only runs Node (the shell fast path switched off). */
+function plainScript(paths: Paths, command: 'wal-push' | 'wal-fetch'): string {
+  return `#!/bin/sh
+# Strongbox ${command}: PostgreSQL's ${command === 'wal-push' ? 'archive_command' : 'restore_command'} (docs/wal.md). Written by Strongbox.
+# The shell fast path is switched off (fastPaths.shell in the host config): Node decides.
+exec ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} ${command} "$@" --config ${shellQuote(paths.configPath)}
+`;
+}
 
 /** A WAL file name holds only these characters: anything else goes to Node, which refuses it. */
 const NAME_GUARD = `''|*[!0-9A-Za-z.]*) ;;`;
@@ -89,6 +116,7 @@ const SEGMENT_NAME = '[0-9A-F]'.repeat(24);
 
 /** The text of the wal-push script. Pure. */
 export function renderPushScript(paths: Paths): string {
+  if (!paths.fastPaths.shell) return plainScript(paths, 'wal-push');
   return `#!/bin/sh
 # Strongbox wal-push: PostgreSQL's archive_command (docs/wal.md). Written by Strongbox.
 # Fast path: the uploader already archived this very file (its marker is a hard link to
@@ -131,7 +159,7 @@ ${indent(IDENTITY_SHELL, 8)}
       else
         if owner_alive "$spool/${SPOOL.uploaderPid}"; then
           [ "$n" -lt ${START_STEPS} ] || break
-        elif [ -z "$started" ] && [ "$n" = 0 ] && [ -d "$spool" ]; then
+        elif [ -z "$started" ] && [ "$n" = 0 ] && [ -d "$spool" ]; then${paths.fastPaths.uploader ? '' : '\n          break # the uploader is switched off (fastPaths.uploader): Node decides'}
           case "$p" in */*) d="\${p%/*}" ;; *) d=. ;; esac
           case "$d" in /*) ;; *) d="$PWD/$d" ;; esac
           backlog=''
@@ -162,6 +190,7 @@ exec ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} wal-push "$@"
 
 /** The text of the wal-fetch script. Pure. */
 export function renderFetchScript(paths: Paths): string {
+  if (!paths.fastPaths.shell) return plainScript(paths, 'wal-fetch');
   return `#!/bin/sh
 # Strongbox wal-fetch: PostgreSQL's restore_command (docs/wal.md). Written by Strongbox.
 # Fast path: the prefetcher already fetched, verified and decompressed this file into

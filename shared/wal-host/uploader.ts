@@ -9,7 +9,7 @@ import { logError, logLine } from './log';
 import { pushFile } from './push-file';
 import { ZstdRunners } from './zstd-runner';
 import { ZstdWorkers } from './zstd-workers';
-import { HandoffSlots } from './handoff-slots';
+import { HandoffSlots, HandoffTransport } from './handoff-slots';
 import { acquireLock, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
 import { scanReady } from './ready-queue';
 import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pidExists, pushingPath, scratchPath, SPOOL } from './spool-protocol';
@@ -53,12 +53,14 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   await mkdir(join(spool, 'out'), { recursive: true });
   await rotateLog(spool, 'uploader');
   const runners = new ZstdRunners(options.codec?.zstd);
+  const fast = config.fastPaths;
+  const chosen = { ...(fast.nativeZstd ? {} : { native: null }), ...options.codec };
   // With the zstd addon, compression and hashing run on worker threads (one per core, at most 2).
-  const addon = config.compression === 'zstd' ? nativeFor(options.codec ?? {})?.path : undefined;
+  const addon = config.compression === 'zstd' ? nativeFor(chosen)?.path : undefined;
   const workers = addon ? new ZstdWorkers(addon, Math.min(2, availableParallelism())) : undefined;
   workers?.warm();
-  const handoff = new HandoffSlots(scratchDir);
-  const codec = { runners, ...(workers ? { workers } : {}), handoff, ...options.codec, scratchDir, direct: true };
+  const handoff = fast.handoff && fast.direct ? new HandoffTransport(new HandoffSlots(scratchDir)) : undefined;
+  const codec = { runners, ...(workers ? { workers } : {}), ...(handoff ? { handoff } : {}), ...chosen, scratchDir, direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();
   const inflight = new Map<string, Promise<void>>();
@@ -141,7 +143,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     await Promise.allSettled([...inflight.values()]);
     runners.close();
     await workers?.close();
-    await handoff.close();
+    await handoff?.close();
     await releaseLock(spool, 'uploader');
   }
   logLine('info', 'uploader exits: nothing to archive', { pid: process.pid });

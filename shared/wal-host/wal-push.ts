@@ -52,9 +52,10 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
     .catch(() => undefined);
   const scratchDir = scratchPath(config.spool);
   await mkdir(scratchDir, { recursive: true });
-  if (options.startUploader !== false) await startUploaderForBacklog(config, walDir, name, options.entry);
+  if (options.startUploader !== false && config.fastPaths.uploader) await startUploaderForBacklog(config, walDir, name, options.entry);
   try {
-    const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, { ...options.codec, scratchDir });
+    const codec = { ...(config.fastPaths.nativeZstd ? {} : { native: null }), ...options.codec, scratchDir };
+    const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, codec);
     await removeQuietly(marker);
     // No uploader tidies the spool now (one killed would leave hard links behind): do it here.
     if ((await lockHolder(config.spool, 'uploader')) === undefined) await cleanSpool(config, walDir).catch(() => undefined);
