@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Catalog } from '../shared/adapters/catalog/catalog';
 import { InputError } from '../shared/errors';
 import { awsDeps } from '../shared/runtime/aws';
+import { packagedDeployConfig } from '../shared/runtime/deploy-config';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { reconcileWal, type ReconcileDeps, type WalReconcileReport } from '../shared/usecases/reconcile-wal';
 
@@ -21,25 +22,31 @@ export type ReconcileResult = Omit<WalReconcileReport, 'skipped'> & { skipped: n
 /** Time kept back from the Lambda timeout: the run stops between folders, its cursors saved. */
 const MARGIN_MS = 60_000;
 
-/** Every database with a backup in the catalog (Query on the byEntity index), sorted, rotated by the hour so that a run cut short does not always starve the same ones. */
-export async function databasesToReconcile(catalog: Catalog, now: Date): Promise<string[]> {
-  const names = [...new Set((await catalog.listAll()).map((entry) => entry.database))].sort();
-  const turn = names.length === 0 ? 0 : Math.floor(now.getTime() / 3_600_000) % names.length;
-  return [...names.slice(turn), ...names.slice(0, turn)];
+/** Sorted, rotated by the hour, so that a run cut short does not always leave the same databases for last. */
+export function inTurn(names: Iterable<string>, now: Date): string[] {
+  const sorted = [...new Set(names)].sort();
+  const turn = sorted.length === 0 ? 0 : Math.floor(now.getTime() / 3_600_000) % sorted.length;
+  return [...sorted.slice(turn), ...sorted.slice(0, turn)];
+}
+
+/** Every database with a backup in the catalog (Query on the byEntity index): where no config says which. */
+export async function databasesInCatalog(catalog: Catalog): Promise<string[]> {
+  return (await catalog.listAll()).map((entry) => entry.database);
 }
 
 /**
- * Hourly reconciliation of the WAL index with the WAL records in storage (reconcile-wal.ts):
+ * Hourly reconciliation of the WAL index (of the databases `configured` gives: the packaged
+ * config in AWS, the catalog's by default) with the WAL records in storage (reconcile-wal.ts):
  * indexes what lost ObjectCreated events missed, alerts WAL_EVENTS_LOST when it repaired
  * something, and stops before the function's timeout (the next run resumes at the cursors).
  * A garbage event is refused with InputError (not retried).
  */
-export function reconcileHandler(deps: ReconcileDeps & { catalog: Catalog }) {
+export function reconcileHandler(deps: ReconcileDeps & { catalog: Catalog }, configured: () => Promise<readonly string[]> = () => databasesInCatalog(deps.catalog)) {
   return async (event: unknown, remainingMs?: () => number): Promise<ReconcileResult> => {
     const parsed = reconcileEvent.safeParse(event ?? {});
     if (!parsed.success) throw new InputError('the reconcile function takes {} or {"databases": [names]}', 'invoke it with no input (the hourly schedule does) or name the databases');
     const named = 'databases' in parsed.data ? (parsed.data.databases as string[] | undefined) : undefined;
-    const databases = named ?? (await databasesToReconcile(deps.catalog, deps.clock()));
+    const databases = named ?? inTurn(await configured(), deps.clock());
     const stopAt = remainingMs ? deps.clock().getTime() + Math.max(0, remainingMs() - MARGIN_MS) : undefined;
     const report = await reconcileWal(deps, { databases, ...(stopAt !== undefined ? { stopAt } : {}) });
     const { skipped: _list, ...counts } = report;
@@ -49,6 +56,9 @@ export function reconcileHandler(deps: ReconcileDeps & { catalog: Catalog }) {
 
 let deps: Parameters<typeof reconcileHandler>[0] | undefined;
 
+/** In AWS: the databases of the packaged config (compiled into the bundle, like the dispatcher's). */
+const configuredDatabases = async () => packagedDeployConfig(process.env).databases.map((database) => database.name);
+
 export const handler = lambdaHandler('reconcile', (event: unknown, context: Context) =>
-  reconcileHandler((deps ??= awsDeps(process.env, lambdaLog)))(event, () => context.getRemainingTimeInMillis()),
+  reconcileHandler((deps ??= awsDeps(process.env, lambdaLog)), configuredDatabases)(event, () => context.getRemainingTimeInMillis()),
 );

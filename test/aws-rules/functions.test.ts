@@ -401,10 +401,10 @@ describe('every other function, through its own wiring and its environment as de
     };
     await admin().storage.putBytes(lost.objectKey, Buffer.from('bytes'));
     await admin().storage.putBytes(walRecordKey('app', name), Buffer.from(JSON.stringify(lost)));
-    await admin().catalog.create(verifiedLogical('20261204T030000Z-l-rec1'));
     const deps = { ...awsDeps(envOf('reconcile'), captureLog(), world.clients()), clock: () => new Date(Date.now() + 2 * 3_600_000) };
     const before = world.stub.requests.length;
-    const result = await world.invoke('reconcile', reconcileHandler(deps), {}, { async: true });
+    const configured = async () => packagedConfigOf('test/fixtures/strongbox.config.json').databases.map((database) => database.name);
+    const result = await world.invoke('reconcile', reconcileHandler(deps, configured), {}, { async: true });
     expect(result.repairedFiles).toContainEqual({ database: 'app', name });
     expect(await admin().walCatalog.getWal('app', name)).toBeDefined();
     const published = world.stub.requests.slice(before).filter((request) => request.operation === 'Publish').map((request) => String(request.body.Message));
