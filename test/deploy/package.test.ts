@@ -210,7 +210,7 @@ describe('sls package: least privilege', () => {
   const failures = ['sqs:SendMessage'];
   it.each([
     ['scheduleBackup', [...failures, 'ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, ...alerts]],
-    ['checksum', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts]],
+    ['checksum', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts, 'lambda:InvokeFunction']],
     ['catalogIndex', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
     ['watchdog', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...alerts]],
     ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', ...alerts]],
