@@ -13,6 +13,8 @@ import { stat } from 'node:fs/promises';
  *   flushed, so a reader could see half an object (S3 never shows one). Writes of one key
  *   take turns, a GET or HEAD of a key waits for the write in flight, and a PUT is answered
  *   only once the file holds its Content-Length.
+ * - Conditional deletes: a DeleteObject with `If-Match: <ETag>` deletes only that object
+ *   (412 when the key holds another one, 404 when none), in the key's queue like a write.
  * - Presigned requests: every header named in `X-Amz-SignedHeaders` must be sent, or the
  *   request is 403 SignatureDoesNotMatch (s3rver does not check SigV4 at all). A client
  *   that drops a signed `If-None-Match` is refused here as S3 would refuse it.
@@ -32,6 +34,7 @@ export interface ConditionalContext {
 /** What the middleware asks s3rver's store. */
 export interface ObjectStore {
   existsObject(bucket: string, key: string): Promise<boolean>;
+  getMetadata(bucket: string, key: string): Promise<{ etag?: string }>;
   getResourcePath(bucket: string, key: string | undefined, resource: string): string;
 }
 
@@ -54,17 +57,20 @@ export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = 
     const key = rest.join('/');
     const slot = `${bucket}/${key}`;
     if (key === '') return next();
+    const ifMatch = header(ctx, 'if-match');
+    if (ctx.method === 'DELETE' && ifMatch !== undefined && ctx.query['uploadId'] === undefined) {
+      return inQueue(slot, async () => {
+        if (!(await store.existsObject(bucket, key))) return answer(ctx, 404, 'NoSuchKey', 'The specified key does not exist.');
+        if ((await store.getMetadata(bucket, key)).etag !== ifMatch) return answer(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-Match');
+        await next();
+      });
+    }
     if (!isObjectCreation(ctx)) {
       if (ctx.method === 'GET' || ctx.method === 'HEAD') await tails.get(slot);
       return next();
     }
     if (condition !== undefined && condition !== '*') return answer(ctx, 501, 'NotImplemented', 'If-None-Match accepts only *');
-    const previous = tails.get(slot) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = previous.then(() => new Promise<void>((resolve) => (release = resolve)));
-    tails.set(slot, mine);
-    await previous;
-    try {
+    return inQueue(slot, async () => {
       if (condition !== undefined && (await store.existsObject(bucket, key))) {
         stats.refused += 1;
         return answer(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-None-Match');
@@ -73,11 +79,23 @@ export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = 
       const length = Number(header(ctx, 'content-length'));
       if (ctx.method === 'PUT' && ctx.status === 200 && Number.isSafeInteger(length)) await flushed(store.getResourcePath(bucket, key, 'object'), length);
       if (condition !== undefined && ctx.status >= 200 && ctx.status < 300) stats.created += 1;
+    });
+  };
+
+  /** Runs `section` after every earlier one of the same key: S3 decides one key's writes one at a time. */
+  async function inQueue(slot: string, section: () => Promise<void>): Promise<void> {
+    const previous = tails.get(slot) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = previous.then(() => new Promise<void>((resolve) => (release = resolve)));
+    tails.set(slot, mine);
+    await previous;
+    try {
+      await section();
     } finally {
       release();
       if (tails.get(slot) === mine) tails.delete(slot);
     }
-  };
+  }
 }
 
 /** Waits (a few seconds at most) until s3rver's object file holds the PUT's bytes. */

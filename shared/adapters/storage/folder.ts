@@ -12,7 +12,7 @@ import { listTempFiles, removeTempFile, tempName, type TempWriter } from './fold
 import { HashingStream } from './hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
-import type { ColdArea, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
+import type { ColdArea, ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
 
 /** Where writes are staged before their rename; on the same filesystem so the rename is atomic. */
 const TMP_DIR = '.tmp';
@@ -37,7 +37,7 @@ const COLD_DIR = 'cold';
  * (folder-tmp.ts). A writer killed with SIGKILL cannot remove its own: `listUnfinished`
  * finds them and `discardUnfinished` removes them, once the sweep judged their writer gone.
  */
-export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, RangedReads {
+export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, RangedReads, ConditionalDelete {
   readonly location: string;
   readonly bucket: string;
   readonly #root: string;
@@ -175,9 +175,9 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     const hot = await this.#statFile(key, this.#pathOf(key));
-    if (hot) return { key, size: hot.size, lastModified: hot.mtime };
+    if (hot) return { key, size: hot.size, lastModified: hot.mtime, etag: fileTag(hot) };
     const cold = await this.#statFile(key, this.#coldPathOf(key));
-    return cold ? { key, size: cold.size, lastModified: cold.mtime, cold: true } : undefined;
+    return cold ? { key, size: cold.size, lastModified: cold.mtime, cold: true, etag: fileTag(cold) } : undefined;
   }
 
   /**
@@ -273,7 +273,37 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
     return join(this.#cold, ...key.split('/'));
   }
 
-  async #statFile(key: string, path: string): Promise<{ size: number; mtime: Date } | undefined> {
+  /**
+   * Moves the hot file aside (one rename), then keeps it deleted only if it is the one `etag`
+   * names; another one (written meanwhile) is linked back at its key. Objects are never
+   * changed in place, so the file's inode, size and mtime name one object.
+   */
+  async deleteIfUnchanged(key: string, etag: string): Promise<boolean> {
+    const path = this.#pathOf(key);
+    await this.#fs(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
+    const aside = join(this.#tmp, tempName(key, this.#writer));
+    try {
+      await rename(path, aside);
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw fsError(`delete ${key}`, error);
+    }
+    const moved = await this.#fs(`stat ${key}`, () => stat(aside));
+    if (fileTag(moved) === etag) {
+      await this.#fs(`delete ${key}`, () => rm(aside, { force: true }));
+      await this.#pruneEmptyParents(dirname(path));
+      return true;
+    }
+    try {
+      await link(aside, path);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw fsError(`restore ${key}`, error);
+    }
+    await rm(aside, { force: true });
+    return false;
+  }
+
+  async #statFile(key: string, path: string): Promise<{ size: number; mtime: Date; ino: number; mtimeMs: number } | undefined> {
     try {
       const info = await stat(path);
       return info.isFile() ? info : undefined;
@@ -368,4 +398,9 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
       throw fsError(action, error);
     }
   }
+}
+
+/** What names one stored file: objects are never changed in place, so inode, size and mtime do. */
+function fileTag(info: { ino: number; size: number; mtimeMs: number }): string {
+  return `${info.ino}-${info.size}-${info.mtimeMs}`;
 }

@@ -1,4 +1,4 @@
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { planParts, S3_PART_LIMITS, type PartLimits } from '../../domain/part-plan';
 import { ObjectExistsError, ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../../errors';
@@ -10,7 +10,7 @@ import { startS3Retrieval } from './s3-cold';
 import { isConditionalConflict, isPreconditionFailed, s3Error } from './s3-errors';
 import { uploadMultipart, type MultipartTuning } from './s3-multipart';
 import { abortUpload, listUploads } from './s3-unfinished';
-import type { ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
+import type { ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
 
 export { makeS3Client, type S3ClientOptions } from './s3-client';
 
@@ -66,7 +66,7 @@ export interface S3StorageOptions {
  * judges which have no live writer. Needs s3:ListBucketMultipartUploads and
  * s3:AbortMultipartUpload.
  */
-export class S3Storage implements Storage, UnfinishedWrites, RangedReads {
+export class S3Storage implements Storage, UnfinishedWrites, RangedReads, ConditionalDelete {
   readonly location: string;
   readonly bucket: string;
   readonly #client: S3Client;
@@ -223,6 +223,7 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads {
         lastModified: out.LastModified ?? new Date(0),
         ...(retainUntil instanceof Date && !Number.isNaN(retainUntil.getTime()) ? { retainUntil } : {}),
         ...(out.ObjectLockLegalHoldStatus === 'ON' ? { legalHold: true } : {}),
+        ...(out.ETag ? { etag: out.ETag } : {}),
       };
     } catch (error) {
       const mapped = s3Error('HeadObject', this.#describe(key), error, key);
@@ -274,6 +275,19 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads {
 
   onObjectCreated(listener: ObjectCreatedListener): void {
     this.#listeners.add(listener);
+  }
+
+  /** DeleteObject with `If-Match: <etag>`: 412 (another object) or 404 (none) answer false. */
+  async deleteIfUnchanged(key: string, etag: string): Promise<boolean> {
+    assertValidKey(key);
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key, IfMatch: etag }));
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (isPreconditionFailed(error) || status === 404 || isConditionalConflict(error)) return false;
+      throw s3Error('DeleteObject', this.#describe(key), error);
+    }
   }
 
   listUnfinished(prefix: string): AsyncIterable<UnfinishedWrite> {

@@ -15,6 +15,11 @@ export interface ObjectInfo {
   legalHold?: boolean;
   /** The repository folder's cold area holds it (from `head` and `list`); S3 says nothing here. */
   cold?: boolean;
+  /**
+   * What identifies this very object (from `head`): S3's ETag, the folder file's inode, size
+   * and mtime. For `deleteIfUnchanged`; absent when the driver cannot tell.
+   */
+  etag?: string;
 }
 
 /** The outcome of a completed write: what was stored, measured while it streamed. */
@@ -178,4 +183,19 @@ export interface RangedReads {
 /** True when `storage` can read byte ranges. */
 export function hasRangedReads(storage: object): storage is RangedReads {
   return typeof (storage as Partial<RangedReads>).getRange === 'function';
+}
+
+/** A driver that deletes an object only if it is still the one seen (both drivers). */
+export interface ConditionalDelete {
+  /**
+   * Deletes `key` only if it still holds the object `head` described with `etag` (S3:
+   * DeleteObject `If-Match: <ETag>`): true when it was deleted, false when the key now holds
+   * another object or none. Throws StorageError.
+   */
+  deleteIfUnchanged(key: string, etag: string): Promise<boolean>;
+}
+
+/** True when `storage` can delete an object only if it is unchanged. */
+export function hasConditionalDelete(storage: object): storage is ConditionalDelete {
+  return typeof (storage as Partial<ConditionalDelete>).deleteIfUnchanged === 'function';
 }

@@ -1,5 +1,5 @@
 import { inspectWalContent, WalContentInvalidError, type WalContent } from '../../adapters/wal-codec/inspect';
-import type { ObjectInfo } from '../../adapters/storage/storage';
+import { hasConditionalDelete, type ObjectInfo } from '../../adapters/storage/storage';
 import { ObjectNotFoundError } from '../../errors';
 import type { WalArchiveDeps } from './deps';
 import { WalPushBusyError } from './errors';
@@ -52,12 +52,22 @@ export async function settleOccupied(deps: WalArchiveDeps, target: WalTarget, se
   const grace = deps.unrecordedGraceMs ?? UNRECORDED_GRACE_MS;
   const age = deps.clock().getTime() - info.lastModified.getTime();
   if (age < grace) throw new WalPushBusyError(target.database, target.name, target.objectKey, Math.round(grace / 1000));
-  // Removed only if it is still the object judged (another push may have removed it and uploaded its own meanwhile).
-  // A HEAD just before the delete narrows that window to one round trip; S3's conditional delete (If-Match: <ETag>) would close it.
-  const now = await deps.storage.head(target.objectKey);
-  if (!now) return 'free';
-  if (now.size !== info.size || now.lastModified.getTime() !== info.lastModified.getTime()) throw new WalPushBusyError(target.database, target.name, target.objectKey, Math.round(grace / 1000));
+  // Removed only if it is still the object judged: another push may have removed it and uploaded its own meanwhile.
+  if (!(await removeIfUnchanged(deps, target.objectKey, info))) throw new WalPushBusyError(target.database, target.name, target.objectKey, Math.round(grace / 1000));
   deps.log.warn('WAL push removed an abandoned unrecorded upload of other bytes', { database: target.database, segment: target.name, objectKey: target.objectKey, ageSeconds: Math.round(age / 1000) });
-  await deps.storage.delete([target.objectKey]);
   return 'free';
+}
+
+/**
+ * Deletes `key` only if it still holds the object `seen` describes: storage's conditional
+ * delete (S3 `If-Match: <ETag>`) when it has one; otherwise a HEAD just before the delete,
+ * which leaves a window of one round trip. False when the key now holds another object.
+ */
+async function removeIfUnchanged(deps: WalArchiveDeps, key: string, seen: ObjectInfo): Promise<boolean> {
+  if (seen.etag !== undefined && hasConditionalDelete(deps.storage)) return deps.storage.deleteIfUnchanged(key, seen.etag);
+  const now = await deps.storage.head(key);
+  if (!now) return true;
+  if (now.size !== seen.size || now.lastModified.getTime() !== seen.lastModified.getTime()) return false;
+  await deps.storage.delete([key]);
+  return true;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderStorage } from '../../../shared/adapters/storage/folder';
 import { S3Storage } from '../../../shared/adapters/storage/s3';
-import type { ObjectInfo, Storage } from '../../../shared/adapters/storage/storage';
+import { hasConditionalDelete, type ObjectInfo, type Storage } from '../../../shared/adapters/storage/storage';
 import { ObjectExistsError } from '../../../shared/errors';
 import { startS3Server, type S3TestServer } from '../../support/s3-server';
 import { sha256, streamOf } from './contract';
@@ -81,6 +81,26 @@ function createOnlyContract(name: string, setup: () => Promise<Subject>): void {
       expect(winners).toHaveLength(1);
       for (const result of results) if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(ObjectExistsError);
       expect(await storage.getBytes('race/k')).toEqual(bodies[winners[0]!]);
+      expect(await subject.leftovers()).toBe(0);
+    });
+
+    it('deleteIfUnchanged deletes only the object a HEAD saw: not one written since, not a missing one', async () => {
+      // Prepare
+      if (!hasConditionalDelete(storage)) throw new Error('both drivers delete conditionally');
+      await storage.putBytes('cond/k', 'first');
+      const first = await storage.head('cond/k');
+      await storage.putBytes('cond/k', 'second, longer');
+      const second = await storage.head('cond/k');
+      // Act
+      const stale = await storage.deleteIfUnchanged('cond/k', first!.etag!);
+      const kept = (await storage.getBytes('cond/k')).toString();
+      const current = await storage.deleteIfUnchanged('cond/k', second!.etag!);
+      const again = await storage.deleteIfUnchanged('cond/k', second!.etag!);
+      // Assess
+      expect(first?.etag).toBeDefined();
+      expect(second?.etag).not.toBe(first?.etag);
+      expect([stale, kept, current, again]).toEqual([false, 'second, longer', true, false]);
+      expect(await storage.head('cond/k')).toBeUndefined();
       expect(await subject.leftovers()).toBe(0);
     });
 
