@@ -13,6 +13,7 @@ import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient } from '../../shared/adapters/postgres/client';
 import { openSnapshot } from '../../shared/adapters/postgres/snapshot';
 import { toolEnv } from '../../shared/adapters/postgres/tool-stream';
 import type { BackupEntry } from '../../shared/domain/backup';
@@ -120,6 +121,34 @@ describe('physical drill', () => {
     for (const left of comparison.notCompared) expect(left.why).toMatch(/changed between the LSNs|had committed before/);
     expect(comparison.compared).toBeGreaterThanOrEqual(2);
   }, 300_000);
+
+  it('a long transaction holds the slot back: after the wait the backup takes the bounds instead, and no slot is left', async () => {
+    const long = await connectClient(stack.pg.conn);
+    try {
+      await long.query("BEGIN; INSERT INTO markers VALUES (500, 'long');");
+      const session = await openSnapshot(stack.pg.conn, { slotWaitMs: 1000 });
+      try {
+        expect(session.instant).toMatchObject({ method: 'lsn-bounds' });
+      } finally {
+        await session.close();
+      }
+      await long.query('ROLLBACK');
+      const exactAgain = await openSnapshot(stack.pg.conn, {});
+      try {
+        expect(exactAgain.instant).toMatchObject({ method: 'logical-slot' });
+      } finally {
+        await exactAgain.close();
+      }
+      // Temporary slots go with their connection.
+      const deadline = Date.now() + 30_000;
+      while ((await stack.pg.cluster.psql('SELECT count(*) FROM pg_replication_slots;')).trim() !== '0') {
+        if (Date.now() > deadline) throw new Error('a replication slot was left behind');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await long.end();
+    }
+  }, 120_000);
 
   it('a manifest whose rows were changed (tampering): DRILL_MISMATCH, recorded, VALIDATION_FAILED alert', async () => {
     const original = await stack.storage.getBytes(exact.manifestKey);

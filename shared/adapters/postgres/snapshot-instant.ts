@@ -42,13 +42,21 @@ export type InstantMethod = 'auto' | 'bounds';
  * @throws what the queries throw (the caller maps them); a refused or failed logical slot is no
  *   error: the bounds are used instead.
  */
-export async function holdSnapshot(client: pg.Client, conn: PgConnection, method: InstantMethod): Promise<HeldSnapshot> {
+export async function holdSnapshot(client: pg.Client, conn: PgConnection, method: InstantMethod, slotWaitMs = SLOT_WAIT_MS): Promise<HeldSnapshot> {
   if (method === 'auto' && (await mayUseLogicalSlot(client))) {
-    const held = await viaLogicalSlot(client, conn).catch(() => undefined);
+    const held = await viaLogicalSlot(client, conn, slotWaitMs).catch(() => undefined);
     if (held) return held;
   }
   return viaBounds(client);
 }
+
+/**
+ * How long the slot's creation may wait: it waits for every transaction running when it began
+ * to end (to build a consistent snapshot), so one long transaction would hold the backup back.
+ * Past this, the connection is dropped (the server abandons the temporary slot) and the bounds
+ * are used instead.
+ */
+export const SLOT_WAIT_MS = 30_000;
 
 async function mayUseLogicalSlot(client: pg.Client): Promise<boolean> {
   const result = await client.query<{ ok: boolean }>(
@@ -58,7 +66,7 @@ async function mayUseLogicalSlot(client: pg.Client): Promise<boolean> {
   return result.rows[0]?.ok === true;
 }
 
-async function viaLogicalSlot(client: pg.Client, conn: PgConnection): Promise<HeldSnapshot> {
+async function viaLogicalSlot(client: pg.Client, conn: PgConnection, slotWaitMs: number): Promise<HeldSnapshot> {
   const replication = new pg.Client({ ...clientConfig(conn), replication: 'database' } as pg.ClientConfig);
   replication.on('error', () => undefined);
   let ended = false;
@@ -71,7 +79,11 @@ async function viaLogicalSlot(client: pg.Client, conn: PgConnection): Promise<He
     await replication.connect();
     const name = `strongbox_snap_${randomBytes(6).toString('hex')}`;
     // The temporary slot lives as long as this connection: it is never left behind.
-    const created = await replication.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${name} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')`);
+    let timer: NodeJS.Timeout | undefined;
+    const tooLong = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the logical slot was not created within ${slotWaitMs} ms (a long transaction is running)`)), slotWaitMs);
+    });
+    const created = await Promise.race([replication.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${name} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')`), tooLong]).finally(() => clearTimeout(timer));
     const slot = created.rows[0];
     if (!slot?.snapshot_name || !slot.consistent_point) throw new StrongboxError('DUMP_FAILED', 'the temporary replication slot exported no snapshot', 'PostgreSQL answered CREATE_REPLICATION_SLOT without one: check its log; the backup can run again');
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');

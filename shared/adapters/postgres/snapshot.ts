@@ -80,7 +80,7 @@ export interface SnapshotSession {
  *   connection fails; InputError when a pattern is invalid or matches no table; DumpError
  *   when a query fails otherwise.
  */
-export async function openSnapshot(conn: PgConnection, options: { tablePatterns?: string[]; lockWaitSeconds?: number; exactLimitBytes?: number; instant?: InstantMethod } = {}): Promise<SnapshotSession> {
+export async function openSnapshot(conn: PgConnection, options: { tablePatterns?: string[]; lockWaitSeconds?: number; exactLimitBytes?: number; instant?: InstantMethod; slotWaitMs?: number } = {}): Promise<SnapshotSession> {
   const client = await connectClient(conn);
   let held: HeldSnapshot | undefined;
   try {
@@ -93,7 +93,7 @@ export async function openSnapshot(conn: PgConnection, options: { tablePatterns?
     );
     const systemIdentifier = await readSystemIdentifier(client);
     await client.query(DIGEST_SETTINGS);
-    held = await holdSnapshot(client, conn, options.instant ?? 'auto');
+    held = await holdSnapshot(client, conn, options.instant ?? 'auto', options.slotWaitMs);
     const tables = await resolveTables(client, conn.database, options.tablePatterns ?? []);
     const info = server.rows[0];
     if (!info) throw new DumpError('PostgreSQL returned no snapshot', 'this is unexpected; the server logs may say why');
