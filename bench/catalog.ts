@@ -7,9 +7,8 @@
  * against both. Budget: each under 1 s and 128 MB RSS at 1M, and flat from 100k to 1M.
  * `--keep` keeps dynalite's files (in --dir) so that the next run skips the loading.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +20,7 @@ import { ensureCatalogTable } from '../shared/local/dynalite-server';
 import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
 import { loadCatalog, Shape } from './catalog/fixture';
 import { answer, QUESTIONS, type Answer, type Question } from './catalog/questions';
+import { startDynaliteChild } from './dynalite-child';
 import { runBench } from './harness';
 import { markdownTable, median } from './measure';
 
@@ -36,19 +36,6 @@ const END = Date.UTC(2026, 11, 1);
 const BUDGET_MS = 1000;
 const BUDGET_MIB = 128;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
-
-async function startDynalite(path: string): Promise<{ endpoint: string; child: ChildProcess }> {
-  const cli = createRequire(import.meta.url).resolve('dynalite/cli.js');
-  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--path', path, '--createTableMs', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`dynalite exited with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const port = /:(\d+)\s*$/m.exec(chunk.toString())?.[1];
-      if (port) resolve(`http://127.0.0.1:${port}`);
-    });
-  });
-  return { endpoint, child };
-}
 
 /** Loads the catalog of `segments` into its table unless a kept run already did. */
 async function ensureLoaded(endpoint: string, dir: string, segments: number): Promise<{ table: string; loadedMs?: number }> {
@@ -116,7 +103,7 @@ async function main(): Promise<number> {
     const dir = values.keep ? (values.dir ?? join(tmpdir(), 'strongbox-bench-catalog')) : await mkdtemp(join(tmpdir(), 'strongbox-bench-catalog-'));
     await mkdir(dir, { recursive: true });
     if (!values.keep) cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const dynalite = await startDynalite(join(dir, 'dynalite'));
+    const dynalite = await startDynaliteChild(join(dir, 'dynalite'));
     cleanups.push(async () => {
       dynalite.child.kill();
       await new Promise((done) => dynalite.child.once('exit', done));

@@ -27,8 +27,7 @@ import { S3RVER_CHILD_FLAG, serveS3rverChild, startS3rverChild } from './s3rver-
 import { S3RVER_CREDENTIALS } from '../test/support/s3-server';
 import { makeS3Client } from '../shared/adapters/storage/s3-client';
 import { S3Storage } from '../shared/adapters/storage/s3';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startDynaliteChild } from './dynalite-child';
 import { loadFixture } from './retention/fixture';
 
 const USAGE = `usage: npm run bench:retention -- [--segments N] [--runs N] [--throughput-segments N] [--latency-ms N]
@@ -79,14 +78,23 @@ function ms(value: number): string {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-async function throughputSection(settings: { throughput: number; latencyMs: number }, cleanups: Array<() => Promise<void>>, dynamo: { client: DynamoDBClient; documents: DynamoDBDocumentClient }): Promise<void> {
+async function throughputSection(settings: { throughput: number; latencyMs: number }, cleanups: Array<() => Promise<void>>): Promise<void> {
+  // Both stand-ins in processes of their own, as AWS's services are not on this event loop.
+  const dynalite = await startDynaliteChild();
+  cleanups.push(async () => {
+    dynalite.child.kill();
+    await new Promise((done) => dynalite.child.once('exit', done));
+  });
+  const client = makeDynamoClient({ endpoint: dynalite.endpoint });
+  cleanups.push(async () => client.destroy());
+  const dynamo = { client, documents: toDocumentClient(client) };
   const s3rver = await startS3rverChild();
   cleanups.push(s3rver.stop);
   const s3 = makeS3Client({ endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS });
   cleanups.push(async () => s3.destroy());
   const rows = await deletionThroughput({ ...dynamo, s3, storage: new S3Storage(s3, s3rver.bucket), segments: settings.throughput, latencyMs: settings.latencyMs, progress });
   const base = (latencyMs: number) => rows.find((row) => row.latencyMs === latencyMs && row.variant.startsWith('before'))!.perSecond;
-  process.stdout.write(`\n## WAL deletion throughput: before and after (s3rver + dynalite, same run)\n\n`);
+  process.stdout.write(`\n## WAL deletion throughput: before and after (s3rver + dynalite, each in its own process, same run)\n\n`);
   process.stdout.write(
     `${markdownTable(
       ['variant', 'added latency per request', 'segments', 'seconds', 'segments/s', '× before', 'DeleteObjects', 'BatchWriteItem'],
@@ -205,7 +213,7 @@ const bench = () => runBench(progress, async ({ signal, cleanups }) => {
   );
   for (const line of plan.wal) process.stdout.write(`- ${line.database}: ${line.rule} — ${line.reason}\n`);
   process.stdout.write(`\nplan runs (ms): ${planTimes.map(ms).join(', ')}\n`);
-  if (throughput > 0) await throughputSection({ throughput, latencyMs }, cleanups, { client, documents });
+  if (throughput > 0) await throughputSection({ throughput, latencyMs }, cleanups);
   process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}, Node ${process.version}; dynalite in memory\n`);
 });
 
