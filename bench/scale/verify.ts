@@ -7,8 +7,9 @@
  * for Lambda's 900 s. docs/verification.md and docs/benchmarks.md explain the figures.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { makeS3Client, S3Storage } from '../../shared/adapters/storage/s3';
+import type { Storage } from '../../shared/adapters/storage/storage';
 import { ResumableSha256 } from '../../shared/domain/sha256-state';
 import { hashObject, type HashOptions } from '../../shared/usecases/verify-object';
 import { markdownTable, median } from '../measure';
@@ -33,6 +34,11 @@ export interface VerifyBenchOptions {
   /** Lambda's limit and the margin kept for the hand-over, for the "fits" column; default 900 s and 60 s. */
   limitSeconds?: number;
   marginSeconds?: number;
+  /**
+   * Simulates a per-connection bandwidth cap (MB/s) as S3 has one (~85–90 MB/s per GET), which
+   * s3rver does not: each GET (stream or range) is slowed to at most this. Off by default.
+   */
+  perConnectionMBps?: number;
   progress?: (line: string) => void;
 }
 
@@ -53,6 +59,8 @@ export interface VerifyFigures {
   hashOnly: { nativeMbPerSecond: number; resumableMbPerSecond: number };
   /** Hops (invocations) a 5 TiB object needs at the resumable way's speed. */
   hopsFor5TiB: number;
+  /** The simulated per-connection cap, when one was set. */
+  perConnectionMBps?: number;
 }
 
 /** Uploads a random object, reads it back each way `rounds` times, and returns the medians. */
@@ -64,10 +72,11 @@ export async function measureVerify(options: VerifyBenchOptions): Promise<Verify
   const usable = (options.limitSeconds ?? 900) - (options.marginSeconds ?? 60);
   const client = makeS3Client({ endpoint: options.endpoint, forcePathStyle: true, region: 'us-east-1', ...(options.credentials ? { credentials: options.credentials } : {}) });
   try {
-    const storage = new S3Storage(client, options.bucket, { prefix: 'bench-verify' });
+    const stored = new S3Storage(client, options.bucket, { prefix: 'bench-verify' });
+    const storage = options.perConnectionMBps ? capped(stored, options.perConnectionMBps * 1e6) : stored;
     const data = randomBytes(size);
     const expected = createHash('sha256').update(data).digest('hex');
-    await storage.putStream('object', Readable.from([data]), { sizeEstimate: size });
+    await stored.putStream('object', Readable.from([data]), { sizeEstimate: size });
     say(`verify: ${size / MIB} MiB stored; reading it back ${options.rounds ?? 3} times each way`);
     const ways: Array<[string, HashOptions]> = [
       ['one stream, OpenSSL SHA-256 (before)', { concurrency: 1 }],
@@ -91,8 +100,9 @@ export async function measureVerify(options: VerifyBenchOptions): Promise<Verify
       return { way, seconds, mbPerSecond: perSecond / 1e6, fitsGiB: (perSecond * usable) / GIB };
     });
     const hashOnly = hashSpeeds(data.subarray(0, Math.min(size, 128 * MIB)));
-    await storage.delete(['object']);
-    return { bytes: size, concurrency, rangeBytes, ways: figures, hashOnly, hopsFor5TiB: Math.ceil((5 * TIB) / (figures[2]!.mbPerSecond * 1e6 * usable)) };
+    await stored.delete(['object']);
+    const hopsFor5TiB = Math.ceil((5 * TIB) / (figures[2]!.mbPerSecond * 1e6 * usable));
+    return { bytes: size, concurrency, rangeBytes, ways: figures, hashOnly, hopsFor5TiB, ...(options.perConnectionMBps ? { perConnectionMBps: options.perConnectionMBps } : {}) };
   } finally {
     client.destroy();
   }
@@ -106,7 +116,38 @@ export function verifyReport(figures: VerifyFigures): string {
     figures.ways.map((way) => [way.way, way.seconds.toFixed(2), way.mbPerSecond.toFixed(1), `${(way.mbPerSecond / base).toFixed(2)} ×`, `${way.fitsGiB.toFixed(0)} GiB`]),
   );
   const hash = `SHA-256 alone in memory: OpenSSL ${figures.hashOnly.nativeMbPerSecond.toFixed(0)} MB/s, resumable ${figures.hashOnly.resumableMbPerSecond.toFixed(0)} MB/s.`;
-  return `${table}\n\n${hash} A 5 TiB object at the resumable way's speed takes ${figures.hopsFor5TiB} hand-overs.`;
+  const cap = figures.perConnectionMBps ? ` Each GET was capped at ${figures.perConnectionMBps} MB/s (simulated per-connection limit).` : '';
+  return `${table}\n\n${hash}${cap} A 5 TiB object at the resumable way's speed takes ${figures.hopsFor5TiB} hand-overs.`;
+}
+
+/** `storage` with every GET slowed to `bytesPerSecond` (the simulated per-connection cap). */
+function capped(storage: S3Storage, bytesPerSecond: number): Storage {
+  const pace = async (bytes: number, started: number): Promise<void> => {
+    const due = started + (bytes / bytesPerSecond) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  };
+  const slowed = Object.create(storage) as S3Storage;
+  slowed.getRange = async (key, start, end) => {
+    const started = performance.now();
+    const bytes = await storage.getRange(key, start, end);
+    await pace(bytes.length, started);
+    return bytes;
+  };
+  slowed.get = async (key) => {
+    const source = await storage.get(key);
+    const started = performance.now();
+    let sent = 0;
+    return source.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          sent += chunk.length;
+          void pace(sent, started).then(() => callback(null, chunk));
+        },
+      }),
+    );
+  };
+  return slowed;
 }
 
 function hashSpeeds(data: Buffer): VerifyFigures['hashOnly'] {

@@ -161,6 +161,13 @@ describe('verification of any size: parallel ranged reads, hand-over before the 
     expect(entry!.reverify!.attempts).toBe(0);
   });
 
+  it('an event that only looks like a hand-over is reported as ignored, not taken up', async () => {
+    const handler = checksumHandler({ storage, catalog, alerts: { publish: async () => undefined }, log: captureLog(), clock: () => new Date() });
+    for (const event of [{ strongboxVerify: { manifestKey: 7, object: 0, hop: 1 } }, { strongboxVerify: { manifestKey: 'x', object: -1, hop: 1 } }, { strongboxVerify: null }]) {
+      expect(await handler(event)).toMatchObject({ verified: [], failed: [], ignored: [expect.any(String)] });
+    }
+  });
+
   it('without a hand-over (local mode) nothing stops early, whatever the clock says', async () => {
     const backup = await storeBackup('local', randomBytes(4 * MIB));
     const handler = checksumHandler({ storage, catalog, alerts: { publish: async () => undefined }, log: captureLog(), clock: () => new Date(), tuning: { rangeBytes: MIB } });
