@@ -28,11 +28,13 @@ async function databaseStatusOf(deps: StatusDeps, database: string, now: Date, r
   const backups = await deps.catalog.listByDatabase(database);
   reads.requests += 1;
   reads.items += backups.length;
-  const archiveStatus = await deps.walCatalog.getArchiveStatus(database);
+  // The archive status and the timelines: one Query on the database's metadata partition.
+  const meta = await deps.walCatalog.readMeta(database);
+  const archiveStatus = meta.archiveStatus;
   reads.requests += 1;
-  reads.items += archiveStatus ? 1 : 0;
+  reads.items += (archiveStatus ? 1 : 0) + meta.timelines.length + (meta.retentionMark === undefined ? 0 : 1);
   const live = liveTimelineOf(archiveStatus, backups);
-  const wal = await readWalView(deps, database, backups, reads, live);
+  const wal = await readWalView(deps, database, backups, reads, live, meta.timelines);
   const restorePoints = await deps.walCatalog.listRestorePoints(database);
   reads.requests += 1;
   reads.items += restorePoints.length;
@@ -52,8 +54,8 @@ async function databaseStatusOf(deps: StatusDeps, database: string, now: Date, r
 /**
  * The restore window and health of each database at `now`, several databases at once
  * (the report keeps their order). Reads by keys only: the
- * database's backups (one Query on its index), its archiver status (one GetItem), the
- * WAL view (see readWalView) and its named restore points (one Query); never a Scan. Logs one INFO line per database.
+ * database's backups (one Query on its index), its archiver status and WAL timelines (one
+ * Query on its metadata partition), the rest of the WAL view (see readWalView) and its named restore points (one Query); never a Scan. Logs one INFO line per database.
  *
  * @throws CatalogError / StorageError when the catalog or a history file cannot be read.
  */

@@ -264,6 +264,14 @@ export class DynamoWalCatalog implements WalCatalog {
     return items.map((item) => ({ timeline: Number(item.timeline), highestName: String(item.highestName), updatedAt: String(item.updatedAt) }));
   }
 
+  async readMeta(database: string): ReturnType<WalCatalog['readMeta']> {
+    const items = await this.query(`read the WAL metadata of database ${database}`, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': metaPk(database) } });
+    const timelines = items.filter((item) => String(item.sk).startsWith('TL#')).map((item) => ({ timeline: Number(item.timeline), highestName: String(item.highestName), updatedAt: String(item.updatedAt) }));
+    const status = items.find((item) => item.sk === 'STATUS');
+    const mark = items.find((item) => item.sk === 'RETENTION');
+    return { timelines, ...(status ? { archiveStatus: withoutKeys<ArchiveStatus>(status) } : {}), ...(mark ? { retentionMark: withoutKeys<unknown>(mark) } : {}) };
+  }
+
   async putArchiveStatus(database: string, status: ArchiveStatus): Promise<boolean> {
     const put = new PutCommand({
       TableName: this.tableName,

@@ -140,6 +140,12 @@ export interface WalCatalog {
   /** The timelines with recorded segments, ascending. */
   timelines(database: string): Promise<WalTimelineSummary[]>;
   /**
+   * The timelines, the archive status and a pending retention mark at once: one Query on
+   * the database's metadata partition instead of three requests (status and the retention
+   * plan of many databases read it for each).
+   */
+  readMeta(database: string): Promise<{ timelines: WalTimelineSummary[]; archiveStatus?: ArchiveStatus; retentionMark?: unknown }>;
+  /**
    * Stores the archiver's status unless a newer one (later `measuredAt`) is stored.
    * Returns false when the stored one was newer and was kept.
    */

@@ -42,8 +42,10 @@ const READ_CONCURRENCY = 8;
 
 /** Reads the WAL view and restore points of one database. Throws CatalogError / StorageError. */
 async function readOne(deps: { storage: Storage; walCatalog: WalCatalog; log: Log }, database: string, windowStart: number): Promise<{ view: WalDatabaseView; points: RestorePointView[] }> {
-  const summaries = await deps.walCatalog.timelines(database);
-  const pending = await deps.walCatalog.getRetentionMark(database);
+  // The timelines and a pending mark: one Query on the database's metadata partition.
+  const meta = await deps.walCatalog.readMeta(database);
+  const summaries = meta.timelines;
+  const pending = meta.retentionMark;
   const points = await deps.walCatalog.listRestorePoints(database);
   const paths = new Map<number, readonly TimelineSegment[]>();
   const view: WalDatabaseView = {

@@ -1,4 +1,4 @@
-import type { WalCatalog } from '../../adapters/catalog/wal-catalog';
+import type { WalCatalog, WalTimelineSummary } from '../../adapters/catalog/wal-catalog';
 import type { Storage } from '../../adapters/storage/storage';
 import type { BackupEntry } from '../../domain/backup';
 import type { ArchivedSegment, ArchivedTimeline, WalView } from '../../domain/status';
@@ -49,10 +49,15 @@ export async function readWalView(
   backups: readonly BackupEntry[],
   count: ReadCount,
   live?: LiveTimelineEvidence,
+  /** The timelines when the caller read them already (readMeta): not read again. */
+  known?: readonly WalTimelineSummary[],
 ): Promise<WalView | undefined> {
-  const summaries = await deps.walCatalog.timelines(database);
-  count.requests += 1;
-  count.items += summaries.length;
+  let summaries = known;
+  if (!summaries) {
+    summaries = await deps.walCatalog.timelines(database);
+    count.requests += 1;
+    count.items += summaries.length;
+  }
   if (summaries.length === 0) return undefined;
   // The live server's timeline, never merely the newest: a recovered copy's must not take over.
   const choice = defaultTimeline({ archived: summaries.map((summary) => summary.timeline), ...(live ? { live } : {}) });
