@@ -85,6 +85,7 @@ export const ERROR_CODES = {
   OBJECT_IN_COLD_STORAGE: { means: 'an object is in an archive storage class and must be retrieved first', hint: '`strongbox restore` and `strongbox validate` start the retrieval themselves', retryable: true },
   OBJECT_NOT_FOUND: { means: 'an object is missing from storage', hint: 'check the key, or run `strongbox list` to see what is stored', retryable: false },
   OBJECT_TOO_LARGE: { means: 'an object is over the 5 TiB one S3 object can hold', hint: 'compress the backup (--compression zstd), or back up some tables (--table)', retryable: false },
+  PG_VERSION_MISMATCH: { means: "the task image lacks the PostgreSQL major a backup or server needs (a recovered cluster runs exactly the base backup's major; pg_dump must be at least the server's)", hint: 'build the task image with that major (PG_MAJORS, tasks/Dockerfile) and deploy it', retryable: false },
   PITR_NO_BASE_BACKUP: { means: 'no VERIFIED base backup ends before the recovery target', hint: 'pick a later target, or take one: `strongbox backup --type base`', retryable: false },
   PITR_TARGET_NOT_ARCHIVED: { means: 'the recovery target is past the archived WAL', hint: 'wait for the next segment to be archived, or SELECT pg_switch_wal() on the server', retryable: true },
   PITR_TARGET_NOT_EMPTY: { means: 'the recovery folder is not empty', hint: 'recover into a new or empty folder', retryable: false },

@@ -8,12 +8,12 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PitrTarget } from '../shared/domain/wal/pitr-target';
+import { StrongboxError } from '../shared/errors';
 import { startLocalArchiving } from '../shared/local/archiving';
 import { resolveHome } from '../shared/local/home';
 import type { AwsDeps } from '../shared/runtime/aws';
 import type { ScratchRecoveryTools } from '../shared/usecases/restore-table/as-of-ports';
 import { runTableAsOf } from '../shared/usecases/restore-table/as-of';
-import { StrongboxError } from '../shared/errors';
 import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import type { RestoreTableDeps } from '../shared/usecases/restore-table';
@@ -41,7 +41,7 @@ const RECOVERY_TIMEOUT_MS = 6 * 3600_000;
  * as everywhere else; then runTableAsOf. Everything is removed at the end.
  */
 async function restoreAsOf(deps: RestoreTableTaskDeps, job: RestoreTablePayload, at: PitrTarget, target: PgConnection, signal: AbortSignal) {
-  if (!deps.walCatalog) throw new StrongboxError('CONFIG_INVALID', 'the task has no WAL catalog: a restore as of a moment cannot be planned');
+  if (!deps.walCatalog) throw new StrongboxError('UNEXPECTED', 'the task has no WAL catalog: a restore as of a moment cannot be planned', 'this is a bug in the task\'s wiring: report it');
   const root = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'sbx-task-home-'));
   await chmod(root, 0o755);
   try {

@@ -4,9 +4,11 @@
  * counted, one database dumped with pg_dump, then stopped and removed. The cluster belongs to
  * the task: nobody else connects, so its counts and its dump see the same rows.
  */
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { installedMajors, serverMajorFor } from '../../domain/pg-majors';
 import { DumpError, StrongboxError } from '../../errors';
 import type { RecoveredCluster, ScratchRecoveryTools } from '../../usecases/restore-table/as-of-ports';
 import { connectClient } from './client';
@@ -81,6 +83,16 @@ export async function discardScratch(dataDir: string, binDir?: string): Promise<
   await rm(dataDir, { recursive: true, force: true });
 }
 
+/** The server of exactly `major` under /usr/lib/postgresql (the task image installs every supported one). @throws PG_VERSION_MISMATCH */
+export async function serverBinDir(major: number | undefined): Promise<string> {
+  const folders = await readdir(PG_ROOT).catch(() => [] as string[]);
+  const withServer: string[] = [];
+  for (const folder of folders) if (existsSync(join(PG_ROOT, folder, 'bin', 'postgres'))) withServer.push(folder);
+  return join(PG_ROOT, String(serverMajorFor(major, installedMajors(withServer))), 'bin');
+}
+
+const PG_ROOT = '/usr/lib/postgresql';
+
 /** The user tables of `conn.database` that hold rows (partitioned parents left out, as manifests do). */
 async function listTables(conn: PgConnection): Promise<TableRef[]> {
   let client: pg.Client | undefined;
@@ -115,6 +127,7 @@ export const pgScratchRecovery: ScratchRecoveryTools = {
   startAndAwaitPromotion,
   lockDown: lockDownScratch,
   open: openRecoveredCluster,
-  discard: (dataDir) => discardScratch(dataDir),
+  serverBinDir,
+  discard: (dataDir, binDir) => discardScratch(dataDir, binDir),
   freePort,
 };

@@ -20,6 +20,8 @@ export interface RecoveredCluster {
 
 /** The server side of the scratch recovery. */
 export interface ScratchRecoveryTools extends RecoveryServer {
+  /** RecoveryServer's, with the server's bin folder (serverBinDir). */
+  startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number; binDir?: string }): ReturnType<RecoveryServer['startAndAwaitPromotion']>;
   /**
    * Called on the unpacked, configured data directory before it starts: makes it reachable by
    * this process alone and returns settings to append (they override the recovery's).
@@ -27,8 +29,15 @@ export interface ScratchRecoveryTools extends RecoveryServer {
   lockDown(dataDir: string): Promise<Record<string, string>>;
   /** Opens the promoted cluster. @throws RECOVERY_FAILED when it cannot be logged in to. */
   open(options: { dataDir: string; socketDir: string; port: number; fallbackUser: string }): Promise<RecoveredCluster>;
+  /**
+   * The bin folder of the server that must run a cluster recovered from a base backup of
+   * PostgreSQL `major` (exactly that major).
+   *
+   * @throws StrongboxError PG_VERSION_MISMATCH when it is not installed (shared/domain/pg-majors.ts).
+   */
+  serverBinDir(major: number | undefined): Promise<string>;
   /** Stops the scratch cluster in `dataDir` if it runs (immediately) and removes the folder. Never throws for a cluster that is not running. */
-  discard(dataDir: string): Promise<void>;
+  discard(dataDir: string, binDir?: string): Promise<void>;
   /** A free port number (the socket's name; the scratch cluster listens on no TCP address). */
   freePort(): Promise<number>;
 }

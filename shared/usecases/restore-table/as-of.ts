@@ -116,7 +116,7 @@ async function planAsOf(deps: Pick<AsOfDeps, 'catalog' | 'walCatalog' | 'storage
  * The scratch cluster and every temporary file are removed whatever happens; the target is
  * changed only by runTablePlan's one transaction.
  *
- * @throws what previewTableAsOf throws; RECOVERY_FAILED (the moment not reached, WAL missing,
+ * @throws what previewTableAsOf throws; PG_VERSION_MISMATCH (the base backup's major is not installed); RECOVERY_FAILED (the moment not reached, WAL missing,
  *   timeout); TABLE_NOT_IN_BACKUP when the pattern selects no table of the recovered database;
  *   what runTablePlan throws.
  */
@@ -131,14 +131,16 @@ export async function runTableAsOf(deps: AsOfDeps, request: AsOfRequest): Promis
   await chmod(folder, 0o711);
   const pgdata = join(folder, 'pgdata');
   let discarded = false;
+  let binDir: string | undefined;
   const discard = async () => {
     if (discarded) return;
     discarded = true;
-    await deps.recovery.discard(pgdata).catch((error: unknown) => deps.log.error('could not stop the scratch cluster', { ...log, pgdata, error: String(error) }));
+    await deps.recovery.discard(pgdata, binDir).catch((error: unknown) => deps.log.error('could not stop the scratch cluster', { ...log, pgdata, error: String(error) }));
     await rm(folder, { recursive: true, force: true });
   };
   try {
-    const { replaySeconds, port } = await timed('recover', () => recover(deps, request, pgdata));
+    binDir = await deps.recovery.serverBinDir(entry.base?.pgVersion);
+    const { replaySeconds, port } = await timed('recover', () => recover(deps, request, pgdata, binDir!));
     const opened = await deps.recovery.open({ dataDir: pgdata, socketDir: deps.recovery.socketDirFor(pgdata), port, fallbackUser: request.target.user });
     const all = await opened.tables(source.sourceDatabase);
     const counted = await opened.countRows(source.sourceDatabase, selected(all, request, source));
@@ -173,9 +175,10 @@ export async function runTableAsOf(deps: AsOfDeps, request: AsOfRequest): Promis
 }
 
 /** Unpacks the base backup, configures recovery (socket only, archiving nothing), starts it and waits for promotion; returns the seconds it took and its port. */
-async function recover(deps: AsOfDeps, request: AsOfRequest, pgdata: string): Promise<{ replaySeconds: number; port: number }> {
+async function recover(deps: AsOfDeps, request: AsOfRequest, pgdata: string, binDir: string): Promise<{ replaySeconds: number; port: number }> {
   const port = await deps.recovery.freePort();
-  const server = { ...deps.recovery, startAndAwaitPromotion: () => Promise.reject(new Error('not started here')) };
+  // runPitr only unpacks and configures here (start: false); the start follows the lock-down.
+  const server = { ...deps.recovery, startAndAwaitPromotion: () => Promise.reject(new StrongboxError('UNEXPECTED', 'runPitr started the scratch cluster', 'this is a bug: report it')) };
   await runPitr({ ...deps, server }, {
     database: request.database,
     target: request.at,
@@ -191,7 +194,7 @@ async function recover(deps: AsOfDeps, request: AsOfRequest, pgdata: string): Pr
   });
   await deps.recovery.writeRecoveryConfig(pgdata, await deps.recovery.lockDown(pgdata));
   request.signal?.throwIfAborted();
-  const started = await deps.recovery.startAndAwaitPromotion({ dataDir: pgdata, port, timeoutMs: request.timeoutMs });
+  const started = await deps.recovery.startAndAwaitPromotion({ dataDir: pgdata, port, timeoutMs: request.timeoutMs, binDir });
   deps.log.info('scratch cluster recovered', { database: request.database, seconds: started.seconds });
   return { replaySeconds: started.seconds, port };
 }
