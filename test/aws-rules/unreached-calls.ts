@@ -78,6 +78,7 @@ export function unreachedCalls(model: StackModel): ListedCall[] {
   const jobs = 'tasks/restore.ts, tasks/restore-table.ts, tasks/validate.ts (shared/usecases/restore, restore-table, validate)';
   add('dumpTask', `${jobs}: the dump download`, 's3:GetObject', `arn:aws:s3:::${bucket}/logical/monthly/app/20261201T030000Z-l-0a1b/dump`);
   add('dumpTask', `${jobs}: the retrieval of a backup in GLACIER`, 's3:RestoreObject', `arn:aws:s3:::${bucket}/logical/monthly/app/20261201T030000Z-l-0a1b/dump`);
+  add('dumpTask', 'tasks/restore-table.ts as of a moment: wal-fetch of its scratch cluster through the task\'s own endpoint', 's3:GetObject', `arn:aws:s3:::${bucket}/wal/app/0000000100000000/000000010000000000000003.zst`);
   add('dumpTask', `${jobs}: the retrieval of a base backup in GLACIER`, 's3:RestoreObject', `arn:aws:s3:::${bucket}/base/monthly/app/20261201T030000Z-b-0a1b/dump.zst`);
   // A verification that would outlast the checksum function's invocation is handed to an
   // asynchronous invocation of itself (functions/checksum.ts, LambdaVerifyHandOver): objects
