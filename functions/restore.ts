@@ -48,8 +48,9 @@ export function makeRestoreHandler(deps: RestoreInvokeDeps) {
     const chosen = planRestore({ ...planned, jobs: payload.jobs ?? 1 });
     const size = await backupSizeOf(chosen.backup, deps.storage);
     const jobs = restoreJobsFor(size, payload.jobs);
-    const plan = jobs === chosen.jobs ? chosen : planRestore({ ...planned, jobs });
     const { resources, disk } = sizeJob('restore', size, { jobs });
+    // The task reads from S3: one job streams (the plan's steps say so).
+    const plan = planRestore({ ...planned, jobs, streamed: disk.path === 'stream' });
     const summary = { ...restorePlanSummary(plan), jobs, dumpPath: disk.path };
     const keys = { backupId: plan.backup.id, database: plan.database, target, dropFirst: plan.dropFirst, jobs, dumpPath: disk.path, ...resources };
     if (payload.dryRun) {

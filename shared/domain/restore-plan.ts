@@ -33,6 +33,8 @@ export interface RestorePlanInput {
   dropFirst: boolean;
   /** pg_restore -j. */
   jobs: number;
+  /** The dump streams from storage into pg_restore (one job, one transaction, no local file). */
+  streamed?: boolean;
   /** Restore the backup's globals (roles, tablespaces) first. */
   globals?: boolean;
   /** A shell command run once the restored database is in place (e.g. migrations). */
@@ -53,6 +55,8 @@ export interface RestorePlan {
   scratchPrefix: string;
   dropFirst: boolean;
   jobs: number;
+  /** The dump streams into pg_restore (one transaction) instead of being downloaded first. */
+  streamed?: boolean;
   /** The stored globals to apply before the restore (--globals). */
   globals?: { key: string };
   /** The post-restore command (--after). */
@@ -100,6 +104,7 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
     scratchPrefix: derivedName(target, SCRATCH_INFIX, ''),
     dropFirst: input.dropFirst,
     jobs: input.jobs,
+    ...(input.streamed ? { streamed: true } : {}),
     ...(globals ? { globals } : {}),
     ...(after ? { after } : {}),
     warnings,
@@ -191,19 +196,24 @@ function globalsOf(backup: BackupEntry): { key: string } {
 function describeSteps(plan: RestorePlan): string[] {
   const { backup, target, restoreInto, jobs } = plan;
   const zstd = backup.compression === 'zstd';
-  const steps = [
-    `drop leftover scratch databases of killed runs (${plan.scratchPrefix}<timestamp>) on ${target.redacted}`,
-    `download ${backup.key} of backup ${backup.id} (${backup.state}, taken ${backup.startedAt}) once to a private temporary file and check its SHA-256 against the manifest${zstd ? ', then decompress it (zstd -d)' : ''}`,
-    'check the archive\'s table of contents (pg_restore --list)',
-  ];
+  const steps = [`drop leftover scratch databases of killed runs (${plan.scratchPrefix}<timestamp>) on ${target.redacted}`];
+  if (!plan.streamed) {
+    steps.push(
+      `download ${backup.key} of backup ${backup.id} (${backup.state}, taken ${backup.startedAt}) once to a private temporary file and check its SHA-256 against the manifest${zstd ? ', then decompress it (zstd -d)' : ''}`,
+      'check the archive\'s table of contents (pg_restore --list)',
+    );
+  }
   if (plan.globals) {
     steps.push(`download ${plan.globals.key}, check its SHA-256, and apply it to the server with psql (roles and tablespaces that already exist are kept as they are and reported)`);
   }
+  const restoreStep = plan.streamed
+    ? `create database "${restoreInto}" and stream ${backup.key} of backup ${backup.id} (${backup.state}, taken ${backup.startedAt}) from storage into it, no local file${zstd ? ' (zstd -d)' : ''}: pg_restore --single-transaction --no-owner --no-acl --exit-on-error, its end held back until size and SHA-256 match the manifest (a mismatch rolls the transaction back)`
+    : `create database "${restoreInto}" and restore into it (pg_restore -j ${jobs} --no-owner --no-acl --exit-on-error)`;
   if (plan.dropFirst) {
     steps.push(`DROP the target database "${target.database}" now (--drop-first): it is gone from here on, and a failed restore leaves no "${target.database}" at all`);
-    steps.push(`create database "${restoreInto}" and restore into it (pg_restore -j ${jobs} --no-owner --no-acl --exit-on-error)`);
+    steps.push(restoreStep);
   } else {
-    steps.push(`create database "${restoreInto}" and restore into it (pg_restore -j ${jobs} --no-owner --no-acl --exit-on-error); "${target.database}" is not touched yet`);
+    steps.push(`${restoreStep}; "${target.database}" is not touched yet`);
   }
   steps.push(`verify that every table of the manifest exists in "${restoreInto}" with the manifest's row count${plan.dropFirst ? '' : `; on any failure "${restoreInto}" is dropped and "${target.database}" is left as it is`}`);
   if (!plan.dropFirst) {

@@ -10,8 +10,8 @@ import { asStrongboxError, ConflictError, StrongboxError } from '../errors';
 import { phaseTimer, seconds } from './phase-timer';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
-import { downloadGlobals, fetchDump, hasLocalLinks, makeTempFolder } from './restore/download';
-import { restoreStreamed } from './restore/stream';
+import { downloadGlobals, fetchDump, makeTempFolder } from './restore/download';
+import { restoreStreamed, streamsDump } from './restore/stream';
 import { assertManifestFits, checkArchive, dropLeftovers, withOutcome } from './restore/steps';
 import { markBackupDamaged, provesDamage } from './backup-damaged';
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from './restore/ports';
@@ -104,9 +104,13 @@ export interface RestoreReport {
  *
  * @throws what planRestore throws; CatalogError when the catalog cannot be read.
  */
-export async function resolveRestorePlan(deps: Pick<RestoreDeps, 'catalog' | 'clock'>, request: Omit<RestoreRequest, 'signal' | 'onProgress'>): Promise<RestorePlan> {
+export async function resolveRestorePlan(
+  deps: Pick<RestoreDeps, 'catalog' | 'clock'> & Partial<Pick<RestoreDeps, 'storage' | 'restoreTools'>>,
+  request: Omit<RestoreRequest, 'signal' | 'onProgress'>,
+): Promise<RestorePlan> {
   const database = request.database ?? request.target.database;
   return planRestore({
+    streamed: streamsDump(deps.storage, deps.restoreTools, request.jobs),
     entries: await restoreCandidates(deps.catalog, request.backupId, database),
     backupId: request.backupId,
     ...(request.database !== undefined ? { database: request.database } : {}),
@@ -184,7 +188,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       const coldAware = <T>(read: () => Promise<T>): Promise<T> => readingColdAware(deps.storage, plan.backup.id, deps.clock(), read);
       // One job from remote storage: the dump streams into pg_restore (one transaction), no
       // local copy, its SHA-256 checked before pg_restore may read its end (restore/stream.ts).
-      const streamed = plan.jobs <= 1 && tools.restoreStream !== undefined && !hasLocalLinks(deps.storage);
+      const streamed = plan.streamed === true;
       deps.log.info('restore reads the dump', { ...at, path: streamed ? 'stream' : 'download', bytes: manifest.objects.dump.bytes, compression: manifest.compression });
       let file = '';
       if (!streamed) {

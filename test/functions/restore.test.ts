@@ -119,6 +119,8 @@ describe('restore function', () => {
       [1, 1, 'stream', 21, '4096'],
     ]);
     expect(log.lines.find((line) => line.message === 'restore started' && line.attributes?.database === 'big')?.attributes).toMatchObject({ jobs: 1, dumpPath: 'stream', ephemeralStorageGiB: 21 });
+    const steps = inputs.map((i) => (i as unknown as { plan: { steps: string[] } }).plan.steps.join('\n'));
+    expect([/download/.test(steps[0]!), /stream .* no local file/.test(steps[1]!), /download/.test(steps[1]!)]).toEqual([true, true, false]);
   });
 
   it('refuses a parallel restore whose dump no task disk holds, before starting anything, pointing at jobs 1', async () => {

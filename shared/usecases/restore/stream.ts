@@ -11,6 +11,7 @@ import type { PgConnection } from '../../adapters/postgres/types';
 import type { Manifest } from '../../domain/manifest';
 import { ChecksumMismatchError } from '../../errors';
 import type { RestoreTools } from './ports';
+import { hasLocalLinks } from './download';
 
 /** An object the manifest declares, and the backup it belongs to (named in a mismatch). */
 export interface DeclaredObject {
@@ -111,4 +112,13 @@ export async function restoreStreamed(options: StreamRestoreOptions): Promise<vo
   // check. Should it have ended without the last bytes, the rest is read here for the check.
   if (!gate.writableFinished) gate.resume();
   await verified;
+}
+
+/**
+ * True when a restore with `jobs` streams the dump from `storage` into pg_restore (one
+ * transaction, no local file): one job, a remote storage (the repository folder links its
+ * files instead), and tools that can (unknown tools, as in a dry run, are assumed to).
+ */
+export function streamsDump(storage: Storage | undefined, tools: RestoreTools | undefined, jobs: number): boolean {
+  return jobs <= 1 && storage !== undefined && !hasLocalLinks(storage) && (tools === undefined || tools.restoreStream !== undefined);
 }

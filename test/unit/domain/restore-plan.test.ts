@@ -123,6 +123,14 @@ describe('planRestore names the databases and lists the steps', () => {
     expect(plan.steps.join('\n')).not.toMatch(/swap|before_restore/);
   });
 
+  it('a streamed restore (one job from S3): no download, no --list, one transaction whose end waits for the SHA-256', () => {
+    const plan = planRestore(input({ jobs: 1, streamed: true }));
+    expect(plan.streamed).toBe(true);
+    expect(plan.steps.join('\n')).not.toMatch(/download|pg_restore --list/);
+    expect(plan.steps[1]).toMatch(new RegExp(`create database "app_restoring_${STAMP}" and stream ${NEWER.key} .*no local file: pg_restore --single-transaction .*SHA-256 match the manifest .*rolls the transaction back\\); "app" is not touched yet`));
+    expect(planRestore(input({ jobs: 1 })).streamed).toBeUndefined();
+  });
+
   it('a zstd backup is decompressed after its checksum', () => {
     expect(planRestore(input({ backupId: ZSTD.id, entries: [ZSTD] })).steps[1]).toMatch(/SHA-256 against the manifest, then decompress it \(zstd -d\)/);
   });
