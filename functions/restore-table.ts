@@ -93,16 +93,19 @@ async function startAsOf(deps: RestoreTableInvokeDeps, payload: RestoreTablePayl
     ...(payload.sourceDatabase !== undefined ? { sourceDatabase: payload.sourceDatabase } : {}),
   });
   const plan = { ...preview, target: secretTargetLabel(payload.target.secretArn, target) };
-  const keys = { database: payload.database, target, mode: payload.mode, baseBackup: preview.source.baseBackup, at: preview.source.target };
+  // The task's disk holds the scratch cluster: at least the plan's bytes (a compressed base
+  // backup unpacks to more); more than Fargate's 200 GiB is refused before anything starts.
+  const { resources } = sizeJob('restore-table', { dumpBytes: preview.space.bytes, compression: 'none' }, { jobs: 1 });
+  const keys = { database: payload.database, target, mode: payload.mode, baseBackup: preview.source.baseBackup, at: preview.source.target, ...resources };
   if (payload.dryRun) {
     deps.log.info('table restore as of a moment planned (dry run): nothing started', keys);
-    return { dryRun: true, plan };
+    return { dryRun: true, plan, resources };
   }
   const { dryRun: _dryRun, ...request } = payload;
-  const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: preview.source.baseBackup }, plan: { ...plan } };
+  const input: ExecutionInput<RestoreTableJob> = { job: { ...request, backupId: preview.source.baseBackup }, plan: { ...plan }, resources };
   const { executionArn } = await deps.starter.start(executionName('restore-table', preview.source.baseBackup, deps.clock()), input);
   deps.log.info('table restore as of a moment started', { ...keys, executionArn });
-  return { executionArn, plan };
+  return { executionArn, plan, resources };
 }
 
 let deps: RestoreTableInvokeDeps | undefined;

@@ -134,7 +134,8 @@ describe('restore-table as of a moment, through sls invoke and the task', () => 
     expect(dry).toMatchObject({ dryRun: true, plan: { source: { baseBackup: expect.stringMatching(/-b-/), sourceDatabase: 'shop' }, space: { bytes: expect.any(Number) } } });
     expect(started).toEqual([]);
     await handler(payload());
-    const input = started[0]!.input as { job: Record<string, unknown> };
+    const input = started[0]!.input as { job: Record<string, unknown>; resources: { ephemeralStorageGiB: number } };
+    expect(input.resources.ephemeralStorageGiB).toBeGreaterThanOrEqual(21);
     expect(input.job).toEqual({ ...payload(), backupId: (dry.plan as { source: { baseBackup: string } }).source.baseBackup });
     expect(Buffer.byteLength(JSON.stringify(input))).toBeLessThan(16 * 1024);
   });
