@@ -13,7 +13,7 @@ import { pgRestoreTools } from '../../shared/adapters/postgres/restore-tools';
 import type { Storage } from '../../shared/adapters/storage/storage';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { parseManifest, type Manifest } from '../../shared/domain/manifest';
-import type { StrongboxError } from '../../shared/errors';
+import { InterruptedError, StorageError, type StrongboxError } from '../../shared/errors';
 import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { runRestore, type RestoreDeps, type RestoreRequest } from '../../shared/usecases/restore';
@@ -21,6 +21,7 @@ import type { RestoreTools } from '../../shared/usecases/restore/ports';
 import { restoreStreamed, VerifyingGate } from '../../shared/usecases/restore/stream';
 import { digestBytes } from '../../shared/adapters/storage/hashing';
 import { addRichObjects, databaseNames, fingerprint, sql, type Fingerprint } from '../support/restore';
+import { boundStorage } from '../support/faults';
 import { startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -153,6 +154,47 @@ describe('single-job restore streamed from S3', () => {
     expect(await filesUnder(tmp)).toEqual([]);
     expect(await stack.catalog.get(backup.id)).toMatchObject({ state: 'FAILED' });
     await sql(stack.conn, 'DROP TABLE only_in_target');
+  });
+
+  it('the read from storage failing midway: its own error, the target untouched, nothing left, the backup not blamed', async () => {
+    // Prepare: reads of the dump give out after half its bytes (a connection reset).
+    const backup = backups.gzip;
+    const half = Math.floor((await manifestOf(backup)).objects.dump.bytes / 2);
+    const before = await fingerprint(stack.conn);
+    const failing = Object.assign(boundStorage(stack.storage), {
+      async get(key: string): Promise<Readable> {
+        const body = await stack.storage.get(key);
+        if (key !== backup.key) return body;
+        let seen = 0;
+        const breaker = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            seen += chunk.length;
+            if (seen > half) done(new StorageError('connection reset by peer', 'retry'));
+            else done(null, chunk);
+          },
+        });
+        return body.pipe(breaker);
+      },
+    });
+
+    const error = await failure(restore(backup, {}, { storage: failing }));
+
+    expect(error.code).toBe('STORAGE_FAILED');
+    expect(error.message).toContain('connection reset by peer');
+    expect(await fingerprint(stack.conn)).toEqual(before);
+    expect((await databaseNames(stack.conn)).filter((name) => name.includes('_restoring_'))).toEqual([]);
+    expect(await stack.catalog.get(backup.id)).toMatchObject({ state: 'VERIFIED' });
+  });
+
+  it('stopped (SIGTERM) while streaming: INTERRUPTED, the target untouched, nothing left', async () => {
+    const before = await fingerprint(stack.conn);
+    const stop = new AbortController();
+
+    const error = await failure(restore(backups.zstd, { signal: stop.signal, onProgress: ({ phase, bytes }) => (phase === 'restore' && bytes ? stop.abort(new InterruptedError('SIGTERM')) : undefined) }));
+
+    expect(error.code).toBe('INTERRUPTED');
+    expect(await fingerprint(stack.conn)).toEqual(before);
+    expect((await databaseNames(stack.conn)).filter((name) => name.includes('_restoring_'))).toEqual([]);
   });
 
   it('pg_restore never commits a stream refused at its end: the database it restored into stays empty', async () => {
