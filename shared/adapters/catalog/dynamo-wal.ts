@@ -111,6 +111,8 @@ export class DynamoWalCatalog implements WalCatalog {
   private readonly pageSize: number;
   private readonly writeConcurrency: number;
   private readonly ranges: DynamoWalRanges;
+  /** The last range cut of each database in progress (deleteWalRecords): the next one waits for it. */
+  private readonly cuts = new Map<string, Promise<void>>();
 
   /** `client` should omit undefined values (see `toDocumentClient`); `tableName` has the schema of schema.ts. */
   constructor(
@@ -345,8 +347,18 @@ export class DynamoWalCatalog implements WalCatalog {
   }
 
   async deleteWalRecords(database: string, names: readonly string[]): Promise<void> {
-    // Out of the ranges first: a range never claims a segment whose record is gone.
-    await this.ranges.subtract(database, names);
+    // Out of the ranges first: a range never claims a segment whose record is gone. Cutting
+    // ranges is not safe against a concurrent cut, so this catalog's cuts of one database go
+    // one at a time (retention deletes several pages at once); the deletes below do not wait.
+    const previous = this.cuts.get(database) ?? Promise.resolve();
+    const cut = previous.then(() => this.ranges.subtract(database, names));
+    const settled = cut.catch(() => undefined);
+    this.cuts.set(database, settled);
+    try {
+      await cut;
+    } finally {
+      if (this.cuts.get(database) === settled) this.cuts.delete(database);
+    }
     const keys = names.map((name) => {
       const { pk, sk } = walKey(database, name);
       return { pk, sk };

@@ -175,8 +175,9 @@ export interface WalCatalog {
    * Deletes the records of these WAL files (any kind) in batches; records already gone
    * are not an error. Segments are taken out of their timeline's ranges first (a cut in
    * the middle of a range splits it). Never touches storage: the caller deletes the
-   * objects first. Two calls for one database must not overlap: cutting ranges is not
-   * safe against a concurrent cut (retention runs one at a time and serializes its pages).
+   * objects first. Cutting ranges is not safe against a concurrent cut: one catalog
+   * instance makes the cuts of a database one at a time (its deletes do not wait), and
+   * two processes must not delete one database's WAL at once (retention runs one at a time).
    */
   deleteWalRecords(database: string, names: readonly string[]): Promise<void>;
   /** The WAL deletion retention marked and did not finish, as stored (unchecked), or undefined. */

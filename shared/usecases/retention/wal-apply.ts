@@ -54,9 +54,9 @@ export const WAL_IN_FLIGHT = 4;
 /**
  * Deletes what `mark` names, timeline by timeline, oldest first. Pages are read one after
  * another (one Query on keys each) and up to `inFlight` of them are deleted at once: for
- * each segment its record's `.json` goes first, then its bytes, then its catalog items —
- * the catalog step of one page at a time (cutting the ranges is not safe against a
- * concurrent cut; its BatchWrites are parallel inside). A record whose object key lies
+ * each segment its record's `.json` goes first, then its bytes, then its catalog items
+ * (the catalog cuts the ranges one page at a time — a cut is not safe against a
+ * concurrent one — and deletes the items of several pages at once). A record whose object key lies
  * outside the database's WAL folder is left alone (and logged). Locked objects stay with
  * their records, and the timeline stops there (newer ones are locked too). Returns the
  * counts; throws StorageError / CatalogError once the pages in flight have settled (the
@@ -82,15 +82,12 @@ function victimsOf(deps: WalDeps, database: string, mark: WalRetentionMark, time
 async function applyTimeline(deps: WalDeps, database: string, mark: WalRetentionMark, timeline: number, deleteBelow: string, limits: { batch: number; inFlight: number }, outcome: WalOutcome): Promise<void> {
   const running = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  // The catalog step of each page, one after another.
-  let catalogTurn: Promise<void> = Promise.resolve();
   const deletePage = async (free: IndexedWalRecord[]): Promise<void> => {
     // The records first: a segment without its record is "not archived", never a half-deleted one that looks whole.
     await deps.storage.delete(free.map((record) => walRecordKey(database, record.name)));
     await deps.storage.delete(free.map((record) => record.objectKey));
-    const turn = catalogTurn.then(() => deps.walCatalog.deleteWalRecords(database, free.map((record) => record.name)));
-    catalogTurn = turn.catch(() => undefined);
-    await turn;
+    // The catalog cuts the ranges of one database one page at a time; the items' deletes overlap.
+    await deps.walCatalog.deleteWalRecords(database, free.map((record) => record.name));
     outcome.segments += free.length;
     outcome.bytes += free.reduce((sum, record) => sum + (record.storedSize ?? 0), 0);
     deps.log.info('WAL segments deleted by retention', { database, timeline, first: free[0]!.name, last: free.at(-1)!.name, segments: free.length, rule: mark.rule });
