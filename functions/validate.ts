@@ -7,6 +7,7 @@ import { executionName, type ExecutionInput } from '../shared/domain/invoke/exec
 import { parseValidatePayload, type ValidatePayload } from '../shared/domain/invoke/validate';
 import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
+import { chooseDrillBackup } from '../shared/usecases/pitr-drill/choose';
 import { resolveDrillBackup } from '../shared/usecases/validate/steps';
 
 /** The validation task's job: which backup to drill (the monthly schedule sends `latest`). */
@@ -31,6 +32,7 @@ export interface ValidateInvokeDeps extends InvokeDeps {
 export function makeValidateHandler(deps: ValidateInvokeDeps) {
   return async (event: unknown) => {
     const payload = parseValidatePayload(event);
+    if (payload.pitr) return startPitrDrill(deps, payload);
     const backup = await resolveDrillBackup(deps.catalog, payload.backupId, payload.database);
     const { resources } = sizeJob('validate', await backupSizeOf(backup, deps.storage), { jobs: 1, scratchInTask: true });
     const plan = {
@@ -55,6 +57,37 @@ export function makeValidateHandler(deps: ValidateInvokeDeps) {
     deps.log.info('validation started', { ...keys, executionArn });
     return { executionArn, plan, resources };
   };
+}
+
+/**
+ * The physical drill (`"pitr": true`): chooses the logical backup (`latest`, `random` — drawn
+ * here, so the execution names it — or an id) and starts the validation state machine with
+ * `pitr` in the job; the task recovers a scratch cluster to that backup's instant.
+ */
+async function startPitrDrill(deps: ValidateInvokeDeps, payload: ValidatePayload) {
+  const backup = await chooseDrillBackup(deps.catalog, payload.to ?? payload.backupId, payload.database);
+  const { resources } = sizeJob('validate', await backupSizeOf(backup, deps.storage), { jobs: 1, scratchInTask: true });
+  const plan = {
+    backupId: backup.id,
+    database: backup.database,
+    startedAt: backup.startedAt,
+    scratch: 'a scratch cluster recovered inside the validation task, removed afterwards',
+    steps: [
+      `read the manifest of ${backup.id}: its snapshot's instant in the WAL, each table's rows and checksum`,
+      'unpack the base backup before that instant (SHA-256 checked) and replay the archived WAL to exactly that instant (through the archive endpoint)',
+      'compare every table it can compare exactly with the manifest, naming the others; promote the scratch and run pg_amcheck',
+      `record the result as the backup's lastPitrDrill; on failure publish VALIDATION_FAILED`,
+    ],
+  };
+  const keys = { backupId: backup.id, database: backup.database, pitr: true, ...resources };
+  if (payload.dryRun) {
+    deps.log.info('physical drill planned (dry run): nothing started', keys);
+    return { dryRun: true, pitr: true, plan, resources };
+  }
+  const input: ExecutionInput<ValidateJob> = { job: { backupId: backup.id, database: backup.database, pitr: true }, plan, resources };
+  const { executionArn } = await deps.starter.start(executionName('validate', backup.id, deps.clock()), input);
+  deps.log.info('physical drill started', { ...keys, executionArn });
+  return { executionArn, pitr: true, plan, resources };
 }
 
 let deps: ValidateInvokeDeps | undefined;

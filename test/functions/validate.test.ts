@@ -39,13 +39,14 @@ function entry(id: string, database: string, startedAt: string, extra: Partial<B
 const APP = entry('20261130T030000Z-l-aaaaaa', 'app', '2026-11-30T03:00:00.000Z');
 const BILLING = entry('20261130T040000Z-l-bbbbbb', 'billing', '2026-11-30T04:00:00.000Z');
 const RUNNING = entry('20261201T030000Z-l-cccccc', 'app', '2026-12-01T03:00:00.000Z', { state: 'RUNNING' });
+const BASE = entry('20261129T030000Z-b-dddddd', 'app', '2026-11-29T03:00:00.000Z', { kind: 'base', finishedAt: '2026-11-29T03:10:00.000Z' });
 
 beforeAll(async () => {
   const dynalite = await startDynalite();
   stopDynalite = dynalite.stop;
   await ensureCatalogTable(makeDynamoClient({ endpoint: dynalite.endpoint }), LOCAL_TABLE);
   const catalog = localCatalog(dynalite.endpoint);
-  for (const e of [APP, BILLING, RUNNING]) await catalog.create(e);
+  for (const e of [APP, BILLING, RUNNING, BASE]) await catalog.create(e);
   handler = makeValidateHandler({ catalog, clock: () => NOW, log: captureLog(), starter: new SfnExecutionStarter(new SFNClient({ region: 'eu-west-1' }), MACHINE) });
 });
 afterAll(async () => {
@@ -97,5 +98,15 @@ describe('validate function', () => {
     expect((await refusal({ backupId: RUNNING.id })).message).toContain('is RUNNING, not VERIFIED');
     expect((await refusal({ database: 'nothing' })).code).toBe('BACKUP_NOT_FOUND');
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('the physical drill ({"pitr": true}): the logical backup inside the PITR window chosen here, pitr in the job; dryRun starts nothing; billing has no base backup', async () => {
+    const planned = (await handler({ pitr: true, to: 'random', database: 'app', dryRun: true })) as { dryRun: boolean; pitr: boolean; plan: { backupId: string } };
+    expect(planned).toMatchObject({ dryRun: true, pitr: true, plan: { backupId: APP.id } });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    await handler({ pitr: true, database: 'app' });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(JSON.parse(sent.input!)).toMatchObject({ job: { backupId: APP.id, database: 'app', pitr: true } });
+    expect(await refusal({ pitr: true, database: 'billing' })).toMatchObject({ code: 'BACKUP_NOT_FOUND', message: expect.stringContaining('no VERIFIED base backup') });
   });
 });

@@ -24,6 +24,9 @@ import { pgDrillReader, pgScratchServer } from '../../shared/runtime/scratch-too
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { runPitrDrill, type PitrDrillDeps } from '../../shared/usecases/pitr-drill';
 import { readStatus } from '../../shared/usecases/status';
+import { JOB_EXIT } from '../../shared/domain/invoke/job';
+import { pgValidationDeps } from '../../shared/runtime/validate-tools';
+import { runValidateTask } from '../../tasks/validate';
 import { flipByte } from '../support/validate';
 import { startWalStack, WAL_DATABASE, type WalStack } from '../support/wal-stack';
 
@@ -120,6 +123,19 @@ describe('physical drill', () => {
     expect(comparison.notCompared.map((n) => n.table)).not.toContain('"public"."Quiet Table"');
     for (const left of comparison.notCompared) expect(left.why).toMatch(/changed between the LSNs|had committed before/);
     expect(comparison.compared).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+
+  it('the validation task runs it for a {"pitr": true} job (sls invoke -f validate): exit 0, recorded', async () => {
+    const job = JSON.stringify({ pitr: true, to: exact.id, database: WAL_DATABASE });
+    const code = await runValidateTask(
+      { env: { STRONGBOX_JOB: job }, onStop: () => undefined },
+      (_env, log) => ({ storage: stack.storage, catalog: stack.catalog, walCatalog: stack.walCatalog, alerts: stack.alerts, clock: () => new Date(), log, tmpDir: parent, ...pgValidationDeps }),
+      undefined,
+      async () => stack.host.restoreCommand,
+    );
+    expect(code).toBe(JOB_EXIT.ok);
+    expect((await stack.catalog.get(exact.id))?.lastPitrDrill).toMatchObject({ ok: true });
+    expect(await readdir(parent)).toEqual([]);
   }, 300_000);
 
   it('a long transaction holds the slot back: after the wait the backup takes the bounds instead, and no slot is left', async () => {
