@@ -51,7 +51,7 @@ const MIB = 1024 * 1024;
 export async function hashObject(storage: Storage, key: string, size: number, options: HashOptions = {}): Promise<HashResult> {
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const rangeBytes = Math.max(MIB, options.rangeBytes ?? 16 * MIB);
-  const hash: Hasher = options.resumable ? (options.from ? ResumableSha256.resume(options.from.state) : new ResumableSha256()) : nativeHasher();
+  const hash: Hasher = options.resumable ? await (options.from ? ResumableSha256.resume(options.from.state) : ResumableSha256.create()) : nativeHasher();
   let offset = options.from?.offset ?? 0;
   if (!hasRangedReads(storage) || (concurrency === 1 && !options.resumable)) {
     if (offset !== 0) throw new StrongboxError('UNEXPECTED', 'a single-stream hash cannot start in the middle of an object');
