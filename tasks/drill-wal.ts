@@ -1,27 +1,46 @@
 /**
- * How the validation task reads the archive for a physical drill: a WAL host config of its own
- * (docs/wal.md) in the task's temporary folder — the archive endpoint's Function URL from
- * STRONGBOX_ARCHIVE_URL, signed with the task role (IAM) — and `wal-fetch` of the bundled WAL
- * program as the scratch's restore_command.
+ * How the validation task reads the archive for a physical drill, as the restore-table task does
+ * for a table as of a moment: the task serves its own scratch cluster the archive — the local
+ * archive endpoint on 127.0.0.1 with a one-run token, reading the stored WAL through the task's
+ * storage (S3, the task role's s3:GetObject on wal/*) — so that the scratch's restore_command is
+ * Strongbox's wal-fetch as everywhere else. Everything is removed at the end.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { ConfigError } from '../shared/errors';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Catalog } from '../shared/adapters/catalog/catalog';
+import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
+import type { Storage } from '../shared/adapters/storage/storage';
+import { startLocalArchiving } from '../shared/local/archiving';
+import { resolveHome } from '../shared/local/home';
+import type { AlertPublisher, Clock, Log } from '../shared/ports';
 
-/** Writes the config under `dir` and returns the restore_command for `database`. @throws ConfigError without STRONGBOX_ARCHIVE_URL or a region. */
-export async function taskRestoreCommand(env: NodeJS.ProcessEnv, database: string, dir: string, entry = process.argv[1] ?? ''): Promise<string> {
-  const endpoint = env.STRONGBOX_ARCHIVE_URL;
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!endpoint || !region) {
-    throw new ConfigError('the validation task has no STRONGBOX_ARCHIVE_URL (or AWS_REGION): the physical drill fetches WAL through the archive endpoint', 'set STRONGBOX_ARCHIVE_URL on the validation task to the archive Function URL (the ArchiveEndpointUrl output), and allow its role lambda:InvokeFunctionUrl on it');
+/** What serving the archive in the task needs. */
+export interface TaskArchiveDeps {
+  storage: Storage;
+  catalog: Catalog;
+  walCatalog: WalCatalog;
+  alerts: AlertPublisher;
+  log: Log;
+  clock: Clock;
+  tmpDir?: string;
+  /** The built WAL bundle (default: dist/wal.js of the image). */
+  walBundle?: string;
+}
+
+/** Serves `database`'s archive on 127.0.0.1 while `run` runs with its restore_command. */
+export async function withTaskArchive<T>(deps: TaskArchiveDeps, database: string, run: (restoreCommand: string) => Promise<T>): Promise<T> {
+  const root = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'sbx-task-home-'));
+  await chmod(root, 0o755);
+  try {
+    const context = { ...deps, paths: resolveHome({ STRONGBOX_HOME: join(root, 'home') }, root), catalogEndpoint: '', ownsCatalog: false, close: async () => undefined };
+    const archiving = await startLocalArchiving({ context, storage: { type: 'folder' }, env: {}, databases: [database], bundle: deps.walBundle ?? resolve('dist/wal.js') });
+    try {
+      return await run(archiving.hosts.get(database)!.restoreCommand);
+    } finally {
+      await archiving.stop();
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
   }
-  const home = join(dir, 'strongbox-drill-wal', database);
-  await mkdir(join(home, 'spool'), { recursive: true, mode: 0o700 });
-  const config = join(home, 'wal.json');
-  await writeFile(config, `${JSON.stringify({ database, endpoint, auth: { type: 'iam', region }, spool: join(home, 'spool') }, null, 2)}\n`, { mode: 0o600 });
-  const beside = join(dirname(entry), 'wal.js');
-  const bundle = existsSync(beside) ? beside : resolve('dist/wal.js');
-  const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
-  return `${quote(process.execPath)} ${quote(bundle)} wal-fetch %f %p --config ${quote(config)}`;
 }

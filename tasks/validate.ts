@@ -1,10 +1,11 @@
 import { tmpdir } from 'node:os';
 import { JOB_EXIT } from '../shared/domain/invoke/job';
 import { parseValidatePayload, type ValidatePayload } from '../shared/domain/invoke/validate';
-import { ConfigError } from '../shared/errors';
+import { StrongboxError } from '../shared/errors';
+import { chooseDrillBackup } from '../shared/usecases/pitr-drill/choose';
 import { pgDrillReader, pgScratchServer } from '../shared/runtime/scratch-tools';
 import { runPitrDrill } from '../shared/usecases/pitr-drill';
-import { taskRestoreCommand } from './drill-wal';
+import { withTaskArchive } from './drill-wal';
 import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
 import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
@@ -15,7 +16,7 @@ import { assertDiskFits, statfsFree, type FreeDisk } from './disk-check';
 import { runJobTask, startJobTaskIfEntry, type JobTaskIo } from './job-task';
 
 /** A drill's adapters; the WAL catalog too for the physical drill. */
-export type TaskDeps = ValidationDeps & { walCatalog?: WalCatalog };
+export type TaskDeps = ValidationDeps & { walCatalog?: WalCatalog; walBundle?: string };
 
 /** The adapters in AWS: S3, DynamoDB and SNS from the task definition's environment; pg_restore and initdb of the image. */
 export function awsValidationTaskDeps(env: NodeJS.ProcessEnv, log: Log): TaskDeps {
@@ -40,11 +41,10 @@ export async function runValidateTask(
   io: JobTaskIo,
   makeDeps: (env: NodeJS.ProcessEnv, log: Log) => TaskDeps = awsValidationTaskDeps,
   free: FreeDisk = statfsFree,
-  makeRestoreCommand: (env: NodeJS.ProcessEnv, database: string, dir: string) => Promise<string> = taskRestoreCommand,
 ): Promise<number> {
   return runJobTask(io, { name: 'validation', failed: 'validation task failed' }, parseValidatePayload, async (job, log, signal) => {
     const deps = makeDeps(io.env, log);
-    if (job.pitr) return runPitrDrillTask(io.env, deps, job, log, signal, makeRestoreCommand);
+    if (job.pitr) return runPitrDrillTask(deps, job, log, signal);
     const backup = await resolveDrillBackup(deps.catalog, job.backupId, job.database);
     await assertDiskFits({ job: 'validate', backup, storage: deps.storage, disk: { jobs: 1, scratchInTask: true }, dir: deps.tmpDir ?? tmpdir(), free, log });
     const report = await runValidation(deps, {
@@ -58,38 +58,17 @@ export async function runValidateTask(
 }
 
 /**
- * The physical drill in the task (`"pitr": true`): the scratch cluster recovered inside the task,
- * WAL through the archive endpoint (tasks/drill-wal.ts). Exit 0 when it passed, 1 otherwise
- * (recorded as lastPitrDrill, VALIDATION_FAILED published by the drill).
+ * The physical drill in the task (`"pitr": true`): the logical backup chosen (the function sends
+ * an id; `latest`/`random` are chosen here otherwise), the archive served inside the task
+ * (tasks/drill-wal.ts), the scratch cluster recovered inside the task. Exit 0 when it passed, 1
+ * otherwise (recorded as lastPitrDrill, VALIDATION_FAILED published by the drill).
  */
-async function runPitrDrillTask(
-  env: NodeJS.ProcessEnv,
-  deps: TaskDeps,
-  job: ValidatePayload,
-  log: Log,
-  signal: AbortSignal,
-  makeRestoreCommand: (env: NodeJS.ProcessEnv, database: string, dir: string) => Promise<string>,
-): Promise<number> {
+async function runPitrDrillTask(deps: TaskDeps, job: ValidatePayload, log: Log, signal: AbortSignal): Promise<number> {
   const { walCatalog } = deps;
-  if (!walCatalog) throw new ConfigError('the validation task has no WAL catalog', 'the physical drill plans from the WAL catalog: run the task with the stack\'s environment');
-  const dir = deps.tmpDir ?? tmpdir();
-  const commands = new Map<string, string>();
-  const choice = job.to ?? job.backupId;
-  // The command is written before the drill starts, for the database the choice names.
-  const database = job.database ?? (choice === 'latest' || choice === 'random' ? undefined : (await deps.catalog.get(choice))?.database);
-  if (database !== undefined) commands.set(database, await makeRestoreCommand(env, database, dir));
-  const report = await runPitrDrill(
-    { ...deps, walCatalog, server: pgScratchServer, reader: pgDrillReader, tmpDir: dir },
-    {
-      to: choice,
-      ...(job.database !== undefined ? { database: job.database } : {}),
-      restoreCommand: (db) => {
-        const command = commands.get(db);
-        if (command === undefined) throw new ConfigError(`no restore_command was prepared for database ${db}`, 'name the database in the job ("database")');
-        return command;
-      },
-      signal,
-    },
+  if (!walCatalog) throw new StrongboxError('UNEXPECTED', 'the validation task has no WAL catalog: the physical drill cannot be planned', 'this is a bug in the task\'s wiring: report it');
+  const backup = await chooseDrillBackup(deps.catalog, job.to ?? job.backupId, job.database);
+  const report = await withTaskArchive({ ...deps, walCatalog }, backup.database, (restoreCommand) =>
+    runPitrDrill({ ...deps, walCatalog, server: pgScratchServer, reader: pgDrillReader }, { to: backup.id, database: backup.database, restoreCommand: () => restoreCommand, signal }),
   );
   log.info('physical drill task finished', { ...report, amcheck: report.amcheck ? { ok: report.amcheck.ok, exitCode: report.amcheck.exitCode } : null });
   return report.ok ? JOB_EXIT.ok : JOB_EXIT.failed;

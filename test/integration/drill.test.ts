@@ -125,13 +125,11 @@ describe('physical drill', () => {
     expect(comparison.compared).toBeGreaterThanOrEqual(2);
   }, 300_000);
 
-  it('the validation task runs it for a {"pitr": true} job (sls invoke -f validate): exit 0, recorded', async () => {
+  it('the validation task runs it for a {"pitr": true} job (sls invoke -f validate), serving the archive itself: exit 0, recorded', async () => {
     const job = JSON.stringify({ pitr: true, to: exact.id, database: WAL_DATABASE });
     const code = await runValidateTask(
       { env: { STRONGBOX_JOB: job }, onStop: () => undefined },
       (_env, log) => ({ storage: stack.storage, catalog: stack.catalog, walCatalog: stack.walCatalog, alerts: stack.alerts, clock: () => new Date(), log, tmpDir: parent, ...pgValidationDeps }),
-      undefined,
-      async () => stack.host.restoreCommand,
     );
     expect(code).toBe(JOB_EXIT.ok);
     expect((await stack.catalog.get(exact.id))?.lastPitrDrill).toMatchObject({ ok: true });
