@@ -7,7 +7,8 @@ import { parseWalRecordKey, walPrefix } from '../domain/wal/keys';
 import { DEFAULT_SEGMENT_SIZE, parseWalName } from '../domain/wal/names';
 import { rangesOfSegments, type WalRange } from '../domain/wal/ranges';
 import { parseWalRecord, type WalRecord } from '../domain/wal/record';
-import { asStrongboxError, StrongboxError } from '../errors';
+import { asStrongboxError, ObjectNotFoundError, StrongboxError } from '../errors';
+import { deletedByMark, isWalMark, type WalRetentionMark } from '../domain/retention';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { assertDescribes } from './index-wal';
 import { readArchivedHistory } from './wal-history';
@@ -173,12 +174,22 @@ async function repairFolder(deps: ReconcileDeps, report: WalReconcileReport, dat
   const sizes = new Map(objects.map((object) => [object.key, object.size]));
   const missing: WalRecord[] = [];
   const unranged: Array<{ name: string; archivedAt: string }> = [];
+  // What a retention run is deleting now is left alone: re-adding it (to the ranges, or
+  // indexing a record it is about to delete) could outlive its cut and claim a deleted segment.
+  let mark: WalRetentionMark | null | undefined;
+  const deleting = async (name: ReturnType<typeof parseWalName>): Promise<boolean> => {
+    if (mark === undefined) {
+      const stored = (await deps.walCatalog.readMeta(database)).retentionMark;
+      mark = isWalMark(stored) ? stored : null;
+    }
+    return mark !== null && deletedByMark(mark, name.timeline, name.segment ?? name.name);
+  };
   for (const object of objects) {
     const target = parseWalRecordKey(object.key);
     if (!target || target.database !== database) continue;
     report.records += 1;
     const name = parseWalName(target.name, segmentSize);
-    if (held(name)) continue;
+    if (held(name) || (name.kind !== 'history' && (await deleting(name)))) continue;
     const recorded = await deps.walCatalog.getWal(database, target.name);
     if (recorded) {
       if (name.kind === 'segment') unranged.push({ name: target.name, archivedAt: recorded.archivedAt });
@@ -191,6 +202,8 @@ async function repairFolder(deps: ReconcileDeps, report: WalReconcileReport, dat
       if (stored !== record.storedSize) throw new StrongboxError('WAL_OBJECT_INVALID', stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
       missing.push(record);
     } catch (error) {
+      // Gone since the listing (retention): nothing to index.
+      if (error instanceof ObjectNotFoundError) continue;
       skip(deps, report, object.key, asStrongboxError(error).message);
     }
   }

@@ -150,6 +150,14 @@ describe('WAL reconciliation with storage', () => {
     expect(await ranges(1)).toEqual([[0, 99], [101, SWITCH - 1]]);
   }, 120_000);
 
+  it('leaves alone what a retention run is deleting (its mark): re-adding it could outlive the cut', async () => {
+    await walCatalog.putRetentionMark('app', { at: new Date().toISOString(), rule: 'WAL_WINDOW', timelines: [{ timeline: 1, deleteBelow: segmentName(1, 200n) }], keep: [] });
+    const report = await reconcileWal(deps(), { databases: ['app'] });
+    expect(report.repairedFiles).not.toContainEqual({ database: 'app', name: segmentName(1, 100n) });
+    expect(report.repaired).toBe(LOST_TL1.length - 1 + 54);
+    expect(await walCatalog.getWal('app', segmentName(1, 100n))).toBeUndefined();
+  }, 120_000);
+
   it('stops between folders at its deadline with its place saved, and the next run finishes', async () => {
     let tick = LATER().getTime();
     const clock = () => new Date((tick += 1000));
