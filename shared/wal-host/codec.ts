@@ -22,10 +22,28 @@ const zlib = () => process.getBuiltinModule('node:zlib');
 const gzipAsync = (raw: Buffer, level: number) => new Promise<Buffer>((resolve, reject) => zlib().gzip(raw, { level }, (error, out) => (error ? reject(error) : resolve(out))));
 const gunzipAsync = (stored: Buffer) => new Promise<Buffer>((resolve, reject) => zlib().gunzip(stored, (error, out) => (error ? reject(error) : resolve(out))));
 
+/**
+ * The zstd command as one process knows it, made once at start-up and passed along: what it
+ * learns — that this zstd refuses `--no-asyncio` (older than 1.5.3), that it is missing (said
+ * once) — lives here, never in module state. Without one, each call learns afresh.
+ */
+export class ZstdCommand {
+  /** Whether to pass `--no-asyncio` (until this zstd refused it once). */
+  noAsyncio = true;
+  /** The "zstd is missing: gzip instead" warning was given. */
+  warnedMissing = false;
+  /** Serial of the scratch files this process names. */
+  serial = 0;
+
+  constructor(readonly binary = 'zstd') {}
+}
+
 /** Options of the codec; tests point `zstd` at a binary that does not exist. */
 export interface CodecOptions {
-  /** The zstd binary; default `zstd` on PATH. */
+  /** The zstd binary; default `zstd` on PATH (ignored when `command` is given). */
   zstd?: string;
+  /** The process's zstd command and what it learnt (default: a fresh one per call). */
+  command?: ZstdCommand;
   /** Shell runners that start zstd (the uploader's and the prefetcher's: cheaper than forking Node per file). */
   runners?: ZstdRunners;
   /** In-process zstd: default the addon when it loads; null: always the command (tests of that path). */
@@ -45,11 +63,14 @@ export interface Encoded {
   compression: WalCompression;
 }
 
-let warnedMissingZstd = false;
+/** The command these options name. */
+function commandOf(options: CodecOptions): ZstdCommand {
+  return options.command ?? new ZstdCommand(options.zstd);
+}
 
-function warnMissingZstd(): void {
-  if (warnedMissingZstd) return;
-  warnedMissingZstd = true;
+function warnMissingZstd(command: ZstdCommand): void {
+  if (command.warnedMissing) return;
+  command.warnedMissing = true;
   logLine('warn', 'the zstd command is not installed: compressing WAL with gzip instead', { hint: 'install zstd (apt-get install zstd) for faster, smaller archives' });
 }
 
@@ -72,11 +93,12 @@ export async function encode(raw: Buffer, compression: WalCompression, options: 
   if (compression === 'zstd') {
     const native = nativeFor(options);
     if (native) return { stored: native.compress(raw, take), compression };
+    const command = commandOf(options);
     try {
-      return { stored: await runZstd(['-1', '-q', '-c'], raw, options), compression };
+      return { stored: await runZstd(['-1', '-q', '-c'], raw, command), compression };
     } catch (error) {
       if (!isMissingZstd(error)) throw error;
-      warnMissingZstd();
+      warnMissingZstd(command);
     }
   }
   return { stored: await gzipAsync(raw, 1), compression: 'gzip' };
@@ -92,21 +114,20 @@ export async function encode(raw: Buffer, compression: WalCompression, options: 
  * output cannot be read back.
  */
 export async function zstdFile(path: string, scratchDir: string, take: (size: number) => Buffer, options: CodecOptions = {}): Promise<Buffer | undefined> {
-  const out = join(scratchDir, `${basename(path)}.${process.pid}.${++scratchSerial}.zst.tmp`);
+  const command = commandOf(options);
+  const out = join(scratchDir, `${basename(path)}.${process.pid}.${++command.serial}.zst.tmp`);
   try {
     if (options.runners) await options.runners.compress(path, out);
-    else await runZstd(['-1', '-q', '-f', '--single-thread', '-o', out, '--', path], undefined, options);
+    else await runZstd(['-1', '-q', '-f', '--single-thread', '-o', out, '--', path], undefined, command);
     return await readWhole(out, take);
   } catch (error) {
     if (!isMissingZstd(error)) throw error;
-    warnMissingZstd();
+    warnMissingZstd(command);
     return undefined;
   } finally {
     await unlink(out).catch(() => undefined);
   }
 }
-
-let scratchSerial = 0;
 
 /**
  * Decompresses `stored` into the file `out` with zstd working on files: the stored bytes are
@@ -116,12 +137,13 @@ let scratchSerial = 0;
  * decompress or zstd is missing, the fs error when the scratch file cannot be written.
  */
 export async function zstdDecodeFile(stored: Buffer, out: string, scratchDir: string, temps: Set<string>, options: CodecOptions = {}): Promise<void> {
-  const input = join(scratchDir, `${basename(out)}.${process.pid}.${++scratchSerial}.zst.tmp`);
+  const command = commandOf(options);
+  const input = join(scratchDir, `${basename(out)}.${process.pid}.${++command.serial}.zst.tmp`);
   temps.add(input);
   try {
     await writeFile(input, stored, { mode: 0o600 });
     if (options.runners) await options.runners.decompress(input, out, `${input}.err.tmp`);
-    else await runZstd(['-d', '-q', '-f', '-o', out, '--', input], undefined, options);
+    else await runZstd(['-d', '-q', '-f', '-o', out, '--', input], undefined, command);
   } catch (error) {
     if (isMissingZstd(error)) throw missingForDecode(error);
     throw error;
@@ -146,7 +168,7 @@ export async function decode(stored: Buffer, compression: WalCompression, option
     const raw = nativeFor(options)?.decompress(stored, size, take);
     if (raw) return raw;
     try {
-      return await runZstd(['-d', '-q', '-c'], stored, options);
+      return await runZstd(['-d', '-q', '-c'], stored, commandOf(options));
     } catch (error) {
       if (isMissingZstd(error)) throw missingForDecode(error);
       throw error;
@@ -160,28 +182,27 @@ export async function decode(stored: Buffer, compression: WalCompression, option
 }
 
 /**
- * Whether this host's zstd takes `--no-asyncio` (1.5.3+, where reading and writing on a
- * second thread is the default and costs a busy host more CPU than it saves: 52 → 41 ms to
- * compress a segment here, 35 → 22 ms to decompress). Learnt from the first refusal.
+ * Runs zstd; with `input`, fed on stdin and its stdout collected, else both ignored (it works
+ * on files). `--no-asyncio` is passed while this zstd takes it (1.5.3+, where reading and
+ * writing on a second thread is the default and costs a busy host more CPU than it saves:
+ * 52 → 41 ms to compress a segment here, 35 → 22 ms to decompress); the first refusal is
+ * remembered by `command`.
  */
-let noAsyncio = true;
-
-/** Runs zstd; with `input`, fed on stdin and its stdout collected, else both ignored (it works on files). */
-async function runZstd(args: string[], input: Buffer | undefined, options: CodecOptions): Promise<Buffer> {
-  if (!noAsyncio) return runZstdOnce(args, input, options);
+async function runZstd(args: string[], input: Buffer | undefined, command: ZstdCommand): Promise<Buffer> {
+  if (!command.noAsyncio) return runZstdOnce(args, input, command.binary);
   try {
-    return await runZstdOnce(['--no-asyncio', ...args], input, options);
+    return await runZstdOnce(['--no-asyncio', ...args], input, command.binary);
   } catch (error) {
     if (!(error instanceof StrongboxError) || !/Incorrect param/i.test(error.message)) throw error;
-    noAsyncio = false;
-    return runZstdOnce(args, input, options);
+    command.noAsyncio = false;
+    return runZstdOnce(args, input, command.binary);
   }
 }
 
-function runZstdOnce(args: string[], input: Buffer | undefined, options: CodecOptions): Promise<Buffer> {
+function runZstdOnce(args: string[], input: Buffer | undefined, binary: string): Promise<Buffer> {
   const what = args.includes('-d') ? '-d' : '-1';
   return new Promise((resolve, reject) => {
-    const child = process.getBuiltinModule('node:child_process').spawn(options.zstd ?? 'zstd', args, { stdio: [input ? 'pipe' : 'ignore', input ? 'pipe' : 'ignore', 'pipe'] });
+    const child = process.getBuiltinModule('node:child_process').spawn(binary, args, { stdio: [input ? 'pipe' : 'ignore', input ? 'pipe' : 'ignore', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));

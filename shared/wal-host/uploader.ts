@@ -2,7 +2,7 @@ import { access, link as fsLink, mkdir, readdir, readFile, rename, stat } from '
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ArchiveClient } from './client';
-import { nativeFor, type CodecOptions } from './codec';
+import { nativeFor, ZstdCommand, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
@@ -54,7 +54,8 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   await rotateLog(spool, 'uploader');
   const runners = new ZstdRunners(options.codec?.zstd);
   const fast = config.fastPaths;
-  const chosen = { ...(fast.nativeZstd ? {} : { native: null }), ...options.codec };
+  // The codec is chosen here, once: in-process zstd (workers below) or the command, which keeps what it learns.
+  const chosen = { command: new ZstdCommand(options.codec?.zstd), ...(fast.nativeZstd ? {} : { native: null }), ...options.codec };
   // With the zstd addon, compression and hashing run on worker threads (one per core, at most 2).
   const addon = config.compression === 'zstd' ? nativeFor(chosen)?.path : undefined;
   const workers = addon ? new ZstdWorkers(addon, Math.min(2, availableParallelism())) : undefined;

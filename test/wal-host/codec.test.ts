@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { decode, encode, sha256Hex } from '../../shared/wal-host/codec';
+import { decode, encode, sha256Hex, ZstdCommand } from '../../shared/wal-host/codec';
 import type { StrongboxError } from '../../shared/errors';
 import { runWithInput } from '../support/pg';
 import { makeSegment } from './harness';
@@ -29,8 +29,10 @@ describe('encode / decode', () => {
     process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
     try {
       // Act
-      const first = await encode(raw, 'zstd', { zstd: '/nonexistent/zstd', native: null });
-      const second = await encode(raw, 'zstd', { zstd: '/nonexistent/zstd', native: null });
+      // One command for the process, as the uploader makes at start-up: it says it once.
+      const command = new ZstdCommand('/nonexistent/zstd');
+      const first = await encode(raw, 'zstd', { command, native: null });
+      const second = await encode(raw, 'zstd', { command, native: null });
 
       // Assess
       expect([first.compression, second.compression]).toEqual(['gzip', 'gzip']);

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ownerLine } from '../../shared/wal-host/spool-protocol';
+import { ownerAlive, ownerLine } from '../../shared/wal-host/spool-protocol';
 import { writeHostScripts } from '../../shared/wal-host/scripts';
 import { startEndpointUnderTest, type EndpointUnderTest } from '../support/wal-endpoint';
 import { buildBundle, makeDataDir, readySegment, removeDir, run, tempDir, waitFor, writeHostConfig } from './harness';
@@ -31,9 +31,20 @@ beforeAll(async () => {
 });
 afterAll(() => removeDir(bundleDir));
 
+/** The pid of the live uploader of `spool` (its owner line checked: never a pid reused by another process), or undefined. */
 async function uploaderPid(spool: string): Promise<number | undefined> {
-  const pid = Number((await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => '')).split(' ')[0]);
-  return pid > 1 ? pid : undefined;
+  const text = await readFile(join(spool, 'uploader.pid'), 'utf8').catch(() => undefined);
+  return (await ownerAlive(text, 'uploader')) ? Number(text!.split(' ')[0]) : undefined;
+}
+
+/** Signals the live uploader of `spool`, if any (it may exit meanwhile). */
+async function signalUploader(spool: string, signal: NodeJS.Signals): Promise<void> {
+  const pid = await uploaderPid(spool);
+  try {
+    if (pid) process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
 }
 
 /** One scenario: a backlog of `count` segments and a schedule; resolves what PostgreSQL saw. */
@@ -70,10 +81,8 @@ async function scenario(count: number, steps: Step[]): Promise<void> {
     for (const step of steps) {
       if (step.kind === 'archive') await archiveNext(false);
       else if (step.kind === 'kill-wal-push') await archiveNext(true);
-      else if (step.kind === 'kill-uploader') {
-        const pid = await uploaderPid(spool);
-        if (pid) process.kill(pid, 'SIGKILL');
-      } else if (names[next]) {
+      else if (step.kind === 'kill-uploader') await signalUploader(spool, 'SIGKILL');
+      else if (names[next]) {
         // A note naming a live process that is not the uploader (this one, with another start time).
         const mine = await ownerLine();
         await writeFile(join(spool, 'out', `${names[next]}.pushing`), `${process.pid} ${BigInt(mine.split(' ')[1] ?? '0') + 1n}\n`).catch(() => undefined);
@@ -84,8 +93,7 @@ async function scenario(count: number, steps: Step[]): Promise<void> {
     expect(acknowledged).toEqual(names);
     for (const name of names) expect((await endpoint.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
   } finally {
-    const pid = await uploaderPid(spool);
-    if (pid) process.kill(pid, 'SIGTERM');
+    await signalUploader(spool, 'SIGTERM');
     await waitFor('the uploader to exit', async () => (await uploaderPid(spool)) === undefined).catch(() => undefined);
     await endpoint.stop();
     await removeDir(base);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decode, encode } from '../../shared/wal-host/codec';
+import { decode, encode, ZstdCommand } from '../../shared/wal-host/codec';
 import { ZstdRunners } from '../../shared/wal-host/zstd-runner';
 import { makeSegment, removeDir, tempDir } from './harness';
 
@@ -73,8 +73,10 @@ describe('zstd without its I/O thread', () => {
     } finally {
       runners.close();
     }
-    const stored = (await encode(raw, 'zstd', { zstd: zstd.path, native: null })).stored;
-    const back = await decode(stored, 'zstd', { zstd: zstd.path, native: null });
+    // One command for the process, as the uploader makes at start-up: it remembers the refusal.
+    const command = new ZstdCommand(zstd.path);
+    const stored = (await encode(raw, 'zstd', { command, native: null })).stored;
+    const back = await decode(stored, 'zstd', { command, native: null });
 
     // Assess: the runner asked once (-V) and never passed the option; the direct spawn was
     // refused once, then remembered.
