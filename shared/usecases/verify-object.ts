@@ -51,8 +51,9 @@ const MIB = 1024 * 1024;
 export async function hashObject(storage: Storage, key: string, size: number, options: HashOptions = {}): Promise<HashResult> {
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const rangeBytes = Math.max(MIB, options.rangeBytes ?? 16 * MIB);
-  const hash: Hasher = options.resumable ? await (options.from ? ResumableSha256.resume(options.from.state) : ResumableSha256.create()) : nativeHasher();
-  let offset = options.from?.offset ?? 0;
+  const start = options.resumable ? await resumableStart(options.from) : { hash: nativeHasher(), offset: 0 };
+  const hash: Hasher = start.hash;
+  let offset = start.offset;
   if (!hasRangedReads(storage) || (concurrency === 1 && !options.resumable)) {
     if (offset !== 0) throw new StrongboxError('UNEXPECTED', 'a single-stream hash cannot start in the middle of an object');
     return hashStream(storage, key, hash);
@@ -80,6 +81,19 @@ export async function hashObject(storage: Storage, key: string, size: number, op
     fill();
   }
   return { done: true, bytes: offset, sha256: hash.digest('hex') };
+}
+
+/**
+ * The resumable hash to go on with: the cursor's, or a new one from byte 0 when there is no
+ * cursor or its state cannot be taken up (written by another build of the hash between two
+ * hops, or damaged): hashing the object again costs time, never correctness.
+ */
+async function resumableStart(from: HashCursor | undefined): Promise<{ hash: ResumableSha256; offset: number }> {
+  if (from) {
+    const resumed = await ResumableSha256.resume(from.state).catch(() => undefined);
+    if (resumed && resumed.bytes === BigInt(from.offset)) return { hash: resumed, offset: from.offset };
+  }
+  return { hash: await ResumableSha256.create(), offset: 0 };
 }
 
 interface Hasher {
