@@ -5,7 +5,7 @@
  * the task: nobody else connects, so its counts and its dump see the same rows.
  */
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { installedMajors, serverMajorFor } from '../../domain/pg-majors';
@@ -13,7 +13,7 @@ import { DumpError, StrongboxError } from '../../errors';
 import type { RecoveredCluster, ScratchRecoveryTools } from '../../usecases/restore-table/as-of-ports';
 import { connectClient } from './client';
 import { findBinDir, freePort, writeOwned } from './cluster';
-import { prepareEmptyDataDir, socketDirFor, startAndAwaitPromotion, unpackBaseBackup, writeRecoveryConfig } from './recovery';
+import { prepareEmptyDataDir, socketDirFor, unpackBaseBackup, writeRecoveryConfig } from './recovery';
 import { runAsServerUser, runCommand } from './process';
 import { openRestoreServer } from './restore-server';
 import { matchTables } from './tables';
@@ -76,6 +76,54 @@ export async function openRecoveredCluster(options: { dataDir: string; socketDir
   };
 }
 
+const LOG_NAME = 'strongbox-recovery.log';
+
+function recoveryFailed(message: string, hint: string): StrongboxError {
+  return new StrongboxError('RECOVERY_FAILED', message, hint);
+}
+
+/**
+ * Starts the locked-down scratch cluster and waits until it has promoted, asking it over its
+ * socket as `postgres` or `user` (whichever role exists: the probe must not depend on the OS
+ * user this process runs as, `node` in the task). Throws RECOVERY_FAILED with the log's last
+ * lines when it stops before promoting (WAL missing, target not reached), when neither role
+ * exists, or after `timeoutMs`.
+ */
+export async function startScratch(options: { dataDir: string; port: number; timeoutMs: number; binDir?: string; user?: string }): Promise<{ seconds: number; logFile: string; timeline?: number }> {
+  const binDir = options.binDir ?? (await findBinDir());
+  const logFile = join(options.dataDir, LOG_NAME);
+  const started = Date.now();
+  const tail = async () => (await readFile(logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-8).join('\n');
+  const start = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, '-l', logFile, '-w', '-t', String(Math.ceil(options.timeoutMs / 1000)), '-s', 'start'], { cwd: options.dataDir });
+  if (start.code !== 0) throw recoveryFailed(`the scratch cluster did not start: ${await tail()}`, 'a missing WAL segment stops recovery on purpose (nothing is promoted with data missing): check the archive with `strongbox status`');
+  const base = { host: socketDirFor(options.dataDir), port: options.port, database: 'template1' };
+  const users = [...new Set(['postgres', ...(options.user ? [options.user] : [])])];
+  for (;;) {
+    let refused = 0;
+    for (const user of users) {
+      const client = await connectClient({ ...base, user }).catch((error: unknown) => {
+        if (error instanceof StrongboxError && error.code === 'DB_AUTH_FAILED') refused += 1;
+        return undefined;
+      });
+      if (!client) continue;
+      try {
+        if ((await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === false) {
+          const tli = (await client.query<{ t: string }>('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS t')).rows[0]?.t;
+          return { seconds: (Date.now() - started) / 1000, logFile, ...(tli && /^[0-9A-F]{8}$/.test(tli) ? { timeline: parseInt(tli, 16) } : {}) };
+        }
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      break;
+    }
+    if (refused === users.length) throw recoveryFailed(`the recovered cluster has none of the roles ${users.join(', ')}`, 'restore as of a moment connects as "postgres" or the target\'s user: one of them must exist in the backed-up server');
+    const status = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, 'status'], { cwd: '/' });
+    if (status.code !== 0) throw recoveryFailed(`recovery stopped before promotion: ${await tail()}`, 'fix the cause (e.g. a segment the archive lacks: `strongbox status`) and run the table restore again');
+    if (Date.now() - started > options.timeoutMs) throw recoveryFailed(`the scratch cluster did not promote within ${Math.round(options.timeoutMs / 1000)} s`, 'give it more time (--timeout), or recover to an earlier moment');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** Stops the scratch cluster in `dataDir` if it runs (immediate shutdown: it is thrown away) and removes the folder. */
 export async function discardScratch(dataDir: string, binDir?: string): Promise<void> {
   const bin = binDir ?? (await findBinDir());
@@ -124,7 +172,7 @@ export const pgScratchRecovery: ScratchRecoveryTools = {
   unpackBaseBackup,
   writeRecoveryConfig,
   socketDirFor,
-  startAndAwaitPromotion,
+  startAndAwaitPromotion: startScratch,
   lockDown: lockDownScratch,
   open: openRecoveredCluster,
   serverBinDir,

@@ -20,8 +20,8 @@ export interface RecoveredCluster {
 
 /** The server side of the scratch recovery. */
 export interface ScratchRecoveryTools extends RecoveryServer {
-  /** RecoveryServer's, with the server's bin folder (serverBinDir). */
-  startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number; binDir?: string }): ReturnType<RecoveryServer['startAndAwaitPromotion']>;
+  /** RecoveryServer's, with the server's bin folder (serverBinDir) and a role besides `postgres` to ask the server as (the target's user). */
+  startAndAwaitPromotion(options: { dataDir: string; port: number; timeoutMs: number; binDir?: string; user?: string }): ReturnType<RecoveryServer['startAndAwaitPromotion']>;
   /**
    * Called on the unpacked, configured data directory before it starts: makes it reachable by
    * this process alone and returns settings to append (they override the recovery's).

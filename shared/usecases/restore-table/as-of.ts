@@ -194,7 +194,7 @@ async function recover(deps: AsOfDeps, request: AsOfRequest, pgdata: string, bin
   });
   await deps.recovery.writeRecoveryConfig(pgdata, await deps.recovery.lockDown(pgdata));
   request.signal?.throwIfAborted();
-  const started = await deps.recovery.startAndAwaitPromotion({ dataDir: pgdata, port, timeoutMs: request.timeoutMs, binDir });
+  const started = await deps.recovery.startAndAwaitPromotion({ dataDir: pgdata, port, timeoutMs: request.timeoutMs, binDir, user: request.target.user });
   deps.log.info('scratch cluster recovered', { database: request.database, seconds: started.seconds });
   return { replaySeconds: started.seconds, port };
 }
