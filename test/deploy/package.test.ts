@@ -275,7 +275,7 @@ describe('sls package: least privilege', () => {
   });
 
   it('sends every asynchronous invocation that failed after 2 retries (within 6 h) to the alarmed failures queue', () => {
-    const asynchronous = ['ScheduleBackup', 'Checksum', 'CatalogIndex', 'Watchdog', 'WalCheckpoint', 'Retention', 'Deadman', 'NotifySlack', 'TaskStopped'];
+    const asynchronous = ['ScheduleBackup', 'Checksum', 'CatalogIndex', 'Watchdog', 'WalCheckpoint', 'Retention', 'Deadman', 'NotifySlack', 'TaskStopped', 'Dispatch'];
     for (const fn of asynchronous) {
       expect(R[`${fn}LambdaEvConf`].Properties).toMatchObject({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21600, DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['AsyncFailuresQueue', 'Arn'] } } } });
       expect(statementsOf(roleOf(`${fn[0]!.toLowerCase()}${fn.slice(1)}`)).find((s) => list(s.Action).includes('sqs:SendMessage')).Resource).toEqual({ 'Fn::GetAtt': ['AsyncFailuresQueue', 'Arn'] });
