@@ -78,7 +78,9 @@ const DEFAULT_TIMEOUT_MS = 6 * 3600_000;
 
 /**
  * Runs the drill. Returns a report (ok or not); throws only what chooseDrillBackup throws
- * (nothing chosen, nothing run) and INTERRUPTED.
+ * (nothing chosen, nothing run), INTERRUPTED, and PITR_TARGET_NOT_ARCHIVED (the backup's
+ * instant is not in the archive yet: come back after the next WAL switch) — those record nothing
+ * and alert nobody.
  */
 export async function runPitrDrill(deps: PitrDrillDeps, request: PitrDrillRequest): Promise<PitrDrillReport> {
   const backup = await chooseDrillBackup(deps.catalog, request.to, request.database, deps.random);
@@ -134,7 +136,8 @@ export async function runPitrDrill(deps: PitrDrillDeps, request: PitrDrillReques
     report.reason = `${failure.code}: ${failure.message}`;
     report.code = failure.code;
     report.hint = failure.hint;
-    if (failure.code === 'INTERRUPTED') {
+    // Not a broken physical path: the instant is not archived yet (or the drill was stopped). Nothing recorded, no alert.
+    if (failure.code === 'INTERRUPTED' || failure.code === 'PITR_TARGET_NOT_ARCHIVED') {
       await teardown(deps, scratch, report, request);
       throw failure;
     }

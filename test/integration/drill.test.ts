@@ -46,9 +46,9 @@ function pgbench(args: string[]): Promise<void> {
 }
 
 /** A full logical backup of the cluster's `postgres` database, taken while pgbench writes. */
-async function backupUnderLoad(instant: 'auto' | 'bounds'): Promise<BackupEntry> {
-  const load = pgbench(['-c', '2', '-T', '3', '-n']).catch((error: unknown) => error);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+async function backupUnderLoad(instant: 'auto' | 'bounds', withLoad = true): Promise<BackupEntry> {
+  const load = withLoad ? pgbench(['-c', '2', '-T', '3', '-n']).catch((error: unknown) => error) : Promise.resolve(undefined);
+  if (withLoad) await new Promise((resolve) => setTimeout(resolve, 500));
   const entry = await runLogicalBackup(
     {
       storage: stack.storage, catalog: stack.catalog, alerts: stack.alerts, log: stack.log, clock: () => new Date(), version: 'test', heartbeatMs: 500, staleAfterMs: 60_000,
@@ -68,7 +68,7 @@ function deps(): PitrDrillDeps {
 const drill = (to: string) => runPitrDrill(deps(), { to, database: WAL_DATABASE, restoreCommand: () => stack.host.restoreCommand, timeoutMs: 180_000 });
 
 beforeAll(async () => {
-  stack = await startWalStack({ settings: { wal_level: 'logical', max_wal_size: '256MB' } });
+  stack = await startWalStack({ settings: { wal_level: 'logical', max_wal_size: '256MB', archive_timeout: '3600s' } });
   parent = await mkdtemp(join(tmpdir(), 'sbx-drill-'));
   await chmod(parent, 0o755);
   const sql = (text: string) => stack.pg.cluster.psql(text);
@@ -78,12 +78,12 @@ beforeAll(async () => {
   // Several segments between the base backup and the logical backups: one of them is corrupted last.
   for (let i = 1; i <= 3; i += 1) {
     await sql(`INSERT INTO markers VALUES (${i}, repeat('x', 100)); INSERT INTO "Quiet Table" (id, v) SELECT g, g FROM generate_series(1, 20000) g;`);
-    middle.push(await stack.switchAndWait());
+    middle.push(await stack.switchAndWait(180_000));
   }
   exact = await backupUnderLoad('auto');
   bounded = await backupUnderLoad('bounds');
   await sql('INSERT INTO markers VALUES (99, \'after\');');
-  await stack.switchAndWait();
+  await stack.switchAndWait(180_000);
 }, 300_000);
 
 afterAll(async () => {
@@ -135,6 +135,18 @@ describe('physical drill', () => {
     expect((await stack.catalog.get(exact.id))?.lastPitrDrill).toMatchObject({ ok: true });
     expect(await readdir(parent)).toEqual([]);
   }, 300_000);
+
+  it('an instant not archived yet: PITR_TARGET_NOT_ARCHIVED, nothing recorded, no alert (not a broken path)', async () => {
+    // No load: the segment of its instant stays unfilled, and no archive_timeout switches it (1 h here).
+    const late = await backupUnderLoad('auto', false);
+    const alerts = stack.alerts.published.length;
+    await expect(drill(late.id)).rejects.toMatchObject({ code: 'PITR_TARGET_NOT_ARCHIVED' });
+    expect((await stack.catalog.get(late.id))?.lastPitrDrill).toBeUndefined();
+    expect(stack.alerts.published.length).toBe(alerts);
+    expect(await readdir(parent)).toEqual([]);
+    // Out of the way of later drills of `latest`.
+    await stack.catalog.transition(late.id, 'FAILED', { reason: 'set aside by the test' });
+  }, 120_000);
 
   it('a long transaction holds the slot back: after the wait the backup takes the bounds instead, and no slot is left', async () => {
     const long = await connectClient(stack.pg.conn);
