@@ -2,8 +2,12 @@
  * `npm run bench:scale [-- --sizes 500,1000,2000 --keep DIR --skip-rss]`: what grows and
  * what stays flat as the database grows (issue 15). In one run:
  * 1. the S3 part plan from 1 GiB to 5 TiB (pure);
- * 2. the peak RSS and time of a backup, a restore and a validate through the CLI on the S3
- *    path, for databases of each size (flat RSS is the goal: nothing holds a table or a dump).
+ * 2. verification throughput on the S3-compatible server: one stream against the checksum
+ *    function's parallel ranged reads (OpenSSL and the resumable hash), and what fits each limit;
+ * 3. the peak RSS and time of a backup, a restore and a validate through the CLI on the S3
+ *    path, for databases of each size (flat RSS is the goal: nothing holds a table or a dump);
+ * 4. a parallel logical dump (N streams of one exported snapshot, and `pg_dump -Fd -j N`)
+ *    against plain `pg_dump -Fc` of the same database (the largest size), in the same run.
  * docs/benchmarks.md explains it and keeps two full runs' figures.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,12 +21,16 @@ import { benchOptions, runBench } from './harness';
 import { markdownTable, mb, seconds } from './measure';
 import { S3RVER_CHILD_FLAG, serveS3rverChild, startS3rverChild } from './s3rver-child';
 import { connectionUrl, prepareCliWorld, runCli, type CliRun, type CliWorld } from './scale/cli-rss';
+import { parallelDumpReport, type ParallelDumpResult } from './scale/dump';
 import { partPlanReport } from './scale/parts';
+import { measureVerify, verifyReport } from './scale/verify';
 
-const USAGE = `usage: npm run bench:scale -- [--sizes MB,MB,...] [--keep DIR] [--skip-rss]
-  --sizes     database sizes in MB for the RSS runs (default 500,1000,2000)
-  --keep DIR  keep each size's cluster in DIR/size-N and reuse it next time
-  --skip-rss  only the part plan (no server needed)`;
+const USAGE = `usage: npm run bench:scale -- [--sizes MB,MB,...] [--verify-mb N] [--jobs N] [--keep DIR] [--skip-rss]
+  --sizes       database sizes in MB for the RSS and dump runs (default 500,1000,2000)
+  --verify-mb N size of the object verified each way (default 256)
+  --jobs N      streams of the parallel dump (default 2)
+  --keep DIR    keep each size's cluster in DIR/size-N and reuse it next time
+  --skip-rss    only the part plan and verification (no PostgreSQL needed)`;
 
 /** Peak RSS may grow this much from the smallest to the largest database and still count as flat. */
 const FLAT_RSS_RATIO = 1.25;
@@ -31,24 +39,37 @@ const progress = (line: string): void => void process.stderr.write(`[bench] ${li
 
 interface Options {
   sizes: number[];
+  verifyMb: number;
+  jobs: number;
   keepDir?: string;
   skipRss: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string' }, keep: { type: 'string' }, 'skip-rss': { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { sizes: { type: 'string' }, 'verify-mb': { type: 'string' }, jobs: { type: 'string' }, keep: { type: 'string' }, 'skip-rss': { type: 'boolean' }, help: { type: 'boolean' } },
+  });
   const positive = benchOptions(values.help, USAGE);
   const sizes = (values.sizes ?? '500,1000,2000').split(',').map((text) => positive(text.trim(), 0, 'sizes'));
-  return { sizes, skipRss: values['skip-rss'] ?? false, ...(values.keep ? { keepDir: values.keep } : {}) };
+  return {
+    sizes,
+    verifyMb: positive(values['verify-mb'], 256, 'verify-mb'),
+    jobs: positive(values.jobs, 2, 'jobs'),
+    skipRss: values['skip-rss'] ?? false,
+    ...(values.keep ? { keepDir: values.keep } : {}),
+  };
 }
 
 interface SizeResult {
   sizeMb: number;
   databaseBytes: number;
   runs: Record<'backup' | 'restore' | 'validate', CliRun>;
+  /** The parallel dump against plain pg_dump, measured on the largest size only. */
+  dump?: ParallelDumpResult;
 }
 
-async function measureSize(world: CliWorld, sizeMb: number, options: Options, signal: AbortSignal): Promise<SizeResult> {
+async function measureSize(world: CliWorld, sizeMb: number, options: Options, signal: AbortSignal, withDump: boolean): Promise<SizeResult> {
   const dataset = await prepareDataset({ sizeMb, progress, ...(options.keepDir ? { keepDir: join(options.keepDir, `size-${sizeMb}`) } : {}) });
   try {
     const url = connectionUrl(dataset.conn);
@@ -58,7 +79,8 @@ async function measureSize(world: CliWorld, sizeMb: number, options: Options, si
     progress(`${sizeMb} MB: restore ${seconds(restore.ms)} s, peak RSS ${mb(restore.peakRssBytes)} MB`);
     const validate = await runCli(world, ['validate', 'latest', '--database', 'bench', '--json'], signal);
     progress(`${sizeMb} MB: validate ${seconds(validate.ms)} s, peak RSS ${mb(validate.peakRssBytes)} MB`);
-    return { sizeMb, databaseBytes: dataset.sizeBytes, runs: { backup, restore, validate } };
+    const dump = withDump ? await parallelDumpReport(dataset.conn, { jobs: options.jobs, workDir: world.home, progress }) : undefined;
+    return { sizeMb, databaseBytes: dataset.sizeBytes, runs: { backup, restore, validate }, ...(dump ? { dump } : {}) };
   } finally {
     await dataset.close();
   }
@@ -85,19 +107,23 @@ async function runBenchmark(argv: string[]): Promise<number> {
   return runBench(progress, async ({ signal, cleanups }) => {
     const plan = partPlanReport();
     const lines = ['', '## Scale benchmark', '', '### S3 part plan, 1 GiB to 5 TiB', '', plan.table, '', `- every upload fits in 10,000 parts: ${plan.ok ? 'yes' : 'NO'}`, ''];
+    const s3rver = await startS3rverChild();
+    cleanups.push(s3rver.stop);
+    const verify = await measureVerify({ endpoint: s3rver.endpoint, bucket: s3rver.bucket, credentials: S3RVER_CREDENTIALS, sizeMb: options.verifyMb, progress });
+    lines.push('### Verification throughput on the S3-compatible server', '', verifyReport(verify), '');
     if (!options.skipRss) {
-      const s3rver = await startS3rverChild();
-      cleanups.push(s3rver.stop);
       const home = await mkdtemp(join(tmpdir(), 'strongbox-bench-scale-'));
       cleanups.push(() => rm(home, { recursive: true, force: true }));
       const world: CliWorld = { home, s3: { endpoint: s3rver.endpoint, bucket: s3rver.bucket, ...S3RVER_CREDENTIALS } };
       await prepareCliWorld(world);
       const results: SizeResult[] = [];
-      for (const sizeMb of options.sizes) {
+      for (const [index, sizeMb] of options.sizes.entries()) {
         signal.throwIfAborted();
-        results.push(await measureSize(world, sizeMb, options, signal));
+        results.push(await measureSize(world, sizeMb, options, signal, index === options.sizes.length - 1));
       }
       lines.push('### Peak RSS of the Strongbox process on the S3 path (CLI, s3rver in a child process)', '', ...rssReport(results), '');
+      const dump = results[results.length - 1]?.dump;
+      if (dump) lines.push(`### Parallel logical dump vs plain \`pg_dump -Fc\` (${options.jobs} jobs, same database, same run)`, '', dump.table, '', ...dump.lines, '');
     }
     process.stdout.write(lines.join('\n'));
   });
