@@ -4,7 +4,7 @@ import { StrongboxError } from '../errors';
 import type { Authorizer } from './auth';
 import { createAuthorizer } from './auth';
 import type { HostConfig } from './config';
-import { send, where, type HttpResult } from './http';
+import { HttpAgents, send, where, type HttpResult } from './http';
 
 /**
  * The archive endpoint's protocol v1 (docs/wal.md) as seen from the database host. The
@@ -64,6 +64,8 @@ export class ArchiveClient {
   private readonly base: URL;
   private readonly authorize: Authorizer;
   private knownHealth: z.infer<typeof healthSchema> | undefined;
+  /** This client's keep-alive connections (a push is two or three requests to the same origin). */
+  private readonly agents = new HttpAgents();
 
   constructor(private readonly config: Pick<HostConfig, 'endpoint' | 'database' | 'auth' | 'timeoutMs'>, authorize?: Authorizer) {
     this.base = new URL(config.endpoint.endsWith('/') ? config.endpoint : `${config.endpoint}/`);
@@ -164,7 +166,7 @@ export class ArchiveClient {
   private async call(method: string, url: URL, options: { headers?: Record<string, string>; body?: Buffer }, maxBytes: number, onChunk?: (n: number) => void): Promise<HttpResult> {
     const headers: Record<string, string> = { ...options.headers };
     if (url.origin === this.base.origin) Object.assign(headers, await this.authorize({ method, url, headers, body: options.body }));
-    return send({ method, url, headers, body: options.body, timeoutMs: this.config.timeoutMs, maxBytes, onChunk });
+    return send({ method, url, headers, body: options.body, timeoutMs: this.config.timeoutMs, maxBytes, onChunk, agents: this.agents });
   }
 }
 

@@ -20,6 +20,20 @@ export interface HttpCall {
   maxBytes: number;
   /** Told about each body chunk as it arrives (tests watch a download start). */
   onChunk?: (received: number) => void;
+  /** The caller's keep-alive connections (one set per client: no process-wide state). */
+  agents: HttpAgents;
+}
+
+/** Keep-alive agents, one per protocol, made on first use (a wal-push answered from a marker sends nothing). */
+export class HttpAgents {
+  #http: HttpAgent | undefined;
+  #https: HttpsAgent | undefined;
+
+  /** The agent for `url`'s protocol. */
+  for(url: URL): HttpAgent | HttpsAgent {
+    if (url.protocol === 'https:') return (this.#https ??= new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true }));
+    return (this.#http ??= new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true }));
+  }
 }
 
 /** A complete response. */
@@ -28,9 +42,6 @@ export interface HttpResult {
   headers: IncomingHttpHeaders;
   body: Buffer;
 }
-
-let httpAgent: HttpAgent | undefined;
-let httpsAgent: HttpsAgent | undefined;
 
 /**
  * Sends the request and reads the whole response. Throws StrongboxError
@@ -42,7 +53,7 @@ export function send(call: HttpCall): Promise<HttpResult> {
   // Loaded on first use: a wal-push answered from a marker never sends a request.
   const http = process.getBuiltinModule('node:http');
   const https = secure ? process.getBuiltinModule('node:https') : undefined;
-  const agent = https ? (httpsAgent ??= new https.Agent({ keepAlive: true })) : (httpAgent ??= new http.Agent({ keepAlive: true }));
+  const agent = call.agents.for(call.url);
   const headers: Record<string, string> = { ...call.headers };
   if (call.body) headers['content-length'] = String(call.body.length);
   return new Promise((resolve, reject) => {
