@@ -46,6 +46,8 @@ export interface PitrDrillRequest {
   /** Strongbox's wal-fetch for the database (`… %f %p`): how the scratch reads the archive. */
   restoreCommand: (database: string) => string;
   timeoutMs?: number;
+  /** The recovered cluster's superuser role, trusted on the scratch's private socket (default postgres). */
+  role?: string;
   signal?: AbortSignal;
   onPhase?: (phase: DrillPhase) => void;
 }
@@ -106,6 +108,7 @@ export async function runPitrDrill(deps: PitrDrillDeps, request: PitrDrillReques
       parentDir: deps.tmpDir ?? tmpdir(),
       restoreCommand: request.restoreCommand(backup.database),
       timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...(request.role ? { user: request.role } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
       onReplay: () => request.onPhase?.('replay'),
     });

@@ -23,6 +23,7 @@ export interface PitrDrillFlags {
   scratchUrl?: string;
   type?: string;
   timeout?: string;
+  role?: string;
 }
 
 /** The report as a person reads it. */
@@ -72,7 +73,7 @@ export async function pitrDrillCommand(positional: string, flags: PitrDrillFlags
         const progress = phaseProgressPrinter(out, `validate --pitr ${to}`);
         const report = await runPitrDrill(
           { ...context, server: pgScratchServer, reader: pgDrillReader },
-          { to, database, restoreCommand: (db) => walHostPaths(context.paths, db).restoreCommand, timeoutMs: timeoutSeconds * 1000, signal, ...(progress ? { onPhase: (phase) => progress({ phase }) } : {}) },
+          { to, database, ...(flags.role ? { role: flags.role } : {}), restoreCommand: (db) => walHostPaths(context.paths, db).restoreCommand, timeoutMs: timeoutSeconds * 1000, signal, ...(progress ? { onPhase: (phase) => progress({ phase }) } : {}) },
         );
         if (progress) endProgress(out);
         printResult(out, report, drillText(report));

@@ -123,6 +123,7 @@ export function registerValidate(program: Command, run: CommandRunner): void {
     .option('--pitr', 'the physical drill: recover the base backup before a logical backup and the archived WAL to that backup\'s instant, compare every table\'s rows and checksum with it, then pg_amcheck (docs/drills.md)')
     .option('--to <logical-backup-id|latest|random>', 'with --pitr: the logical backup whose instant to recover to (random: one drawn inside the PITR window); default the argument, latest')
     .option('--timeout <seconds>', 'with --pitr: how long the recovery may take (default 21600)')
+    .option('--role <name>', 'with --pitr: the recovered cluster\'s superuser role, trusted on its private socket (default postgres)')
     .option('--json', 'print one JSON document')
     .addHelpText(
       'after',
