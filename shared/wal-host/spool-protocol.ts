@@ -43,6 +43,10 @@ import { join } from 'node:path';
  *    removed by the clean; a pid file of a dead owner is replaced.
  * 4. **Every wait is bounded** (the request timeout, the script's steps), and every wait
  *    that ends without an answer falls back to Node doing the work itself.
+ *
+ * Tested: test/wal-host/protocol-model.test.ts drives the archiver and the uploader through
+ * random schedules of kills and reused pids against the real endpoint; paths.test.ts runs the
+ * plain path and each fast path (config `fastPaths`) against the same cases.
  */
 
 /** The spool's folders and per-file suffixes. */
