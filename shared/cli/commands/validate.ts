@@ -24,7 +24,7 @@ interface ValidateFlags {
 }
 
 function baseReportText(report: BaseReadReport): string {
-  const scope = '  a read check: the bytes and the tar archive were proved; no server was recovered from it (a physical recovery drill is `strongbox pitr` into a scratch folder)';
+  const scope = '  a read check: the bytes and the tar archive were proved; no server was recovered from it (the physical drill, a recovery to the instant of a logical backup compared with it, is `strongbox validate --pitr`)';
   return report.ok
     ? [`Validated base backup ${report.backupId} of "${report.database}": OK, read in ${report.seconds.toFixed(1)} s`, `  ${report.key}: ${report.bytes} bytes, SHA-256 as its manifest declares, ${report.entries} tar entries`, scope].join('\n')
     : [
