@@ -41,7 +41,9 @@ export function breakdownLine(label: string, uploaderLog: string, routes: Map<st
     if (typeof parsed.encodeMs === 'number') encode.push(parsed.encodeMs);
     if (typeof parsed.sendMs === 'number') send.push(parsed.sendMs);
   }
-  const parts = [`uploader: ${encode.length} pushes, read+compress+hash ${median(encode)} ms, send ${median(send)} ms`];
+  // The uploader's peak RSS, from its exit line (idle exit, or stopped by the bench).
+  const peakKiB = Math.max(0, ...uploaderLog.split('\n').map((line) => Number(/"maxRssKiB":(\d+)/.exec(line)?.[1] ?? 0)));
+  const parts = [`uploader: ${encode.length} pushes, read+compress+hash ${median(encode)} ms, send ${median(send)} ms${peakKiB > 0 ? `, peak RSS ${(peakKiB / 1024).toFixed(1)} MiB` : ''}`];
   for (const [route, ms] of [...routes].sort()) parts.push(`endpoint ${route}: ${ms.length} × ${median(ms)} ms`);
   const prepare = median(routes.get('POST wal') ?? []);
   const complete = median(routes.get('POST complete') ?? []);

@@ -57,7 +57,7 @@ process.on('unhandledRejection', (error) => {
 });
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    logLine('error', `stopped by ${signal}`, { code: 'INTERRUPTED' });
+    logLine('error', `stopped by ${signal}`, { code: 'INTERRUPTED', maxRssKiB: process.resourceUsage().maxRSS });
     finish(failureCode);
   });
 }

@@ -147,7 +147,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     await handoff?.close();
     await releaseLock(spool, 'uploader');
   }
-  logLine('info', 'uploader exits: nothing to archive', { pid: process.pid });
+  logLine('info', 'uploader exits: nothing to archive', { pid: process.pid, maxRssKiB: process.resourceUsage().maxRSS });
 }
 
 /**
