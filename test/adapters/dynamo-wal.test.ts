@@ -160,7 +160,7 @@ describe('DynamoWalCatalog lists', () => {
       await wal.recordWal(walRecord(name, { database: 'big' }), minute(2));
     }
     await wal.recordWal(walRecord('000000010000000000000001', { database: 'big-2' }), minute(3));
-  });
+  }, 600_000);
 
   it('lists a timeline\'s thousand segments in order, page by page', async () => {
     // Act

@@ -134,6 +134,8 @@ function session(client: pg.Client, conn: PgConnection, tables: ResolvedTable[],
       try {
         const sized = await tableSizes(client, tables.filter((t) => t.kind === 'r')).catch((error: unknown) => {
           if (signal?.aborted) throw signal.reason;
+          // pg_relation_size takes the tables' share locks: it waits behind a migration like a count.
+          if ((error as { code?: string }).code === '55P03') throw lockWaitExceeded('reading the table sizes', error);
           throw mapPgError(error, conn, 'read the table sizes on');
         });
         for (const table of sized) {
