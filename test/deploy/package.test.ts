@@ -209,16 +209,17 @@ describe('sls package: least privilege', () => {
   // Every asynchronously invoked function may send a failed invocation to the failures queue.
   const failures = ['sqs:SendMessage'];
   it.each([
-    ['scheduleBackup', [...failures, 'ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, ...alerts]],
+    ['scheduleBackup', [...failures, 'ecs:RunTask', 'ecs:TagResource', 'iam:PassRole', ...crud, 'dynamodb:Query', ...alerts]],
     ['checksum', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, ...alerts, 'lambda:InvokeFunction']],
     ['catalogIndex', [...failures, 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...crud, 'dynamodb:Query', ...alerts]],
     ['watchdog', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 'kms:Decrypt', ...alerts]],
     ['archiveEndpoint', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', ...alerts]],
     ['walCheckpoint', [...failures, 's3:GetObject', 'secretsmanager:GetSecretValue', ...crud, 'dynamodb:Query', ...alerts]],
     ['pitr', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query']],
-    ['restore', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
+    // restore and validate read the backup's manifest: its sizes size the task.
+    ['restore', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['restoreTable', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
-    ['validate', ['dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
+    ['validate', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'states:StartExecution']],
     ['dispatch', [...failures, 'lambda:InvokeFunction', 'states:StartExecution', ...alerts]],
     ['retention', [...failures, 's3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:AbortMultipartUpload', 'kms:Decrypt', ...crud, 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query', ...alerts]],
     ['deadman', [...failures, 'dynamodb:Query', 'dynamodb:GetItem', ...alerts]],
@@ -240,9 +241,9 @@ describe('sls package: least privilege', () => {
     expect(find('ecs:RunTask').Resource).toEqual({ Ref: 'DumpTaskDefinition' });
     expect(find('ecs:RunTask').Condition.ArnEquals['ecs:cluster']).toEqual({ 'Fn::GetAtt': ['EcsCluster', 'Arn'] });
     expect(find('iam:PassRole').Resource).toEqual([{ 'Fn::GetAtt': ['DumpTaskRole', 'Arn'] }, { 'Fn::GetAtt': ['DumpExecutionRole', 'Arn'] }]);
-    // Item actions name the table, never its indexes; no Query it does not make.
+    // Item actions name the table, never its indexes; its one Query (the previous backups' sizes) names its index.
     expect(find('dynamodb:PutItem').Resource).toEqual(table[0]);
-    expect(find('dynamodb:Query')).toBeUndefined();
+    expect(find('dynamodb:Query').Resource).toEqual({ 'Fn::Sub': '${CatalogTable.Arn}/index/byDatabase' });
     expect(statementsOf(roleOf('watchdog')).find((s) => list(s.Action).includes('dynamodb:Query')).Resource).toEqual({ 'Fn::Sub': '${CatalogTable.Arn}/index/byState' });
     // The alert dedupe rights reach only the ALERT# items.
     const dedupe = statementsOf(roleOf('archiveEndpoint')).find((s) => list(s.Action).includes('dynamodb:DeleteItem'));

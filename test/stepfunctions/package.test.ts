@@ -89,9 +89,10 @@ describe('sls package: least privilege for the state machines and their function
 
   it.each([
     // Query twice: on the table (item reads) and on its indexes, in separate statements.
-    ['Restore', 'RestoreStateMachine', ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
+    // Each reads its backup's manifest (s3:GetObject, kms:Decrypt): its sizes size the task.
+    ['Restore', 'RestoreStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
     ['RestoreTable', 'RestoreTableStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
-    ['Validate', 'ValidateStateMachine', ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
+    ['Validate', 'ValidateStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
   ])('gives the %s function the state machine ARN and only its actions', (fn, machine, actions) => {
     const props = R[`${fn}LambdaFunction`].Properties;
     expect(props.Environment.Variables.STRONGBOX_STATE_MACHINE_ARN).toEqual({ Ref: machine });
