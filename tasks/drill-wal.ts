@@ -8,21 +8,12 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Catalog } from '../shared/adapters/catalog/catalog';
-import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
-import type { Storage } from '../shared/adapters/storage/storage';
 import { startLocalArchiving } from '../shared/local/archiving';
+import type { AwsDeps } from '../shared/runtime/aws';
 import { resolveHome } from '../shared/local/home';
-import type { AlertPublisher, Clock, Log } from '../shared/ports';
 
 /** What serving the archive in the task needs. */
-export interface TaskArchiveDeps {
-  storage: Storage;
-  catalog: Catalog;
-  walCatalog: WalCatalog;
-  alerts: AlertPublisher;
-  log: Log;
-  clock: Clock;
+export interface TaskArchiveDeps extends AwsDeps {
   tmpDir?: string;
   /** The built WAL bundle (default: dist/wal.js of the image). */
   walBundle?: string;

@@ -3,22 +3,13 @@
  * logical backup whose instant it recovered to, so the catalog entries `status` reads already
  * hold them — RTO and RPO over time, not only the last one. Pure.
  */
-import type { BackupEntry } from '../backup';
+import type { BackupEntry, PitrDrillResult } from '../backup';
 
-/** One physical drill as status shows it. */
-export interface PitrDrillSummary {
+/** One physical drill as status shows it: the recorded result, the backup it drilled, and its age. */
+export interface PitrDrillSummary extends PitrDrillResult {
   /** The logical backup whose instant was recovered. */
   backupId: string;
-  at: string;
   ageSeconds: number;
-  ok: boolean;
-  rtoSeconds: number;
-  replayMBps?: number;
-  rpoSeconds?: number;
-  baseBackupId?: string;
-  compared?: number;
-  notCompared?: number;
-  reason?: string;
 }
 
 /** How many drills status lists (a monthly drill: two years). */
