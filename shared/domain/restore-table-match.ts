@@ -7,6 +7,7 @@ import { editDistance } from './near-name';
 import { InputError, StrongboxError } from '../errors';
 import type { TableCount, TableRef } from '../adapters/postgres/types';
 import { parseTablePattern } from './table-pattern';
+import { summarise } from './alerts/bounded';
 
 /** How many near matches an error lists. */
 const NEAR_LIMIT = 5;
@@ -44,14 +45,14 @@ export function matchManifestTables(tables: TableCount[], pattern: string, conte
     const near = nearMatches(tables, pattern);
     throw new StrongboxError(
       'TABLE_NOT_IN_BACKUP',
-      `no table of backup ${context.backupId} matches ${JSON.stringify(pattern)}${near.length ? `; near matches: ${near.map(qualified).join(', ')}` : ''}`,
+      `no table of backup ${context.backupId} matches ${JSON.stringify(pattern)}${near.length ? `; near matches: ${summarise(near.map(qualified), { separator: ', ' })}` : ''}`,
       'a partitioned table is restored through its partitions (e.g. --table \'public.events_*\'); quote mixed-case names (--table \'"Sales"."Orders"\'); `pg_restore --list` of the dump shows every table',
     );
   }
   const schemas = new Set(matched.map((t) => t.schema));
   if (parsed.schema === undefined && schemas.size > 1) {
     throw new InputError(
-      `the table pattern ${JSON.stringify(pattern)} matches tables in several schemas: ${matched.map(qualified).join(', ')}`,
+      `the table pattern ${JSON.stringify(pattern)} matches tables in several schemas: ${summarise(matched.map(qualified), { separator: ', ' })}`,
       'qualify it with its schema, e.g. --table public.orders (or --table \'*.orders\' to mean every schema)',
     );
   }

@@ -8,6 +8,7 @@ import { ManifestError, StrongboxError } from '../../errors';
 import type { TableRestoreTools } from './ports';
 import { readArchiveContents } from '../restore/steps';
 import { parseToc, selectTables, type TableSelection, type TocEntry } from './toc';
+import { summarise } from '../../domain/alerts/bounded';
 
 /**
  * The manifest must describe the entry the plan chose: a logical backup with that dump.
@@ -34,8 +35,8 @@ export async function selectFromArchive(tools: TableRestoreTools, file: string, 
   const toc = parseToc(await readArchiveContents(tools, file, plan.backup.id, signal));
   const selection = selectTables(toc, plan.tables);
   if (selection.missing.length) {
-    const listed = selection.missing.map((t) => `${displayTable(t)} (no ${t.lacks === 'definition' ? 'TABLE' : 'TABLE DATA'} entry)`).join(', ');
-    throw new StrongboxError('TABLE_NOT_IN_BACKUP', `the dump of backup ${plan.backup.id} lacks ${listed}, although its manifest lists them`, 'the backup does not hold what its manifest declares: restore from another backup (`strongbox list`)');
+    const listed = summarise(selection.missing.map((t) => `${displayTable(t)} (no ${t.lacks === 'definition' ? 'TABLE' : 'TABLE DATA'} entry)`), { separator: ', ' });
+    throw new StrongboxError('TABLE_NOT_IN_BACKUP', `the dump of backup ${plan.backup.id} lacks ${selection.missing.length} table(s): ${listed}, although its manifest lists them`, 'the backup does not hold what its manifest declares: restore from another backup (`strongbox list`)');
   }
   return { ...selection, toc };
 }
