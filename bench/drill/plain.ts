@@ -42,7 +42,7 @@ export async function plainRecovery(options: { file: string; work: string; archi
       restore_command: `cp ${options.archive}/%f %p`,
       ...scratchSettings(socket, true),
     });
-    const replay = await startPaused({ dataDir, socket, user: 'postgres', timeoutMs: options.timeoutMs });
+    const replay = await startPaused({ dataDir, socket, users: ['postgres'], timeoutMs: options.timeoutMs });
     return { untarSeconds, replaySeconds: replay.seconds };
   } finally {
     await stopServer(dataDir, 'immediate').catch(() => undefined);

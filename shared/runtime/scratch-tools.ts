@@ -1,6 +1,6 @@
 import { freePort } from '../adapters/postgres/cluster';
 import { prepareEmptyDataDir, unpackBaseBackup, writeRecoveryConfig } from '../adapters/postgres/recovery';
-import { destroyScratch, prepareSocketDir, promoteScratch, restrictToSocket, resumeTo, scratchSettings, startPaused } from '../adapters/postgres/scratch-server';
+import { destroyScratch, prepareSocketDir, promoteScratch, restrictToSocket, resumeTo, scratchSettings, serverBinDir, startPaused } from '../adapters/postgres/scratch-server';
 import { runAmcheck } from '../adapters/postgres/amcheck';
 import { committedAmong, readRecoveredTables } from '../adapters/postgres/drill-read';
 import type { DrillReader } from '../usecases/pitr-drill';
@@ -19,6 +19,7 @@ export const pgScratchServer: ScratchServer = {
   promoteScratch: (conn) => promoteScratch(conn),
   destroyScratch,
   freePort,
+  serverBinDir,
 };
 
 /** The PostgreSQL reads of a physical drill. */

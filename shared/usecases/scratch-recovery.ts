@@ -35,11 +35,18 @@ export interface ScratchServer {
   prepareSocketDir(): Promise<string>;
   restrictToSocket(dataDir: string): Promise<void>;
   scratchSettings(socket: ScratchSocket, fast: boolean): Record<string, string>;
-  startPaused(options: { dataDir: string; socket: ScratchSocket; user: string; promotedIsDone?: boolean; timeoutMs: number; signal?: AbortSignal; onReplay?: (lsn: string) => void }): Promise<{ seconds: number; logFile: string }>;
-  resumeTo(options: { dataDir: string; socket: ScratchSocket; user: string; timeoutMs: number; signal?: AbortSignal; settings: Record<string, string> }): Promise<{ seconds: number; logFile: string }>;
+  /** Asks as each of `users` in turn until one logs in (RECOVERY_FAILED when none exists); returns the one that did. */
+  startPaused(options: { dataDir: string; socket: ScratchSocket; users: readonly string[]; binDir: string; promotedIsDone?: boolean; timeoutMs: number; signal?: AbortSignal; onReplay?: (lsn: string) => void }): Promise<{ seconds: number; logFile: string; user: string }>;
+  resumeTo(options: { dataDir: string; socket: ScratchSocket; users: readonly string[]; binDir: string; timeoutMs: number; signal?: AbortSignal; settings: Record<string, string> }): Promise<{ seconds: number; logFile: string }>;
   promoteScratch(conn: PgConnection): Promise<void>;
-  destroyScratch(dataDir: string, socketDir: string, folder: string): Promise<void>;
+  destroyScratch(dataDir: string, socketDir: string, folder: string, binDir?: string): Promise<void>;
   freePort(): Promise<number>;
+  /**
+   * The bin folder of the server of exactly PostgreSQL `major` (the base backup's).
+   *
+   * @throws StrongboxError PG_VERSION_MISMATCH when it is not installed or unknown (shared/domain/pg-majors.ts).
+   */
+  serverBinDir(major: number | undefined): Promise<string>;
 }
 
 /** What a scratch recovery needs. */
@@ -63,6 +70,8 @@ export interface ScratchRecoveryRequest {
   restoreCommand: string;
   /** A role of the recovered cluster (its superuser, usually postgres): the scratch trusts it on its socket. */
   user?: string;
+  /** A second role to ask as when `user` does not exist there (e.g. the target's user). */
+  fallbackUser?: string;
   /** fsync off: acceptable for a copy that is thrown away (default true). */
   fast?: boolean;
   timeoutMs: number;
@@ -78,7 +87,10 @@ export interface ScratchRecovery {
   base: BackupEntry;
   dataDir: string;
   socket: ScratchSocket;
+  /** The role that logged in (`user`, or `fallbackUser` when the cluster lacks it). */
   user: string;
+  /** The server's bin folder (of the base backup's major). */
+  binDir: string;
   /** Seconds to download, check and unpack the base backup. */
   fetchSeconds: number;
   /** Seconds from the server's start to its pause at the target (WAL fetched and replayed). */
@@ -99,20 +111,22 @@ export interface ScratchRecovery {
  * fails after the folder exists removes the scratch before the error is thrown. A base backup
  * whose bytes prove damaged becomes FAILED with an alert (as in runPitr).
  *
- * @throws what planRecovery throws (nothing is written then); CHECKSUM_MISMATCH /
+ * @throws what planRecovery throws (nothing is written then); PG_VERSION_MISMATCH when the
+ *   server of the base backup's major is not installed (nothing is written then); CHECKSUM_MISMATCH /
  *   OBJECT_NOT_FOUND for a damaged base backup; RECOVERY_FAILED when replay stops before the
  *   target (a damaged or missing segment) or times out; the signal's reason.
  */
 export async function recoverScratch(deps: ScratchRecoveryDeps, request: ScratchRecoveryRequest): Promise<ScratchRecovery> {
   const { plan, entry } = await planRecovery(deps, request.database, request.target, request.timeline);
   const timeline = plan.timelines.at(-1)!;
+  const binDir = await deps.server.serverBinDir(entry.base?.pgVersion);
   const folder = await mkdtemp(join(request.parentDir, 'strongbox-scratch-'));
   await chmod(folder, 0o755);
   const dataDir = join(folder, 'data');
   let socketDir: string | undefined;
   const removeAll = async (): Promise<string | undefined> => {
     try {
-      await deps.server.destroyScratch(dataDir, socketDir ?? folder, folder);
+      await deps.server.destroyScratch(dataDir, socketDir ?? folder, folder, binDir);
       return undefined;
     } catch (error) {
       return `the scratch recovery in ${dataDir} could not be removed (${error instanceof Error ? error.message : String(error)}): stop it with pg_ctl -D ${dataDir} stop -m immediate, then delete ${folder}`;
@@ -121,8 +135,8 @@ export async function recoverScratch(deps: ScratchRecoveryDeps, request: Scratch
   try {
     socketDir = await deps.server.prepareSocketDir();
     const socket: ScratchSocket = { socketDir, port: await deps.server.freePort() };
-    const user = request.user ?? 'postgres';
-    deps.log.info('scratch recovery planned', { database: request.database, base: plan.base.id, target: plan.target, wal: plan.wal });
+    const users = [...new Set([request.user ?? 'postgres', ...(request.fallbackUser ? [request.fallbackUser] : [])])];
+    deps.log.info('scratch recovery planned', { database: request.database, base: plan.base.id, target: plan.target, wal: plan.wal, binDir });
     const fetchStarted = performance.now();
     await deps.server.prepareEmptyDataDir(dataDir);
     await unpack(deps, entry, dataDir);
@@ -134,21 +148,23 @@ export async function recoverScratch(deps: ScratchRecoveryDeps, request: Scratch
       ...deps.server.scratchSettings(socket, request.fast ?? true),
     });
     // `latest` has no target to pause at: recovery ends with the archive and promotes.
-    const started = await deps.server.startPaused({ dataDir, socket, user, promotedIsDone: request.target.type === 'latest', timeoutMs: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}), ...(request.onReplay ? { onReplay: request.onReplay } : {}) });
+    const started = await deps.server.startPaused({ dataDir, socket, users, binDir, promotedIsDone: request.target.type === 'latest', timeoutMs: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}), ...(request.onReplay ? { onReplay: request.onReplay } : {}) });
     deps.log.info('scratch recovery paused at its target', { database: request.database, target: plan.target, fetchSeconds, replaySeconds: started.seconds });
+    const user = started.user;
     return {
       plan,
       base: entry,
       dataDir,
       socket,
       user,
+      binDir,
       fetchSeconds,
       replaySeconds: started.seconds,
       connection: (database) => ({ host: socket.socketDir, port: socket.port, user, database }),
       async advanceTo(target, exclusive) {
         // The earlier target's lines are replaced (resumeTo): PostgreSQL refuses two kinds at once.
         const settings = { ...recoveryTargetSettings(target, exclusive, timeline), recovery_target_action: 'pause' };
-        const moved = await deps.server.resumeTo({ dataDir, socket, user, timeoutMs: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}), settings });
+        const moved = await deps.server.resumeTo({ dataDir, socket, users: [user], binDir, timeoutMs: request.timeoutMs, ...(request.signal ? { signal: request.signal } : {}), settings });
         return moved.seconds;
       },
       promote: () => deps.server.promoteScratch({ host: socket.socketDir, port: socket.port, user, database: 'template1' }),

@@ -4,9 +4,11 @@
  * can be read there, and moved on to a later target), and is promoted or thrown away. As root,
  * files belong to and the server runs as the `postgres` OS user.
  */
-import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { installedMajors, serverMajorFor } from '../../domain/pg-majors';
 import { StrongboxError } from '../../errors';
 import { connectClient } from './client';
 import { findBinDir, serverUserIds } from './cluster';
@@ -92,13 +94,19 @@ export function scratchConnection(socket: ScratchSocket, user: string, database:
   return { host: socket.socketDir, port: socket.port, user, database };
 }
 
-/** What the server says about its replay, or undefined when it cannot be asked. */
-async function replayState(conn: PgConnection): Promise<{ inRecovery: boolean; paused: boolean; lsn: string } | undefined> {
+interface ReplayState {
+  inRecovery: boolean;
+  paused: boolean;
+  lsn: string;
+}
+
+/** What the server says about its replay; 'refused' when the role cannot log in; undefined when it cannot be asked yet. */
+async function replayState(conn: PgConnection): Promise<ReplayState | 'refused' | undefined> {
   let client;
   try {
     client = await connectClient(conn);
-  } catch {
-    return undefined;
+  } catch (error) {
+    return error instanceof StrongboxError && error.code === 'DB_AUTH_FAILED' ? 'refused' : undefined;
   }
   try {
     const result = await client.query<{ rec: boolean; state: string | null; lsn: string | null }>(
@@ -115,12 +123,34 @@ async function replayState(conn: PgConnection): Promise<{ inRecovery: boolean; p
   }
 }
 
+/**
+ * Asks the scratch as each role of `users` in turn (the probe must not depend on the OS user
+ * this process runs as: `node` in the task) until one logs in.
+ *
+ * @throws RECOVERY_FAILED when every role is refused (none exists in the recovered cluster).
+ */
+async function askAsAnyOf(socket: ScratchSocket, users: readonly string[]): Promise<{ state?: ReplayState; user?: string }> {
+  let refused = 0;
+  for (const user of users) {
+    const answer = await replayState(scratchConnection(socket, user, 'template1'));
+    if (answer === 'refused') {
+      refused += 1;
+      continue;
+    }
+    return answer ? { state: answer, user } : {};
+  }
+  if (refused > 0 && refused === users.length) {
+    throw recoveryError(`the recovered cluster has none of the roles ${users.join(', ')}`, 'the scratch is asked as "postgres" or the role given (--role, or the target\'s user): one of them must exist in the backed-up server');
+  }
+  return {};
+}
+
 /** What startPaused and resumeTo need. */
 export interface PausedStart {
   dataDir: string;
   socket: ScratchSocket;
-  /** A role of the recovered cluster to ask with (e.g. postgres). */
-  user: string;
+  /** Roles of the recovered cluster to ask with, in order (e.g. postgres, then the target's user). */
+  users: readonly string[];
   /** Recovery to the end of the archive (no target) promotes instead of pausing: that is its end too. */
   promotedIsDone?: boolean;
   timeoutMs: number;
@@ -137,19 +167,21 @@ export interface PausedStart {
  *   could not be fetched or is damaged, a target the archive does not reach), when it promoted
  *   instead, or after `timeoutMs`; the signal's reason when it aborts.
  */
-export async function startPaused(options: PausedStart): Promise<{ seconds: number; logFile: string }> {
+export async function startPaused(options: PausedStart): Promise<{ seconds: number; logFile: string; user: string }> {
   const binDir = options.binDir ?? (await findBinDir());
   const logFile = join(options.dataDir, LOG_NAME);
   const started = Date.now();
   const start = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, '-l', logFile, '-w', '-t', String(Math.ceil(options.timeoutMs / 1000)), '-s', 'start'], { cwd: options.dataDir });
   if (start.code !== 0) throw recoveryError(`the recovered server did not start: ${await logTail(logFile)}`, `read ${logFile}; a missing or damaged WAL segment stops recovery on purpose`);
-  const conn = scratchConnection(options.socket, options.user, 'template1');
+  let users = options.users;
   for (;;) {
     options.signal?.throwIfAborted();
-    const state = await replayState(conn);
+    const { state, user } = await askAsAnyOf(options.socket, users);
+    if (user) users = [user];
+    const done = (): { seconds: number; logFile: string; user: string } => ({ seconds: (Date.now() - started) / 1000, logFile, user: user ?? users[0]! });
     if (state?.lsn) options.onReplay?.(state.lsn);
-    if (state?.paused) return { seconds: (Date.now() - started) / 1000, logFile };
-    if (state && !state.inRecovery && options.promotedIsDone) return { seconds: (Date.now() - started) / 1000, logFile };
+    if (state?.paused) return done();
+    if (state && !state.inRecovery && options.promotedIsDone) return done();
     if (state && !state.inRecovery) throw recoveryError('the recovered server promoted instead of pausing at its target', `read ${logFile}`);
     if (state === undefined && !(await isRunning(binDir, options.dataDir))) {
       throw recoveryError(`recovery stopped before its target: ${await logTail(logFile)}`, `read ${logFile}; a WAL segment that cannot be fetched or fails its checks stops recovery, so does an archive that ends before the target`);
@@ -163,7 +195,7 @@ export async function startPaused(options: PausedStart): Promise<{ seconds: numb
  * Moves a paused scratch on to a later target: a fast shutdown (a restartpoint keeps what was
  * replayed), the new target's settings appended, and startPaused again.
  */
-export async function resumeTo(options: PausedStart & { settings: Record<string, string> }): Promise<{ seconds: number; logFile: string }> {
+export async function resumeTo(options: PausedStart & { settings: Record<string, string> }): Promise<{ seconds: number; logFile: string; user: string }> {
   const binDir = options.binDir ?? (await findBinDir());
   await stopServer(options.dataDir, 'fast', binDir);
   await appendSettings(options.dataDir, options.settings, 'Strongbox: the next target of this scratch recovery.', /^\s*recovery_target\w*\s*=/);
@@ -190,10 +222,25 @@ export async function stopServer(dataDir: string, mode: 'fast' | 'immediate', bi
 }
 
 /** Stops the scratch and deletes its folders. */
-export async function destroyScratch(dataDir: string, socketDir: string, folder: string): Promise<void> {
-  await stopServer(dataDir, 'immediate');
+export async function destroyScratch(dataDir: string, socketDir: string, folder: string, binDir?: string): Promise<void> {
+  await stopServer(dataDir, 'immediate', binDir);
   await rm(folder, { recursive: true, force: true });
   await rm(socketDir, { recursive: true, force: true });
+}
+
+const PG_ROOT = '/usr/lib/postgresql';
+
+/**
+ * The bin folder of the server that runs a cluster recovered from a base backup of PostgreSQL
+ * `major`: exactly that major under /usr/lib/postgresql (the task image installs every
+ * supported one side by side), never merely the newest installed.
+ *
+ * @throws StrongboxError PG_VERSION_MISMATCH when it is not installed, or `major` is unknown (shared/domain/pg-majors.ts).
+ */
+export async function serverBinDir(major: number | undefined): Promise<string> {
+  const folders = await readdir(PG_ROOT).catch(() => [] as string[]);
+  const withServer = folders.filter((folder) => existsSync(join(PG_ROOT, folder, 'bin', 'postgres')));
+  return join(PG_ROOT, String(serverMajorFor(major, installedMajors(withServer))), 'bin');
 }
 
 async function isRunning(binDir: string, dataDir: string): Promise<boolean> {

@@ -7,7 +7,6 @@
  * database, verification and single transaction).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -23,7 +22,8 @@ import type { PitrPlan } from '../../domain/wal/pitr-plan';
 import type { BackupEntry } from '../../domain/backup';
 import { InputError, StrongboxError } from '../../errors';
 import { phaseTimer } from '../phase-timer';
-import { planRecovery, runPitr } from '../pitr';
+import { planRecovery } from '../pitr';
+import { recoverScratch, type ScratchRecovery } from '../scratch-recovery';
 import type { RestoredCount } from '../restore/ports';
 import type { RestoreTableDeps, RestoreTablePhase, RestoreTableReport, RestoreTableRequest } from '../restore-table';
 import { runTablePlan } from './apply';
@@ -116,7 +116,7 @@ async function planAsOf(deps: Pick<AsOfDeps, 'catalog' | 'walCatalog' | 'storage
  * The scratch cluster and every temporary file are removed whatever happens; the target is
  * changed only by runTablePlan's one transaction.
  *
- * @throws what previewTableAsOf throws; PG_VERSION_MISMATCH (the base backup's major is not installed); RECOVERY_FAILED (the moment not reached, WAL missing,
+ * @throws what previewTableAsOf throws; PG_VERSION_MISMATCH (the base backup's major is not installed); RECOVERY_FAILED (the moment not reached, WAL missing, no role to log in as,
  *   timeout); TABLE_NOT_IN_BACKUP when the pattern selects no table of the recovered database;
  *   what runTablePlan throws.
  */
@@ -126,22 +126,19 @@ export async function runTableAsOf(deps: AsOfDeps, request: AsOfRequest): Promis
   const { entry, source, space } = await timed('plan', () => planAsOf(deps, request));
   const log = { database: request.database, baseBackup: entry.id, target: source.target, wal: source.wal };
   deps.log.info('table restore as of a moment planned', log);
-  const folder = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'sbx-asof-'));
-  // The server's OS user must reach the data directory inside; nobody may list it.
-  await chmod(folder, 0o711);
-  const pgdata = join(folder, 'pgdata');
-  let discarded = false;
-  let binDir: string | undefined;
+  let scratch: ScratchRecovery | undefined;
   const discard = async () => {
-    if (discarded) return;
-    discarded = true;
-    await deps.recovery.discard(pgdata, binDir).catch((error: unknown) => deps.log.error('could not stop the scratch cluster', { ...log, pgdata, error: String(error) }));
-    await rm(folder, { recursive: true, force: true });
+    const recovered = scratch;
+    scratch = undefined;
+    const left = await recovered?.remove();
+    if (left) deps.log.error('could not remove the scratch cluster', { ...log, problem: left });
   };
   try {
-    binDir = await deps.recovery.serverBinDir(entry.base?.pgVersion);
-    const { replaySeconds, port } = await timed('recover', () => recover(deps, request, pgdata, binDir!));
-    const opened = await deps.recovery.open({ dataDir: pgdata, socketDir: deps.recovery.socketDirFor(pgdata), port, fallbackUser: request.target.user });
+    const replaySeconds = await timed('recover', async () => {
+      scratch = await recover(deps, request);
+      return scratch.replaySeconds;
+    });
+    const opened = await deps.recovery.open(scratch!.connection);
     const all = await opened.tables(source.sourceDatabase);
     const counted = await opened.countRows(source.sourceDatabase, selected(all, request, source));
     const plan = planRestoreTable({
@@ -167,36 +164,40 @@ export async function runTableAsOf(deps: AsOfDeps, request: AsOfRequest): Promis
           await discard();
           return file;
         }),
-      verify: (counts, scratch) => assertSameCounts(plan, counts, scratch),
+      verify: (counts, scratchDb) => assertSameCounts(plan, counts, scratchDb),
     }, { started, steps, timed, extra: { asOf: { ...source, replaySeconds } } });
   } finally {
     await discard();
   }
 }
 
-/** Unpacks the base backup, configures recovery (socket only, archiving nothing), starts it and waits for promotion; returns the seconds it took and its port. */
-async function recover(deps: AsOfDeps, request: AsOfRequest, pgdata: string, binDir: string): Promise<{ replaySeconds: number; port: number }> {
-  const port = await deps.recovery.freePort();
-  // runPitr only unpacks and configures here (start: false); the start follows the lock-down.
-  const server = { ...deps.recovery, startAndAwaitPromotion: () => Promise.reject(new StrongboxError('UNEXPECTED', 'runPitr started the scratch cluster', 'this is a bug: report it')) };
-  await runPitr({ ...deps, server }, {
+/**
+ * Recovers the scratch cluster (scratch-recovery.ts: the server of the base backup's major,
+ * its private socket only, archiving nothing), paused at the moment, then promotes it: the
+ * table restore reads a finished cluster. Asks it as `postgres` or the target's user.
+ */
+async function recover(deps: AsOfDeps, request: AsOfRequest): Promise<ScratchRecovery> {
+  const scratch = await recoverScratch({ ...deps, server: deps.recovery.server }, {
     database: request.database,
     target: request.at,
     exclusive: false,
     ...(request.timeline !== undefined ? { timeline: request.timeline } : {}),
-    pgdata,
+    parentDir: deps.tmpDir ?? tmpdir(),
     restoreCommand: request.restoreCommand,
-    archiveCommand: '',
-    archive: false,
-    start: false,
-    port,
+    fallbackUser: request.target.user,
     timeoutMs: request.timeoutMs,
+    ...(request.signal ? { signal: request.signal } : {}),
   });
-  await deps.recovery.writeRecoveryConfig(pgdata, await deps.recovery.lockDown(pgdata));
-  request.signal?.throwIfAborted();
-  const started = await deps.recovery.startAndAwaitPromotion({ dataDir: pgdata, port, timeoutMs: request.timeoutMs, binDir, user: request.target.user });
-  deps.log.info('scratch cluster recovered', { database: request.database, seconds: started.seconds });
-  return { replaySeconds: started.seconds, port };
+  try {
+    request.signal?.throwIfAborted();
+    await scratch.promote();
+  } catch (error) {
+    const left = await scratch.remove();
+    if (left) deps.log.error('could not remove the scratch cluster', { database: request.database, problem: left });
+    throw error;
+  }
+  deps.log.info('scratch cluster recovered', { database: request.database, seconds: scratch.replaySeconds, fetchSeconds: scratch.fetchSeconds });
+  return scratch;
 }
 
 /** The recovered tables the pattern selects (matched as a manifest's are), or TABLE_NOT_IN_BACKUP worded for the moment. */
