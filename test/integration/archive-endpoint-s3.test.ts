@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { S3Presigner } from '../../shared/adapters/storage/presign';
@@ -6,7 +7,7 @@ import { S3Storage } from '../../shared/adapters/storage/s3';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { startS3Server, type S3TestServer } from '../support/s3-server';
 import { captureLog, keysUnder } from '../support/stack';
-import { declareSegment, declareSmallFile, fakeSegment, MIB, sha256, type DeclaredFile } from '../support/wal-files';
+import { declareSegment, declareSmallFile, fakeSegment, MIB, OTHER_SYSTEM_ID, sha256, SYSTEM_ID, type DeclaredFile } from '../support/wal-files';
 
 const TOKEN = 'presign-token-8d1e4b';
 const PREFIX = 'repo';
@@ -77,24 +78,95 @@ describe('archive endpoint (presign mode, S3-compatible repository)', () => {
     expect(prepareAgain.json.status).toBe('exists');
   });
 
-  it('complete answers 422 for uploaded bytes that are not the declared ones, removing them and recording nothing', async () => {
+  it('S3 refuses other bytes than the declared ones under the presigned URL (BadDigest); complete then answers 422 and records nothing', async () => {
     // Prepare
     const file = declareSegment(fakeSegment({ segno: 2n }));
     const name = '000000010000000000000002';
     const prepare = await api('POST', `/v1/wal/app/${name}`, file.declaration);
     const wrong = Buffer.from(file.stored);
-    wrong[12345] = wrong[12345]! ^ 0x01; // same length: s3rver does not check the signed SHA-256, so it takes these
-    expect(await upload(prepare.json, wrong)).toBe(200);
+    wrong[12345] = wrong[12345]! ^ 0x01; // same length, other SHA-256: the signed x-amz-checksum-sha256 no longer matches
+    const refused = await fetch(prepare.json.url, { method: 'PUT', headers: prepare.json.headers, body: wrong });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('BadDigest');
     // Act
     const complete = await api('POST', `/v1/wal/app/${name}/complete`, file.declaration);
     const nothingUploaded = await api('POST', `/v1/wal/app/000000010000000000000003/complete`, declareSegment(fakeSegment({ segno: 3n })).declaration);
     // Assess
     expect(complete.status).toBe(422);
-    expect(complete.json.error).toMatchObject({ code: 'CHECKSUM_MISMATCH', message: expect.stringContaining(file.declaration.storedSha256) });
+    expect(complete.json.error).toMatchObject({ code: 'CHECKSUM_MISMATCH', message: expect.stringContaining('no object was uploaded') });
     expect(nothingUploaded.status).toBe(422);
     expect(nothingUploaded.json.error.message).toContain('no object was uploaded');
     const keys = await keysUnder(storage, 'wal/app/0000000100000000/');
     expect(keys.filter((key) => key.includes(name) || key.includes('000000010000000000000003'))).toEqual([]);
+  });
+
+  it('complete trusts the SHA-256 S3 verified: an uncompressed segment is read no further than its header (one ranged GET)', async () => {
+    // Prepare
+    const file = declareSegment(fakeSegment({ segno: 5n }));
+    const name = '000000010000000000000005';
+    const whole = vi.spyOn(storage, 'get');
+    const ranged = vi.spyOn(storage, 'getRange');
+    try {
+      // Act
+      const complete = await pushed('app', name, file);
+      // Assess
+      expect(complete.status).toBe(201);
+      expect(whole).not.toHaveBeenCalled();
+      expect(ranged.mock.calls).toEqual([[walObjectKey('app', name, 'none'), 0, 40]]);
+      const stored = await storage.headWithChecksum(walObjectKey('app', name, 'none'));
+      expect(stored).toMatchObject({ size: file.stored.length, sha256: file.declaration.storedSha256 });
+    } finally {
+      whole.mockRestore();
+      ranged.mockRestore();
+    }
+  });
+
+  it('a host that lies in its declaration is still caught by the header check: 422 WAL_HEADER_INVALID, object removed, nothing recorded', async () => {
+    // Prepare: the declared hashes are these bytes', but the segment comes from another cluster
+    const forged = declareSegment(fakeSegment({ segno: 6n, systemId: OTHER_SYSTEM_ID }));
+    const file = { stored: forged.stored, declaration: { ...forged.declaration, systemId: SYSTEM_ID } };
+    const name = '000000010000000000000006';
+    // Act
+    const complete = await pushed('app', name, file);
+    // Assess
+    expect(complete.status).toBe(422);
+    expect(complete.json.error.code).toBe('WAL_HEADER_INVALID');
+    expect((await keysUnder(storage, 'wal/app/0000000100000000/')).filter((key) => key.includes(name))).toEqual([]);
+  });
+
+  it('an object at the key that storage verified with another SHA-256 is refused without reading it', async () => {
+    // Prepare: what a PUT outside the presigned URL would leave (same size, its own checksum)
+    const file = declareSegment(fakeSegment({ segno: 7n }));
+    const other = fakeSegment({ segno: 7n });
+    const name = '000000010000000000000007';
+    const key = walObjectKey('app', name, 'none');
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${PREFIX}/${key}`, Body: other, ChecksumSHA256: Buffer.from(sha256(other), 'hex').toString('base64') }));
+    const whole = vi.spyOn(storage, 'get');
+    try {
+      // Act
+      const complete = await api('POST', `/v1/wal/app/${name}/complete`, file.declaration);
+      // Assess
+      expect(complete.status).toBe(422);
+      expect(complete.json.error).toMatchObject({ code: 'CHECKSUM_MISMATCH', message: expect.stringContaining('as storage verified it on upload') });
+      expect(whole).not.toHaveBeenCalled();
+      expect(await storage.head(key)).toBeUndefined();
+    } finally {
+      whole.mockRestore();
+    }
+  });
+
+  it('an object storage holds no SHA-256 for is read whole and checked as before', async () => {
+    // Prepare: written without a checksum, other bytes of the same size
+    const file = declareSegment(fakeSegment({ segno: 8n }));
+    const name = '000000010000000000000008';
+    const key = walObjectKey('app', name, 'none');
+    await storage.putBytes(key, fakeSegment({ segno: 8n }));
+    // Act
+    const complete = await api('POST', `/v1/wal/app/${name}/complete`, file.declaration);
+    // Assess
+    expect(complete.status).toBe(422);
+    expect(complete.json.error).toMatchObject({ code: 'CHECKSUM_MISMATCH', message: expect.stringContaining(file.declaration.storedSha256) });
+    expect(await storage.head(key)).toBeUndefined();
   });
 
   it('fetch hands out a presigned GET of the stored bytes; an unarchived file is 404 WAL_NOT_FOUND', async () => {

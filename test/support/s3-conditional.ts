@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 
 /**
  * What s3rver 3.7.1 does not do and AWS does (docs/FIELD-NOTES: it ignores If-None-Match):
@@ -18,6 +19,12 @@ import { stat } from 'node:fs/promises';
  * - Presigned requests: every header named in `X-Amz-SignedHeaders` must be sent, or the
  *   request is 403 SignatureDoesNotMatch (s3rver does not check SigV4 at all). A client
  *   that drops a signed `If-None-Match` is refused here as S3 would refuse it.
+ * - SHA-256 checksums (s3rver accepts a wrong one, FIELD-NOTES). A PutObject with an
+ *   `x-amz-checksum-sha256` header is read whole first and refused with 400 BadDigest,
+ *   nothing stored, when its body hashes to anything else. The checksum is kept with the
+ *   object's ETag, and a HEAD or whole-object GET with `x-amz-checksum-mode: ENABLED`
+ *   answers it (`x-amz-checksum-sha256`, `x-amz-checksum-type: FULL_OBJECT`) as S3 does
+ *   for a single PutObject; an object written without one (or since replaced) gets none.
  */
 
 /** The part of a Koa context this middleware reads and writes. */
@@ -29,6 +36,11 @@ export interface ConditionalContext {
   status: number;
   type: string;
   body: unknown;
+  /** The request stream s3rver reads a PUT's body from (replaced once the harness has read it). */
+  req: Readable;
+  /** Sets a response header. */
+  set(field: string, value: string): void;
+  response: { get(field: string): string };
 }
 
 /** What the middleware asks s3rver's store. */
@@ -49,6 +61,8 @@ export interface ConditionalStats {
 /** A Koa middleware enforcing conditional writes and signed headers on s3rver's store. */
 export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = { created: 0, refused: 0 }) {
   const tails = new Map<string, Promise<void>>();
+  /** SHA-256 (base64) verified on PUT, by key, with the ETag of the object it belongs to. */
+  const checksums = new Map<string, { etag: string; sha256: string }>();
   return async (ctx: ConditionalContext, next: () => Promise<void>): Promise<void> => {
     const missing = missingSignedHeader(ctx);
     if (missing !== undefined) return answer(ctx, 403, 'SignatureDoesNotMatch', `the presigned request names ${missing} among its signed headers but does not send it`);
@@ -66,10 +80,19 @@ export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = 
       });
     }
     if (!isObjectCreation(ctx)) {
-      if (ctx.method === 'GET' || ctx.method === 'HEAD') await tails.get(slot);
-      return next();
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+      await tails.get(slot);
+      await next();
+      return answerChecksum(ctx, checksums.get(slot));
     }
     if (condition !== undefined && condition !== '*') return answer(ctx, 501, 'NotImplemented', 'If-None-Match accepts only *');
+    const sha256 = ctx.method === 'PUT' ? header(ctx, 'x-amz-checksum-sha256') : undefined;
+    if (sha256 !== undefined) {
+      const body = await readWhole(ctx.req);
+      const actual = createHash('sha256').update(body).digest('base64');
+      if (actual !== sha256) return answer(ctx, 400, 'BadDigest', `The SHA256 you specified did not match the calculated checksum (calculated ${actual}).`);
+      ctx.req = Object.assign(Readable.from([body]), { headers: (ctx.req as Readable & { headers?: unknown }).headers });
+    }
     return inQueue(slot, async () => {
       if (condition !== undefined && (await store.existsObject(bucket, key))) {
         stats.refused += 1;
@@ -79,6 +102,11 @@ export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = 
       const length = Number(header(ctx, 'content-length'));
       if (ctx.method === 'PUT' && ctx.status === 200 && Number.isSafeInteger(length)) await flushed(store.getResourcePath(bucket, key, 'object'), length);
       if (condition !== undefined && ctx.status >= 200 && ctx.status < 300) stats.created += 1;
+      if (ctx.method === 'PUT' && ctx.status === 200) {
+        const etag = ctx.response.get('ETag');
+        if (sha256 !== undefined && etag !== '') checksums.set(slot, { etag, sha256 });
+        else checksums.delete(slot);
+      }
     });
   };
 
@@ -96,6 +124,20 @@ export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = 
       if (tails.get(slot) === mine) tails.delete(slot);
     }
   }
+}
+
+/** With `x-amz-checksum-mode: ENABLED`, a 200 HEAD or whole GET of an object PUT with a SHA-256 answers it. */
+function answerChecksum(ctx: ConditionalContext, kept: { etag: string; sha256: string } | undefined): void {
+  if (header(ctx, 'x-amz-checksum-mode')?.toUpperCase() !== 'ENABLED' || ctx.status !== 200 || header(ctx, 'range') !== undefined) return;
+  if (kept === undefined || kept.etag !== ctx.response.get('ETag')) return;
+  ctx.set('x-amz-checksum-sha256', kept.sha256);
+  ctx.set('x-amz-checksum-type', 'FULL_OBJECT');
+}
+
+async function readWhole(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** Waits (a few seconds at most) until s3rver's object file holds the PUT's bytes. */

@@ -10,7 +10,7 @@ import { startS3Retrieval } from './s3-cold';
 import { isConditionalConflict, isPreconditionFailed, s3Error } from './s3-errors';
 import { uploadMultipart, type MultipartTuning } from './s3-multipart';
 import { abortUpload, listUploads } from './s3-unfinished';
-import type { ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
+import type { ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, StoredChecksums, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
 
 export { makeS3Client, type S3ClientOptions } from './s3-client';
 
@@ -66,7 +66,7 @@ export interface S3StorageOptions {
  * judges which have no live writer. Needs s3:ListBucketMultipartUploads and
  * s3:AbortMultipartUpload.
  */
-export class S3Storage implements Storage, UnfinishedWrites, RangedReads, ConditionalDelete {
+export class S3Storage implements Storage, UnfinishedWrites, RangedReads, ConditionalDelete, StoredChecksums {
   readonly location: string;
   readonly bucket: string;
   readonly #client: S3Client;
@@ -212,12 +212,28 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
    * same bare 404 as on a missing key, so a wrong bucket also reads as undefined here.
    */
   async head(key: string): Promise<ObjectInfo | undefined> {
+    return (await this.#head(key, false))?.info;
+  }
+
+  /**
+   * `head` with `ChecksumMode: ENABLED`: also the full-object SHA-256 S3 verified when a
+   * single PutObject carried `x-amz-checksum-sha256` (a composite of parts is not one).
+   */
+  async headWithChecksum(key: string): Promise<(ObjectInfo & { sha256?: string }) | undefined> {
+    const found = await this.#head(key, true);
+    if (!found) return undefined;
+    const { info, checksum, checksumType } = found;
+    const digest = checksum !== undefined && checksumType !== 'COMPOSITE' ? Buffer.from(checksum, 'base64') : undefined;
+    return digest?.length === 32 ? { ...info, sha256: digest.toString('hex') } : info;
+  }
+
+  async #head(key: string, checksumMode: boolean): Promise<{ info: ObjectInfo; checksum?: string; checksumType?: string } | undefined> {
     assertValidKey(key);
     try {
-      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key }));
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.#keyPrefix + key, ...(checksumMode ? { ChecksumMode: 'ENABLED' as const } : {}) }));
       // Object Lock: S3 returns these headers only to callers allowed s3:GetObjectRetention / s3:GetObjectLegalHold.
       const retainUntil = out.ObjectLockRetainUntilDate;
-      return {
+      const info: ObjectInfo = {
         key,
         size: out.ContentLength ?? 0,
         lastModified: out.LastModified ?? new Date(0),
@@ -225,6 +241,7 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
         ...(out.ObjectLockLegalHoldStatus === 'ON' ? { legalHold: true } : {}),
         ...(out.ETag ? { etag: out.ETag } : {}),
       };
+      return { info, ...(out.ChecksumSHA256 ? { checksum: out.ChecksumSHA256 } : {}), ...(out.ChecksumType ? { checksumType: out.ChecksumType } : {}) };
     } catch (error) {
       const mapped = s3Error('HeadObject', this.#describe(key), error, key);
       if (mapped instanceof ObjectNotFoundError) return undefined;

@@ -185,6 +185,25 @@ export function hasRangedReads(storage: object): storage is RangedReads {
   return typeof (storage as Partial<RangedReads>).getRange === 'function';
 }
 
+/**
+ * A driver whose storage verified an object's SHA-256 when it was written and says so (S3:
+ * HeadObject with `ChecksumMode: ENABLED` returns the full-object `ChecksumSHA256` of a
+ * single PutObject sent with `x-amz-checksum-sha256`, which S3 checked against the body).
+ */
+export interface StoredChecksums {
+  /**
+   * `head`, plus `sha256` (lower-case hex) when storage holds a full-object SHA-256 for
+   * the object; absent when it was stored without one (or as a composite of parts).
+   * Undefined for a missing key; throws StorageError.
+   */
+  headWithChecksum(key: string): Promise<(ObjectInfo & { sha256?: string }) | undefined>;
+}
+
+/** True when `storage` can tell the SHA-256 it verified on upload. */
+export function hasStoredChecksums(storage: object): storage is StoredChecksums {
+  return typeof (storage as Partial<StoredChecksums>).headWithChecksum === 'function';
+}
+
 /** A driver that deletes an object only if it is still the one seen (both drivers). */
 export interface ConditionalDelete {
   /**

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { PresignedRequest } from '../../adapters/storage/presign';
+import { hasStoredChecksums } from '../../adapters/storage/storage';
 import { BufferPool } from '../../runtime/buffer-pool';
 import { walRecordKey } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
@@ -12,7 +13,7 @@ import { checkIdentity } from './identity';
 import { withKeyLock } from './lock';
 import { settleOccupied, UNRECORDED_GRACE_MS } from './occupied';
 import { answerArchived, readRecord, walTarget, type WalTarget } from './records';
-import { isContentRefusal, verifyWalContent } from './verify';
+import { isContentRefusal, verifyUploadedObject, verifyWalContent } from './verify';
 
 /**
  * Pushing one WAL file: prepare, then the bytes (through the endpoint, or presigned
@@ -120,10 +121,14 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
 }
 
 /**
- * Presign mode: re-reads the uploaded object (streamed, never held whole), verifies it
- * as `storeWalBody` does (verify.ts), then records the file. The host calls it only after
- * its own presigned PUT succeeded; that PUT was create-only, so the object at the key is
- * the caller's upload, and is removed when it is not the declared file (and not recorded).
+ * Presign mode: verifies the uploaded object as `storeWalBody` does, then records the file.
+ * The presigned PUT carried the declared SHA-256 as a signed `x-amz-checksum-sha256`, so S3
+ * stored it only if the body hashes to it; a HEAD with checksum mode reads that back, and
+ * an uncompressed file is then read no further than its first page's header
+ * (verifyUploadedObject). A compressed one, or one storage has no SHA-256 for, is re-read
+ * whole (streamed, never held whole). The host calls it only after its own presigned PUT
+ * succeeded; that PUT was create-only, so the object at the key is the caller's upload,
+ * and is removed when it is not the declared file (and not recorded).
  *
  * @throws the refusals of verify.ts (the object is removed, nothing recorded),
  *   WalChecksumMismatchError (the object is removed; also when nothing was
@@ -134,12 +139,12 @@ export async function completeWalPush(deps: WalArchiveDeps, database: string, na
   const declared = parseWalDeclaration(name, declaration);
   return withKeyLock(deps, walRecordKey(database, name), async () => {
     const target = await openTarget(deps, database, name, declared);
-    const info = await deps.storage.head(target.objectKey);
+    const info = hasStoredChecksums(deps.storage) ? await deps.storage.headWithChecksum(target.objectKey) : await deps.storage.head(target.objectKey);
     let refusal: unknown;
-    // A wrong size is decided by the HEAD alone: no need to read 16 MB to know.
+    // A wrong size (or a SHA-256 storage verified) is decided by the HEAD alone: no need to read 16 MB to know.
     if (info && info.size === declared.storedSize) {
       try {
-        await verifyWalContent(target, await deps.storage.get(target.objectKey));
+        await verifyUploadedObject(deps.storage, target, info);
         return await finishPush(deps, target);
       } catch (error) {
         if (!isContentRefusal(error) && !(error instanceof ObjectNotFoundError)) throw error;

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { inspectWalContent, WalContentInvalidError, type WalContent } from '../../adapters/wal-codec/inspect';
+import { hasRangedReads, type Storage } from '../../adapters/storage/storage';
+import { HEAD_BYTES, inspectWalContent, WalContentInvalidError, type WalContent } from '../../adapters/wal-codec/inspect';
 import { assertHeaderMatches } from '../../domain/wal/header';
 import { WalChecksumMismatchError } from './errors';
 import type { WalTarget } from './records';
@@ -39,15 +40,52 @@ export function checkWalContent(target: WalTarget, content: WalContent): void {
   if (content.sha256 !== declared.sha256) {
     throw new WalChecksumMismatchError(`${target.objectKey} (decoded)`, describe(declared.size, declared.sha256), describe(content.size, content.sha256));
   }
+  checkSegmentHeader(target, content.head);
+}
+
+/** A segment's or `.partial` file's long page header must be its name's and its cluster's (nothing for other kinds). */
+function checkSegmentHeader(target: WalTarget, head: Buffer): void {
+  const declared = target.declaration;
   const { wal } = target;
   if ((wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined) {
-    assertHeaderMatches(content.head, target.name, {
+    assertHeaderMatches(head, target.name, {
       timeline: wal.timeline,
       segno: wal.segno,
       segmentSize: declared.segmentSize!,
       systemId: declared.systemId!,
       ...(declared.pgVersion !== undefined ? { pgVersion: declared.pgVersion } : {}),
     });
+  }
+}
+
+/**
+ * The checks of `verifyWalContent` on an object uploaded with a presigned PUT, whose size
+ * (`stored.size`) equals the declared one, reading as little as the trust boundary allows:
+ * - `stored.sha256` is the SHA-256 storage verified on arrival (S3 refuses a PUT whose body
+ *   does not hash to its signed `x-amz-checksum-sha256`: 400 BadDigest). Another value than
+ *   the declared one is refused without a read.
+ * - Equal and uncompressed (`none`: the stored bytes are the file, their SHA-256 and size
+ *   the file's, declaration.ts): only the first page's long header is read (a ranged GET of
+ *   HEAD_BYTES) and checked against the name and cluster; a `.history` or `.backup` file
+ *   needs no read at all.
+ * - Otherwise (compressed: the decoded size and SHA-256 need every byte decoded; or no
+ *   SHA-256 from storage): the whole object is read and checked as `verifyWalContent` does.
+ *
+ * @throws as verifyWalContent, and ObjectNotFoundError when the object went away.
+ */
+export async function verifyUploadedObject(storage: Storage, target: WalTarget, stored: { size: number; sha256?: string }): Promise<void> {
+  const declared = target.declaration;
+  if (stored.sha256 !== undefined && stored.sha256 !== declared.storedSha256) {
+    throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${describe(stored.size, stored.sha256)} (as storage verified it on upload)`);
+  }
+  if (stored.sha256 === undefined || declared.compression !== 'none' || !hasRangedReads(storage)) {
+    await verifyWalContent(target, await storage.get(target.objectKey));
+    return;
+  }
+  const { wal } = target;
+  if ((wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined) {
+    const head = await storage.getRange(target.objectKey, 0, Math.min(HEAD_BYTES, stored.size));
+    checkSegmentHeader(target, head);
   }
 }
 
