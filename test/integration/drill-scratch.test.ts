@@ -76,4 +76,32 @@ describe('scratch recovery', () => {
     }
     expect(await readdir(parent)).toEqual([]);
   }, 240_000);
+
+  it('asks as the fallback role when the first one does not exist (the task runs as OS user node)', async () => {
+    const scratch = await recoverScratch(
+      { catalog: stack.catalog, walCatalog: stack.walCatalog, storage: stack.storage, log: stack.log, alerts: stack.alerts, clock: () => new Date(), server: pgScratchServer },
+      { database: WAL_DATABASE, target: { type: 'lsn', lsn: parseLsn(between) }, exclusive: true, parentDir: parent, restoreCommand: stack.host.restoreCommand, user: 'nobody_here', fallbackUser: 'postgres', timeoutMs: 120_000 },
+    );
+    try {
+      expect(scratch.user).toBe('postgres');
+      expect(scratch.binDir).toBe('/usr/lib/postgresql/15/bin');
+      expect(await markers(scratch.connection('postgres'))).toBe('1');
+    } finally {
+      expect(await scratch.remove()).toBeUndefined();
+    }
+    expect(await readdir(parent)).toEqual([]);
+  }, 240_000);
+
+  it('a base backup of a major this machine lacks: PG_VERSION_MISMATCH with how to build the image, nothing written', async () => {
+    // The catalog as it would read for a base backup of PostgreSQL 17 (this machine has the server of 15 only).
+    const catalog = Object.create(stack.catalog) as typeof stack.catalog;
+    catalog.listByDatabase = async (...args: Parameters<typeof stack.catalog.listByDatabase>) =>
+      (await stack.catalog.listByDatabase(...args)).map((entry) => (entry.base ? { ...entry, base: { ...entry.base, pgVersion: 17 } } : entry));
+    const failure = await recoverScratch(
+      { catalog, walCatalog: stack.walCatalog, storage: stack.storage, log: stack.log, alerts: stack.alerts, clock: () => new Date(), server: pgScratchServer },
+      { database: WAL_DATABASE, target: { type: 'lsn', lsn: parseLsn(between) }, exclusive: true, parentDir: parent, restoreCommand: stack.host.restoreCommand, timeoutMs: 120_000 },
+    ).then(() => undefined, (error: unknown) => error as { code?: string; message: string; hint?: string });
+    expect(failure).toMatchObject({ code: 'PG_VERSION_MISMATCH', message: expect.stringContaining('PostgreSQL 17') as unknown, hint: expect.stringContaining('PG_MAJORS="15 16 17 18"') as unknown });
+    expect(await readdir(parent)).toEqual([]);
+  });
 });
