@@ -36,7 +36,7 @@ const USAGE = `usage: npm run bench:wal -- [--segments N] [--runs N] [--live-sec
   --live-seconds N  bulk-INSERT seconds of the live phase, after N/2 s of pgbench (default 30)
   --no-live         skip the live phase
   --no-recovery     skip the recovery phase (restore_command per segment)
-  --only ID,...     archivers to run (backlog: pgbr-sync, pgbr-async, pgbr-s3-async, sbx-zstd, sbx-gzip, sbx-none, sbx-s3;
+  --only ID,...     archivers to run (backlog: pgbr-sync, pgbr-async, pgbr-s3-async, sbx-zstd, sbx-gzip, sbx-none, sbx-s3, sbx-s3-none;
                     recovery: pgbr-get-sync, pgbr-get-async, sbx-fetch); default all`;
 
 interface Options {
@@ -118,7 +118,7 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
   await mkdir(s3Root);
   const s3 = await startStrongboxArchiving({
     root: s3Root,
-    databases: rounds.map((r) => `s3-${r}`),
+    databases: [...rounds.map((r) => `s3-${r}`), ...rounds.map((r) => `s3none-${r}`)],
     storage: s3Storage,
     storageConfig: { type: 's3', bucket: s3rver.bucket, endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1' },
     catalog,
@@ -187,6 +187,7 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
     strongbox(folder, 'sbx-gzip', 'Strongbox → repository folder, gzip -1', (r) => `gzip-${r}`, 'gzip'),
     strongbox(folder, 'sbx-none', 'Strongbox → repository folder, no compression', (r) => `none-${r}`, 'none'),
     strongbox(s3, 'sbx-s3', 'Strongbox → s3rver (presigned PUT), zstd -1', (r) => `s3-${r}`, 'zstd'),
+    strongbox(s3, 'sbx-s3-none', 'Strongbox → s3rver (presigned PUT), no compression', (r) => `s3none-${r}`, 'none'),
   ];
   return { archivers: archivers.filter((a) => !options.only || options.only.has(a.id)), folder, breakdowns: [] };
 }
