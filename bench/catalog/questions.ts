@@ -2,9 +2,11 @@
  * The four catalog questions of `npm run bench:catalog`, each run in its own child process
  * (so its RSS is the question's, Node's and the SDK's, nothing of the loader): the 15-minute
  * gap check, a PITR plan to a time inside the window, `status` and the retention plan, of
- * the busy database; and, for the record, `status` and the retention plan of all 200.
+ * the busy database; `status` and the retention plan of all 200; and the baseline every
+ * question's RSS starts from (Node, the SDK loaded, one GetItem).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
@@ -19,7 +21,7 @@ import { readStatus } from '../../shared/usecases/status';
 import { findArchiveGap } from '../../shared/usecases/wal-gap';
 import { BUSY, SEGMENT_SIZE, Shape } from './fixture';
 
-export const QUESTIONS = ['gap check', 'PITR plan', 'status', 'retention plan', 'status, 200 databases', 'retention plan, 200 databases'] as const;
+export const QUESTIONS = ['gap check', 'PITR plan', 'status', 'retention plan', 'status, 200 databases', 'retention plan, 200 databases', 'baseline: Node, the SDK, one GetItem'] as const;
 export type Question = (typeof QUESTIONS)[number];
 
 /** What the child reports. */
@@ -30,6 +32,8 @@ export interface Answer {
   requests: number;
   items: number;
   heads: number;
+  /** V8's heap after a full collection with the last answer still held (the child runs with --expose-gc): what the data costs beside the baseline's. */
+  heldHeapMiB?: number;
   /** Peak RSS of the child process (process.resourceUsage().maxRSS). */
   rssMiB: number;
   result: string;
@@ -87,6 +91,8 @@ export async function answer(settings: { question: Question; endpoint: string; t
   const storage = storageStandIn(settings.dir, shape, counts);
   const deps = { catalog, walCatalog, storage, log: silentLog };
   const all = [BUSY, ...Array.from({ length: 199 }, (_, index) => `db${String(index + 1).padStart(3, '0')}`)];
+  /** The last answer, kept until the heap is measured. */
+  let held: unknown;
   const run = async (): Promise<string> => {
     switch (settings.question) {
       case 'gap check': {
@@ -101,13 +107,19 @@ export async function answer(settings: { question: Question; endpoint: string; t
       case 'status':
       case 'status, 200 databases': {
         const report = await readStatus(deps, { databases: settings.question === 'status' ? [BUSY] : all, now: shape.now });
+        held = report;
         const busy = report.databases[0]!;
         return `${report.databases.length} database(s); busy: ${busy.pitr.archivedSegments.toLocaleString('en')} segments, ${busy.pitr.gaps.length} gaps`;
       }
       case 'retention plan':
       case 'retention plan, 200 databases': {
-        const { plan } = await readAndPlan({ ...deps, alerts: { publish: async () => undefined }, clock: () => shape.now }, { policy: DEFAULT_RETENTION_POLICY, dryRun: true, ...(settings.question === 'retention plan' ? { database: BUSY } : {}) }, shape.now);
+        const { plan } = (held = await readAndPlan({ ...deps, alerts: { publish: async () => undefined }, clock: () => shape.now }, { policy: DEFAULT_RETENTION_POLICY, dryRun: true, ...(settings.question === 'retention plan' ? { database: BUSY } : {}) }, shape.now));
         return `${plan.decisions.length} backups, ${plan.wal.filter((line) => line.action === 'delete').length} WAL cut-off(s)`;
+      }
+      case 'baseline: Node, the SDK, one GetItem': {
+        // What every question's RSS starts from: the process, the SDK loaded, one request made.
+        const found = await documents.send(new GetCommand({ TableName: settings.table, Key: { pk: 'BENCH#CATALOG', sk: `LOADED#${settings.segments}` } }));
+        return found.Item ? 'the loaded marker' : 'no marker';
       }
     }
   };
@@ -122,5 +134,9 @@ export async function answer(settings: { question: Question; endpoint: string; t
     reads = { ...counts };
   }
   client.destroy();
-  return { question: settings.question, ms, ...reads, rssMiB: process.resourceUsage().maxRSS / 1024, result };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  // Read after the collection: the answer is still reachable while the heap is measured.
+  const heldHeapMiB = gc && held !== null ? process.memoryUsage().heapUsed / 1024 / 1024 : undefined;
+  return { question: settings.question, ms, ...reads, rssMiB: process.resourceUsage().maxRSS / 1024, ...(heldHeapMiB !== undefined ? { heldHeapMiB } : {}), result };
 }

@@ -16,6 +16,8 @@ import { sweepUnfinishedWrites } from './unfinished-writes';
 export type { RetentionItem, RetentionReport, RestorePointReportItem, WalReportItem } from './retention/report';
 
 const DAY_MS = 86_400_000;
+/** Backups per page when retention lists every backup: ~2 requests for 200 databases of ~14 (a page also stops at 1 MB). */
+const ALL_BACKUPS_PAGE = 1000;
 
 export interface RetentionDeps {
   storage: Storage;
@@ -56,7 +58,7 @@ export interface RetentionOptions {
 
 async function readBackups(deps: RetentionDeps, options: RetentionOptions, now: Date): Promise<BackupEntry[]> {
   try {
-    return options.database ? await deps.catalog.listByDatabase(options.database) : await deps.catalog.listAll();
+    return options.database ? await deps.catalog.listByDatabase(options.database) : await deps.catalog.listAll({ pageSize: ALL_BACKUPS_PAGE });
   } catch (error) {
     const failure = asStrongboxError(error);
     await deps.alerts.publish({ type: 'RETENTION_FAILED', severity: 'SEV3', message: `retention could not read the catalog: ${failure.message}`, hint: failure.hint, code: failure.code, at: now.toISOString() });

@@ -11,6 +11,12 @@ export interface ListOptions {
   kind?: BackupKind;
   /** At most this many entries (newest first). */
   limit?: number;
+  /**
+   * Entries asked for per request (DynamoDB's `Limit`; a page also stops at 1 MB), default
+   * the catalog's page size: a listing of every backup of 200 databases reads ~2 pages of
+   * 1,000 instead of ~17 of 100.
+   */
+  pageSize?: number;
 }
 
 /**

@@ -231,6 +231,21 @@ export class DynamoWalCatalog implements WalCatalog {
     return item ? withoutKeys<IndexedWalRecord>(item) : undefined;
   }
 
+  async getWals(files: ReadonlyArray<{ database: string; name: string }>): Promise<Map<string, IndexedWalRecord>> {
+    const keys = [...new Map(files.map(({ database, name }) => {
+      const { pk, sk } = walKey(database, name);
+      return [`${pk}\u0000${sk}`, { pk, sk }] as const;
+    })).values()];
+    const found = new Map<string, IndexedWalRecord>();
+    for (let start = 0; start < keys.length; start += BATCH_GET_MAX) {
+      for (const item of (await this.batchGet(keys.slice(start, start + BATCH_GET_MAX))).values()) {
+        const record = withoutKeys<IndexedWalRecord>(item);
+        found.set(`${record.database}\u0000${record.name}`, record);
+      }
+    }
+    return found;
+  }
+
   async listSegments(database: string, timeline: number, fromSegno?: bigint, toSegno?: bigint, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<IndexedWalRecord[]> {
     if (!Number.isInteger(timeline) || timeline < 1 || timeline > 0xffff_ffff) throw new InputError(`${timeline} is not a timeline`, 'timelines are whole numbers from 1');
     if ((fromSegno ?? 0n) < 0n || (toSegno ?? 0n) < 0n) throw new InputError('segment numbers cannot be negative', 'give segment numbers from segnoOfLsn');

@@ -236,7 +236,7 @@ export class DynamoCatalog implements Catalog {
       ExpressionAttributeValues: { ':hash': hashValue, ...(options.kind ? { ':kind': options.kind } : {}) },
       ...(options.kind ? { FilterExpression: '#kind = :kind' } : {}),
       ScanIndexForward: false,
-      Limit: this.pageSize,
+      Limit: options.pageSize ?? this.pageSize,
     };
     let startKey: Item | undefined;
     do {

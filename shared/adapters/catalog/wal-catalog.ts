@@ -109,6 +109,12 @@ export interface WalCatalog {
   /** The record of one WAL file, or undefined. */
   getWal(database: string, name: string): Promise<IndexedWalRecord | undefined>;
   /**
+   * The records of many WAL files, of any databases, at once (BatchGetItem, 100 keys a
+   * request), by `database + '\u0000' + name`; absent ones are missing. Optional: without
+   * it callers read them one by one (getWal).
+   */
+  getWals?(files: ReadonlyArray<{ database: string; name: string }>): Promise<Map<string, IndexedWalRecord>>;
+  /**
    * Segment and `.partial` records of one timeline, ascending by name, optionally only
    * segment numbers `fromSegno`..`toSegno` (inclusive; `segmentSize` turns them into names).
    */

@@ -42,11 +42,10 @@ const READ_CONCURRENCY = 8;
 
 /** Reads the WAL view and restore points of one database. Throws CatalogError / StorageError. */
 async function readOne(deps: { storage: Storage; walCatalog: WalCatalog; log: Log }, database: string, windowStart: number): Promise<{ view: WalDatabaseView; points: RestorePointView[] }> {
-  // The timelines and a pending mark: one Query on the database's metadata partition.
-  const meta = await deps.walCatalog.readMeta(database);
+  // The timelines and a pending mark (one Query on the database's metadata partition) and the restore points (one Query), at once.
+  const [meta, points] = await Promise.all([deps.walCatalog.readMeta(database), deps.walCatalog.listRestorePoints(database)]);
   const summaries = meta.timelines;
   const pending = meta.retentionMark;
-  const points = await deps.walCatalog.listRestorePoints(database);
   const paths = new Map<number, readonly TimelineSegment[]>();
   const view: WalDatabaseView = {
     database,

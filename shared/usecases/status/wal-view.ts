@@ -52,6 +52,58 @@ export async function readWalView(
   /** The timelines when the caller read them already (readMeta): not read again. */
   known?: readonly WalTimelineSummary[],
 ): Promise<WalView | undefined> {
+  const parts = await readWalViewParts(deps, database, backups, count, live, known);
+  if (parts) await readEndTimes(deps.walCatalog, [parts], count);
+  return parts?.view;
+}
+
+/** A WAL view whose `endTimes` are still to read (readEndTimes): the records `wanted`, by name. */
+export interface WalViewParts {
+  database: string;
+  view: WalView;
+  wanted: string[];
+  /** The view's `endTimes`, filled in place. */
+  endTimes: Record<string, string>;
+}
+
+/**
+ * Fills the `endTimes` of these views: one GetItem per record for a single one, else
+ * BatchGetItem over all of them (100 keys a request, whatever their databases) when the
+ * catalog has getWals — status of 200 databases reads their ~200 ends in 2 requests.
+ */
+export async function readEndTimes(walCatalog: WalCatalog, all: readonly WalViewParts[], count: ReadCount): Promise<void> {
+  const files = all.flatMap(({ database, wanted }) => wanted.map((name) => ({ database, name })));
+  if (files.length > 1 && walCatalog.getWals) {
+    const found = await walCatalog.getWals(files);
+    count.requests += Math.ceil(files.length / 100);
+    count.items += found.size;
+    for (const { database, endTimes, wanted } of all) {
+      for (const name of wanted) {
+        const record = found.get(`${database}\u0000${name}`);
+        if (record) endTimes[name] = record.archivedAt;
+      }
+    }
+    return;
+  }
+  for (const { database, endTimes, wanted } of all) {
+    for (const name of wanted) {
+      const record = await walCatalog.getWal(database, name);
+      count.requests += 1;
+      count.items += record ? 1 : 0;
+      if (record) endTimes[name] = record.archivedAt;
+    }
+  }
+}
+
+/** readWalView without the ends' times: what it reads first, and which records it then wants. */
+export async function readWalViewParts(
+  deps: { walCatalog: WalCatalog; storage: Storage },
+  database: string,
+  backups: readonly BackupEntry[],
+  count: ReadCount,
+  live?: LiveTimelineEvidence,
+  known?: readonly WalTimelineSummary[],
+): Promise<WalViewParts | undefined> {
   let summaries = known;
   if (!summaries) {
     summaries = await deps.walCatalog.timelines(database);
@@ -120,11 +172,6 @@ export async function readWalView(
     const first = coveredAt(covered, segnoOfLsn(start, segmentSize));
     if (first && first.from !== segnoOfLsn(start, segmentSize)) wanted.push(segmentName(timelineForSegment(path, segnoOfLsn(start, segmentSize), segmentSize), segnoOfLsn(start, segmentSize), segmentSize));
   }
-  for (const name of new Set(wanted)) {
-    const record = await deps.walCatalog.getWal(database, name);
-    count.requests += 1;
-    count.items += record ? 1 : 0;
-    if (record) endTimes[name] = record.archivedAt;
-  }
-  return { path, ranges, endTimes, segmentSize, timelines, followed: top.timeline, ...(live ? { live } : {}), ...(newest ? { newest } : {}), ...(warnings.length ? { warnings } : {}) };
+  const view: WalView = { path, ranges, endTimes, segmentSize, timelines, followed: top.timeline, ...(live ? { live } : {}), ...(newest ? { newest } : {}), ...(warnings.length ? { warnings } : {}) };
+  return { database, view, wanted: [...new Set(wanted)], endTimes };
 }
