@@ -32,6 +32,8 @@ let dir: string;
 let deps: StatusDeps;
 /** Index names of the Queries sent since the last reset. */
 const indexes: Array<string | undefined> = [];
+/** Names of the commands sent since the last reset. */
+const commands: string[] = [];
 
 function logical(database: string, day: number): BackupEntry {
   const startedAt = at(day * 1440 + 60);
@@ -62,7 +64,8 @@ beforeAll(async () => {
   const client = makeDynamoClient({ endpoint: dynalite.endpoint });
   await ensureCatalogTable(client, TABLE);
   client.middlewareStack.add(
-    (next) => async (args) => {
+    (next, context) => async (args) => {
+      commands.push(String(context.commandName));
       const input = args.input as Partial<QueryCommandInput>;
       if (input.KeyConditionExpression !== undefined) indexes.push(input.IndexName);
       return next(args);
@@ -74,10 +77,13 @@ beforeAll(async () => {
   const catalog = new DynamoCatalog(documents, TABLE, { pageSize: 2 });
   const walCatalog = new DynamoWalCatalog(documents, TABLE);
   deps = { catalog, walCatalog, storage: new FolderStorage(join(dir, 'repo')), log: silentLog };
-  // a: WAL, a base backup and logical backups; b: logical backups only; c: nothing; other: not asked about.
-  await walCatalog.recordWals(Array.from({ length: 12 }, (_, index) => segment('a', index + 1)), at(13));
-  await catalog.create(base('a', 3));
-  for (const database of ['a', 'b', 'other']) for (let day = 0; day < 3; day += 1) await catalog.create(logical(database, day));
+  // a and d: WAL, a base backup starting inside the archived range (its record is read for
+  // its time) and logical backups; b: logical backups only; c: nothing; other: not asked about.
+  for (const database of ['a', 'd']) {
+    await walCatalog.recordWals(Array.from({ length: 12 }, (_, index) => segment(database, index + 1)), at(13));
+    await catalog.create(base(database, 3));
+  }
+  for (const database of ['a', 'b', 'd', 'other']) for (let day = 0; day < 3; day += 1) await catalog.create(logical(database, day));
   await walCatalog.recordRestorePoint('a', { name: 'before-upgrade', lsn: formatLsn(segmentStartLsn(5n) + 0x100n), timeline: 1, createdAt: at(5) });
 }, 120_000);
 
@@ -88,13 +94,20 @@ afterAll(async () => {
 
 describe('status of several databases', () => {
   it('answers as database by database, from one listing of every backup', async () => {
+    commands.length = 0;
     const one = [];
-    for (const database of ['a', 'b', 'c']) one.push((await readStatus(deps, { databases: [database], now: NOW })).databases[0]);
-    expect(indexes.filter((name) => name === INDEX_BY_DATABASE).length).toBeGreaterThanOrEqual(3);
+    for (const database of ['a', 'b', 'c', 'd']) one.push((await readStatus(deps, { databases: [database], now: NOW })).databases[0]);
+    expect(indexes.filter((name) => name === INDEX_BY_DATABASE).length).toBeGreaterThanOrEqual(4);
+    expect(commands.filter((name) => name === 'BatchGetItemCommand')).toHaveLength(0);
     indexes.length = 0;
-    const many = await readStatus(deps, { databases: ['a', 'b', 'c'], now: NOW });
+    commands.length = 0;
+    const many = await readStatus(deps, { databases: ['a', 'b', 'c', 'd'], now: NOW });
     expect(many.databases).toEqual(one);
-    expect(many.databases.map((status) => status.database)).toEqual(['a', 'b', 'c']);
+    expect(many.databases.map((status) => status.database)).toEqual(['a', 'b', 'c', 'd']);
+    // The records where the base backups cut the ranges (one each for a and d): one BatchGetItem, no GetItem.
+    expect(commands.filter((name) => name === 'BatchGetItemCommand')).toHaveLength(1);
+    expect(commands.filter((name) => name === 'GetItemCommand')).toHaveLength(0);
+    expect(many.databases[3]!.pitr.from).toBe(one[3]!.pitr.from);
     // No Query per database on the by-database index: the backups' listing instead.
     expect(indexes.filter((name) => name === INDEX_BY_DATABASE)).toHaveLength(0);
     expect(indexes.filter((name) => name === INDEX_BY_ENTITY).length).toBeGreaterThan(0);
