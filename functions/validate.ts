@@ -2,7 +2,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
 import type { InvokeDeps } from '../shared/adapters/sfn/invoke';
 import type { Storage } from '../shared/adapters/storage/storage';
-import { backupSizeOf, sizeJob } from '../shared/usecases/restore/resources';
+import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
+import type { BackupEntry } from '../shared/domain/backup';
+import { backupSizeOf, physicalDrillSizeOf, sizeDrill, sizeJob, type JobSizing } from '../shared/usecases/restore/resources';
 import { executionName, type ExecutionInput } from '../shared/domain/invoke/execution';
 import { parseValidatePayload, type ValidatePayload } from '../shared/domain/invoke/validate';
 import { awsDeps, type AwsClients } from '../shared/runtime/aws';
@@ -16,6 +18,20 @@ export type ValidateJob = Omit<ValidatePayload, 'dryRun'>;
 /** The catalog and state machine, and the storage whose manifests size the task (without it, the catalog's bytes do). */
 export interface ValidateInvokeDeps extends InvokeDeps {
   storage?: Storage;
+  /** With storage: sizes a physical drill from its base backup and WAL (without, as the logical drill). */
+  walCatalog?: WalCatalog;
+}
+
+/**
+ * The task of a physical drill of `backup`: sized from the base backup it recovers and the WAL
+ * it replays (sizeDrill) when the catalogs and storage are at hand, else as the logical drill.
+ *
+ * @throws what physicalDrillSizeOf throws (no base backup before the instant, a WAL gap, the
+ *   instant not archived yet); BACKUP_TOO_LARGE_FOR_TASK.
+ */
+export async function sizePhysicalDrill(deps: ValidateInvokeDeps, backup: BackupEntry): Promise<JobSizing> {
+  if (!deps.storage || !deps.walCatalog) return sizeJob('validate', await backupSizeOf(backup, deps.storage), { jobs: 1, scratchInTask: true });
+  return sizeDrill(await physicalDrillSizeOf({ catalog: deps.catalog, walCatalog: deps.walCatalog, storage: deps.storage, log: deps.log }, backup));
 }
 
 /**
@@ -66,7 +82,7 @@ export function makeValidateHandler(deps: ValidateInvokeDeps) {
  */
 async function startPitrDrill(deps: ValidateInvokeDeps, payload: ValidatePayload) {
   const backup = await chooseDrillBackup(deps.catalog, payload.to ?? payload.backupId, payload.database);
-  const { resources } = sizeJob('validate', await backupSizeOf(backup, deps.storage), { jobs: 1, scratchInTask: true });
+  const { resources } = await sizePhysicalDrill(deps, backup);
   const plan = {
     backupId: backup.id,
     database: backup.database,

@@ -7,10 +7,11 @@
 import { statfs } from 'node:fs/promises';
 import type { Storage } from '../shared/adapters/storage/storage';
 import type { BackupEntry } from '../shared/domain/backup';
-import { localBytesFor, type DiskOptions, type SizedJob } from '../shared/domain/task-sizing';
+import { localBytesFor, physicalDrillBytes, type DiskOptions, type SizedJob } from '../shared/domain/task-sizing';
 import { StrongboxError } from '../shared/errors';
 import type { Log } from '../shared/ports';
-import { backupSizeOf } from '../shared/usecases/restore/resources';
+import type { PitrDeps } from '../shared/usecases/pitr';
+import { backupSizeOf, physicalDrillSizeOf } from '../shared/usecases/restore/resources';
 
 /** Bytes free for this user under `path`. */
 export type FreeDisk = (path: string) => Promise<number>;
@@ -54,5 +55,31 @@ export async function assertDiskFits(options: {
     options.job === 'restore'
       ? 'restore with jobs 1 (streamed from storage, no disk), or start it through the restore function, which sizes the task\'s disk from the backup'
       : 'start the drill through the validate function (`sls invoke -f validate`), which sizes the task\'s disk from the backup, or drill on a scratch server (`strongbox validate --scratch-url`)',
+  );
+}
+
+/**
+ * The physical drill's check: the cluster it recovers (the base backup unpacked, grown by the
+ * WAL replayed to the instant, physicalDrillBytes) must fit the disk under `dir`. When the
+ * recovery cannot be planned (no base backup, a WAL gap, the instant not archived yet) the
+ * drill itself says so and records it: the check steps aside.
+ *
+ * @throws StrongboxError BACKUP_TOO_LARGE_FOR_TASK naming what is needed and what is free.
+ */
+export async function assertDrillDiskFits(options: { deps: PitrDeps; backup: BackupEntry; dir: string; free: FreeDisk; log: Log }): Promise<void> {
+  const size = await physicalDrillSizeOf(options.deps, options.backup).catch((error: unknown) => {
+    options.log.warn('task disk not checked: the drill\'s recovery cannot be planned (the drill reports why)', { backupId: options.backup.id, reason: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  });
+  if (!size) return;
+  const needed = Math.ceil(physicalDrillBytes(size) * MARGIN);
+  const free = await options.free(options.dir);
+  options.log.info('task disk checked', { backupId: options.backup.id, job: 'pitr-drill', neededBytes: needed, freeBytes: free, baseBytes: size.baseBytes, walBytes: size.walBytes });
+  if (needed <= free) return;
+  const gib = (value: number) => `${(value / GIB).toFixed(1)} GiB`;
+  throw new StrongboxError(
+    'BACKUP_TOO_LARGE_FOR_TASK',
+    `the physical drill of backup ${options.backup.id} recovers a cluster needing ${gib(needed)} under ${options.dir} (base backup ${gib(size.baseBytes)}, ${gib(size.walBytes)} of WAL), which has ${gib(free)} free: nothing was started`,
+    'start the drill through the validate function (`sls invoke -f validate --data \'{"pitr":true}\'`), which sizes the task\'s disk from the base backup, or run `strongbox validate --pitr` on a host with enough disk',
   );
 }

@@ -12,7 +12,7 @@ import { awsDeps } from '../shared/runtime/aws';
 import { pgValidationDeps } from '../shared/runtime/validate-tools';
 import { runValidation, type ValidationDeps } from '../shared/usecases/validate';
 import { resolveDrillBackup } from '../shared/usecases/validate/steps';
-import { assertDiskFits, statfsFree, type FreeDisk } from './disk-check';
+import { assertDiskFits, assertDrillDiskFits, statfsFree, type FreeDisk } from './disk-check';
 import { runJobTask, startJobTaskIfEntry, type JobTaskIo } from './job-task';
 
 /** A drill's adapters; the WAL catalog too for the physical drill. */
@@ -44,7 +44,7 @@ export async function runValidateTask(
 ): Promise<number> {
   return runJobTask(io, { name: 'validation', failed: 'validation task failed' }, parseValidatePayload, async (job, log, signal) => {
     const deps = makeDeps(io.env, log);
-    if (job.pitr) return runPitrDrillTask(deps, job, log, signal);
+    if (job.pitr) return runPitrDrillTask(deps, job, log, signal, free);
     const backup = await resolveDrillBackup(deps.catalog, job.backupId, job.database);
     await assertDiskFits({ job: 'validate', backup, storage: deps.storage, disk: { jobs: 1, scratchInTask: true }, dir: deps.tmpDir ?? tmpdir(), free, log });
     const report = await runValidation(deps, {
@@ -59,14 +59,16 @@ export async function runValidateTask(
 
 /**
  * The physical drill in the task (`"pitr": true`): the logical backup chosen (the function sends
- * an id; `latest`/`random` are chosen here otherwise), the archive served inside the task
+ * an id; `latest`/`random` are chosen here otherwise), its recovered cluster checked against the
+ * task's disk (assertDrillDiskFits: the base backup and the WAL, not the dump), the archive served inside the task
  * (tasks/drill-wal.ts), the scratch cluster recovered inside the task. Exit 0 when it passed, 1
  * otherwise (recorded as lastPitrDrill, VALIDATION_FAILED published by the drill).
  */
-async function runPitrDrillTask(deps: TaskDeps, job: ValidatePayload, log: Log, signal: AbortSignal): Promise<number> {
+async function runPitrDrillTask(deps: TaskDeps, job: ValidatePayload, log: Log, signal: AbortSignal, free: FreeDisk): Promise<number> {
   const { walCatalog } = deps;
   if (!walCatalog) throw new StrongboxError('UNEXPECTED', 'the validation task has no WAL catalog: the physical drill cannot be planned', 'this is a bug in the task\'s wiring: report it');
   const backup = await chooseDrillBackup(deps.catalog, job.to ?? job.backupId, job.database);
+  await assertDrillDiskFits({ deps: { ...deps, walCatalog }, backup, dir: deps.tmpDir ?? tmpdir(), free, log });
   const report = await withTaskArchive({ ...deps, walCatalog }, backup.database, (restoreCommand) =>
     runPitrDrill({ ...deps, walCatalog, server: pgScratchServer, reader: pgDrillReader }, { to: backup.id, database: backup.database, restoreCommand: () => restoreCommand, signal }),
   );

@@ -103,6 +103,51 @@ function tooLarge(job: SizedJob, backup: BackupSize, bytes: number, needed: numb
   return new StrongboxError('BACKUP_TOO_LARGE_FOR_TASK', `${what}: nothing was started`, hint);
 }
 
+/**
+ * What sizing needs for a physical drill (`validate --pitr`): the cluster it recovers is the
+ * BASE backup's, not the logical dump's, grown by the WAL replayed up to the drilled instant.
+ */
+export interface PhysicalDrillSize {
+  /** The base backup's stored bytes (the tar, streamed from storage into the data folder). */
+  baseBytes: number;
+  /** Stored compressed: the cluster it unpacks to is assumed ASSUMED_RATIO × larger. */
+  baseCompressed: boolean;
+  /** The drilled database's size at the logical backup (its manifest), when known: the cluster holds at least that. */
+  databaseBytes?: number;
+  /** The WAL between the base backup's start and the instant: replay grows the data by at most that. */
+  walBytes: number;
+}
+
+/**
+ * The bytes a physical drill keeps on the task's disk: the recovered cluster (the base backup
+ * unpacked; never less than the drilled database), the WAL replayed, and the recovered
+ * cluster's own WAL (WAL_RESERVE_BYTES). The base backup streams in: no local copy of it.
+ */
+export function physicalDrillBytes(size: PhysicalDrillSize): number {
+  const unpacked = size.baseCompressed ? size.baseBytes * ASSUMED_RATIO : size.baseBytes;
+  return Math.max(unpacked, size.databaseBytes ?? 0) + size.walBytes + WAL_RESERVE_BYTES;
+}
+
+/**
+ * The ephemeral storage of a physical drill's task, rounded up to whole GiB within Fargate's
+ * 21–200 GiB, with the same reserve and margin as the other jobs.
+ *
+ * @throws StrongboxError BACKUP_TOO_LARGE_FOR_TASK when even 200 GiB cannot hold it.
+ */
+export function planDrillDisk(size: PhysicalDrillSize): DiskPlan {
+  const bytes = physicalDrillBytes(size);
+  const needed = Math.ceil(((bytes + DISK_RESERVE_BYTES) * MARGIN) / GIB);
+  if (needed > FARGATE_DISK_GIB.max) {
+    const gib = (value: number) => `${(value / GIB).toFixed(1)} GiB`;
+    throw new StrongboxError(
+      'BACKUP_TOO_LARGE_FOR_TASK',
+      `the physical drill recovers a cluster of about ${gib(bytes)} (base backup ${gib(size.baseBytes)}${size.baseCompressed ? ' compressed' : ''}, ${gib(size.walBytes)} of WAL replayed; ${needed} GiB with reserve), over Fargate's ${FARGATE_DISK_GIB.max} GiB: nothing was started`,
+      'take a newer base backup (`strongbox backup --type base`: less WAL to replay), or run `strongbox validate --pitr` on a host with enough disk',
+    );
+  }
+  return { path: 'download', localBytes: bytes, sizeInGiB: Math.max(FARGATE_DISK_GIB.min, needed) };
+}
+
 /** A task size Fargate accepts (cpu in units, memory in MiB, as RunTask's overrides take them). */
 export interface TaskCompute {
   cpu: number;

@@ -136,6 +136,25 @@ describe('physical drill', () => {
     expect(await readdir(parent)).toEqual([]);
   }, 300_000);
 
+  it('the task\'s disk too small for the recovered cluster (the base backup and its WAL, not the dump): exit 1 before anything starts, nothing recorded', async () => {
+    const before = (await stack.catalog.get(exact.id))?.lastPitrDrill;
+    const alerts = stack.alerts.published.length;
+    const asked: string[] = [];
+    const code = await runValidateTask(
+      { env: { STRONGBOX_JOB: JSON.stringify({ pitr: true, to: exact.id, database: WAL_DATABASE }) }, onStop: () => undefined },
+      (_env, log) => ({ storage: stack.storage, catalog: stack.catalog, walCatalog: stack.walCatalog, alerts: stack.alerts, clock: () => new Date(), log, tmpDir: parent, ...pgValidationDeps }),
+      async (path) => {
+        asked.push(path);
+        return 1024 * 1024;
+      },
+    );
+    expect(code).toBe(JOB_EXIT.failed);
+    expect(asked).toEqual([parent]);
+    expect((await stack.catalog.get(exact.id))?.lastPitrDrill).toEqual(before);
+    expect(stack.alerts.published.length).toBe(alerts);
+    expect(await readdir(parent)).toEqual([]);
+  }, 120_000);
+
   it('an instant not archived yet: PITR_TARGET_NOT_ARCHIVED, nothing recorded, no alert (not a broken path)', async () => {
     // No load: the segment of its instant stays unfilled, and no archive_timeout switches it (1 h here).
     const late = await backupUnderLoad('auto', false);

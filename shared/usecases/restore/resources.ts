@@ -5,7 +5,10 @@
  */
 import type { Storage } from '../../adapters/storage/storage';
 import type { BackupEntry } from '../../domain/backup';
-import { databaseBytesOf, planTaskCompute, planTaskDisk, taskResources, type BackupSize, type DiskOptions, type DiskPlan, type SizedJob, type TaskResources } from '../../domain/task-sizing';
+import { databaseBytesOf, planDrillDisk, planTaskCompute, planTaskDisk, taskResources, type BackupSize, type DiskOptions, type DiskPlan, type PhysicalDrillSize, type SizedJob, type TaskResources } from '../../domain/task-sizing';
+import { parseLsn } from '../../domain/wal/names';
+import { StrongboxError } from '../../errors';
+import { planRecovery, type PitrDeps } from '../pitr';
 import { readManifest } from '../index-manifest';
 
 /** pg_restore's jobs when the operator names none and the dump fits the task's disk. */
@@ -51,4 +54,29 @@ export interface JobSizing {
 export function sizeJob(job: SizedJob, size: BackupSize, options: DiskOptions): JobSizing {
   const disk = planTaskDisk(job, size, options);
   return { resources: taskResources(planTaskCompute(databaseBytesOf(size)), disk), disk };
+}
+
+/**
+ * The sizes of a physical drill of `backup` (a logical backup): its manifest's snapshot instant
+ * and database size, the base backup the recovery would start from (planRecovery: the same
+ * choice the drill makes) and the WAL between that base backup's start and the instant.
+ *
+ * @throws DRILL_NO_INSTANT for a manifest without the instant; what planRecovery throws
+ *   (PITR_NO_BASE_BACKUP, WAL_GAP, PITR_TARGET_NOT_ARCHIVED…).
+ */
+export async function physicalDrillSizeOf(deps: PitrDeps, backup: BackupEntry): Promise<PhysicalDrillSize> {
+  const manifest = await readManifest(deps.storage, backup.manifestKey);
+  const instant = manifest.source.snapshot;
+  if (!instant) throw new StrongboxError('DRILL_NO_INSTANT', `backup ${backup.id} does not record its snapshot's instant in the WAL (taken by an older Strongbox)`, 'drill a newer logical backup: --to latest');
+  const last = parseLsn(instant.method === 'logical-slot' ? instant.lsn : instant.afterLsn);
+  const first = instant.method === 'logical-slot' ? instant.lsn : instant.beforeLsn;
+  const { entry } = await planRecovery(deps, backup.database, { type: 'lsn', lsn: parseLsn(first) });
+  const walBytes = Number(last - parseLsn(entry.base?.startLsn ?? '0/0'));
+  return { baseBytes: entry.bytes ?? 0, baseCompressed: entry.compression !== 'none', databaseBytes: manifest.source.databaseSizeBytes, walBytes: Math.max(0, walBytes) };
+}
+
+/** The task of a physical drill: disk from the base backup and the WAL (planDrillDisk), vCPU and memory from the recovered cluster's size. */
+export function sizeDrill(size: PhysicalDrillSize): JobSizing {
+  const disk = planDrillDisk(size);
+  return { resources: taskResources(planTaskCompute(disk.localBytes), disk), disk };
 }
