@@ -29,6 +29,8 @@ export interface Answer {
   question: Question;
   /** Wall time of each run (the first is cold: the process's first requests). */
   ms: number[];
+  /** CPU time of this process (user + system) in each run: the question's own work, without dynalite's. */
+  cpuMs?: number[];
   requests: number;
   items: number;
   heads: number;
@@ -124,13 +126,17 @@ export async function answer(settings: { question: Question; endpoint: string; t
     }
   };
   const ms: number[] = [];
+  const cpuMs: number[] = [];
   let result = '';
   let reads = { ...counts };
   for (let index = 0; index < settings.runs; index += 1) {
     Object.assign(counts, { requests: 0, items: 0, heads: 0 });
     const started = performance.now();
+    const cpu = process.cpuUsage();
     result = await run();
     ms.push(performance.now() - started);
+    const spent = process.cpuUsage(cpu);
+    cpuMs.push((spent.user + spent.system) / 1000);
     reads = { ...counts };
   }
   client.destroy();
@@ -138,5 +144,5 @@ export async function answer(settings: { question: Question; endpoint: string; t
   gc?.();
   // Read after the collection: the answer is still reachable while the heap is measured.
   const heldHeapMiB = gc && held !== null ? process.memoryUsage().heapUsed / 1024 / 1024 : undefined;
-  return { question: settings.question, ms, ...reads, rssMiB: process.resourceUsage().maxRSS / 1024, ...(heldHeapMiB !== undefined ? { heldHeapMiB } : {}), result };
+  return { question: settings.question, ms, cpuMs, ...reads, rssMiB: process.resourceUsage().maxRSS / 1024, ...(heldHeapMiB !== undefined ? { heldHeapMiB } : {}), result };
 }
