@@ -8,7 +8,8 @@ import { firesIn } from './schedule';
  * to fill CloudFormation's 500 resources). Pure: the window is a parameter.
  */
 
-export type DueJobKind = 'logical' | 'base' | 'wal-checkpoint' | 'validation';
+/** `validation`: the monthly restore drill of the newest logical backup; `pitr-drill`: the physical drill of a random instant inside the PITR window, at the same moment. */
+export type DueJobKind = 'logical' | 'base' | 'wal-checkpoint' | 'validation' | 'pitr-drill';
 
 export interface DueJob {
   kind: DueJobKind;
@@ -32,14 +33,16 @@ export function dispatchWindow(firedAt: Date, periodMs: number = DISPATCH_PERIOD
 
 /**
  * Every job whose schedule fires in (`from`, `to`], per database in config order: its
- * logical dump (its own schedule), its base backup, its WAL checkpoint and its restore drill
- * (the stack's). A schedule that fires twice in the window gives two jobs.
+ * logical dump (its own schedule), its base backup, its WAL checkpoint, its restore drill and
+ * its physical drill (the stack's; both drills on the validation schedule). A schedule that
+ * fires twice in the window gives two jobs.
  */
 export function dueJobs(config: DeployConfig, from: Date, to: Date): DueJob[] {
   const shared: Array<[DueJobKind, string]> = [
     ['base', config.baseBackup],
     ['wal-checkpoint', config.walCheckpoint],
     ['validation', config.validation],
+    ['pitr-drill', config.validation],
   ];
   // The stack-wide schedules are the same for every database: evaluated once.
   const sharedFires = shared.map(([kind, expression]) => [kind, firesIn(expression, from, to)] as const);

@@ -347,12 +347,14 @@ describe('every other function, through its own wiring and its environment as de
     const dumps = await world.invoke('dispatch', handle, { time: '2027-01-01T03:00:20Z' }, { async: true });
     const drills = await world.invoke('dispatch', handle, { time: '2027-01-01T04:00:20Z' }, { async: true });
     expect(dumps).toMatchObject({ started: 3, failed: [] });
-    expect(drills).toMatchObject({ started: 4, failed: [] });
+    // …and each database's physical drill (sized from the catalog under the dispatcher's role).
+    expect(drills).toMatchObject({ started: 6, failed: [] });
     const sent = world.stub.requests.slice(before).filter((request) => request.operation !== 'Publish');
     expect(sent.filter((request) => request.operation === 'Invoke').map((request) => [request.body.FunctionName, request.body.InvocationType])).toEqual([
       ['strongbox-test-scheduleBackup', 'Event'], ['strongbox-test-walCheckpoint', 'Event'], ['strongbox-test-walCheckpoint', 'Event'], ['strongbox-test-walCheckpoint', 'Event'], ['strongbox-test-walCheckpoint', 'Event'],
     ]);
-    expect(sent.filter((request) => request.operation === 'StartExecution').map((request) => request.body.stateMachineArn)).toEqual([envOf('dispatch').STRONGBOX_VALIDATE_STATE_MACHINE_ARN, envOf('dispatch').STRONGBOX_VALIDATE_STATE_MACHINE_ARN]);
+    expect(sent.filter((request) => request.operation === 'StartExecution').map((request) => request.body.stateMachineArn)).toEqual(Array.from({ length: 4 }, () => envOf('dispatch').STRONGBOX_VALIDATE_STATE_MACHINE_ARN));
+    expect(sent.filter((request) => request.operation === 'StartExecution').map((request) => String(request.body.name).split('-')[0]).sort()).toEqual(['drill', 'drill', 'pdrill', 'pdrill']);
   });
 
   it('deadman and taskStopped: read the catalog and alert', async () => {

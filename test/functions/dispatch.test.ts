@@ -13,9 +13,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { dispatchHandler, firedAtOf } from '../../functions/dispatch';
 import { parseScheduleInput } from '../../functions/schedule-backup';
 import { parseCheckpointInput } from '../../functions/wal-checkpoint';
-import { AwsJobStarter, drillExecutionName } from '../../shared/adapters/lambda/job-starter';
+import { AwsJobStarter, drillExecutionName, jobPayload } from '../../shared/adapters/lambda/job-starter';
 import { SnsAlertPublisher } from '../../shared/adapters/sns/alerts';
 import type { DeployConfig } from '../../shared/domain/deploy-config';
+import { StrongboxError } from '../../shared/errors';
 import type { Alert } from '../../shared/ports';
 import { captureLog } from '../support/stack';
 
@@ -90,10 +91,45 @@ describe('dispatch', () => {
     ]);
     expect(sfnMock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input)).toEqual([
       { stateMachineArn: MACHINE, name: drillExecutionName('app', new Date('2027-01-01T04:00:00Z')), input: JSON.stringify({ job: { backupId: 'latest', database: 'app' } }) },
+      { stateMachineArn: MACHINE, name: drillExecutionName('app', new Date('2027-01-01T04:00:00Z'), 'pdrill'), input: JSON.stringify({ job: { pitr: true, to: 'random', database: 'app' } }) },
       { stateMachineArn: MACHINE, name: drillExecutionName('db1', new Date('2027-01-01T04:00:00Z')), input: JSON.stringify({ job: { backupId: 'latest', database: 'db1' } }) },
+      { stateMachineArn: MACHINE, name: drillExecutionName('db1', new Date('2027-01-01T04:00:00Z'), 'pdrill'), input: JSON.stringify({ job: { pitr: true, to: 'random', database: 'db1' } }) },
     ]);
+    expect(drillExecutionName('app', new Date('2027-01-01T04:00:00Z'), 'pdrill')).toMatch(/^pdrill-app-[0-9a-f]{8}-202701010400$/);
+    expect(drillExecutionName('a.b'.repeat(21), new Date('2027-01-01T04:00:00Z'), 'pdrill')).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
     expect(drillExecutionName('app', new Date('2027-01-01T04:00:00Z'))).toMatch(/^drill-app-[0-9a-f]{8}-202701010400$/);
     expect(drillExecutionName('a.b'.repeat(21), new Date('2027-01-01T04:00:00Z'))).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+  });
+
+  it('the monthly physical drill: the backup drawn and the task sized by the dispatcher (drillInput), in the exact StartExecution', async () => {
+    // Prepare: what physicalDrillInput returns for a drawn backup (the base backup's disk, not 200 GiB)
+    const sized = { job: { backupId: '20261231T030000Z-l-abc123', database: 'app', pitr: true }, resources: { cpu: '1024', memory: '2048', containerMemory: 2048, ephemeralStorageGiB: 27 } };
+    const asked: string[] = [];
+    const starter = new AwsJobStarter(new LambdaClient({ region: 'eu-west-1' }), new SFNClient({ region: 'eu-west-1' }), TARGETS, async (job) => {
+      asked.push(`${job.kind}:${job.database.name}`);
+      return job.kind === 'pitr-drill' ? sized : jobPayload(job);
+    });
+    const log = captureLog();
+    // Act
+    await dispatchHandler({ starter, alerts: new SnsAlertPublisher(new SNSClient({ region: 'eu-west-1' }), TOPIC, log), log, clock: () => new Date() }, stack(1))({ time: '2027-01-01T04:00:02Z' });
+    // Assess
+    expect(asked).toEqual(['validation:app', 'pitr-drill:app']);
+    expect(sfnMock.commandCalls(StartExecutionCommand).map((call) => call.args[0].input)).toEqual([
+      { stateMachineArn: MACHINE, name: drillExecutionName('app', new Date('2027-01-01T04:00:00Z')), input: JSON.stringify({ job: { backupId: 'latest', database: 'app' } }) },
+      { stateMachineArn: MACHINE, name: drillExecutionName('app', new Date('2027-01-01T04:00:00Z'), 'pdrill'), input: JSON.stringify(sized) },
+    ]);
+  });
+
+  it('a physical drill that cannot be sized (no base backup) fails with its own code, the others start', async () => {
+    const starter = new AwsJobStarter(new LambdaClient({ region: 'eu-west-1' }), new SFNClient({ region: 'eu-west-1' }), TARGETS, async (job) => {
+      if (job.kind === 'pitr-drill') throw new StrongboxError('BACKUP_NOT_FOUND', 'no VERIFIED base backup of app', 'take one');
+      return jobPayload(job);
+    });
+    const log = captureLog();
+    const handle = dispatchHandler({ starter, alerts: new SnsAlertPublisher(new SNSClient({ region: 'eu-west-1' }), TOPIC, log), log, clock: () => new Date() }, stack(1));
+    await expect(handle({ time: '2027-01-01T04:00:02Z' })).rejects.toMatchObject({ code: 'DISPATCH_FAILED' });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(published()).toEqual([expect.objectContaining({ type: 'DISPATCH_FAILED', code: 'BACKUP_NOT_FOUND', database: 'app' })]);
   });
 
   it('takes a drill already started (a retried dispatch) as started', async () => {
@@ -101,8 +137,8 @@ describe('dispatch', () => {
     sfnMock.on(StartExecutionCommand).rejects(Object.assign(new Error('Execution Already Exists'), { name: 'ExecutionAlreadyExists' }));
     // Act
     const report = await handler(stack(1)).handle({ time: '2027-01-01T04:00:02Z' });
-    // Assess
-    expect(report).toMatchObject({ started: 2, failed: [] });
+    // Assess: the checkpoint, the restore drill and the physical drill
+    expect(report).toMatchObject({ started: 3, failed: [] });
     expect(published()).toEqual([]);
   });
 

@@ -28,6 +28,8 @@ export function jobPayload(job: DueJob): Record<string, unknown> {
       return { database: name, secretArn };
     case 'validation':
       return { job: { backupId: 'latest', database: name } };
+    case 'pitr-drill':
+      return { job: { pitr: true, to: 'random', database: name } };
   }
 }
 
@@ -36,11 +38,18 @@ export function jobPayload(job: DueJob): Record<string, unknown> {
  * starts no second drill): `drill-<name>-<hash>-<yyyymmddHHMM>`, within Step Functions' 80
  * characters and its allowed characters whatever the database is called.
  */
-export function drillExecutionName(database: string, at: Date): string {
+export function drillExecutionName(database: string, at: Date, prefix: 'drill' | 'pdrill' = 'drill'): string {
   const safe = database.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
   const hash = createHash('sha256').update(database).digest('hex').slice(0, 8);
-  return `drill-${safe}-${hash}-${at.toISOString().slice(0, 16).replace(/[-T:]/g, '')}`;
+  return `${prefix}-${safe}-${hash}-${at.toISOString().slice(0, 16).replace(/[-T:]/g, '')}`;
 }
+
+/**
+ * The validation state machine's input for a due drill, with `resources` sized from the backup
+ * (functions/dispatch.ts wires it); without it, jobPayload (the task definition's size, and the
+ * task's own disk check).
+ */
+export type DrillInput = (job: DueJob) => Promise<object>;
 
 /**
  * Starts due jobs in AWS: an asynchronous invocation (InvocationType Event: Lambda queues
@@ -52,12 +61,17 @@ export class AwsJobStarter implements JobStarter {
     private readonly lambda: LambdaClient,
     private readonly sfn: SFNClient,
     private readonly targets: JobTargets,
+    private readonly drillInput?: DrillInput,
   ) {}
 
   async start(job: DueJob): Promise<void> {
+    const drill = job.kind === 'validation' || job.kind === 'pitr-drill';
+    // Choosing and sizing the drill's backup fails with its own error (no base backup, too large), not JOB_NOT_STARTED.
+    const input = drill && this.drillInput ? await this.drillInput(job) : jobPayload(job);
     try {
-      if (job.kind === 'validation') {
-        await this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.targets.validateStateMachineArn, name: drillExecutionName(job.database.name, job.at), input: JSON.stringify(jobPayload(job)) }));
+      if (drill) {
+        const name = drillExecutionName(job.database.name, job.at, job.kind === 'pitr-drill' ? 'pdrill' : 'drill');
+        await this.sfn.send(new StartExecutionCommand({ stateMachineArn: this.targets.validateStateMachineArn, name, input: JSON.stringify(input) }));
         return;
       }
       const target = job.kind === 'wal-checkpoint' ? this.targets.walCheckpointFunction : this.targets.scheduleBackupFunction;

@@ -46,7 +46,7 @@ describe('dueJobs', () => {
     expect(kinds(dueJobs(stack, at('2026-12-04T02:29:00Z'), at('2026-12-04T02:30:00Z')))).toEqual(['base:app@02:30', 'wal-checkpoint:app@02:30', 'logical:billing@02:30', 'base:billing@02:30', 'wal-checkpoint:billing@02:30']);
     expect(kinds(dueJobs(stack, at('2026-12-04T02:59:00Z'), at('2026-12-04T03:00:00Z')))).toEqual(['logical:app@03:00', 'wal-checkpoint:app@03:00', 'wal-checkpoint:billing@03:00']);
     expect(kinds(dueJobs(stack, at('2026-12-04T03:00:00Z'), at('2026-12-04T03:01:00Z')))).toEqual([]);
-    expect(kinds(dueJobs(stack, at('2027-01-01T03:59:00Z'), at('2027-01-01T04:00:00Z')))).toEqual(['wal-checkpoint:app@04:00', 'validation:app@04:00', 'wal-checkpoint:billing@04:00', 'validation:billing@04:00']);
+    expect(kinds(dueJobs(stack, at('2027-01-01T03:59:00Z'), at('2027-01-01T04:00:00Z')))).toEqual(['wal-checkpoint:app@04:00', 'validation:app@04:00', 'pitr-drill:app@04:00', 'wal-checkpoint:billing@04:00', 'validation:billing@04:00', 'pitr-drill:billing@04:00']);
   });
 
   it('gives 200 databases at 03:00 their 200 dumps and 200 checkpoints, and nothing the minute after', () => {
