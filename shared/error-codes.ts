@@ -5,8 +5,9 @@ import type { AlertType } from './domain/alerts/registry';
  * the archive endpoint's error document, alerts' `code`, a FAILED catalog entry's
  * `errorCode`). One entry per code; pure data, read by the CLI (exit status), the archive
  * endpoint (HTTP status), the WAL host (retry or not) and scripts/gen-error-docs.ts (the
- * tables in docs/errors.md and docs/wal.md). test/unit/error-codes.test.ts scans the
- * source and fails on a code raised but not listed here, or listed but raised nowhere.
+ * tables in docs/errors.md and docs/wal.md). StrongboxError's `code` is an ErrorCode, so an
+ * unregistered literal fails typecheck; test/unit/error-codes.test.ts also scans the source
+ * (entries' `errorCode`, codes passed on) and fails on a code listed but raised nowhere.
  *
  * To add a code: one line below, then `npx tsx scripts/gen-error-docs.ts` to update the docs.
  */

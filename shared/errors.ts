@@ -1,18 +1,19 @@
-import { ERROR_CODES, errorCodeSpec } from './error-codes';
+import { ERROR_CODES, errorCodeSpec, type ErrorCode } from './error-codes';
 
 /**
  * Every error Strongbox raises on purpose. Each has a stable `code` (for `--json`
  * output, alerts and tests), a message that says what failed, and a `hint` that
  * says what to do. Adapters turn SDK and driver errors into these; only a handler,
- * a task's entry point or the CLI decides to exit or retry. Every code is registered in
- * error-codes.ts, with its default hint, CLI exit status, HTTP status and retry rule.
+ * a task's entry point or the CLI decides to exit or retry. `code` is an ErrorCode: every code
+ * is registered in error-codes.ts, with its default hint, CLI exit status, HTTP status and
+ * retry rule (one line there for a new code).
  */
 export class StrongboxError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string;
 
   /** `hint` defaults to the registry's hint of `code`: give a more precise one when the raise site knows it. */
-  constructor(code: string, message: string, hint?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, hint?: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -20,7 +21,7 @@ export class StrongboxError extends Error {
   }
 
   /** The shape printed by `--json` on failure and carried by alerts. */
-  toJSON(): { code: string; message: string; hint: string } {
+  toJSON(): { code: ErrorCode; message: string; hint: string } {
     return { code: this.code, message: this.message, hint: this.hint };
   }
 }

@@ -20,6 +20,7 @@ import type { BackupEntry, PitrDrillResult } from '../domain/backup';
 import type { Manifest, SnapshotInstant } from '../domain/manifest';
 import { quoteTable } from '../domain/table-pattern';
 import { parseLsn } from '../domain/wal/names';
+import type { ErrorCode } from '../error-codes';
 import { asStrongboxError, StrongboxError } from '../errors';
 import { readManifest } from './index-manifest';
 import { chooseDrillBackup, type DrillChoice } from './pitr-drill/choose';
@@ -71,7 +72,7 @@ export interface PitrDrillReport {
   comparison: Comparison | null;
   amcheck: AmcheckResult | null;
   reason?: string;
-  code?: string;
+  code?: ErrorCode;
   hint?: string;
   warnings: string[];
 }

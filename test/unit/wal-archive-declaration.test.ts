@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matchRoute } from '../../shared/adapters/archive-endpoint/paths';
 import { errorResponse } from '../../shared/adapters/archive-endpoint/errors';
+import type { ErrorCode } from '../../shared/error-codes';
 import { StrongboxError } from '../../shared/errors';
 import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from '../../shared/usecases/wal-archive';
 
@@ -137,7 +138,7 @@ describe('matchRoute', () => {
 });
 
 describe('errorResponse', () => {
-  it.each<[string, number]>([
+  it.each<[ErrorCode, number]>([
     ['BAD_WAL_NAME', 400],
     ['INPUT_INVALID', 400],
     ['UNAUTHENTICATED', 401],
