@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 
 /**
  * What s3rver 3.7.1 does not do and AWS does (docs/FIELD-NOTES: it ignores If-None-Match):
@@ -20,8 +20,9 @@ import { Readable } from 'node:stream';
  *   request is 403 SignatureDoesNotMatch (s3rver does not check SigV4 at all). A client
  *   that drops a signed `If-None-Match` is refused here as S3 would refuse it.
  * - SHA-256 checksums (s3rver accepts a wrong one, FIELD-NOTES). A PutObject with an
- *   `x-amz-checksum-sha256` header is read whole first and refused with 400 BadDigest,
- *   nothing stored, when its body hashes to anything else. The checksum is kept with the
+ *   `x-amz-checksum-sha256` header whose body hashes to anything else is refused with 400
+ *   BadDigest, nothing stored (a create-only PUT is hashed as it streams and its object
+ *   removed before anyone can read it; another PUT is read whole first). The checksum is kept with the
  *   object's ETag, and a HEAD or whole-object GET with `x-amz-checksum-mode: ENABLED`
  *   answers it (`x-amz-checksum-sha256`, `x-amz-checksum-type: FULL_OBJECT`) as S3 does
  *   for a single PutObject; an object written without one (or since replaced) gets none.
@@ -48,6 +49,7 @@ export interface ObjectStore {
   existsObject(bucket: string, key: string): Promise<boolean>;
   getMetadata(bucket: string, key: string): Promise<{ etag?: string }>;
   getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  deleteObject(bucket: string, key: string): Promise<unknown>;
 }
 
 /** Counts of what the middleware decided, for tests that want to see it happen. */
@@ -87,20 +89,24 @@ export function conditionalWrites(store: ObjectStore, stats: ConditionalStats = 
     }
     if (condition !== undefined && condition !== '*') return answer(ctx, 501, 'NotImplemented', 'If-None-Match accepts only *');
     const sha256 = ctx.method === 'PUT' ? header(ctx, 'x-amz-checksum-sha256') : undefined;
-    if (sha256 !== undefined) {
-      const body = await readWhole(ctx.req);
-      const actual = createHash('sha256').update(body).digest('base64');
-      if (actual !== sha256) return answer(ctx, 400, 'BadDigest', `The SHA256 you specified did not match the calculated checksum (calculated ${actual}).`);
-      ctx.req = Object.assign(Readable.from([body]), { headers: (ctx.req as Readable & { headers?: unknown }).headers });
-    }
+    // A create-only PUT is hashed as it streams in and its object removed when refused (the key was free);
+    // any other PUT is read whole and hashed first, so that a refused one leaves the object it would replace.
+    const whole = sha256 !== undefined && condition !== '*' ? await hashWhole(ctx) : undefined;
+    if (whole !== undefined && whole !== sha256) return badDigest(ctx, whole);
     return inQueue(slot, async () => {
       if (condition !== undefined && (await store.existsObject(bucket, key))) {
         stats.refused += 1;
         return answer(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 'If-None-Match');
       }
+      // Only once the write goes ahead: a refused request's body is left to the server, unread, as before.
+      const digest = sha256 !== undefined && condition === '*' ? hashAsItStreams(ctx) : whole;
       await next();
       const length = Number(header(ctx, 'content-length'));
       if (ctx.method === 'PUT' && ctx.status === 200 && Number.isSafeInteger(length)) await flushed(store.getResourcePath(bucket, key, 'object'), length);
+      if (digest !== undefined && ctx.status === 200 && (await digest) !== sha256) {
+        await store.deleteObject(bucket, key);
+        return badDigest(ctx, await digest);
+      }
       if (condition !== undefined && ctx.status >= 200 && ctx.status < 300) stats.created += 1;
       if (ctx.method === 'PUT' && ctx.status === 200) {
         const etag = ctx.response.get('ETag');
@@ -134,10 +140,35 @@ function answerChecksum(ctx: ConditionalContext, kept: { etag: string; sha256: s
   ctx.set('x-amz-checksum-type', 'FULL_OBJECT');
 }
 
-async function readWhole(stream: Readable): Promise<Buffer> {
+/** Reads the body whole and hands s3rver a copy; resolves its SHA-256 (base64). */
+async function hashWhole(ctx: ConditionalContext): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks);
+  ctx.req = Object.assign(Readable.from([body]), { headers: (ctx.req as Readable & { headers?: unknown }).headers });
+  return createHash('sha256').update(body).digest('base64');
+}
+
+/** Hands s3rver the body through a hash; the promise resolves the SHA-256 (base64) once it has all passed. */
+function hashAsItStreams(ctx: ConditionalContext): Promise<string> {
+  const hash = createHash('sha256');
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const source = ctx.req;
+  ctx.req = Object.assign(tap, { headers: (source as Readable & { headers?: unknown }).headers });
+  return new Promise((resolve) => {
+    pipeline(source, tap, () => undefined);
+    tap.once('end', () => resolve(hash.digest('base64')));
+    tap.once('close', () => resolve(''));
+  });
+}
+
+function badDigest(ctx: ConditionalContext, actual: string): void {
+  answer(ctx, 400, 'BadDigest', `The SHA256 you specified did not match the calculated checksum (calculated ${actual}).`);
 }
 
 /** Waits (a few seconds at most) until s3rver's object file holds the PUT's bytes. */

@@ -34,7 +34,7 @@ interface S3rver {
   close(): Promise<void>;
   middleware: Middleware[];
   httpServer?: Server;
-  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string; existsObject(bucket: string, key: string): Promise<boolean>; getMetadata(bucket: string, key: string): Promise<{ etag?: string }> };
+  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string; existsObject(bucket: string, key: string): Promise<boolean>; getMetadata(bucket: string, key: string): Promise<{ etag?: string }>; deleteObject(bucket: string, key: string): Promise<unknown> };
 }
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rver;
 
