@@ -25,12 +25,13 @@ import { parallelDumpReport, type ParallelDumpResult } from './scale/dump';
 import { partPlanReport } from './scale/parts';
 import { measureVerify, verifyReport } from './scale/verify';
 
-const USAGE = `usage: npm run bench:scale -- [--sizes MB,MB,...] [--verify-mb N] [--jobs N] [--keep DIR] [--skip-rss]
+const USAGE = `usage: npm run bench:scale -- [--sizes MB,MB,...] [--verify-mb N] [--jobs N] [--keep DIR] [--skip-rss] [--skip-dump]
   --sizes       database sizes in MB for the RSS and dump runs (default 500,1000,2000)
   --verify-mb N size of the object verified each way (default 256)
   --jobs N      streams of the parallel dump (default 2)
   --keep DIR    keep each size's cluster in DIR/size-N and reuse it next time
-  --skip-rss    only the part plan and verification (no PostgreSQL needed)`;
+  --skip-rss    only the part plan and verification (no PostgreSQL needed)
+  --skip-dump   no parallel dump comparison`;
 
 /** Peak RSS may grow this much from the smallest to the largest database and still count as flat. */
 const FLAT_RSS_RATIO = 1.25;
@@ -43,12 +44,13 @@ interface Options {
   jobs: number;
   keepDir?: string;
   skipRss: boolean;
+  skipDump: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
-    options: { sizes: { type: 'string' }, 'verify-mb': { type: 'string' }, jobs: { type: 'string' }, keep: { type: 'string' }, 'skip-rss': { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { sizes: { type: 'string' }, 'verify-mb': { type: 'string' }, jobs: { type: 'string' }, keep: { type: 'string' }, 'skip-rss': { type: 'boolean' }, 'skip-dump': { type: 'boolean' }, help: { type: 'boolean' } },
   });
   const positive = benchOptions(values.help, USAGE);
   const sizes = (values.sizes ?? '500,1000,2000').split(',').map((text) => positive(text.trim(), 0, 'sizes'));
@@ -57,6 +59,7 @@ function parseOptions(argv: string[]): Options {
     verifyMb: positive(values['verify-mb'], 256, 'verify-mb'),
     jobs: positive(values.jobs, 2, 'jobs'),
     skipRss: values['skip-rss'] ?? false,
+    skipDump: values['skip-dump'] ?? false,
     ...(values.keep ? { keepDir: values.keep } : {}),
   };
 }
@@ -119,7 +122,7 @@ async function runBenchmark(argv: string[]): Promise<number> {
       const results: SizeResult[] = [];
       for (const [index, sizeMb] of options.sizes.entries()) {
         signal.throwIfAborted();
-        results.push(await measureSize(world, sizeMb, options, signal, index === options.sizes.length - 1));
+        results.push(await measureSize(world, sizeMb, options, signal, !options.skipDump && index === options.sizes.length - 1));
       }
       lines.push('### Peak RSS of the Strongbox process on the S3 path (CLI, s3rver in a child process)', '', ...rssReport(results), '');
       const dump = results[results.length - 1]?.dump;

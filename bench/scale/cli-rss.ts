@@ -2,9 +2,9 @@
  * bench:scale, part 2: peak RSS of Strongbox's own process for a backup, a restore and a
  * validate as the database grows, each run as the CLI a user runs (`dist/cli.js`) against
  * the S3 path (s3rver in a child process), with the catalog in the CLI's process as in
- * local mode. The peak is the kernel's (`process.resourceUsage().maxRSS` at exit), not a
- * sampler's; pg_dump / pg_restore and the scratch server are other processes and do not
- * count.
+ * local mode. The peak is the kernel's high-water mark of the program's own memory (VmHWM
+ * at exit), not a sampler's; pg_dump / pg_restore and the scratch server are other processes
+ * and do not count.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,8 +26,14 @@ export interface CliRun {
   stdout: string;
 }
 
-const HOOK = `import { writeFileSync } from 'node:fs';
-process.on('exit', () => { if (process.env.SBX_RSS_FILE) writeFileSync(process.env.SBX_RSS_FILE, String(process.resourceUsage().maxRSS * 1024)); });
+// VmHWM of /proc/self/status, not getrusage's maxRSS: Linux carries ru_maxrss over an exec from
+// the forked parent (the benchmark, holding hundreds of MB), while VmHWM belongs to this program alone.
+const HOOK = `import { readFileSync, writeFileSync } from 'node:fs';
+process.on('exit', () => {
+  if (!process.env.SBX_RSS_FILE) return;
+  const kib = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  writeFileSync(process.env.SBX_RSS_FILE, String(Number(kib) * 1024));
+});
 `;
 
 /** Writes the home's config (S3 storage on the given server) and the exit hook that reports the peak RSS. */
