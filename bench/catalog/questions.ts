@@ -5,6 +5,7 @@
  * the busy database; `status` and the retention plan of all 200; and the baseline every
  * question's RSS starts from (Node, the SDK loaded, one GetItem).
  */
+import { readFileSync } from 'node:fs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
@@ -36,7 +37,7 @@ export interface Answer {
   heads: number;
   /** V8's heap after a full collection with the last answer still held (the child runs with --expose-gc): what the data costs beside the baseline's. */
   heldHeapMiB?: number;
-  /** Peak RSS of the child process (process.resourceUsage().maxRSS). */
+  /** Peak RSS of the child process: its VmHWM (getrusage's maxRSS would carry the parent's over the exec). */
   rssMiB: number;
   result: string;
 }
@@ -144,5 +145,11 @@ export async function answer(settings: { question: Question; endpoint: string; t
   gc?.();
   // Read after the collection: the answer is still reachable while the heap is measured.
   const heldHeapMiB = gc && held !== null ? process.memoryUsage().heapUsed / 1024 / 1024 : undefined;
-  return { question: settings.question, ms, cpuMs, ...reads, rssMiB: process.resourceUsage().maxRSS / 1024, ...(heldHeapMiB !== undefined ? { heldHeapMiB } : {}), result };
+  return { question: settings.question, ms, cpuMs, ...reads, rssMiB: peakRssMiB(), ...(heldHeapMiB !== undefined ? { heldHeapMiB } : {}), result };
+}
+
+/** This process's own high-water RSS (VmHWM), in MiB. */
+function peakRssMiB(): number {
+  const kib = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return Number(kib) / 1024;
 }
