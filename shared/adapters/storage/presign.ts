@@ -56,8 +56,10 @@ export interface S3PresignerOptions {
  * The client must be built with makeS3Client: with the SDK's default checksum mode the
  * presigned PUT would also demand a CRC32 checksum header that a plain HTTP client does not
  * send. The declared SHA-256 is signed as a header (not hoisted into the query string),
- * so S3 verifies the body against it and refuses anything else; s3rver ignores it, which
- * is why the archive endpoint re-reads the object before recording it anyway.
+ * so S3 verifies the body against it and refuses anything else (400 BadDigest) and keeps it
+ * as the object's full-object checksum: the archive endpoint's `complete` reads it back
+ * with a HEAD (S3Storage.headWithChecksum) instead of hashing the object again. s3rver
+ * ignores the header; the test harness checks it (test/support/s3-conditional.ts).
  */
 export class S3Presigner implements WalPresigner {
   readonly #client: S3Client;
