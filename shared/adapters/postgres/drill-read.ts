@@ -42,7 +42,11 @@ export async function committedAmong(conn: PgConnection, xip: readonly string[],
          UNION
          SELECT g::text::xid8 FROM generate_series($2::numeric, pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::numeric - 1) AS g
        )
-       SELECT xid::text AS xid FROM candidates WHERE pg_catalog.pg_xact_status(xid) = 'committed' ORDER BY 1`,
+       -- A transaction at or past the scratch's own xmax has not been replayed yet: not committed
+       -- there (pg_xact_status would refuse it as "in the future"); CASE keeps that order.
+       SELECT xid::text AS xid FROM candidates
+        WHERE CASE WHEN xid < pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) THEN pg_catalog.pg_xact_status(xid) = 'committed' ELSE false END
+        ORDER BY 1`,
       [xip, xmax],
     );
     return result.rows.map((r) => r.xid);
