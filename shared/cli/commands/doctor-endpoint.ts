@@ -3,7 +3,7 @@ import type { EndpointProbe } from '../../usecases/doctor';
 import { createAuthorizer } from '../../wal-host/auth';
 import { ArchiveClient } from '../../wal-host/client';
 import { loadHostConfig, type HostConfig } from '../../wal-host/config';
-import { send } from '../../wal-host/http';
+import { HttpAgents, send } from '../../wal-host/http';
 
 /**
  * The doctor's view of the archive endpoint a host config (`wal.json`) names, through the
@@ -26,7 +26,7 @@ export async function endpointProbeFromHostConfig(configPath: string, database: 
       try {
         const url = new URL('v1/health', config.endpoint.endsWith('/') ? config.endpoint : `${config.endpoint}/`);
         const headers = await authorize({ method: 'GET', url, headers: {} });
-        const result = await send({ method: 'GET', url, headers, timeoutMs: Math.min(config.timeoutMs, 10_000), maxBytes: 64 * 1024 });
+        const result = await send({ method: 'GET', url, headers, timeoutMs: Math.min(config.timeoutMs, 10_000), maxBytes: 64 * 1024, agents: new HttpAgents() });
         const body = JSON.parse(result.body.toString('utf8') || '{}') as { ok?: boolean; mode?: string; version?: string };
         if (result.status !== 200 || body.ok !== true) return { reachable: false, detail: `GET /v1/health answered HTTP ${result.status}` };
         // The identity route needs the credentials: a refused token shows here, not at the first push.
