@@ -92,7 +92,8 @@ describe('sls package: least privilege for the state machines and their function
     // Each reads its backup's manifest (s3:GetObject, kms:Decrypt): its sizes size the task.
     ['Restore', 'RestoreStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
     ['RestoreTable', 'RestoreTableStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
-    ['Validate', 'ValidateStateMachine', ['s3:GetObject', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
+    // Validate also lists the bucket: sizing a physical drill HEADs WAL objects, and a missing one must read as 404, not 403.
+    ['Validate', 'ValidateStateMachine', ['s3:GetObject', 's3:ListBucket', 'kms:Decrypt', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query', 'states:StartExecution']],
   ])('gives the %s function the state machine ARN and only its actions', (fn, machine, actions) => {
     const props = R[`${fn}LambdaFunction`].Properties;
     expect(props.Environment.Variables.STRONGBOX_STATE_MACHINE_ARN).toEqual({ Ref: machine });
