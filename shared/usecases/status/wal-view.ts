@@ -43,16 +43,9 @@ function oldestBaseStart(backups: readonly BackupEntry[]): bigint | undefined {
  * @throws CatalogError / StorageError when the catalog or a history file cannot be read;
  *   WAL_HISTORY_INVALID for a history file that does not parse.
  */
-export async function readWalView(
-  deps: { walCatalog: WalCatalog; storage: Storage },
-  database: string,
-  backups: readonly BackupEntry[],
-  count: ReadCount,
-  live?: LiveTimelineEvidence,
-  /** The timelines when the caller read them already (readMeta): not read again. */
-  known?: readonly WalTimelineSummary[],
-): Promise<WalView | undefined> {
-  const parts = await readWalViewParts(deps, database, backups, count, live, known);
+export async function readWalView(...args: Parameters<typeof readWalViewParts>): Promise<WalView | undefined> {
+  const [deps, , , count] = args;
+  const parts = await readWalViewParts(...args);
   if (parts) await readEndTimes(deps.walCatalog, [parts], count);
   return parts?.view;
 }
@@ -102,6 +95,7 @@ export async function readWalViewParts(
   backups: readonly BackupEntry[],
   count: ReadCount,
   live?: LiveTimelineEvidence,
+  /** The timelines when the caller read them already (readMeta): not read again. */
   known?: readonly WalTimelineSummary[],
 ): Promise<WalViewParts | undefined> {
   let summaries = known;
