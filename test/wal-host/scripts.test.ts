@@ -119,7 +119,9 @@ describe('wal-push script', () => {
     // Act: the script waits; then the push ends with a marker
     const script = start(scripts.pushScript, [`pg_wal/${name}`], { cwd: dataDir });
     await sleeping(script.pid);
-    await writeFile(join(spool, 'out', `${name}.ok`), `${await fileIdentity(path)}\n`);
+    // Written whole then renamed, as the uploader does: the waiting script must never read half a marker.
+    await writeFile(join(spool, 'out', `${name}.ok.tmp`), `${await fileIdentity(path)}\n`);
+    await rename(join(spool, 'out', `${name}.ok.tmp`), join(spool, 'out', `${name}.ok`));
     await unlink(join(spool, 'out', `${name}.pushing`));
     const result = await script.result;
 
