@@ -18,26 +18,36 @@ import { pgDrillReader, pgScratchServer } from '../shared/runtime/scratch-tools'
 import { STRONGBOX_VERSION } from '../shared/runtime/version';
 import { runLogicalBackup } from '../shared/usecases/backup';
 import { runBaseBackup } from '../shared/usecases/base-backup';
-import { runPitrDrill, type PitrDrillReport } from '../shared/usecases/pitr-drill';
+import { runPitrDrill, type DrillPhase, type PitrDrillReport } from '../shared/usecases/pitr-drill';
 import { benchOptions, runBench } from './harness';
 import { markdownTable, median } from './measure';
 import { describeMachine } from './report';
 import { BENCH_DATABASE, startDrillStack } from './drill/stack';
-import { plainBaseBackup, plainRecovery } from './drill/plain';
+import { plainBaseBackup, plainRecovery, plainRestoreCommand } from './drill/plain';
+import { cpuJiffies, cpuSecondsOf, describeProfile, profiledCommand, readProfile, serverCpuOf, writeProfileWrapper } from './drill/profile';
 import { chownToServer } from './wal/source';
 import { runShell } from './wal/shell';
 
 const USAGE = `usage: npm run bench:drill -- [--size-mb N] [--wal-minutes N] [--runs N]
   --size-mb N      pgbench database size in MB, about (default 1000)
   --wal-minutes N  minutes of pgbench load (-c 4) between the base backup and the logical backup (default 60)
-  --runs N         runs of each variant, interleaved; medians are reported (default 1)`;
+  --runs N         runs of each variant, interleaved; medians are reported (default 1)
+  --profile        log every restore_command call of both variants (wall time, what the prefetcher
+                   had ready) and the CPU: the replay split into waiting and replaying`;
 
 const progress = (line: string): void => void process.stderr.write(`[bench:drill] ${line}\n`);
 
-function parseOptions(argv: string[]): { sizeMb: number; walMinutes: number; runs: number } {
-  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string' }, 'wal-minutes': { type: 'string' }, runs: { type: 'string' }, help: { type: 'boolean' } } });
+interface Options {
+  sizeMb: number;
+  walMinutes: number;
+  runs: number;
+  profile: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string' }, 'wal-minutes': { type: 'string' }, runs: { type: 'string' }, profile: { type: 'boolean' }, help: { type: 'boolean' } } });
   const positive = benchOptions(values.help, USAGE);
-  return { sizeMb: positive(values['size-mb'], 1000, 'size-mb'), walMinutes: positive(values['wal-minutes'], 60, 'wal-minutes'), runs: positive(values.runs, 1, 'runs') };
+  return { sizeMb: positive(values['size-mb'], 1000, 'size-mb'), walMinutes: positive(values['wal-minutes'], 60, 'wal-minutes'), runs: positive(values.runs, 1, 'runs'), profile: values.profile === true };
 }
 
 async function runBenchmark(argv: string[]): Promise<number> {
@@ -80,19 +90,49 @@ async function runBenchmark(argv: string[]): Promise<number> {
 
     const strongbox: PitrDrillReport[] = [];
     const plain: Array<{ untarSeconds: number; replaySeconds: number }> = [];
+    const profiles: string[] = [];
+    const wrapper = options.profile ? await writeProfileWrapper(work) : undefined;
     for (let round = 1; round <= options.runs; round++) {
       signal.throwIfAborted();
-      const report = await runPitrDrill({ ...context, server: pgScratchServer, reader: pgDrillReader, tmpDir: work }, { to: logical.id, database: BENCH_DATABASE, restoreCommand: () => stack.restoreCommand, signal });
+      const log = join(work, `profile-strongbox-${round}.log`);
+      const restoreCommand = wrapper ? await profiledCommand(wrapper, log, stack.spool, stack.restoreCommand) : stack.restoreCommand;
+      const cpu: Parameters<typeof readProfile>[1] = { from: cpuJiffies(), to: cpuJiffies() };
+      const benchCpu = process.cpuUsage();
+      let extra: Parameters<typeof readProfile>[2] = {};
+      const onPhase = async (phase: DrillPhase) => {
+        if (phase !== 'compare') return;
+        cpu.to = cpuJiffies();
+        cpu.pausedAtMs = Date.now();
+        const used = process.cpuUsage(benchCpu);
+        const scratch = (await readdir(work)).find((name) => name.startsWith('strongbox-scratch-'));
+        extra = { benchCpuSeconds: (used.user + used.system) / 1e6, prefetcherCpuSeconds: await cpuSecondsOf(join(stack.spool, 'prefetcher.pid')), server: scratch ? await serverCpuOf(join(work, scratch, 'data')) : undefined };
+      };
+      const report = await runPitrDrill({ ...context, server: pgScratchServer, reader: pgDrillReader, tmpDir: work }, { to: logical.id, database: BENCH_DATABASE, restoreCommand: () => restoreCommand, signal, onPhase: (phase) => void onPhase(phase) });
       if (!report.ok) throw new Error(`the drill failed: ${report.reason ?? ''}`);
       strongbox.push(report);
       progress(`round ${round} Strongbox drill: fetch ${report.split.fetch} s, replay ${report.split.replay} s, compare ${report.split.compare} s, amcheck ${report.split.amcheck} s`);
+      if (wrapper) profiles.push(describeProfile(`round ${round} Strongbox (fetch + replay)`, report.split.replay, await readProfile(log, cpu, extra)));
       signal.throwIfAborted();
-      const run = await plainRecovery({ file: tar, work, archive: stack.plainArchive, lsn: instant.lsn, timeoutMs: 6 * 3600_000 });
+      const plainLog = join(work, `profile-plain-${round}.log`);
+      const plainCommand = wrapper ? await profiledCommand(wrapper, plainLog, undefined, plainRestoreCommand(stack.plainArchive)) : undefined;
+      const plainCpu: Parameters<typeof readProfile>[1] = { from: cpuJiffies(), to: cpuJiffies() };
+      const plainBench = process.cpuUsage();
+      let plainExtra: Parameters<typeof readProfile>[2] = {};
+      const onPaused = async (dataDir: string) => {
+        plainCpu.to = cpuJiffies();
+        plainCpu.pausedAtMs = Date.now();
+        const used = process.cpuUsage(plainBench);
+        plainExtra = { benchCpuSeconds: (used.user + used.system) / 1e6, server: await serverCpuOf(dataDir) };
+      };
+      const run = await plainRecovery({ file: tar, work, archive: stack.plainArchive, lsn: instant.lsn, timeoutMs: 6 * 3600_000, ...(plainCommand ? { restoreCommand: plainCommand, onPaused } : {}) });
       plain.push(run);
       progress(`round ${round} plain: untar ${run.untarSeconds.toFixed(2)} s, replay ${run.replaySeconds.toFixed(2)} s`);
+      if (wrapper) profiles.push(describeProfile(`round ${round} plain (untar + replay)`, run.replaySeconds, await readProfile(plainLog, plainCpu, plainExtra)));
+      for (const line of profiles.slice(-2)) progress(line);
     }
     const serverVersion = (await stack.cluster.psql('SHOW server_version;')).trim();
     process.stdout.write(await report(options, serverVersion, dbBytes, walBytes, (await stat(tar)).size, manifest.tables.length, strongbox, plain));
+    if (profiles.length > 0) process.stdout.write(['', '## profile (--profile)', '', ...profiles, ''].join('\n'));
   });
 }
 
@@ -105,7 +145,7 @@ async function waitForPlainCopy(folder: string, name: string): Promise<void> {
 }
 
 async function report(
-  options: { sizeMb: number; walMinutes: number; runs: number },
+  options: Options,
   serverVersion: string,
   dbBytes: number,
   walBytes: number,

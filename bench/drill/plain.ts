@@ -21,7 +21,7 @@ export async function plainBaseBackup(conn: PgConnection, file: string): Promise
 }
 
 /** Untars `file` into a new folder under `work` and replays `archive`'s WAL to `lsn`; times both, then removes it. */
-export async function plainRecovery(options: { file: string; work: string; archive: string; lsn: string; timeoutMs: number }): Promise<{ untarSeconds: number; replaySeconds: number }> {
+export async function plainRecovery(options: { file: string; work: string; archive: string; lsn: string; timeoutMs: number; restoreCommand?: string; onPaused?: (dataDir: string) => Promise<void> }): Promise<{ untarSeconds: number; replaySeconds: number }> {
   const dir = join(options.work, `plain-${Date.now()}`);
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -39,14 +39,20 @@ export async function plainRecovery(options: { file: string; work: string; archi
       recovery_target_lsn: options.lsn,
       recovery_target_inclusive: 'off',
       recovery_target_timeline: 'current',
-      restore_command: `cp ${options.archive}/%f %p`,
+      restore_command: options.restoreCommand ?? plainRestoreCommand(options.archive),
       ...scratchSettings(socket, true),
     });
     const replay = await startPaused({ dataDir, socket, users: ['postgres'], timeoutMs: options.timeoutMs });
+    await options.onPaused?.(dataDir);
     return { untarSeconds, replaySeconds: replay.seconds };
   } finally {
     await stopServer(dataDir, 'immediate').catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
     await rm(socketDir, { recursive: true, force: true });
   }
+}
+
+/** The baseline's restore_command: `cp` from the local copy of the archive. */
+export function plainRestoreCommand(archive: string): string {
+  return `cp ${archive}/%f %p`;
 }

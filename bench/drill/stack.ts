@@ -26,6 +26,8 @@ export interface DrillStack {
   context: LocalContext;
   cluster: LocalCluster;
   restoreCommand: string;
+  /** The WAL host's spool (the prefetcher's inbox is under it). */
+  spool: string;
   /** The folder the plain copy of every archived segment goes to. */
   plainArchive: string;
   /** Switches WAL and waits until the catalog has the switched segment. */
@@ -70,6 +72,7 @@ export async function startDrillStack(work: string, cleanups: Array<() => Promis
     context,
     cluster,
     restoreCommand: host.restoreCommand,
+    spool: host.spool,
     plainArchive,
     async switchAndWait() {
       const name = (await cluster.psql('SELECT pg_walfile_name(pg_catalog.pg_switch_wal());')).trim();
