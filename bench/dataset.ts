@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalCluster } from '../shared/adapters/postgres/cluster';
-import type { PgConnection } from '../shared/adapters/postgres/types';
+import type { PgConnection } from '../shared/ports/postgres';
 
 /** The database name inside the benchmark cluster. */
 export const BENCH_DATABASE = 'bench';

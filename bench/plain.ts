@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { toolEnv } from '../shared/adapters/postgres/tool-stream';
-import type { PgConnection } from '../shared/adapters/postgres/types';
+import type { PgConnection } from '../shared/ports/postgres';
 
 /** The two plain pipelines Strongbox is compared with. */
 export type PlainPipeline = 'gzip' | 'zstd';

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../shared/adapters/catalog';
 import { DynamoWalCatalog } from '../shared/adapters/catalog/dynamo-wal';
 import { FolderStorage } from '../shared/adapters/storage/folder';
-import type { Storage } from '../shared/adapters/storage/storage';
+import type { Storage } from '../shared/ports/storage';
 import { DEFAULT_RETENTION_POLICY, planRetention } from '../shared/domain/retention';
 import { ensureCatalogTable, startDynalite } from '../shared/local/dynalite-server';
 import { silentLog } from '../shared/ports';

@@ -4,9 +4,9 @@
  * on the manifest's ObjectCreated event), plus timestamps of its phases.
  */
 import { performance } from 'node:perf_hooks';
-import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
-import type { Catalog } from '../shared/adapters/catalog/catalog';
-import type { Storage } from '../shared/adapters/storage/storage';
+import type { WalCatalog } from '../shared/ports/wal-catalog';
+import type { Catalog } from '../shared/ports/catalog';
+import type { Storage } from '../shared/ports/storage';
 import { ConsoleAlertPublisher } from '../shared/adapters/sns/console-alerts';
 import type { BackupEntry, Compression } from '../shared/domain/backup';
 import { parseManifest } from '../shared/domain/manifest';

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { handleArchiveRequest, MAX_JSON_BYTES, parseJson, type ArchiveRequest } from '../shared/adapters/archive-endpoint/routes';
-import { DatabaseNotServedError, errorResponse, ForbiddenDatabaseError } from '../shared/adapters/archive-endpoint/errors';
+import { handleArchiveRequest, MAX_JSON_BYTES, parseJson, type ArchiveRequest } from '../shared/archive-endpoint/routes';
+import { DatabaseNotServedError, errorResponse, ForbiddenDatabaseError } from '../shared/archive-endpoint/errors';
 import { archiverDecision, parseArchivers, roleOfCaller, type ArchiverRules } from '../shared/domain/wal/archivers';
 import { EmfMetrics } from '../shared/adapters/metrics/emf';
-import { S3Presigner, type WalPresigner } from '../shared/adapters/storage/presign';
+import { S3Presigner } from '../shared/adapters/storage/presign';
+import type { WalPresigner } from '../shared/ports/presign';
 import { makeS3Client } from '../shared/adapters/storage/s3-client';
 import { InputError } from '../shared/errors';
 import { noMetrics, type Metrics } from '../shared/metrics';
@@ -12,6 +13,7 @@ import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { BodyTooLargeError, type WalArchiveDeps } from '../shared/usecases/wal-archive';
 import { COMPRESSION_HEADROOM_BYTES } from '../shared/usecases/wal-archive/declaration';
+import { walCodec } from '../shared/adapters/wal-codec/inspect';
 
 /** The archive endpoint's adapters in AWS: presign mode always (WAL bytes never pass through Lambda). */
 export interface ArchiveEndpointFunctionDeps extends WalArchiveDeps {
@@ -143,6 +145,7 @@ export function functionDeps(env: NodeJS.ProcessEnv, clients?: AwsClients): Arch
     alerts,
     log,
     clock,
+    codec: walCodec,
     presigner,
     metrics: new EmfMetrics(log),
     ...(Number.isInteger(limit) && limit > 0 ? { maxSegmentBytes: limit } : {}),

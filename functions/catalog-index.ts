@@ -1,6 +1,6 @@
-import type { Catalog } from '../shared/adapters/catalog/catalog';
-import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
-import type { Storage } from '../shared/adapters/storage/storage';
+import type { Catalog } from '../shared/ports/catalog';
+import type { WalCatalog } from '../shared/ports/wal-catalog';
+import type { Storage } from '../shared/ports/storage';
 import { ManifestError } from '../shared/errors';
 import type { AlertPublisher, Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';

@@ -5,8 +5,10 @@ import { noMetrics, type Metrics } from '../shared/metrics';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { manifestsIn } from '../shared/runtime/manifest-events';
-import { verifyBackupStep, type VerifyCursor, type VerifyBudget, type VerifyDeps, type VerifyStepOptions } from '../shared/usecases/verify-backup';
-import { continuationIn, LambdaVerifyHandOver, type VerifyHandOver } from '../shared/adapters/lambda/verify-hand-over';
+import { verifyBackupStep, type VerifyBudget, type VerifyDeps, type VerifyStepOptions } from '../shared/usecases/verify-backup';
+import type { VerifyCursor } from '../shared/ports/verify';
+import { continuationIn, LambdaVerifyHandOver } from '../shared/adapters/lambda/verify-hand-over';
+import type { VerifyHandOver } from '../shared/ports/verify';
 
 export interface ChecksumResult {
   verified: string[];

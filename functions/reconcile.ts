@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import type { Catalog } from '../shared/adapters/catalog/catalog';
+import type { Catalog } from '../shared/ports/catalog';
 import { InputError } from '../shared/errors';
 import { awsDeps } from '../shared/runtime/aws';
 import { packagedDeployConfig } from '../shared/runtime/deploy-config';

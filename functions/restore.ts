@@ -1,7 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
 import type { InvokeDeps } from '../shared/adapters/sfn/invoke';
-import type { Storage } from '../shared/adapters/storage/storage';
+import type { Storage } from '../shared/ports/storage';
 import { backupSizeOf, restoreJobsFor, sizeJob } from '../shared/usecases/restore/resources';
 import { restoreCandidates } from '../shared/usecases/restore/candidates';
 import { executionName, restorePlanSummary, secretTargetLabel, type ExecutionInput } from '../shared/domain/invoke/execution';

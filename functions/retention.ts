@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../shared/ports/wal-catalog';
 import { retentionPolicyFromConfig, type RetentionPolicy } from '../shared/domain/retention';
 import { asStrongboxError, InputError } from '../shared/errors';
 import type { Alert, AlertPublisher } from '../shared/ports';

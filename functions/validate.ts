@@ -1,8 +1,8 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnExecutionStarter } from '../shared/adapters/sfn/executions';
 import type { InvokeDeps } from '../shared/adapters/sfn/invoke';
-import type { Storage } from '../shared/adapters/storage/storage';
-import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
+import type { Storage } from '../shared/ports/storage';
+import type { WalCatalog } from '../shared/ports/wal-catalog';
 import type { BackupEntry } from '../shared/domain/backup';
 import { backupSizeOf, physicalDrillSizeOf, sizeDrill, sizeJob, type JobSizing } from '../shared/usecases/restore/resources';
 import { executionName, type ExecutionInput } from '../shared/domain/invoke/execution';

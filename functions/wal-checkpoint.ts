@@ -2,7 +2,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { EmfMetrics } from '../shared/adapters/metrics/emf';
 import { pgWalServer } from '../shared/adapters/postgres/wal-server';
-import type { PgConnection } from '../shared/adapters/postgres/types';
+import type { PgConnection } from '../shared/ports/postgres';
 import { readDatabaseSecret } from '../shared/adapters/secrets/database-secret';
 import { assertDatabaseName } from '../shared/domain/keys';
 import { asStrongboxError, InputError } from '../shared/errors';

@@ -241,3 +241,15 @@ export function asStrongboxError(error: unknown): StrongboxError {
   const message = error instanceof Error ? error.message : String(error);
   return new StrongboxError('UNEXPECTED', message, undefined, { cause: error });
 }
+
+/** 422 WAL_CONTENT_INVALID: the bytes do not decode, as declared, to a file of the declared size. */
+export class WalContentInvalidError extends StrongboxError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      'WAL_CONTENT_INVALID',
+      `the pushed bytes are not the declared WAL file: ${detail}; nothing was stored or recorded`,
+      'push only files PostgreSQL wrote (archive_command = strongbox wal-push %p); if a real push gets this, the compressor on the host is broken: run `strongbox wal-push` by hand on the file and check its output',
+      options,
+    );
+  }
+}

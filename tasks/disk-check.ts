@@ -5,7 +5,7 @@
  * backup only here. Refused with BACKUP_TOO_LARGE_FOR_TASK instead of a disk full hours later.
  */
 import { statfs } from 'node:fs/promises';
-import type { Storage } from '../shared/adapters/storage/storage';
+import type { Storage } from '../shared/ports/storage';
 import type { BackupEntry } from '../shared/domain/backup';
 import { localBytesFor, physicalDrillBytes, type DiskOptions, type SizedJob } from '../shared/domain/task-sizing';
 import { StrongboxError } from '../shared/errors';

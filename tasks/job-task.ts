@@ -1,6 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { basename } from 'node:path';
-import type { PgConnection } from '../shared/adapters/postgres/types';
+import type { PgConnection } from '../shared/ports/postgres';
 import { readDatabaseSecret } from '../shared/adapters/secrets/database-secret';
 import { JOB_EXIT, readJob } from '../shared/domain/invoke/job';
 import { asStrongboxError, InputError, InterruptedError } from '../shared/errors';

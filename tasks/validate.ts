@@ -6,7 +6,7 @@ import { chooseDrillBackup } from '../shared/usecases/pitr-drill/choose';
 import { pgDrillReader, pgScratchServer } from '../shared/runtime/scratch-tools';
 import { runPitrDrill } from '../shared/usecases/pitr-drill';
 import { withTaskArchive } from './drill-wal';
-import type { WalCatalog } from '../shared/adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../shared/ports/wal-catalog';
 import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import { pgValidationDeps } from '../shared/runtime/validate-tools';

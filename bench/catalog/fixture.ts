@@ -11,9 +11,9 @@
  * indexing leaves them. Everything else goes through the catalog adapters.
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Catalog } from '../../shared/ports/catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
+import type { Storage } from '../../shared/ports/storage';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { formatHistory } from '../../shared/domain/wal/history';
 import { walObjectKey } from '../../shared/domain/wal/keys';

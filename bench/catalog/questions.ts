@@ -11,7 +11,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { DEFAULT_RETENTION_POLICY } from '../../shared/domain/retention';
 import { parseWalRecordKey } from '../../shared/domain/wal/keys';
 import { formatLsn, parseWalName, segmentName, segmentStartLsn } from '../../shared/domain/wal/names';

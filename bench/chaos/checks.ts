@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { IndexedWalRecord, WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { IndexedWalRecord, WalCatalog } from '../../shared/ports/wal-catalog';
 import type { BackupEntry } from '../../shared/domain/backup';
 
 /** What the checks found wrong, by how wrong. */

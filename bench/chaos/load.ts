@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { connectClient } from '../../shared/adapters/postgres/client';
 import { toolEnv } from '../../shared/adapters/postgres/tool-stream';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { LOAD_TABLE_SQL } from '../wal/source';
 
 /** One INSERT of about 6 MB of WAL: random md5 text, as incompressible as bench:wal's. */

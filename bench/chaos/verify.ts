@@ -7,11 +7,11 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { Catalog } from '../../shared/ports/catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { findBinDir, type LocalCluster } from '../../shared/adapters/postgres/cluster';
 import { runAsServerUser } from '../../shared/adapters/postgres/process';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { localCatalog, localWalCatalog } from '../../shared/local/context';
 import { readLiveInstance, type HomePaths } from '../../shared/local/home';
 import { checkBackups, checkSegments, leftoverTemp, reportedGaps, type BackupFigures, type Findings, type SegmentFigures } from './checks';

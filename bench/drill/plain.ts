@@ -11,7 +11,7 @@ import { runAsServerUser } from '../../shared/adapters/postgres/process';
 import { writeRecoveryConfig } from '../../shared/adapters/postgres/recovery';
 import { prepareSocketDir, restrictToSocket, scratchSettings, startPaused, stopServer } from '../../shared/adapters/postgres/scratch-server';
 import { toolEnv } from '../../shared/adapters/postgres/tool-stream';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { chownToServer } from '../wal/source';
 import { runShell } from '../wal/shell';
 

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { connectClient } from '../../shared/adapters/postgres/client';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { quoteIdent } from '../../shared/domain/table-pattern';
 
 /** One session on the benchmark server's maintenance database. */

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { toolEnv } from '../../shared/adapters/postgres/tool-stream';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
 import { runRestore, type RestoreDeps, type RestorePhase } from '../../shared/usecases/restore';
 import { BENCH_DATABASE, type BenchDataset } from '../dataset';

@@ -6,9 +6,9 @@
  * layout of the catalog adapters.
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Catalog } from '../../shared/ports/catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
+import type { Storage } from '../../shared/ports/storage';
 import type { BackupEntry, Tier } from '../../shared/domain/backup';
 import { walObjectKey } from '../../shared/domain/wal/keys';
 import { formatHistory } from '../../shared/domain/wal/history';

@@ -12,7 +12,7 @@ import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dyn
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import type { WalRetentionMark } from '../../shared/domain/retention';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { segmentName } from '../../shared/domain/wal/names';

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 
 /** Where the CLI runs: its home (catalog, config) and the S3-compatible server it stores to. */
 export interface CliWorld {

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { connectClient } from '../../shared/adapters/postgres/client';
 import { toolEnv } from '../../shared/adapters/postgres/tool-stream';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { markdownTable, mb, seconds } from '../measure';
 
 /** One measured variant. */

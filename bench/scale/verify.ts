@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { makeS3Client, S3Storage } from '../../shared/adapters/storage/s3';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { ResumableSha256 } from '../../shared/domain/sha256-state';
 import { hashObject, type HashOptions } from '../../shared/usecases/verify-object';
 import { markdownTable, median } from '../measure';

@@ -8,10 +8,10 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { Catalog } from '../../shared/ports/catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import type { StorageConfig } from '../../shared/config';
 import type { WalCompression } from '../../shared/domain/wal/keys';
 import { startLocalArchiving } from '../../shared/local/archiving';

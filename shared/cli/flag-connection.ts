@@ -1,4 +1,4 @@
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 import { parseDatabaseUrl } from '../domain/connection';
 import { InputError } from '../errors';
 import { withEnvCredentials } from '../local/env-credentials';

@@ -1,7 +1,7 @@
 import { statSync, readFileSync } from 'node:fs';
 import { connectClient } from '../adapters/postgres/client';
 import { openRestoreServer } from '../adapters/postgres/restore-server';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 import { passwordFromPassfile, redactConnection } from '../domain/connection';
 import { DatabaseConnectionError, StrongboxError } from '../errors';
 import { demoPsqlCommand, readDemoServer } from '../local/demo-cluster';

@@ -3,7 +3,7 @@
  * Pure: reads no environment and no files (the caller passes passfile contents in).
  */
 import { InputError } from '../errors';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 
 const DEFAULT_PORT = 5432;
 const URL_HINT =

@@ -3,7 +3,7 @@
  * the words of its dry run (the base backup, the WAL range and the space the scratch
  * cluster needs) and which rows its dump of the recovered database leaves out. Pure.
  */
-import type { TableRef } from '../adapters/postgres/types';
+import type { TableRef } from '../ports/postgres';
 import type { BackupEntry } from './backup';
 import { exactTablePattern, quoteIdent } from './table-pattern';
 import type { PitrPlan } from './wal/pitr-plan';

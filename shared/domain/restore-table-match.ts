@@ -5,7 +5,7 @@
  */
 import { editDistance } from './near-name';
 import { InputError, StrongboxError } from '../errors';
-import type { TableCount, TableRef } from '../adapters/postgres/types';
+import type { TableCount, TableRef } from '../ports/postgres';
 import { parseTablePattern } from './table-pattern';
 import { summarise } from './alerts/bounded';
 

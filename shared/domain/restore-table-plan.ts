@@ -5,7 +5,7 @@
  * scratch name's random part are arguments.
  */
 import { BackupNotFoundError, InputError, StrongboxError } from '../errors';
-import type { TableCount, TableRef } from '../adapters/postgres/types';
+import type { TableCount, TableRef } from '../ports/postgres';
 import type { BackupEntry } from './backup';
 import { isBackupId } from './keys';
 import { derivedName, MAX_IDENTIFIER_BYTES, timestamp } from './restore-plan';

@@ -5,7 +5,7 @@
  * the pattern again against the same, immutable manifest, so it finds the same tables), and
  * this summary names at most TABLES_NAMED of them and counts the rest. Pure.
  */
-import type { TableRef } from '../adapters/postgres/types';
+import type { TableRef } from '../ports/postgres';
 import { TABLES_NAMED, type RestoreTablePlan } from './restore-table-plan';
 
 /** One table named in the summary. */

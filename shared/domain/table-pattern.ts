@@ -4,7 +4,7 @@
  * `pg_dump -t` would. Pure.
  */
 import { InputError } from '../errors';
-import type { TableRef } from '../adapters/postgres/types';
+import type { TableRef } from '../ports/postgres';
 
 /** A parsed `--table` pattern: anchored regexes to match with PostgreSQL's `~` operator. */
 export interface TablePattern {

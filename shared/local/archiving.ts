@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { startArchiveEndpoint, type ArchiveEndpointServer } from '../adapters/archive-endpoint/http-server';
+import { startArchiveEndpoint, type ArchiveEndpointServer } from '../archive-endpoint/http-server';
 import { serverUserIds } from '../adapters/postgres/cluster';
 import { isRoot } from '../adapters/postgres/process';
 import { S3Presigner } from '../adapters/storage/presign';
@@ -14,6 +14,7 @@ import type { HomePaths } from './home';
 import { walHostPaths, type WalHostPaths } from './wal-paths';
 import { writeHostScripts } from '../wal-host/scripts';
 import { scratchPath } from '../wal-host/spool';
+import { walCodec } from '../adapters/wal-codec/inspect';
 
 /**
  * Local mode's WAL archiving: the archive endpoint on 127.0.0.1 (bytes mode over the
@@ -114,7 +115,7 @@ export async function startLocalArchiving(options: {
   const ensureIndexed = async (recordKey: string) => {
     await indexWalRecord(context, recordKey);
   };
-  const deps = { storage: context.storage, alerts: context.alerts, log: context.log, clock: context.clock, ensureIndexed, ...(presigner ? { presigner } : {}) };
+  const deps = { storage: context.storage, alerts: context.alerts, log: context.log, clock: context.clock, codec: walCodec, ensureIndexed, ...(presigner ? { presigner } : {}) };
   const mode = presigner ? 'presign' : 'bytes';
   const wanted = options.databases.map((name) => previousPort(walHostPaths(paths, name).config)).find((port) => port !== undefined);
   // The WAL hosts run on this machine: each may hand the endpoint a file of its spool instead of a body.

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 import type { DatabaseConfig, StrongboxConfig } from '../config';
 import type { Compression } from '../domain/backup';
 import { parseDatabaseUrl } from '../domain/connection';

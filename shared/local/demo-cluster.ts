@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalCluster } from '../adapters/postgres/cluster';
 import { seedSampleData } from '../adapters/postgres/sample-data';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 import { redactConnection } from '../domain/connection';
 import type { Log } from '../ports';
 import { DEMO_DATABASE, demoConnectionFile } from './databases';

@@ -1,8 +1,8 @@
 import { catalogIndexHandler } from '../../functions/catalog-index';
 import { checksumHandler } from '../../functions/checksum';
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { WalCatalog } from '../ports/wal-catalog';
+import type { Storage } from '../ports/storage';
 import { MANIFEST_NAME } from '../domain/keys';
 import { parseWalRecordKey } from '../domain/wal/keys';
 import { objectCreatedEvent } from '../domain/object-event';

@@ -6,7 +6,7 @@ import { retentionHandler } from '../../functions/retention';
 import { scheduleBackupHandler } from '../../functions/schedule-backup';
 import { watchdogHandler } from '../../functions/watchdog';
 import type { LocalCluster } from '../adapters/postgres/cluster';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 import { logMetrics } from '../adapters/metrics/log-metrics';
 import { redactConnection } from '../domain/connection';
 import { DEFAULT_DEADMAN_POLICY, schedulesFor } from '../domain/deadman';

@@ -1,4 +1,4 @@
-import type { Catalog } from '../adapters/catalog/catalog';
+import type { Catalog } from '../ports/catalog';
 import type { LocalCluster } from '../adapters/postgres/cluster';
 import { ConflictError } from '../errors';
 import type { Clock, Log } from '../ports';

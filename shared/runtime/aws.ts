@@ -4,13 +4,13 @@ import { makeDynamoDocumentClient } from '../adapters/catalog/client';
 import { DynamoCatalog } from '../adapters/catalog/dynamo';
 import { DynamoAlertDedupeStore } from '../adapters/catalog/dynamo-alert-dedupe';
 import { DynamoWalCatalog } from '../adapters/catalog/dynamo-wal';
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../ports/wal-catalog';
 import { SnsAlertPublisher } from '../adapters/sns/alerts';
 import { DedupingAlertPublisher } from '../adapters/sns/dedupe';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { makeS3Client, S3Storage } from '../adapters/storage/s3';
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { Storage } from '../ports/storage';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { requiredEnv } from './lambda';
 

@@ -4,7 +4,9 @@ import { destroyScratch, prepareSocketDir, promoteScratch, restrictToSocket, res
 import { runAmcheck } from '../adapters/postgres/amcheck';
 import { committedAmong, readRecoveredTables } from '../adapters/postgres/drill-read';
 import type { DrillReader } from '../usecases/pitr-drill';
-import type { ScratchServer } from '../usecases/scratch-recovery';
+import type { ScratchServer } from '../ports/scratch';
+import type { ScratchRecoveryTools } from '../ports/restore-table-as-of';
+import { openRecoveredCluster } from '../adapters/postgres/table-recovered';
 
 /** The machine's PostgreSQL binaries behind a scratch recovery's server port. */
 export const pgScratchServer: ScratchServer = {
@@ -24,3 +26,6 @@ export const pgScratchServer: ScratchServer = {
 
 /** The PostgreSQL reads of a physical drill. */
 export const pgDrillReader: DrillReader = { readRecoveredTables, committedAmong, runAmcheck: (conn) => runAmcheck(conn) };
+
+/** The scratch recovery of a table restore as of a moment, on this machine's PostgreSQL binaries. */
+export const pgScratchRecovery: ScratchRecoveryTools = { server: pgScratchServer, open: openRecoveredCluster };

@@ -3,7 +3,7 @@
  * `validate`, `catalog rebuild`): a read that proves the stored bytes are not what the
  * manifest declares makes the backup FAILED, with the reason, and raises one alert.
  */
-import type { Catalog } from '../adapters/catalog/catalog';
+import type { Catalog } from '../ports/catalog';
 import type { BackupEntry } from '../domain/backup';
 import { ConflictError, type StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';

@@ -1,4 +1,4 @@
-import type { Catalog } from '../adapters/catalog/catalog';
+import type { Catalog } from '../ports/catalog';
 import { isFinal, type BackupEntry } from '../domain/backup';
 import { describeRunner, judgeLockHolder, LOCK_FORCED, lockExpiresAt, parseLocalRunner } from '../domain/backup-lock';
 import { AlreadyRunningError, ConflictError, type LockHolderDescription } from '../errors';

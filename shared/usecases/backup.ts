@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { PgConnection } from '../adapters/postgres/types';
-import type { Storage, WriteResult } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { PgConnection } from '../ports/postgres';
+import type { Storage, WriteResult } from '../ports/storage';
 import type { BackupEntry, Compression, Tier } from '../domain/backup';
 import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
 import { objectSizeEstimate } from '../domain/part-plan';

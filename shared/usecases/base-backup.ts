@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { PgConnection } from '../adapters/postgres/types';
-import type { Storage, WriteResult } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { PgConnection } from '../ports/postgres';
+import type { Storage, WriteResult } from '../ports/storage';
 import type { BackupEntry, BaseBackupInfo, BaseCompression, Tier } from '../domain/backup';
 import { baseBackupInfo } from '../domain/base-manifest';
 import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
@@ -13,10 +13,10 @@ import { explainFailure, failBackup, markUploaded, startHeartbeat, withProgress,
 import { DEFAULT_STALE_AFTER_MS, sweepUnfinishedQuietly } from './unfinished-writes';
 import { acquireBackupLock, lockName } from './backup-lock';
 import { settleAll } from './settle';
-import type { BaseBackupSource, BaseBackupTools } from './base-backup/ports';
+import type { BaseBackupSource, BaseBackupTools } from '../ports/base-backup';
 import { waitUntilFinal } from './wait';
 
-export type { BaseBackupTools } from './base-backup/ports';
+export type { BaseBackupTools } from '../ports/base-backup';
 
 /** What a base backup needs: the same outside systems as a logical backup, and PostgreSQL's base backup tools. */
 export interface BaseBackupDeps {

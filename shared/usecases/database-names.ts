@@ -1,5 +1,5 @@
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { Storage } from '../ports/storage';
 import { nearestName } from '../domain/near-name';
 import { UnknownDatabaseError } from '../errors';
 

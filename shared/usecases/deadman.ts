@@ -1,5 +1,5 @@
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import type { Catalog } from '../ports/catalog';
+import type { WalCatalog } from '../ports/wal-catalog';
 import { DEFAULT_DEADMAN_POLICY, deadmanFindings, type DeadmanFinding, type DeadmanObservation, type DeadmanPolicy, type DeadmanSchedule } from '../domain/deadman';
 import { asStrongboxError, type StrongboxError } from '../errors';
 import { noMetrics, type Metrics } from '../metrics';

@@ -3,11 +3,7 @@ import type { DeployConfig } from '../domain/deploy-config';
 import { dispatchWindow, dueJobs, type DueJob } from '../domain/dispatch';
 import { asStrongboxError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
-
-/** Starts one due job (an asynchronous Lambda invocation, a state machine execution). */
-export interface JobStarter {
-  start(job: DueJob): Promise<void>;
-}
+import type { JobStarter } from '../ports/jobs';
 
 export interface DispatchDeps {
   starter: JobStarter;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ArchiverStats, WalServer } from '../adapters/postgres/wal-server';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { ArchiverStats, WalServer } from '../ports/wal-server';
+import type { PgConnection } from '../ports/postgres';
 import { diagnose, healthy, type DoctorFacts, type Finding } from '../domain/wal/doctor';
 import { asStrongboxError } from '../errors';
 import type { Clock, Log } from '../ports';

@@ -1,5 +1,5 @@
-import type { SnapshotSession } from '../adapters/postgres/snapshot';
-import type { PgConnection, ToolStream } from '../adapters/postgres/types';
+import type { SnapshotSession } from '../ports/postgres';
+import type { PgConnection, ToolStream } from '../ports/postgres';
 import type { Compression } from '../domain/backup';
 
 export type { SnapshotSession };

@@ -1,4 +1,4 @@
-import type { ArchiveStatus } from '../adapters/catalog/wal-catalog';
+import type { ArchiveStatus } from '../ports/wal-catalog';
 import type { BackupEntry } from '../domain/backup';
 import { liveTimeline, type LiveTimelineEvidence } from '../domain/wal/live-timeline';
 

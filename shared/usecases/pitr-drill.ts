@@ -14,8 +14,8 @@
  */
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { AmcheckResult } from '../adapters/postgres/amcheck';
-import type { PgConnection, TableRef } from '../adapters/postgres/types';
+import type { AmcheckResult } from '../ports/postgres';
+import type { PgConnection, TableRef } from '../ports/postgres';
 import type { BackupEntry, PitrDrillResult } from '../domain/backup';
 import type { Manifest, SnapshotInstant } from '../domain/manifest';
 import { quoteTable } from '../domain/table-pattern';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { RestorePoint, WalCatalog } from '../adapters/catalog/wal-catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { RestorePoint, WalCatalog } from '../ports/wal-catalog';
+import type { Storage } from '../ports/storage';
 import type { BackupEntry } from '../domain/backup';
 import { asStrongboxError, StrongboxError } from '../errors';
 import { isOnPath, parseHistory, timelinePath, type HistoryEntry } from '../domain/wal/history';

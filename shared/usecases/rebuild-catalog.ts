@@ -1,11 +1,11 @@
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { Storage } from '../ports/storage';
 import { isManifestKey } from '../domain/keys';
 import { asStrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest } from './index-manifest';
 import { rebuildWalIndex, type WalRebuildReport } from './rebuild-wal-index';
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../ports/wal-catalog';
 import { checkStoredSizes, verifyBackup } from './verify-backup';
 import { markBackupDamaged } from './backup-damaged';
 

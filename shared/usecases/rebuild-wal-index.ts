@@ -1,5 +1,5 @@
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { WalCatalog } from '../ports/wal-catalog';
+import type { Storage } from '../ports/storage';
 import { parseWalRecordKey } from '../domain/wal/keys';
 import { parseWalRecord, type WalRecord } from '../domain/wal/record';
 import { asStrongboxError, StrongboxError } from '../errors';

@@ -1,6 +1,6 @@
-import type { ReconcileCursor, WalCatalog, WalTimelineSummary } from '../adapters/catalog/wal-catalog';
-import type { ObjectInfo, Storage } from '../adapters/storage/storage';
-import { inPool } from '../adapters/catalog/batch-pool';
+import type { ReconcileCursor, WalCatalog, WalTimelineSummary } from '../ports/wal-catalog';
+import type { ObjectInfo, Storage } from '../ports/storage';
+import { inPool } from '../domain/in-pool';
 import { firstFolder, folderOf, folderOfRange, heldByRanges, nextFolder } from '../domain/wal/folders';
 import { parseHistory } from '../domain/wal/history';
 import { parseWalRecordKey, walPrefix } from '../domain/wal/keys';

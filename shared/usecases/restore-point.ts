@@ -1,6 +1,6 @@
-import type { RestorePoint, WalCatalog } from '../adapters/catalog/wal-catalog';
-import type { WalServer } from '../adapters/postgres/wal-server';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { RestorePoint, WalCatalog } from '../ports/wal-catalog';
+import type { WalServer } from '../ports/wal-server';
+import type { PgConnection } from '../ports/postgres';
 import { ConflictError, InputError, StrongboxError } from '../errors';
 import type { Clock, Log } from '../ports';
 

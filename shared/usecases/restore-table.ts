@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 import { redactConnection } from '../domain/connection';
 import type { Manifest } from '../domain/manifest';
 import { chooseTableBackup, planRestoreTable, type RestoreTableMode, type RestoreTablePlan } from '../domain/restore-table-plan';
@@ -14,7 +14,7 @@ import { restoreCandidates } from './restore/candidates';
 import { markBackupDamaged, provesDamage } from './backup-damaged';
 import { assertCountsMatch } from './restore/verify';
 import { assertManifestOf, selectFromArchive } from './restore-table/archive';
-import type { SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from './restore-table/ports';
+import type { SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from '../ports/restore-table';
 import { plannedObjects, type PlannedObject } from './restore-table/recreate';
 import { runTablePlan, type TableArchiveSource } from './restore-table/apply';
 import type { AsOfSource } from '../domain/restore-table-asof';

@@ -1,6 +1,6 @@
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
-import { hasColdArea, type Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { WalCatalog } from '../ports/wal-catalog';
+import { hasColdArea, type Storage } from '../ports/storage';
 import { summarise } from '../domain/alerts/bounded';
 import type { BackupEntry } from '../domain/backup';
 import { planRetention, type RetentionDecision, type RetentionPlan, type RetentionPolicy, type WalDecision } from '../domain/retention';

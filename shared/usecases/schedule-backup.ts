@@ -1,4 +1,4 @@
-import type { Catalog } from '../adapters/catalog/catalog';
+import type { Catalog } from '../ports/catalog';
 import type { BackupEntry, Compression, Tier } from '../domain/backup';
 import { backupId, backupKeys } from '../domain/keys';
 import { tierFor } from '../domain/schedule';

@@ -1,10 +1,10 @@
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { ArchiveStatus, RestorePoint, WalCatalog } from '../adapters/catalog/wal-catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { ArchiveStatus, RestorePoint, WalCatalog } from '../ports/wal-catalog';
+import type { Storage } from '../ports/storage';
 import type { BackupEntry } from '../domain/backup';
 import { databaseStatus, type DatabaseStatus } from '../domain/status';
 import type { Log } from '../ports';
-import { inPool } from '../adapters/catalog/batch-pool';
+import { inPool } from '../domain/in-pool';
 import { liveTimelineOf } from './live-timeline';
 import { readEndTimes, readWalViewParts, type ReadCount, type WalViewParts } from './status/wal-view';
 

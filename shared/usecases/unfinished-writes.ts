@@ -1,5 +1,5 @@
-import type { Catalog } from '../adapters/catalog/catalog';
-import { hasUnfinishedWrites, type Storage, type UnfinishedWrite } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import { hasUnfinishedWrites, type Storage, type UnfinishedWrite } from '../ports/storage';
 import type { BackupEntry } from '../domain/backup';
 import { parseLocalRunner } from '../domain/backup-lock';
 import { BACKUP_PREFIXES, backupIdOfKey } from '../domain/keys';

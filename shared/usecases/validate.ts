@@ -1,7 +1,7 @@
 import { phaseTimer, seconds } from './phase-timer';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { PgConnection } from '../ports/postgres';
 import type { BackupEntry } from '../domain/backup';
 import { quoteTable } from '../domain/table-pattern';
 import { readManifest } from './index-manifest';

@@ -1,24 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { Storage } from '../ports/storage';
 import type { BackupEntry } from '../domain/backup';
 import type { Manifest } from '../domain/manifest';
 import { declaredObjects } from '../domain/manifest';
 import { asStrongboxError, ChecksumMismatchError, ConflictError, ObjectNotFoundError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest, readManifest } from './index-manifest';
-import { hashObject, type HashCursor, type HashOptions } from './verify-object';
-
-/** Where a verification stopped, for another invocation to take up: JSON, under 1 KB. */
-export interface VerifyCursor {
-  manifestKey: string;
-  /** Index, in the manifest's declared objects, of the object being hashed. */
-  object: number;
-  /** That object's resumable hash so far; absent: hash it again from its start, resumable. */
-  hash?: HashCursor;
-  /** Invocations that handed over so far. */
-  hop: number;
-}
+import { hashObject, type HashOptions } from './verify-object';
+import type { HashCursor } from '../ports/verify';
+import type { VerifyCursor } from '../ports/verify';
 
 /** The time an invocation has (Lambda: context.getRemainingTimeInMillis). */
 export interface VerifyBudget {

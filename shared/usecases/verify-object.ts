@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { hasRangedReads, type Storage } from '../adapters/storage/storage';
-import { ResumableSha256, type Sha256State } from '../domain/sha256-state';
+import { hasRangedReads, type Storage } from '../ports/storage';
+import { ResumableSha256 } from '../domain/sha256-state';
 import { StrongboxError } from '../errors';
+import type { HashCursor } from '../ports/verify';
 
 /**
  * The SHA-256 of one stored object, read fast enough for any size S3 allows (docs/verification.md).
@@ -13,12 +14,6 @@ import { StrongboxError } from '../errors';
  * have to stop and continue elsewhere (a Lambda near its deadline), ResumableSha256, whose
  * state travels in a cursor.
  */
-
-/** Where a resumable hash stopped: the next byte to read and the hash of everything before it. */
-export interface HashCursor {
-  offset: number;
-  state: Sha256State;
-}
 
 export interface HashOptions {
   /** Ranged GETs in flight at once; default 8. 1 (or a driver without ranged reads) is one stream. */

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Catalog } from '../adapters/catalog/catalog';
+import type { Catalog } from '../ports/catalog';
 import { isFinal, type BackupEntry } from '../domain/backup';
 import { BackupNotFoundError } from '../errors';
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Catalog } from '../adapters/catalog/catalog';
-import { MAX_REPORTED_GAPS, type ArchiveStatus, type RestorePoint, type WalCatalog } from '../adapters/catalog/wal-catalog';
-import type { ArchiverStats, WalPosition, WalServer } from '../adapters/postgres/wal-server';
-import type { PgConnection } from '../adapters/postgres/types';
+import type { Catalog } from '../ports/catalog';
+import { MAX_REPORTED_GAPS, type ArchiveStatus, type RestorePoint, type WalCatalog } from '../ports/wal-catalog';
+import type { ArchiverStats, WalPosition, WalServer } from '../ports/wal-server';
+import type { PgConnection } from '../ports/postgres';
 import { archiveLagAlertType, ARCHIVE_LAG_WARNING_SECONDS } from '../domain/alerts/archive-lag';
 import { ALERT_TYPES } from '../domain/alerts/registry';
 import { RPO_SECONDS } from '../domain/wal/doctor';

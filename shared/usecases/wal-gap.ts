@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
+import type { Catalog } from '../ports/catalog';
+import type { WalCatalog } from '../ports/wal-catalog';
 import type { BackupEntry } from '../domain/backup';
 import { describeGapRanges, type GapRange } from '../domain/wal/continuity';
 import { isOnPath, parseHistory, timelinePath, type TimelineSegment } from '../domain/wal/history';

@@ -1,7 +1,7 @@
-import type { WalCatalog } from '../adapters/catalog/wal-catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { WalCatalog } from '../ports/wal-catalog';
+import type { Storage } from '../ports/storage';
 import { historyName } from '../domain/wal/names';
-import { decode } from '../wal-host/codec';
+import { decodeSmallWalFile } from '../domain/wal/small-file';
 
 /**
  * The text of a timeline's archived history file, or undefined when the archive does not
@@ -10,5 +10,5 @@ import { decode } from '../wal-host/codec';
 export async function readArchivedHistory(deps: { storage: Storage; walCatalog: WalCatalog }, database: string, timeline: number): Promise<string | undefined> {
   const record = await deps.walCatalog.getWal(database, historyName(timeline));
   if (!record) return undefined;
-  return (await decode(await deps.storage.getBytes(record.objectKey), record.compression)).toString('utf8');
+  return decodeSmallWalFile(await deps.storage.getBytes(record.objectKey), record.compression, historyName(timeline)).toString('utf8');
 }

@@ -1,5 +1,5 @@
-import type { Catalog } from '../adapters/catalog/catalog';
-import type { Storage } from '../adapters/storage/storage';
+import type { Catalog } from '../ports/catalog';
+import type { Storage } from '../ports/storage';
 import { staleRunning, type BackupEntry } from '../domain/backup';
 import { DEFAULT_VERIFY_POLICY, planUnverified, type VerifyPolicy } from '../domain/unverified';
 import { asStrongboxError, ConflictError } from '../errors';

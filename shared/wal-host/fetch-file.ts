@@ -1,6 +1,6 @@
 import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { StrongboxError } from '../errors';
-import { walBuffers } from '../runtime/buffer-pool';
+import { walBuffers } from '../domain/buffer-pool';
 import type { ArchiveClient, RecordFacts } from './client';
 import { decode, nativeFor, readWhole, sha256Hex, zstdDecodeFile, type CodecOptions } from './codec';
 

@@ -5,7 +5,7 @@ import { parseSegmentHeader } from '../domain/wal/header';
 import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration, PushDone } from './client';
-import { sharedWalBuffers, walBuffers } from '../runtime/buffer-pool';
+import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
 import { encode, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 import type { ZstdWorkers } from './zstd-workers';

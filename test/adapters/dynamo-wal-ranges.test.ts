@@ -9,7 +9,7 @@ import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
-import { MAX_REPORTED_GAPS } from '../../shared/adapters/catalog/wal-catalog';
+import { MAX_REPORTED_GAPS } from '../../shared/ports/wal-catalog';
 import { rangePk } from '../../shared/adapters/catalog/dynamo-wal-ranges';
 import { walObjectKey } from '../../shared/domain/wal/keys';
 import { formatLsn, segmentName, segmentStartLsn } from '../../shared/domain/wal/names';

@@ -11,6 +11,7 @@ import { parseArchivers } from '../../shared/domain/wal/archivers';
 import { archiveIdentityKey, walObjectKey } from '../../shared/domain/wal/keys';
 import { IAM, urlEvent } from '../support/function-url';
 import { declareForged, declareSegment, fakeSegment, MIB, OTHER_SYSTEM_ID, sha256, SYSTEM_ID, type DeclaredFile } from '../support/wal-files';
+import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
 let s3: S3TestServer;
 let deps: ArchiveEndpointFunctionDeps;
@@ -26,6 +27,7 @@ beforeAll(async () => {
     alerts: new ConsoleAlertPublisher(() => undefined),
     log,
     clock: () => new Date(),
+    codec: walCodec,
   };
   handle = makeArchiveEndpointHandler(deps);
 });

@@ -9,6 +9,7 @@ import { captureEmfAsync } from '../adapters/metrics/capture';
 import { startS3Server, type S3TestServer } from '../support/s3-server';
 import { captureLog } from '../support/stack';
 import { declareSegment, fakeSegment } from '../support/wal-files';
+import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
 // The metrics the functions emit at their call sites, as the EMF lines CloudWatch would read.
 
@@ -45,6 +46,7 @@ describe('archiveEndpoint: WalSegmentsArchived', () => {
     const handle = makeArchiveEndpointHandler({
       storage: new S3Storage(s3.client, s3.bucket),
       presigner: new S3Presigner(s3.client, s3.bucket),
+      codec: walCodec,
       alerts: new ConsoleAlertPublisher(() => undefined),
       log,
       clock: () => new Date(),

@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { policyFromEnv, retentionHandler, type RetentionFunctionDeps } from '../../functions/retention';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import type { BackupEntry, Tier } from '../../shared/domain/backup';
 import { DEFAULT_RETENTION_POLICY } from '../../shared/domain/retention';
 import { objectCreatedEvent } from '../../shared/domain/object-event';
 import { walRecordKey } from '../../shared/domain/wal/keys';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { CatalogError, InputError, StorageError } from '../../shared/errors';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { keysUnder, startStack, type Stack } from '../support/stack';

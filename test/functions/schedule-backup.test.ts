@@ -6,7 +6,7 @@ import { scheduleBackupHandler } from '../../functions/schedule-backup';
 import { EcsTaskLauncher } from '../../shared/adapters/ecs/ecs-launcher';
 import { SnsAlertPublisher } from '../../shared/adapters/sns/alerts';
 import { backupId } from '../../shared/domain/keys';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import { makeDynamoClient } from '../../shared/adapters/catalog/client';
 import { LOCAL_TABLE, localCatalog } from '../../shared/local/context';
 import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';

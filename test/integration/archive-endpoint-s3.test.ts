@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
+import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { S3Presigner } from '../../shared/adapters/storage/presign';
 import { S3Storage } from '../../shared/adapters/storage/s3';
@@ -8,6 +8,7 @@ import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { startS3Server, type S3TestServer } from '../support/s3-server';
 import { captureLog, keysUnder } from '../support/stack';
 import { declareSegment, declareSmallFile, fakeSegment, MIB, OTHER_SYSTEM_ID, sha256, SYSTEM_ID, type DeclaredFile } from '../support/wal-files';
+import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
 const TOKEN = 'presign-token-8d1e4b';
 const PREFIX = 'repo';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   s3 = await startS3Server();
   storage = new S3Storage(s3.client, s3.bucket, { prefix: PREFIX });
   const presigner = new S3Presigner(s3.client, s3.bucket, { prefix: PREFIX });
-  const deps = { storage, alerts, log: captureLog(), clock: () => new Date(), presigner };
+  const deps = { storage, alerts, log: captureLog(), clock: () => new Date(), presigner, codec: walCodec };
   endpoint = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps, mode: 'presign', maxSegmentBytes: 2 * MIB });
 });
 

@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
+import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { StorageError } from '../../shared/errors';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { captureLog, keysUnder, type CapturedLog } from '../support/stack';
 import { declareForged, declareSegment, declareSmallFile, fakeSegment, MIB, OTHER_SYSTEM_ID, sha256, SYSTEM_ID, type DeclaredFile } from '../support/wal-files';
+import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
 const TOKEN = 'tok-3f9a1c7e5b2d48e6a0c1';
 const SEG1 = '000000010000000000000001';
@@ -30,7 +31,7 @@ beforeAll(async () => {
   storage = new FolderStorage(dir);
   alerts = new ConsoleAlertPublisher(() => undefined);
   log = captureLog();
-  endpoint = await startArchiveEndpoint({ host: '127.0.0.1', port: 0, token: TOKEN, deps: { storage, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
+  endpoint = await startArchiveEndpoint({ host: '127.0.0.1', port: 0, token: TOKEN, deps: { storage, alerts, log, clock: () => new Date(), codec: walCodec }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
 });
 
 afterAll(async () => {
@@ -336,7 +337,7 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
     // Prepare
     // The endpoint writes a received body with putBytes: the real storage gets 100 kB of it, then the disk goes away.
     const failing = withPutStream(storage, storage, (key, body, options) => (key.endsWith('.json') ? storage.putBytes(key, body, options) : storage.putStream(key, failingAfter(Buffer.from(body), 100_000, 'the disk went away'), options)));
-    const broken = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: failing, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
+    const broken = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: failing, alerts, log, clock: () => new Date(), codec: walCodec }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
     const file = declareSegment(fakeSegment({ segno: 9n }));
     try {
       // Act
@@ -358,7 +359,7 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
       if (key.endsWith('.json') && !key.endsWith('archive.json')) throw new StorageError(`write ${key} failed: quota exceeded`, 'free space');
       return storage.putBytes(key, body, options);
     });
-    const broken = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: refusingRecords, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
+    const broken = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: refusingRecords, alerts, log, clock: () => new Date(), codec: walCodec }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
     const file = declareSegment(fakeSegment({ segno: 10n }));
     try {
       // Act
@@ -405,7 +406,7 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
       }
       return storage.putBytes(key, body, options);
     });
-    const raced = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: racing, alerts, log, clock: () => new Date() }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
+    const raced = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: racing, alerts, log, clock: () => new Date(), codec: walCodec }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
     try {
       // Act
       const { prepare, put } = await push('lost', SEG1, declareSegment(fakeSegment({ segno: 1n })), raced.url);
@@ -483,7 +484,7 @@ describe('archive endpoint: one token per database, only configured databases (i
     scoped = await startArchiveEndpoint({
       host: '127.0.0.1',
       databaseTokens: new Map([['app1', APP_TOKEN], ['crm1', CRM_TOKEN]]),
-      deps: { storage, alerts, log, clock: () => new Date() },
+      deps: { storage, alerts, log, clock: () => new Date(), codec: walCodec },
       mode: 'bytes',
       maxSegmentBytes: 2 * MIB,
     });

@@ -2,7 +2,7 @@ import { chown, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
+import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
@@ -11,6 +11,7 @@ import { HandoffSlots, HandoffTransport } from '../../shared/wal-host/handoff-sl
 import { pushFile } from '../../shared/wal-host/push-file';
 import { captureLog, type CapturedLog } from '../support/stack';
 import { declareSegment, fakeSegment, MIB, sha256, type DeclaredFile } from '../support/wal-files';
+import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
 // Hand-off (local mode): the WAL host leaves the stored bytes in a file of its spool's tmp
 // folder and names it in the PUT; the endpoint reads that file itself, from the folder its
@@ -31,7 +32,7 @@ beforeAll(async () => {
   await mkdir(spoolTmp, { recursive: true });
   storage = new FolderStorage(join(dir, 'repository'));
   log = captureLog();
-  const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => new Date() };
+  const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => new Date(), codec: walCodec };
   const common = { host: '127.0.0.1', port: 0, token: TOKEN, deps, mode: 'bytes', maxSegmentBytes: 2 * MIB } as const;
   endpoint = await startArchiveEndpoint({ ...common, handoff: (database) => (database === 'app' ? spoolTmp : undefined) });
   plain = await startArchiveEndpoint(common);

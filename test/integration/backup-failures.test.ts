@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { pgEnv } from '../../shared/domain/connection';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { pgDumpTools } from '../../shared/runtime/dump-tools';

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgBaseBackupTools } from '../../shared/adapters/postgres/basebackup';
 import { runBaseBackup, walSlotName, type BaseBackupDeps } from '../../shared/usecases/base-backup';
-import type { BaseBackupTools } from '../../shared/usecases/base-backup/ports';
+import type { BaseBackupTools } from '../../shared/ports/base-backup';
 import { startTestCluster, type TestCluster } from '../support/pg';
 import { startStack, type Stack } from '../support/stack';
 

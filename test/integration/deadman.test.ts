@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import { makeDynamoClient } from '../../shared/adapters/catalog/client';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { logMetrics } from '../../shared/adapters/metrics/log-metrics';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import type { BackupKind, Tier } from '../../shared/domain/backup';

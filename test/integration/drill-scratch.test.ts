@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../../shared/adapters/postgres/client';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { parseLsn } from '../../shared/domain/wal/names';
 import { pgScratchServer } from '../../shared/runtime/scratch-tools';
 import { recoverScratch } from '../../shared/usecases/scratch-recovery';

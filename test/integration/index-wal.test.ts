@@ -16,7 +16,7 @@ import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../sh
 import { indexWalRecord, type IndexWalDeps } from '../../shared/usecases/index-wal';
 import { captureLog, type CapturedLog } from '../support/stack';
 import { readFile } from 'node:fs/promises';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import { resolveHome } from '../../shared/local/home';
 import { startLocalArchiving } from '../../shared/local/archiving';
 import { declareSegment, fakeSegment } from '../support/wal-files';

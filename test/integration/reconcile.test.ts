@@ -14,7 +14,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { formatHistory } from '../../shared/domain/wal/history';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { formatLsn, historyName, segmentName, segmentStartLsn } from '../../shared/domain/wal/names';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgRestoreTools } from '../../shared/adapters/postgres/restore-tools';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { ObjectInColdStorageError, type StrongboxError } from '../../shared/errors';
-import type { RetrievalState } from '../../shared/usecases/restore/cold';
+import type { RetrievalState } from '../../shared/ports/storage';
 import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { runRestore, type RestoreDeps, type RestoreRequest } from '../../shared/usecases/restore';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDynamoClient, makeDynamoDocumentClient } from '../../shared/adapters/catalog/client';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { currentWal, pgWalServer } from '../../shared/adapters/postgres/wal-server';
 import { parseLsn } from '../../shared/domain/wal/names';
 import type { StrongboxError } from '../../shared/errors';

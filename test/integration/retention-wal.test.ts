@@ -12,7 +12,7 @@ import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { S3Storage } from '../../shared/adapters/storage/s3';
-import type { ObjectInfo, Storage } from '../../shared/adapters/storage/storage';
+import type { ObjectInfo, Storage } from '../../shared/ports/storage';
 import type { BackupEntry, Tier } from '../../shared/domain/backup';
 import { parseRetentionPolicy } from '../../shared/domain/retention';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';

@@ -4,8 +4,8 @@
  * past, then planned and deleted — including a run that stops half-way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Catalog } from '../../shared/ports/catalog';
+import type { Storage } from '../../shared/ports/storage';
 import type { BackupEntry, Tier } from '../../shared/domain/backup';
 import { DEFAULT_RETENTION_POLICY } from '../../shared/domain/retention';
 import { StorageError } from '../../shared/errors';

@@ -6,9 +6,9 @@
  */
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import { makeDynamoClient } from '../../shared/adapters/catalog/client';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { deadmanSchedulesOf, type DeployConfig } from '../../shared/domain/deploy-config';

@@ -10,11 +10,11 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import { makeDynamoClient } from '../../shared/adapters/catalog/client';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { tempName } from '../../shared/adapters/storage/folder-tmp';
-import { hasUnfinishedWrites, type UnfinishedWrite } from '../../shared/adapters/storage/storage';
+import { hasUnfinishedWrites, type UnfinishedWrite } from '../../shared/ports/storage';
 import { pgEnv } from '../../shared/domain/connection';
 import { backupId, backupKeys } from '../../shared/domain/keys';
 import { retentionPolicyFromConfig } from '../../shared/domain/retention';

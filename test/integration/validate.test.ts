@@ -9,7 +9,7 @@ import { DumpError, InterruptedError, ObjectInColdStorageError, StrongboxError }
 import { openSnapshot } from '../../shared/adapters/postgres/snapshot';
 import { pgValidationDeps } from '../../shared/runtime/validate-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
-import type { RestoreTools } from '../../shared/usecases/restore/ports';
+import type { RestoreTools } from '../../shared/ports/restore';
 import { runValidation, type ValidationDeps, type ValidationRequest } from '../../shared/usecases/validate';
 import { boundStorage } from '../support/faults';
 import { databaseNames } from '../support/restore';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import { makeDynamoClient, makeDynamoDocumentClient } from '../../shared/adapters/catalog/client';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { currentWal, pgWalServer, switchWal } from '../../shared/adapters/postgres/wal-server';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { backupId } from '../../shared/domain/keys';

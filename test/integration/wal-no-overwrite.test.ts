@@ -3,11 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
+import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/archive-endpoint/http-server';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { S3Presigner } from '../../shared/adapters/storage/presign';
 import { S3Storage } from '../../shared/adapters/storage/s3';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import type { Alert } from '../../shared/ports';
 import { prepareWalPush, type WalArchiveDeps } from '../../shared/usecases/wal-archive';
@@ -15,6 +15,7 @@ import { WalPushBusyError } from '../../shared/usecases/wal-archive/errors';
 import { startS3Server, type S3TestServer } from '../support/s3-server';
 import { captureLog, type CapturedLog } from '../support/stack';
 import { declareSegment, declareSmallFile, fakeSegment, sha256, type DeclaredFile } from '../support/wal-files';
+import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
 /**
  * Issue 17 point 3: archived history that storage enforces. Two endpoint instances (each
@@ -165,7 +166,7 @@ function describeMode(mode: 'bytes' | 'presign', makeWorld: () => Promise<World>
       const other = declareSegment(fakeSegment({ segno: 6n }));
       await world.storage.putBytes(walObjectKey('busy', name, 'none'), other.stored);
       const file = declareSegment(fakeSegment({ segno: 6n }));
-      const deps: WalArchiveDeps = { storage: world.storage, alerts: { publish: async () => undefined }, log: captureLog(), clock: () => new Date() };
+      const deps: WalArchiveDeps = { storage: world.storage, alerts: { publish: async () => undefined }, log: captureLog(), clock: () => new Date(), codec: walCodec };
       // Act
       const outcome = await pushOnce(world.endpoints[0], 'busy', name, file);
       const direct = prepareWalPush(deps, 'busy', name, file.declaration);
@@ -184,7 +185,7 @@ function describeMode(mode: 'bytes' | 'presign', makeWorld: () => Promise<World>
       await world.storage.putBytes(walObjectKey('stale', name, 'none'), other.stored);
       const file = declareSegment(fakeSegment({ segno: 7n }));
       const later = () => new Date(Date.now() + 21 * 60 * 1000);
-      const deps: WalArchiveDeps = { storage: world.storage, alerts: { publish: async () => undefined }, log: captureLog(), clock: later };
+      const deps: WalArchiveDeps = { storage: world.storage, alerts: { publish: async () => undefined }, log: captureLog(), clock: later, codec: walCodec };
       // Act
       const plan = await prepareWalPush(deps, 'stale', name, file.declaration);
       // Assess
@@ -198,7 +199,7 @@ function describeMode(mode: 'bytes' | 'presign', makeWorld: () => Promise<World>
 async function endpointsOver(storage: Storage, mode: 'bytes' | 'presign', presigner?: S3Presigner) {
   const alerts: Alert[] = [];
   const log = captureLog();
-  const deps = (): WalArchiveDeps => ({ storage, alerts: { publish: async (alert) => void alerts.push(alert) }, log, clock: () => new Date(), ...(presigner ? { presigner } : {}) });
+  const deps = (): WalArchiveDeps => ({ storage, alerts: { publish: async (alert) => void alerts.push(alert) }, log, clock: () => new Date(), codec: walCodec, ...(presigner ? { presigner } : {}) });
   const start = () => startArchiveEndpoint({ host: '127.0.0.1', port: 0, token: TOKEN, deps: deps(), mode, maxSegmentBytes: 2 * 1024 * 1024 });
   const endpoints: [ArchiveEndpointServer, ArchiveEndpointServer] = [await start(), await start()];
   return { alerts, log, endpoints };

@@ -19,7 +19,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { formatHistory } from '../../shared/domain/wal/history';
 import { walObjectKey } from '../../shared/domain/wal/keys';

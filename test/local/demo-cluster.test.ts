@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../shared/adapters/postgres/cluster';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 import { backupCommand } from '../../shared/cli/commands/backup';
 import { restoreCommand } from '../../shared/cli/commands/restore';
 import { restoreTableCommand } from '../../shared/cli/commands/restore-table';

@@ -6,7 +6,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { pgRestoreTableDeps } from '../../shared/adapters/postgres/table-restore-deps';
+import { pgRestoreTableDeps } from '../../shared/runtime/table-restore-deps';
 import { readDatabaseSecret } from '../../shared/adapters/secrets/database-secret';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { runLogicalBackup } from '../../shared/usecases/backup';

@@ -6,7 +6,7 @@ import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { WalCatalog } from '../../shared/adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { walObjectKey } from '../../shared/domain/wal/keys';
 import { parseWalName } from '../../shared/domain/wal/names';
 import { WAL_RECORD_FORMAT, type WalRecord } from '../../shared/domain/wal/record';

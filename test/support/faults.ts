@@ -1,5 +1,5 @@
 import { Transform, type Readable } from 'node:stream';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { StorageError } from '../../shared/errors';
 
 /**

@@ -7,7 +7,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../../shared/adapters/postgres/cluster';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 
 /** A running test cluster; `conn` reaches its `postgres` database as the superuser. */
 export interface TestCluster {

@@ -4,7 +4,7 @@
  * names) to compare an original with its restored copy.
  */
 import { connectClient } from '../../shared/adapters/postgres/client';
-import type { PgConnection } from '../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../shared/ports/postgres';
 
 /**
  * Objects beyond the sample data: mixed-case quoted schemas, tables, columns and an enum, a

@@ -3,7 +3,7 @@
  * each server, a look for a postmaster still running on a data folder, and a damaged dump.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { pgValidationDeps } from '../../shared/runtime/validate-tools';
 import type { StartThrowaway, ThrowawayOptions } from '../../shared/usecases/validate';
 

@@ -10,13 +10,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/adapters/archive-endpoint/http-server';
+import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { S3Presigner } from '../../shared/adapters/storage/presign';
 import { S3Storage } from '../../shared/adapters/storage/s3';
 import { makeS3Client } from '../../shared/adapters/storage/s3-client';
-import type { Storage } from '../../shared/adapters/storage/storage';
+import type { Storage } from '../../shared/ports/storage';
 import { archiveIdentityKey, walRecordKey } from '../../shared/domain/wal/keys';
 import type { ArchiveIdentity, WalRecord } from '../../shared/domain/wal/record';
 import { runWithInput } from './pg';
@@ -24,6 +24,7 @@ import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3-serve
 import { captureLog } from './stack';
 import { declareSegment, declareSmallFile } from './wal-files';
 import { startWire, type SeenRequest, type WireFaults } from './wire';
+import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
 export type { SeenRequest, WireFaults };
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -83,7 +84,7 @@ export async function startEndpointUnderTest(options: { mode?: 'bytes' | 'presig
     stops.push(async () => client.destroy());
     presigner = new S3Presigner(client, s3.bucket, { prefix: 'repo' });
   }
-  const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log: captureLog(), clock: () => new Date(), ...(presigner ? { presigner } : {}) };
+  const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log: captureLog(), clock: () => new Date(), codec: walCodec, ...(presigner ? { presigner } : {}) };
   const handoff = options.handoff;
   const endpoint: ArchiveEndpointServer = await startArchiveEndpoint({
     host: '127.0.0.1',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BufferPool } from '../../shared/runtime/buffer-pool';
+import { BufferPool } from '../../shared/domain/buffer-pool';
 
 const MIB = 1 << 20;
 

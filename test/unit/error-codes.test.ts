@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { errorResponse } from '../../shared/adapters/archive-endpoint/errors';
+import { errorResponse } from '../../shared/archive-endpoint/errors';
 import { printFailure, UsageError, type Output } from '../../shared/cli/output';
 import { ERROR_CODES, exitCodeOf, httpStatusOf, isErrorCode, isRetryableCode } from '../../shared/error-codes';
 import { asStrongboxError, InputError, StrongboxError } from '../../shared/errors';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Catalog } from '../../shared/adapters/catalog/catalog';
+import type { Catalog } from '../../shared/ports/catalog';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { chooseDrillBackup } from '../../shared/usecases/pitr-drill/choose';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matchRoute } from '../../shared/adapters/archive-endpoint/paths';
-import { errorResponse } from '../../shared/adapters/archive-endpoint/errors';
+import { matchRoute } from '../../shared/archive-endpoint/paths';
+import { errorResponse } from '../../shared/archive-endpoint/errors';
 import type { ErrorCode } from '../../shared/error-codes';
 import { StrongboxError } from '../../shared/errors';
 import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from '../../shared/usecases/wal-archive';

@@ -4,11 +4,11 @@ import { assertDatabaseName } from '../../domain/keys';
 import { assertSegmentSize, DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
 import type { WalRecord } from '../../domain/wal/record';
 import { rangesOfSegments, type WalRange } from '../../domain/wal/ranges';
-import { inPool } from './batch-pool';
+import { inPool } from '../../domain/in-pool';
 import { DynamoWalRanges } from './dynamo-wal-ranges';
 import { CatalogError, ConflictError, InputError } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
-import type { ArchiveStatus, IndexedWalRecord, ReconcileCursor, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from './wal-catalog';
+import type { ArchiveStatus, IndexedWalRecord, ReconcileCursor, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from '../../ports/wal-catalog';
 import { catalogRequest, conditionalWrite } from './sdk-errors';
 
 /**

@@ -3,7 +3,7 @@ import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dyn
 import { statesBefore } from '../../domain/backup';
 import type { BackupEntry, BackupState } from '../../domain/backup';
 import { BackupNotFoundError, ConflictError } from '../../errors';
-import type { Catalog, ListOptions, LockHolder } from './catalog';
+import type { Catalog, ListOptions, LockHolder } from '../../ports/catalog';
 import { BACKUP_ENTITY, backupKey, gsiSortOf, HELPER_ATTRIBUTES, INDEX_BY_DATABASE, INDEX_BY_ENTITY, INDEX_BY_STATE, lockKey } from './schema';
 import { catalogRequest, conditionalWrite } from './sdk-errors';
 

@@ -1,4 +1,4 @@
-export type { Catalog, ListOptions, LockHolder } from './catalog';
+export type { Catalog, ListOptions, LockHolder } from '../../ports/catalog';
 export { makeDynamoClient, makeDynamoDocumentClient, toDocumentClient } from './client';
 export type { DynamoClientOptions } from './client';
 export { DynamoCatalog } from './dynamo';

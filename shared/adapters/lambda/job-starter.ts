@@ -3,7 +3,7 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { DueJob } from '../../domain/dispatch';
 import { StrongboxError } from '../../errors';
-import type { JobStarter } from '../../usecases/dispatch';
+import type { JobStarter } from '../../ports/jobs';
 
 /** Where each kind of job goes: function names (or ARNs) and the drill's state machine. */
 export interface JobTargets {

@@ -1,11 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { StrongboxError } from '../../errors';
-import type { VerifyCursor } from '../../usecases/verify-backup';
-
-/** Continues a verification that ran out of time in another invocation (functions/checksum.ts). */
-export interface VerifyHandOver {
-  continueVerification(cursor: VerifyCursor): Promise<void>;
-}
+import type { VerifyCursor } from '../../ports/verify';
+import type { VerifyHandOver } from '../../ports/verify';
 
 /** The event that carries a cursor to the next hop. */
 export interface VerifyContinuationEvent {

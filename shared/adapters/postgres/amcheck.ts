@@ -5,15 +5,8 @@
 import { join } from 'node:path';
 import { findBinDir } from './cluster';
 import { runCommand } from './process';
-import type { PgConnection } from './types';
-
-/** What pg_amcheck found: `ok` when it exited 0 (no corruption, no error). */
-export interface AmcheckResult {
-  ok: boolean;
-  exitCode: number;
-  /** Its report (corruption found) or error, cut to the last 2,000 characters. */
-  output: string;
-}
+import type { PgConnection } from '../../ports/postgres';
+import type { AmcheckResult } from '../../ports/postgres';
 
 /** Runs pg_amcheck --all against the server `conn` reaches (its socket, trusted). */
 export async function runAmcheck(conn: PgConnection, binDir?: string): Promise<AmcheckResult> {

@@ -12,11 +12,11 @@ import type { BaseCompression } from '../../domain/backup';
 import { BASE_TAR_CAPTURE } from '../../domain/base-manifest';
 import { TarEntryCapture } from '../../domain/tar-label';
 import { DumpError, StrongboxError } from '../../errors';
-import type { BaseBackupSource, BaseBackupTools, TarObserver } from '../../usecases/base-backup/ports';
+import type { BaseBackupSource, BaseBackupTools, TarObserver } from '../../ports/base-backup';
 import { connectClient } from './client';
 import { mapPgError } from './errors';
 import { runPipeline, toolEnv } from './tool-stream';
-import type { PgConnection, ToolStream } from './types';
+import type { PgConnection, ToolStream } from '../../ports/postgres';
 
 const execFileAsync = promisify(execFile);
 /** How far the tar observer's decoder may fall behind the upload before the upload waits. */

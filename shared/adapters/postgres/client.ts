@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { ClientConfig } from 'pg';
 import { passwordFromPassfile } from '../../domain/connection';
 import { mapPgError } from './errors';
-import type { PgConnection } from './types';
+import type { PgConnection } from '../../ports/postgres';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 

@@ -11,7 +11,7 @@ import { StrongboxError } from '../../errors';
 import { quoteIdent } from '../../domain/table-pattern';
 import { SERVER_OS_USER, isRoot, runAsServerUser, runCommand } from './process';
 import { toolEnv } from './tool-stream';
-import type { PgConnection } from './types';
+import type { PgConnection } from '../../ports/postgres';
 
 /** Options of LocalCluster.create. */
 export interface LocalClusterOptions {

@@ -7,7 +7,7 @@ import { quoteTable } from '../../domain/table-pattern';
 import { connectClient } from './client';
 import { DIGEST_SETTINGS, digestTable } from './table-digest';
 import { resolveTables } from './tables';
-import type { PgConnection, TableRef } from './types';
+import type { PgConnection, TableRef } from '../../ports/postgres';
 
 /** Digests of `tables` (quoted name → rows and checksum) and every plain table present (quoted). */
 export async function readRecoveredTables(conn: PgConnection, tables: readonly TableRef[]): Promise<{ digests: Map<string, { rows: number; checksum: string }>; present: string[] }> {

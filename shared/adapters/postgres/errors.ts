@@ -4,7 +4,7 @@
  */
 import { DatabaseConnectionError, DumpError, InputError, StrongboxError } from '../../errors';
 import { redactConnection } from '../../domain/connection';
-import type { PgConnection } from './types';
+import type { PgConnection } from '../../ports/postgres';
 
 const UNREACHABLE_HINT = 'check the host and port, and that the server is running and listening on that address (listen_addresses, firewall)';
 const AUTH_HINT =

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mapToolFailure } from './errors';
 import { toolEnv } from './tool-stream';
-import type { PgConnection } from './types';
+import type { PgConnection } from '../../ports/postgres';
 
 /** What psql reported while applying the script. */
 export interface GlobalsOutcome {

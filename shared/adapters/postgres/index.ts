@@ -1,7 +1,7 @@
 /** The PostgreSQL adapter: snapshots, client tools, local clusters, demo data. */
-export type { PgConnection, TableRef, TableCount, ToolStream } from './types';
+export type { PgConnection, TableRef, TableCount, ToolStream } from '../../ports/postgres';
 export { openSnapshot } from './snapshot';
-export type { SnapshotSession } from './snapshot';
+export type { SnapshotSession } from '../../ports/postgres';
 export { spawnPgDump, spawnPgDumpall, toolVersion, exportCsv } from './tools';
 export type { PgDumpOptions } from './tools';
 export { LocalCluster } from './cluster';

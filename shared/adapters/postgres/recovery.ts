@@ -8,10 +8,11 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { ChecksumMismatchError, StrongboxError } from '../../errors';
 import { findBinDir, serverUserIds } from './cluster';
 import { SERVER_OS_USER, isRoot, runAsServerUser, runCommand } from './process';
+import type { StoredBaseBackup } from '../../ports/postgres';
 
 const LOG_NAME = 'strongbox-recovery.log';
 const MAX_SOCKET_DIR_LENGTH = 85;
@@ -38,17 +39,6 @@ export async function prepareEmptyDataDir(dataDir: string): Promise<void> {
       throw new StrongboxError('PITR_TARGET_UNREACHABLE', `the ${SERVER_OS_USER} user cannot reach ${dataDir}`, 'put the data directory where every parent folder is traversable by that user (chmod o+x), e.g. under /var/lib/postgresql');
     }
   }
-}
-
-/** A stored base backup to read: its object, how it is compressed, and what its manifest declares. */
-export interface StoredBaseBackup {
-  body: Readable;
-  compression: 'zstd' | 'none';
-  key: string;
-  sha256: string;
-  bytes?: number;
-  /** The backup's id, named in a checksum error. */
-  backupId?: string;
 }
 
 /**

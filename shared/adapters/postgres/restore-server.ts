@@ -6,11 +6,11 @@
 import type pg from 'pg';
 import { connectClient } from './client';
 import { mapPgError } from './errors';
-import type { PgConnection, TableRef } from './types';
+import type { PgConnection, TableRef } from '../../ports/postgres';
 import { quoteIdent, quoteTable } from '../../domain/table-pattern';
 import { DatabaseConnectionError, StrongboxError } from '../../errors';
 
-import type { DatabaseLocale, RestoredCount, RestoreServer } from '../../usecases/restore/ports';
+import type { DatabaseLocale, RestoredCount, RestoreServer } from '../../ports/restore';
 
 const LOCK_CLASS = 'strongbox-restore';
 const SESSION_WAIT_MS = 10_000;

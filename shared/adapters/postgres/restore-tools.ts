@@ -2,10 +2,10 @@
  * pg_restore and zstd on the machine's binaries, behind the restore's RestoreTools port. The
  * connection travels in the child's environment (toolEnv), never in argv.
  */
-import type { RestoreTools } from '../../usecases/restore/ports';
+import type { RestoreTools } from '../../ports/restore';
 import { applyGlobalsScript } from './globals';
 import { runPipeline, toolEnv } from './tool-stream';
-import type { ToolStream } from './types';
+import type { ToolStream } from '../../ports/postgres';
 
 /** The real pg_restore and zstd. */
 export const pgRestoreTools: RestoreTools = {

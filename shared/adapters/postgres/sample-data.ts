@@ -5,7 +5,7 @@
  */
 import { connectClient } from './client';
 import { mapPgError } from './errors';
-import type { PgConnection } from './types';
+import type { PgConnection } from '../../ports/postgres';
 
 const SCHEMA_SQL = `
 CREATE SCHEMA IF NOT EXISTS "Sales";

@@ -14,7 +14,7 @@ import { connectClient } from './client';
 import { findBinDir, serverUserIds } from './cluster';
 import { renderRecoverySettings } from './recovery';
 import { isRoot, runAsServerUser } from './process';
-import type { PgConnection } from './types';
+import type { PgConnection } from '../../ports/postgres';
 
 const LOG_NAME = 'strongbox-recovery.log';
 const POLL_MS = 200;

@@ -18,7 +18,7 @@ import pg from 'pg';
 import type { SnapshotInstant } from '../../domain/manifest';
 import { StrongboxError } from '../../errors';
 import { clientConfig } from './client';
-import type { PgConnection } from './types';
+import type { PgConnection } from '../../ports/postgres';
 
 /** The snapshot held, where it lies, and what to end when the backup is done. */
 export interface HeldSnapshot {

@@ -4,7 +4,6 @@
  * those of the dump's data even while the database keeps changing.
  */
 import type pg from 'pg';
-import type { SnapshotInstant } from '../../domain/manifest';
 import { DumpError, StrongboxError } from '../../errors';
 import { quoteTable } from '../../domain/table-pattern';
 import { connectClient } from './client';
@@ -13,7 +12,8 @@ import { holdSnapshot, type HeldSnapshot, type InstantMethod } from './snapshot-
 import { DIGEST_SETTINGS, digestOrEstimate, EXACT_LIMIT_BYTES, tableSizes } from './table-digest';
 import { resolveTables } from './tables';
 import type { ResolvedTable } from './tables';
-import type { PgConnection, TableCount, TableRef } from './types';
+import type { PgConnection, TableCount } from '../../ports/postgres';
+import type { SnapshotSession } from '../../ports/postgres';
 
 
 /**
@@ -33,44 +33,6 @@ export function lockWaitExceeded(what: string, cause?: unknown): StrongboxError 
     'nothing partial was kept; run the backup again once the migration is done (a backup and a migration wait for each other otherwise, and the table stays blocked for everyone)',
     cause === undefined ? undefined : { cause },
   );
-}
-
-/** An open REPEATABLE READ, READ ONLY transaction whose snapshot is exported. */
-export interface SnapshotSession {
-  /** For `pg_dump --snapshot=`; valid until close(). */
-  snapshotId: string;
-  /** e.g. '15.18'. */
-  serverVersion: string;
-  /** e.g. 150018. */
-  serverVersionNum: number;
-  databaseSizeBytes: number;
-  /** pg_current_wal_lsn() at the snapshot (pg_last_wal_replay_lsn() on a standby); '' if unknown. */
-  walLsn: string;
-  /** pg_control_system()'s system identifier, or '' without the privilege to read it. */
-  systemIdentifier: string;
-  /** Where the snapshot lies in the WAL (snapshot-instant.ts); absent when it could not be read. */
-  instant?: SnapshotInstant;
-  /**
-   * The tables selected: those the patterns match plus the partitions of matched partitioned
-   * tables, or every user table (outside system schemas, not owned by an extension).
-   * Sorted by schema, then name.
-   */
-  tables: TableRef[];
-  /**
-   * Counts the rows of every plain table and leaf partition in `tables` (`count(*) FROM ONLY`)
-   * inside the snapshot, with a content checksum from the same scan; a table over the exact
-   * limit gets the planner's estimate instead (`estimate: true`, no checksum: table-digest.ts).
-   * Partitioned parents are left out: their rows are in their partitions.
-   *
-   * `signal` stops a count that waits (e.g. on a lock another session holds): the connection
-   * is dropped, the server ends the transaction, and the count rejects.
-   *
-   * @throws DumpError (or DatabaseConnectionError) if a count fails or the session is closed;
-   *   the signal's reason when it aborts.
-   */
-  countRows(signal?: AbortSignal): Promise<TableCount[]>;
-  /** Ends the transaction and the connection; pg_dump must have started reading before. Idempotent. */
-  close(): Promise<void>;
 }
 
 /**

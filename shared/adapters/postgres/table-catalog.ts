@@ -4,7 +4,7 @@
  * caller's session (and transaction) is used as it is.
  */
 import type pg from 'pg';
-import type { TableRef } from './types';
+import type { TableRef } from '../../ports/postgres';
 
 /** A table found in the catalog. */
 export interface FoundTable {

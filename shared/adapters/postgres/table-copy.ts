@@ -13,7 +13,7 @@ import { replaceRows, type ReplaceInput } from './table-replace';
 import { displayTable } from '../../domain/restore-table-plan';
 import { quoteIdent, quoteTable } from '../../domain/table-pattern';
 import { StrongboxError } from '../../errors';
-import type { CopiedTable, TableCopier, TableCopyRequest, TableMove } from '../../usecases/restore-table/ports';
+import type { CopiedTable, TableCopier, TableCopyRequest, TableMove } from '../../ports/restore-table';
 
 /** The real target side, on node-postgres. */
 export const pgTableCopier: TableCopier = { preflight, copy, recreate: recreateTables };

@@ -10,7 +10,7 @@
  */
 import type pg from 'pg';
 import { quoteTable } from '../../domain/table-pattern';
-import type { TableCount, TableRef } from './types';
+import type { TableCount, TableRef } from '../../ports/postgres';
 
 /**
  * Tables up to this size (pg_table_size: heap and TOAST, no indexes) are counted exactly and

@@ -7,11 +7,11 @@ import type pg from 'pg';
 import { CopyInQuery, CopyOutStream } from './copy-stream';
 import { mapPgError } from './errors';
 import { sequencesOf, type ColumnInfo } from './table-catalog';
-import type { PgConnection, TableRef } from './types';
+import type { PgConnection, TableRef } from '../../ports/postgres';
 import { displayTable } from '../../domain/restore-table-plan';
 import { quoteIdent, quoteTable } from '../../domain/table-pattern';
 import { StrongboxError } from '../../errors';
-import type { SequenceMove, TableMove } from '../../usecases/restore-table/ports';
+import type { SequenceMove, TableMove } from '../../ports/restore-table';
 
 const REFUSED = 'RESTORE_TABLE_REFUSED';
 

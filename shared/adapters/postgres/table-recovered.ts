@@ -6,14 +6,13 @@
  */
 import type pg from 'pg';
 import { DumpError, StrongboxError } from '../../errors';
-import { pgScratchServer } from '../../runtime/scratch-tools';
-import type { RecoveredCluster, ScratchRecoveryTools } from '../../usecases/restore-table/as-of-ports';
+import type { RecoveredCluster } from '../../ports/restore-table-as-of';
 import { connectClient } from './client';
 import { runCommand } from './process';
 import { openRestoreServer } from './restore-server';
 import { matchTables } from './tables';
 import { toolEnv } from './tool-stream';
-import type { PgConnection, TableRef } from './types';
+import type { PgConnection, TableRef } from '../../ports/postgres';
 
 /**
  * Opens the recovered scratch cluster as its bootstrap superuser (the role with oid 10), found
@@ -73,6 +72,3 @@ async function dumpDatabase(conn: PgConnection, file: string, excludeData: strin
   const result = await runCommand('pg_dump', args, { env: toolEnv(conn), cwd: '/' });
   if (result.code !== 0) throw new DumpError(`pg_dump of the recovered database "${conn.database}" failed: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`, 'nothing was changed on the target; read the message, then run the table restore again');
 }
-
-/** The scratch recovery of a table restore as of a moment, on this machine's PostgreSQL binaries. */
-export const pgScratchRecovery: ScratchRecoveryTools = { server: pgScratchServer, open: openRecoveredCluster };

@@ -11,7 +11,7 @@ import { columnsOf, findTable } from './table-catalog';
 import { countRows, mapCopyError, moveSequencesForward, refused, stream, type Prepared } from './table-move';
 import { displayTable } from '../../domain/restore-table-plan';
 import { StrongboxError } from '../../errors';
-import type { CopiedTable, RecreateObject, RecreateResult, SkippedObject, TableRecreateRequest } from '../../usecases/restore-table/ports';
+import type { CopiedTable, RecreateObject, RecreateResult, SkippedObject, TableRecreateRequest } from '../../ports/restore-table';
 
 /**
  * Recreates the tables of `request` (see TableCopier.recreate).

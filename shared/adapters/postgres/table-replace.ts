@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { keysAmong, incomingKeysOf, primaryKeyOf, type ColumnInfo } from './table-catalog';
-import type { TableRef } from './types';
+import type { TableRef } from '../../ports/postgres';
 import { displayTable } from '../../domain/restore-table-plan';
 import { quoteIdent, quoteTable } from '../../domain/table-pattern';
 import { StrongboxError } from '../../errors';

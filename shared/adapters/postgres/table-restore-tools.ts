@@ -5,10 +5,10 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { TableRestoreTools } from '../../usecases/restore-table/ports';
+import type { TableRestoreTools } from '../../ports/restore-table';
 import { dbnameConninfo } from './restore-tools';
 import { runPipeline, toolEnv } from './tool-stream';
-import type { ToolStream } from './types';
+import type { ToolStream } from '../../ports/postgres';
 
 /** The real pg_restore. The `-L` list is written beside the archive (a private folder). */
 export const pgTableRestoreTools: TableRestoreTools = {

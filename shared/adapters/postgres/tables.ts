@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { InputError } from '../../errors';
 import { parseTablePattern } from '../../domain/table-pattern';
 import { noMatchingTable } from './errors';
-import type { TableRef } from './types';
+import type { TableRef } from '../../ports/postgres';
 
 /** A table found in the catalog. `kind` 'p' is a partitioned parent, whose rows live in its partitions. */
 export interface ResolvedTable extends TableRef {

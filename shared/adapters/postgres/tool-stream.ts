@@ -9,7 +9,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { DumpError, StrongboxError } from '../../errors';
 import { pgEnv } from '../../domain/connection';
 import { mapToolFailure } from './errors';
-import type { PgConnection, ToolStream } from './types';
+import type { PgConnection, ToolStream } from '../../ports/postgres';
 
 /** One process of a pipeline; each reads the previous one's stdout. */
 export interface PipelineStep {

@@ -17,7 +17,7 @@ import { mapPgError, NoMatchingTableError } from './errors';
 import { DEFAULT_LOCK_WAIT_SECONDS } from './snapshot';
 import { matchTables } from './tables';
 import { runPipeline, toolEnv } from './tool-stream';
-import type { PgConnection, ToolStream } from './types';
+import type { PgConnection, ToolStream } from '../../ports/postgres';
 
 const execFileAsync = promisify(execFile);
 

@@ -9,51 +9,8 @@ import { parseLsn, parseWalName, segmentName, segnoOfLsn } from '../../domain/wa
 import { redactConnection } from '../../domain/connection';
 import { connectClient } from './client';
 import { mapPgError } from './errors';
-import type { PgConnection } from './types';
-
-/** The server settings archiving depends on, as the doctor judges them. */
-export interface ArchiveSettings {
-  walLevel: string;
-  archiveMode: string;
-  /** The configured command (also while archive_mode is off); empty when unset. */
-  archiveCommand: string;
-  /** Empty when unset (PostgreSQL 15+; always empty before). */
-  archiveLibrary: string;
-  /** Seconds; 0 = disabled. */
-  archiveTimeoutSeconds: number;
-  maxWalSenders: number;
-  /** e.g. 150004. */
-  serverVersionNum: number;
-  /** Bytes. */
-  walSegmentSize: number;
-}
-
-/** Who Strongbox is on the server, and whether it may run the WAL functions it needs. */
-export interface RoleRights {
-  name: string;
-  superuser: boolean;
-  replication: boolean;
-  canSwitchWal: boolean;
-  canCreateRestorePoint: boolean;
-}
-
-/** pg_stat_archiver, times as ISO-8601 UTC strings. */
-export interface ArchiverStats {
-  archivedCount: number;
-  lastArchivedWal?: string;
-  lastArchivedAt?: string;
-  failedCount: number;
-  lastFailedWal?: string;
-  lastFailedAt?: string;
-  statsResetAt?: string;
-}
-
-/** A WAL position and the segment holding it. */
-export interface WalPosition {
-  lsn: string;
-  segment: string;
-  timeline: number;
-}
+import type { PgConnection } from '../../ports/postgres';
+import type { ArchiveSettings, ArchiverStats, RoleRights, WalPosition, WalServer } from '../../ports/wal-server';
 
 const SETTING_NAMES = ['wal_level', 'archive_mode', 'archive_command', 'archive_library', 'archive_timeout', 'max_wal_senders', 'server_version_num', 'wal_segment_size'];
 const UNIT_BYTES: Record<string, number> = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, '8kB': 8192 };
@@ -235,17 +192,6 @@ function mapWalError(error: unknown, conn: PgConnection, doing: string): Strongb
     );
   }
   return mapPgError(error, conn, doing);
-}
-
-/** The calls above as one port, so that use cases take them as a dependency. */
-export interface WalServer {
-  readArchiveSettings(conn: PgConnection): Promise<ArchiveSettings>;
-  readRole(conn: PgConnection): Promise<RoleRights>;
-  readArchiver(conn: PgConnection): Promise<ArchiverStats>;
-  switchWal(conn: PgConnection): Promise<WalPosition>;
-  createRestorePoint(conn: PgConnection, name: string): Promise<{ lsn: string; timeline: number }>;
-  currentWal(conn: PgConnection): Promise<WalPosition>;
-  systemIdentifier(conn: PgConnection): Promise<string>;
 }
 
 /** The real server, through node-postgres. */

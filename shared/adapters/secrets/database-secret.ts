@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { ConfigError, StrongboxError } from '../../errors';
-import type { PgConnection } from '../postgres/types';
+import type { PgConnection } from '../../ports/postgres';
 
 /** The JSON RDS and most tools store in a database secret. */
 const secretSchema = z.object({

@@ -1,5 +1,5 @@
 /** What the `sls invoke` functions that start a state machine share: their dependencies. */
-import type { Catalog } from '../catalog/catalog';
+import type { Catalog } from '../../ports/catalog';
 import type { Clock, Log } from '../../ports';
 import type { ExecutionStarter } from './executions';
 

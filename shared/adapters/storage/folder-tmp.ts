@@ -3,7 +3,7 @@ import { opendir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../errors';
 import { fsError, isMissing } from './folder-fs';
-import type { UnfinishedWrite } from './storage';
+import type { UnfinishedWrite } from '../../ports/storage';
 
 /**
  * Names of the repository folder's temporary files (`.tmp/`): each says which key it is

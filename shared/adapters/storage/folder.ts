@@ -9,10 +9,10 @@ import { InputError, ObjectExistsError, ObjectNotFoundError, StorageError } from
 import { COALESCE_BYTES, CoalescingStream } from './coalesce';
 import { abortedError, directoriesToSync, fsError, fsyncDirectory, isCode, isMissing } from './folder-fs';
 import { listTempFiles, removeTempFile, tempName, type TempWriter } from './folder-tmp';
-import { HashingStream } from './hashing';
+import { HashingStream } from '../../domain/hashing-stream';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
-import type { ColdArea, ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
+import type { ColdArea, ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from '../../ports/storage';
 
 /** Where writes are staged before their rename; on the same filesystem so the rename is atomic. */
 const TMP_DIR = '.tmp';

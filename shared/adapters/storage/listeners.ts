@@ -1,4 +1,4 @@
-import type { ObjectCreatedListener } from './storage';
+import type { ObjectCreatedListener } from '../../ports/storage';
 
 /** The argument every ObjectCreated listener receives. */
 export type ObjectCreatedInfo = Parameters<ObjectCreatedListener>[0];

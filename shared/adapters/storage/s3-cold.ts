@@ -4,7 +4,7 @@
  * retrieval under way (`ongoing-request="true"`) from a copy already there.
  */
 import { HeadObjectCommand, RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { RetrievalState } from '../../usecases/restore/cold';
+import type { RetrievalState } from '../../ports/storage';
 import { s3Error } from './s3-errors';
 
 const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);

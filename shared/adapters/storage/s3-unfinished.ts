@@ -1,6 +1,6 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { s3Error } from './s3-errors';
-import type { UnfinishedWrite } from './storage';
+import type { UnfinishedWrite } from '../../ports/storage';
 
 /** Where an S3 storage keeps its objects: the bucket and the prefix its keys are under. */
 export interface S3Place {

@@ -2,15 +2,15 @@ import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObject
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { planParts, S3_PART_LIMITS, type PartLimits } from '../../domain/part-plan';
 import { ObjectExistsError, ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../../errors';
-import type { RetrievalState } from '../../usecases/restore/cold';
-import { digestBytes, HashingStream } from './hashing';
+import type { RetrievalState } from '../../ports/storage';
+import { digestBytes, HashingStream } from '../../domain/hashing-stream';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
 import { startS3Retrieval } from './s3-cold';
 import { isConditionalConflict, isPreconditionFailed, s3Error } from './s3-errors';
 import { uploadMultipart, type MultipartTuning } from './s3-multipart';
 import { abortUpload, listUploads } from './s3-unfinished';
-import type { ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, StoredChecksums, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from './storage';
+import type { ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, StoredChecksums, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from '../../ports/storage';
 
 export { makeS3Client, type S3ClientOptions } from './s3-client';
 

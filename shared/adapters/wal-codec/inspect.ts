@@ -5,38 +5,12 @@ import { Duplex, PassThrough, Transform, Writable, type Readable } from 'node:st
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { WalCompression } from '../../domain/wal/keys';
-import { StrongboxError } from '../../errors';
-
-/**
- * What a stored WAL object really is, measured from its bytes and never taken from a
- * declaration: the archive endpoint compares this with what the sender declared before
- * anything is recorded (docs/wal.md, "What the endpoint checks").
- */
-export interface WalContent {
-  /** Bytes and SHA-256 of the object as stored (compressed). */
-  storedBytes: number;
-  storedSha256: string;
-  /** Bytes and SHA-256 of the file once decoded, as PostgreSQL wrote it. */
-  size: number;
-  sha256: string;
-  /** The first `HEAD_BYTES` decoded bytes (fewer when the file is shorter): a segment's long page header. */
-  head: Buffer;
-}
+import { SEGMENT_HEADER_SIZE } from '../../domain/wal/header';
+import { StrongboxError, WalContentInvalidError } from '../../errors';
+import type { WalCodec, WalContent } from '../../ports/wal-codec';
 
 /** How much of the decoded file is kept for the header checks (XLogLongPageHeaderData is 40 bytes). */
-export const HEAD_BYTES = 40;
-
-/** 422 WAL_CONTENT_INVALID: the bytes do not decode, as declared, to a file of the declared size. */
-export class WalContentInvalidError extends StrongboxError {
-  constructor(detail: string, options?: { cause?: unknown }) {
-    super(
-      'WAL_CONTENT_INVALID',
-      `the pushed bytes are not the declared WAL file: ${detail}; nothing was stored or recorded`,
-      'push only files PostgreSQL wrote (archive_command = strongbox wal-push %p); if a real push gets this, the compressor on the host is broken: run `strongbox wal-push` by hand on the file and check its output',
-      options,
-    );
-  }
-}
+export const HEAD_BYTES = SEGMENT_HEADER_SIZE;
 
 /**
  * Reads `stored` (the object as stored) once: hashes it, decodes it as `compression` says
@@ -127,3 +101,6 @@ function zstdCommand(): Duplex {
   });
   return duplex;
 }
+
+/** The codec of the archive endpoint: decodes with Node's zlib, the zstd-napi addon or the zstd command. */
+export const walCodec: WalCodec = { inspect: inspectWalContent };

@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pgScratchRecovery } from '../../adapters/postgres/table-recovered';
-import { pgRestoreTableDeps } from '../../adapters/postgres/table-restore-deps';
-import type { PgConnection } from '../../adapters/postgres/types';
+import { pgScratchRecovery } from '../../runtime/scratch-tools';
+import { pgRestoreTableDeps } from '../../runtime/table-restore-deps';
+import type { PgConnection } from '../../ports/postgres';
 import type { RestoreTableMode } from '../../domain/restore-table-plan';
 import { parsePitrTarget, type PitrTarget } from '../../domain/wal/pitr-target';
 import { InputError } from '../../errors';

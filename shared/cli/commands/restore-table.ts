@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { pgRestoreTableDeps } from '../../adapters/postgres/table-restore-deps';
+import { pgRestoreTableDeps } from '../../runtime/table-restore-deps';
 import { displayTable, MODES_HINT, RESTORE_TABLE_MODES, SIDE_BY_SIDE_LEAVES_OUT, type RestoreTableMode, type RestoreTablePlan } from '../../domain/restore-table-plan';
 import { InputError } from '../../errors';
 import { previewRecreate, resolveRestoreTablePlan, runRestoreTable, type RestoreTableReport } from '../../usecases/restore-table';

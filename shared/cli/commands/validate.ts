@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { PgConnection } from '../../adapters/postgres/types';
+import type { PgConnection } from '../../ports/postgres';
 import type { StrongboxConfig } from '../../config';
 import { parseDatabaseUrl } from '../../domain/connection';
 import { InputError } from '../../errors';

@@ -1,5 +1,5 @@
 import type { PitrDrillSummary } from './drills';
-import type { ArchiveStatus, RestorePoint } from '../../adapters/catalog/wal-catalog';
+import type { ArchiveStatus, RestorePoint } from '../../ports/wal-catalog';
 import type { BackupEntry, BackupKind, BackupScope, BackupState, Tier } from '../backup';
 import type { GapRange } from '../wal/continuity';
 import type { TimelineSegment } from '../wal/history';

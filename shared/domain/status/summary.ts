@@ -1,4 +1,4 @@
-import type { ArchiveStatus } from '../../adapters/catalog/wal-catalog';
+import type { ArchiveStatus } from '../../ports/wal-catalog';
 import type { BackupEntry } from '../backup';
 import { gapRanges } from '../wal/continuity';
 import type { ArchiveLag, ArchivedSegment, TierSummary, ValidationSummary } from './model';

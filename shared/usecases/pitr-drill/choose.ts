@@ -4,7 +4,7 @@
  * part of the window is exercised. Inside the window: a VERIFIED full logical backup that began
  * after a VERIFIED base backup of its database had ended (the plan then proves the WAL).
  */
-import type { Catalog } from '../../adapters/catalog/catalog';
+import type { Catalog } from '../../ports/catalog';
 import type { BackupEntry } from '../../domain/backup';
 import { StrongboxError } from '../../errors';
 import { resolveDrillBackup } from '../validate/steps';

@@ -9,10 +9,10 @@ import { boundedList, displayTable, type RestoreTablePlan } from '../../domain/r
 import { asStrongboxError, ConflictError, DatabaseConnectionError, StrongboxError } from '../../errors';
 import { seconds } from '../phase-timer';
 import { makeTempFolder } from '../restore/download';
-import type { RestoredCount } from '../restore/ports';
+import type { RestoredCount } from '../../ports/restore';
 import type { RestoreTableDeps, RestoreTablePhase, RestoreTableReport, RestoreTableRequest, RestoredTableReport } from '../restore-table';
 import { selectFromArchive } from './archive';
-import type { CopiedTable, RecreateObject, SkippedObject } from './ports';
+import type { CopiedTable, RecreateObject, SkippedObject } from '../../ports/restore-table';
 import { recreateObjects } from './recreate';
 import { claimScratch, dropLeftoverScratches } from './scratch';
 

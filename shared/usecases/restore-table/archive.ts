@@ -5,7 +5,7 @@
 import type { Manifest } from '../../domain/manifest';
 import { displayTable, type RestoreTablePlan } from '../../domain/restore-table-plan';
 import { ManifestError, StrongboxError } from '../../errors';
-import type { TableRestoreTools } from './ports';
+import type { TableRestoreTools } from '../../ports/restore-table';
 import { readArchiveContents } from '../restore/steps';
 import { parseToc, selectTables, type TableSelection, type TocEntry } from './toc';
 import { summarise } from '../../domain/alerts/bounded';

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { WalCatalog } from '../../adapters/catalog/wal-catalog';
+import type { WalCatalog } from '../../ports/wal-catalog';
 import { redactConnection } from '../../domain/connection';
 import { asOfSpace, dataExclusions, type AsOfSource, type AsOfSpace } from '../../domain/restore-table-asof';
 import { boundedList, displayTable, planRestoreTable, type RestoreTablePlan } from '../../domain/restore-table-plan';
@@ -24,10 +24,10 @@ import { InputError, StrongboxError } from '../../errors';
 import { phaseTimer } from '../phase-timer';
 import { planRecovery } from '../pitr';
 import { recoverScratch, type ScratchRecovery } from '../scratch-recovery';
-import type { RestoredCount } from '../restore/ports';
+import type { RestoredCount } from '../../ports/restore';
 import type { RestoreTableDeps, RestoreTablePhase, RestoreTableReport, RestoreTableRequest } from '../restore-table';
 import { runTablePlan } from './apply';
-import type { ScratchRecoveryTools } from './as-of-ports';
+import type { ScratchRecoveryTools } from '../../ports/restore-table-as-of';
 
 /** A table restore's deps, the WAL catalog, and the scratch recovery's server side. */
 export interface AsOfDeps extends RestoreTableDeps {

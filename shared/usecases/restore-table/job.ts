@@ -2,7 +2,7 @@
  * A table restore from a plain request object (JSON-able, no callbacks): what an ECS task
  * started by the restore-table state machine runs once it resolved the target's secret.
  */
-import type { PgConnection } from '../../adapters/postgres/types';
+import type { PgConnection } from '../../ports/postgres';
 import { RESTORE_TABLE_MODES, type RestoreTableMode } from '../../domain/restore-table-plan';
 import { InputError } from '../../errors';
 import { runRestoreTable, type RestoreTableDeps, type RestoreTablePhase, type RestoreTableReport } from '../restore-table';

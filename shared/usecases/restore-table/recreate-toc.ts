@@ -11,7 +11,7 @@
  * database, which may have changed since the backup: it is skipped, with PostgreSQL's reason,
  * when it cannot be recreated).
  */
-import type { TableRef } from '../../adapters/postgres/types';
+import type { TableRef } from '../../ports/postgres';
 import type { TocEntry } from './toc';
 
 /** Entry types that belong to the table itself when all they depend on does. */

@@ -3,7 +3,7 @@
  * dropped tables back whole (recreate-toc.ts), and each one's SQL as pg_restore writes it, ready
  * for the target's one transaction.
  */
-import type { RecreateObject, TableRestoreTools } from './ports';
+import type { RecreateObject, TableRestoreTools } from '../../ports/restore-table';
 import { selectRecreate, type RecreatedTable } from './recreate-toc';
 import type { TocEntry } from './toc';
 

@@ -6,7 +6,7 @@
 import { isLeftoverScratch } from '../../domain/restore-table-plan';
 import { StrongboxError } from '../../errors';
 import type { Log } from '../../ports';
-import type { RestoreServer } from '../restore/ports';
+import type { RestoreServer } from '../../ports/restore';
 
 /**
  * Marks `scratch` as in use for as long as `server`'s session lives (before it exists, so that

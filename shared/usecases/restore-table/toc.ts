@@ -5,7 +5,7 @@
  * and its rows. Indexes, constraints added after the data, grants, comments and every other
  * table are left out. Pure.
  */
-import type { TableRef } from '../../adapters/postgres/types';
+import type { TableRef } from '../../ports/postgres';
 
 /** One line of the table of contents. */
 export interface TocEntry {

@@ -1,4 +1,4 @@
-import type { Catalog } from '../../adapters/catalog/catalog';
+import type { Catalog } from '../../ports/catalog';
 import type { BackupEntry } from '../../domain/backup';
 import { isBackupId } from '../../domain/keys';
 

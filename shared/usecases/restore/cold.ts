@@ -5,20 +5,7 @@
  * starts that retrieval and says when to come back, instead of failing obscurely.
  */
 import { ObjectInColdStorageError, StrongboxError } from '../../errors';
-
-/** Where a retrieval stands. */
-export type RetrievalState = 'started' | 'in-progress' | 'ready';
-
-/** What a storage driver with a cold tier offers (S3); the repository folder has none. */
-export interface ColdRetrieval {
-  /**
-   * Asks for a temporary readable copy of `key` for `days` days (S3 RestoreObject), unless
-   * one is already on its way or there.
-   *
-   * @throws StorageError when the request fails.
-   */
-  startRetrieval(key: string, options: { days: number }): Promise<{ state: RetrievalState; storageClass: string }>;
-}
+import type { ColdRetrieval } from '../../ports/storage';
 
 /** How long a retrieved copy stays readable: long enough to restore, validate and retry. */
 export const RETRIEVAL_DAYS = 7;

@@ -8,11 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HashingStream } from '../../adapters/storage/hashing';
-import type { Storage } from '../../adapters/storage/storage';
+import { HashingStream } from '../../domain/hashing-stream';
+import type { Storage } from '../../ports/storage';
 import type { Manifest } from '../../domain/manifest';
 import { ChecksumMismatchError, StrongboxError } from '../../errors';
-import type { RestoreTools } from './ports';
+import type { RestoreTools } from '../../ports/restore';
 
 /** A private folder (mode 0700) for one restore's files. */
 export interface TempFolder {

@@ -3,11 +3,11 @@
  * command run after it (--after).
  */
 import { performance } from 'node:perf_hooks';
-import type { PgConnection } from '../../adapters/postgres/types';
+import type { PgConnection } from '../../ports/postgres';
 import { StrongboxError } from '../../errors';
 import type { Log } from '../../ports';
 import { seconds } from '../phase-timer';
-import type { AfterCommandRunner, RestoreTools } from './ports';
+import type { AfterCommandRunner, RestoreTools } from '../../ports/restore';
 
 /** How the post-restore command ended, as the report shows it. */
 export interface AfterReport {

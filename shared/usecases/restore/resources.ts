@@ -3,7 +3,7 @@
  * the functions put into their state machine's input (`resources`) so that RunTask gets the
  * disk, vCPU and memory this backup needs — or refuse before anything starts.
  */
-import type { Storage } from '../../adapters/storage/storage';
+import type { Storage } from '../../ports/storage';
 import type { BackupEntry } from '../../domain/backup';
 import { databaseBytesOf, planDrillDisk, planTaskCompute, planTaskDisk, taskResources, type BackupSize, type DiskOptions, type DiskPlan, type PhysicalDrillSize, type SizedJob, type TaskResources } from '../../domain/task-sizing';
 import { parseLsn } from '../../domain/wal/names';

@@ -6,7 +6,7 @@ import type { Manifest } from '../../domain/manifest';
 import { isScratchOf, type RestorePlan } from '../../domain/restore-plan';
 import { ManifestError, StrongboxError } from '../../errors';
 import type { Log } from '../../ports';
-import type { RestoreServer, RestoreTools } from './ports';
+import type { RestoreServer, RestoreTools } from '../../ports/restore';
 
 /** Drops the scratch databases of `plan`'s target left by killed runs, logging each; returns their names. */
 export async function dropLeftovers(log: Log, server: RestoreServer, plan: RestorePlan): Promise<string[]> {

@@ -6,11 +6,11 @@
  */
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { Storage } from '../../adapters/storage/storage';
-import type { PgConnection } from '../../adapters/postgres/types';
+import type { Storage } from '../../ports/storage';
+import type { PgConnection } from '../../ports/postgres';
 import type { Manifest } from '../../domain/manifest';
 import { ChecksumMismatchError } from '../../errors';
-import type { RestoreTools } from './ports';
+import type { RestoreTools } from '../../ports/restore';
 import { hasLocalLinks } from './download';
 
 /** An object the manifest declares, and the backup it belongs to (named in a mismatch). */

@@ -6,7 +6,7 @@
 import type { Manifest } from '../../domain/manifest';
 import { quoteTable } from '../../domain/table-pattern';
 import { StrongboxError } from '../../errors';
-import type { RestoredCount } from './ports';
+import type { RestoredCount } from '../../ports/restore';
 
 /** How many differences a message lists before it says "and N more". */
 const LISTED = 20;

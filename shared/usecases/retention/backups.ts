@@ -2,8 +2,8 @@
  * Applies the plan's backup decisions: deletions (catalog mark first, then the manifest
  * alone, then the data, then the entry), Object Lock checks, and local cold moves.
  */
-import type { Catalog } from '../../adapters/catalog/catalog';
-import { hasColdArea, isLocked, type Storage } from '../../adapters/storage/storage';
+import type { Catalog } from '../../ports/catalog';
+import { hasColdArea, isLocked, type Storage } from '../../ports/storage';
 import type { BackupEntry } from '../../domain/backup';
 import type { RetentionDecision, RetentionPlan } from '../../domain/retention';
 import type { Clock, Log } from '../../ports';

@@ -5,8 +5,8 @@
  * (BatchWrite), several pages in flight. A run that stops anywhere leaves the mark, and
  * the next run finishes it.
  */
-import type { IndexedWalRecord, WalCatalog } from '../../adapters/catalog/wal-catalog';
-import { isLocked, type Storage } from '../../adapters/storage/storage';
+import type { IndexedWalRecord, WalCatalog } from '../../ports/wal-catalog';
+import { isLocked, type Storage } from '../../ports/storage';
 import { deletedByMark, type WalRetentionMark } from '../../domain/retention';
 import { walPrefix, walRecordKey } from '../../domain/wal/keys';
 import type { Clock, Log } from '../../ports';

@@ -3,14 +3,14 @@
  * history of the timelines in the PITR window, a pending deletion mark, restore points —
  * by Query and GetItem on keys. The segments themselves are not read to plan.
  */
-import type { WalCatalog } from '../../adapters/catalog/wal-catalog';
-import type { Storage } from '../../adapters/storage/storage';
+import type { WalCatalog } from '../../ports/wal-catalog';
+import type { Storage } from '../../ports/storage';
 import { timelinesInWindow } from '../../domain/retention/pitr-window';
 import type { RestorePointView, WalDatabaseView, WalRetentionMark } from '../../domain/retention';
 import { parseHistory, timelinePath, type TimelineSegment } from '../../domain/wal/history';
 import { asStrongboxError } from '../../errors';
 import type { Log } from '../../ports';
-import { inPool } from '../../adapters/catalog/batch-pool';
+import { inPool } from '../../domain/in-pool';
 import { readArchivedHistory } from '../wal-history';
 
 /** What the WAL catalog gave for the planner; databases it could not read are missing (their base backups are then kept). */

@@ -1,5 +1,5 @@
-import type { WalCatalog, WalTimelineSummary } from '../../adapters/catalog/wal-catalog';
-import type { Storage } from '../../adapters/storage/storage';
+import type { WalCatalog, WalTimelineSummary } from '../../ports/wal-catalog';
+import type { Storage } from '../../ports/storage';
 import type { BackupEntry } from '../../domain/backup';
 import type { ArchivedSegment, ArchivedTimeline, WalView } from '../../domain/status';
 import { timelineForSegment } from '../../domain/wal/continuity';

@@ -5,8 +5,8 @@
  * end. It is not a recovery drill (no server is started from it).
  */
 import { performance } from 'node:perf_hooks';
-import type { Storage } from '../../adapters/storage/storage';
-import type { StoredBaseBackup } from '../../adapters/postgres/recovery';
+import type { Storage } from '../../ports/storage';
+import type { StoredBaseBackup } from '../../ports/postgres';
 import type { BackupEntry } from '../../domain/backup';
 import { asStrongboxError, StrongboxError } from '../../errors';
 import { markBackupDamaged, provesDamage, type DamageDeps } from '../backup-damaged';

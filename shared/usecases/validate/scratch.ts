@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PgConnection } from '../../adapters/postgres/types';
+import type { PgConnection } from '../../ports/postgres';
 import { redactConnection } from '../../domain/connection';
 import { derivedName } from '../../domain/restore-plan';
-import type { RestoreServer } from '../restore/ports';
+import type { RestoreServer } from '../../ports/restore';
 
 /** A PostgreSQL server that exists for one drill only. */
 export interface ThrowawayServer {

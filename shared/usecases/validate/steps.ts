@@ -2,7 +2,7 @@
  * The steps of a restore drill around the restore itself: which backup it drills, and what it
  * leaves behind: the catalog's `lastValidation` and, on failure, an alert.
  */
-import type { Catalog } from '../../adapters/catalog/catalog';
+import type { Catalog } from '../../ports/catalog';
 import type { BackupEntry, ValidationResult } from '../../domain/backup';
 import { isBackupId } from '../../domain/keys';
 import { BackupNotFoundError, InputError, StrongboxError } from '../../errors';

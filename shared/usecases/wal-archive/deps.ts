@@ -1,6 +1,7 @@
-import type { WalPresigner } from '../../adapters/storage/presign';
-import type { Storage } from '../../adapters/storage/storage';
+import type { WalPresigner } from '../../ports/presign';
+import type { Storage } from '../../ports/storage';
 import type { AlertPublisher, Clock, Log } from '../../ports';
+import type { WalCodec } from '../../ports/wal-codec';
 
 /**
  * What the archive use cases need. With a `presigner`, pushes and fetches hand out
@@ -11,6 +12,8 @@ export interface WalArchiveDeps {
   alerts: AlertPublisher;
   log: Log;
   clock: Clock;
+  /** Reads stored objects as their compression says (the trust boundary's decoding). */
+  codec: WalCodec;
   presigner?: WalPresigner;
   /**
    * Makes sure the record at this key is in the WAL catalog (idempotent: indexing an

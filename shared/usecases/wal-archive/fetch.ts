@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { PresignedRequest } from '../../adapters/storage/presign';
+import type { PresignedRequest } from '../../ports/presign';
 import { walRecordKey } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
 import { ObjectNotFoundError, StorageError } from '../../errors';

@@ -1,4 +1,4 @@
-import type { Storage } from '../../adapters/storage/storage';
+import type { Storage } from '../../ports/storage';
 import { archiveIdentityKey } from '../../domain/wal/keys';
 import { archiveIdentitySchema, type ArchiveIdentity } from '../../domain/wal/record';
 import { ManifestError, ObjectExistsError, ObjectNotFoundError, StorageError } from '../../errors';

@@ -1,5 +1,6 @@
-import { inspectWalContent, WalContentInvalidError, type WalContent } from '../../adapters/wal-codec/inspect';
-import { hasConditionalDelete, type ObjectInfo } from '../../adapters/storage/storage';
+import { WalContentInvalidError } from '../../errors';
+import type { WalContent } from '../../ports/wal-codec';
+import { hasConditionalDelete, type ObjectInfo } from '../../ports/storage';
 import { ObjectNotFoundError } from '../../errors';
 import type { WalArchiveDeps } from './deps';
 import { WalPushBusyError } from './errors';
@@ -38,7 +39,7 @@ export async function settleOccupied(deps: WalArchiveDeps, target: WalTarget, se
   const declared = target.declaration;
   let content: WalContent | undefined;
   try {
-    content = await inspectWalContent(await deps.storage.get(target.objectKey), declared.compression, declared.size);
+    content = await deps.codec.inspect(await deps.storage.get(target.objectKey), declared.compression, declared.size);
   } catch (error) {
     if (error instanceof ObjectNotFoundError) return 'free';
     if (!(error instanceof WalContentInvalidError)) throw error;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import type { PresignedRequest } from '../../adapters/storage/presign';
-import { hasStoredChecksums } from '../../adapters/storage/storage';
-import { BufferPool } from '../../runtime/buffer-pool';
+import type { PresignedRequest } from '../../ports/presign';
+import { hasStoredChecksums } from '../../ports/storage';
+import { BufferPool } from '../../domain/buffer-pool';
 import { walRecordKey } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
 import { ObjectExistsError, ObjectNotFoundError } from '../../errors';
@@ -103,7 +103,7 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
       const bytes = await fill(received);
       if (bytes !== declared.storedSize) throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${bytes} bytes`);
       // Verified before anything is written: a refused push leaves nothing in storage.
-      await verifyWalContent(target, Readable.from([received]));
+      await verifyWalContent(deps.codec, target, Readable.from([received]));
       const written = await writeCreateOnly(deps, target, received);
       if (written.status !== 'written') return written.outcome;
       if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {
@@ -144,7 +144,7 @@ export async function completeWalPush(deps: WalArchiveDeps, database: string, na
     // A wrong size (or a SHA-256 storage verified) is decided by the HEAD alone: no need to read 16 MB to know.
     if (info && info.size === declared.storedSize) {
       try {
-        await verifyUploadedObject(deps.storage, target, info);
+        await verifyUploadedObject(deps, target, info);
         return await finishPush(deps, target);
       } catch (error) {
         if (!isContentRefusal(error) && !(error instanceof ObjectNotFoundError)) throw error;

@@ -1,4 +1,4 @@
-import type { Storage } from '../../adapters/storage/storage';
+import type { Storage } from '../../ports/storage';
 import { walObjectKey, walRecordKey } from '../../domain/wal/keys';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, parseWalName, segmentStartLsn, type WalName } from '../../domain/wal/names';
 import { parseWalRecord, WAL_RECORD_FORMAT, type WalRecord } from '../../domain/wal/record';

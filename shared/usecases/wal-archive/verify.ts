@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
-import { hasRangedReads, type Storage } from '../../adapters/storage/storage';
-import { HEAD_BYTES, inspectWalContent, WalContentInvalidError, type WalContent } from '../../adapters/wal-codec/inspect';
-import { assertHeaderMatches } from '../../domain/wal/header';
+import { hasRangedReads, type Storage } from '../../ports/storage';
+import { WalContentInvalidError } from '../../errors';
+import type { WalCodec, WalContent } from '../../ports/wal-codec';
+import { assertHeaderMatches, SEGMENT_HEADER_SIZE } from '../../domain/wal/header';
 import { WalChecksumMismatchError } from './errors';
 import type { WalTarget } from './records';
 
@@ -22,13 +23,13 @@ import type { WalTarget } from './records';
  *   WalContentInvalidError (not decodable as declared, or another size), StrongboxError
  *   WAL_HEADER_INVALID (the header is not this segment's), and what `stored` throws.
  */
-export async function verifyWalContent(target: WalTarget, stored: Readable): Promise<WalContent> {
-  const content = await inspectWalContent(stored, target.declaration.compression, target.declaration.size);
+export async function verifyWalContent(codec: WalCodec, target: WalTarget, stored: Readable): Promise<WalContent> {
+  const content = await codec.inspect(stored, target.declaration.compression, target.declaration.size);
   checkWalContent(target, content);
   return content;
 }
 
-/** The checks of `verifyWalContent` on content already read (inspectWalContent). Throws as it does. */
+/** The checks of `verifyWalContent` on content already read (WalCodec.inspect). Throws as it does. */
 export function checkWalContent(target: WalTarget, content: WalContent): void {
   const declared = target.declaration;
   if (content.storedBytes !== declared.storedSize || content.storedSha256 !== declared.storedSha256) {
@@ -66,25 +67,25 @@ function checkSegmentHeader(target: WalTarget, head: Buffer): void {
  *   the declared one is refused without a read.
  * - Equal and uncompressed (`none`: the stored bytes are the file, their SHA-256 and size
  *   the file's, declaration.ts): only the first page's long header is read (a ranged GET of
- *   HEAD_BYTES) and checked against the name and cluster; a `.history` or `.backup` file
+ *   SEGMENT_HEADER_SIZE) and checked against the name and cluster; a `.history` or `.backup` file
  *   needs no read at all.
  * - Otherwise (compressed: the decoded size and SHA-256 need every byte decoded; or no
  *   SHA-256 from storage): the whole object is read and checked as `verifyWalContent` does.
  *
  * @throws as verifyWalContent, and ObjectNotFoundError when the object went away.
  */
-export async function verifyUploadedObject(storage: Storage, target: WalTarget, stored: { size: number; sha256?: string }): Promise<void> {
+export async function verifyUploadedObject({ storage, codec }: { storage: Storage; codec: WalCodec }, target: WalTarget, stored: { size: number; sha256?: string }): Promise<void> {
   const declared = target.declaration;
   if (stored.sha256 !== undefined && stored.sha256 !== declared.storedSha256) {
     throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${describe(stored.size, stored.sha256)} (as storage verified it on upload)`);
   }
   if (stored.sha256 === undefined || declared.compression !== 'none' || !hasRangedReads(storage)) {
-    await verifyWalContent(target, await storage.get(target.objectKey));
+    await verifyWalContent(codec, target, await storage.get(target.objectKey));
     return;
   }
   const { wal } = target;
   if ((wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined) {
-    const head = await storage.getRange(target.objectKey, 0, Math.min(HEAD_BYTES, stored.size));
+    const head = await storage.getRange(target.objectKey, 0, Math.min(SEGMENT_HEADER_SIZE, stored.size));
     checkSegmentHeader(target, head);
   }
 }

@@ -5,7 +5,7 @@ import { exportCsv, spawnPgDump, spawnPgDumpall, toolVersion } from '../../../sh
 import { seedSampleData, sampleRowCounts } from '../../../shared/adapters/postgres/sample-data';
 import { DatabaseConnectionError, DumpError, InputError } from '../../../shared/errors';
 import type { StrongboxError } from '../../../shared/errors';
-import type { ToolStream } from '../../../shared/adapters/postgres/types';
+import type { ToolStream } from '../../../shared/ports/postgres';
 import { dumpedRowCounts, dumpedTableData, readAll, runWithInput, startTestCluster } from '../../support/pg';
 import type { TestCluster } from '../../support/pg';
 

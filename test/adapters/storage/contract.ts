@@ -3,7 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError, ObjectNotFoundError, StorageError } from '../../../shared/errors';
-import { hasUnfinishedWrites, isLocked, type ObjectCreatedListener, type ObjectInfo, type Storage, type UnfinishedWrite, type UnfinishedWrites } from '../../../shared/adapters/storage/storage';
+import { hasUnfinishedWrites, isLocked, type ObjectCreatedListener, type ObjectInfo, type Storage, type UnfinishedWrite, type UnfinishedWrites } from '../../../shared/ports/storage';
 
 /** What a driver's test file hands to {@link storageContract}. */
 export interface ContractSubject {

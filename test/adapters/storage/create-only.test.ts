@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderStorage } from '../../../shared/adapters/storage/folder';
 import { S3Storage } from '../../../shared/adapters/storage/s3';
-import { hasConditionalDelete, type ObjectInfo, type Storage } from '../../../shared/adapters/storage/storage';
+import { hasConditionalDelete, type ObjectInfo, type Storage } from '../../../shared/ports/storage';
 import { ObjectExistsError } from '../../../shared/errors';
 import { startS3Server, type S3TestServer } from '../../support/s3-server';
 import { sha256, streamOf } from './contract';

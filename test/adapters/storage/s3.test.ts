@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeS3Client, S3Storage } from '../../../shared/adapters/storage/s3';
-import { isLocked } from '../../../shared/adapters/storage/storage';
+import { isLocked } from '../../../shared/ports/storage';
 import { StorageError } from '../../../shared/errors';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../../support/s3-server';
 import { sha256, storageContract, streamOf } from './contract';

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { parseDatabaseUrl, passwordFromPassfile, pgEnv, redactConnection } from '../../../shared/domain/connection';
 import { InputError } from '../../../shared/errors';
-import type { PgConnection } from '../../../shared/adapters/postgres/types';
+import type { PgConnection } from '../../../shared/ports/postgres';
 
 describe('parseDatabaseUrl', () => {
   const valid: Array<[string, PgConnection]> = [

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ALERT_LIMITS } from '../../../shared/domain/alerts/bounded';
 import { matchManifestTables } from '../../../shared/domain/restore-table-match';
 import type { RestoreTablePlan } from '../../../shared/domain/restore-table-plan';
-import type { TableRestoreTools } from '../../../shared/usecases/restore-table/ports';
+import type { TableRestoreTools } from '../../../shared/ports/restore-table';
 import { selectFromArchive } from '../../../shared/usecases/restore-table/archive';
 
 // 2,000 tables: what a multi-tenant schema-per-customer database holds. No message may carry them all.

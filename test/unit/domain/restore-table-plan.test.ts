@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TableCount } from '../../../shared/adapters/postgres/types';
+import type { TableCount } from '../../../shared/ports/postgres';
 import type { BackupEntry } from '../../../shared/domain/backup';
 import { nearMatches } from '../../../shared/domain/restore-table-match';
 import { chooseTableBackup, isLeftoverScratch, planRestoreTable, type RestoreTablePlanInput } from '../../../shared/domain/restore-table-plan';

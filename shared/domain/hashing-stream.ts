@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { StrongboxError } from '../../errors';
+import { StrongboxError } from '../errors';
 
 /** What a {@link HashingStream} measured once its input ended. */
 export interface StreamDigest {

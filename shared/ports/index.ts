@@ -1,4 +1,4 @@
-import type { Compression, Tier } from './domain/backup';
+import type { Compression, Tier } from '../domain/backup';
 
 /**
  * Small contracts the use cases depend on besides storage and the catalog. Each has one

@@ -218,3 +218,17 @@ export interface ConditionalDelete {
 export function hasConditionalDelete(storage: object): storage is ConditionalDelete {
   return typeof (storage as Partial<ConditionalDelete>).deleteIfUnchanged === 'function';
 }
+
+/** Where a retrieval stands. */
+export type RetrievalState = 'started' | 'in-progress' | 'ready';
+
+/** What a storage driver with a cold tier offers (S3); the repository folder has none. */
+export interface ColdRetrieval {
+  /**
+   * Asks for a temporary readable copy of `key` for `days` days (S3 RestoreObject), unless
+   * one is already on its way or there.
+   *
+   * @throws StorageError when the request fails.
+   */
+  startRetrieval(key: string, options: { days: number }): Promise<{ state: RetrievalState; storageClass: string }>;
+}

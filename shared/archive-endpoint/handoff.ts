@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StrongboxError } from '../../errors';
-import { BodyTooLargeError } from '../../usecases/wal-archive/errors';
+import { StrongboxError } from '../errors';
+import { BodyTooLargeError } from '../usecases/wal-archive/errors';
 
 /**
  * Hand-off: on one host (local mode), a WAL host may leave the stored bytes in a file of

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import type { PgConnection, ToolStream } from '../../adapters/postgres/types';
-import type { BaseCompression } from '../../domain/backup';
-import type { BaseTarFacts } from '../../domain/base-manifest';
+import type { PgConnection, ToolStream } from './postgres';
+import type { BaseCompression } from '../domain/backup';
+import type { BaseTarFacts } from '../domain/base-manifest';
 
 /** What the server said before a base backup (one SQL session, no replication connection). */
 export interface BaseBackupSource {

@@ -2,9 +2,9 @@
  * What a table restore as of a moment needs from the scratch cluster it recovers in the task
  * (implementation: shared/adapters/postgres/table-recovered.ts; tests may wrap it).
  */
-import type { PgConnection, TableRef } from '../../adapters/postgres/types';
-import type { ScratchServer } from '../scratch-recovery';
-import type { RestoredCount } from '../restore/ports';
+import type { PgConnection, TableRef } from './postgres';
+import type { ScratchServer } from './scratch';
+import type { RestoredCount } from './restore';
 
 /** The promoted scratch cluster, reachable by this process only. */
 export interface RecoveredCluster {

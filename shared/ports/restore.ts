@@ -4,7 +4,7 @@
  * tests wrap them to inject failures.
  */
 import type { Readable } from 'node:stream';
-import type { PgConnection, TableRef } from '../../adapters/postgres/types';
+import type { PgConnection, TableRef } from './postgres';
 
 /** pg_restore and zstd, file to file. */
 export interface RestoreTools {

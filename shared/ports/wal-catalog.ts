@@ -1,7 +1,7 @@
-import type { WalRetentionMark } from '../../domain/retention/types';
-import type { GapRange } from '../../domain/wal/continuity';
-import type { WalRange } from '../../domain/wal/ranges';
-import type { WalRecord } from '../../domain/wal/record';
+import type { WalRetentionMark } from '../domain/retention/types';
+import type { GapRange } from '../domain/wal/continuity';
+import type { WalRange } from '../domain/wal/ranges';
+import type { WalRecord } from '../domain/wal/record';
 
 /** A WAL record as the catalog holds it: the stored record plus when it was indexed. */
 export type IndexedWalRecord = WalRecord & { indexedAt: string };

@@ -1,4 +1,4 @@
-import type { BackupEntry, BackupKind, BackupState } from '../../domain/backup';
+import type { BackupEntry, BackupKind, BackupState } from '../domain/backup';
 
 /** Who holds a named lock (e.g. `logical:app`): the backup that took it. */
 export interface LockHolder {

@@ -1,5 +1,5 @@
-import { httpStatusOf } from '../../error-codes';
-import { StrongboxError } from '../../errors';
+import { httpStatusOf } from '../error-codes';
+import { StrongboxError } from '../errors';
 
 /** Errors of the endpoint's transport, and the protocol's error → HTTP status (each code's `http` in shared/error-codes.ts; docs/wal.md). */
 

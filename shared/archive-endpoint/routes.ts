@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { InputError, StrongboxError } from '../../errors';
-import { STRONGBOX_VERSION } from '../../runtime/version';
+import { InputError, StrongboxError } from '../errors';
+import { STRONGBOX_VERSION } from '../runtime/version';
 import {
   archiveIdentity,
   BodyTooLargeError,
@@ -12,7 +12,7 @@ import {
   storeWalBody,
   storeWalBytes,
   type WalArchiveDeps,
-} from '../../usecases/wal-archive';
+} from '../usecases/wal-archive';
 import { errorResponse, MethodNotAllowedError, RouteNotFoundError, UnauthenticatedError } from './errors';
 import { HandoffRefusedError, readHandoff } from './handoff';
 import { matchRoute, type RouteMatch, type RouteName } from './paths';

@@ -1,6 +1,6 @@
-import { StrongboxError } from '../../errors';
-import { assertWalTarget } from '../../usecases/wal-archive/declaration';
-import { assertDatabaseName } from '../../domain/keys';
+import { StrongboxError } from '../errors';
+import { assertWalTarget } from '../usecases/wal-archive/declaration';
+import { assertDatabaseName } from '../domain/keys';
 import { RouteNotFoundError } from './errors';
 
 /** The routes of protocol v1 (docs/wal.md), by the shape of their path. */

@@ -2,9 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
-import { ConfigError } from '../../errors';
-import type { WalArchiveDeps } from '../../usecases/wal-archive';
-import { BodyTooLargeError, UploadInterruptedError } from '../../usecases/wal-archive/errors';
+import { ConfigError } from '../errors';
+import type { WalArchiveDeps } from '../usecases/wal-archive';
+import { BodyTooLargeError, UploadInterruptedError } from '../usecases/wal-archive/errors';
 import { DatabaseNotServedError, ForbiddenDatabaseError } from './errors';
 import { handleArchiveRequest, MAX_JSON_BYTES, parseJson, type ArchiveEndpointOptions, type ArchiveRequest, type ArchiveResponse } from './routes';
 

@@ -4,8 +4,8 @@
  * one transaction that moves the rows). Implementations: shared/adapters/postgres/table-*.ts;
  * tests wrap them to inject failures.
  */
-import type { PgConnection, TableRef } from '../../adapters/postgres/types';
-import type { RestoreTableMode } from '../../domain/restore-table-plan';
+import type { PgConnection, TableRef } from './postgres';
+import type { RestoreTableMode } from '../domain/restore-table-plan';
 
 /** pg_restore, for some entries of an archive. */
 export interface TableRestoreTools {
