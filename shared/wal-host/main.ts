@@ -5,7 +5,7 @@
  *   node wal.js wal-push <path> [--config F]
  *   node wal.js wal-fetch <name> <path> [--config F]
  *   node wal.js uploader --config F --wal-dir D
- *   node wal.js prefetcher --config F
+ *   node wal.js prefetcher --config F [--from SEGMENT]   (--from: a warm start, before recovery asks)
  *   node wal.js <command> --help      (exit 0)
  *
  * Start-up time is the point: no CLI framework, and the AWS libraries load only when a
@@ -122,7 +122,8 @@ async function runBackground(role: BackgroundRole, flags: Map<string, string>): 
   const config = loadHostConfig({ flag: flags.get('config') });
   heldLock = pidPath(config.spool, role);
   if (role === 'prefetcher') {
-    await runPrefetcher(config);
+    const from = flags.get('from');
+    await runPrefetcher(config, from ? { from } : {});
     return 0;
   }
   const walDir = flags.get('wal-dir');

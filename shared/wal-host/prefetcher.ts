@@ -8,7 +8,7 @@ import type { HostConfig } from './config';
 import { fetchToFile, type FetchEvents } from './fetch-file';
 import { logError, logLine } from './log';
 import { ZstdRunners } from './zstd-runner';
-import { acquireLock, holdsLock, readSmall, releaseLock, sleep } from './spool';
+import { acquireLock, holdsLock, readSmall, releaseLock, sleep, writeAtomic } from './spool';
 import { inboxPath, scratchPath, wantPath } from './spool-protocol';
 
 /**
@@ -19,11 +19,21 @@ import { inboxPath, scratchPath, wantPath } from './spool-protocol';
  * it exits, so that files of an earlier recovery are never served.
  */
 
-/** Options for tests. */
+/** Options (tests: client and codec). */
 export interface PrefetcherOptions {
   client?: ArchiveClient;
   codec?: CodecOptions;
+  /**
+   * A warm start (`prefetcher --from NAME`): recovery has not begun yet and will first ask for
+   * segment NAME — e.g. while the base backup is still being unpacked — so the window starts
+   * at NAME itself, and the prefetcher waits up to WARM_IDLE_MS (not prefetchIdleMs) for
+   * recovery to ask for it before it idles out.
+   */
+  from?: string;
 }
+
+/** How long a warm-started prefetcher waits for recovery's first request (a base backup may take long to unpack). */
+export const WARM_IDLE_MS = 300_000;
 
 /** A 404 or a failure is asked again after this long (a standby waits for segments still being archived). */
 const MISSING_RETRY_MS = 2_000;
@@ -35,8 +45,10 @@ const MISSING_RETRY_MS = 2_000;
  */
 export async function runPrefetcher(config: HostConfig, options: PrefetcherOptions = {}): Promise<void> {
   const { spool } = config;
-  if (!(await acquireLock(spool, 'prefetcher'))) return;
   const client = options.client ?? new ArchiveClient(config);
+  // A warm start moves the window of a prefetcher already running too (one left idling by an earlier recovery).
+  const warm = options.from === undefined ? undefined : await warmWant(client, spool, options.from);
+  if (!(await acquireLock(spool, 'prefetcher'))) return;
   const runners = new ZstdRunners(options.codec?.zstd);
   const codec = { runners, command: new ZstdCommand(options.codec?.zstd), ...options.codec };
   const inDir = join(spool, 'in');
@@ -50,7 +62,7 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
     await mkdir(inDir, { recursive: true });
     await emptyInbox(inDir, new Set());
     const segmentSize = (await client.identity().catch(() => undefined))?.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-    logLine('info', 'prefetcher started', { pid: process.pid, segmentSize });
+    logLine('info', 'prefetcher started', { pid: process.pid, segmentSize, ...(warm !== undefined ? { from: options.from } : {}) });
     for (;;) {
       if (!(await holdsLock(spool, 'prefetcher'))) return;
       const now = Date.now();
@@ -88,7 +100,7 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
         break;
       }
       if (found.size > 0) lastActivity = now;
-      else if (inflight.size === 0 && now - lastActivity >= config.fetch.prefetchIdleMs) break;
+      else if (inflight.size === 0 && now - lastActivity >= (want !== undefined && want === warm ? Math.max(WARM_IDLE_MS, config.fetch.prefetchIdleMs) : config.fetch.prefetchIdleMs)) break;
       await Promise.race([sleep(50), new Promise<void>((resolve) => (wake = resolve)), ...inflight.values()]);
     }
   } finally {
@@ -109,6 +121,27 @@ export function windowAfter(want: string | undefined, count: number, segmentSize
     return Array.from({ length: count }, (_, i) => segmentName(parsed.timeline, parsed.segno! + BigInt(i + 1), segmentSize));
   } catch {
     return [];
+  }
+}
+
+/** Writes `prefetch.want` so that segment `from` opens the window; resolves what it wrote (undefined when `from` is no segment). */
+async function warmWant(client: ArchiveClient, spool: string, from: string): Promise<string | undefined> {
+  const segmentSize = (await client.identity().catch(() => undefined))?.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+  const want = segmentBefore(from, segmentSize);
+  if (want === undefined) return undefined;
+  await mkdir(spool, { recursive: true });
+  await writeAtomic(wantPath(spool), `${want}\n`);
+  return want;
+}
+
+/** The segment before `name` on its timeline (the "last asked" that puts `name` first in the window); undefined for anything else. */
+export function segmentBefore(name: string, segmentSize = DEFAULT_SEGMENT_SIZE): string | undefined {
+  try {
+    const parsed = parseWalName(name, segmentSize);
+    if (parsed.kind !== 'segment' || parsed.segno! < 1n) return undefined;
+    return segmentName(parsed.timeline, parsed.segno! - 1n, segmentSize);
+  } catch {
+    return undefined;
   }
 }
 
