@@ -2,6 +2,7 @@ import type { WalRetentionMark } from '../domain/retention/types';
 import type { GapRange } from '../domain/wal/continuity';
 import type { WalRange } from '../domain/wal/ranges';
 import type { WalRecord } from '../domain/wal/record';
+import type { WalViewCatalog } from './wal-view';
 
 /** A WAL record as the catalog holds it: the stored record plus when it was indexed. */
 export type IndexedWalRecord = WalRecord & { indexedAt: string };
@@ -90,9 +91,12 @@ export interface RestorePoint {
  *   only ever claims recorded segments; a recorded segment a range lacks (a writer that
  *   died between the two writes) is found by `recordedRuns` and repaired by `addRanges`.
  * - Lists read keys (Query), paged to the end; never a Scan.
+ * - The timeline summaries, archive status, retention mark, restore points and ranges of
+ *   every database can also be read at once from the WAL view (WalViewCatalog; optional:
+ *   the DynamoDB catalog has it, stand-ins may not).
  * - Every other failure is a CatalogError with a hint; SDK errors never leak.
  */
-export interface WalCatalog {
+export interface WalCatalog extends Partial<WalViewCatalog> {
   /**
    * Records an archived WAL file if absent. Returns 'created', or 'exists' when a record
    * with the same `sha256` is there (nothing changes). Throws ConflictError, naming both

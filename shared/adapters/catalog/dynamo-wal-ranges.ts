@@ -6,13 +6,14 @@ import { normalizeRanges, rangesOfSegments, type RangeEnd, type WalRange } from 
 import { CatalogError } from '../../errors';
 import { addRun, compactRanges, MAX_SEGNO, subtractRun, type RangeStore } from './wal-ranges';
 import { catalogRequest, conditionalWrite } from './sdk-errors';
+import { rangeViewAttributes } from './wal-view-keys';
 
 /**
  * A timeline's archived ranges on the catalog table (the `RangeStore` of wal-ranges.ts):
  *
  * | pk                          | sk                                   | item |
  * |-----------------------------|--------------------------------------|------|
- * | `WALRANGE#<db>#<TTTTTTTT>`  | the 16 hex digits after the timeline of the range's first segment name | `from`, `to` (segment numbers), `segmentSize`, the first and last segment's names and archive times |
+ * | `WALRANGE#<db>#<TTTTTTTT>`  | the 16 hex digits after the timeline of the range's first segment name | `from`, `to` (segment numbers), `segmentSize`, the first and last segment's names and archive times; `entity`, `gsiSort` (the WAL view, dynamo-wal-view.ts) |
  *
  * Segment names order like segment numbers within a timeline, so the sort key is the
  * name's tail: a deleted record's name finds its range without knowing the segment size.
@@ -32,7 +33,8 @@ export function rangePk(database: string, timeline: number): string {
   return `WALRANGE#${database}#${hex8(timeline)}`;
 }
 
-function toRange(item: Item): WalRange {
+/** A range item as a range. */
+export function toRange(item: Item): WalRange {
   const end = (name: unknown, at: unknown): RangeEnd => ({ name: String(name), ...(typeof at === 'string' ? { archivedAt: at } : {}) });
   return { timeline: Number(item.timeline), from: BigInt(item.from as number), to: BigInt(item.to as number), first: end(item.firstName, item.firstAt), last: end(item.lastName, item.lastAt), ...(typeof item.segmentSize === 'number' ? { segmentSize: item.segmentSize } : {}), ...(item.split === true ? { split: true } : {}) };
 }
@@ -71,9 +73,11 @@ export class DynamoRangeStore implements RangeStore {
   }
 
   create(range: WalRange): Promise<boolean> {
+    const sk = this.sk(range.from);
     const item: Item = {
       pk: this.pk,
-      sk: this.sk(range.from),
+      sk,
+      ...rangeViewAttributes(this.database, this.timeline, sk),
       timeline: this.timeline,
       segmentSize: this.segmentSize,
       from: Number(range.from),
@@ -89,13 +93,17 @@ export class DynamoRangeStore implements RangeStore {
   }
 
   setEnd(from: bigint, expectedTo: bigint, to: bigint, last: RangeEnd): Promise<boolean> {
+    const sk = this.sk(from);
+    const view = rangeViewAttributes(this.database, this.timeline, sk);
+    // The view's attributes too: a range written before the view joins it when it next grows or is cut.
+    const sets = `SET #to = :to, lastName = :name, #entity = :entity, #gsiSort = :gsiSort${last.archivedAt !== undefined ? ', lastAt = :at' : ''}`;
     const update = new UpdateCommand({
       TableName: this.tableName,
-      Key: { pk: this.pk, sk: this.sk(from) },
-      UpdateExpression: last.archivedAt !== undefined ? 'SET #to = :to, lastName = :name, lastAt = :at' : 'SET #to = :to, lastName = :name REMOVE lastAt',
+      Key: { pk: this.pk, sk },
+      UpdateExpression: last.archivedAt !== undefined ? sets : `${sets} REMOVE lastAt`,
       ConditionExpression: '#to = :expected',
-      ExpressionAttributeNames: { '#to': 'to' },
-      ExpressionAttributeValues: { ':to': Number(to), ':name': last.name, ':expected': Number(expectedTo), ...(last.archivedAt !== undefined ? { ':at': last.archivedAt } : {}) },
+      ExpressionAttributeNames: { '#to': 'to', '#entity': 'entity', '#gsiSort': 'gsiSort' },
+      ExpressionAttributeValues: { ':to': Number(to), ':name': last.name, ':expected': Number(expectedTo), ':entity': view.entity, ':gsiSort': view.gsiSort, ...(last.archivedAt !== undefined ? { ':at': last.archivedAt } : {}) },
     });
     return this.conditional(`extend a WAL range of database ${this.database}`, () => this.client.send(update));
   }

@@ -10,11 +10,16 @@ import { CatalogError, ConflictError, InputError } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
 import type { ArchiveStatus, IndexedWalRecord, ReconcileCursor, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from '../../ports/wal-catalog';
 import { catalogRequest, conditionalWrite } from './sdk-errors';
+import { DynamoWalView } from './dynamo-wal-view';
+import { viewAttributes, withoutKeys } from './wal-view-keys';
 
 /**
- * Item layout on the catalog table (schema.ts). No WAL item carries `entity`, `state` or
- * `gsiSort`, so none enters the backup indexes (an index holds only items with both of
- * its key attributes). Database names cannot contain `#`, so partitions never collide.
+ * Item layout on the catalog table (schema.ts). No WAL item carries `database` or `state`,
+ * so none enters the byDatabase and byState indexes (an index holds only items with both
+ * of its key attributes); the timeline summaries, archive status, retention mark, restore
+ * points and ranges carry `entity` = `WALVIEW#<shard>` and `gsiSort`: they are the WAL view
+ * in the byEntity index (dynamo-wal-view.ts), never listed as backups (`entity` = BACKUP).
+ * Database names cannot contain `#`, so partitions never collide.
  *
  * | pk                      | sk            | item                                   |
  * |-------------------------|---------------|----------------------------------------|
@@ -80,11 +85,6 @@ function restorePointPk(database: string): string {
   return `WALRP#${database}`;
 }
 
-function withoutKeys<T>(item: Item): T {
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  return rest as T;
-}
-
 function defined(values: object): Item {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
 }
@@ -111,6 +111,7 @@ export class DynamoWalCatalog implements WalCatalog {
   private readonly pageSize: number;
   private readonly writeConcurrency: number;
   private readonly ranges: DynamoWalRanges;
+  private readonly view: DynamoWalView;
   /** The last range cut of each database in progress (deleteWalRecords): the next one waits for it. */
   private readonly cuts = new Map<string, Promise<void>>();
 
@@ -123,6 +124,19 @@ export class DynamoWalCatalog implements WalCatalog {
     this.pageSize = options.pageSize ?? 500;
     this.writeConcurrency = options.writeConcurrency ?? DELETE_CONCURRENCY;
     this.ranges = new DynamoWalRanges(client, tableName, this.pageSize, (database, name) => this.getWal(database, name));
+    this.view = new DynamoWalView(client, tableName);
+  }
+
+  readViews(databases?: ReadonlySet<string>): ReturnType<DynamoWalView['readViews']> {
+    return this.view.readViews(databases);
+  }
+
+  backfillView(database: string): Promise<number> {
+    return this.view.backfillView(database);
+  }
+
+  markViewComplete(at: string): Promise<void> {
+    return this.view.markViewComplete(at);
   }
 
   async recordWal(record: WalRecord, indexedAt: string): Promise<'created' | 'exists'> {
@@ -292,7 +306,7 @@ export class DynamoWalCatalog implements WalCatalog {
   async putArchiveStatus(database: string, status: ArchiveStatus): Promise<boolean> {
     const put = new PutCommand({
       TableName: this.tableName,
-      Item: { ...defined(status), pk: metaPk(database), sk: 'STATUS' },
+      Item: { ...defined(status), pk: metaPk(database), sk: 'STATUS', ...viewAttributes(database, 'META', 'STATUS') },
       ConditionExpression: 'attribute_not_exists(pk) OR #measuredAt <= :measuredAt',
       ExpressionAttributeNames: { '#measuredAt': 'measuredAt' },
       ExpressionAttributeValues: { ':measuredAt': status.measuredAt },
@@ -310,7 +324,7 @@ export class DynamoWalCatalog implements WalCatalog {
     if (point.name.length === 0 || Buffer.byteLength(point.name) > 63) throw new InputError('a restore point name must be 1–63 bytes', 'PostgreSQL truncates longer names: choose a shorter one');
     const stored: RestorePoint = { name: point.name, lsn: formatLsn(parseLsn(point.lsn)), timeline: point.timeline, createdAt: point.createdAt };
     const action = `record restore point "${point.name}" of database ${database}`;
-    const put = new PutCommand({ TableName: this.tableName, Item: { ...stored, pk, sk: point.name }, ConditionExpression: 'attribute_not_exists(pk)' });
+    const put = new PutCommand({ TableName: this.tableName, Item: { ...stored, pk, sk: point.name, ...viewAttributes(database, 'RP', point.name) }, ConditionExpression: 'attribute_not_exists(pk)' });
     if (await this.conditional(action, () => this.client.send(put))) return 'created';
     const existing = await this.getRestorePoint(database, point.name);
     if (existing && existing.lsn === stored.lsn && existing.timeline === stored.timeline) return 'exists';
@@ -403,7 +417,7 @@ export class DynamoWalCatalog implements WalCatalog {
   async putRetentionMark(database: string, mark: WalRetentionMark): Promise<void> {
     const put = new PutCommand({
       TableName: this.tableName,
-      Item: { ...mark, pk: metaPk(database), sk: 'RETENTION' },
+      Item: { ...mark, pk: metaPk(database), sk: 'RETENTION', ...viewAttributes(database, 'META', 'RETENTION') },
       ConditionExpression: 'attribute_not_exists(pk) OR #at <= :at',
       ExpressionAttributeNames: { '#at': 'at' },
       ExpressionAttributeValues: { ':at': mark.at },
@@ -480,13 +494,16 @@ export class DynamoWalCatalog implements WalCatalog {
   /** Moves the timeline's summary up to `record`, never down; a lost condition means it is already there. */
   private async raiseTimeline(record: WalRecord, at: string): Promise<void> {
     if (record.kind !== 'segment' && record.kind !== 'partial') return;
+    const sk = `TL#${hex8(record.timeline)}`;
+    const view = viewAttributes(record.database, 'META', sk);
     const update = new UpdateCommand({
       TableName: this.tableName,
-      Key: { pk: metaPk(record.database), sk: `TL#${hex8(record.timeline)}` },
-      UpdateExpression: 'SET #timeline = :timeline, #highest = :name, #updatedAt = :at',
+      Key: { pk: metaPk(record.database), sk },
+      // The view's attributes too: a summary written before the view joins it with its next segment.
+      UpdateExpression: 'SET #timeline = :timeline, #highest = :name, #updatedAt = :at, #entity = :entity, #gsiSort = :gsiSort',
       ConditionExpression: 'attribute_not_exists(#highest) OR #highest < :name',
-      ExpressionAttributeNames: { '#timeline': 'timeline', '#highest': 'highestName', '#updatedAt': 'updatedAt' },
-      ExpressionAttributeValues: { ':timeline': record.timeline, ':name': record.name, ':at': at },
+      ExpressionAttributeNames: { '#timeline': 'timeline', '#highest': 'highestName', '#updatedAt': 'updatedAt', '#entity': 'entity', '#gsiSort': 'gsiSort' },
+      ExpressionAttributeValues: { ':timeline': record.timeline, ':name': record.name, ':at': at, ':entity': view.entity, ':gsiSort': view.gsiSort },
     });
     await this.conditional(`update the timeline summary of database ${record.database}`, () => this.client.send(update));
   }
