@@ -8,6 +8,7 @@ import { rebuildWalIndex, type WalRebuildReport } from './rebuild-wal-index';
 import type { WalCatalog } from '../ports/wal-catalog';
 import { checkStoredSizes, verifyBackup } from './verify-backup';
 import { markBackupDamaged } from './backup-damaged';
+import { backfillWalView, hasWalView, type WalViewBackfillReport } from './backfill-wal-view';
 
 export interface RebuildReport {
   manifests: number;
@@ -26,6 +27,8 @@ export interface RebuildReport {
   incomplete: string[];
   /** The WAL index rebuilt from the WAL records (when a WAL catalog was given). */
   wal?: WalRebuildReport;
+  /** The catalog's WAL view filled for every database with WAL or backups, and marked complete (when the WAL catalog has one). */
+  walView?: WalViewBackfillReport;
 }
 
 /**
@@ -73,7 +76,12 @@ export async function rebuildCatalog(
   }
   report.incomplete = [...folders].filter(([, complete]) => !complete).map(([folder]) => folder);
   if (deps.walCatalog) report.wal = await rebuildWalIndex({ ...deps, walCatalog: deps.walCatalog });
-  const { wal, ...backups } = report;
-  deps.log.info('catalog rebuilt', { ...backups, damaged: report.damaged.length, unreadable: report.unreadable.length, incomplete: report.incomplete.length, ...(wal ? { walRecords: wal.records, walCreated: wal.created, walSkipped: wal.skippedCount } : {}) });
+  if (deps.walCatalog && report.wal && hasWalView(deps.walCatalog)) {
+    // Items written before the catalog had its WAL view join it; every database in storage or in the backups is named.
+    const cataloged = (await deps.catalog.listAll({ pageSize: 1000 })).map((entry) => entry.database);
+    report.walView = await backfillWalView({ walView: deps.walCatalog, log: deps.log, clock: deps.clock }, [...report.wal.databases, ...cataloged]);
+  }
+  const { wal, walView, ...backups } = report;
+  deps.log.info('catalog rebuilt', { ...backups, damaged: report.damaged.length, unreadable: report.unreadable.length, incomplete: report.incomplete.length, ...(wal ? { walRecords: wal.records, walCreated: wal.created, walSkipped: wal.skippedCount, walDatabases: wal.databases.length } : {}), ...(walView ? { walViewItems: walView.items, walViewComplete: walView.complete } : {}) });
   return report;
 }

@@ -15,6 +15,8 @@ export interface WalRebuildReport {
   /** Records not indexed (unreadable, not describing their key, bytes missing or of another size, conflicting with the catalog): the first 100. */
   skipped: Array<{ key: string; reason: string }>;
   skippedCount: number;
+  /** The databases with WAL in storage (from the records' keys), sorted. */
+  databases: string[];
 }
 
 /** At most this many skipped keys are listed (the count says how many in all). */
@@ -35,7 +37,8 @@ const SKIPPED_LISTED = 100;
  * @throws StorageError when the listing fails, CatalogError when the catalog does.
  */
 export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalCatalog; log: Log; clock: Clock }): Promise<WalRebuildReport> {
-  const report: WalRebuildReport = { records: 0, created: 0, alreadyKnown: 0, skipped: [], skippedCount: 0 };
+  const report: WalRebuildReport = { records: 0, created: 0, alreadyKnown: 0, skipped: [], skippedCount: 0, databases: [] };
+  const databases = new Set<string>();
   const at = deps.clock().toISOString();
   let folder: string | undefined;
   let sizes = new Map<string, number>();
@@ -75,9 +78,14 @@ export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalC
       folder = here;
     }
     sizes.set(object.key, object.size);
-    if (parseWalRecordKey(object.key)) recordKeys.push(object.key);
+    const parsed = parseWalRecordKey(object.key);
+    if (parsed) {
+      recordKeys.push(object.key);
+      databases.add(parsed.database);
+    }
   }
   await flush();
+  report.databases = [...databases].sort();
   deps.log.info('WAL index rebuilt', { records: report.records, created: report.created, alreadyKnown: report.alreadyKnown, skipped: report.skippedCount });
   return report;
 }

@@ -10,7 +10,8 @@ import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
 import { deleteBackup, inspect, lockedItem, moveCold, reliedOn, reliedOnChanged } from './retention/backups';
 import { COLD_NOTE_AWS, COLD_NOTE_LOCAL, emptyReport, item, LOCK_NOTE, NO_WAL_NOTE, VERSIONED_NOTE, type RetentionReport, type WalReportItem } from './retention/report';
 import { applyWalMark, countWal, WAL_BATCH, WAL_IN_FLIGHT, type WalOutcome } from './retention/wal-apply';
-import { readWalInput, type WalInput } from './retention/wal-view';
+import { readWalInput, readWalMetas, type WalInput } from './retention/wal-view';
+import { backfillView } from './retention/view-backfill';
 import { sweepUnfinishedWrites } from './unfinished-writes';
 
 export type { RetentionItem, RetentionReport, RestorePointReportItem, WalReportItem } from './retention/report';
@@ -68,17 +69,21 @@ async function readBackups(deps: RetentionDeps, options: RetentionOptions, now: 
 
 /**
  * Reads what planning needs — the backups (Query on an index), and with `walCatalog` each
- * database's timelines, histories in the window, pending mark and restore points, never
- * its segments — and plans at the clock's now. Changes nothing. Throws (after alerting)
- * when the catalog cannot be read, InputError for a bad policy.
+ * database's timelines, histories in the window, pending mark and restore points (over
+ * every database, from the catalog's WAL view when it is complete), never its segments —
+ * and plans at the clock's now. `wal.viewDatabases`: the databases the view holds, when it
+ * was read. Changes nothing. Throws (after alerting) when the catalog cannot be read,
+ * InputError for a bad policy.
  */
-export async function readAndPlan(deps: RetentionDeps, options: RetentionOptions, now: Date): Promise<{ plan: RetentionPlan; wal?: WalInput }> {
+export async function readAndPlan(deps: RetentionDeps, options: RetentionOptions, now: Date): Promise<{ plan: RetentionPlan; wal?: WalInput & { viewDatabases?: string[] } }> {
   const policy = parseRetentionPolicy(options.policy);
-  const backups = await readBackups(deps, options, now);
-  if (!deps.walCatalog) return { plan: planRetention({ backups }, policy, now) };
+  const walCatalog = deps.walCatalog;
+  // Every database: its WAL metadata from the catalog's WAL view, read beside the listing of every backup.
+  const [backups, metas] = await Promise.all([readBackups(deps, options, now), walCatalog && !options.database ? readWalMetas({ walCatalog, log: deps.log }) : undefined]);
+  if (!walCatalog) return { plan: planRetention({ backups }, policy, now) };
   const databases = [...new Set([...backups.map((entry) => entry.database).filter((name) => typeof name === 'string'), ...(options.database ? [options.database] : [])])].sort();
-  const wal = await readWalInput({ storage: deps.storage, walCatalog: deps.walCatalog, log: deps.log }, databases, now.getTime() - policy.walDays * DAY_MS);
-  return { plan: planRetention({ backups, wal: wal.views, restorePoints: wal.restorePoints }, policy, now), wal };
+  const wal = await readWalInput({ storage: deps.storage, walCatalog, log: deps.log }, databases, now.getTime() - policy.walDays * DAY_MS, metas?.complete ? metas.databases : undefined);
+  return { plan: planRetention({ backups, wal: wal.views, restorePoints: wal.restorePoints }, policy, now), wal: { ...wal, ...(metas ? { viewDatabases: [...metas.databases.keys()] } : {}) } };
 }
 
 function skip(deps: RetentionDeps, report: RetentionReport, decision: RetentionDecision, why: string): void {
@@ -243,6 +248,7 @@ export async function applyRetention(deps: RetentionDeps, options: RetentionOpti
   await applyBackups(deps, planned, options, report, now);
   await applyWal(deps, planned, options, report);
   if (!options.only) await sweepUnfinished(deps, options, report);
+  if (!options.dryRun && !options.only && !options.database && wal && !wal.viaView && wal.viewDatabases) await backfillView(deps, planned, wal.viewDatabases, report);
   for (const unreadable of wal?.unreadable ?? []) report.notes.push(`the WAL catalog of ${unreadable.database} could not be read (${unreadable.message}): its base backups and WAL are kept`);
   if (!deps.walCatalog) report.notes.push(NO_WAL_NOTE);
   report.notes.push(VERSIONED_NOTE);

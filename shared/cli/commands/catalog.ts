@@ -15,6 +15,7 @@ export async function rebuildCommand(flags: { verify: boolean }, out: Output): P
       ...report.incomplete.map((folder) => `  incomplete backup (no manifest): ${folder}`),
       ...(report.wal ? [`WAL index: ${report.wal.records} records, ${report.wal.created} new, ${report.wal.alreadyKnown} already known, ${report.wal.skippedCount} skipped.`] : []),
       ...(report.wal?.skipped ?? []).map((item) => `  WAL record skipped ${item.key}: ${item.reason}`),
+      ...(report.walView ? [`WAL view: ${report.walView.items} item(s) of ${report.walView.databases} database(s) added, ${report.walView.complete ? 'complete' : `NOT complete (${report.walView.failed.map((item) => item.database).join(', ')}: see the log)`}.`] : []),
     ];
     printResult(out, report, lines.join('\n'));
     return report.unreadable.length || report.failed || report.wal?.skippedCount ? 1 : 0;

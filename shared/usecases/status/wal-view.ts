@@ -97,6 +97,8 @@ export async function readWalViewParts(
   live?: LiveTimelineEvidence,
   /** The timelines when the caller read them already (readMeta): not read again. */
   known?: readonly WalTimelineSummary[],
+  /** The ranges of every timeline when the caller read them already (the catalog's WAL view): none read again; a timeline missing has none. */
+  knownRanges?: ReadonlyMap<number, WalRange[]>,
 ): Promise<WalViewParts | undefined> {
   let summaries = known;
   if (!summaries) {
@@ -112,6 +114,7 @@ export async function readWalViewParts(
   // The followed timeline's ranges first: when its last range ends at its newest file, that is the newest record.
   const rangesOf = new Map<number, WalRange[]>();
   const readRanges = async (timeline: number) => {
+    if (!rangesOf.has(timeline) && knownRanges) rangesOf.set(timeline, knownRanges.get(timeline) ?? []);
     if (!rangesOf.has(timeline)) {
       const found = await deps.walCatalog.listRanges(database, timeline);
       count.requests += 1;
