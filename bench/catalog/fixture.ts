@@ -8,7 +8,8 @@
  * with exactly the attributes indexing writes (record + indexedAt + keys); its ranges are
  * those of the same segments, added through the catalog's own `addRanges`, as `catalog
  * rebuild` adds them; its timeline summaries hold the highest name of each timeline, as
- * indexing leaves them. Everything else goes through the catalog adapters.
+ * indexing leaves them (with the WAL view's attributes, as indexing writes them).
+ * Everything else goes through the catalog adapters; the view is then marked complete.
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Catalog } from '../../shared/ports/catalog';
@@ -20,6 +21,7 @@ import { walObjectKey } from '../../shared/domain/wal/keys';
 import { formatLsn, historyName, segmentName, segmentStartLsn } from '../../shared/domain/wal/names';
 import { rangesOfSegments } from '../../shared/domain/wal/ranges';
 import { WAL_RECORD_FORMAT, type WalRecord } from '../../shared/domain/wal/record';
+import { viewAttributes } from '../../shared/adapters/catalog/wal-view-keys';
 
 export const BUSY = 'busy';
 export const SEGMENT_SIZE = 16 * 1024 * 1024;
@@ -125,7 +127,8 @@ export async function loadCatalog(deps: { documents: DynamoDBDocumentClient; tab
     };
     await deps.walCatalog.addRanges(BUSY, rangesOfSegments(present(), SEGMENT_SIZE), SEGMENT_SIZE);
     const last = timeline === 1 ? shape.switchAt - 1 : shape.segments - 1;
-    await batchWrite(deps.documents, deps.table, [{ pk: `WALMETA#${BUSY}`, sk: `TL#0000000${timeline}`, timeline, highestName: segmentName(timeline, BigInt(last)), updatedAt: shape.at(last) }]);
+    const sk = `TL#0000000${timeline}`;
+    await batchWrite(deps.documents, deps.table, [{ pk: `WALMETA#${BUSY}`, sk, ...viewAttributes(BUSY, 'META', sk), timeline, highestName: segmentName(timeline, BigInt(last)), updatedAt: shape.at(last) }]);
   }
   const history = shape.history();
   const historyKey = walObjectKey(BUSY, historyName(2), 'none');
@@ -139,6 +142,8 @@ export async function loadCatalog(deps: { documents: DynamoDBDocumentClient; tab
   }
   progress('  busy database: ranges, timelines, history, archive status and 14 backups written');
   await loadSmallDatabases(deps, shape);
+  // Every item was written with the WAL view's attributes: the view is complete.
+  await deps.walCatalog.markViewComplete?.(shape.now.toISOString());
 }
 
 /** 199 other databases: 7 daily logical backups, one base backup and 20 segments indexed through the catalog each. */

@@ -2,8 +2,9 @@
  * The four catalog questions of `npm run bench:catalog`, each run in its own child process
  * (so its RSS is the question's, Node's and the SDK's, nothing of the loader): the 15-minute
  * gap check, a PITR plan to a time inside the window, `status` and the retention plan, of
- * the busy database; `status` and the retention plan of all 200; and the baseline every
- * question's RSS starts from (Node, the SDK loaded, one GetItem).
+ * the busy database; `status` and the retention plan of all 200, from the catalog's WAL view
+ * and, side by side, database by database as before it (a WAL catalog that hides its view);
+ * and the baseline every question's RSS starts from (Node, the SDK loaded, one GetItem).
  */
 import { readFileSync } from 'node:fs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,6 +13,7 @@ import { DynamoCatalog, makeDynamoClient, toDocumentClient } from '../../shared/
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import type { Storage } from '../../shared/ports/storage';
+import type { WalCatalog } from '../../shared/ports/wal-catalog';
 import { DEFAULT_RETENTION_POLICY } from '../../shared/domain/retention';
 import { parseWalRecordKey } from '../../shared/domain/wal/keys';
 import { formatLsn, parseWalName, segmentName, segmentStartLsn } from '../../shared/domain/wal/names';
@@ -22,7 +24,17 @@ import { readStatus } from '../../shared/usecases/status';
 import { findArchiveGap } from '../../shared/usecases/wal-gap';
 import { BUSY, SEGMENT_SIZE, Shape } from './fixture';
 
-export const QUESTIONS = ['gap check', 'PITR plan', 'status', 'retention plan', 'status, 200 databases', 'retention plan, 200 databases', 'baseline: Node, the SDK, one GetItem'] as const;
+export const QUESTIONS = [
+  'gap check',
+  'PITR plan',
+  'status',
+  'retention plan',
+  'status, 200 databases',
+  'retention plan, 200 databases',
+  'status, 200 databases, database by database (no WAL view)',
+  'retention plan, 200 databases, database by database (no WAL view)',
+  'baseline: Node, the SDK, one GetItem',
+] as const;
 export type Question = (typeof QUESTIONS)[number];
 
 /** What the child reports. */
@@ -82,6 +94,18 @@ function storageStandIn(dir: string, shape: Shape, counts: { heads: number }): S
   });
 }
 
+/** The WAL catalog as one without a WAL view: status and retention read database by database (the code before the view). */
+function withoutView(walCatalog: WalCatalog): WalCatalog {
+  const hidden = new Set<PropertyKey>(['readViews', 'backfillView', 'markViewComplete']);
+  return new Proxy(walCatalog, {
+    get(target, property) {
+      if (hidden.has(property)) return undefined;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** Runs `question` `runs` times against the table; returns the answer for the parent. */
 export async function answer(settings: { question: Question; endpoint: string; table: string; dir: string; segments: number; end: number; runs: number }): Promise<Answer> {
   const shape = new Shape(settings.segments, settings.end);
@@ -108,15 +132,19 @@ export async function answer(settings: { question: Question; endpoint: string; t
         return `base ${plan.base.id}, timelines ${plan.timelines.join('→')}, ${plan.wal.count.toLocaleString('en')} segments`;
       }
       case 'status':
-      case 'status, 200 databases': {
-        const report = await readStatus(deps, { databases: settings.question === 'status' ? [BUSY] : all, now: shape.now });
+      case 'status, 200 databases':
+      case 'status, 200 databases, database by database (no WAL view)': {
+        const one = settings.question === 'status';
+        const report = await readStatus(settings.question.endsWith('(no WAL view)') ? { ...deps, walCatalog: withoutView(walCatalog) } : deps, { databases: one ? [BUSY] : all, now: shape.now });
         held = report;
         const busy = report.databases[0]!;
         return `${report.databases.length} database(s); busy: ${busy.pitr.archivedSegments.toLocaleString('en')} segments, ${busy.pitr.gaps.length} gaps`;
       }
       case 'retention plan':
-      case 'retention plan, 200 databases': {
-        const { plan } = (held = await readAndPlan({ ...deps, alerts: { publish: async () => undefined }, clock: () => shape.now }, { policy: DEFAULT_RETENTION_POLICY, dryRun: true, ...(settings.question === 'retention plan' ? { database: BUSY } : {}) }, shape.now));
+      case 'retention plan, 200 databases':
+      case 'retention plan, 200 databases, database by database (no WAL view)': {
+        const planDeps = { ...deps, ...(settings.question.endsWith('(no WAL view)') ? { walCatalog: withoutView(walCatalog) } : {}), alerts: { publish: async () => undefined }, clock: () => shape.now };
+        const { plan } = (held = await readAndPlan(planDeps, { policy: DEFAULT_RETENTION_POLICY, dryRun: true, ...(settings.question === 'retention plan' ? { database: BUSY } : {}) }, shape.now));
         return `${plan.decisions.length} backups, ${plan.wal.filter((line) => line.action === 'delete').length} WAL cut-off(s)`;
       }
       case 'baseline: Node, the SDK, one GetItem': {
