@@ -138,6 +138,8 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
         command: setup.archiveCommand(name),
         async finish() {
           await setup.stopUploader(name);
+          const checks = await setup.settle();
+          if (checks.ran > 0) progress(`deferred checks after the pass (decoded SHA-256, off complete's path): ${checks.ran} in ${checks.busyMs} ms, ${(checks.busyMs / checks.ran).toFixed(1)} ms each`);
           return setup.storedBytes(name);
         },
         breakdown: async () => breakdownLine(`${label}, round ${round}`, await setup.uploaderLog(name), requestTimes.of(name)),

@@ -7,19 +7,26 @@ import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { manifestsIn } from '../shared/runtime/manifest-events';
 import { indexManifest } from '../shared/usecases/index-manifest';
-import { indexWalRecord } from '../shared/usecases/index-wal';
+import { indexWalRecord, type IndexWalDeps } from '../shared/usecases/index-wal';
+import { walCodec } from '../shared/adapters/wal-codec/inspect';
+import type { WalCodec } from '../shared/ports/wal-codec';
 
 export interface IndexResult {
   indexed: string[];
   ignored: string[];
+  /** WAL files whose deferred decoded check found their object damaged: withdrawn, not indexed (present only when any). */
+  damaged?: string[];
 }
 
 /**
  * On ObjectCreated of a manifest: makes sure the catalog has the backup it describes
  * (created as UPLOADED when missing; a RUNNING entry moves to UPLOADED). On ObjectCreated
- * of a WAL record: records the WAL file in the catalog. Idempotent.
+ * of a WAL record: records the WAL file in the catalog, after decoding and checking its
+ * object when its record deferred that (docs/wal.md, "The deferred decoded check"; a
+ * damaged one is withdrawn and alerted). Idempotent.
  */
-export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; log: Log; alerts?: AlertPublisher }) {
+export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; log: Log; alerts?: AlertPublisher; codec?: WalCodec; deferCheck?: IndexWalDeps['deferCheck'] }) {
+  const indexDeps: IndexWalDeps = { codec: walCodec, ...deps };
   return async (event: unknown): Promise<IndexResult> => {
     const { manifests, walRecords, ignored } = manifestsIn(event, deps.storage.bucket, deps.log);
     const result: IndexResult = { indexed: [], ignored };
@@ -35,8 +42,9 @@ export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; 
     }
     for (const key of walRecords) {
       try {
-        const indexed = await indexWalRecord(deps, key);
+        const indexed = await indexWalRecord(indexDeps, key);
         if (indexed.outcome === 'ignored') result.ignored.push(key);
+        else if (indexed.outcome === 'damaged') (result.damaged ??= []).push(indexed.name);
         else result.indexed.push(indexed.name);
       } catch (error) {
         if (!(error instanceof ManifestError)) throw error;

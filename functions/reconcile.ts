@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Catalog } from '../shared/ports/catalog';
 import { InputError } from '../shared/errors';
 import { awsDeps } from '../shared/runtime/aws';
+import { walCodec } from '../shared/adapters/wal-codec/inspect';
 import { packagedDeployConfig } from '../shared/runtime/deploy-config';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { reconcileWal, type ReconcileDeps, type WalReconcileReport } from '../shared/usecases/reconcile-wal';
@@ -48,7 +49,8 @@ export function reconcileHandler(deps: ReconcileDeps & { catalog: Catalog }, con
     const named = 'databases' in parsed.data ? (parsed.data.databases as string[] | undefined) : undefined;
     const databases = named ?? inTurn(await configured(), deps.clock());
     const stopAt = remainingMs ? deps.clock().getTime() + Math.max(0, remainingMs() - MARGIN_MS) : undefined;
-    const report = await reconcileWal(deps, { databases, ...(stopAt !== undefined ? { stopAt } : {}) });
+    // The codec decodes the records whose decoded check was deferred (docs/wal.md): this is their watchdog.
+    const report = await reconcileWal({ codec: walCodec, ...deps }, { databases, ...(stopAt !== undefined ? { stopAt } : {}) });
     const { skipped: _list, ...counts } = report;
     return { ...counts, skipped: report.skippedCount };
   };

@@ -37,6 +37,13 @@ export interface StrongboxArchiving {
   stopUploader(database: string): Promise<void>;
   /** The text of the database's uploader log (its `archived ahead` lines carry the push's split). */
   uploaderLog(database: string): Promise<string>;
+  /**
+   * Waits until the asynchronous checks of the records written so far have run (presign
+   * mode's deferred decode, as S3's event runs it in AWS, after `complete` answered) and
+   * says what they cost since the last call: outside the pass's time, as pgBackRest's
+   * `waitIdle` is.
+   */
+  settle(): Promise<{ ran: number; busyMs: number }>;
   /** Stops every uploader and the endpoint. */
   stop(): Promise<void>;
 }
@@ -65,7 +72,9 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
   const alerts = new ConsoleAlertPublisher(() => undefined);
   const clock = () => new Date();
   const { storage, catalog, walCatalog, log } = options;
-  deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock });
+  // Asynchronous checks off `complete`'s path, as S3's event is in AWS (docs/wal.md, "Presign mode").
+  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, { deferChecks: true });
+  let settled = { ran: 0, busyMs: 0 };
   const context: LocalContext = { storage, catalog, walCatalog, alerts, log, clock, paths, catalogEndpoint: options.catalogEndpoint, ownsCatalog: false, close: async () => {} };
   const archiving = await startLocalArchiving({ context, storage: options.storageConfig, env: process.env, databases: options.databases, bundle: resolve('dist/wal.js') });
   const host = (database: string): WalHostPaths => {
@@ -102,6 +111,13 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
       return bytes;
     },
     stopUploader,
+    async settle() {
+      await events.idle();
+      const now = events.stats();
+      const since = { ran: now.ran - settled.ran, busyMs: now.busyMs - settled.busyMs };
+      settled = now;
+      return since;
+    },
     async stop() {
       for (const database of options.databases) {
         await stopUploader(database).catch(() => undefined);

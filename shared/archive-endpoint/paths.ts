@@ -1,16 +1,18 @@
 import { StrongboxError } from '../errors';
-import { assertWalTarget } from '../usecases/wal-archive/declaration';
 import { assertDatabaseName } from '../domain/keys';
+import { walFileRef, type WalFileRef } from '../domain/wal/file-ref';
 import { RouteNotFoundError } from './errors';
 
 /** The routes of protocol v1 (docs/wal.md), by the shape of their path. */
 export type RouteName = 'health' | 'identity' | 'wal' | 'body' | 'complete';
 
-/** A request path understood: which route, and for which database and WAL file. */
+/** A request path understood: which route, and for which database and WAL file (checked once: `file`). */
 export interface RouteMatch {
   route: RouteName;
   database?: string;
   name?: string;
+  /** The database and WAL file name as one checked value, for every route that names a file. */
+  file?: WalFileRef;
 }
 
 const SAFE_PATH = /^\/[A-Za-z0-9._\-/]*$/;
@@ -38,9 +40,9 @@ export function matchRoute(target: string): RouteMatch {
     assertDatabaseName(database);
     return { route: 'identity', database };
   }
-  assertWalTarget(database, name);
-  if (action === undefined) return { route: 'wal', database, name };
-  if (action === 'body' || action === 'complete') return { route: action, database, name };
+  const file = walFileRef(database, name);
+  if (action === undefined) return { route: 'wal', database, name, file };
+  if (action === 'body' || action === 'complete') return { route: action, database, name, file };
   throw new RouteNotFoundError(`no route ${describe(target)}`);
 }
 

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
+import type { WalFileRef } from '../domain/wal/file-ref';
 import { InputError, StrongboxError } from '../errors';
 import { STRONGBOX_VERSION } from '../runtime/version';
 import {
   archiveIdentity,
   BodyTooLargeError,
   completeWalPush,
-  parseWalDeclaration,
+  declareWalFile,
   prepareWalFetch,
   prepareWalPush,
   readWalBody,
@@ -94,28 +95,30 @@ export async function handleArchiveRequest(
 async function dispatch(options: ArchiveEndpointOptions, request: ArchiveRequest, match: RouteMatch): Promise<ArchiveResponse> {
   const { deps, mode } = options;
   const database = match.database!;
-  const name = match.name!;
+  // Every route that names a WAL file carries it checked (paths.ts): parsed once, passed on.
+  const file = match.file!;
   switch (match.route) {
     case 'health':
       return { status: 200, json: { ok: true, mode, version: STRONGBOX_VERSION, handoff: mode === 'bytes' && options.handoff !== undefined } };
     case 'identity':
       return { status: 200, json: await archiveIdentity(deps, database) };
     case 'wal':
-      return request.method === 'POST' ? preparePush(options, database, name, await request.json()) : prepareFetch(options, database, name);
+      return request.method === 'POST' ? preparePush(options, file, await request.json()) : prepareFetch(options, file);
     case 'complete':
       if (mode !== 'presign') throw new RouteNotFoundError('…/complete exists only in presign mode', 'this endpoint takes the bytes itself: PUT them to the url the POST answered, no complete step');
-      return pushed(await completeWalPush(deps, database, name, await request.json()));
+      return pushed(await completeWalPush(deps, declareWalFile(file, await request.json())));
     case 'body':
       if (mode !== 'bytes') throw new RouteNotFoundError('…/body exists only in bytes mode', 'this endpoint hands out presigned URLs: use the url (and headers) the POST or GET answered, then POST …/complete after an upload');
-      return request.method === 'PUT' ? putBody(options, request, database, name) : getBody(deps, database, name);
+      return request.method === 'PUT' ? putBody(options, request, file) : getBody(deps, file);
   }
 }
 
-async function preparePush(options: ArchiveEndpointOptions, database: string, name: string, body: unknown): Promise<ArchiveResponse> {
-  const declaration = parseWalDeclaration(name, body);
+async function preparePush(options: ArchiveEndpointOptions, file: WalFileRef, body: unknown): Promise<ArchiveResponse> {
+  const declared = declareWalFile(file, body);
+  const { database, name } = file;
   // Refused before anything is planned or presigned: the upload could never be accepted.
-  if (declaration.storedSize > options.maxSegmentBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declaration.storedSize} bytes)`, options.maxSegmentBytes);
-  const plan = await prepareWalPush(options.deps, database, name, declaration);
+  if (declared.declaration.storedSize > options.maxSegmentBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declared.declaration.storedSize} bytes)`, options.maxSegmentBytes);
+  const plan = await prepareWalPush(options.deps, declared);
   if (plan.status === 'exists') return { status: 200, json: plan };
   if (options.mode === 'presign') {
     if (!plan.upload) throw new StrongboxError('UNEXPECTED', 'presign mode without a presigner');
@@ -125,8 +128,9 @@ async function preparePush(options: ArchiveEndpointOptions, database: string, na
   return { status: 200, json: { status: 'upload', method: 'PUT', url: bodyUrl(options, database, name), headers, complete: false } };
 }
 
-async function prepareFetch(options: ArchiveEndpointOptions, database: string, name: string): Promise<ArchiveResponse> {
-  const plan = await prepareWalFetch(options.deps, database, name);
+async function prepareFetch(options: ArchiveEndpointOptions, file: WalFileRef): Promise<ArchiveResponse> {
+  const { database, name } = file;
+  const plan = await prepareWalFetch(options.deps, file);
   if (options.mode === 'presign') {
     if (!plan.download) throw new StrongboxError('UNEXPECTED', 'presign mode without a presigner');
     return { status: 200, json: { status: 'found', record: plan.record, url: plan.download.url, headers: plan.download.headers } };
@@ -134,23 +138,24 @@ async function prepareFetch(options: ArchiveEndpointOptions, database: string, n
   return { status: 200, json: { status: 'found', record: plan.record, url: bodyUrl(options, database, name), headers: {} } };
 }
 
-async function putBody(options: ArchiveEndpointOptions, request: ArchiveRequest, database: string, name: string): Promise<ArchiveResponse> {
-  const declaration = parseWalDeclaration(name, declarationHeader(request));
-  const limit = Math.min(options.maxSegmentBytes, declaration.storedSize);
+async function putBody(options: ArchiveEndpointOptions, request: ArchiveRequest, file: WalFileRef): Promise<ArchiveResponse> {
+  const declared = declareWalFile(file, declarationHeader(request));
+  const { database, name } = file;
+  const limit = Math.min(options.maxSegmentBytes, declared.declaration.storedSize);
   const length = request.header('content-length');
   const handoff = request.header('x-strongbox-handoff');
   if (handoff !== undefined) {
     const dir = options.handoff?.(database);
     if (dir === undefined) throw new HandoffRefusedError(`this endpoint takes no hand-off files for database "${database}"`);
     if (length !== undefined && Number(length) > 0) throw new InputError('a hand-off PUT carries no body', 'send either X-Strongbox-Handoff or the bytes, not both');
-    return pushed(await storeWalBytes(options.deps, database, name, declaration, (into) => readHandoff(dir, handoff, into), options.maxSegmentBytes));
+    return pushed(await storeWalBytes(options.deps, declared, (into) => readHandoff(dir, handoff, into), options.maxSegmentBytes));
   }
   if (length !== undefined && Number(length) > limit) throw new BodyTooLargeError(`a body of ${length} bytes for ${name}`, limit);
-  return pushed(await storeWalBody(options.deps, database, name, declaration, request.bytes(), options.maxSegmentBytes));
+  return pushed(await storeWalBody(options.deps, declared, request.bytes(), options.maxSegmentBytes));
 }
 
-async function getBody(deps: WalArchiveDeps, database: string, name: string): Promise<ArchiveResponse> {
-  const { record, body } = await readWalBody(deps, database, name);
+async function getBody(deps: WalArchiveDeps, file: WalFileRef): Promise<ArchiveResponse> {
+  const { record, body } = await readWalBody(deps, file);
   const headers = { 'content-type': 'application/octet-stream', 'content-length': String(record.storedSize), 'x-strongbox-stored-sha256': record.storedSha256 };
   return { status: 200, stream: body, headers };
 }

@@ -113,7 +113,9 @@ export async function startLocalArchiving(options: {
   const presigner = presignerFor(options.storage, options.env);
   // Local object events are delivered in-process: a crash can lose one, so "already archived" indexes (idempotently) itself.
   const ensureIndexed = async (recordKey: string) => {
-    await indexWalRecord(context, recordKey);
+    const indexed = await indexWalRecord({ ...context, codec: walCodec }, recordKey);
+    // A withdrawn record is not "already archived": the push fails, PostgreSQL retries, and the retry archives the file anew (occupied.ts).
+    if (indexed.outcome === 'damaged') throw new StrongboxError('WAL_DAMAGED', `${indexed.name} was archived with damaged bytes; its record was withdrawn`, 'the retry archives it again');
   };
   const deps = { storage: context.storage, alerts: context.alerts, log: context.log, clock: context.clock, codec: walCodec, ensureIndexed, ...(presigner ? { presigner } : {}) };
   const mode = presigner ? 'presign' : 'bytes';

@@ -7,6 +7,8 @@ import { MANIFEST_NAME } from '../domain/keys';
 import { parseWalRecordKey } from '../domain/wal/keys';
 import { objectCreatedEvent } from '../domain/object-event';
 import type { AlertPublisher, Clock, Log, Reverifier } from '../ports';
+import { walCodec } from '../adapters/wal-codec/inspect';
+import { BackgroundQueue } from './background-queue';
 
 /**
  * Local mode's stand-in for the bucket notification: every completed write of a
@@ -15,9 +17,19 @@ import type { AlertPublisher, Clock, Log, Reverifier } from '../ports';
  * checksum functions, in that order.
  * A handler failure is logged (in AWS the event would be retried; here the next
  * `strongbox catalog rebuild` or the watchdog picks it up).
+ *
+ * The decoded check of a record presign mode's `complete` deferred (docs/wal.md, "The
+ * deferred decoded check") runs inside the delivery, before the record is indexed, unless
+ * `deferChecks`: then on a background queue, as S3's asynchronous event runs it in AWS (the
+ * benchmark's AWS-shaped path); `idle()` resolves once the queued ones have run.
  */
-export function deliverObjectEvents(deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock }): void {
-  const index = catalogIndexHandler(deps);
+export function deliverObjectEvents(
+  deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock },
+  options: { deferChecks?: boolean } = {},
+): { idle(): Promise<void>; stats(): { ran: number; busyMs: number } } {
+  const checks = new BackgroundQueue({ name: 'deferred WAL checks', log: deps.log });
+  const deferCheck = options.deferChecks ? (job: () => Promise<void>) => void checks.push(job) : undefined;
+  const index = catalogIndexHandler({ ...deps, codec: walCodec, ...(deferCheck ? { deferCheck } : {}) });
   const checksum = checksumHandler(deps);
   deps.storage.onObjectCreated(async (object) => {
     const wal = parseWalRecordKey(object.key) !== undefined;
@@ -32,6 +44,7 @@ export function deliverObjectEvents(deps: { storage: Storage; catalog: Catalog; 
       }
     }
   });
+  return { idle: () => checks.idle(), stats: () => checks.stats() };
 }
 
 /**

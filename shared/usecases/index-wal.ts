@@ -5,10 +5,16 @@ import { parseWalRecordKey, walObjectKey } from '../domain/wal/keys';
 import { parseWalRecord, type WalRecord } from '../domain/wal/record';
 import { ConflictError, ManifestError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
+import type { WalCodec } from '../ports/wal-codec';
+import { checkDeferredWal, isDeferred } from './wal-archive/deferred-check';
 
 /** What indexing one object did. */
 export type IndexWalResult =
   | { outcome: 'created' | 'exists'; database: string; name: string; record: WalRecord }
+  /** A deferred record whose object proved damaged: withdrawn, not indexed (deferred-check.ts). */
+  | { outcome: 'damaged'; database: string; name: string; record: WalRecord }
+  /** A deferred record handed to `deferCheck`: checked and indexed later. */
+  | { outcome: 'deferred'; database: string; name: string; record: WalRecord }
   /** The key is not a WAL record's (a WAL file's bytes, `archive.json`…): nothing to do. */
   | { outcome: 'ignored'; key: string };
 
@@ -19,12 +25,26 @@ export interface IndexWalDeps {
   alerts?: AlertPublisher;
   /** Defaults to the system clock. */
   clock?: Clock;
+  /**
+   * Decodes stored objects: needed to check a record whose decoded size and SHA-256 were
+   * deferred (`decodedCheck: 'deferred'`); without it such a record is not indexed (CONFIG_INVALID).
+   */
+  codec?: WalCodec;
+  /**
+   * Local mode's stand-in for S3's asynchronous event: runs a deferred record's check (and
+   * then its indexing) later, off the writer's path. Absent (AWS, where the event already is
+   * asynchronous): the check runs here, before the record is indexed.
+   */
+  deferCheck?: (job: () => Promise<void>) => void;
 }
 
 /**
  * Indexes the WAL record stored at `key` (its object-created event): reads and validates
  * it, checks that the bytes it describes are stored with the size it declares, and
- * records it in the catalog. Idempotent: a repeated event answers `exists`.
+ * records it in the catalog. Idempotent: a repeated event answers `exists`. A record whose
+ * decoded size and SHA-256 were deferred (presign mode's `complete` of a compressed object)
+ * and that the catalog does not hold yet is first decoded and checked (checkDeferredWal):
+ * a damaged one is withdrawn and never indexed (`damaged`).
  *
  * Throws ObjectNotFoundError when the record is gone, ManifestError when it is not a
  * valid record for its key, StrongboxError WAL_OBJECT_INVALID when its bytes are missing
@@ -50,6 +70,26 @@ export async function indexWalRecord(deps: IndexWalDeps, key: string): Promise<I
     await deps.alerts?.publish({ type: problem.code, severity: 'SEV2', message: problem.message, hint: problem.hint, database: record.database, code: problem.code, at });
     throw problem;
   }
+  if (isDeferred(record) && !(await deps.walCatalog.getWal(record.database, record.name))) {
+    if (deps.deferCheck) {
+      deps.deferCheck(async () => void (await checkThenRecord(deps, key, record, at)));
+      return { outcome: 'deferred', database: record.database, name: record.name, record };
+    }
+    return checkThenRecord(deps, key, record, at);
+  }
+  return recordChecked(deps, record, at);
+}
+
+/** The deferred decoded check, then the indexing of a record that passed it. */
+async function checkThenRecord(deps: IndexWalDeps, key: string, record: WalRecord, at: string): Promise<IndexWalResult> {
+  if (!deps.codec) throw new StrongboxError('CONFIG_INVALID', `WAL record ${key} needs its object decoded before it is indexed, and no codec was given`, 'wire the WAL codec into the indexer (a Strongbox bug)');
+  const checked = await checkDeferredWal({ storage: deps.storage, codec: deps.codec, log: deps.log, walCatalog: deps.walCatalog, ...(deps.alerts ? { alerts: deps.alerts } : {}), ...(deps.clock ? { clock: deps.clock } : {}) }, key, record);
+  if (checked === 'damaged') return { outcome: 'damaged', database: record.database, name: record.name, record };
+  return recordChecked(deps, record, at);
+}
+
+/** Records a record whose bytes were checked; alerts a conflict with the catalog. */
+async function recordChecked(deps: IndexWalDeps, record: WalRecord, at: string): Promise<IndexWalResult> {
   try {
     const outcome = await deps.walCatalog.recordWal(record, at);
     deps.log.info(outcome === 'created' ? 'WAL file indexed' : 'WAL file was already indexed', { database: record.database, segment: record.name, kind: record.kind, timeline: record.timeline, outcome });

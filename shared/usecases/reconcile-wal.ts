@@ -12,6 +12,8 @@ import { deletedByMark, isWalMark, type WalRetentionMark } from '../domain/reten
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { assertDescribes } from './index-wal';
 import { readArchivedHistory } from './wal-history';
+import type { WalCodec } from '../ports/wal-codec';
+import { checkDeferredWal, isDeferred } from './wal-archive/deferred-check';
 
 /**
  * WAL reconciliation (issue 16, point 2): the WAL records in storage are the truth; a
@@ -55,6 +57,11 @@ export interface ReconcileDeps {
   log: Log;
   clock: Clock;
   alerts: AlertPublisher;
+  /**
+   * Decodes stored objects, for records whose decoded check was deferred (docs/wal.md, "The
+   * deferred decoded check"): without it such a record is skipped, never indexed unchecked.
+   */
+  codec?: WalCodec;
 }
 
 export interface ReconcileOptions {
@@ -200,6 +207,11 @@ async function repairFolder(deps: ReconcileDeps, report: WalReconcileReport, dat
       assertDescribes(record, target, object.key);
       const stored = sizes.get(record.objectKey);
       if (stored !== record.storedSize) throw new StrongboxError('WAL_OBJECT_INVALID', stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
+      // The watchdog of the deferred decoded check: a record whose event (and so its check) never came is checked here.
+      if (isDeferred(record) && (await checkDeferred(deps, object.key, record)) === 'damaged') {
+        skip(deps, report, object.key, `its object ${record.objectKey} does not decode to what the record declares: withdrawn as damaged (WAL_DAMAGED)`);
+        continue;
+      }
       missing.push(record);
     } catch (error) {
       // Gone since the listing (retention): nothing to index.
@@ -222,6 +234,12 @@ async function repairFolder(deps: ReconcileDeps, report: WalReconcileReport, dat
   }
   report.repaired += outcome.created;
   return outcome.created;
+}
+
+/** checkDeferredWal with the reconciliation's dependencies; without a codec a deferred record is refused, not trusted. */
+function checkDeferred(deps: ReconcileDeps, key: string, record: WalRecord): Promise<'passed' | 'damaged'> {
+  if (!deps.codec) throw new StrongboxError('CONFIG_INVALID', `its decoded check was deferred and this reconciliation has no WAL codec to do it`, 'wire the WAL codec into the reconcile function (a Strongbox bug)');
+  return checkDeferredWal({ storage: deps.storage, codec: deps.codec, log: deps.log, alerts: deps.alerts, walCatalog: deps.walCatalog, clock: deps.clock }, key, record);
 }
 
 async function alertRepaired(deps: ReconcileDeps, database: string, repaired: number, first: string | undefined): Promise<void> {

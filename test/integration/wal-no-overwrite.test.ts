@@ -10,7 +10,8 @@ import { S3Storage } from '../../shared/adapters/storage/s3';
 import type { Storage } from '../../shared/ports/storage';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import type { Alert } from '../../shared/ports';
-import { prepareWalPush, type WalArchiveDeps } from '../../shared/usecases/wal-archive';
+import { declareWalFile, prepareWalPush, type WalArchiveDeps } from '../../shared/usecases/wal-archive';
+import { walFileRef } from '../../shared/domain/wal/file-ref';
 import { WalPushBusyError } from '../../shared/usecases/wal-archive/errors';
 import { startS3Server, type S3TestServer } from '../support/s3-server';
 import { captureLog, type CapturedLog } from '../support/stack';
@@ -169,7 +170,7 @@ function describeMode(mode: 'bytes' | 'presign', makeWorld: () => Promise<World>
       const deps: WalArchiveDeps = { storage: world.storage, alerts: { publish: async () => undefined }, log: captureLog(), clock: () => new Date(), codec: walCodec };
       // Act
       const outcome = await pushOnce(world.endpoints[0], 'busy', name, file);
-      const direct = prepareWalPush(deps, 'busy', name, file.declaration);
+      const direct = prepareWalPush(deps, declareWalFile(walFileRef('busy', name), file.declaration));
       // Assess
       expect(outcome).toMatchObject({ ok: false, code: 'WAL_PUSH_BUSY' });
       await expect(direct).rejects.toBeInstanceOf(WalPushBusyError);
@@ -187,7 +188,7 @@ function describeMode(mode: 'bytes' | 'presign', makeWorld: () => Promise<World>
       const later = () => new Date(Date.now() + 21 * 60 * 1000);
       const deps: WalArchiveDeps = { storage: world.storage, alerts: { publish: async () => undefined }, log: captureLog(), clock: later, codec: walCodec };
       // Act
-      const plan = await prepareWalPush(deps, 'stale', name, file.declaration);
+      const plan = await prepareWalPush(deps, declareWalFile(walFileRef('stale', name), file.declaration));
       // Assess
       expect(plan.status).toBe('upload');
       expect(await world.storage.head(walObjectKey('stale', name, 'none'))).toBeUndefined();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matchRoute } from '../../shared/archive-endpoint/paths';
+import { walFileRef } from '../../shared/domain/wal/file-ref';
 import { errorResponse } from '../../shared/archive-endpoint/errors';
 import type { ErrorCode } from '../../shared/error-codes';
 import { StrongboxError } from '../../shared/errors';
@@ -107,7 +108,11 @@ describe('matchRoute', () => {
     [`/v1/wal/my.db_2/${SEGMENT}/body`, { route: 'body', database: 'my.db_2', name: SEGMENT }],
     [`/v1/wal/app/00000002.history/complete`, { route: 'complete', database: 'app', name: '00000002.history' }],
   ])('understands %s', (target, expected) => {
-    expect(matchRoute(target)).toEqual(expected);
+    const match = matchRoute(target);
+    expect(match).toMatchObject(expected as object);
+    // A route naming a WAL file carries it checked, as one value: nothing below parses the name again.
+    if (match.name !== undefined) expect(match.file).toEqual(walFileRef(match.database!, match.name));
+    else expect(match.file).toBeUndefined();
   });
 
   it.each<[string, string]>([

@@ -102,5 +102,36 @@ function zstdCommand(): Duplex {
   return duplex;
 }
 
+/**
+ * The first `want` decoded bytes of a stored object from its first bytes only (WalCodec.decodeHead):
+ * the prefix is fed to the decoder, which is dropped as soon as they are out.
+ */
+export function decodeHead(prefix: Buffer, compression: WalCompression, want: number): Promise<Buffer | undefined> {
+  if (compression === 'none') return Promise.resolve(prefix.length >= want ? Buffer.from(prefix.subarray(0, want)) : undefined);
+  return new Promise((resolve) => {
+    const decoder = decoderFor(compression);
+    const head = Buffer.alloc(want);
+    let filled = 0;
+    let settled = false;
+    const settle = (value: Buffer | undefined): void => {
+      if (settled) return;
+      settled = true;
+      decoder.off('data', onData);
+      // The rest of the prefix is not needed: what the decoder says about a cut stream now is expected.
+      decoder.on('error', () => undefined);
+      decoder.destroy();
+      resolve(value);
+    };
+    const onData = (chunk: Buffer): void => {
+      filled += chunk.copy(head, filled, 0, Math.min(chunk.length, want - filled));
+      if (filled === want) settle(head);
+    };
+    decoder.on('data', onData);
+    decoder.once('error', () => settle(undefined));
+    decoder.once('end', () => settle(undefined));
+    decoder.end(prefix);
+  });
+}
+
 /** The codec of the archive endpoint: decodes with Node's zlib, the zstd-napi addon or the zstd command. */
-export const walCodec: WalCodec = { inspect: inspectWalContent };
+export const walCodec: WalCodec = { inspect: inspectWalContent, decodeHead };

@@ -47,6 +47,7 @@ export const ALERT_TYPES = {
   MANIFEST_INVALID: { severity: 'SEV2', title: 'Manifest unreadable', scope: 'database-code', windowSeconds: HOUR },
   WAL_CONFLICT: { severity: 'SEV2', title: 'WAL segment archived twice with different bytes', scope: 'database', windowSeconds: HOUR },
   WAL_OBJECT_INVALID: { severity: 'SEV2', title: 'WAL record without its bytes', scope: 'database', windowSeconds: HOUR },
+  WAL_DAMAGED: { severity: 'SEV2', title: 'Archived WAL file damaged (no longer counts as archived)', scope: 'database', windowSeconds: HOUR },
   WAL_GAP: { severity: 'SEV2', title: 'Gap in the WAL archive', scope: 'database', windowSeconds: 6 * HOUR },
   WAL_EVENTS_LOST: { severity: 'SEV3', title: 'WAL files indexed by reconciliation (events lost)', scope: 'database', windowSeconds: DAY },
   ARCHIVE_LAG: { severity: 'SEV2', title: 'Archive lag over the RPO', scope: 'database', windowSeconds: HOUR },

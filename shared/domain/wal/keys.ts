@@ -1,5 +1,5 @@
 import { assertDatabaseName } from '../keys';
-import { parseWalName } from './names';
+import { parseWalName, type WalName } from './names';
 
 /**
  * Where the WAL archive of a database lives in storage. Pure.
@@ -29,8 +29,20 @@ export function archiveIdentityKey(database: string): string {
 
 function folderOf(database: string, name: string): string {
   // The smallest segment size allows the widest low part; the folder needs only the first 16 digits.
-  const parsed = parseWalName(name, 1 << 20);
-  return parsed.kind === 'history' ? `${walPrefix(database)}history/` : `${walPrefix(database)}${parsed.segment!.slice(0, 16)}/`;
+  return folderFor(database, parseWalName(name, 1 << 20));
+}
+
+function folderFor(database: string, file: { kind: WalName['kind']; segment?: string }): string {
+  return file.kind === 'history' ? `${walPrefix(database)}history/` : `${walPrefix(database)}${file.segment!.slice(0, 16)}/`;
+}
+
+/**
+ * The keys of a WAL file's bytes and record, from a name already parsed (a WalFileRef, or
+ * a WalName with its database): `walObjectKey` and `walRecordKey` without parsing it again.
+ */
+export function walKeysOf(file: { database: string; name: string; kind: WalName['kind']; segment?: string }, compression: WalCompression): { objectKey: string; recordKey: string } {
+  const folder = folderFor(file.database, file);
+  return { objectKey: `${folder}${file.name}${EXTENSION[compression]}`, recordKey: `${folder}${file.name}.json` };
 }
 
 /** The key of a WAL file's bytes, compressed as `compression` says. Throws BAD_WAL_NAME. */
@@ -41,6 +53,14 @@ export function walObjectKey(database: string, name: string, compression: WalCom
 /** The key of a WAL file's record (written after its bytes are verified). Throws BAD_WAL_NAME. */
 export function walRecordKey(database: string, name: string): string {
   return `${folderOf(database, name)}${name}.json`;
+}
+
+/**
+ * The key of a withdrawn record: its object proved not to decode to what the record declared
+ * (usecases/wal-archive/deferred-check.ts). Never parsed as a record key. Throws BAD_WAL_NAME.
+ */
+export function walDamagedKey(database: string, name: string): string {
+  return `${folderOf(database, name)}${name}.damaged.json`;
 }
 
 /** The database and WAL file name of a record key, or undefined when `key` is not one. */

@@ -36,6 +36,13 @@ export const walRecordSchema = z.object({
   /** System identifier from the segment header (segments and partials). */
   systemId: z.string().regex(/^\d+$/).optional(),
   archivedAt: z.string(),
+  /**
+   * `deferred`: `size` and `sha256` (the decoded file) were the host's word when the record
+   * was written — presign mode's `complete` of a compressed object reads a prefix only (S3
+   * verified `storedSha256`). The object is decoded and checked before the record is indexed
+   * (usecases/wal-archive/deferred-check.ts). Absent: checked before the record was written.
+   */
+  decodedCheck: z.literal('deferred').optional(),
 });
 
 export type WalRecord = z.infer<typeof walRecordSchema>;

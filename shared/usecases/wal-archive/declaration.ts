@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { assertDatabaseName } from '../../domain/keys';
-import { assertSegmentSize, parseWalName, type WalFileKind } from '../../domain/wal/names';
+import { walFileRef, type WalFileRef } from '../../domain/wal/file-ref';
+import { assertSegmentSize, type WalFileKind } from '../../domain/wal/names';
 import { InputError } from '../../errors';
 
 /**
@@ -41,15 +41,30 @@ export function walKindOf(name: string): WalFileKind {
 }
 
 /**
- * Checks the database name and the WAL file name of a request.
+ * Checks the database name and the WAL file name of a request, once: the typed value is
+ * what every floor below takes (issue 19 point 3).
  *
  * @throws InputError (INPUT_INVALID) for a database name Strongbox cannot use, StrongboxError
  *   BAD_WAL_NAME for anything that is not a WAL file name (paths, lower-case hex, `%`).
  */
-export function assertWalTarget(database: string, name: string): void {
-  assertDatabaseName(database);
-  // The smallest segment size allows the most segments per id: the name's own bound is checked once the size is known.
-  parseWalName(name, 1 << 20);
+export function assertWalTarget(database: string, name: string): WalFileRef {
+  return walFileRef(database, name);
+}
+
+/** A WAL file and its declaration, each validated once, at the edge. */
+export interface DeclaredWalFile {
+  readonly file: WalFileRef;
+  readonly declaration: WalDeclaration;
+}
+
+/**
+ * Validates `input` as the declaration of `file` (parseWalDeclaration): the one parse of a
+ * request's declaration; the use cases take the result.
+ *
+ * @throws InputError (INPUT_INVALID) naming the first problem.
+ */
+export function declareWalFile(file: WalFileRef, input: unknown): DeclaredWalFile {
+  return { file, declaration: validateDeclaration(file.name, file.kind, input) };
 }
 
 /**
@@ -64,6 +79,10 @@ export function assertWalTarget(database: string, name: string): void {
  * @throws InputError (INPUT_INVALID) naming the first problem.
  */
 export function parseWalDeclaration(name: string, input: unknown): WalDeclaration {
+  return validateDeclaration(name, walKindOf(name), input);
+}
+
+function validateDeclaration(name: string, kind: WalFileKind, input: unknown): WalDeclaration {
   const parsed = walDeclarationSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -71,7 +90,6 @@ export function parseWalDeclaration(name: string, input: unknown): WalDeclaratio
     throw invalid(name, `${where}: ${issue?.message ?? 'invalid'}`);
   }
   const declaration = parsed.data;
-  const kind = walKindOf(name);
   if (kind === 'segment' || kind === 'partial') {
     if (declaration.systemId === undefined || declaration.segmentSize === undefined) {
       throw invalid(name, 'a segment needs systemId and segmentSize (read them from its header)');

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { PresignedRequest } from '../../ports/presign';
-import { walRecordKey } from '../../domain/wal/keys';
+import type { WalFileRef } from '../../domain/wal/file-ref';
+import { walKeysOf } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
 import { ObjectNotFoundError, StorageError } from '../../errors';
-import { assertWalTarget } from './declaration';
 import type { WalArchiveDeps } from './deps';
 import { WalNotFoundError } from './errors';
 import { readRecord } from './records';
@@ -19,10 +19,10 @@ export interface FetchPlan {
  * Looks up an archived file. A file is archived when its record exists, whatever objects
  * there are. With a presigner, the plan carries a presigned GET of the stored object.
  *
- * @throws WalNotFoundError when there is no record; InputError, BAD_WAL_NAME, ManifestError, StorageError.
+ * @throws WalNotFoundError when there is no record; ManifestError, StorageError.
  */
-export async function prepareWalFetch(deps: WalArchiveDeps, database: string, name: string): Promise<FetchPlan> {
-  const record = await archivedRecord(deps, database, name);
+export async function prepareWalFetch(deps: WalArchiveDeps, file: WalFileRef): Promise<FetchPlan> {
+  const record = await archivedRecord(deps, file);
   const download = deps.presigner ? await deps.presigner.presignGet(record.objectKey) : undefined;
   return { status: 'found', record, ...(download ? { download } : {}) };
 }
@@ -34,8 +34,9 @@ export async function prepareWalFetch(deps: WalArchiveDeps, database: string, na
  * @throws WalNotFoundError when there is no record; StorageError when the record exists
  *   but its bytes do not (never WAL_NOT_FOUND: recovery must stop, not take it for the end of WAL).
  */
-export async function readWalBody(deps: WalArchiveDeps, database: string, name: string): Promise<{ record: WalRecord; body: Readable }> {
-  const record = await archivedRecord(deps, database, name);
+export async function readWalBody(deps: WalArchiveDeps, file: WalFileRef): Promise<{ record: WalRecord; body: Readable }> {
+  const { database, name } = file;
+  const record = await archivedRecord(deps, file);
   try {
     return { record, body: await deps.storage.get(record.objectKey) };
   } catch (error) {
@@ -49,9 +50,9 @@ export async function readWalBody(deps: WalArchiveDeps, database: string, name: 
   }
 }
 
-async function archivedRecord(deps: WalArchiveDeps, database: string, name: string): Promise<WalRecord> {
-  assertWalTarget(database, name);
-  const record = await readRecord(deps.storage, walRecordKey(database, name));
-  if (!record) throw new WalNotFoundError(database, name);
+async function archivedRecord(deps: WalArchiveDeps, file: WalFileRef): Promise<WalRecord> {
+  // The record's key does not depend on the compression.
+  const record = await readRecord(deps.storage, walKeysOf(file, 'none').recordKey);
+  if (!record) throw new WalNotFoundError(file.database, file.name);
   return record;
 }

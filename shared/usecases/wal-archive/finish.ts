@@ -7,14 +7,14 @@ import type { WalRecord } from '../../domain/wal/record';
 
 /**
  * Verified bytes are at `target.objectKey`: writes the record that makes the file
- * archived. The record is written create-only, so it is written once for all time: of
+ * archived (`deferred`: its decoded size and SHA-256 not read yet, verify.ts). The record is written create-only, so it is written once for all time: of
  * pushes racing on one name (in one process or in several endpoint instances), exactly one
  * writes it, and every other one reads the winner's and answers as a late push would
  * (same bytes: `exists`; other bytes: WAL_CONFLICT and its alert).
  *
  * @throws WalConflictError, SystemIdMismatchError (our object is removed), StorageError.
  */
-export async function finishPush(deps: WalArchiveDeps, target: WalTarget): Promise<PushOutcome> {
+export async function finishPush(deps: WalArchiveDeps, target: WalTarget, decoded: 'checked' | 'deferred' = 'checked'): Promise<PushOutcome> {
   const record = await readRecord(deps.storage, target.recordKey);
   if (record) return answerRecorded(deps, target, record);
   if (target.declaration.systemId !== undefined) {
@@ -26,7 +26,7 @@ export async function finishPush(deps: WalArchiveDeps, target: WalTarget): Promi
       throw error;
     }
   }
-  const fresh = buildRecord(target, deps.clock());
+  const fresh = buildRecord(target, deps.clock(), decoded);
   try {
     await deps.storage.putBytes(target.recordKey, `${JSON.stringify(fresh, null, 2)}\n`, { contentType: 'application/json', createOnly: true });
   } catch (error) {

@@ -3,7 +3,7 @@
  * server of local mode and the Lambda Function URL call the same functions.
  */
 export type { WalArchiveDeps } from './deps';
-export { parseWalDeclaration, walDeclarationSchema, assertWalTarget, type WalDeclaration } from './declaration';
+export { parseWalDeclaration, walDeclarationSchema, assertWalTarget, declareWalFile, type DeclaredWalFile, type WalDeclaration } from './declaration';
 export { BodyTooLargeError, SystemIdMismatchError, UploadInterruptedError, WalChecksumMismatchError, WalConflictError, WalNotFoundError } from './errors';
 export { archiveIdentity } from './identity';
 export { prepareWalPush, storeWalBody, storeWalBytes, completeWalPush, type PushPlan, type PushOutcome } from './push';

@@ -2,10 +2,10 @@ import { Readable } from 'node:stream';
 import type { PresignedRequest } from '../../ports/presign';
 import { hasStoredChecksums } from '../../ports/storage';
 import { BufferPool } from '../../domain/buffer-pool';
-import { walRecordKey } from '../../domain/wal/keys';
+import { walKeysOf } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
 import { ObjectExistsError, ObjectNotFoundError } from '../../errors';
-import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from './declaration';
+import type { DeclaredWalFile, WalDeclaration } from './declaration';
 import type { WalArchiveDeps } from './deps';
 import { BodyTooLargeError, UploadInterruptedError, WalChecksumMismatchError, WalPushBusyError } from './errors';
 import { finishPush } from './finish';
@@ -50,8 +50,9 @@ export interface PushOutcome {
  *
  * @throws InputError, BAD_WAL_NAME, SystemIdMismatchError, WalConflictError (after an alert), StorageError.
  */
-export async function prepareWalPush(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<PushPlan> {
-  const target = await openTarget(deps, database, name, declaration);
+export async function prepareWalPush(deps: WalArchiveDeps, declared: DeclaredWalFile): Promise<PushPlan> {
+  const target = await openTarget(deps, declared);
+  const { database, name } = target;
   // The object too (in parallel): an upload whose push died before its record would refuse every later create-only PUT.
   const [record, object] = await Promise.all([readRecord(deps.storage, target.recordKey), deps.storage.head(target.objectKey)]);
   if (record) return answerArchived(deps, target, record);
@@ -75,8 +76,8 @@ export async function prepareWalPush(deps: WalArchiveDeps, database: string, nam
  *   WalChecksumMismatchError (nothing kept), UploadInterruptedError (the body failed),
  *   WalConflictError, SystemIdMismatchError, InputError, StorageError.
  */
-export function storeWalBody(deps: WalArchiveDeps, database: string, name: string, declaration: unknown, body: Readable, maxBytes: number): Promise<PushOutcome> {
-  return storeWalBytes(deps, database, name, declaration, (into) => receiveAtMost(body, into, name), maxBytes);
+export function storeWalBody(deps: WalArchiveDeps, declared: DeclaredWalFile, body: Readable, maxBytes: number): Promise<PushOutcome> {
+  return storeWalBytes(deps, declared, (into) => receiveAtMost(body, into, declared.file.name), maxBytes);
 }
 
 /**
@@ -90,12 +91,12 @@ export function storeWalBody(deps: WalArchiveDeps, database: string, name: strin
  *   `maxBytes`), WalChecksumMismatchError (nothing kept), WalConflictError,
  *   SystemIdMismatchError, InputError, StorageError.
  */
-export async function storeWalBytes(deps: WalArchiveDeps, database: string, name: string, declaration: unknown, fill: (into: Buffer) => Promise<number>, maxBytes: number): Promise<PushOutcome> {
-  assertWalTarget(database, name);
-  const declared = parseWalDeclaration(name, declaration);
+export async function storeWalBytes(deps: WalArchiveDeps, request: DeclaredWalFile, fill: (into: Buffer) => Promise<number>, maxBytes: number): Promise<PushOutcome> {
+  const { file, declaration: declared } = request;
+  const { database, name } = file;
   if (declared.storedSize > maxBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declared.storedSize} bytes)`, maxBytes);
-  return withKeyLock(deps, walRecordKey(database, name), async () => {
-    const target = await openTarget(deps, database, name, declared);
+  return withKeyLock(deps, walKeysOf(file, declared.compression).recordKey, async () => {
+    const target = await openTarget(deps, request);
     const record = await readRecord(deps.storage, target.recordKey);
     if (record) return answerArchived(deps, target, record);
     const received = bodyBuffers.take(declared.storedSize);
@@ -124,9 +125,10 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
  * Presign mode: verifies the uploaded object as `storeWalBody` does, then records the file.
  * The presigned PUT carried the declared SHA-256 as a signed `x-amz-checksum-sha256`, so S3
  * stored it only if the body hashes to it; a HEAD with checksum mode reads that back, and
- * an uncompressed file is then read no further than its first page's header
- * (verifyUploadedObject). A compressed one, or one storage has no SHA-256 for, is re-read
- * whole (streamed, never held whole). The host calls it only after its own presigned PUT
+ * an uncompressed file is then read no further than its first page's header, a compressed
+ * one no further than a prefix that decodes to that header, its record then marking the
+ * decoded size and SHA-256 as deferred (verifyUploadedObject; deferred-check.ts). One
+ * storage has no SHA-256 for, or a small one, is re-read whole (streamed, never held whole). The host calls it only after its own presigned PUT
  * succeeded; that PUT was create-only, so the object at the key is the caller's upload,
  * and is removed when it is not the declared file (and not recorded).
  *
@@ -134,18 +136,18 @@ export async function storeWalBytes(deps: WalArchiveDeps, database: string, name
  *   WalChecksumMismatchError (the object is removed; also when nothing was
  *   uploaded), WalConflictError, SystemIdMismatchError, InputError, StorageError.
  */
-export async function completeWalPush(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<PushOutcome> {
-  assertWalTarget(database, name);
-  const declared = parseWalDeclaration(name, declaration);
-  return withKeyLock(deps, walRecordKey(database, name), async () => {
-    const target = await openTarget(deps, database, name, declared);
+export async function completeWalPush(deps: WalArchiveDeps, request: DeclaredWalFile): Promise<PushOutcome> {
+  const { file, declaration: declared } = request;
+  const { database, name } = file;
+  return withKeyLock(deps, walKeysOf(file, declared.compression).recordKey, async () => {
+    const target = await openTarget(deps, request);
     const info = hasStoredChecksums(deps.storage) ? await deps.storage.headWithChecksum(target.objectKey) : await deps.storage.head(target.objectKey);
     let refusal: unknown;
     // A wrong size (or a SHA-256 storage verified) is decided by the HEAD alone: no need to read 16 MB to know.
     if (info && info.size === declared.storedSize) {
       try {
-        await verifyUploadedObject(deps, target, info);
-        return await finishPush(deps, target);
+        const decoded = await verifyUploadedObject(deps, target, info);
+        return await finishPush(deps, target, decoded);
       } catch (error) {
         if (!isContentRefusal(error) && !(error instanceof ObjectNotFoundError)) throw error;
         refusal = error;
@@ -165,15 +167,14 @@ export async function completeWalPush(deps: WalArchiveDeps, database: string, na
   });
 }
 
-/** Validates names and declaration, and checks or creates the archive identity. */
-async function openTarget(deps: WalArchiveDeps, database: string, name: string, declaration: unknown): Promise<WalTarget> {
-  assertWalTarget(database, name);
-  const declared = parseWalDeclaration(name, declaration);
+/** Resolves the target of a declared file (names and declaration were validated at the edge), and checks the archive identity. */
+async function openTarget(deps: WalArchiveDeps, request: DeclaredWalFile): Promise<WalTarget> {
+  const declared = request.declaration;
   // A segment's name is checked against its own segment size before it may found an identity.
-  const early = declared.segmentSize !== undefined ? walTarget(database, name, declared) : undefined;
+  const early = declared.segmentSize !== undefined ? walTarget(request) : undefined;
   // Checked, never created, before the bytes are verified: a request alone must not fix an archive's identity.
-  const identity = await checkIdentity(deps, database, declared);
-  return early ?? walTarget(database, name, declared, identity?.segmentSize);
+  const identity = await checkIdentity(deps, request.file.database, declared);
+  return early ?? walTarget(request, identity?.segmentSize);
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { Storage } from '../../ports/storage';
-import { walObjectKey, walRecordKey } from '../../domain/wal/keys';
-import { DEFAULT_SEGMENT_SIZE, formatLsn, parseWalName, segmentStartLsn, type WalName } from '../../domain/wal/names';
+import { walKeysOf } from '../../domain/wal/keys';
+import { walNameOf } from '../../domain/wal/file-ref';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, segmentStartLsn, type WalName } from '../../domain/wal/names';
 import { parseWalRecord, WAL_RECORD_FORMAT, type WalRecord } from '../../domain/wal/record';
 import { ObjectNotFoundError } from '../../errors';
-import type { WalDeclaration } from './declaration';
+import type { DeclaredWalFile, WalDeclaration } from './declaration';
 import type { WalArchiveDeps } from './deps';
 import { WalConflictError } from './errors';
 
@@ -18,14 +19,15 @@ export interface WalTarget {
 }
 
 /**
- * Resolves names and keys of a declared file. The segment size comes from the declaration
- * (segments), else the archive's identity, else PostgreSQL's default.
+ * Resolves names and keys of a declared file, from its typed values (no name parsed again).
+ * The segment size comes from the declaration (segments), else the archive's identity,
+ * else PostgreSQL's default.
  *
- * @throws StrongboxError BAD_WAL_NAME.
+ * @throws StrongboxError BAD_WAL_NAME (the name's low digits are past that size's segments per log id).
  */
-export function walTarget(database: string, name: string, declaration: WalDeclaration, identitySegmentSize?: number): WalTarget {
-  const wal = parseWalName(name, declaration.segmentSize ?? identitySegmentSize ?? DEFAULT_SEGMENT_SIZE);
-  return { database, name, declaration, wal, objectKey: walObjectKey(database, name, declaration.compression), recordKey: walRecordKey(database, name) };
+export function walTarget({ file, declaration }: DeclaredWalFile, identitySegmentSize?: number): WalTarget {
+  const wal = walNameOf(file, declaration.segmentSize ?? identitySegmentSize ?? DEFAULT_SEGMENT_SIZE);
+  return { database: file.database, name: file.name, declaration, wal, ...walKeysOf(file, declaration.compression) };
 }
 
 /** The record at `key`, or undefined when the file is not archived. Throws ManifestError, StorageError. */
@@ -38,8 +40,11 @@ export async function readRecord(storage: Storage, key: string): Promise<WalReco
   }
 }
 
-/** The record of a file whose stored bytes were verified against its declaration. */
-export function buildRecord(target: WalTarget, archivedAt: Date): WalRecord {
+/**
+ * The record of a file whose stored bytes were verified against its declaration; `deferred`:
+ * all but the decoded size and SHA-256, which the record then marks (deferred-check.ts).
+ */
+export function buildRecord(target: WalTarget, archivedAt: Date, decoded: 'checked' | 'deferred' = 'checked'): WalRecord {
   const { wal, declaration } = target;
   const segmentSize = declaration.segmentSize;
   const covers = (wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined && segmentSize !== undefined;
@@ -59,6 +64,7 @@ export function buildRecord(target: WalTarget, archivedAt: Date): WalRecord {
     storedSha256: declaration.storedSha256,
     ...(declaration.systemId !== undefined ? { systemId: declaration.systemId } : {}),
     archivedAt: archivedAt.toISOString(),
+    ...(decoded === 'deferred' ? { decodedCheck: 'deferred' as const } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { hasRangedReads, type Storage } from '../../ports/storage';
 import { WalContentInvalidError } from '../../errors';
-import type { WalCodec, WalContent } from '../../ports/wal-codec';
+import { HEAD_PREFIX_BYTES, type WalCodec, type WalContent } from '../../ports/wal-codec';
 import { assertHeaderMatches, SEGMENT_HEADER_SIZE } from '../../domain/wal/header';
 import { WalChecksumMismatchError } from './errors';
 import type { WalTarget } from './records';
@@ -61,33 +61,47 @@ function checkSegmentHeader(target: WalTarget, head: Buffer): void {
 
 /**
  * The checks of `verifyWalContent` on an object uploaded with a presigned PUT, whose size
- * (`stored.size`) equals the declared one, reading as little as the trust boundary allows:
+ * (`stored.size`) equals the declared one, reading as little as the trust boundary allows
+ * (docs/wal.md, "Presign mode" and "The deferred decoded check"):
  * - `stored.sha256` is the SHA-256 storage verified on arrival (S3 refuses a PUT whose body
  *   does not hash to its signed `x-amz-checksum-sha256`: 400 BadDigest). Another value than
  *   the declared one is refused without a read.
  * - Equal and uncompressed (`none`: the stored bytes are the file, their SHA-256 and size
  *   the file's, declaration.ts): only the first page's long header is read (a ranged GET of
- *   SEGMENT_HEADER_SIZE) and checked against the name and cluster; a `.history` or `.backup` file
- *   needs no read at all.
- * - Otherwise (compressed: the decoded size and SHA-256 need every byte decoded; or no
- *   SHA-256 from storage): the whole object is read and checked as `verifyWalContent` does.
+ *   SEGMENT_HEADER_SIZE) and checked against the name and cluster; a `.history` or `.backup`
+ *   file needs no read at all. Resolves `checked`.
+ * - Equal and compressed, a segment larger than HEAD_PREFIX_BYTES: a ranged GET of that
+ *   prefix, decoded only as far as the header, which is checked; the decoded size and
+ *   SHA-256 stay the declaration's word. Resolves `deferred`: the record says so, and the
+ *   object is decoded whole before the record is indexed (deferred-check.ts).
+ * - Otherwise (no SHA-256 from storage, an object of at most HEAD_PREFIX_BYTES, a prefix
+ *   that does not decode to a header): the whole object is read and checked as
+ *   `verifyWalContent` does. Resolves `checked`.
  *
  * @throws as verifyWalContent, and ObjectNotFoundError when the object went away.
  */
-export async function verifyUploadedObject({ storage, codec }: { storage: Storage; codec: WalCodec }, target: WalTarget, stored: { size: number; sha256?: string }): Promise<void> {
+export async function verifyUploadedObject({ storage, codec }: { storage: Storage; codec: WalCodec }, target: WalTarget, stored: { size: number; sha256?: string }): Promise<'checked' | 'deferred'> {
   const declared = target.declaration;
   if (stored.sha256 !== undefined && stored.sha256 !== declared.storedSha256) {
     throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${describe(stored.size, stored.sha256)} (as storage verified it on upload)`);
   }
-  if (stored.sha256 === undefined || declared.compression !== 'none' || !hasRangedReads(storage)) {
-    await verifyWalContent(codec, target, await storage.get(target.objectKey));
-    return;
-  }
   const { wal } = target;
-  if ((wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined) {
-    const head = await storage.getRange(target.objectKey, 0, Math.min(SEGMENT_HEADER_SIZE, stored.size));
-    checkSegmentHeader(target, head);
+  const segment = (wal.kind === 'segment' || wal.kind === 'partial') && wal.segno !== undefined;
+  if (stored.sha256 !== undefined && hasRangedReads(storage)) {
+    if (declared.compression === 'none') {
+      if (segment) checkSegmentHeader(target, await storage.getRange(target.objectKey, 0, Math.min(SEGMENT_HEADER_SIZE, stored.size)));
+      return 'checked';
+    }
+    if (segment && stored.size > HEAD_PREFIX_BYTES) {
+      const head = await codec.decodeHead(await storage.getRange(target.objectKey, 0, HEAD_PREFIX_BYTES), declared.compression, SEGMENT_HEADER_SIZE);
+      if (head !== undefined) {
+        checkSegmentHeader(target, head);
+        return 'deferred';
+      }
+    }
   }
+  await verifyWalContent(codec, target, await storage.get(target.objectKey));
+  return 'checked';
 }
 
 /** True for the refusals of `verifyWalContent` (the content is wrong), false for a failure to read it. */
