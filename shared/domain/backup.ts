@@ -99,6 +99,8 @@ export interface BackupEntry {
   manifestKey: string;
   /** Storage key of the globals (roles, tablespaces) of a full backup. */
   globalsKey?: string;
+  /** A parallel (streams) backup: the keys of its data and post-data parts (`key` is its pre-data part). */
+  partKeys?: string[];
   compression: StoredCompression;
   bytes?: number;
   sha256?: string;

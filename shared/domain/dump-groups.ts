@@ -107,3 +107,15 @@ export function chooseDumpMode(input: DumpModeInput): DumpMode {
   const jobs = Math.min(vcpu, AUTO_MAX_DUMP_JOBS);
   return { mode: 'streams', dataParts: jobs, reason: `the database is ${Math.round(input.databaseSizeBytes / 1024 ** 3)} GiB and the task has ${vcpu} vCPU` };
 }
+
+/** The sections of a streams backup, in restore order. */
+export type DumpSection = 'pre-data' | 'data' | 'post-data';
+
+/**
+ * The storage key of one part, in the backup's folder `prefix`: `pre-data.dump`,
+ * `data-01.dump` … (the rest part is `data-01`), `post-data.dump`; `.zst` after each for zstd.
+ */
+export function dumpPartKey(prefix: string, section: DumpSection, dataIndex: number, compression: 'gzip' | 'zstd'): string {
+  const name = section === 'data' ? `data-${String(dataIndex + 1).padStart(2, '0')}` : section;
+  return `${prefix}${name}.dump${compression === 'zstd' ? '.zst' : ''}`;
+}

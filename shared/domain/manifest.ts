@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ManifestError } from '../errors';
 import { TIERS, type BackupEntry } from './backup';
+import { dumpPartSchema, PARTS_FORMAT_VERSION, partsProblems } from './manifest-parts';
 
 /**
  * The manifest: a JSON object written beside a backup's data, last, so that its
@@ -48,7 +49,8 @@ const storedObject = z.object({
 });
 
 export const manifestSchema = z.object({
-  formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+  /** 1; 2 for a backup stored as parts (manifest-parts.ts). */
+  formatVersion: z.union([z.literal(MANIFEST_FORMAT_VERSION), z.literal(PARTS_FORMAT_VERSION)]),
   id: z.string().min(1),
   database: z.string().min(1),
   kind: z.enum(['logical', 'base']),
@@ -82,6 +84,8 @@ export const manifestSchema = z.object({
   objects: z.object({
     dump: storedObject,
     globals: storedObject.extend({ includesRolePasswords: z.boolean() }).optional(),
+    /** A parallel (streams) backup: `dump` is its pre-data part, these the data parts then post-data (manifest-parts.ts). */
+    parts: z.array(dumpPartSchema).optional(),
   }),
   /** A base backup's WAL position and identity (see BaseBackupInfo); absent for a logical one. */
   base: baseInfo.optional(),
@@ -96,6 +100,7 @@ export const manifestSchema = z.object({
     if (manifest.compression === 'none') problem(['compression'], 'a logical backup is compressed with gzip or zstd');
     if (manifest.tools.pgDump === undefined) problem(['tools', 'pgDump'], 'a logical backup records pg_dump\'s version');
   }
+  for (const message of partsProblems(manifest)) problem(['objects', 'parts'], message);
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -117,8 +122,8 @@ export function parseManifest(text: string, key: string): Manifest {
     throw new ManifestError(key, 'not JSON', { cause: error });
   }
   const version = (json as { formatVersion?: unknown } | null)?.formatVersion;
-  if (version !== MANIFEST_FORMAT_VERSION) {
-    throw new ManifestError(key, `format version ${JSON.stringify(version)} is not ${MANIFEST_FORMAT_VERSION}`);
+  if (version !== MANIFEST_FORMAT_VERSION && version !== PARTS_FORMAT_VERSION) {
+    throw new ManifestError(key, `format version ${JSON.stringify(version)} is not ${MANIFEST_FORMAT_VERSION} or ${PARTS_FORMAT_VERSION}`);
   }
   const result = manifestSchema.safeParse(json);
   if (!result.success) {
@@ -145,8 +150,9 @@ export function entryFromManifest(manifest: Manifest, manifestKey: string): Back
     manifestKey,
     ...(manifest.objects.globals ? { globalsKey: manifest.objects.globals.key } : {}),
     compression: manifest.compression,
-    bytes: manifest.objects.dump.bytes + (manifest.objects.globals?.bytes ?? 0),
+    bytes: manifestBytes(manifest),
     sha256: manifest.objects.dump.sha256,
+    ...(manifest.objects.parts?.length ? { partKeys: manifest.objects.parts.map((part) => part.key) } : {}),
     startedAt: manifest.startedAt,
     finishedAt: manifest.finishedAt,
     heartbeatAt: manifest.finishedAt,
@@ -156,6 +162,12 @@ export function entryFromManifest(manifest: Manifest, manifestKey: string): Back
 
 /** Every object a manifest declares, with its expected size and checksum. */
 export function declaredObjects(manifest: Manifest): Array<{ key: string; bytes: number; sha256: string }> {
-  const { dump, globals } = manifest.objects;
-  return globals ? [dump, globals] : [dump];
+  const { dump, globals, parts } = manifest.objects;
+  const strip = ({ key, bytes, sha256 }: { key: string; bytes: number; sha256: string }) => ({ key, bytes, sha256 });
+  return [dump, ...(globals ? [globals] : []), ...(parts ?? [])].map(strip);
+}
+
+/** The bytes of every object a manifest declares (dump, globals, parts): the catalog entry's `bytes`. */
+export function manifestBytes(manifest: Manifest): number {
+  return declaredObjects(manifest).reduce((sum, object) => sum + object.bytes, 0);
 }

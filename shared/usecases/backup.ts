@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
 import type { Catalog } from '../ports/catalog';
 import type { PgConnection } from '../ports/postgres';
 import type { Storage, WriteResult } from '../ports/storage';
@@ -8,8 +7,12 @@ import { backupId, backupKeys, type BackupKeys } from '../domain/keys';
 import { objectSizeEstimate } from '../domain/part-plan';
 import { exactTablePattern } from '../domain/table-pattern';
 import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../domain/manifest';
-import { AlreadyRunningError, asStrongboxError, ConflictError, StrongboxError } from '../errors';
+import { PARTS_FORMAT_VERSION } from '../domain/manifest-parts';
+import { chooseDumpMode } from '../domain/dump-groups';
+import { ConflictError, StrongboxError } from '../errors';
 import type { AlertPublisher, Clock, Log, ProcessProbe } from '../ports';
+import { possiblePartKeys, writeStreamParts, type WrittenPart } from './backup-streams';
+import { explainFailure, failBackup, markUploaded, startHeartbeat, withProgress } from './backup-steps';
 import { acquireBackupLock, lockName } from './backup-lock';
 import { DEFAULT_STALE_AFTER_MS, sweepUnfinishedQuietly } from './unfinished-writes';
 import { settleAll } from './settle';
@@ -60,10 +63,17 @@ export interface BackupRequest {
   verificationTimeoutMs?: number;
   /** How long the counts and pg_dump wait for a table lock before giving up (default 60 s: DEFAULT_LOCK_WAIT_SECONDS). */
   lockWaitSeconds?: number;
+  /** The config's `dumpJobs`: 1 one stream, N > 1 a parallel backup of N data parts (docs/backups.md). */
+  dumpJobs?: number;
+  /** The vCPU the dump may use (os.availableParallelism() in the task); default 1: one stream unless dumpJobs says otherwise. */
+  vcpu?: number;
 }
 
 interface Written {
+  /** The dump, or a parallel backup's pre-data part. */
   dump: WriteResult;
+  /** A parallel backup's data and post-data parts. */
+  parts?: WrittenPart[];
   globals?: WriteResult;
   snapshot: SnapshotSession;
   tables: Manifest['tables'];
@@ -93,6 +103,8 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
   if (request.signal?.aborted) stopOnSignal();
   let lockHeld = false;
   let manifestWritten = false;
+  /** The parts a parallel backup may write, for the deletion of a failed one. */
+  const attempt = { partKeys: [] as string[] };
   const heartbeat = startHeartbeat(deps, entry.id, abort);
   try {
     await acquireBackupLock(deps, {
@@ -107,16 +119,16 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
     await sweepUnfinishedQuietly(deps, { staleAfterMs: deps.staleAfterMs ?? DEFAULT_STALE_AFTER_MS });
     abort.signal.throwIfAborted();
     deps.log.info('backup started', { backupId: entry.id, database: request.database, tier: request.tier, key: keys.dump });
-    const written = await writeObjects(deps, request, keys, abort.signal, startedAt);
+    const written = await writeObjects(deps, request, keys, abort.signal, startedAt, attempt);
     const manifest = buildManifest(deps, request, entry, keys, written, startedAt);
     await deps.storage.putBytes(keys.manifest, serializeManifest(manifest), { contentType: 'application/json', signal: abort.signal });
     manifestWritten = true;
     await markUploaded(deps.catalog, entry.id, manifest);
-    deps.log.info('backup uploaded', { backupId: entry.id, bytes: written.dump.bytes, sha256: written.dump.sha256 });
+    deps.log.info('backup uploaded', { backupId: entry.id, bytes: written.dump.bytes, sha256: written.dump.sha256, ...(written.parts ? { parts: written.parts.length + 1 } : {}) });
   } catch (error) {
     const failure = explainFailure(error, request.signal, abort.signal);
     abort.abort(failure);
-    await failBackup(deps, entry, keys, failure, manifestWritten);
+    await failBackup(deps, entry, keys, failure, manifestWritten, attempt.partKeys);
     throw failure;
   } finally {
     heartbeat.stop();
@@ -159,26 +171,34 @@ async function openEntry(deps: BackupDeps, request: BackupRequest, startedAt: Da
   return entry;
 }
 
-async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, outer: AbortSignal, startedAt: Date): Promise<Written> {
+async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, outer: AbortSignal, startedAt: Date, written: { partKeys: string[] }): Promise<Written> {
   const snapshot = await deps.tools.openSnapshot(request.connection, { tablePatterns: request.tablePatterns, ...(request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {}) });
   // The first failure (pg_dump killed, storage gone) stops the other side too: a dump cut short is never moved into place.
   const local = new AbortController();
   const signal = AbortSignal.any([outer, local.signal]);
   const stopOthers = (error: unknown): void => local.abort(error);
   try {
-    const dump = deps.tools.spawnPgDump(request.connection, {
-      snapshotId: snapshot.snapshotId,
-      // The exact tables counted (partitions included: PostgreSQL 15's `pg_dump -t parent`
-      // dumps no partition data), so the dump holds what the manifest declares.
-      ...(request.tablePatterns?.length ? { tablePatterns: snapshot.tables.map(exactTablePattern) } : {}),
-      compression: request.compression,
-      signal,
-      ...(request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {}),
+    const mode = chooseDumpMode({
+      databaseSizeBytes: snapshot.databaseSizeBytes,
+      vcpu: request.vcpu ?? 1,
+      scope: request.tablePatterns?.length ? 'tables' : 'full',
+      ...(request.dumpJobs !== undefined ? { dumpJobs: request.dumpJobs } : {}),
     });
-    const body = request.onProgress ? withProgress(dump.stdout, startedAt, snapshot.databaseSizeBytes, deps.clock, request.onProgress) : dump.stdout;
-    const [dumpResult, , tables, pgDumpVersion] = await settleAll<[WriteResult, unknown, Awaited<ReturnType<typeof snapshot.countRows>>, string]>(
-      // The database's size on disk bounds the dump (indexes and bloat are not dumped, the data compressed): parts are planned from it.
-      [deps.storage.putStream(keys.dump, body, { signal, sizeEstimate: objectSizeEstimate(snapshot.databaseSizeBytes, false) }), dump.done, snapshot.countRows(signal), deps.tools.toolVersion('pg_dump')],
+    deps.log.info('backup mode chosen', { mode: mode.mode, dataParts: mode.dataParts, reason: mode.reason });
+    const lock = request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {};
+    let dumped: Promise<{ dump: WriteResult; parts?: WrittenPart[] }>;
+    if (mode.mode === 'streams') {
+      written.partKeys = possiblePartKeys(keys, mode.dataParts, request.compression);
+      const onProgress = request.onProgress;
+      dumped = writeStreamParts(deps, {
+        connection: request.connection, snapshot, keys, compression: request.compression, dataParts: mode.dataParts, signal, ...lock,
+        ...(onProgress ? { onBytes: (bytes: number) => onProgress({ bytes, elapsedMs: deps.clock().getTime() - startedAt.getTime(), databaseSizeBytes: snapshot.databaseSizeBytes }) } : {}),
+      }).then(([pre, ...parts]) => ({ dump: pre!.write, parts }));
+    } else {
+      dumped = dumpOneStream(deps, request, keys, snapshot, signal, startedAt, stopOthers);
+    }
+    const [result, tables, pgDumpVersion] = await settleAll<[{ dump: WriteResult; parts?: WrittenPart[] }, Awaited<ReturnType<typeof snapshot.countRows>>, string]>(
+      [dumped, snapshot.countRows(signal), deps.tools.toolVersion('pg_dump')],
       stopOthers,
     );
     let globals: WriteResult | undefined;
@@ -189,37 +209,45 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
         stopOthers,
       );
     }
-    return { dump: dumpResult, ...(globals ? { globals } : {}), snapshot, tables, pgDumpVersion };
+    return { ...result, ...(globals ? { globals } : {}), snapshot, tables, pgDumpVersion };
   } finally {
     await snapshot.close().catch(() => undefined);
   }
 }
 
-/**
- * The error a failed backup reports: a stop request (SIGTERM) or a lost heartbeat explains
- * the error it caused (a killed pg_dump or pg_basebackup) better than that error does.
- */
-export function explainFailure(error: unknown, stopRequest: AbortSignal | undefined, heartbeat: AbortSignal): StrongboxError {
-  const reason: unknown = stopRequest?.aborted ? stopRequest.reason : heartbeat.aborted ? heartbeat.reason : undefined;
-  return asStrongboxError(reason instanceof StrongboxError ? reason : error);
-}
-
-/** Reports bytes written as the stream passes (for the terminal's progress line). */
-export function withProgress(source: Readable, startedAt: Date, databaseSizeBytes: number, clock: Clock, report: (p: BackupProgress) => void): Readable {
-  let bytes = 0;
-  const counter = new PassThrough();
-  source.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
-    report({ bytes, elapsedMs: clock().getTime() - startedAt.getTime(), databaseSizeBytes });
+/** One `pg_dump -Fc` stream into the `dump` object. */
+async function dumpOneStream(
+  deps: BackupDeps,
+  request: BackupRequest,
+  keys: BackupKeys,
+  snapshot: SnapshotSession,
+  signal: AbortSignal,
+  startedAt: Date,
+  stopOthers: (error: unknown) => void,
+): Promise<{ dump: WriteResult }> {
+  const dump = deps.tools.spawnPgDump(request.connection, {
+    snapshotId: snapshot.snapshotId,
+    // The exact tables counted (partitions included: PostgreSQL 15's `pg_dump -t parent`
+    // dumps no partition data), so the dump holds what the manifest declares.
+    ...(request.tablePatterns?.length ? { tablePatterns: snapshot.tables.map(exactTablePattern) } : {}),
+    compression: request.compression,
+    signal,
+    ...(request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {}),
   });
-  source.on('error', (error) => counter.destroy(error));
-  return source.pipe(counter);
+  const body = request.onProgress ? withProgress(dump.stdout, startedAt, snapshot.databaseSizeBytes, deps.clock, request.onProgress) : dump.stdout;
+  const [write] = await settleAll<[WriteResult, unknown]>(
+    // The database's size on disk bounds the dump (indexes and bloat are not dumped, the data compressed): parts are planned from it.
+    [deps.storage.putStream(keys.dump, body, { signal, sizeEstimate: objectSizeEstimate(snapshot.databaseSizeBytes, false) }), dump.done],
+    stopOthers,
+  );
+  return { dump: write };
 }
 
 function buildManifest(deps: BackupDeps, request: BackupRequest, entry: BackupEntry, keys: BackupKeys, written: Written, startedAt: Date): Manifest {
   const { snapshot } = written;
+  const dumpKey = written.parts ? written.dump.key : keys.dump;
   return {
-    formatVersion: MANIFEST_FORMAT_VERSION,
+    formatVersion: written.parts ? PARTS_FORMAT_VERSION : MANIFEST_FORMAT_VERSION,
     id: entry.id,
     database: request.database,
     kind: 'logical',
@@ -241,7 +269,8 @@ function buildManifest(deps: BackupDeps, request: BackupRequest, entry: BackupEn
     tools: { strongbox: deps.version, pgDump: written.pgDumpVersion },
     tables: written.tables.map((t) => ({ schema: t.schema, name: t.name, rows: t.rows, ...(t.estimate ? { estimate: true } : {}), ...(t.checksum ? { checksum: t.checksum } : {}) })),
     objects: {
-      dump: { key: keys.dump, bytes: written.dump.bytes, sha256: written.dump.sha256 },
+      dump: { key: dumpKey, bytes: written.dump.bytes, sha256: written.dump.sha256 },
+      ...(written.parts ? { parts: written.parts.map(manifestPart) } : {}),
       ...(written.globals
         ? { globals: { key: keys.globals, bytes: written.globals.bytes, sha256: written.globals.sha256, includesRolePasswords: request.includeRolePasswords } }
         : {}),
@@ -249,64 +278,18 @@ function buildManifest(deps: BackupDeps, request: BackupRequest, entry: BackupEn
   };
 }
 
-/** RUNNING → UPLOADED; the checksum function may already have moved it further, which is fine. */
-export async function markUploaded(catalog: Catalog, id: string, manifest: Manifest): Promise<void> {
-  const bytes = manifest.objects.dump.bytes + (manifest.objects.globals?.bytes ?? 0);
-  try {
-    await catalog.transition(id, 'UPLOADED', { bytes, sha256: manifest.objects.dump.sha256, finishedAt: manifest.finishedAt });
-  } catch (error) {
-    if (!(error instanceof ConflictError)) throw error;
-  }
+
+/** A written part as the manifest declares it. */
+function manifestPart(part: WrittenPart): NonNullable<Manifest['objects']['parts']>[number] {
+  if (part.section === 'pre-data') throw new StrongboxError('UNEXPECTED', 'the pre-data part is the manifest\'s dump, not one of its parts', 'report this as a bug');
+  return {
+    section: part.section,
+    key: part.write.key,
+    bytes: part.write.bytes,
+    sha256: part.write.sha256,
+    ...(part.tables ? { tables: part.tables.map(({ schema, name }) => ({ schema, name })) } : {}),
+    ...(part.rest ? { rest: true } : {}),
+  };
 }
 
-/**
- * After a failure: deletes what was written (unless the manifest made it complete), marks
- * the entry FAILED with the reason and code, and publishes a BACKUP_FAILED alert (SEV2) —
- * except for a refusal because another live backup holds the lock (BACKUP_ALREADY_RUNNING),
- * which is logged at WARN only.
- */
-export async function failBackup(deps: Pick<BackupDeps, 'storage' | 'catalog' | 'alerts' | 'log' | 'clock'>, entry: BackupEntry, keys: BackupKeys, failure: StrongboxError, manifestWritten: boolean): Promise<void> {
-  if (!manifestWritten) {
-    await deps.storage.delete([keys.dump, keys.globals, keys.manifest]).catch((error: unknown) =>
-      deps.log.error('could not delete the objects of a failed backup', { backupId: entry.id, prefix: keys.prefix, error: String(error) }),
-    );
-  }
-  const finishedAt = deps.clock().toISOString();
-  await deps.catalog
-    .transition(entry.id, 'FAILED', { reason: failure.message, errorCode: failure.code, finishedAt })
-    .catch((error: unknown) => deps.log.error('could not mark the backup FAILED', { backupId: entry.id, error: String(error) }));
-  if (failure instanceof AlreadyRunningError) {
-    // Refused, not broken: another backup of the database is live and doing the work. A
-    // SEV2 on every retry would page for nothing; if that backup never ends VERIFIED, the
-    // watchdog (BACKUP_STALLED) and the dead man's switch alert.
-    deps.log.warn('backup refused: another backup of the database holds the lock', { backupId: entry.id, database: entry.database, holder: failure.runningId, expiresAt: failure.holder.expiresAt });
-    return;
-  }
-  deps.log.error('backup failed', { backupId: entry.id, database: entry.database, code: failure.code, reason: failure.message });
-  await deps.alerts.publish({
-    type: 'BACKUP_FAILED',
-    severity: 'SEV2',
-    message: `backup ${entry.id} of database ${entry.database} failed: ${failure.message}`,
-    hint: failure.hint,
-    database: entry.database,
-    backupId: entry.id,
-    code: failure.code,
-    at: finishedAt,
-  });
-}
-
-/** Proves the writer is alive every `heartbeatMs`; aborts when the entry is no longer RUNNING. */
-export function startHeartbeat(deps: Pick<BackupDeps, 'catalog' | 'clock' | 'log' | 'heartbeatMs'>, id: string, abort: AbortController): { stop(): void } {
-  const timer = setInterval(() => {
-    deps.catalog
-      .heartbeat(id, deps.clock().toISOString())
-      .then((alive) => {
-        if (!alive && !abort.signal.aborted) {
-          abort.abort(new ConflictError(`backup ${id} is no longer RUNNING in the catalog`, 'the watchdog marked it FAILED (stale heartbeat?); run the backup again'));
-        }
-      })
-      .catch((error: unknown) => deps.log.warn('heartbeat failed', { backupId: id, error: String(error) }));
-  }, deps.heartbeatMs ?? 30_000);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-}
+export { explainFailure, failBackup, markUploaded, startHeartbeat, withProgress } from './backup-steps';

@@ -30,6 +30,8 @@ export async function indexManifest(
   if (existing?.state === 'RUNNING') {
     try {
       const entry = await deps.catalog.transition(indexed.id, 'UPLOADED', {
+        key: indexed.key,
+        ...(indexed.partKeys ? { partKeys: indexed.partKeys } : {}),
         bytes: indexed.bytes,
         sha256: indexed.sha256,
         finishedAt: indexed.finishedAt,

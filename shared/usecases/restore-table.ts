@@ -17,6 +17,8 @@ import { assertManifestOf, selectFromArchive } from './restore-table/archive';
 import type { SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from '../ports/restore-table';
 import { plannedObjects, type PlannedObject } from './restore-table/recreate';
 import { runTablePlan, type TableArchiveSource } from './restore-table/apply';
+import { fetchParts, refuseRecreateFromParts } from './restore-table/parts';
+import { hasParts } from '../domain/manifest-parts';
 import type { AsOfSource } from '../domain/restore-table-asof';
 
 export type { RestoreTablePlan, RestoreTableMode } from '../domain/restore-table-plan';
@@ -121,6 +123,7 @@ export interface RecreatePreview {
 export async function previewRecreate(deps: Omit<RestoreTableDeps, 'copier' | 'openServer'>, request: PlanRequest & { signal?: AbortSignal }): Promise<RecreatePreview> {
   const { plan, manifest } = await resolve(deps, request);
   assertManifestOf(manifest, plan);
+  if (hasParts(manifest)) throw refuseRecreateFromParts(plan.backup.id);
   const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
   try {
     const file = await downloadDump({ storage: deps.storage, tools: deps.restoreTools, manifest, folder: folder.path, ...(request.signal ? { signal: request.signal } : {}) });
@@ -173,9 +176,14 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
   const started = performance.now();
   const { steps, timed } = phaseTimer<RestoreTablePhase>(request.onProgress);
   const { plan, manifest } = await timed('plan', () => resolve(deps, request));
+  if (hasParts(manifest) && plan.mode === 'recreate') throw refuseRecreateFromParts(plan.backup.id);
   const source: TableArchiveSource = {
     fetch: async (folder) => {
       assertManifestOf(manifest, plan);
+      if (hasParts(manifest)) {
+        const onBytes = (bytes: number, totalBytes: number) => request.onProgress?.({ phase: 'download', bytes, totalBytes });
+        return timed('download', () => fetchParts({ storage: deps.storage, tools: deps.restoreTools, manifest, folder, ...(request.signal ? { signal: request.signal } : {}), onBytes }, plan));
+      }
       const file = await timed('download', () =>
         downloadDump({
           storage: deps.storage,

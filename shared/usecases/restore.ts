@@ -12,6 +12,8 @@ import type { AlertPublisher, Clock, Log } from '../ports';
 import { readManifest } from './index-manifest';
 import { downloadGlobals, fetchDump, makeTempFolder } from './restore/download';
 import { restoreStreamed, streamsDump } from './restore/stream';
+import { howRead, restoreParts } from './restore/parts';
+import { hasParts } from '../domain/manifest-parts';
 import { assertManifestFits, checkArchive, dropLeftovers, withOutcome } from './restore/steps';
 import { markBackupDamaged, provesDamage } from './backup-damaged';
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from '../ports/restore';
@@ -188,8 +190,11 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
       const coldAware = <T>(read: () => Promise<T>): Promise<T> => readingColdAware(deps.storage, plan.backup.id, deps.clock(), read);
       // One job from remote storage: the dump streams into pg_restore (one transaction), no
       // local copy, its SHA-256 checked before pg_restore may read its end (restore/stream.ts).
-      const streamed = plan.streamed === true;
-      deps.log.info('restore reads the dump', { ...at, path: streamed ? 'stream' : 'download', bytes: manifest.objects.dump.bytes, compression: manifest.compression });
+      // A parallel backup's parts always stream, each through its own gate (restore/parts.ts).
+      const parts = hasParts(manifest);
+      const streamed = plan.streamed === true || parts;
+      if (parts && !tools.restoreStream) throw new StrongboxError('CONFIG_INVALID', `backup ${plan.backup.id} is stored as parts, which this runtime cannot stream`, 'restore it with the CLI or the restore task');
+      deps.log.info('restore reads the dump', { ...at, ...howRead(manifest, streamed), compression: manifest.compression });
       let file = '';
       if (!streamed) {
         // From the repository folder the dump is hard-linked and its SHA-256 checked beside the
@@ -241,7 +246,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
         scratchCreated = true;
         const into = { ...request.target, database: plan.restoreInto };
         if (!streamed) return tools.restoreArchive(into, file, { jobs: plan.jobs, signal: restoreSignal });
-        await restoreStreamed({
+        await (parts ? restoreParts : restoreStreamed)({
           storage: deps.storage,
           tools: { restoreStream: tools.restoreStream!.bind(tools) },
           manifest,
@@ -250,7 +255,7 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
           reading: coldAware,
           onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'restore', bytes, totalBytes }),
         });
-        deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, bytes: manifest.objects.dump.bytes, path: 'stream' });
+        deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, ...howRead(manifest, true) });
       });
       await timed('verify', async () => {
         await verified;

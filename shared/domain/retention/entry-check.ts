@@ -29,9 +29,11 @@ function keysOutsideFolder(raw: Record<string, unknown>): string | undefined {
   if (parts.length !== 5 || parts[0] !== raw.kind || parts[1] === '' || parts[2] !== raw.database || parts[3] !== raw.id) {
     return `its manifestKey ${JSON.stringify(manifestKey)} is not in the folder ${String(raw.kind)}/<tier>/${String(raw.database)}/${String(raw.id)}/`;
   }
-  for (const name of ['manifestKey', 'key', 'globalsKey'] as const) {
-    const key = raw[name];
+  const partKeys = Array.isArray(raw.partKeys) ? (raw.partKeys as unknown[]).map((key, index) => [`partKeys[${index}]`, key] as const) : [];
+  if (raw.partKeys !== undefined && !Array.isArray(raw.partKeys)) return 'its partKeys is not a list of keys';
+  for (const [name, key] of [...(['manifestKey', 'key', 'globalsKey'] as const).map((field) => [field, raw[field]] as const), ...partKeys]) {
     if (key === undefined) continue;
+    if (!isText(key)) return `its ${name} is not a key`;
     const rest = (key as string).slice(folder.length);
     if (!(key as string).startsWith(folder) || rest === '' || rest.includes('/') || rest === '..' || rest === '.') {
       return `its ${name} ${JSON.stringify(key)} is outside its folder ${folder}`;

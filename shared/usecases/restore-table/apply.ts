@@ -14,6 +14,7 @@ import type { RestoreTableDeps, RestoreTablePhase, RestoreTableReport, RestoreTa
 import { selectFromArchive } from './archive';
 import type { CopiedTable, RecreateObject, SkippedObject } from '../../ports/restore-table';
 import { recreateObjects } from './recreate';
+import { refuseRecreateFromParts, selectFromParts, type PartFiles, type PartsSelection } from './parts';
 import { claimScratch, dropLeftoverScratches } from './scratch';
 
 /** How long the move waits for the table locks by default. */
@@ -21,8 +22,11 @@ const LOCK_TIMEOUT_MS = 30_000;
 
 /** Where the archive of a table restore comes from, and how its rows are checked. */
 export interface TableArchiveSource {
-  /** Writes the archive into `folder` (private, removed afterwards) and returns its path. */
-  fetch(folder: string): Promise<string>;
+  /**
+   * Writes the archive into `folder` (private, removed afterwards) and returns its path; for a
+   * parallel backup, the pre-data part's and those of the data parts holding the tables (parts.ts).
+   */
+  fetch(folder: string): Promise<string | PartFiles>;
   /** Checks the rows counted in the scratch database against what the source declares. @throws RESTORE_VERIFICATION_FAILED */
   verify(counts: RestoredCount[], scratch: string): void;
   /** Called with the failure before it is rethrown (a damaged backup is marked FAILED). */
@@ -66,9 +70,11 @@ export async function runTablePlan(deps: RestoreTableDeps, request: RestoreTable
     const droppedLeftovers = await timed('cleanup', () => dropLeftoverScratches(deps.log, server, plan.scratch, plan.target.redacted));
     const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
     try {
-      const file = await source.fetch(folder.path);
+      const fetched = await source.fetch(folder.path);
+      const file = typeof fetched === 'string' ? fetched : fetched.file;
       const { selection, objects } = await timed('check', async () => {
-        const chosen = await selectFromArchive(deps.tableTools, file, plan, request.signal);
+        const chosen: PartsSelection = typeof fetched === 'string' ? { ...(await selectFromArchive(deps.tableTools, file, plan, request.signal)), dataLists: [] } : await selectFromParts(deps.tableTools, fetched, plan, request.signal);
+        if (typeof fetched !== 'string' && plan.mode === 'recreate') throw refuseRecreateFromParts(plan.backup.id);
         await deps.copier.preflight({ target: request.target, mode: plan.mode, tables: moves(plan) });
         const recreate = plan.mode === 'recreate' ? await recreateObjects(deps.tableTools, file, chosen.toc, chosen.found, request.signal) : [];
         return { selection: chosen, objects: recreate };
@@ -78,6 +84,8 @@ export async function runTablePlan(deps: RestoreTableDeps, request: RestoreTable
         await server.createDatabase(plan.scratch, locale);
         scratchCreated = true;
         await deps.tableTools.restoreListed({ ...request.target, database: plan.scratch }, file, selection.list, request.signal);
+        // A parallel backup's rows are in their data parts.
+        for (const data of selection.dataLists) await deps.tableTools.restoreListed({ ...request.target, database: plan.scratch }, data.file, data.list, request.signal);
       });
       await timed('verify', async () => source.verify(await server.countRows(plan.scratch, plan.tables), plan.scratch));
       request.signal?.throwIfAborted();

@@ -84,7 +84,17 @@ export interface StreamRestoreOptions {
  */
 export async function restoreStreamed(options: StreamRestoreOptions): Promise<void> {
   const { manifest } = options;
-  const declared: DeclaredObject = { ...manifest.objects.dump, backupId: manifest.id };
+  return restoreObjectStreamed(options, { ...manifest.objects.dump, backupId: manifest.id });
+}
+
+/**
+ * Streams one declared object of the manifest's backup (its dump, or one part of a parallel
+ * backup) into pg_restore, as restoreStreamed does.
+ *
+ * @throws as restoreStreamed, the mismatch naming `declared.key`.
+ */
+export async function restoreObjectStreamed(options: StreamRestoreOptions, declared: DeclaredObject): Promise<void> {
+  const { manifest } = options;
   const reading = options.reading ?? ((read) => read());
   const body: Readable = await reading(() => options.storage.get(declared.key));
   const gate = new VerifyingGate(declared, options.onBytes);

@@ -23,9 +23,10 @@ export interface BackupDeps {
  * keeps that true. A crash in between leaves data without a manifest, which
  * `catalog rebuild` reports as an incomplete folder and never indexes; the other order
  * would leave a manifest over missing data, which a rebuild would resurrect as a backup.
+ * A parallel backup's data is its pre-data part (`key`) and every other part (`partKeys`).
  */
 export function objectBatches(entry: BackupEntry): [string[], string[]] {
-  return [[entry.manifestKey], [entry.key, ...(entry.globalsKey ? [entry.globalsKey] : [])]];
+  return [[entry.manifestKey], [entry.key, ...(entry.globalsKey ? [entry.globalsKey] : []), ...(entry.partKeys ?? [])]];
 }
 
 /** Size of the backup's objects and, when Object Lock holds any of them, until when. */
