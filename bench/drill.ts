@@ -18,6 +18,7 @@ import { pgDrillReader, pgScratchServer } from '../shared/runtime/scratch-tools'
 import { STRONGBOX_VERSION } from '../shared/runtime/version';
 import { runLogicalBackup } from '../shared/usecases/backup';
 import { runBaseBackup } from '../shared/usecases/base-backup';
+import { warmWalFetch } from '../shared/local/warm-wal';
 import { runPitrDrill, type DrillPhase, type PitrDrillReport } from '../shared/usecases/pitr-drill';
 import { benchOptions, runBench } from './harness';
 import { markdownTable, median } from './measure';
@@ -32,6 +33,7 @@ const USAGE = `usage: npm run bench:drill -- [--size-mb N] [--wal-minutes N] [--
   --size-mb N      pgbench database size in MB, about (default 1000)
   --wal-minutes N  minutes of pgbench load (-c 4) between the base backup and the logical backup (default 60)
   --runs N         runs of each variant, interleaved; medians are reported (default 1)
+  --cold           no warm start of the WAL prefetcher (as before it existed: for a before/after)
   --profile        log every restore_command call of both variants (wall time, what the prefetcher
                    had ready) and the CPU: the replay split into waiting and replaying`;
 
@@ -42,12 +44,13 @@ interface Options {
   walMinutes: number;
   runs: number;
   profile: boolean;
+  cold: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string' }, 'wal-minutes': { type: 'string' }, runs: { type: 'string' }, profile: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string' }, 'wal-minutes': { type: 'string' }, runs: { type: 'string' }, profile: { type: 'boolean' }, cold: { type: 'boolean' }, help: { type: 'boolean' } } });
   const positive = benchOptions(values.help, USAGE);
-  return { sizeMb: positive(values['size-mb'], 1000, 'size-mb'), walMinutes: positive(values['wal-minutes'], 60, 'wal-minutes'), runs: positive(values.runs, 1, 'runs'), profile: values.profile === true };
+  return { sizeMb: positive(values['size-mb'], 1000, 'size-mb'), walMinutes: positive(values['wal-minutes'], 60, 'wal-minutes'), runs: positive(values.runs, 1, 'runs'), profile: values.profile === true, cold: values.cold === true };
 }
 
 async function runBenchmark(argv: string[]): Promise<number> {
@@ -107,7 +110,7 @@ async function runBenchmark(argv: string[]): Promise<number> {
         const scratch = (await readdir(work)).find((name) => name.startsWith('strongbox-scratch-'));
         extra = { benchCpuSeconds: (used.user + used.system) / 1e6, prefetcherCpuSeconds: await cpuSecondsOf(join(stack.spool, 'prefetcher.pid')), server: scratch ? await serverCpuOf(join(work, scratch, 'data')) : undefined };
       };
-      const report = await runPitrDrill({ ...context, server: pgScratchServer, reader: pgDrillReader, tmpDir: work }, { to: logical.id, database: BENCH_DATABASE, restoreCommand: () => restoreCommand, signal, onPhase: (phase) => void onPhase(phase) });
+      const report = await runPitrDrill({ ...context, server: pgScratchServer, reader: pgDrillReader, tmpDir: work }, { to: logical.id, database: BENCH_DATABASE, restoreCommand: () => restoreCommand, ...(options.cold ? {} : { warmWal: warmWalFetch(context.paths, context.log) }), signal, onPhase: (phase) => void onPhase(phase) });
       if (!report.ok) throw new Error(`the drill failed: ${report.reason ?? ''}`);
       strongbox.push(report);
       progress(`round ${round} Strongbox drill: fetch ${report.split.fetch} s, replay ${report.split.replay} s, compare ${report.split.compare} s, amcheck ${report.split.amcheck} s`);

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { startLocalArchiving } from '../shared/local/archiving';
 import type { AwsDeps } from '../shared/runtime/aws';
 import { resolveHome } from '../shared/local/home';
+import { warmWalFetch } from '../shared/local/warm-wal';
 
 /** What serving the archive in the task needs. */
 export interface TaskArchiveDeps extends AwsDeps {
@@ -19,15 +20,19 @@ export interface TaskArchiveDeps extends AwsDeps {
   walBundle?: string;
 }
 
-/** Serves `database`'s archive on 127.0.0.1 while `run` runs with its restore_command. */
-export async function withTaskArchive<T>(deps: TaskArchiveDeps, database: string, run: (restoreCommand: string) => Promise<T>): Promise<T> {
+/**
+ * Serves `database`'s archive on 127.0.0.1 while `run` runs with its restore_command, and the
+ * warm start of its WAL prefetcher (shared/local/warm-wal.ts) for the recovery to call while it
+ * unpacks the base backup.
+ */
+export async function withTaskArchive<T>(deps: TaskArchiveDeps, database: string, run: (restoreCommand: string, warmWal: (database: string, firstSegment: string) => Promise<void>) => Promise<T>): Promise<T> {
   const root = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'sbx-task-home-'));
   await chmod(root, 0o755);
   try {
     const context = { ...deps, paths: resolveHome({ STRONGBOX_HOME: join(root, 'home') }, root), catalogEndpoint: '', ownsCatalog: false, close: async () => undefined };
     const archiving = await startLocalArchiving({ context, storage: { type: 'folder' }, env: {}, databases: [database], bundle: deps.walBundle ?? resolve('dist/wal.js') });
     try {
-      return await run(archiving.hosts.get(database)!.restoreCommand);
+      return await run(archiving.hosts.get(database)!.restoreCommand, warmWalFetch(context.paths, deps.log));
     } finally {
       await archiving.stop();
     }

@@ -69,8 +69,8 @@ async function runPitrDrillTask(deps: TaskDeps, job: ValidatePayload, log: Log, 
   if (!walCatalog) throw new StrongboxError('UNEXPECTED', 'the validation task has no WAL catalog: the physical drill cannot be planned', 'this is a bug in the task\'s wiring: report it');
   const backup = await chooseDrillBackup(deps.catalog, job.to ?? job.backupId, job.database);
   await assertDrillDiskFits({ deps: { ...deps, walCatalog }, backup, dir: deps.tmpDir ?? tmpdir(), free, log });
-  const report = await withTaskArchive({ ...deps, walCatalog }, backup.database, (restoreCommand) =>
-    runPitrDrill({ ...deps, walCatalog, server: pgScratchServer, reader: pgDrillReader }, { to: backup.id, database: backup.database, restoreCommand: () => restoreCommand, signal }),
+  const report = await withTaskArchive({ ...deps, walCatalog }, backup.database, (restoreCommand, warmWal) =>
+    runPitrDrill({ ...deps, walCatalog, server: pgScratchServer, reader: pgDrillReader }, { to: backup.id, database: backup.database, restoreCommand: () => restoreCommand, warmWal, signal }),
   );
   log.info('physical drill task finished', { ...report, amcheck: report.amcheck ? { ok: report.amcheck.ok, exitCode: report.amcheck.exitCode } : null });
   return report.ok ? JOB_EXIT.ok : JOB_EXIT.failed;

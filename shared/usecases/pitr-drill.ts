@@ -46,6 +46,8 @@ export interface PitrDrillRequest {
   database?: string;
   /** Strongbox's wal-fetch for the database (`… %f %p`): how the scratch reads the archive. */
   restoreCommand: (database: string) => string;
+  /** Starts the database's WAL prefetcher at the first segment while the base backup unpacks (ScratchRecoveryRequest.warmWal). */
+  warmWal?: (database: string, firstSegment: string) => Promise<void>;
   timeoutMs?: number;
   /** The recovered cluster's superuser role, trusted on the scratch's private socket (default postgres). */
   role?: string;
@@ -108,6 +110,7 @@ export async function runPitrDrill(deps: PitrDrillDeps, request: PitrDrillReques
       exclusive: true,
       parentDir: deps.tmpDir ?? tmpdir(),
       restoreCommand: request.restoreCommand(backup.database),
+      ...(request.warmWal ? { warmWal: (first: string) => request.warmWal!(backup.database, first) } : {}),
       timeoutMs: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ...(request.role ? { user: request.role } : {}),
       ...(request.signal ? { signal: request.signal } : {}),

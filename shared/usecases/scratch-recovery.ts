@@ -52,6 +52,13 @@ export interface ScratchRecoveryRequest {
   signal?: AbortSignal;
   /** The replayed LSN, while replaying. */
   onReplay?: (lsn: string) => void;
+  /**
+   * Starts fetching WAL ahead before the server asks for any (the WAL prefetcher's warm start,
+   * shared/local/warm-wal.ts), given the first segment recovery will read: called as the base
+   * backup begins to unpack, so that the first segments are ready when replay starts. Best
+   * effort: a failure is logged and recovery fetches as usual.
+   */
+  warmWal?: (firstSegment: string) => Promise<void>;
 }
 
 /** A recovered scratch, paused at its target (promoted already when the target was `latest`). */
@@ -112,8 +119,10 @@ export async function recoverScratch(deps: ScratchRecoveryDeps, request: Scratch
     const users = [...new Set([request.user ?? 'postgres', ...(request.fallbackUser ? [request.fallbackUser] : [])])];
     deps.log.info('scratch recovery planned', { database: request.database, base: plan.base.id, target: plan.target, wal: plan.wal, binDir });
     const fetchStarted = performance.now();
+    const warming = request.warmWal?.(plan.wal.first).catch((error: unknown) => deps.log.warn('WAL not fetched ahead of recovery: it is fetched as asked', { database: request.database, error: error instanceof Error ? error.message : String(error) }));
     await deps.server.prepareEmptyDataDir(dataDir);
     await unpack(deps, entry, dataDir);
+    await warming;
     const fetchSeconds = (performance.now() - fetchStarted) / 1000;
     await deps.server.restrictToSocket(dataDir);
     await deps.server.writeRecoveryConfig(dataDir, {

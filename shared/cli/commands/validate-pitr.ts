@@ -10,6 +10,7 @@ import { startLocalArchiving } from '../../local/archiving';
 import { resolveDatabase } from '../../local/databases';
 import { readLiveInstance } from '../../local/home';
 import { walHostPaths } from '../../local/wal-paths';
+import { warmWalFetch } from '../../local/warm-wal';
 import { pgDrillReader, pgScratchServer } from '../../runtime/scratch-tools';
 import { runPitrDrill, type PitrDrillReport } from '../../usecases/pitr-drill';
 import { endProgress, printResult, UsageError, type Output } from '../output';
@@ -73,7 +74,7 @@ export async function pitrDrillCommand(positional: string, flags: PitrDrillFlags
         const progress = phaseProgressPrinter(out, `validate --pitr ${to}`);
         const report = await runPitrDrill(
           { ...context, server: pgScratchServer, reader: pgDrillReader },
-          { to, database, ...(flags.role ? { role: flags.role } : {}), restoreCommand: (db) => walHostPaths(context.paths, db).restoreCommand, timeoutMs: timeoutSeconds * 1000, signal, ...(progress ? { onPhase: (phase) => progress({ phase }) } : {}) },
+          { to, database, ...(flags.role ? { role: flags.role } : {}), restoreCommand: (db) => walHostPaths(context.paths, db).restoreCommand, warmWal: warmWalFetch(context.paths, context.log), timeoutMs: timeoutSeconds * 1000, signal, ...(progress ? { onPhase: (phase) => progress({ phase }) } : {}) },
         );
         if (progress) endProgress(out);
         printResult(out, report, drillText(report));
