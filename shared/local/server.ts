@@ -30,6 +30,7 @@ import { ProcessTaskLauncher } from './process-launcher';
 import { localProcesses } from './processes';
 import { sweepUnfinishedQuietly } from '../usecases/unfinished-writes';
 import { startScheduler, type ScheduledJob } from './scheduler';
+import { localDrillJobs } from './drill-jobs';
 import { drainAndStop, type RunningParts } from './shutdown';
 
 export interface LocalServer {
@@ -81,7 +82,12 @@ export async function startLocalServer(options: {
   const cut = new AbortController();
   let stopping: Promise<void> | undefined;
   const cutWait = options.cut ? AbortSignal.any([cut.signal, options.cut]) : cut.signal;
-  const shutdown = () => (stopping ??= drainAndStop(parts, { waitMs: config.stopWaitSeconds * 1000, cut: cutWait, note, log }));
+  // A drill running when Strongbox stops is interrupted (it removes its scratch and records nothing).
+  let abortDrills: (() => void) | undefined;
+  const shutdown = () => {
+    abortDrills?.();
+    return (stopping ??= drainAndStop(parts, { waitMs: config.stopWaitSeconds * 1000, cut: cutWait, note, log }));
+  };
   try {
     writeInstance(paths, { pid: process.pid, catalogEndpoint: context.catalogEndpoint, tableName: LOCAL_TABLE, startedAt: new Date().toISOString() });
     parts.clearInstance = () => clearInstance(paths);
@@ -126,13 +132,16 @@ export async function startLocalServer(options: {
     // The retention function's daily sweep, in-process (in AWS: its EventBridge rule). The
     // policy is checked when it runs: a bad one alerts RETENTION_FAILED and deletes nothing.
     const retention = retentionHandler({ ...context, processes: localProcesses, staleAfterMs: config.staleAfterSeconds * 1000 }, () => retentionPolicyFromConfig(config.retention));
-    // The dead man's switch, hourly (in AWS: the deadman function). No monthly drill is scheduled locally.
+    // The monthly drills, as the dispatcher starts them in AWS (drill-jobs.ts): a restore drill and a physical drill per database.
+    const drills = localDrillJobs({ context, databases: targets.map(({ name }) => name), expression: schedules.validation, say });
+    abortDrills = drills.abort;
+    // The dead man's switch, hourly (in AWS: the deadman function); it expects the monthly drills too.
     const deadman = deadmanHandler(
       { ...context, metrics: logMetrics(log) },
       {
         schedules: schedulesFor(
           targets.map(({ name }) => ({ name, schedule: config.databases.find((database) => database.name === name)?.schedule })),
-          { logical: schedules.logicalBackup, base: schedules.baseBackup, walArchiving: true, validation: false },
+          { logical: schedules.logicalBackup, base: schedules.baseBackup, walArchiving: true, validation: true },
         ),
         policy: DEFAULT_DEADMAN_POLICY,
       },
@@ -162,6 +171,7 @@ export async function startLocalServer(options: {
       { name: "dead man's switch", expression: 'rate(1 hour)', run: () => deadman() },
       // WAL records whose event was lost are indexed from storage, hourly (in AWS: the reconcile function).
       ...(targets.length > 0 ? [{ name: 'wal reconciliation', expression: 'rate(1 hour)', run: () => reconcile({ databases: targets.map(({ name }) => name) }) }] : []),
+      ...drills.jobs,
     ];
     const scheduler = startScheduler(jobs, context.clock, log);
     parts.scheduler = scheduler;
