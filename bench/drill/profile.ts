@@ -40,7 +40,7 @@ export interface ReplayProfile {
   server?: { all: number; startup: number } | undefined;
   /** CPU seconds of the benchmark process (the archive endpoint, the drill's polling). */
   benchCpuSeconds?: number;
-  /** The calls for other files than segments. */
+  /** The calls for other files than segments, and those the prefetcher had not ready (with their place in the sequence). */
   others: string[];
 }
 
@@ -134,7 +134,7 @@ export async function readProfile(log: string, cpu: { from: [number, number]; to
     byState,
     cpuBusy: total > 0 ? busy / total : 0,
     ...extra,
-    others: calls.filter((c) => !/^[0-9A-F]{24}$/.test(c.name)).map((c) => `${c.name} exit ${c.exit} ${c.ms.toFixed(0)} ms`),
+    others: calls.flatMap((c, i) => (!/^[0-9A-F]{24}$/.test(c.name) || c.state === 'none' || c.state === 'part' ? [`#${i + 1} ${c.name} ${c.state} exit ${c.exit} ${c.ms.toFixed(0)} ms`] : [])),
   };
 }
 
@@ -146,6 +146,6 @@ export function describeProfile(label: string, replaySeconds: number, profile: R
   const prefetcher = profile.prefetcherCpuSeconds !== undefined ? `; prefetcher CPU ${profile.prefetcherCpuSeconds.toFixed(2)} s` : '';
   const server = profile.server ? `; server CPU ${profile.server.all.toFixed(2)} s (startup process ${profile.server.startup.toFixed(2)} s)` : '';
   const bench = profile.benchCpuSeconds !== undefined ? `; benchmark process CPU ${profile.benchCpuSeconds.toFixed(2)} s` : '';
-  const others = profile.others.length > 0 ? `; other files: ${profile.others.join(', ')}` : '';
+  const others = profile.others.length > 0 ? `; not ready or not segments: ${profile.others.join(', ')}` : '';
   return `- ${label}: replay ${replaySeconds.toFixed(2)} s = waiting on restore_command ${profile.waitSeconds.toFixed(2)} s (${profile.calls} calls, ${profile.segments} segments; ${states}) + replaying ${(replaySeconds - profile.waitSeconds).toFixed(2)} s; machine CPU busy ${(profile.cpuBusy * 100).toFixed(0)} %${prefetcher}${server}${bench}${others}`;
 }
