@@ -19,6 +19,8 @@ const databaseSchema = z.object({
   schedule: z.string().default(schedules.logicalBackup),
   compression: z.enum(['gzip', 'zstd']).default('gzip'),
   includeRolePasswords: z.boolean().default(false),
+  /** A logical backup's data parts: 1 one stream, N > 1 a parallel backup; absent: chosen from size and vCPU (docs/backups.md). */
+  dumpJobs: z.number().int().min(1).max(32).optional(),
 });
 
 const storageSchema = z.discriminatedUnion('type', [

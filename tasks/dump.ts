@@ -1,9 +1,10 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readDatabaseSecret } from '../shared/adapters/secrets/database-secret';
 import { pgBaseBackupTools } from '../shared/adapters/postgres/basebackup';
 import { TIERS, type BackupEntry, type BaseCompression, type Compression, type Tier } from '../shared/domain/backup';
 import { isBackupId } from '../shared/domain/keys';
+import { MAX_DUMP_JOBS } from '../shared/domain/dump-groups';
 import { asStrongboxError, InputError, InterruptedError } from '../shared/errors';
 import { resolveDatabase } from '../shared/local/databases';
 import { loadConfig } from '../shared/local/config-file';
@@ -35,6 +36,8 @@ interface TaskInput {
   backupId?: string;
   secretArn?: string;
   compression?: Compression | 'none';
+  /** STRONGBOX_DUMP_JOBS: the data parts of a logical backup (docs/backups.md); absent: chosen from size and vCPU. */
+  dumpJobs?: number;
   type: 'logical' | 'base';
 }
 
@@ -48,6 +51,9 @@ function readInput(env: NodeJS.ProcessEnv): TaskInput {
   if (backupId !== undefined && !isBackupId(backupId)) problems.push(`STRONGBOX_BACKUP_ID "${backupId}" is not a backup id`);
   const type = env.STRONGBOX_BACKUP_TYPE ?? 'logical';
   if (type !== 'logical' && type !== 'base') problems.push(`STRONGBOX_BACKUP_TYPE "${type}" is not logical or base`);
+  const dumpJobsText = env.STRONGBOX_DUMP_JOBS;
+  const dumpJobs = dumpJobsText === undefined || dumpJobsText === '' ? undefined : Number(dumpJobsText);
+  if (dumpJobs !== undefined && !(Number.isInteger(dumpJobs) && dumpJobs >= 1 && dumpJobs <= MAX_DUMP_JOBS)) problems.push(`STRONGBOX_DUMP_JOBS "${dumpJobsText}" is not a whole number from 1 to ${MAX_DUMP_JOBS}`);
   const compression = env.STRONGBOX_COMPRESSION as Compression | 'none' | undefined;
   if (compression !== undefined && compression !== 'gzip' && compression !== 'zstd' && !(compression === 'none' && type === 'base')) {
     problems.push(`STRONGBOX_COMPRESSION must be gzip or zstd${type === 'base' ? ' (or none for a base backup)' : ''}`);
@@ -59,6 +65,7 @@ function readInput(env: NodeJS.ProcessEnv): TaskInput {
     ...(backupId ? { backupId } : {}),
     ...(env.STRONGBOX_SECRET_ARN ? { secretArn: env.STRONGBOX_SECRET_ARN } : {}),
     ...(compression ? { compression } : {}),
+    ...(dumpJobs !== undefined ? { dumpJobs } : {}),
     type: type as TaskInput['type'],
   };
 }
@@ -98,7 +105,7 @@ export async function runDumpTask(io: TaskIo): Promise<number> {
       close = context.close;
       deps = { ...context, processes: localProcesses, version: STRONGBOX_VERSION, heartbeatMs: config.heartbeatSeconds * 1000, staleAfterMs: config.staleAfterSeconds * 1000 };
       const target = resolveDatabase({ name: input.database, ...(logicalCompression ? { compression: logicalCompression } : {}) }, config, io.env, paths);
-      request = { database: target.name, connection: target.connection, compression: target.compression, includeRolePasswords: target.includeRolePasswords };
+      request = { database: target.name, connection: target.connection, compression: target.compression, includeRolePasswords: target.includeRolePasswords, ...(target.dumpJobs !== undefined ? { dumpJobs: target.dumpJobs } : {}) };
     }
     const common = {
       tier: input.tier,
@@ -110,7 +117,7 @@ export async function runDumpTask(io: TaskIo): Promise<number> {
     const entry: BackupEntry =
       input.type === 'base'
         ? await runBaseBackup({ ...deps, tools: pgBaseBackupTools }, { database: request.database, connection: request.connection, compression: baseCompression(input.compression ?? request.compression), ...common })
-        : await runLogicalBackup({ ...deps, tools: pgDumpTools }, { ...request, ...common });
+        : await runLogicalBackup({ ...deps, tools: pgDumpTools }, { ...request, ...common, vcpu: availableParallelism(), ...(input.dumpJobs !== undefined ? { dumpJobs: input.dumpJobs } : {}) });
     log.info('dump task finished', { backupId: entry.id, state: entry.state, bytes: entry.bytes });
     return entry.state === 'FAILED' ? EXIT.failed : EXIT.ok;
   } catch (error) {

@@ -19,6 +19,8 @@ export interface ResolvedDatabase {
   compression: Compression;
   includeRolePasswords: boolean;
   secretArn?: string;
+  /** The config's `dumpJobs` (docs/backups.md). */
+  dumpJobs?: number;
 }
 
 /** Where local mode's demo cluster records how to reach it. */
@@ -46,6 +48,7 @@ function fromConfig(entry: DatabaseConfig, env: NodeJS.ProcessEnv): ResolvedData
     compression: entry.compression,
     includeRolePasswords: entry.includeRolePasswords,
     ...(entry.secretArn ? { secretArn: entry.secretArn } : {}),
+    ...(entry.dumpJobs !== undefined ? { dumpJobs: entry.dumpJobs } : {}),
   };
 }
 

@@ -65,4 +65,15 @@ describe('the dump task program (ECS task / local child)', () => {
     expect(await runDumpTask({ env: { ...env, STRONGBOX_BACKUP_ID: '../x' }, cwd: dir, onStop: () => undefined })).toBe(EXIT.badInput);
     expect(await catalogEntries()).toHaveLength(2);
   });
+
+  it('STRONGBOX_DUMP_JOBS: a parallel backup of that many data parts; a bad value is exit 2', async () => {
+    expect(await runDumpTask({ env: { ...env, STRONGBOX_TIER: 'weekly', STRONGBOX_DUMP_JOBS: '0' }, cwd: dir, onStop: () => undefined })).toBe(EXIT.badInput);
+
+    const code = await runDumpTask({ env: { ...env, STRONGBOX_TIER: 'weekly', STRONGBOX_DUMP_JOBS: '2' }, cwd: dir, onStop: () => undefined });
+
+    expect(code).toBe(EXIT.ok);
+    const entry = (await catalogEntries()).find((e) => e.tier === 'weekly');
+    expect(entry).toMatchObject({ state: 'VERIFIED', key: expect.stringMatching(/\/pre-data\.dump$/) });
+    expect(entry?.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump', 'data-02.dump', 'post-data.dump']);
+  });
 });

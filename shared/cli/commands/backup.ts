@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { pgBaseBackupTools } from '../../adapters/postgres/basebackup';
 import { isFinal, TIERS, type BackupEntry, type BaseCompression, type Compression, type Tier } from '../../domain/backup';
@@ -138,7 +139,15 @@ export async function backupCommand(flags: BackupFlags, out: Output, confirm: Co
           ? await runBaseBackup({ ...deps, tools: pgBaseBackupTools }, { ...common, compression: (flags.compression ?? 'zstd') as BaseCompression })
           : await runLogicalBackup(
               { ...deps, tools: pgDumpTools },
-              { ...common, ...(flags.table.length ? { tablePatterns: flags.table } : {}), compression: target.compression, includeRolePasswords: target.includeRolePasswords },
+              {
+                ...common,
+                ...(flags.table.length ? { tablePatterns: flags.table } : {}),
+                compression: target.compression,
+                includeRolePasswords: target.includeRolePasswords,
+                // A parallel backup for a big database (docs/backups.md).
+                vcpu: availableParallelism(),
+                ...(target.dumpJobs !== undefined ? { dumpJobs: target.dumpJobs } : {}),
+              },
             );
       if (onProgress) endProgress(out);
       const seconds = (Date.parse(entry.finishedAt ?? entry.startedAt) - Date.parse(entry.startedAt)) / 1000;
