@@ -40,7 +40,7 @@ import { makePitrHandler } from '../../functions/pitr';
 import { serializeManifest, MANIFEST_FORMAT_VERSION, type Manifest } from '../../shared/domain/manifest';
 import type { BackupEntry } from '../../shared/domain/backup';
 import { objectCreatedEvent } from '../../shared/domain/object-event';
-import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
+import { walDamagedKey, walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { WAL_RECORD_FORMAT, type WalRecord } from '../../shared/domain/wal/record';
 import { reconcileHandler } from '../../functions/reconcile';
 import { readDatabaseSecret } from '../../shared/adapters/secrets/database-secret';
@@ -52,7 +52,7 @@ import { decide, decideByFunctionPolicy } from '../support/aws-rules/evaluate';
 import { unreachedCalls } from './unreached-calls';
 import { describeDenials, startAwsWorld, type AwsWorld } from '../support/aws-rules/world';
 import { IAM, urlEvent } from '../support/function-url';
-import { declareSegment, fakeSegment } from '../support/wal-files';
+import { declareForged, declareSegment, fakeSegment, sha256, type DeclaredFile } from '../support/wal-files';
 
 let world: AwsWorld;
 /** The database hosts' role (param archiverRoleArn). */
@@ -99,8 +99,7 @@ function logicalManifest(id: string, dump: { key: string; bytes: number; sha256:
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const bodyOf = (result: { body: string }): any => JSON.parse(result.body);
 
-async function pushSegment(handle: ReturnType<typeof makeArchiveEndpointHandler>, database: string, segno: bigint) {
-  const file = declareSegment(fakeSegment({ segno }), 'gzip');
+async function pushSegment(handle: ReturnType<typeof makeArchiveEndpointHandler>, database: string, segno: bigint, file: DeclaredFile = declareSegment(fakeSegment({ segno }), 'gzip')) {
   const name = `00000001${segno.toString(16).toUpperCase().padStart(16, '0')}`;
   const prepare = await handle(urlEvent('POST', `/v1/wal/${database}/${name}`, { json: file.declaration }));
   const plan = bodyOf(prepare);
@@ -147,6 +146,30 @@ describe('held to AWS rules', () => {
     await expect(world.invoke('catalogIndex', catalogIndexHandler(deps), snsEvent(walRecordKey('app', lost)), { async: true })).rejects.toMatchObject({ code: 'WAL_OBJECT_INVALID' });
     const published = world.stub.requests.slice(before).filter((request) => request.operation === 'Publish').map((request) => String(request.body.Message));
     expect(published.join('\n')).toContain('WAL_OBJECT_INVALID');
+  });
+
+  it('catalogIndex: a deferred record whose object decodes to other bytes is withdrawn under its own role (.damaged.json, record deleted, catalog items) and alerts WAL_DAMAGED', async () => {
+    // Prepare: complete accepts it (S3-checked stored bytes, a good header); the bytes after the first blocks are not the declared file
+    const handle = makeArchiveEndpointHandler({ ...functionDeps({ ...world.env, ...world.model.envOf('archiveEndpoint') }, world.clients()), log: captureLog() });
+    const honest = fakeSegment({ segno: 7n });
+    const other = Buffer.from(honest);
+    other[700 * 1024] = other[700 * 1024]! ^ 0xff;
+    const lying = declareSegment(other, 'zstd');
+    const file = declareForged(lying.stored, { ...lying.declaration, sha256: sha256(honest) }, 'zstd');
+    const pushed = await asPrincipal('archiveEndpoint', () => pushSegment(handle, 'app', 7n, file));
+    expect(pushed.complete.statusCode).toBe(201);
+    const deps = awsDeps(world.env, captureLog(), world.clients());
+    const admin = awsDeps(world.env, captureLog(), world.adminClients());
+    const before = world.stub.requests.length;
+    // Act
+    const result = await world.invoke('catalogIndex', catalogIndexHandler(deps), snsEvent(walRecordKey('app', pushed.name)), { async: true });
+    // Assess
+    expect(result).toMatchObject({ indexed: [], damaged: [pushed.name] });
+    expect(await admin.storage.head(walRecordKey('app', pushed.name))).toBeUndefined();
+    expect(await admin.storage.head(walDamagedKey('app', pushed.name))).toBeDefined();
+    expect(await admin.walCatalog.getWal('app', pushed.name)).toBeUndefined();
+    const published = world.stub.requests.slice(before).filter((request) => request.operation === 'Publish').map((request) => String(request.body.Message));
+    expect(published.join('\n')).toContain('WAL_DAMAGED');
   });
 
   it('pitr: a plan over a WAL record deleted from storage names the gap (its HEAD of a missing key is 404, not 403)', async () => {
