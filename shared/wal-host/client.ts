@@ -79,12 +79,14 @@ export class ArchiveClient {
   }
 
   /**
-   * Sends the stored bytes as the plan says, then `complete` when the plan asks for it.
-   * Resolves only on `stored` / `exists`; throws the endpoint's or the storage's error.
+   * Sends the stored bytes as the plan says (`sent` is called once they are, so that their
+   * buffer may serve another push), then `complete` when the plan asks for it. Resolves
+   * only on `stored` / `exists`; throws the endpoint's or the storage's error.
    */
-  async upload(name: string, plan: Extract<PushPlan, { status: 'upload' }>, stored: Buffer, declaration: Declaration): Promise<PushDone> {
+  async upload(name: string, plan: Extract<PushPlan, { status: 'upload' }>, stored: Buffer, declaration: Declaration, sent?: () => void): Promise<PushDone> {
     const url = this.resolve(plan.url);
     const result = await this.call(plan.method, url, { headers: plan.headers, body: stored }, JSON_LIMIT);
+    sent?.();
     if (!plan.complete) return parseJson(result, doneSchema, 'upload');
     if (result.status < 200 || result.status > 299) throw statusError(result, plan.method, url);
     const completed = await this.call('POST', this.walUrl(`${name}/complete`), jsonBody(declaration), JSON_LIMIT);

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { StrongboxError } from '../errors';
-import { parseSegmentHeader } from '../domain/wal/header';
+import { parseSegmentHeader, SEGMENT_HEADER_SIZE } from '../domain/wal/header';
 import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration, PushDone } from './client';
@@ -28,11 +28,15 @@ export function parseAnyWalName(name: string): WalName {
 
 const SMALLEST_SEGMENT_SIZE = 1 << 20;
 
-/** A WAL file read from disk, with the identity of the very bytes read. */
-export interface WalFileRead {
-  name: string;
-  raw: Buffer;
-  identity: string;
+/** A WAL file on disk, its name parsed once at the edge (wal-push's %p, the uploader's queue) and passed down. */
+export interface WalFile {
+  path: string;
+  wal: WalName;
+}
+
+/** The WalFile at `path`. Throws StrongboxError BAD_WAL_NAME. */
+export function walFileAt(path: string): WalFile {
+  return { path, wal: parseAnyWalName(basename(path)) };
 }
 
 /** What a successful push did. */
@@ -46,7 +50,10 @@ export interface PushOutcome {
 }
 
 /** A file read, declared and encoded: what to send. `release()` gives its buffers back once sent. */
-export interface PreparedWalFile extends WalFileRead {
+export interface PreparedWalFile {
+  name: string;
+  /** The identity of the very bytes read (identity.ts). */
+  identity: string;
   declaration: Declaration;
   stored: Buffer;
   release(): void;
@@ -61,21 +68,31 @@ export interface PushCodecOptions extends CodecOptions {
    * first (the uploader: an already archived file, which then costs a wasted transfer, is rare there).
    */
   direct?: boolean;
-  /** zstd and both SHA-256s on worker threads (the uploader), when the addon is there. */
+  /** Worker threads that read, compress and hash the file in chunks (the uploader), when the addon is there. */
   workers?: ZstdWorkers;
   /** The local hand-off for `direct` pushes to an endpoint on this host (the uploader's). */
   handoff?: HandoffTransport;
 }
 
+/** The stored bytes, how they were made, and what the declaration needs of the file. */
+interface Encoding {
+  stored: Buffer;
+  compression: WalCompression;
+  facts: Pick<Declaration, 'systemId' | 'segmentSize' | 'pgVersion'>;
+  rawSha256: string;
+  storedSha256: string;
+}
+
+type Take = (size: number) => Buffer;
+
 /**
- * Reads the file at `path` (its name must be a WAL file's), declares it and compresses it,
- * checking that it did not change while it was read (by us or by zstd). Buffers come from
+ * Reads the file (its name must be a WAL file's), declares it and compresses it, checking
+ * that it did not change while it was read (by us, a worker or zstd). Buffers come from
  * the process's pool: call `release()` when the bytes were sent. Throws StrongboxError
  * BAD_WAL_NAME, WAL_READ_FAILED, WAL_HEADER_INVALID, WAL_CODEC_FAILED.
  */
-export async function prepareWalFile(path: string, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PreparedWalFile> {
-  const name = basename(path);
-  parseAnyWalName(name);
+export async function prepareWalFile(file: WalFile | string, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PreparedWalFile> {
+  const { path, wal } = typeof file === 'string' ? walFileAt(file) : file;
   let handle;
   try {
     handle = await open(path, 'r');
@@ -95,46 +112,52 @@ export async function prepareWalFile(path: string, compression: WalCompression, 
   try {
     const stats = await handle.stat({ bigint: true });
     const before = identityOf(stats);
-    // Without the in-process zstd, the zstd command reads the file beside us; its outcome is
-    // awaited even when our read fails.
-    const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !native;
-    const zstd = byCommand ? settle(zstdFile(path, codec.scratchDir!, take, codec)) : undefined;
-    let raw: Buffer;
-    try {
-      raw = await readInto(handle, take(Number(stats.size)), path);
-    } finally {
-      await zstd;
-    }
-    const facts = headerFacts(name, raw);
-    let stored: Buffer;
-    let used: WalCompression;
-    let hashes: { rawSha256: string; storedSha256: string } | undefined;
-    if (native && workers?.ready) {
-      const out = take(native.bound(raw.length));
-      const done = await workers.compressAndHash(raw, out);
-      [stored, used, hashes] = [out.subarray(0, done.size), 'zstd', done];
-    } else {
-      const zstdOut = zstd ? (await zstd)() : undefined;
-      // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
-      const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec, take);
-      [stored, used] = [encoded.stored, encoded.compression];
-    }
+    const size = Number(stats.size);
+    const encoded = workers && native ? await byWorkers(handle, wal, size, workers, native.bound(size), take) : await inProcess(handle, path, wal, size, compression, codec, take);
     if (identityOf(await handle.stat({ bigint: true })) !== before) throw changedWhileRead(path);
-    const declaration: Declaration = {
-      size: raw.length,
-      sha256: hashes?.rawSha256 ?? sha256Hex(raw),
-      storedSize: stored.length,
-      storedSha256: hashes?.storedSha256 ?? sha256Hex(stored),
-      compression: used,
-      ...facts,
-    };
-    return { name, raw, identity: before, declaration, stored, release };
+    const { stored, rawSha256, storedSha256, facts } = encoded;
+    const declaration: Declaration = { size, sha256: rawSha256, storedSize: stored.length, storedSha256, compression: encoded.compression, ...facts };
+    return { name: wal.name, identity: before, declaration, stored, release };
   } catch (error) {
     release();
     throw error instanceof StrongboxError ? error : readFailed(path, error);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The uploader's way: the header checked from its first bytes, then a worker reads the file
+ * in chunks through SHA-256 and zstd into one buffer: the frame is the only copy in memory.
+ */
+async function byWorkers(handle: FileHandle, wal: WalName, size: number, workers: ZstdWorkers, bound: number, take: Take): Promise<Encoding> {
+  const head = Buffer.alloc(Math.min(size, SEGMENT_HEADER_SIZE));
+  await handle.read(head, 0, head.length, 0);
+  const facts = headerFacts(wal, head, size);
+  const out = take(bound);
+  const done = await workers.compressFile(handle.fd, size, out);
+  return { stored: out.subarray(0, done.size), compression: 'zstd', facts, rawSha256: done.rawSha256, storedSha256: done.storedSha256 };
+}
+
+/**
+ * wal-push's way (one file, then the process ends): the file read whole, compressed on this
+ * thread (the addon), or by the zstd command reading the file itself beside us (its outcome
+ * awaited even when our read fails), or gzip / none in memory.
+ */
+async function inProcess(handle: FileHandle, path: string, wal: WalName, size: number, compression: WalCompression, codec: PushCodecOptions, take: Take): Promise<Encoding> {
+  const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !nativeFor(codec);
+  const zstd = byCommand ? settle(zstdFile(path, codec.scratchDir!, take, codec)) : undefined;
+  let raw: Buffer;
+  try {
+    raw = await readInto(handle, take(size), path);
+  } finally {
+    await zstd;
+  }
+  const facts = headerFacts(wal, raw, size);
+  const zstdOut = zstd ? (await zstd)() : undefined;
+  // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
+  const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec, take);
+  return { ...encoded, facts, rawSha256: sha256Hex(raw), storedSha256: sha256Hex(encoded.stored) };
 }
 
 /** A promise's outcome, to be unwrapped (rethrown) later, never an unhandled rejection meanwhile. */
@@ -174,16 +197,17 @@ function readFailed(path: string, error: unknown): StrongboxError {
 
 /**
  * The header facts a declaration carries: segments and partials must have a long page
- * header that agrees with their name and size; other files have none. Throws
- * StrongboxError WAL_HEADER_INVALID, BAD_WAL_NAME.
+ * header (in `head`, the file's first bytes) that agrees with their name and `size`; other
+ * files have none. The name was parsed for any segment size: only the header knows this
+ * cluster's, and with it the segment number. Throws StrongboxError WAL_HEADER_INVALID, BAD_WAL_NAME.
  */
-export function headerFacts(name: string, raw: Buffer): Pick<Declaration, 'systemId' | 'segmentSize' | 'pgVersion'> {
-  const kind = parseAnyWalName(name).kind;
-  if (kind !== 'segment' && kind !== 'partial') return {};
-  const header = parseSegmentHeader(raw);
+export function headerFacts(wal: WalName, head: Uint8Array, size: number): Pick<Declaration, 'systemId' | 'segmentSize' | 'pgVersion'> {
+  if (wal.kind !== 'segment' && wal.kind !== 'partial') return {};
+  const { name } = wal;
+  const header = parseSegmentHeader(head);
   const segno = parseWalName(name, header.segmentSize).segno!;
-  if (raw.length !== header.segmentSize) {
-    throw headerMismatch(name, `it is ${raw.length} bytes but its header says segments are ${header.segmentSize}`);
+  if (size !== header.segmentSize) {
+    throw headerMismatch(name, `it is ${size} bytes but its header says segments are ${header.segmentSize}`);
   }
   if (header.pageAddress !== segno * BigInt(header.segmentSize)) {
     throw headerMismatch(name, `its header says it starts at byte ${header.pageAddress} of the WAL, not where its name says`);
@@ -195,23 +219,24 @@ function headerMismatch(name: string, why: string): StrongboxError {
   return new StrongboxError('WAL_HEADER_INVALID', `${name} does not look like the segment its name says: ${why}`, 'archive only the files PostgreSQL names in %p; if this file is damaged, check the disk under pg_wal');
 }
 
-async function prepareAndUpload(client: ArchiveClient, name: string, stored: Buffer, declaration: Declaration): Promise<PushDone> {
-  const plan = await client.preparePush(name, declaration);
-  return plan.status === 'upload' ? client.upload(name, plan, stored, declaration) : plan;
+/** Prepare, then upload as the plan says; the stored bytes go back to the pool once sent, before `complete`. */
+async function prepareAndUpload(client: ArchiveClient, file: PreparedWalFile): Promise<PushDone> {
+  const plan = await client.preparePush(file.name, file.declaration);
+  return plan.status === 'upload' ? client.upload(file.name, plan, file.stored, file.declaration, file.release) : plan;
 }
 
 /**
- * Pushes the file at `path` and resolves only when the endpoint answered stored/exists for
+ * Pushes the file (a path is parsed here) and resolves only when the endpoint answered stored/exists for
  * these very bytes. Throws StrongboxError (the endpoint's code, e.g. WAL_CONFLICT, or
  * ENDPOINT_UNREACHABLE / ENDPOINT_TIMEOUT / WAL_PUSH_UNCONFIRMED).
  */
-export async function pushFile(path: string, client: ArchiveClient, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PushOutcome> {
+export async function pushFile(path: WalFile | string, client: ArchiveClient, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PushOutcome> {
   const started = performance.now();
   const file = await prepareWalFile(path, compression, codec);
   const encoded = performance.now();
   try {
-    const { declaration, stored } = file;
-    const done = codec.direct && (await client.mode()) === 'bytes' ? await sendDirect(client, file, codec.handoff) : await prepareAndUpload(client, file.name, stored, declaration);
+    const { declaration } = file;
+    const done = codec.direct && (await client.mode()) === 'bytes' ? await sendDirect(client, file, codec.handoff) : await prepareAndUpload(client, file);
     if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
       throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
     }

@@ -1,11 +1,11 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ArchiveClient } from './client';
 import type { CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
-import { parseAnyWalName, pushFile } from './push-file';
+import { pushFile, walFileAt } from './push-file';
 import { cleanSpool } from './uploader';
 import { ensureBackground, lockHolder, readSmall, removeQuietly, sleep } from './spool';
 import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pushingPath, scratchPath } from './spool-protocol';
@@ -36,9 +36,9 @@ export interface WalPushOptions {
  * the entry point turns any throw into exit 1.
  */
 export async function walPush(segmentPath: string, config: HostConfig, cwd: string, options: WalPushOptions = {}): Promise<WalPushResult> {
-  const path = resolve(cwd, segmentPath);
-  const name = basename(path);
-  parseAnyWalName(name);
+  // The name is parsed here, once, and passed down.
+  const file = walFileAt(resolve(cwd, segmentPath));
+  const { path, wal: { name } } = file;
   const marker = markerPath(config.spool, name);
   if ((await isLinkMarker(linkMarkerPath(config.spool, name), path)) || (await consumeMarker(marker, path))) return 'marked';
   // The uploader is pushing this very file: wait for its outcome rather than push it twice.
@@ -55,7 +55,7 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   if (options.startUploader !== false && config.fastPaths.uploader) await startUploaderForBacklog(config, walDir, name, options.entry);
   try {
     const codec = { ...(config.fastPaths.nativeZstd ? {} : { native: null }), ...options.codec, scratchDir };
-    const outcome = await pushFile(path, options.client ?? new ArchiveClient(config), config.compression, codec);
+    const outcome = await pushFile(file, options.client ?? new ArchiveClient(config), config.compression, codec);
     await removeQuietly(marker);
     // No uploader tidies the spool now (one killed would leave hard links behind): do it here.
     if ((await lockHolder(config.spool, 'uploader')) === undefined) await cleanSpool(config, walDir).catch(() => undefined);

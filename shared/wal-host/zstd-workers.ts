@@ -3,15 +3,16 @@ import { StrongboxError } from '../errors';
 import { ZSTD_LEVEL } from './native-zstd';
 
 /**
- * The uploader's compression and hashing off its main thread: a few worker threads, each
- * with the zstd addon and its own context, take a segment (a view of shared memory: no
- * copy either way) and answer the frame's length and the SHA-256 of the segment and of
- * the frame. The main thread meanwhile reads, writes and talks HTTP for the other pushes
- * in flight; measured in docs/benchmarks.md (the uploader's main thread was the
- * bottleneck of a backlog: ~58 of its ~70 ms per segment were zstd and SHA-256).
+ * The uploader's compression and hashing off its main thread: worker threads, each with
+ * the zstd addon and its own context, READ a WAL file themselves (through the uploader's
+ * open descriptor, 1 MiB at a time) and stream it through SHA-256 and zstd into `out` (a
+ * view of shared memory), then hash the frame. No buffer ever holds the whole segment:
+ * a push in flight costs its frame (~35 % of a segment) and each worker one chunk, which
+ * keeps the uploader under 100 MB with 16 MiB segments (docs/benchmarks.md). The main
+ * thread meanwhile talks HTTP for the other pushes in flight.
  */
 
-/** What a worker answers for one segment. */
+/** What a worker answers for one file. */
 export interface CompressedAndHashed {
   /** Bytes of the zstd frame written at the start of `out`. */
   size: number;
@@ -21,33 +22,60 @@ export interface CompressedAndHashed {
 
 interface Request {
   id: number;
-  raw: Uint8Array;
+  fd: number;
+  size: number;
   out: Uint8Array;
 }
 
-type Answer = { id: number; size: number; rawSha256: string; storedSha256: string } | { id: number; error: string } | { ready: true };
+type Answer = { id: number; size: number; rawSha256: string; storedSha256: string } | { id: number; error: string; read: boolean };
 
-/** The worker's code (CommonJS, evaluated): the addon's path and the level come in workerData; frames as native-zstd.ts writes them. */
+/**
+ * The worker's code (CommonJS, evaluated): the addon's path and the level come in
+ * workerData; frames as native-zstd.ts writes them (level 1, content size, XXH64).
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { readSync } = require('node:fs');
 const zstd = require(workerData.addon);
-parentPort.postMessage({ ready: true });
+const CHUNK = 1 << 20;
+const chunk = Buffer.allocUnsafe(CHUNK);
+const none = Buffer.alloc(0);
 let cctx;
-parentPort.on('message', ({ id, raw, out }) => {
+parentPort.on('message', ({ id, fd, size, out }) => {
+  let reading = false;
   try {
     if (!cctx) {
       cctx = new zstd.CCtx();
       cctx.setParameter(zstd.CParameter.compressionLevel, workerData.level);
       cctx.setParameter(zstd.CParameter.checksumFlag, 1);
     }
-    const rawSha256 = createHash('sha256').update(raw).digest('hex');
-    const size = cctx.compress2(out, raw);
-    const storedSha256 = createHash('sha256').update(out.subarray(0, size)).digest('hex');
-    parentPort.postMessage({ id, size, rawSha256, storedSha256 });
+    cctx.setPledgedSrcSize(size);
+    const raw = createHash('sha256');
+    let done = 0;
+    let written = 0;
+    const step = (src, op) => {
+      const [left, produced, consumed] = cctx.compressStream2(out.subarray(written), src, op);
+      if (produced === 0 && consumed === 0 && left > 0) throw new Error('the output buffer is too small for the frame');
+      written += produced;
+      return [left, consumed];
+    };
+    while (done < size) {
+      reading = true;
+      const n = readSync(fd, chunk, 0, Math.min(CHUNK, size - done), done);
+      reading = false;
+      if (n === 0) throw Object.assign(new Error('the file ended early'), { read: true });
+      let src = chunk.subarray(0, n);
+      raw.update(src);
+      while (src.length > 0) src = src.subarray(step(src, zstd.EndDirective.continue)[1]);
+      done += n;
+    }
+    while (step(none, zstd.EndDirective.end)[0] > 0);
+    const storedSha256 = createHash('sha256').update(out.subarray(0, written)).digest('hex');
+    parentPort.postMessage({ id, size: written, rawSha256: raw.digest('hex'), storedSha256 });
   } catch (error) {
     cctx = undefined;
-    parentPort.postMessage({ id, error: String(error && error.message || error) });
+    parentPort.postMessage({ id, error: String((error && error.message) || error), read: reading || (error && error.read) === true });
   }
 });
 `;
@@ -55,8 +83,6 @@ parentPort.on('message', ({ id, raw, out }) => {
 interface Slot {
   worker: Worker;
   busy: number;
-  /** The worker loaded the addon and takes requests at once. */
-  ready: boolean;
 }
 
 /** A pool of compression workers; requests go to the least busy one. */
@@ -73,29 +99,21 @@ export class ZstdWorkers {
   ) {}
 
   /**
-   * zstd -1 of `raw` into `out` (at least the compress bound), with both SHA-256s. Both
-   * must be views of SharedArrayBuffers (see BufferPool's shared mode). Throws
-   * StrongboxError WAL_CODEC_FAILED when the worker fails or dies.
+   * Reads `size` bytes of the open file `fd` from its start, and writes zstd -1 of them into
+   * `out` (a view of a SharedArrayBuffer, at least the compress bound), with both SHA-256s.
+   * The caller keeps `fd` open until this settles. Throws StrongboxError WAL_READ_FAILED
+   * when the read failed or the file ended early, WAL_CODEC_FAILED when zstd or the worker failed.
    */
-  compressAndHash(raw: Uint8Array, out: Uint8Array): Promise<CompressedAndHashed> {
-    if (!(raw.buffer instanceof SharedArrayBuffer) || !(out.buffer instanceof SharedArrayBuffer)) throw new TypeError('compressAndHash needs views of SharedArrayBuffers');
+  compressFile(fd: number, size: number, out: Uint8Array): Promise<CompressedAndHashed> {
+    if (!(out.buffer instanceof SharedArrayBuffer)) throw new TypeError('compressFile needs a view of a SharedArrayBuffer');
     if (this.#closed) return Promise.reject(failed('the compression workers are closed'));
     const slot = this.#pick();
     const id = ++this.#serial;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject, slot });
       if (slot.busy++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ id, raw, out } satisfies Request);
+      slot.worker.postMessage({ id, fd, size, out } satisfies Request);
     });
-  }
-
-  /**
-   * True once a worker has started (loaded the addon). Until then a caller may as well
-   * compress on its own thread: a worker's start-up (~100 ms on two busy cores) would
-   * otherwise delay the first file, the one PostgreSQL waits for.
-   */
-  get ready(): boolean {
-    return this.#slots.some((slot) => slot.ready);
   }
 
   /** Starts every worker now (their start-up, ~50 ms each, then overlaps the caller's own). */
@@ -118,18 +136,17 @@ export class ZstdWorkers {
 
   #start(): Slot {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.addon, level: ZSTD_LEVEL } });
-    const slot: Slot = { worker, busy: 0, ready: false };
+    const slot: Slot = { worker, busy: 0 };
     this.#slots.push(slot);
     // Idle workers must not keep the uploader alive.
     worker.unref();
     worker.on('message', (answer: Answer) => {
-      if ('ready' in answer) return void (slot.ready = true);
       const waiter = this.#waiting.get(answer.id);
       if (!waiter) return;
       this.#waiting.delete(answer.id);
       if (--slot.busy === 0) worker.unref();
-      if ('error' in answer) waiter.reject(failed(`zstd (worker) failed: ${answer.error}`));
-      else waiter.resolve({ size: answer.size, rawSha256: answer.rawSha256, storedSha256: answer.storedSha256 });
+      if (!('error' in answer)) return waiter.resolve({ size: answer.size, rawSha256: answer.rawSha256, storedSha256: answer.storedSha256 });
+      waiter.reject(answer.read ? new StrongboxError('WAL_READ_FAILED', `reading the WAL file failed: ${answer.error}`, 'the postgres OS user must be able to read pg_wal, and nothing else may write there') : failed(`zstd (worker) failed: ${answer.error}`));
     });
     const lost = (why: string) => {
       const index = this.#slots.indexOf(slot);

@@ -1,13 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { StrongboxError } from '../../shared/errors';
 import { nativeZstd } from '../../shared/wal-host/native-zstd';
 import { ZstdWorkers } from '../../shared/wal-host/zstd-workers';
 import { runWithInput } from '../support/pg';
-import { makeSegment } from './harness';
+import { makeSegment, MIB, removeDir, tempDir } from './harness';
 
-// The uploader's compression workers: zstd and both SHA-256s on worker threads, over shared
-// memory. The addon must be there (see native-zstd.test.ts).
+// The uploader's compression workers: each reads a WAL file in chunks through the uploader's
+// descriptor, through SHA-256 and zstd into shared memory. The addon must be there (see
+// native-zstd.test.ts).
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 function shared(bytes: Buffer | number): Buffer {
@@ -23,17 +26,38 @@ function addonPath(): string {
   return path;
 }
 
+let base: string;
+const handles: FileHandle[] = [];
+beforeAll(async () => {
+  base = await tempDir('sbx-zstdw-');
+});
+afterAll(async () => {
+  await Promise.all(handles.map((handle) => handle.close()));
+  await removeDir(base);
+});
+
+/** `bytes` written to a file, opened for reading (closed after the tests). */
+let files = 0;
+async function opened(bytes: Buffer): Promise<FileHandle> {
+  const path = join(base, `f${++files}`);
+  await writeFile(path, bytes);
+  const handle = await open(path, 'r');
+  handles.push(handle);
+  return handle;
+}
+
 describe('ZstdWorkers', () => {
-  it('compresses several segments at once into frames zstd -d reads back, with the SHA-256 of each side', async () => {
-    // Prepare
+  it('reads several files at once, in chunks, into frames zstd -d reads back, with the SHA-256 of each side', async () => {
+    // Prepare: 1 MiB segments, and a 3.5 MiB file that takes several chunks and a short last one
     const workers = new ZstdWorkers(addonPath(), 2);
-    const raws = [21, 22, 23, 24].map((segno) => makeSegment(segno));
+    const raws = [...[21, 22, 23].map((segno) => makeSegment(segno)), makeSegment(24, { size: 4 * MIB }).subarray(0, 3.5 * MIB)];
+    const files = await Promise.all(raws.map(opened));
 
     // Act
     const outs = raws.map((raw) => shared(raw.length + (1 << 17)));
     let answers;
     try {
-      answers = await Promise.all(raws.map((raw, index) => workers.compressAndHash(shared(raw), outs[index]!)));
+      answers = await Promise.all(raws.map((raw, index) => workers.compressFile(files[index]!.fd, raw.length, outs[index]!)));
     } finally {
       await workers.close();
     }
@@ -47,14 +71,22 @@ describe('ZstdWorkers', () => {
     }
   });
 
-  it('is ready once a worker has loaded the addon (until then the uploader compresses on its own thread)', async () => {
+  it('fails with WAL_READ_FAILED when the file ends before the size it was asked for, and goes on with the next', async () => {
+    // Prepare
     const workers = new ZstdWorkers(addonPath(), 1);
+    const raw = makeSegment(26);
+    const file = await opened(raw);
+    workers.warm();
+
+    // Act
     try {
-      const before = workers.ready;
-      workers.warm();
-      const deadline = Date.now() + 10_000;
-      while (!workers.ready && Date.now() < deadline) await new Promise((done) => setTimeout(done, 10));
-      expect([before, workers.ready]).toEqual([false, true]);
+      const short = (await workers.compressFile(file.fd, raw.length + 1, shared(2 * MIB)).catch((e: unknown) => e)) as StrongboxError;
+      const next = await workers.compressFile(file.fd, raw.length, shared(2 * MIB));
+
+      // Assess
+      expect(short.code).toBe('WAL_READ_FAILED');
+      expect(short.message).toMatch(/ended early/);
+      expect(next.rawSha256).toBe(sha(raw));
     } finally {
       await workers.close();
     }
@@ -63,12 +95,13 @@ describe('ZstdWorkers', () => {
   it('fails one request with WAL_CODEC_FAILED when the output cannot hold the frame, and goes on with the next', async () => {
     // Prepare
     const workers = new ZstdWorkers(addonPath(), 1);
-    const raw = shared(makeSegment(25));
+    const raw = makeSegment(25);
+    const file = await opened(raw);
 
     // Act
     try {
-      const tooSmall = (await workers.compressAndHash(raw, shared(64)).catch((e: unknown) => e)) as StrongboxError;
-      const next = await workers.compressAndHash(raw, shared(raw.length + (1 << 17)));
+      const tooSmall = (await workers.compressFile(file.fd, raw.length, shared(64)).catch((e: unknown) => e)) as StrongboxError;
+      const next = await workers.compressFile(file.fd, raw.length, shared(raw.length + (1 << 17)));
 
       // Assess
       expect(tooSmall.code).toBe('WAL_CODEC_FAILED');
@@ -78,7 +111,7 @@ describe('ZstdWorkers', () => {
     }
   });
 
-  it('refuses buffers that are not shared, and fails with WAL_CODEC_FAILED when the addon does not load or the pool is closed', async () => {
+  it('refuses an output that is not shared, and fails with WAL_CODEC_FAILED when the addon does not load or the pool is closed', async () => {
     // Prepare
     const broken = new ZstdWorkers('/nonexistent/zstd.node', 1);
     const workers = new ZstdWorkers(addonPath(), 1);
@@ -87,14 +120,15 @@ describe('ZstdWorkers', () => {
     // Act
     const notShared = (() => {
       try {
-        void broken.compressAndHash(Buffer.alloc(8), Buffer.alloc(8));
+        void broken.compressFile(0, 8, Buffer.alloc(8));
         return undefined;
       } catch (error) {
         return error;
       }
     })();
-    const missing = (await broken.compressAndHash(shared(8), shared(1024)).catch((e: unknown) => e)) as StrongboxError;
-    const closed = (await workers.compressAndHash(shared(8), shared(1024)).catch((e: unknown) => e)) as StrongboxError;
+    const file = await opened(Buffer.alloc(8));
+    const missing = (await broken.compressFile(file.fd, 8, shared(1024)).catch((e: unknown) => e)) as StrongboxError;
+    const closed = (await workers.compressFile(file.fd, 8, shared(1024)).catch((e: unknown) => e)) as StrongboxError;
     await broken.close();
 
     // Assess
