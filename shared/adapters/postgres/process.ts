@@ -43,7 +43,7 @@ export function runCommand(
 }
 
 /** Runs a server binary as the server's OS user: through `runuser` when root, directly otherwise. */
-export function runAsServerUser(command: string, args: string[], options: { cwd?: string } = {}): Promise<CommandResult> {
+export function runAsServerUser(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
   if (!isRoot()) return runCommand(command, args, options);
   return runCommand('runuser', ['-u', SERVER_OS_USER, '--', command, ...args], options);
 }

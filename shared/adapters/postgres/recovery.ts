@@ -6,7 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, appendFile, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ChecksumMismatchError, StrongboxError } from '../../errors';
@@ -191,19 +192,17 @@ export async function startAndAwaitPromotion(options: { dataDir: string; port: n
   const start = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, '-l', logFile, '-w', '-t', String(Math.ceil(options.timeoutMs / 1000)), '-s', 'start'], { cwd: options.dataDir });
   if (start.code !== 0) throw recoveryError(`the recovered server did not start: ${await logTail(logFile)}`, `read ${logFile}; a missing WAL segment stops recovery on purpose (nothing is promoted with data missing)`);
   const socketDir = socketDirFor(options.dataDir);
+  const controlData = await access(join(binDir, 'pg_controldata'), constants.X_OK).then(() => true, () => false);
   for (;;) {
-    const probe = await psqlAsServer(socketDir, options.port, 'SELECT pg_is_in_recovery()');
-    if (probe === 'f') {
+    if (await promoted(binDir, options.dataDir, controlData, socketDir, options.port)) {
       const seconds = (Date.now() - started) / 1000;
-      // The new timeline, from the name of the segment now being written.
+      // The new timeline, from the name of the segment now being written (when a role can log in).
       const tli = await psqlAsServer(socketDir, options.port, 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)');
       const timeline = tli && /^[0-9A-F]{8}$/.test(tli) ? parseInt(tli, 16) : undefined;
       return { seconds, logFile, ...(timeline !== undefined ? { timeline } : {}) };
     }
-    if (probe === undefined) {
-      const status = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, 'status'], { cwd: '/' });
-      if (status.code !== 0) throw recoveryError(`recovery stopped before promotion: ${await logTail(logFile)}`, `read ${logFile}; fix the cause (e.g. bring the archive endpoint back) and run the recovery again into an empty folder`);
-    }
+    const status = await runAsServerUser(join(binDir, 'pg_ctl'), ['-D', options.dataDir, 'status'], { cwd: '/' });
+    if (status.code !== 0) throw recoveryError(`recovery stopped before promotion: ${await logTail(logFile)}`, `read ${logFile}; fix the cause (e.g. bring the archive endpoint back) and run the recovery again into an empty folder`);
     if (Date.now() - started > options.timeoutMs) {
       throw recoveryError(`the recovered server did not promote within ${Math.round(options.timeoutMs / 1000)} s`, `it is still running in ${options.dataDir}; read ${logFile}, or stop it with pg_ctl -D ${options.dataDir} stop`);
     }
@@ -211,11 +210,39 @@ export async function startAndAwaitPromotion(options: { dataDir: string; port: n
   }
 }
 
-/** One value from the server over its Unix socket as the server's OS user, or undefined when it cannot be asked. */
+/**
+ * Whether the server has promoted: its control file says "in production" (no role has to
+ * log in); where pg_controldata is not installed (the npm server packages ship only initdb,
+ * pg_ctl and postgres), the server says it is no longer in recovery.
+ */
+async function promoted(binDir: string, dataDir: string, controlData: boolean, socketDir: string, port: number): Promise<boolean> {
+  if (controlData) return (await clusterState(binDir, dataDir)) === 'in production';
+  return (await psqlAsServer(socketDir, port, 'SELECT pg_is_in_recovery()')) === 'f';
+}
+
+/**
+ * The cluster's state as its control file says ("in archive recovery", "in production"…),
+ * read with pg_controldata as the server's OS user: no role has to log in, so the wait does
+ * not depend on which roles the recovered cluster has or on its pg_hba.conf (the OS user of
+ * an ECS task or a CLI user is rarely a role of the backed-up server).
+ */
+async function clusterState(binDir: string, dataDir: string): Promise<string | undefined> {
+  const result = await runAsServerUser(join(binDir, 'pg_controldata'), ['-D', dataDir], { cwd: '/', env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
+  if (result.code !== 0) return undefined;
+  return /^Database cluster state:\s+(.+)$/m.exec(result.stdout)?.[1]?.trim();
+}
+
+/**
+ * One value from the server over its Unix socket, or undefined when it cannot be asked: as
+ * the "postgres" role first (the usual superuser of the backed-up server), then as the OS user's.
+ */
 async function psqlAsServer(socketDir: string, port: number, sql: string): Promise<string | undefined> {
-  const args = ['-X', '-A', '-t', '-h', socketDir, '-p', String(port), '-d', 'postgres', '-c', sql];
-  const result = isRoot() ? await runCommand('runuser', ['-u', SERVER_OS_USER, '--', 'psql', ...args], { cwd: '/' }) : await runCommand('psql', args, { cwd: '/' });
-  return result.code === 0 ? result.stdout.trim() : undefined;
+  for (const role of ['postgres', undefined]) {
+    const args = ['-X', '-A', '-t', '-h', socketDir, '-p', String(port), '-d', 'postgres', ...(role ? ['-U', role] : []), '-c', sql];
+    const result = isRoot() ? await runCommand('runuser', ['-u', SERVER_OS_USER, '--', 'psql', ...args], { cwd: '/' }) : await runCommand('psql', args, { cwd: '/' });
+    if (result.code === 0) return result.stdout.trim();
+  }
+  return undefined;
 }
 
 async function logTail(logFile: string): Promise<string> {
