@@ -16,6 +16,7 @@ import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../../shared/local/c
 import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import { runDeadman } from '../../shared/usecases/deadman';
 import { readAndPlan } from '../../shared/usecases/retention';
+import { readStatus } from '../../shared/usecases/status';
 import { DEFAULT_RETENTION_POLICY } from '../../shared/domain/retention';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { failStaleBackups } from '../../shared/usecases/watchdog';
@@ -99,6 +100,26 @@ describe(`${DATABASES} databases on dynalite`, () => {
     const took = seconds(started);
     expect(new Set(plan.decisions.map((decision) => decision.database)).size).toBe(DATABASES);
     console.log(`retention: the sweep's plan over ${DATABASES} databases (${plan.decisions.length} backups) read and made in ${took} s (timeout 900 s)`);
+  }, 300_000);
+
+  it('status of all of them reads the WAL view once it is complete: a handful of requests, the same answers', async () => {
+    // Prepare: every item was written by this version, so the view is complete once marked.
+    const storage = new FolderStorage(tmpdir());
+    const log = captureLog();
+    // The same catalog without its view: what status read before it, database by database.
+    const withoutView = new Proxy(walCatalog, { get: (target, property) => (property === 'readViews' ? undefined : (Reflect.get(target, property, target) as unknown)) });
+    const byDatabase = await readStatus({ catalog, walCatalog: withoutView, storage, log }, { databases: names, now: NOW });
+    await walCatalog.markViewComplete!(NOW.toISOString());
+    // Act
+    const started = process.hrtime.bigint();
+    const fromView = await readStatus({ catalog, walCatalog, storage, log }, { databases: names, now: NOW });
+    const took = seconds(started);
+    // Assess
+    expect(fromView.databases).toEqual(byDatabase.databases);
+    expect(fromView.databases.every((status) => status.archive.measuredAt === new Date(NOW.getTime() - 600_000).toISOString())).toBe(true);
+    expect(byDatabase.reads.requests).toBeGreaterThanOrEqual(2 * DATABASES);
+    expect(fromView.reads.requests).toBeLessThanOrEqual(20);
+    console.log(`status of ${DATABASES} databases: ${fromView.reads.requests} requests from the WAL view in ${took} s, ${byDatabase.reads.requests} database by database`);
   }, 300_000);
 
   it('the watchdog fails 200 dumps dead since 03:00 in one run', async () => {
