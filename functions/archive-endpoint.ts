@@ -54,7 +54,7 @@ type FunctionUrlEvent = z.infer<typeof eventSchema>;
 
 /**
  * The archive endpoint as a Lambda Function URL handler (payload format 2.0), presign mode
- * only: the routes and answers are the local endpoint's (shared/adapters/archive-endpoint/routes.ts),
+ * only: the routes and answers are the local endpoint's (shared/archive-endpoint/routes.ts),
  * bytes-mode routes answer 404 with a hint. The Function URL's AWS_IAM auth verifies the
  * SigV4 signature before the function runs; as defence in depth a request whose context
  * carries no IAM caller is refused with 401. Never throws: every failure is an error document.

@@ -1,5 +1,5 @@
 /**
- * The real archive endpoint (shared/adapters/archive-endpoint) for the WAL host tests, in
+ * The real archive endpoint (shared/archive-endpoint) for the WAL host tests, in
  * bytes mode over a repository folder or in presign mode over s3rver, behind a recording
  * wire: a small HTTP relay on 127.0.0.1 that notes every request the host sends (to the
  * endpoint, and in presign mode to storage), and injects the network faults a test asks

@@ -2,7 +2,7 @@ import { StrongboxError } from '../../errors';
 
 /**
  * The errors of the archive protocol (docs/wal.md), each with its stable code. The
- * transports map codes to HTTP statuses (shared/adapters/archive-endpoint/errors.ts).
+ * transports map codes to HTTP statuses (shared/archive-endpoint/errors.ts).
  */
 
 /** 404 WAL_NOT_FOUND: the file (or the archive identity) is not archived. */
