@@ -6,6 +6,7 @@ import type { BackupEntry } from '../domain/backup';
 import { databaseStatus, type DatabaseStatus } from '../domain/status';
 import type { Log } from '../ports';
 import { inPool } from '../domain/in-pool';
+import { asStrongboxError } from '../errors';
 import { liveTimelineOf } from './live-timeline';
 import { readEndTimes, readWalViewParts, type ReadCount, type WalViewParts } from './status/wal-view';
 
@@ -76,10 +77,17 @@ interface StatusInput {
  */
 async function metasOf(deps: StatusDeps, databases: readonly string[], reads: ReadCount): Promise<Map<string, WalDatabaseMeta> | undefined> {
   if (databases.length < LIST_ALL_FROM || !deps.walCatalog.readViews) return undefined;
-  const view = await deps.walCatalog.readViews(new Set(databases));
-  reads.requests += view.requests;
-  reads.items += view.items;
-  return view.complete ? view.databases : undefined;
+  try {
+    const view = await deps.walCatalog.readViews(new Set(databases));
+    reads.requests += view.requests;
+    reads.items += view.items;
+    return view.complete ? view.databases : undefined;
+  } catch (error) {
+    // A faster path, never a new way to fail: each database's own keys answer the same.
+    const failure = asStrongboxError(error);
+    deps.log.warn('status: the WAL view cannot be read: each database is read on its own keys', { code: failure.code, reason: failure.message });
+    return undefined;
+  }
 }
 
 async function readInput(deps: StatusDeps, database: string, backups: BackupEntry[], reads: ReadCount, fromView?: WalDatabaseMeta): Promise<StatusInput> {

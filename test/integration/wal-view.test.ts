@@ -29,6 +29,8 @@ import { silentLog } from '../../shared/ports';
 import { backfillWalView } from '../../shared/usecases/backfill-wal-view';
 import { applyRetention, readAndPlan, type RetentionDeps } from '../../shared/usecases/retention';
 import { readStatus, type StatusDeps } from '../../shared/usecases/status';
+import { CatalogError } from '../../shared/errors';
+import { captureLog } from '../support/stack';
 
 const TABLE = 'wal-view';
 const SHA = 'c'.repeat(64);
@@ -196,6 +198,18 @@ describe('the WAL view of every database', () => {
     const shards = new Set([0, ...ASKED.map(viewShard)]).size;
     expect(report.reads.requests).toBeLessThanOrEqual(1 + shards + 1 + 1);
     expect(report.reads.requests).toBeLessThan(reference.reads.requests);
+  });
+
+  it('a view that cannot be read costs the speed, never the answer: each database is read on its own keys', async () => {
+    const failing = new Proxy(walCatalog, {
+      get: (target, property) => (property === 'readViews' ? async () => Promise.reject(new CatalogError('index unavailable', 'try later')) : (Reflect.get(target, property, target) as unknown)),
+    });
+    const log = captureLog();
+    const report = await readStatus({ ...deps, walCatalog: failing, log }, { databases: ASKED, now: NOW });
+    expect(report.databases).toEqual(reference.databases);
+    expect(log.lines.filter((line) => line.level === 'WARN').map((line) => line.message)).toEqual(['status: the WAL view cannot be read: each database is read on its own keys']);
+    const { plan: fallback } = await readAndPlan({ ...retentionDeps(), walCatalog: failing, log }, { policy: DEFAULT_RETENTION_POLICY, dryRun: true }, NOW);
+    expect(fallback).toEqual(plan);
   });
 
   it('the retention plan of every database reads it too, and plans the same', async () => {
