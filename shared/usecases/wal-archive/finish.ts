@@ -15,9 +15,9 @@ import type { WalRecord } from '../../domain/wal/record';
  * @throws WalConflictError, SystemIdMismatchError (our object is removed), StorageError.
  */
 export async function finishPush(deps: WalArchiveDeps, target: WalTarget, decoded: 'checked' | 'deferred' = 'checked'): Promise<PushOutcome> {
-  const record = await readRecord(deps.storage, target.recordKey);
-  if (record) return answerRecorded(deps, target, record);
-  if (target.declaration.systemId !== undefined) {
+  // No read of the record first: the create-only write below refuses a record already there, and that path answers as a late push.
+  // An identity the push already read and checked is final (written once): only the first segment's push founds it.
+  if (target.declaration.systemId !== undefined && target.identity === undefined) {
     try {
       // The bytes are verified: the first segment of an archive may now found its identity.
       await ensureIdentity(deps, target.database, target.declaration);

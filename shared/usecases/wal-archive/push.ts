@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { PresignedRequest } from '../../ports/presign';
-import { hasStoredChecksums } from '../../ports/storage';
+import { hasRangedReads, hasStoredChecksums } from '../../ports/storage';
+import { HEAD_PREFIX_BYTES } from '../../ports/wal-codec';
 import { BufferPool } from '../../domain/buffer-pool';
 import { walKeysOf } from '../../domain/wal/keys';
 import type { WalRecord } from '../../domain/wal/record';
@@ -139,14 +140,17 @@ export async function storeWalBytes(deps: WalArchiveDeps, request: DeclaredWalFi
 export async function completeWalPush(deps: WalArchiveDeps, request: DeclaredWalFile): Promise<PushOutcome> {
   const { file, declaration: declared } = request;
   const { database, name } = file;
-  return withKeyLock(deps, walKeysOf(file, declared.compression).recordKey, async () => {
-    const target = await openTarget(deps, request);
-    const info = hasStoredChecksums(deps.storage) ? await deps.storage.headWithChecksum(target.objectKey) : await deps.storage.head(target.objectKey);
+  const keys = walKeysOf(file, declared.compression);
+  return withKeyLock(deps, keys.recordKey, async () => {
+    const { storage } = deps;
+    // The identity, the HEAD and (a large compressed segment) the prefix `complete` decodes, read at once: one round trip, not three.
+    const prefix = hasRangedReads(storage) && wantsPrefix(request) ? storage.getRange(keys.objectKey, 0, HEAD_PREFIX_BYTES).catch(() => undefined) : undefined;
+    const [target, info] = await Promise.all([openTarget(deps, request), hasStoredChecksums(storage) ? storage.headWithChecksum(keys.objectKey) : storage.head(keys.objectKey)]);
     let refusal: unknown;
     // A wrong size (or a SHA-256 storage verified) is decided by the HEAD alone: no need to read 16 MB to know.
     if (info && info.size === declared.storedSize) {
       try {
-        const decoded = await verifyUploadedObject(deps, target, info);
+        const decoded = await verifyUploadedObject(deps, target, info, prefix);
         return await finishPush(deps, target, decoded);
       } catch (error) {
         if (!isContentRefusal(error) && !(error instanceof ObjectNotFoundError)) throw error;
@@ -167,6 +171,11 @@ export async function completeWalPush(deps: WalArchiveDeps, request: DeclaredWal
   });
 }
 
+/** True when `complete` will read a prefix of the object (verifyUploadedObject): a compressed segment larger than the prefix. */
+function wantsPrefix({ file, declaration }: DeclaredWalFile): boolean {
+  return declaration.compression !== 'none' && (file.kind === 'segment' || file.kind === 'partial') && declaration.storedSize > HEAD_PREFIX_BYTES;
+}
+
 /** Resolves the target of a declared file (names and declaration were validated at the edge), and checks the archive identity. */
 async function openTarget(deps: WalArchiveDeps, request: DeclaredWalFile): Promise<WalTarget> {
   const declared = request.declaration;
@@ -174,7 +183,8 @@ async function openTarget(deps: WalArchiveDeps, request: DeclaredWalFile): Promi
   const early = declared.segmentSize !== undefined ? walTarget(request) : undefined;
   // Checked, never created, before the bytes are verified: a request alone must not fix an archive's identity.
   const identity = await checkIdentity(deps, request.file.database, declared);
-  return early ?? walTarget(request, identity?.segmentSize);
+  const target = early ?? walTarget(request, identity?.segmentSize);
+  return identity ? { ...target, identity } : target;
 }
 
 /**

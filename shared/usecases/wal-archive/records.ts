@@ -2,7 +2,7 @@ import type { Storage } from '../../ports/storage';
 import { walKeysOf } from '../../domain/wal/keys';
 import { walNameOf } from '../../domain/wal/file-ref';
 import { DEFAULT_SEGMENT_SIZE, formatLsn, segmentStartLsn, type WalName } from '../../domain/wal/names';
-import { parseWalRecord, WAL_RECORD_FORMAT, type WalRecord } from '../../domain/wal/record';
+import { parseWalRecord, WAL_RECORD_FORMAT, type ArchiveIdentity, type WalRecord } from '../../domain/wal/record';
 import { ObjectNotFoundError } from '../../errors';
 import type { DeclaredWalFile, WalDeclaration } from './declaration';
 import type { WalArchiveDeps } from './deps';
@@ -16,6 +16,8 @@ export interface WalTarget {
   wal: WalName;
   objectKey: string;
   recordKey: string;
+  /** The archive identity as the push read it (checked against the declaration), when it existed: not read again before the record. */
+  identity?: ArchiveIdentity;
 }
 
 /**

@@ -80,7 +80,13 @@ function checkSegmentHeader(target: WalTarget, head: Buffer): void {
  *
  * @throws as verifyWalContent, and ObjectNotFoundError when the object went away.
  */
-export async function verifyUploadedObject({ storage, codec }: { storage: Storage; codec: WalCodec }, target: WalTarget, stored: { size: number; sha256?: string }): Promise<'checked' | 'deferred'> {
+export async function verifyUploadedObject(
+  { storage, codec }: { storage: Storage; codec: WalCodec },
+  target: WalTarget,
+  stored: { size: number; sha256?: string },
+  /** The prefix, when the caller already asked for it (in parallel with the HEAD); undefined when that read failed. */
+  prefix?: Promise<Buffer | undefined>,
+): Promise<'checked' | 'deferred'> {
   const declared = target.declaration;
   if (stored.sha256 !== undefined && stored.sha256 !== declared.storedSha256) {
     throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${describe(stored.size, stored.sha256)} (as storage verified it on upload)`);
@@ -93,7 +99,8 @@ export async function verifyUploadedObject({ storage, codec }: { storage: Storag
       return 'checked';
     }
     if (segment && stored.size > HEAD_PREFIX_BYTES) {
-      const head = await codec.decodeHead(await storage.getRange(target.objectKey, 0, HEAD_PREFIX_BYTES), declared.compression, SEGMENT_HEADER_SIZE);
+      const bytes = (await prefix) ?? (await storage.getRange(target.objectKey, 0, HEAD_PREFIX_BYTES));
+      const head = await codec.decodeHead(bytes, declared.compression, SEGMENT_HEADER_SIZE);
       if (head !== undefined) {
         checkSegmentHeader(target, head);
         return 'deferred';
