@@ -15,6 +15,7 @@ import { awsDeps, type AwsClients } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog, requiredEnv } from '../shared/runtime/lambda';
 import { readManifest } from '../shared/usecases/index-manifest';
 import { sizeJob } from '../shared/usecases/restore/resources';
+import { partsBytes } from '../shared/usecases/restore/parts';
 
 /** The restore-table task's job: the payload with the backup resolved and the mode decided. */
 export type RestoreTableJob = Omit<RestoreTablePayload, 'dryRun'>;
@@ -61,7 +62,8 @@ export function makeRestoreTableHandler(deps: RestoreTableInvokeDeps) {
       nonce: 'planned',
     });
     // The task keeps the dump on its disk (the scratch database is on the target server).
-    const size = { dumpBytes: manifest.objects.dump.bytes, compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes };
+    // A parallel backup: the pre-data part and the data parts holding the tables, at most every part.
+    const size = { dumpBytes: partsBytes(manifest), compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes };
     const { resources } = sizeJob('restore-table', size, { jobs: 1 });
     const keys = { backupId: backup.id, database: backup.database, target, mode: plan.mode, tables: plan.tables.length, ...resources };
     if (payload.dryRun) {

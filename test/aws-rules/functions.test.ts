@@ -448,16 +448,20 @@ describe('the dump task and the functions its backups wake, on real PostgreSQL',
   let pg: TestCluster | undefined;
   afterAll(async () => pg?.stop());
 
-  it('a logical and a base backup as the dump task; checksum verifies and catalogIndex indexes them', async () => {
+  it('a logical, a base and a parallel logical backup as the dump task; checksum verifies and catalogIndex indexes them', async () => {
     pg = await startTestCluster({ settings: { wal_level: 'replica' } });
     await pg.cluster.psql('CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 500) g;');
     const task = { ...awsDeps(world.env, captureLog(), world.clients()), version: 'test' };
     const common = { database: 'app', connection: pg.conn, tier: 'daily' as const, runner: 'ecs:ip-10-0-1-7', waitForVerification: false };
     const logical = await asPrincipal('dumpTask', () => runLogicalBackup({ ...task, tools: pgDumpTools }, { ...common, compression: 'gzip', includeRolePasswords: false }));
     const base = await asPrincipal('dumpTask', () => runBaseBackup({ ...task, tools: pgBaseBackupTools }, { ...common, compression: 'zstd' }));
-    for (const entry of [logical, base]) expect(entry.state).toBe('UPLOADED');
+    // A parallel backup: its parts are new keys under the same prefix, written and read by the same roles.
+    const parallel = await asPrincipal('dumpTask', () => runLogicalBackup({ ...task, tools: pgDumpTools }, { ...common, tier: 'weekly', compression: 'zstd', includeRolePasswords: false, dumpJobs: 2 }));
+    // One table: its rows in the one data part (the rest part), then post-data.
+    expect(parallel.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump.zst', 'post-data.dump.zst']);
+    for (const entry of [logical, base, parallel]) expect(entry.state).toBe('UPLOADED');
     const functions = awsDeps(world.env, captureLog(), world.clients());
-    for (const entry of [logical, base]) {
+    for (const entry of [logical, base, parallel]) {
       await world.invoke('catalogIndex', catalogIndexHandler(functions), snsEvent(entry.manifestKey), { async: true });
       const checked = await world.invoke('checksum', checksumHandler(functions), snsEvent(entry.manifestKey), { async: true });
       expect(checked.verified).toEqual([entry.id]);

@@ -10,20 +10,22 @@ import { parseLsn } from '../../domain/wal/names';
 import { StrongboxError } from '../../errors';
 import { planRecovery, type PitrDeps } from '../pitr';
 import { readManifest } from '../index-manifest';
+import { partsBytes } from './parts';
 
 /** pg_restore's jobs when the operator names none and the dump fits the task's disk. */
 export const DEFAULT_RESTORE_JOBS = 2;
 
 /**
  * The sizes sizing needs: the dump's bytes and compression from the catalog entry, and, when
- * `storage` is given, the dump's exact size and the database's size from the manifest.
+ * `storage` is given, the dump's exact size (every part of a parallel backup) and the database's size from the manifest.
  *
  * @throws ManifestError / ObjectNotFoundError / StorageError when the manifest cannot be read.
  */
 export async function backupSizeOf(entry: BackupEntry, storage?: Storage): Promise<BackupSize> {
   if (!storage) return { dumpBytes: entry.bytes ?? 0, compression: entry.compression };
   const manifest = await readManifest(storage, entry.manifestKey);
-  return { dumpBytes: manifest.objects.dump.bytes, compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes };
+  // A parallel backup: every part counts (restore and validate stream them, so this only ever oversizes).
+  return { dumpBytes: partsBytes(manifest), compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes };
 }
 
 /**
