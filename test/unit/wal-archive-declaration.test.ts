@@ -4,7 +4,7 @@ import { walFileRef } from '../../shared/domain/wal/file-ref';
 import { errorResponse } from '../../shared/archive-endpoint/errors';
 import type { ErrorCode } from '../../shared/error-codes';
 import { StrongboxError } from '../../shared/errors';
-import { assertWalTarget, parseWalDeclaration, type WalDeclaration } from '../../shared/usecases/wal-archive';
+import { assertWalTarget, declareWalFile, parseWalDeclaration, type WalDeclaration } from '../../shared/usecases/wal-archive';
 
 const MIB = 1024 * 1024;
 const HEX_A = 'a'.repeat(64);
@@ -75,6 +75,19 @@ describe('parseWalDeclaration', () => {
 
   it('drops keys it does not know (a newer client stays compatible)', () => {
     expect(parseWalDeclaration(SEGMENT, { ...segment, future: true })).not.toHaveProperty('future');
+  });
+});
+
+describe('declareWalFile', () => {
+  it('validates a declaration once against the checked file, as parseWalDeclaration does, and keeps both as one value', () => {
+    // Prepare
+    const file = walFileRef('app', SEGMENT);
+    // Act
+    const declared = declareWalFile(file, { ...segment, future: true });
+    // Assess
+    expect(declared.file).toBe(file);
+    expect(declared.declaration).toEqual(parseWalDeclaration(SEGMENT, segment));
+    expect(codeOf(() => declareWalFile(walFileRef('app', '00000002.history'), segment))).toBe('INPUT_INVALID');
   });
 });
 
