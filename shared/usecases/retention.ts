@@ -12,7 +12,7 @@ import { COLD_NOTE_AWS, COLD_NOTE_LOCAL, emptyReport, item, LOCK_NOTE, NO_WAL_NO
 import { applyWalMark, countWal, WAL_BATCH, WAL_IN_FLIGHT, type WalOutcome } from './retention/wal-apply';
 import { readWalInput, readWalMetas, type WalInput } from './retention/wal-view';
 import { backfillView } from './retention/view-backfill';
-import { sweepUnfinishedWrites } from './unfinished-writes';
+import { sweepUnfinished } from './retention/unfinished';
 
 export type { RetentionItem, RetentionReport, RestorePointReportItem, WalReportItem } from './retention/report';
 
@@ -247,7 +247,7 @@ export async function applyRetention(deps: RetentionDeps, options: RetentionOpti
   const report = emptyReport(planned.now, options.dryRun, planned.policy);
   await applyBackups(deps, planned, options, report, now);
   await applyWal(deps, planned, options, report);
-  if (!options.only) await sweepUnfinished(deps, options, report);
+  if (!options.only) await sweepUnfinished(deps, options.dryRun, report);
   if (!options.dryRun && !options.only && !options.database && wal && !wal.viaView && wal.viewDatabases) await backfillView(deps, planned, wal.viewDatabases, report);
   for (const unreadable of wal?.unreadable ?? []) report.notes.push(`the WAL catalog of ${unreadable.database} could not be read (${unreadable.message}): its base backups and WAL are kept`);
   if (!deps.walCatalog) report.notes.push(NO_WAL_NOTE);
@@ -269,24 +269,6 @@ export async function applyRetention(deps: RetentionDeps, options: RetentionOpti
     bytesFreed: report.bytesFreed,
   });
   return report;
-}
-
-/** The unfinished-write sweep, into the report; a failure is reported like a deletion's. */
-async function sweepUnfinished(deps: RetentionDeps, options: RetentionOptions, report: RetentionReport): Promise<void> {
-  try {
-    const sweep = await sweepUnfinishedWrites(deps, { dryRun: options.dryRun, ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}) });
-    report.unfinished = { discarded: sweep.discarded, kept: sweep.kept, bytes: sweep.bytes };
-    report.bytesFreed += sweep.bytes;
-    if (sweep.failed) report.failed.push(unfinishedFailure('STORAGE_FAILED', `${sweep.failed} unfinished write(s) could not be discarded (see the log)`));
-  } catch (error) {
-    const failure = asStrongboxError(error);
-    report.failed.push(unfinishedFailure(failure.code, failure.message));
-    deps.log.error('retention could not sweep unfinished writes', { code: failure.code, reason: failure.message });
-  }
-}
-
-function unfinishedFailure(code: string, message: string): RetentionReport['failed'][number] {
-  return { id: 'unfinished-writes', database: '-', tier: '-', state: '-', startedAt: '-', rule: 'UNFINISHED_WRITE', reason: 'a killed backup\'s partial file or upload', code, message };
 }
 
 async function alertFailures(deps: RetentionDeps, report: RetentionReport): Promise<void> {
