@@ -10,12 +10,16 @@ export type CatalogTableSchema = Required<Pick<CreateTableCommandInput, 'KeySche
 
 /** Index of a database's backups, sorted by `gsiSort`. */
 export const INDEX_BY_DATABASE = 'byDatabase';
-/** Index of every backup (all share `entity` = BACKUP), sorted by `gsiSort`. */
+/**
+ * Index of every backup (all share `entity` = BACKUP), sorted by `gsiSort`; it also holds
+ * the WAL view (every database's WAL metadata, restore points and ranges under `entity` =
+ * `WALVIEW#<shard>`, see dynamo-wal-view.ts): a Query names one `entity`, so neither sees the other.
+ */
 export const INDEX_BY_ENTITY = 'byEntity';
 /** Index of the backups in one state, sorted by `gsiSort`. */
 export const INDEX_BY_STATE = 'byState';
 
-/** The `entity` of a backup item; lock items have none, so they stay out of the indexes. */
+/** The `entity` of a backup item; lock items have none, so they stay out of the indexes (WAL view items have their own). */
 export const BACKUP_ENTITY = 'BACKUP';
 
 /** Attributes the table adds to a BackupEntry for its keys and indexes. */
