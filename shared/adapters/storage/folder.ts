@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
-import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { link, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, ObjectExistsError, ObjectNotFoundError, StorageError } from '../../errors';
 import { COALESCE_BYTES, CoalescingStream } from './coalesce';
-import { abortedError, directoriesToSync, fsError, fsyncDirectory, isCode, isMissing } from './folder-fs';
+import { abortedError, fileTag, fsCall, fsError, isCode, keysUnder, linkFirstOf, moveIntoPlace, pruneEmptyParents, removeIfTagged, statFile, writeNewFileSynced } from './folder-fs';
 import { listTempFiles, removeTempFile, tempName, type TempWriter } from './folder-tmp';
 import { HashingStream } from '../../domain/hashing-stream';
 import { assertValidKey, assertValidPrefix } from './keys';
@@ -67,7 +67,7 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
     let file: WriteStream | undefined;
     let fileError: unknown;
     try {
-      await this.#fs(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
+      await fsCall(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
       // flush: the data is fsync'd before close, so the rename below never publishes bytes that are not on disk.
       file = createWriteStream(temp, { flags: 'wx', flush: true });
       file.once('error', (error) => (fileError ??= error));
@@ -87,7 +87,7 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
     }
 
     const { bytes, sha256 } = hasher.digest();
-    const stored = await this.#fs(`stat ${key}`, () => stat(target));
+    const stored = await fsCall(`stat ${key}`, () => stat(target));
     await this.#listeners.notify({ key, size: bytes, lastModified: stored.mtime, bucket: this.bucket });
     return { key, bytes, sha256 };
   }
@@ -104,17 +104,9 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     try {
       if (signal?.aborted) throw signal.reason;
-      await this.#fs(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
-      await this.#fs(`write ${key}`, async () => {
-        const handle = await open(temp, 'wx');
-        try {
-          await handle.writeFile(bytes);
-          // fsync before the rename below: it never publishes bytes that are not on disk.
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      });
+      await fsCall(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
+      // fsync'd before the rename below: it never publishes bytes that are not on disk.
+      await fsCall(`write ${key}`, () => writeNewFileSynced(temp, bytes));
       if (signal?.aborted) throw signal.reason;
       await this.#publish(key, temp, target, options?.createOnly === true);
     } catch (error) {
@@ -122,15 +114,15 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
       if (signal?.aborted) throw abortedError(key, signal);
       throw error instanceof StorageError || error instanceof ObjectExistsError ? error : fsError(`write ${key}`, error);
     }
-    const stored = await this.#fs(`stat ${key}`, () => stat(target));
+    const stored = await fsCall(`stat ${key}`, () => stat(target));
     await this.#listeners.notify({ key, size: bytes.length, lastModified: stored.mtime, bucket: this.bucket });
     return { key, bytes: bytes.length, sha256 };
   }
 
   async get(key: string): Promise<Readable> {
     const path = this.#pathOf(key);
-    const handle = await this.#fs(`open ${key}`, () => open(path, 'r'), key).catch((error: unknown) => {
-      if (error instanceof ObjectNotFoundError) return this.#fs(`open ${key}`, () => open(this.#coldPathOf(key), 'r'), key);
+    const handle = await fsCall(`open ${key}`, () => open(path, 'r'), key).catch((error: unknown) => {
+      if (error instanceof ObjectNotFoundError) return fsCall(`open ${key}`, () => open(this.#coldPathOf(key), 'r'), key);
       throw error;
     });
     const isFile = await handle.stat().then((info) => info.isFile(), () => false);
@@ -148,14 +140,14 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
 
   /** Bytes [start, end) of the object's file (hot or cold), read with positioned reads. */
   async getRange(key: string, start: number, end: number): Promise<Buffer> {
-    const handle = await this.#fs(`open ${key}`, () => open(this.#pathOf(key), 'r'), key).catch((error: unknown) => {
-      if (error instanceof ObjectNotFoundError) return this.#fs(`open ${key}`, () => open(this.#coldPathOf(key), 'r'), key);
+    const handle = await fsCall(`open ${key}`, () => open(this.#pathOf(key), 'r'), key).catch((error: unknown) => {
+      if (error instanceof ObjectNotFoundError) return fsCall(`open ${key}`, () => open(this.#coldPathOf(key), 'r'), key);
       throw error;
     });
     try {
       const out = Buffer.allocUnsafe(end - start);
       for (let filled = 0; filled < out.length; ) {
-        const { bytesRead } = await this.#fs(`read ${key}`, () => handle.read(out, filled, out.length - filled, start + filled));
+        const { bytesRead } = await fsCall(`read ${key}`, () => handle.read(out, filled, out.length - filled, start + filled));
         if (bytesRead === 0) throw new StorageError(`repository folder: ${key} ends before byte ${end}`, 'the object is shorter than expected (truncated or replaced): read its size again');
         filled += bytesRead;
       }
@@ -167,16 +159,16 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
 
   async getBytes(key: string): Promise<Buffer> {
     const path = this.#pathOf(key);
-    return this.#fs(`read ${key}`, () => readFile(path), key).catch((error: unknown) => {
-      if (error instanceof ObjectNotFoundError) return this.#fs(`read ${key}`, () => readFile(this.#coldPathOf(key)), key);
+    return fsCall(`read ${key}`, () => readFile(path), key).catch((error: unknown) => {
+      if (error instanceof ObjectNotFoundError) return fsCall(`read ${key}`, () => readFile(this.#coldPathOf(key)), key);
       throw error;
     });
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    const hot = await this.#statFile(key, this.#pathOf(key));
+    const hot = await statFile(key, this.#pathOf(key));
     if (hot) return { key, size: hot.size, lastModified: hot.mtime, etag: fileTag(hot) };
-    const cold = await this.#statFile(key, this.#coldPathOf(key));
+    const cold = await statFile(key, this.#coldPathOf(key));
     return cold ? { key, size: cold.size, lastModified: cold.mtime, cold: true, etag: fileTag(cold) } : undefined;
   }
 
@@ -189,20 +181,20 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
     for (const key of keys) {
       const hot = this.#pathOf(key);
       const cold = this.#coldPathOf(key);
-      if (!(await this.#statFile(key, hot))) {
-        if (await this.#statFile(key, cold)) continue; // moved by an earlier run
+      if (!(await statFile(key, hot))) {
+        if (await statFile(key, cold)) continue; // moved by an earlier run
         throw new ObjectNotFoundError(key);
       }
-      await this.#moveIntoPlace(hot, cold);
-      await this.#pruneEmptyParents(dirname(hot));
+      await moveIntoPlace(hot, cold);
+      await pruneEmptyParents(this.#root, this.#tmp, dirname(hot));
     }
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     assertValidPrefix(prefix);
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
-    const hot = await this.#keysUnder(this.#root, dirKey, prefix.slice(dirKey.length));
-    const cold = await this.#keysUnder(this.#cold, dirKey, prefix.slice(dirKey.length));
+    const hot = await keysUnder(this.#root, dirKey, prefix.slice(dirKey.length), [TMP_DIR, COLD_DIR]);
+    const cold = await keysUnder(this.#cold, dirKey, prefix.slice(dirKey.length), []);
     const keys = [...new Set([...hot, ...cold])].filter((key) => key.startsWith(prefix));
     // S3 lists in UTF-8 byte order; so must we (`a-c` < `a/b` < `a0`), which no directory walk gives by itself.
     keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
@@ -243,19 +235,7 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
    * @throws ObjectNotFoundError when the key holds no object; StorageError otherwise.
    */
   async linkTo(key: string, destination: string): Promise<boolean> {
-    for (const path of [this.#pathOf(key), this.#coldPathOf(key)]) {
-      try {
-        if (!(await stat(path)).isFile()) continue;
-        await link(path, destination);
-        return true;
-      } catch (error) {
-        if (isMissing(error)) continue;
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EMLINK') return false;
-        throw fsError(`link ${key}`, error);
-      }
-    }
-    throw new ObjectNotFoundError(key);
+    return linkFirstOf(key, [this.#pathOf(key), this.#coldPathOf(key)], destination);
   }
 
   #pathOf(key: string): string {
@@ -280,42 +260,15 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
    */
   async deleteIfUnchanged(key: string, etag: string): Promise<boolean> {
     const path = this.#pathOf(key);
-    await this.#fs(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
-    const aside = join(this.#tmp, tempName(key, this.#writer));
-    try {
-      await rename(path, aside);
-    } catch (error) {
-      if (isMissing(error)) return false;
-      throw fsError(`delete ${key}`, error);
-    }
-    const moved = await this.#fs(`stat ${key}`, () => stat(aside));
-    if (fileTag(moved) === etag) {
-      await this.#fs(`delete ${key}`, () => rm(aside, { force: true }));
-      await this.#pruneEmptyParents(dirname(path));
-      return true;
-    }
-    try {
-      await link(aside, path);
-    } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw fsError(`restore ${key}`, error);
-    }
-    await rm(aside, { force: true });
-    return false;
-  }
-
-  async #statFile(key: string, path: string): Promise<{ size: number; mtime: Date; ino: number; mtimeMs: number } | undefined> {
-    try {
-      const info = await stat(path);
-      return info.isFile() ? info : undefined;
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw fsError(`stat ${key}`, error);
-    }
+    await fsCall(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));
+    const removed = await removeIfTagged(key, path, join(this.#tmp, tempName(key, this.#writer)), etag);
+    if (removed) await pruneEmptyParents(this.#root, this.#tmp, dirname(path));
+    return removed;
   }
 
   async #removeFile(key: string, path: string): Promise<void> {
-    await this.#fs(`delete ${key}`, () => rm(path, { force: true }));
-    await this.#pruneEmptyParents(dirname(path));
+    await fsCall(`delete ${key}`, () => rm(path, { force: true }));
+    await pruneEmptyParents(this.#root, this.#tmp, dirname(path));
   }
 
   /**
@@ -327,80 +280,17 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
    */
   async #publish(key: string, temp: string, target: string, createOnly: boolean): Promise<void> {
     if (!createOnly) {
-      await this.#moveIntoPlace(temp, target);
+      await moveIntoPlace(temp, target);
       await this.#removeFile(key, this.#coldPathOf(key));
       return;
     }
-    if (await this.#statFile(key, this.#coldPathOf(key))) throw new ObjectExistsError(key);
+    if (await statFile(key, this.#coldPathOf(key))) throw new ObjectExistsError(key);
     try {
-      await this.#moveIntoPlace(temp, target, link);
+      await moveIntoPlace(temp, target, link);
     } catch (error) {
       if (error instanceof StorageError && isCode(error.cause, 'EEXIST')) throw new ObjectExistsError(key, { cause: error.cause });
       throw error;
     }
-    await this.#fs(`remove ${temp}`, () => rm(temp, { force: true }));
+    await fsCall(`remove ${temp}`, () => rm(temp, { force: true }));
   }
-
-  async #moveIntoPlace(temp: string, target: string, move: (from: string, to: string) => Promise<void> = rename): Promise<void> {
-    const parent = dirname(target);
-    for (let attempt = 1; ; attempt += 1) {
-      const firstCreated = await this.#fs(`create ${parent}`, () => mkdir(parent, { recursive: true }));
-      try {
-        await move(temp, target);
-        // New directories are only durable once their own parents are fsync'd too.
-        for (const dir of directoriesToSync(parent, firstCreated)) await this.#fs(`fsync ${dir}`, () => fsyncDirectory(dir));
-        return;
-      } catch (error) {
-        // A concurrent delete may prune the fresh parent between mkdir and rename: make it again.
-        if (isCode(error, 'ENOENT') && attempt < 3) continue;
-        throw fsError(`rename into ${target}`, error);
-      }
-    }
-  }
-
-  async #keysUnder(base: string, dirKey: string, namePrefix: string): Promise<string[]> {
-    const dir = join(base, ...dirKey.split('/').filter(Boolean));
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (error) {
-      if (isMissing(error)) return [];
-      throw fsError(`list ${dir}`, error);
-    }
-    const keys: string[] = [];
-    for (const entry of entries) {
-      if (!entry.name.startsWith(namePrefix)) continue;
-      if (base === this.#root && dirKey === '' && (entry.name === TMP_DIR || entry.name === COLD_DIR)) continue;
-      if (entry.isFile()) keys.push(dirKey + entry.name);
-      else if (entry.isDirectory()) keys.push(...(await this.#keysUnder(base, `${dirKey}${entry.name}/`, '')));
-    }
-    return keys;
-  }
-
-  async #pruneEmptyParents(dir: string): Promise<void> {
-    // Retention deletes whole backups; leaving their empty folders behind would slow every later listing.
-    while (dir.startsWith(this.#root + sep) && dir !== this.#tmp) {
-      try {
-        await rmdir(dir);
-      } catch {
-        return; // not empty, already gone or not ours to remove: all fine for a tidy-up
-      }
-      dir = dirname(dir);
-    }
-  }
-
-  /** Runs a filesystem call, turning its errors into ObjectNotFoundError (when `missingKey` is given) or StorageError. */
-  async #fs<T>(action: string, call: () => Promise<T>, missingKey?: string): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (missingKey !== undefined && (isMissing(error) || isCode(error, 'EISDIR'))) throw new ObjectNotFoundError(missingKey, { cause: error });
-      throw fsError(action, error);
-    }
-  }
-}
-
-/** What names one stored file: objects are never changed in place, so inode, size and mtime do. */
-function fileTag(info: { ino: number; size: number; mtimeMs: number }): string {
-  return `${info.ino}-${info.size}-${info.mtimeMs}`;
 }
