@@ -25,7 +25,7 @@ import { initPgbench, runLive, type LiveResult } from './wal/live';
 import { createPgbackrestRepo, pgbackrestVersion, type PgbackrestS3 } from './wal/pgbackrest';
 import { startTlsProxy } from './wal/tls-proxy';
 import { breakdownLine, RequestTimes } from './wal/breakdown';
-import { printWalReport, type BacklogResult } from './wal/report';
+import { printWalReport, S3_LIVE_LABEL, type BacklogResult } from './wal/report';
 import { makeRecoveryDir, recoveryPass } from './wal/recovery';
 import { makeFakeDataDir, prepareWalSource, type WalSource } from './wal/source';
 import { startStrongboxArchiving, type StrongboxArchiving } from './wal/strongbox';
@@ -86,6 +86,8 @@ async function runBenchmark(argv: string[]): Promise<number> {
 interface Setup {
   archivers: Archiver[];
   folder: StrongboxArchiving;
+  /** The presign setup over s3rver: its live run when `sbx-s3` is measured (capacity on the S3 path). */
+  s3?: StrongboxArchiving;
   breakdowns: string[];
 }
 
@@ -118,7 +120,7 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
   await mkdir(s3Root);
   const s3 = await startStrongboxArchiving({
     root: s3Root,
-    databases: [...rounds.map((r) => `s3-${r}`), ...rounds.map((r) => `s3none-${r}`)],
+    databases: [...rounds.map((r) => `s3-${r}`), ...rounds.map((r) => `s3none-${r}`), 's3-live'],
     storage: s3Storage,
     storageConfig: { type: 's3', bucket: s3rver.bucket, endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1' },
     catalog,
@@ -191,7 +193,7 @@ async function setUpArchivers(source: WalSource, options: Options, withPgbackres
     strongbox(s3, 'sbx-s3', 'Strongbox → s3rver (presigned PUT), zstd -1', (r) => `s3-${r}`, 'zstd'),
     strongbox(s3, 'sbx-s3-none', 'Strongbox → s3rver (presigned PUT), no compression', (r) => `s3none-${r}`, 'none'),
   ];
-  return { archivers: archivers.filter((a) => !options.only || options.only.has(a.id)), folder, breakdowns: [] };
+  return { archivers: archivers.filter((a) => !options.only || options.only.has(a.id)), folder, ...(!options.only || options.only.has('sbx-s3') ? { s3 } : {}), breakdowns: [] };
 }
 
 /** Every archiver archives the whole backlog once per round, interleaved. */
@@ -266,7 +268,7 @@ async function measureRecovery(source: WalSource, setup: Setup, options: Options
   return results;
 }
 
-/** The live phase: Strongbox (folder, zstd), then pgBackRest async, each under the same load. */
+/** The live phase: Strongbox (folder, zstd; then s3rver when sbx-s3 is measured), then pgBackRest async, each under the same load. */
 async function measureLive(source: WalSource, setup: Setup, options: Options, withPgbackrest: boolean, signal: AbortSignal): Promise<Array<{ label: string; result: LiveResult }>> {
   progress('live phase: pgbench -i -s 10');
   await initPgbench(source.cluster, 10);
@@ -277,6 +279,14 @@ async function measureLive(source: WalSource, setup: Setup, options: Options, wi
     results.push({ label: 'Strongbox → repository folder, zstd', result: await runLive(source.cluster, setup.folder.archiveCommand('live'), load) });
   } finally {
     await setup.folder.stopUploader('live');
+  }
+  if (setup.s3) {
+    progress(`live phase: Strongbox → s3rver (presign, zstd), pgbench ${load.pgbenchSeconds} s then bulk INSERT ${load.bulkSeconds} s`);
+    try {
+      results.push({ label: S3_LIVE_LABEL, result: await runLive(source.cluster, setup.s3.archiveCommand('s3-live'), load) });
+    } finally {
+      await setup.s3.stopUploader('s3-live');
+    }
   }
   if (withPgbackrest) {
     const dir = join(source.root, 'pgbackrest-live');

@@ -25,6 +25,9 @@ interface ReportInput {
 
 const REFERENCE = 'pgbr-async';
 
+/** The live run of Strongbox's presign path over s3rver (bench/wal.ts). */
+export const S3_LIVE_LABEL = 'Strongbox → s3rver (presign), zstd';
+
 /** Prints the Markdown report on stdout. */
 export async function printWalReport(input: ReportInput): Promise<void> {
   const { source, backlog } = input;
@@ -85,9 +88,19 @@ export async function printWalReport(input: ReportInput): Promise<void> {
       lines.push(`- goal "capacity ≥ 2× the bulk-INSERT WAL rate": ${capacity.toFixed(1)} segments/s (backlog) vs ${rate.toFixed(2)} segments/s under load (${input.bulkRateNoArchiving.toFixed(2)} with archiving off) = ${(capacity / Math.max(rate, input.bulkRateNoArchiving)).toFixed(1)} × the higher (${capacity >= 2 * Math.max(rate, input.bulkRateNoArchiving) ? 'met' : 'NOT met'})`);
       lines.push(`- goal "lag under 60 s at that load": max ${maxLag.toFixed(1)} s (${maxLag < 60 ? 'met' : 'NOT met'})`);
     }
+    const s3Live = input.live.find((l) => l.label === S3_LIVE_LABEL)?.result.phases.find((p) => p.phase === 'bulk INSERT');
+    if (s3Live && s3) lines.push(capacityLine('on S3 (presign → s3rver)', msPerSegment(s3), s3Live, input.bulkRateNoArchiving), '');
   }
   lines.push('');
   process.stdout.write(lines.join('\n'));
+}
+
+/** The capacity goal for one path: its backlog throughput against the bulk-INSERT WAL rate (under load, or with archiving off: the higher), and its lag. */
+function capacityLine(path: string, backlogMsPerSegment: number, bulk: LiveResult['phases'][number], rateNoArchiving: number): string {
+  const rate = Math.max(bulk.walSegments / bulk.seconds, rateNoArchiving);
+  const capacity = 1000 / backlogMsPerSegment;
+  const maxLag = Math.max(0, ...bulk.lags);
+  return `- goal "capacity ≥ 2× the bulk-INSERT WAL rate" ${path}: ${capacity.toFixed(1)} segments/s (backlog) vs ${rate.toFixed(2)} segments/s = ${(capacity / rate).toFixed(1)} × (${capacity >= 2 * rate ? 'met' : 'NOT met'}); max lag at that load ${maxLag.toFixed(1)} s`;
 }
 
 /** What the startup process waits per segment: the commands' own time, not the check of each restored file between them. */

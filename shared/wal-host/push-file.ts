@@ -8,7 +8,7 @@ import type { ArchiveClient, Declaration, PushDone } from './client';
 import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
 import { encode, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
-import type { ZstdWorkers } from './zstd-workers';
+import type { ZstdWorker } from './zstd-workers';
 import type { HandoffTransport } from './handoff-slots';
 
 /**
@@ -69,7 +69,7 @@ export interface PushCodecOptions extends CodecOptions {
    */
   direct?: boolean;
   /** Worker threads that read, compress and hash the file in chunks (the uploader), when the addon is there. */
-  workers?: ZstdWorkers;
+  worker?: ZstdWorker;
   /** The local hand-off for `direct` pushes to an endpoint on this host (the uploader's). */
   handoff?: HandoffTransport;
 }
@@ -100,8 +100,8 @@ export async function prepareWalFile(file: WalFile | string, compression: WalCom
     throw readFailed(path, error);
   }
   const native = compression === 'zstd' ? nativeFor(codec) : undefined;
-  const workers = native ? codec.workers : undefined;
-  const pool = workers ? sharedWalBuffers : walBuffers;
+  const worker = native ? codec.worker : undefined;
+  const pool = worker ? sharedWalBuffers : walBuffers;
   const held: Buffer[] = [];
   const take = (size: number) => {
     const buffer = pool.take(size);
@@ -113,7 +113,7 @@ export async function prepareWalFile(file: WalFile | string, compression: WalCom
     const stats = await handle.stat({ bigint: true });
     const before = identityOf(stats);
     const size = Number(stats.size);
-    const encoded = workers && native ? await byWorkers(handle, wal, size, workers, native.bound(size), take) : await inProcess(handle, path, wal, size, compression, codec, take);
+    const encoded = worker && native ? await byWorker(handle, wal, size, worker, native.bound(size), take) : await inProcess(handle, path, wal, size, compression, codec, take);
     if (identityOf(await handle.stat({ bigint: true })) !== before) throw changedWhileRead(path);
     const { stored, rawSha256, storedSha256, facts } = encoded;
     const declaration: Declaration = { size, sha256: rawSha256, storedSize: stored.length, storedSha256, compression: encoded.compression, ...facts };
@@ -130,12 +130,12 @@ export async function prepareWalFile(file: WalFile | string, compression: WalCom
  * The uploader's way: the header checked from its first bytes, then a worker reads the file
  * in chunks through SHA-256 and zstd into one buffer: the frame is the only copy in memory.
  */
-async function byWorkers(handle: FileHandle, wal: WalName, size: number, workers: ZstdWorkers, bound: number, take: Take): Promise<Encoding> {
+async function byWorker(handle: FileHandle, wal: WalName, size: number, worker: ZstdWorker, bound: number, take: Take): Promise<Encoding> {
   const head = Buffer.alloc(Math.min(size, SEGMENT_HEADER_SIZE));
   await handle.read(head, 0, head.length, 0);
   const facts = headerFacts(wal, head, size);
   const out = take(bound);
-  const done = await workers.compressFile(handle.fd, size, out);
+  const done = await worker.compressFile(handle.fd, size, out);
   return { stored: out.subarray(0, done.size), compression: 'zstd', facts, rawSha256: done.rawSha256, storedSha256: done.storedSha256 };
 }
 

@@ -7,7 +7,7 @@ import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile, walFileAt } from './push-file';
 import { ZstdRunners } from './zstd-runner';
-import { ZstdWorkers } from './zstd-workers';
+import { ZstdWorker } from './zstd-workers';
 import { HandoffSlots, HandoffTransport } from './handoff-slots';
 import { acquireLock, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
 import { scanReady } from './ready-queue';
@@ -53,16 +53,16 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   await rotateLog(spool, 'uploader');
   const runners = new ZstdRunners(options.codec?.zstd);
   const fast = config.fastPaths;
-  // The codec is chosen here, once: in-process zstd (workers below) or the command, which keeps what it learns.
+  // The codec is chosen here, once: in-process zstd (the worker below) or the command, which keeps what it learns.
   const chosen = { command: new ZstdCommand(options.codec?.zstd), ...(fast.nativeZstd ? {} : { native: null }), ...options.codec };
   // With the zstd addon, reading, compression and hashing run on one worker thread: a second
   // one cost ~10 MiB of RSS (over the 100 MB goal with 16 MiB segments) and gained nothing
   // measurable on the S3 path (docs/benchmarks.md).
   const addon = config.compression === 'zstd' ? nativeFor(chosen)?.path : undefined;
-  const workers = addon ? new ZstdWorkers(addon, 1) : undefined;
-  workers?.warm();
+  const worker = addon ? new ZstdWorker(addon) : undefined;
+  worker?.warm();
   const handoff = fast.handoff && fast.direct ? new HandoffTransport(new HandoffSlots(scratchDir)) : undefined;
-  const codec = { runners, ...(workers ? { workers } : {}), ...(handoff ? { handoff } : {}), ...chosen, scratchDir, direct: fast.direct };
+  const codec = { runners, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), ...chosen, scratchDir, direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();
   const inflight = new Map<string, Promise<void>>();
@@ -144,7 +144,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   } finally {
     await Promise.allSettled([...inflight.values()]);
     runners.close();
-    await workers?.close();
+    await worker?.close();
     await handoff?.close();
     await releaseLock(spool, 'uploader');
   }

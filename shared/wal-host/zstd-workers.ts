@@ -3,16 +3,16 @@ import { StrongboxError } from '../errors';
 import { ZSTD_LEVEL } from './native-zstd';
 
 /**
- * The uploader's compression and hashing off its main thread: worker threads, each with
- * the zstd addon and its own context, READ a WAL file themselves (through the uploader's
- * open descriptor, 1 MiB at a time) and stream it through SHA-256 and zstd into `out` (a
- * view of shared memory), then hash the frame. No buffer ever holds the whole segment:
- * a push in flight costs its frame (~35 % of a segment) and each worker one chunk, which
+ * The uploader's compression and hashing off its main thread: a worker thread with the
+ * zstd addon and its own context READS each WAL file itself (through the uploader's
+ * open descriptor, 1 MiB at a time) and streams it through SHA-256 and zstd into `out` (a
+ * view of shared memory), then hashes the frame. No buffer ever holds the whole segment:
+ * a push in flight costs its frame (~35 % of a segment) and the worker one chunk, which
  * keeps the uploader under 100 MB with 16 MiB segments (docs/benchmarks.md). The main
  * thread meanwhile talks HTTP for the other pushes in flight.
  */
 
-/** What a worker answers for one file. */
+/** What the worker answers for one file. */
 export interface CompressedAndHashed {
   /** Bytes of the zstd frame written at the start of `out`. */
   size: number;
@@ -80,23 +80,15 @@ parentPort.on('message', ({ id, fd, size, out }) => {
 });
 `;
 
-interface Slot {
-  worker: Worker;
-  busy: number;
-}
-
-/** A pool of compression workers; requests go to the least busy one. */
-export class ZstdWorkers {
-  readonly #slots: Slot[] = [];
-  readonly #waiting = new Map<number, { resolve: (answer: CompressedAndHashed) => void; reject: (error: Error) => void; slot: Slot }>();
+/** One compression worker thread (restarted at the next request when it died); requests queue in its port. */
+export class ZstdWorker {
+  #worker: Worker | undefined;
+  readonly #waiting = new Map<number, { resolve: (answer: CompressedAndHashed) => void; reject: (error: Error) => void }>();
   #serial = 0;
   #closed = false;
 
-  /** `addon`: the path of zstd-napi's compiled binding; `count` workers, started on first use. */
-  constructor(
-    private readonly addon: string,
-    private readonly count: number,
-  ) {}
+  /** `addon`: the path of zstd-napi's compiled binding; the worker starts on first use. */
+  constructor(private readonly addon: string) {}
 
   /**
    * Reads `size` bytes of the open file `fd` from its start, and writes zstd -1 of them into
@@ -106,60 +98,45 @@ export class ZstdWorkers {
    */
   compressFile(fd: number, size: number, out: Uint8Array): Promise<CompressedAndHashed> {
     if (!(out.buffer instanceof SharedArrayBuffer)) throw new TypeError('compressFile needs a view of a SharedArrayBuffer');
-    if (this.#closed) return Promise.reject(failed('the compression workers are closed'));
-    const slot = this.#pick();
+    if (this.#closed) return Promise.reject(failed('the compression worker is closed'));
+    const worker = this.warm();
     const id = ++this.#serial;
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject, slot });
-      if (slot.busy++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ id, fd, size, out } satisfies Request);
+      if (this.#waiting.size === 0) worker.ref();
+      this.#waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, fd, size, out } satisfies Request);
     });
   }
 
-  /** Starts every worker now (their start-up, ~50 ms each, then overlaps the caller's own). */
-  warm(): void {
-    while (!this.#closed && this.#slots.length < this.count) this.#start();
-  }
-
-  /** Ends the workers (requests in flight fail). */
-  async close(): Promise<void> {
-    this.#closed = true;
-    await Promise.all(this.#slots.splice(0).map((slot) => slot.worker.terminate()));
-  }
-
-  #pick(): Slot {
-    const idle = this.#slots.find((slot) => slot.busy === 0);
-    if (idle) return idle;
-    if (this.#slots.length < this.count) return this.#start();
-    return this.#slots.reduce((best, slot) => (slot.busy < best.busy ? slot : best));
-  }
-
-  #start(): Slot {
+  /** Starts the worker now (its start-up, ~50 ms, then overlaps the caller's own). */
+  warm(): Worker {
+    if (this.#worker) return this.#worker;
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.addon, level: ZSTD_LEVEL } });
-    const slot: Slot = { worker, busy: 0 };
-    this.#slots.push(slot);
-    // Idle workers must not keep the uploader alive.
+    this.#worker = worker;
+    // An idle worker must not keep the uploader alive.
     worker.unref();
     worker.on('message', (answer: Answer) => {
       const waiter = this.#waiting.get(answer.id);
       if (!waiter) return;
       this.#waiting.delete(answer.id);
-      if (--slot.busy === 0) worker.unref();
+      if (this.#waiting.size === 0) worker.unref();
       if (!('error' in answer)) return waiter.resolve({ size: answer.size, rawSha256: answer.rawSha256, storedSha256: answer.storedSha256 });
       waiter.reject(answer.read ? new StrongboxError('WAL_READ_FAILED', `reading the WAL file failed: ${answer.error}`, 'the postgres OS user must be able to read pg_wal, and nothing else may write there') : failed(`zstd (worker) failed: ${answer.error}`));
     });
     const lost = (why: string) => {
-      const index = this.#slots.indexOf(slot);
-      if (index >= 0) this.#slots.splice(index, 1);
-      for (const [id, waiter] of this.#waiting) {
-        if (waiter.slot !== slot) continue;
-        this.#waiting.delete(id);
-        waiter.reject(failed(`the compression worker stopped (${why})`));
-      }
+      if (this.#worker === worker) this.#worker = undefined;
+      for (const waiter of this.#waiting.values()) waiter.reject(failed(`the compression worker stopped (${why})`));
+      this.#waiting.clear();
     };
     worker.on('error', (error) => lost(error.message));
     worker.on('exit', (code) => lost(`exit ${code}`));
-    return slot;
+    return worker;
+  }
+
+  /** Ends the worker (requests in flight fail). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#worker?.terminate();
   }
 }
 

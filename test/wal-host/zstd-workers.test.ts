@@ -4,7 +4,7 @@ import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StrongboxError } from '../../shared/errors';
 import { nativeZstd } from '../../shared/wal-host/native-zstd';
-import { ZstdWorkers } from '../../shared/wal-host/zstd-workers';
+import { ZstdWorker } from '../../shared/wal-host/zstd-workers';
 import { runWithInput } from '../support/pg';
 import { makeSegment, MIB, removeDir, tempDir } from './harness';
 
@@ -46,10 +46,10 @@ async function opened(bytes: Buffer): Promise<FileHandle> {
   return handle;
 }
 
-describe('ZstdWorkers', () => {
+describe('ZstdWorker', () => {
   it('reads several files at once, in chunks, into frames zstd -d reads back, with the SHA-256 of each side', async () => {
     // Prepare: 1 MiB segments, and a 3.5 MiB file that takes several chunks and a short last one
-    const workers = new ZstdWorkers(addonPath(), 2);
+    const workers = new ZstdWorker(addonPath());
     const raws = [...[21, 22, 23].map((segno) => makeSegment(segno)), makeSegment(24, { size: 4 * MIB }).subarray(0, 3.5 * MIB)];
     const files = await Promise.all(raws.map(opened));
 
@@ -73,7 +73,7 @@ describe('ZstdWorkers', () => {
 
   it('fails with WAL_READ_FAILED when the file ends before the size it was asked for, and goes on with the next', async () => {
     // Prepare
-    const workers = new ZstdWorkers(addonPath(), 1);
+    const workers = new ZstdWorker(addonPath());
     const raw = makeSegment(26);
     const file = await opened(raw);
     workers.warm();
@@ -94,7 +94,7 @@ describe('ZstdWorkers', () => {
 
   it('fails one request with WAL_CODEC_FAILED when the output cannot hold the frame, and goes on with the next', async () => {
     // Prepare
-    const workers = new ZstdWorkers(addonPath(), 1);
+    const workers = new ZstdWorker(addonPath());
     const raw = makeSegment(25);
     const file = await opened(raw);
 
@@ -113,8 +113,8 @@ describe('ZstdWorkers', () => {
 
   it('refuses an output that is not shared, and fails with WAL_CODEC_FAILED when the addon does not load or the pool is closed', async () => {
     // Prepare
-    const broken = new ZstdWorkers('/nonexistent/zstd.node', 1);
-    const workers = new ZstdWorkers(addonPath(), 1);
+    const broken = new ZstdWorker('/nonexistent/zstd.node');
+    const workers = new ZstdWorker(addonPath());
     await workers.close();
 
     // Act
