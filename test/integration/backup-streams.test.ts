@@ -6,7 +6,7 @@
  * object and relation as before), a damaged part refused, a table restored from its part,
  * found again by `catalog rebuild`, and deleted whole by retention.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -17,13 +17,16 @@ import type { RetentionDecision } from '../../shared/domain/retention';
 import type { StrongboxError } from '../../shared/errors';
 import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
 import { pgRestoreTableDeps } from '../../shared/runtime/table-restore-deps';
+import { pgValidationDeps } from '../../shared/runtime/validate-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { rebuildCatalog } from '../../shared/usecases/rebuild-catalog';
 import { runRestore, type RestoreDeps } from '../../shared/usecases/restore';
 import { runRestoreTable } from '../../shared/usecases/restore-table';
 import { deleteBackup } from '../../shared/usecases/retention/backups';
+import { runValidation } from '../../shared/usecases/validate';
 import { addRichObjects, databaseNames, fingerprint, sql, type Fingerprint } from '../support/restore';
 import { keysUnder, startStack, type Stack } from '../support/stack';
+import { recordingClusters } from '../support/validate';
 
 let stack: Stack;
 let deps: RestoreDeps;
@@ -63,6 +66,8 @@ beforeAll(async () => {
   stack = await startStack({ storage: 's3', rows: 400 });
   await addRichObjects(stack.conn);
   tmp = await mkdtemp(join(tmpdir(), 'sbx-streams-'));
+  // The throwaway server of validate runs as the postgres OS user when tests run as root.
+  await chmod(tmp, 0o755);
   deps = { ...stack.deps, ...pgRestoreDeps, tmpDir: tmp };
   original = await fingerprint(stack.conn);
   backup = await streamsBackup();
@@ -131,6 +136,13 @@ describe('a streams backup', () => {
     const error = await failure(runRestoreTable({ ...stack.deps, ...pgRestoreTableDeps, tmpDir: tmp }, { backupId: backup.id, target: stack.conn, table: 'public.customers', mode: 'recreate', force: false }));
     expect(error.code).toBe('RESTORE_TABLE_REFUSED');
     expect(error.hint).toMatch(/replace, append or side-by-side/);
+  });
+
+  it('validates on a throwaway PostgreSQL: every table\'s row count as the manifest says, lastValidation recorded', async () => {
+    const report = await runValidation({ ...stack.deps, ...pgValidationDeps, startCluster: recordingClusters().start, tmpDir: tmp }, { backupId: backup.id, jobs: 1 });
+
+    expect(report).toMatchObject({ backupId: backup.id, ok: true, tables: manifest.tables.length, rows: manifest.tables.reduce((sum, t) => sum + t.rows, 0) });
+    expect(await stack.catalog.get(backup.id)).toMatchObject({ state: 'VERIFIED', lastValidation: { ok: true } });
   });
 
   it('a damaged data part: the restore is refused (CHECKSUM_MISMATCH), the target untouched, the backup FAILED', async () => {
