@@ -200,6 +200,15 @@ describe('the WAL view of every database', () => {
     expect(report.reads.requests).toBeLessThan(reference.reads.requests);
   });
 
+  it('reads the same two items a page (every shard pages, databases spanning pages are joined)', async () => {
+    const paged = new DynamoWalCatalog(documents, TABLE, { pageSize: 2 });
+    const [small, large] = [await paged.readViews(), await walCatalog.readViews!()];
+    expect(small.complete).toBe(true);
+    expect(small.databases).toEqual(large.databases);
+    expect(small.requests).toBeGreaterThan(large.requests);
+    expect((await readStatus({ ...deps, walCatalog: paged }, { databases: ASKED, now: NOW })).databases).toEqual(reference.databases);
+  });
+
   it('a view that cannot be read costs the speed, never the answer: each database is read on its own keys', async () => {
     const failing = new Proxy(walCatalog, {
       get: (target, property) => (property === 'readViews' ? async () => Promise.reject(new CatalogError('index unavailable', 'try later')) : (Reflect.get(target, property, target) as unknown)),

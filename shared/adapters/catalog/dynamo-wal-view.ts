@@ -91,11 +91,16 @@ function finish(database: string, gathered: Gathering): WalDatabaseMeta {
 
 /** The WAL view over the catalog table; throws only CatalogError (and InputError for a bad database name). */
 export class DynamoWalView implements WalViewCatalog {
+  private readonly pageSize: number;
+
+  /** `pageSize`: items per Query page (default 1,000; small values exercise paging in tests). */
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly pageSize = VIEW_PAGE,
-  ) {}
+    pageSize?: number,
+  ) {
+    this.pageSize = pageSize ?? VIEW_PAGE;
+  }
 
   async readViews(databases?: ReadonlySet<string>): Promise<WalViewsRead> {
     const gathering = new Map<string, Gathering>();

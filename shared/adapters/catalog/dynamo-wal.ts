@@ -124,7 +124,8 @@ export class DynamoWalCatalog implements WalCatalog {
     this.pageSize = options.pageSize ?? 500;
     this.writeConcurrency = options.writeConcurrency ?? DELETE_CONCURRENCY;
     this.ranges = new DynamoWalRanges(client, tableName, this.pageSize, (database, name) => this.getWal(database, name));
-    this.view = new DynamoWalView(client, tableName);
+    // The view's pages are its own (1,000 items) unless a test asks for small ones.
+    this.view = new DynamoWalView(client, tableName, options.pageSize);
   }
 
   readViews(databases?: ReadonlySet<string>): ReturnType<DynamoWalView['readViews']> {
