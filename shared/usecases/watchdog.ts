@@ -102,12 +102,13 @@ export async function settleUnverified(
   return outcome;
 }
 
-/** The entry's objects (manifest, dump, globals) that storage does not have. */
+/** The entry's objects (manifest, dump, globals, a parallel backup's parts) that storage does not have. */
 async function missingObjects(storage: Storage, entry: BackupEntry): Promise<Array<{ what: string; key: string }>> {
   const objects = [
     { what: 'manifest', key: entry.manifestKey },
     { what: 'dump', key: entry.key },
     ...(entry.globalsKey ? [{ what: 'globals', key: entry.globalsKey }] : []),
+    ...(entry.partKeys ?? []).map((key) => ({ what: 'part', key })),
   ];
   const present = await Promise.all(objects.map(async (object) => (await storage.head(object.key)) !== undefined));
   return objects.filter((_, index) => !present[index]);
