@@ -1,197 +1,159 @@
 /**
- * bench:scale, the logical dump of a big database (issue 15 point 6): plain `pg_dump -Fc`
- * against the two parallel modes, on the same database in the same run.
+ * bench:scale, the logical backup of a big database (issue 15 point 6): Strongbox's own backup
+ * in its two modes, through the same code (runLogicalBackup → S3Storage on the s3rver child,
+ * the catalog in dynalite, the ObjectCreated events delivered as in local mode), on the same
+ * database in the same run, and `pg_dump -Fd -j N` to a local folder for reference.
  *
- * - `plain`: one `pg_dump -Fc` (today's backup), one process, one stream.
- * - `directory`: `pg_dump -Fd -j N` — parallel, but it writes a directory: the task's disk
- *   must hold the whole compressed dump (Fargate: 200 GiB at most).
- * - `streams`: one exported snapshot; pre-data, N `pg_dump -Fc --section=data -t <group>`
- *   streams (tables balanced by size) and post-data, all concurrent, each its own custom-format
- *   archive — each could be its own S3 object, so no disk is needed. Restored as pre-data, the
- *   data parts (N pg_restore at once), post-data (-j N); the row counts are compared with
- *   the source to prove the parts are one consistent, complete dump.
+ * - `single`: `dumpJobs: 1` — one `pg_dump -Fc` stream, one object (what every backup was).
+ * - `streams`: `dumpJobs: N` — one exported snapshot; pre-data, N data parts (tables balanced
+ *   by size, planDumpGroups) and post-data, all at once, each its own object (docs/backups.md).
+ * - `directory`: `pg_dump -Fd -j N` into a folder — parallel, but the whole dump on local disk
+ *   before anything could be uploaded (Fargate: 200 GiB at most). Not a Strongbox mode.
  *
- * Every variant writes its output to files under `workDir` (the same cost for each), which
- * are removed afterwards.
+ * Each backup is timed until UPLOADED (its manifest written), then waited VERIFIED; each is
+ * then restored with runRestore (streamed, one job per part; row counts of every table
+ * checked against the manifest by the restore itself) into a scratch database, dropped after.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pipeline } from 'node:stream/promises';
 import { connectClient } from '../../shared/adapters/postgres/client';
 import { toolEnv } from '../../shared/adapters/postgres/tool-stream';
+import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
+import { makeS3Client, S3Storage } from '../../shared/adapters/storage/s3';
 import type { PgConnection } from '../../shared/ports/postgres';
+import type { Log } from '../../shared/ports';
+import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../../shared/local/context';
+import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
+import { deliverObjectEvents } from '../../shared/local/object-events';
+import { pgDumpTools } from '../../shared/runtime/dump-tools';
+import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
+import { STRONGBOX_VERSION } from '../../shared/runtime/version';
+import { runLogicalBackup } from '../../shared/usecases/backup';
+import { readManifest } from '../../shared/usecases/index-manifest';
+import { runRestore } from '../../shared/usecases/restore';
+import { waitUntilFinal } from '../../shared/usecases/wait';
 import { markdownTable, mb, seconds } from '../measure';
 
 /** One measured variant. */
 export interface DumpVariant {
-  name: 'plain' | 'directory' | 'streams';
+  name: 'single' | 'streams' | 'directory';
+  /** Dump and upload (until the manifest is written); for `directory`, the dump to the folder. */
   ms: number;
   bytes: number;
-  /** How many objects a backup would store. */
+  /** Objects the backup stores (dump or parts; globals and manifest not counted). */
   objects: number;
-  /** Local disk the variant needs: the whole dump for `directory`, none for the others (streamed). */
   localDisk: string;
+  /** runRestore of the backup (streamed), counts checked; absent for `directory`. */
+  restoreMs?: number;
 }
 
 /** What parallelDumpReport measured. */
 export interface ParallelDumpResult {
   variants: DumpVariant[];
-  /** Restore of the `streams` parts: ms, and whether every table's rows equal the source's. */
-  streamsRestore: { ms: number; countsMatch: boolean };
   table: string;
   lines: string[];
 }
 
-/** Runs a tool with the connection in its environment, its stdout into `out` (a file) or discarded. */
-async function run(conn: PgConnection, command: string, args: string[], out?: string): Promise<void> {
-  const child = spawn(command, args, { env: toolEnv(conn), stdio: ['ignore', out ? 'pipe' : 'ignore', 'pipe'] });
+/** Where the S3-compatible server is. */
+export interface BenchS3 {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+async function run(conn: PgConnection, command: string, args: string[]): Promise<void> {
+  const child = spawn(command, args, { env: toolEnv(conn), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (out && child.stdout) await pipeline(child.stdout, createWriteStream(out));
-  const code = await exited;
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.trim()}`);
 }
 
-async function sizeOf(path: string): Promise<number> {
-  const info = await stat(path);
-  if (!info.isDirectory()) return info.size;
+async function folderBytes(path: string): Promise<number> {
   let total = 0;
   for (const name of await readdir(path)) total += (await stat(join(path, name))).size;
   return total;
 }
 
-/** Tables by size, spread over `n` groups (largest first into the lightest group). */
-export function balance(tables: ReadonlyArray<{ name: string; bytes: number }>, n: number): string[][] {
-  const groups = Array.from({ length: n }, () => ({ bytes: 0, names: [] as string[] }));
-  for (const table of [...tables].sort((a, b) => b.bytes - a.bytes)) {
-    const lightest = groups.reduce((min, group) => (group.bytes < min.bytes ? group : min));
-    lightest.bytes += table.bytes;
-    lightest.names.push(table.name);
-  }
-  return groups.filter((group) => group.names.length > 0).map((group) => group.names);
-}
-
-async function userTables(conn: PgConnection): Promise<Array<{ name: string; bytes: number }>> {
-  const client = await connectClient(conn);
-  try {
-    const result = await client.query<{ name: string; bytes: string }>(
-      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, pg_total_relation_size(c.oid)::text AS bytes
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`,
-    );
-    return result.rows.map((row) => ({ name: row.name, bytes: Number(row.bytes) }));
-  } finally {
-    await client.end();
-  }
-}
-
-async function rowCounts(conn: PgConnection, tables: string[]): Promise<Record<string, number>> {
-  const client = await connectClient(conn);
-  try {
-    const counts: Record<string, number> = {};
-    for (const table of tables) counts[table] = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${table}`)).rows[0]!.n);
-    return counts;
-  } finally {
-    await client.end();
-  }
-}
-
-const DUMP_FLAGS = ['--no-owner', '--no-acl', '--no-password'];
-
-/** The parallel-streams dump: pre-data, N data parts and post-data from one exported snapshot, concurrently. */
-async function dumpStreams(conn: PgConnection, groups: string[][], dir: string): Promise<string[]> {
-  const holder = await connectClient(conn);
-  try {
-    await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const snapshot = (await holder.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
-    const common = ['-Fc', ...DUMP_FLAGS, `--snapshot=${snapshot}`, `--dbname=${conn.database}`];
-    const parts = [
-      { file: join(dir, 'pre-data'), args: ['--section=pre-data'] },
-      ...groups.map((group, index) => ({ file: join(dir, `data-${index + 1}`), args: ['--section=data', ...group.flatMap((table) => ['-t', table])] })),
-      { file: join(dir, 'post-data'), args: ['--section=post-data'] },
-    ];
-    await Promise.all(parts.map((part) => run(conn, 'pg_dump', [...common, ...part.args], part.file)));
-    return parts.map((part) => part.file);
-  } finally {
-    await holder.query('COMMIT').catch(() => undefined);
-    await holder.end();
-  }
-}
-
-/** Restores the streams' parts into a new database: pre-data, the data parts at once, post-data with -j. */
-async function restoreStreams(conn: PgConnection, files: string[], jobs: number): Promise<void> {
-  const restore = (file: string, extra: string[] = []) => run(conn, 'pg_restore', [...DUMP_FLAGS, '--exit-on-error', ...extra, `--dbname=${conn.database}`, file]);
-  const [pre, ...rest] = files;
-  const post = rest.pop()!;
-  await restore(pre!);
-  await Promise.all(rest.map((file) => restore(file)));
-  await restore(post, [`--jobs=${jobs}`]);
-}
-
-async function timed<T>(body: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const started = performance.now();
-  const value = await body();
-  return { ms: performance.now() - started, value };
+/** WARN and ERROR on stderr (a benchmark must show why a run failed); INFO dropped. */
+function quietLog(): Log {
+  const print = (level: string) => (message: string, attributes?: Record<string, unknown>) => void process.stderr.write(`${JSON.stringify({ level, message, ...attributes })}\n`);
+  return { info: () => undefined, warn: print('warn'), error: print('error') };
 }
 
 /**
- * Measures plain `pg_dump -Fc`, `pg_dump -Fd -j jobs` and the parallel streams on `conn`'s
- * database, in that order, then restores the streams' parts into `<database>_streams_check`
- * (dropped afterwards) and compares every table's row count with the source.
+ * Backs `conn`'s database up as one stream and as `jobs` data parts (same code, S3 path),
+ * restores each into `<database>_<mode>_check` (dropped afterwards), and dumps it with
+ * `pg_dump -Fd -j jobs` under `workDir` for reference.
  *
- * @throws Error when a tool fails.
+ * @throws Error when a backup does not end VERIFIED, a restore fails (its counts differ), or a tool fails.
  */
-export async function parallelDumpReport(conn: PgConnection, options: { jobs: number; workDir: string; progress: (line: string) => void }): Promise<ParallelDumpResult> {
-  const dir = join(options.workDir, 'parallel-dump');
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(join(dir, 'streams'), { recursive: true });
-  const tables = await userTables(conn);
-  const groups = balance(tables, options.jobs);
+export async function parallelDumpReport(
+  conn: PgConnection,
+  options: { jobs: number; workDir: string; s3: BenchS3; progress: (line: string) => void; signal?: AbortSignal },
+): Promise<ParallelDumpResult> {
+  const cleanups: Array<() => Promise<unknown>> = [];
   const variants: DumpVariant[] = [];
   try {
-    const plainFile = join(dir, 'plain.dump');
-    const plain = await timed(() => run(conn, 'pg_dump', ['-Fc', ...DUMP_FLAGS, `--dbname=${conn.database}`], plainFile));
-    variants.push({ name: 'plain', ms: plain.ms, bytes: await sizeOf(plainFile), objects: 1, localDisk: 'none (streamed)' });
-    options.progress(`dump: plain pg_dump -Fc ${seconds(plain.ms)} s`);
-    await rm(plainFile, { force: true });
-
-    const directory = join(dir, 'directory');
-    const parallel = await timed(() => run(conn, 'pg_dump', ['-Fd', `--jobs=${options.jobs}`, ...DUMP_FLAGS, '-f', directory, `--dbname=${conn.database}`]));
-    variants.push({ name: 'directory', ms: parallel.ms, bytes: await sizeOf(directory), objects: 1, localDisk: 'the whole dump' });
-    options.progress(`dump: pg_dump -Fd -j ${options.jobs} ${seconds(parallel.ms)} s`);
-    await rm(directory, { recursive: true, force: true });
-
-    const streams = await timed(() => dumpStreams(conn, groups, join(dir, 'streams')));
-    let bytes = 0;
-    for (const file of streams.value) bytes += await sizeOf(file);
-    variants.push({ name: 'streams', ms: streams.ms, bytes, objects: streams.value.length, localDisk: 'none (streamed)' });
-    options.progress(`dump: ${groups.length} snapshot streams ${seconds(streams.ms)} s`);
-
-    const check = `${conn.database}_streams_check`;
+    const dynalite = await startDynalite({});
+    cleanups.push(dynalite.stop);
+    await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
+    const catalog = localCatalog(dynalite.endpoint);
+    const storage = new S3Storage(makeS3Client({ endpoint: options.s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: options.s3 }), options.s3.bucket);
+    const log = quietLog();
+    const alerts = new ConsoleAlertPublisher();
+    const clock = () => new Date();
+    deliverObjectEvents({ storage, catalog, walCatalog: localWalCatalog(dynalite.endpoint), alerts, log, clock });
+    const deps = { storage, catalog, alerts, log, clock, tools: pgDumpTools, version: STRONGBOX_VERSION };
     const admin = await connectClient({ ...conn, database: 'postgres' });
-    await admin.query(`DROP DATABASE IF EXISTS "${check}"`);
-    await admin.query(`CREATE DATABASE "${check}"`);
-    try {
-      const restored = await timed(() => restoreStreams({ ...conn, database: check }, streams.value, options.jobs));
-      const names = tables.map((t) => t.name);
-      const [source, copy] = await Promise.all([rowCounts(conn, names), rowCounts({ ...conn, database: check }, names)]);
-      const countsMatch = JSON.stringify(source) === JSON.stringify(copy);
-      options.progress(`dump: the streams' parts restored in ${seconds(restored.ms)} s, row counts ${countsMatch ? 'equal' : 'DIFFER'}`);
-      const table = markdownTable(
-        ['variant', 'wall', 'vs plain', 'dump size', 'objects', 'local disk needed'],
-        variants.map((v) => [v.name, `${seconds(v.ms)} s`, `${(variants[0]!.ms / v.ms).toFixed(2)} ×`, `${mb(v.bytes)} MB`, String(v.objects), v.localDisk]),
-      );
-      const lines = [`tables in ${groups.length} groups: ${groups.map((g) => g.length).join(' + ')}; the streams' parts restore (pre-data, data parts at once, post-data -j ${options.jobs}) in ${seconds(restored.ms)} s, every row count ${countsMatch ? 'equal to the source' : 'DIFFERENT from the source'}`];
-      return { variants, streamsRestore: { ms: restored.ms, countsMatch }, table, lines };
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS "${check}"`).catch(() => undefined);
-      await admin.end();
+    cleanups.push(() => admin.end());
+
+    for (const [name, dumpJobs] of [['single', 1], ['streams', options.jobs]] as const) {
+      const started = performance.now();
+      const uploaded = await runLogicalBackup(deps, {
+        database: `bench-${name}`, connection: conn, tier: 'manual', compression: 'gzip', includeRolePasswords: false,
+        runner: `pid:${process.pid}`, dumpJobs, waitForVerification: false, ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const ms = performance.now() - started;
+      const backup = await waitUntilFinal(catalog, uploaded.id, { timeoutMs: 3_600_000 });
+      if (backup.state !== 'VERIFIED') throw new Error(`the ${name} backup ended ${backup.state}: ${backup.reason ?? ''}`);
+      const manifest = await readManifest(storage, backup.manifestKey);
+      const objects = 1 + (manifest.objects.parts?.length ?? 0);
+      const bytes = manifest.objects.dump.bytes + (manifest.objects.parts ?? []).reduce((sum, part) => sum + part.bytes, 0);
+      options.progress(`dump: ${name} backup (dumpJobs ${dumpJobs}) ${seconds(ms)} s to UPLOADED, ${objects} object(s), ${mb(bytes)} MB`);
+      const check = `${conn.database}_${name}_check`;
+      await admin.query(`DROP DATABASE IF EXISTS "${check}"`);
+      cleanups.push(() => admin.query(`DROP DATABASE IF EXISTS "${check}"`));
+      const restored = performance.now();
+      await runRestore({ ...deps, ...pgRestoreDeps, tmpDir: options.workDir }, { backupId: backup.id, database: `bench-${name}`, target: { ...conn, database: check }, jobs: 1, dropFirst: false, force: false });
+      const restoreMs = performance.now() - restored;
+      options.progress(`dump: ${name} backup restored in ${seconds(restoreMs)} s, every row count equal`);
+      await admin.query(`DROP DATABASE IF EXISTS "${check}"`);
+      variants.push({ name, ms, bytes, objects, localDisk: 'none (streamed to S3)', restoreMs });
     }
+
+    const directory = join(options.workDir, 'parallel-dump-directory');
+    await rm(directory, { recursive: true, force: true });
+    await mkdir(options.workDir, { recursive: true });
+    cleanups.push(() => rm(directory, { recursive: true, force: true }));
+    const started = performance.now();
+    await run(conn, 'pg_dump', ['-Fd', `--jobs=${options.jobs}`, '--no-owner', '--no-acl', '--no-password', '-f', directory, `--dbname=${conn.database}`]);
+    const ms = performance.now() - started;
+    variants.push({ name: 'directory', ms, bytes: await folderBytes(directory), objects: 1, localDisk: 'the whole dump' });
+    options.progress(`dump: pg_dump -Fd -j ${options.jobs} ${seconds(ms)} s (local folder, not uploaded)`);
+
+    const single = variants[0]!;
+    const table = markdownTable(
+      ['variant', 'dump + upload', 'vs single', 'dump size', 'objects', 'restore (streamed, counts checked)', 'local disk needed'],
+      variants.map((v) => [v.name, `${seconds(v.ms)} s`, `${(single.ms / v.ms).toFixed(2)} ×`, `${mb(v.bytes)} MB`, String(v.objects), v.restoreMs === undefined ? '—' : `${seconds(v.restoreMs)} s`, v.localDisk]),
+    );
+    const lines = [`single and streams are Strongbox backups (runLogicalBackup, dumpJobs 1 and ${options.jobs}) to s3rver, each VERIFIED and restored with runRestore; directory is pg_dump -Fd -j ${options.jobs} to a local folder, for reference`];
+    return { variants, table, lines };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 }
