@@ -1,4 +1,4 @@
-import { open, unlink, writeFile } from 'node:fs/promises';
+import { open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { StrongboxError } from '../errors';
 import type { ZstdRunners } from './zstd-runner';
@@ -223,14 +223,20 @@ export async function readWhole(path: string, take: (size: number) => Buffer): P
   const handle = await open(path, 'r');
   try {
     const buffer = take((await handle.stat()).size);
-    let filled = 0;
-    while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
-      if (bytesRead === 0) throw new StrongboxError('WAL_CODEC_FAILED', `${path} ended after ${filled} of ${buffer.length} bytes`, 'something else writes into the spool: give each database its own spool');
-      filled += bytesRead;
-    }
+    if (!(await fill(handle, buffer))) throw new StrongboxError('WAL_CODEC_FAILED', `${path} ended before ${buffer.length} bytes`, 'something else writes into the spool: give each database its own spool');
     return buffer;
   } finally {
     await handle.close();
   }
+}
+
+/** Fills `buffer` from the start of the open file; false when the file ended first. */
+export async function fill(handle: FileHandle, buffer: Buffer): Promise<boolean> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+    if (bytesRead === 0) return false;
+    filled += bytesRead;
+  }
+  return true;
 }

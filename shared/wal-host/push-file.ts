@@ -6,7 +6,7 @@ import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration, PushDone } from './client';
 import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
-import { encode, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
+import { encode, fill, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 import type { ZstdWorker } from './zstd-workers';
 import type { HandoffTransport } from './handoff-slots';
@@ -147,9 +147,9 @@ async function byWorker(handle: FileHandle, wal: WalName, size: number, worker: 
 async function inProcess(handle: FileHandle, path: string, wal: WalName, size: number, compression: WalCompression, codec: PushCodecOptions, take: Take): Promise<Encoding> {
   const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !nativeFor(codec);
   const zstd = byCommand ? settle(zstdFile(path, codec.scratchDir!, take, codec)) : undefined;
-  let raw: Buffer;
+  const raw = take(size);
   try {
-    raw = await readInto(handle, take(size), path);
+    if (!(await fill(handle, raw))) throw changedWhileRead(path);
   } finally {
     await zstd;
   }
@@ -168,17 +168,6 @@ function settle<T>(promise: Promise<T>): Promise<() => T> {
       throw error;
     },
   );
-}
-
-/** Fills `buffer` from the start of the file; a file shorter than its stat said has changed. */
-async function readInto(handle: FileHandle, buffer: Buffer, path: string): Promise<Buffer> {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
-    if (bytesRead === 0) throw changedWhileRead(path);
-    filled += bytesRead;
-  }
-  return buffer;
 }
 
 function changedWhileRead(path: string): StrongboxError {
