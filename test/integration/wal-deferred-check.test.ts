@@ -14,6 +14,7 @@ import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/a
 import { objectCreatedEvent } from '../../shared/domain/object-event';
 import { walDamagedKey, walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../shared/local/dynalite-server';
+import { deliverObjectEvents } from '../../shared/local/object-events';
 import type { Alert } from '../../shared/ports';
 import { HEAD_PREFIX_BYTES as PREFIX_BYTES } from '../../shared/ports/wal-codec';
 import { reconcileWal } from '../../shared/usecases/reconcile-wal';
@@ -223,5 +224,35 @@ describe('complete for a compressed object: a bounded prefix, then the asynchron
     expect(await storage.head(walRecordKey('app', name(10)))).toBeUndefined();
     expect(report.skipped.map((skip) => skip.key)).toContain(walRecordKey('app', name(10)));
     expect(alerts.map((alert) => alert.type)).toContain('WAL_DAMAGED');
+  });
+});
+
+describe('local mode: the deferred checks on the event queue (deliverObjectEvents with deferChecks, as the benchmark runs it)', () => {
+  it('complete answers before the check; idle() resolves once the good file is indexed and the damaged one withdrawn', async () => {
+    // Prepare: its own repository prefix, endpoint and event delivery
+    const local = new S3Storage(s3.client, s3.bucket, { prefix: 'local' });
+    const events = deliverObjectEvents({ storage: local, catalog, walCatalog, alerts: alertPublisher, log: captureLog(), clock: () => new Date() }, { deferChecks: true });
+    const presigner = new S3Presigner(s3.client, s3.bucket, { prefix: 'local' });
+    const own = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: local, alerts: alertPublisher, log: captureLog(), clock: () => new Date(), codec: walCodec, presigner }, mode: 'presign', maxSegmentBytes: 2 * MIB });
+    const push = async (segno: number, file: DeclaredFile) => {
+      const call = (path: string) => fetch(`${own.url}/v1/wal/local/${name(segno)}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(file.declaration) });
+      const plan = (await (await call('')).json()) as { url: string; headers: Record<string, string> };
+      expect((await fetch(plan.url, { method: 'PUT', headers: plan.headers, body: file.stored })).status).toBe(200);
+      return (await call('/complete')).status;
+    };
+    try {
+      // Act
+      const statuses = [await push(11, declareSegment(fakeSegment({ segno: 11n }), 'zstd')), await push(12, damagedLater(12))];
+      await events.idle();
+      // Assess
+      expect(statuses).toEqual([201, 201]);
+      expect(events.stats().ran).toBe(2);
+      expect(await walCatalog.getWal('local', name(11))).toBeDefined();
+      expect(await walCatalog.getWal('local', name(12))).toBeUndefined();
+      expect(await local.head(walRecordKey('local', name(12)))).toBeUndefined();
+      expect(await local.head(walDamagedKey('local', name(12)))).toBeDefined();
+    } finally {
+      await own.stop();
+    }
   });
 });
