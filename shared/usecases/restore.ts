@@ -17,7 +17,8 @@ import { hasParts } from '../domain/manifest-parts';
 import { assertManifestFits, checkArchive, dropLeftovers, withOutcome } from './restore/steps';
 import { markBackupDamaged, provesDamage } from './backup-damaged';
 import type { AfterCommandRunner, RestoreServer, RestoreTools } from '../ports/restore';
-import { applyGlobals, runAfter, type AfterReport } from './restore/extras';
+import { applyGlobals, runAfter } from './restore/extras';
+import type { RestorePhase, RestoreProgress, RestoreReport } from './restore/report';
 import { readingColdAware } from './restore/cold';
 import { restoreCandidates } from './restore/candidates';
 import { assertCountsMatch } from './restore/verify';
@@ -41,18 +42,7 @@ export interface RestoreDeps {
   runAfter?: AfterCommandRunner;
 }
 
-/**
- * The phases of a restore, in order; `decompress` only for zstd, `globals` only with globals,
- * `drop-target` only with dropFirst, `swap` only without, `after` only with a post-restore command.
- */
-export type RestorePhase = 'plan' | 'cleanup' | 'download' | 'decompress' | 'check' | 'globals' | 'drop-target' | 'restore' | 'verify' | 'swap' | 'after';
-
-/** Progress for a terminal: the phase, and during the download the bytes read so far. */
-export interface RestoreProgress {
-  phase: RestorePhase;
-  bytes?: number;
-  totalBytes?: number;
-}
+export type { RestorePhase, RestoreProgress, RestoreReport } from './restore/report';
 
 export interface RestoreRequest {
   /** A backup id, or `latest` (the newest VERIFIED full logical backup of `database`). */
@@ -79,27 +69,6 @@ export interface RestoreRequest {
   plannedAt?: Date;
 }
 
-/** What a finished restore reports (the `--json` shape). */
-export interface RestoreReport {
-  backupId: string;
-  database: string;
-  /** The target, without password. */
-  target: string;
-  /** Where the replaced database is kept, or null (no previous database, or --drop-first). */
-  keptAs: string | null;
-  tables: number;
-  rows: number;
-  /** Wall time of the whole restore: the measured RTO. */
-  seconds: number;
-  steps: Array<{ name: RestorePhase; seconds: number }>;
-  /** Scratch databases of killed runs dropped first. */
-  droppedLeftovers: string[];
-  /** With --globals: roles and tablespaces that already existed (kept, their attributes set from the backup). */
-  globals?: { applied: true; existing: string[] };
-  /** With --after: how the post-restore command ended; `ok: false` means the restore is done but the command failed. */
-  after?: AfterReport;
-  warnings: string[];
-}
 
 /**
  * The plan of a restore, from the catalog (no connection to the target): what `--dry-run` prints.
