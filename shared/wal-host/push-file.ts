@@ -146,28 +146,15 @@ async function byWorker(handle: FileHandle, wal: WalName, size: number, worker: 
  */
 async function inProcess(handle: FileHandle, path: string, wal: WalName, size: number, compression: WalCompression, codec: PushCodecOptions, take: Take): Promise<Encoding> {
   const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !nativeFor(codec);
-  const zstd = byCommand ? settle(zstdFile(path, codec.scratchDir!, take, codec)) : undefined;
   const raw = take(size);
-  try {
-    if (!(await fill(handle, raw))) throw changedWhileRead(path);
-  } finally {
-    await zstd;
-  }
+  const [read, command] = await Promise.allSettled([fill(handle, raw), byCommand ? zstdFile(path, codec.scratchDir!, take, codec) : undefined]);
+  if (read.status === 'rejected') throw read.reason;
+  if (!read.value) throw changedWhileRead(path);
   const facts = headerFacts(wal, raw, size);
-  const zstdOut = zstd ? (await zstd)() : undefined;
+  if (command.status === 'rejected') throw command.reason;
   // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
-  const encoded = zstdOut ? { stored: zstdOut, compression } : await encode(raw, zstd ? 'gzip' : compression, codec, take);
+  const encoded = command.value ? { stored: command.value, compression } : await encode(raw, byCommand ? 'gzip' : compression, codec, take);
   return { ...encoded, facts, rawSha256: sha256Hex(raw), storedSha256: sha256Hex(encoded.stored) };
-}
-
-/** A promise's outcome, to be unwrapped (rethrown) later, never an unhandled rejection meanwhile. */
-function settle<T>(promise: Promise<T>): Promise<() => T> {
-  return promise.then(
-    (value) => () => value,
-    (error: unknown) => () => {
-      throw error;
-    },
-  );
 }
 
 function changedWhileRead(path: string): StrongboxError {
