@@ -16,6 +16,7 @@ import { dataParts, postDataPart } from '../../shared/domain/manifest-parts';
 import type { RetentionDecision } from '../../shared/domain/retention';
 import type { StrongboxError } from '../../shared/errors';
 import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
+import { pgDumpTools } from '../../shared/runtime/dump-tools';
 import { pgRestoreTableDeps } from '../../shared/runtime/table-restore-deps';
 import { pgValidationDeps } from '../../shared/runtime/validate-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
@@ -174,6 +175,20 @@ describe('a streams backup', () => {
     expect(await catalog.get(damaged.id)).toMatchObject({ state: 'FAILED', errorCode: 'CHECKSUM_MISMATCH' });
     expect(report.damaged.map((d) => d.backupId)).toContain(damaged.id);
     expect(report.incomplete).toEqual([]);
+  });
+
+  it('a part that fails: the backup FAILED with the reason, every part written deleted, no manifest', async () => {
+    // The post-data pg_dump is given a table that does not exist (--strict-names): it fails while the others run.
+    const tools = { ...pgDumpTools, spawnPgDump: (conn: Parameters<typeof pgDumpTools.spawnPgDump>[0], options: Parameters<typeof pgDumpTools.spawnPgDump>[1]) =>
+      pgDumpTools.spawnPgDump(conn, options.section === 'post-data' ? { ...options, tablePatterns: ['public.no_such_table'] } : options) };
+
+    const error = await failure(runLogicalBackup({ ...stack.deps, tools }, { database: 'app', connection: stack.conn, tier: 'manual', compression: 'zstd', includeRolePasswords: false, runner: 'test', dumpJobs: 3 }));
+
+    const failed = (await stack.catalog.listByDatabase('app')).find((e) => e.state === 'FAILED' && e.compression === 'zstd')!;
+    expect(failed.errorCode).toBe(error.code);
+    const prefix = failed.manifestKey.slice(0, failed.manifestKey.lastIndexOf('/') + 1);
+    expect(await keysUnder(stack.storage, prefix)).toEqual([]);
+    expect(stack.alerts.published).toContainEqual(expect.objectContaining({ type: 'BACKUP_FAILED', backupId: failed.id }));
   });
 
   it('retention deletes every part, the manifest first', async () => {
