@@ -44,6 +44,8 @@ export interface StrongboxArchiving {
    * `waitIdle` is.
    */
   settle(): Promise<{ ran: number; busyMs: number }>;
+  /** Holds the deferred checks until `settle` (in AWS they are the catalogIndex Lambda's CPU, not the database host's). */
+  holdChecks(): void;
   /** Stops every uploader and the endpoint. */
   stop(): Promise<void>;
 }
@@ -111,7 +113,9 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
       return bytes;
     },
     stopUploader,
+    holdChecks: () => events.hold(),
     async settle() {
+      events.release();
       await events.idle();
       const now = events.stats();
       const since = { ran: now.ran - settled.ran, busyMs: now.busyMs - settled.busyMs };

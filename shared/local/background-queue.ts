@@ -16,6 +16,7 @@ export class BackgroundQueue {
   #tail: Promise<void> = Promise.resolve();
   #ran = 0;
   #busyMs = 0;
+  #held: { promise: Promise<void>; release: () => void } | undefined;
 
   constructor(options: { name: string; log: Log; max?: number }) {
     this.#name = options.name;
@@ -31,6 +32,8 @@ export class BackgroundQueue {
     }
     this.#waiting += 1;
     this.#tail = this.#tail.then(async () => {
+      // Read when the job is next: a hold placed meanwhile delays it until released.
+      await this.#held?.promise;
       const started = performance.now();
       try {
         await job();
@@ -45,7 +48,22 @@ export class BackgroundQueue {
     return true;
   }
 
-  /** Resolves once every job queued so far has run. */
+  /** Holds the jobs not started yet until `release` (benchmarks: work AWS does elsewhere, kept off a measured pass). */
+  hold(): void {
+    if (this.#held) return;
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.#held = { promise, release };
+  }
+
+  /** Lets held jobs run. */
+  release(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    held?.release();
+  }
+
+  /** Resolves once every job queued so far has run (release a hold first). */
   idle(): Promise<void> {
     return this.#tail;
   }

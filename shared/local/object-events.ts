@@ -26,7 +26,7 @@ import { BackgroundQueue } from './background-queue';
 export function deliverObjectEvents(
   deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock },
   options: { deferChecks?: boolean } = {},
-): { idle(): Promise<void>; stats(): { ran: number; busyMs: number } } {
+): { idle(): Promise<void>; stats(): { ran: number; busyMs: number }; hold(): void; release(): void } {
   const checks = new BackgroundQueue({ name: 'deferred WAL checks', log: deps.log });
   const deferCheck = options.deferChecks ? (job: () => Promise<void>) => void checks.push(job) : undefined;
   const index = catalogIndexHandler({ ...deps, codec: walCodec, ...(deferCheck ? { deferCheck } : {}) });
@@ -44,7 +44,7 @@ export function deliverObjectEvents(
       }
     }
   });
-  return { idle: () => checks.idle(), stats: () => checks.stats() };
+  return { idle: () => checks.idle(), stats: () => checks.stats(), hold: () => checks.hold(), release: () => checks.release() };
 }
 
 /**

@@ -42,4 +42,20 @@ describe('BackgroundQueue: local work off the caller\'s path', () => {
     expect(accepted).toEqual([true, true, false]);
     expect(log.lines.map((line) => line.message)).toEqual(['background job dropped: queue full (reconciliation will do it)']);
   });
+
+  it('holds jobs not started yet until released', async () => {
+    // Prepare
+    const queue = new BackgroundQueue({ name: 'test', log: captureLog() });
+    const ran: string[] = [];
+    queue.hold();
+    // Act
+    queue.push(async () => void ran.push('a'));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const before = [...ran];
+    queue.release();
+    await queue.idle();
+    // Assess
+    expect(before).toEqual([]);
+    expect(ran).toEqual(['a']);
+  });
 });
