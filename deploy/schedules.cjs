@@ -70,7 +70,7 @@ function checkSchedule(file, where, value) {
 function readDatabase(file, entry, index, seen) {
   const where = `databases[${index}]`;
   if (!entry || typeof entry !== 'object') throw configError(file, `${where} must be an object`);
-  const { name, secretArn, compression } = entry;
+  const { name, secretArn, compression, dumpJobs } = entry;
   if (typeof name !== 'string' || !DATABASE_NAME.test(name)) {
     throw configError(file, `${where}.name must be 1-63 letters, digits, "_", "." or "-" (got ${JSON.stringify(name)})`);
   }
@@ -82,12 +82,15 @@ function readDatabase(file, entry, index, seen) {
   if (compression !== undefined && compression !== 'gzip' && compression !== 'zstd') {
     throw configError(file, `${where}.compression must be "gzip" or "zstd"`);
   }
+  if (dumpJobs !== undefined && !(Number.isInteger(dumpJobs) && dumpJobs >= 1 && dumpJobs <= 32)) {
+    throw configError(file, `${where}.dumpJobs must be a whole number from 1 to 32 (docs/backups.md)`);
+  }
   const schedule = checkSchedule(file, `${where}.schedule`, entry.schedule === undefined ? defaults.logicalBackup : entry.schedule);
   const { archiverRole } = entry;
   if (archiverRole !== undefined && (typeof archiverRole !== 'string' || !ARCHIVER_ROLE.test(archiverRole))) {
     throw configError(file, `${where}.archiverRole must be the IAM role name or ARN of the hosts that archive "${name}"'s WAL`);
   }
-  return { name, secretArn, schedule, ...(compression ? { compression } : {}), ...(archiverRole ? { archiverRole } : {}) };
+  return { name, secretArn, schedule, ...(compression ? { compression } : {}), ...(dumpJobs !== undefined ? { dumpJobs } : {}), ...(archiverRole ? { archiverRole } : {}) };
 }
 
 /**
@@ -187,7 +190,7 @@ const MONTHLY_VALIDATION = 'cron(0 4 1 * ? *)';
  */
 function deployConfigOf(config) {
   return {
-    databases: config.databases.map(({ name, secretArn, schedule, compression }) => ({ name, secretArn, schedule, ...(compression ? { compression } : {}) })),
+    databases: config.databases.map(({ name, secretArn, schedule, compression, dumpJobs }) => ({ name, secretArn, schedule, ...(compression ? { compression } : {}), ...(dumpJobs !== undefined ? { dumpJobs } : {}) })),
     baseBackup: defaults.baseBackup,
     walCheckpoint: defaults.walCheckpoint,
     validation: defaults.validation || MONTHLY_VALIDATION,

@@ -18,6 +18,8 @@ const scheduleInput = z.object({
   secretArn: z.string().startsWith('arn:').optional(),
   time: z.iso.datetime({ offset: true }).optional(),
   compression: z.enum(['gzip', 'zstd']).optional(),
+  /** The config's dumpJobs: the logical backup's data parts (docs/backups.md). */
+  dumpJobs: z.number().int().min(1).max(32).optional(),
   type: z.enum(['logical', 'base']).optional(),
   /** Overrides the tier of the date (a catch-up run after a fresh deployment). */
   tier: z.enum(TIERS).optional(),
@@ -46,6 +48,7 @@ export function scheduleBackupHandler(deps: ScheduleDeps) {
       scheduledAt,
       ...(input.secretArn ? { secretArn: input.secretArn } : {}),
       ...(input.compression ? { compression: input.compression } : {}),
+      ...(input.dumpJobs !== undefined ? { dumpJobs: input.dumpJobs } : {}),
       ...(input.type ? { type: input.type } : {}),
       ...(input.tier ? { tier: input.tier } : {}),
     });

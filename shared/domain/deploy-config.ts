@@ -20,6 +20,8 @@ const deployConfigSchema = z.object({
       /** The logical dump's schedule. */
       schedule: EXPRESSION,
       compression: z.enum(['gzip', 'zstd']).optional(),
+      /** The logical backup's data parts (docs/backups.md); absent: chosen by the task. */
+      dumpJobs: z.number().int().min(1).max(32).optional(),
     }),
   ),
   /** Every database's daily base backup. */

@@ -50,6 +50,7 @@ export class ProcessTaskLauncher implements TaskLauncher {
           [STOP_REASON_ENV]: 'local mode (npm start) was stopped before the backup finished',
           ...(request.secretArn ? { STRONGBOX_SECRET_ARN: request.secretArn } : {}),
           ...(request.compression ? { STRONGBOX_COMPRESSION: request.compression } : {}),
+          ...(request.dumpJobs !== undefined ? { STRONGBOX_DUMP_JOBS: String(request.dumpJobs) } : {}),
           ...(request.type ? { STRONGBOX_BACKUP_TYPE: request.type } : {}),
         },
         stdio: ['ignore', logFd, logFd],

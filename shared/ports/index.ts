@@ -79,6 +79,8 @@ export interface DumpTaskRequest {
   secretArn?: string;
   /** How to compress the dump, when not the default (gzip). */
   compression?: Compression;
+  /** A logical backup's data parts (STRONGBOX_DUMP_JOBS, docs/backups.md); absent: the task chooses. */
+  dumpJobs?: number;
   /** `base` takes a physical base backup (pg_basebackup) instead of a logical one (the default). */
   type?: 'logical' | 'base';
   /**

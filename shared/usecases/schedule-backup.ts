@@ -20,6 +20,8 @@ export interface ScheduledRun {
   scheduledAt: Date;
   secretArn?: string;
   compression?: Compression;
+  /** The config's dumpJobs (docs/backups.md), passed to the task. */
+  dumpJobs?: number;
   /** A tier decided elsewhere (a catch-up run); by default the tier of `scheduledAt`. */
   tier?: Tier;
   /** A logical dump (default) or a physical base backup (zstd, no globals). */
@@ -66,6 +68,7 @@ export async function launchScheduledBackup(deps: ScheduleDeps, run: ScheduledRu
       backupId: id,
       ...(run.secretArn ? { secretArn: run.secretArn } : {}),
       ...(run.compression && kind === 'logical' ? { compression: run.compression } : {}),
+      ...(run.dumpJobs !== undefined && kind === 'logical' ? { dumpJobs: run.dumpJobs } : {}),
       ...(kind === 'base' ? { type: 'base' as const } : {}),
       ...(compute ? { compute } : {}),
     });

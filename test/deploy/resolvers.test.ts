@@ -81,6 +81,7 @@ describe('deploy/schedules.cjs', () => {
     ['the same name twice', { databases: [{ name: 'app', secretArn: SECRET }, { name: 'app', secretArn: SECRET }] }, /databases\[1\]\.name "app" appears twice/],
     ['a five-field Unix cron', { databases: [{ name: 'app', secretArn: SECRET, schedule: 'cron(0 3 * * *)' }] }, /databases\[0\]\.schedule must be an EventBridge expression/],
     ['an unknown compression', { databases: [{ name: 'app', secretArn: SECRET, compression: 'xz' }] }, /compression must be "gzip" or "zstd"/],
+    ['dumpJobs out of range', { databases: [{ name: 'app', secretArn: SECRET, dumpJobs: 0 }] }, /dumpJobs must be a whole number from 1 to 32/],
     ['a stale threshold under a minute', { databases: [{ name: 'app', secretArn: SECRET }], staleAfterSeconds: 5 }, /staleAfterSeconds must be/],
     ['a retention section that is not an object', { databases: [{ name: 'app', secretArn: SECRET }], retention: 30 }, /"retention" must be an object/],
     ['a misspelt retention field', { databases: [{ name: 'app', secretArn: SECRET }], retention: { dayliDays: 3 } }, /retention\.dayliDays is not a retention setting/],
@@ -100,7 +101,7 @@ describe('deploy/schedules.cjs', () => {
 
   it('packages each database with its schedule, secret and compression, and the stack-wide schedules, as an esbuild define value', async () => {
     const partial = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:strongbox/other';
-    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET, compression: 'zstd' }, { name: 'other', secretArn: partial, schedule: 'rate(6 hours)' }] });
+    const file = await configFile({ databases: [{ name: 'app', secretArn: SECRET, compression: 'zstd', dumpJobs: 4 }, { name: 'other', secretArn: partial, schedule: 'rate(6 hours)' }] });
     const resolve = variables({ 'param:configFile': file, 'sls:stage': 'prod' });
 
     const literal = await resolvers.packagedConfig(resolve);
@@ -109,7 +110,7 @@ describe('deploy/schedules.cjs', () => {
     // A JavaScript string literal (what esbuild's define takes), holding the config's JSON.
     expect(JSON.parse(JSON.parse(literal) as string)).toEqual({
       databases: [
-        { name: 'app', secretArn: SECRET, schedule: schedules.logicalBackup, compression: 'zstd' },
+        { name: 'app', secretArn: SECRET, schedule: schedules.logicalBackup, compression: 'zstd', dumpJobs: 4 },
         { name: 'other', secretArn: partial, schedule: 'rate(6 hours)' },
       ],
       baseBackup: schedules.baseBackup,

@@ -30,7 +30,7 @@ const secret = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:
 
 function stack(count: number): DeployConfig {
   return {
-    databases: Array.from({ length: count }, (_, i) => ({ name: i === 0 ? 'app' : `db${i}`, secretArn: secret(`db${i}`), schedule: 'cron(0 3 * * ? *)', ...(i === 0 ? { compression: 'zstd' as const } : {}) })),
+    databases: Array.from({ length: count }, (_, i) => ({ name: i === 0 ? 'app' : `db${i}`, secretArn: secret(`db${i}`), schedule: 'cron(0 3 * * ? *)', ...(i === 0 ? { compression: 'zstd' as const, dumpJobs: 4 } : {}) })),
     baseBackup: 'cron(30 2 * * ? *)',
     walCheckpoint: 'rate(15 minutes)',
     validation: 'cron(0 4 1 * ? *)',
@@ -70,7 +70,7 @@ describe('dispatch', () => {
     expect(report).toEqual({ from: '2026-12-04T02:59:00.000Z', to: '2026-12-04T03:00:00.000Z', started: 4, failed: [] });
     const dumps = payloads(TARGETS.scheduleBackupFunction);
     expect(dumps).toEqual([
-      { database: 'app', secretArn: secret('db0'), compression: 'zstd', time: '2026-12-04T03:00:00.000Z' },
+      { database: 'app', secretArn: secret('db0'), compression: 'zstd', dumpJobs: 4, time: '2026-12-04T03:00:00.000Z' },
       { database: 'db1', secretArn: secret('db1'), time: '2026-12-04T03:00:00.000Z' },
     ]);
     expect(dumps.map((payload) => parseScheduleInput(payload))).toEqual(dumps);

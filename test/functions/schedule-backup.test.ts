@@ -93,6 +93,14 @@ describe('scheduleBackup function', () => {
     expect(environment).toContainEqual({ name: 'STRONGBOX_COMPRESSION', value: 'zstd' });
   });
 
+  it('passes a configured dumpJobs on to the task as STRONGBOX_DUMP_JOBS (a parallel backup, docs/backups.md)', async () => {
+    ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/par' }] });
+    const { handle } = handler();
+    await handle({ database: 'app', secretArn: SECRET, time: '2026-11-27T03:00:00Z', dumpJobs: 4 });
+    const environment = ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides?.containerOverrides?.[0]?.environment;
+    expect(environment).toContainEqual({ name: 'STRONGBOX_DUMP_JOBS', value: '4' });
+  });
+
   it('the launcher passes a base backup\'s type to the task as STRONGBOX_BACKUP_TYPE', async () => {
     ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/strongbox/base' }] });
     const launcher = new EcsTaskLauncher(new ECSClient({ region: 'eu-west-1' }), { cluster: 'c', taskDefinition: 'td', containerName: 'dump', subnets: ['s'], securityGroups: ['g'], assignPublicIp: 'DISABLED' });

@@ -33,6 +33,7 @@ export class EcsTaskLauncher implements TaskLauncher {
     ];
     if (request.secretArn) environment.push({ name: 'STRONGBOX_SECRET_ARN', value: request.secretArn });
     if (request.compression) environment.push({ name: 'STRONGBOX_COMPRESSION', value: request.compression });
+    if (request.dumpJobs !== undefined) environment.push({ name: 'STRONGBOX_DUMP_JOBS', value: String(request.dumpJobs) });
     if (request.type) environment.push({ name: 'STRONGBOX_BACKUP_TYPE', value: request.type });
     return {
       cluster: this.options.cluster,

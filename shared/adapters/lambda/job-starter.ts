@@ -18,10 +18,10 @@ export interface JobTargets {
  * (`time`, its idempotency key); walCheckpoint the database and its secret.
  */
 export function jobPayload(job: DueJob): Record<string, unknown> {
-  const { name, secretArn, compression } = job.database;
+  const { name, secretArn, compression, dumpJobs } = job.database;
   switch (job.kind) {
     case 'logical':
-      return { database: name, secretArn, ...(compression ? { compression } : {}), time: job.at.toISOString() };
+      return { database: name, secretArn, ...(compression ? { compression } : {}), ...(dumpJobs !== undefined ? { dumpJobs } : {}), time: job.at.toISOString() };
     case 'base':
       return { database: name, secretArn, type: 'base', time: job.at.toISOString() };
     case 'wal-checkpoint':
