@@ -119,7 +119,7 @@ export async function runLogicalBackup(deps: BackupDeps, request: BackupRequest)
     await sweepUnfinishedQuietly(deps, { staleAfterMs: deps.staleAfterMs ?? DEFAULT_STALE_AFTER_MS });
     abort.signal.throwIfAborted();
     deps.log.info('backup started', { backupId: entry.id, database: request.database, tier: request.tier, key: keys.dump });
-    const written = await writeObjects(deps, request, keys, abort.signal, startedAt, attempt);
+    const written = await writeObjects(deps, request, keys, abort.signal, startedAt, { ...attempt, id: entry.id });
     const manifest = buildManifest(deps, request, entry, keys, written, startedAt);
     await deps.storage.putBytes(keys.manifest, serializeManifest(manifest), { contentType: 'application/json', signal: abort.signal });
     manifestWritten = true;
@@ -171,7 +171,7 @@ async function openEntry(deps: BackupDeps, request: BackupRequest, startedAt: Da
   return entry;
 }
 
-async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, outer: AbortSignal, startedAt: Date, written: { partKeys: string[] }): Promise<Written> {
+async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: BackupKeys, outer: AbortSignal, startedAt: Date, attempt: { id: string; partKeys: string[] }): Promise<Written> {
   const snapshot = await deps.tools.openSnapshot(request.connection, { tablePatterns: request.tablePatterns, ...(request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {}) });
   // The first failure (pg_dump killed, storage gone) stops the other side too: a dump cut short is never moved into place.
   const local = new AbortController();
@@ -188,7 +188,10 @@ async function writeObjects(deps: BackupDeps, request: BackupRequest, keys: Back
     const lock = request.lockWaitSeconds !== undefined ? { lockWaitSeconds: request.lockWaitSeconds } : {};
     let dumped: Promise<{ dump: WriteResult; parts?: WrittenPart[] }>;
     if (mode.mode === 'streams') {
-      written.partKeys = possiblePartKeys(keys, mode.dataParts, request.compression);
+      attempt.partKeys.push(...possiblePartKeys(keys, mode.dataParts, request.compression));
+      // Recorded before any part is written: a backup killed meanwhile (FAILED by the watchdog) names every part retention must delete.
+      const [preData, ...rest] = attempt.partKeys;
+      await deps.catalog.update(attempt.id, { key: preData!, partKeys: rest });
       const onProgress = request.onProgress;
       dumped = writeStreamParts(deps, {
         connection: request.connection, snapshot, keys, compression: request.compression, dataParts: mode.dataParts, signal, ...lock,

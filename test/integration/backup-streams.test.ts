@@ -186,6 +186,9 @@ describe('a streams backup', () => {
 
     const failed = (await stack.catalog.listByDatabase('app')).find((e) => e.state === 'FAILED' && e.compression === 'zstd')!;
     expect(failed.errorCode).toBe(error.code);
+    // Its parts were named in the catalog before any was written (what retention deletes of a killed backup).
+    expect(failed.key).toMatch(/\/pre-data\.dump\.zst$/);
+    expect(failed.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump.zst', 'data-02.dump.zst', 'data-03.dump.zst', 'post-data.dump.zst']);
     const prefix = failed.manifestKey.slice(0, failed.manifestKey.lastIndexOf('/') + 1);
     expect(await keysUnder(stack.storage, prefix)).toEqual([]);
     expect(stack.alerts.published).toContainEqual(expect.objectContaining({ type: 'BACKUP_FAILED', backupId: failed.id }));
