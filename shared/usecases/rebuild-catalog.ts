@@ -6,6 +6,7 @@ import type { AlertPublisher, Clock, Log } from '../ports';
 import { indexManifest } from './index-manifest';
 import { rebuildWalIndex, type WalRebuildReport } from './rebuild-wal-index';
 import type { WalCatalog } from '../ports/wal-catalog';
+import type { WalCodec } from '../ports/wal-codec';
 import { checkStoredSizes, verifyBackup } from './verify-backup';
 import { markBackupDamaged } from './backup-damaged';
 import { backfillWalView, hasWalView, type WalViewBackfillReport } from './backfill-wal-view';
@@ -39,7 +40,7 @@ export interface RebuildReport {
  * `walCatalog`, the WAL index is rebuilt too, from the WAL records (rebuild-wal-index.ts).
  */
 export async function rebuildCatalog(
-  deps: { storage: Storage; catalog: Catalog; walCatalog?: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock },
+  deps: { storage: Storage; catalog: Catalog; walCatalog?: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock; codec?: WalCodec },
   options: { verify: boolean },
 ): Promise<RebuildReport> {
   const report: RebuildReport = { manifests: 0, created: 0, alreadyKnown: 0, verified: 0, failed: 0, damaged: [], unreadable: [], incomplete: [] };

@@ -3,8 +3,10 @@ import type { Storage } from '../ports/storage';
 import { parseWalRecordKey } from '../domain/wal/keys';
 import { parseWalRecord, type WalRecord } from '../domain/wal/record';
 import { asStrongboxError, StrongboxError } from '../errors';
-import type { Clock, Log } from '../ports';
+import type { AlertPublisher, Clock, Log } from '../ports';
+import type { WalCodec } from '../ports/wal-codec';
 import { assertDescribes } from './index-wal';
+import { checkDeferredWal, isDeferred } from './wal-archive/deferred-check';
 
 /** What rebuilding the WAL index found. */
 export interface WalRebuildReport {
@@ -32,11 +34,15 @@ const SKIPPED_LISTED = 100;
  * describes its key; its bytes are listed beside it with the size it declares), then the
  * folder's records are written to the catalog in batches (WalCatalog.recordWals: 100
  * reads, 25 writes a request). Idempotent: records already indexed are counted, not
- * rewritten. A record that fails a check is skipped and reported, never indexed.
+ * rewritten. A record that fails a check is skipped and reported, never indexed. A record
+ * whose decoded check was deferred (docs/wal.md, "The deferred decoded check") and that the
+ * catalog does not hold yet is decoded and checked first (`codec`); a damaged one is
+ * withdrawn as the catalog-index function withdraws it (WAL_DAMAGED), and without a codec
+ * it is skipped: never indexed unchecked.
  *
  * @throws StorageError when the listing fails, CatalogError when the catalog does.
  */
-export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalCatalog; log: Log; clock: Clock }): Promise<WalRebuildReport> {
+export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalCatalog; log: Log; clock: Clock; codec?: WalCodec; alerts?: AlertPublisher }): Promise<WalRebuildReport> {
   const report: WalRebuildReport = { records: 0, created: 0, alreadyKnown: 0, skipped: [], skippedCount: 0, databases: [] };
   const databases = new Set<string>();
   const at = deps.clock().toISOString();
@@ -56,6 +62,10 @@ export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalC
         assertDescribes(record, parseWalRecordKey(key)!, key);
         const stored = sizes.get(record.objectKey);
         if (stored !== record.storedSize) throw new StrongboxError('WAL_OBJECT_INVALID', stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
+        if (isDeferred(record) && !(await deps.walCatalog.getWal(record.database, record.name)) && (await checkDeferred(deps, key, record)) === 'damaged') {
+          skip(key, `its object ${record.objectKey} does not decode to what the record declares: withdrawn as damaged (WAL_DAMAGED)`);
+          continue;
+        }
         records.push(record);
       } catch (error) {
         skip(key, asStrongboxError(error).message);
@@ -88,4 +98,10 @@ export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalC
   report.databases = [...databases].sort();
   deps.log.info('WAL index rebuilt', { records: report.records, created: report.created, alreadyKnown: report.alreadyKnown, skipped: report.skippedCount });
   return report;
+}
+
+/** checkDeferredWal with the rebuild's dependencies; without a codec a deferred record is refused, not trusted. */
+function checkDeferred(deps: Parameters<typeof rebuildWalIndex>[0], key: string, record: WalRecord): Promise<'passed' | 'damaged'> {
+  if (!deps.codec) throw new StrongboxError('CONFIG_INVALID', 'its decoded check was deferred and this rebuild has no WAL codec to do it', 'run `strongbox catalog rebuild` from the CLI, which decodes WAL (a Strongbox bug otherwise)');
+  return checkDeferredWal({ storage: deps.storage, codec: deps.codec, log: deps.log, walCatalog: deps.walCatalog, clock: deps.clock, ...(deps.alerts ? { alerts: deps.alerts } : {}) }, key, record);
 }

@@ -17,6 +17,7 @@ import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../sh
 import { deliverObjectEvents } from '../../shared/local/object-events';
 import type { Alert } from '../../shared/ports';
 import { HEAD_PREFIX_BYTES as PREFIX_BYTES } from '../../shared/ports/wal-codec';
+import { rebuildWalIndex } from '../../shared/usecases/rebuild-wal-index';
 import { reconcileWal } from '../../shared/usecases/reconcile-wal';
 import { startS3Server, type S3TestServer } from '../support/s3-server';
 import { captureLog, keysUnder } from '../support/stack';
@@ -223,6 +224,31 @@ describe('complete for a compressed object: a bounded prefix, then the asynchron
     expect(await walCatalog.getWal('app', name(10))).toBeUndefined();
     expect(await storage.head(walRecordKey('app', name(10)))).toBeUndefined();
     expect(report.skipped.map((skip) => skip.key)).toContain(walRecordKey('app', name(10)));
+    expect(alerts.map((alert) => alert.type)).toContain('WAL_DAMAGED');
+  });
+
+  it('catalog rebuild checks a deferred record before indexing it: a good one indexed, a damaged one withdrawn, none without a codec', async () => {
+    // Prepare: archived, events lost
+    const good = declareSegment(fakeSegment({ segno: 13n }), 'zstd');
+    expect((await pushed(name(13), good)).status).toBe(201);
+    expect((await pushed(name(14), damagedLater(14))).status).toBe(201);
+    const unchecked = declareSegment(fakeSegment({ segno: 15n }), 'zstd');
+    expect((await pushed(name(15), unchecked)).status).toBe(201);
+    alerts.length = 0;
+    const deps = { storage, walCatalog, log: captureLog(), clock: () => new Date(), alerts: alertPublisher };
+    // Act: without a codec first (nothing deferred is indexed), then with one
+    const blind = await rebuildWalIndex(deps);
+    const unindexed = await walCatalog.getWal('app', name(13));
+    const report = await rebuildWalIndex({ ...deps, codec: walCodec });
+    // Assess
+    expect(unindexed).toBeUndefined();
+    expect(blind.skipped.map((skip) => skip.key)).toEqual(expect.arrayContaining([walRecordKey('app', name(13)), walRecordKey('app', name(15))]));
+    expect(await walCatalog.getWal('app', name(13))).toMatchObject({ sha256: good.declaration.sha256 });
+    expect(await walCatalog.getWal('app', name(15))).toMatchObject({ sha256: unchecked.declaration.sha256 });
+    expect(await walCatalog.getWal('app', name(14))).toBeUndefined();
+    expect(await storage.head(walRecordKey('app', name(14)))).toBeUndefined();
+    expect(await storage.head(walDamagedKey('app', name(14)))).toBeDefined();
+    expect(report.skipped.map((skip) => skip.key)).toContain(walRecordKey('app', name(14)));
     expect(alerts.map((alert) => alert.type)).toContain('WAL_DAMAGED');
   });
 });

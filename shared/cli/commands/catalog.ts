@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { walCodec } from '../../adapters/wal-codec/inspect';
 import { rebuildCatalog } from '../../usecases/rebuild-catalog';
 import { printResult, type CommandRunner, type Output } from '../output';
 import { withSession } from '../session';
@@ -6,7 +7,7 @@ import { withSession } from '../session';
 /** Runs `strongbox catalog rebuild`: the catalog from the manifests and the WAL records in storage. */
 export async function rebuildCommand(flags: { verify: boolean }, out: Output): Promise<number> {
   return withSession(out, async ({ context }) => {
-    const report = await rebuildCatalog(context, { verify: flags.verify });
+    const report = await rebuildCatalog({ ...context, codec: walCodec }, { verify: flags.verify });
     const lines = [
       `Catalog rebuilt from ${context.storage.location}: ${report.manifests} manifests, ${report.created} new entries, ${report.alreadyKnown} already known.`,
       `${report.verified} verified, ${report.failed} failed.`,
