@@ -30,7 +30,8 @@ import { checkDeferredWal, isDeferred } from './wal-archive/deferred-check';
  * then recorded (recordWals, which also adds it to the ranges). A recorded segment the
  * ranges lack is added to them. The cursor moves past a folder only once every object in
  * it is older than `settleMs` (an uploader pushing concurrently writes a little out of
- * order) and never past the newest non-empty folder (it still fills). A run stops between
+ * order) and every deferred record in it could be checked (an object unreadable for now is
+ * checked again by the next run), and never past the newest non-empty folder (it still fills). A run stops between
  * folders at `stopAt` and the next one resumes at the cursor.
  */
 
@@ -158,10 +159,12 @@ async function reconcileTimeline(deps: ReconcileDeps, options: ReconcileOptions,
     const objects = await collect(deps.storage, `${walPrefix(database)}${folder}/`);
     report.folders += 1;
     if (objects.length === 0 && folder >= newestKnown) break;
-    repaired += await repairFolder(deps, report, database, objects, (name) => heldByRanges(ranges, name), segmentSize);
+    const unchecked = { left: false };
+    repaired += await repairFolder(deps, report, database, objects, (name) => heldByRanges(ranges, name), segmentSize, unchecked);
     if (objects.length > 0) {
       newestNonEmpty = folder;
-      if (unsettled === undefined && objects.some((object) => object.lastModified.getTime() >= settled)) unsettled = folder;
+      // A deferred record whose check could not run (its object unreadable for now) keeps the cursor here: the next run checks it again.
+      if (unsettled === undefined && (unchecked.left || objects.some((object) => object.lastModified.getTime() >= settled))) unsettled = folder;
     }
     folder = nextFolder(folder);
   }
@@ -177,7 +180,15 @@ async function reconcileTimeline(deps: ReconcileDeps, options: ReconcileOptions,
  * Indexes the records among `objects` (one WAL folder) that the catalog lacks. `held`
  * says which files the catalog is known to hold without a read. Returns how many were indexed.
  */
-async function repairFolder(deps: ReconcileDeps, report: WalReconcileReport, database: string, objects: readonly ObjectInfo[], held: (name: ReturnType<typeof parseWalName>) => boolean, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<number> {
+async function repairFolder(
+  deps: ReconcileDeps,
+  report: WalReconcileReport,
+  database: string,
+  objects: readonly ObjectInfo[],
+  held: (name: ReturnType<typeof parseWalName>) => boolean,
+  segmentSize = DEFAULT_SEGMENT_SIZE,
+  unchecked: { left: boolean } = { left: false },
+): Promise<number> {
   const sizes = new Map(objects.map((object) => [object.key, object.size]));
   const missing: WalRecord[] = [];
   const unranged: Array<{ name: string; archivedAt: string }> = [];
@@ -202,13 +213,15 @@ async function repairFolder(deps: ReconcileDeps, report: WalReconcileReport, dat
       if (name.kind === 'segment') unranged.push({ name: target.name, archivedAt: recorded.archivedAt });
       continue;
     }
+    let checking = false;
     try {
       const record = parseWalRecord((await deps.storage.getBytes(object.key)).toString('utf8'), object.key);
       assertDescribes(record, target, object.key);
       const stored = sizes.get(record.objectKey);
       if (stored !== record.storedSize) throw new StrongboxError('WAL_OBJECT_INVALID', stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
       // The watchdog of the deferred decoded check: a record whose event (and so its check) never came is checked here.
-      if (isDeferred(record) && (await checkDeferred(deps, object.key, record)) === 'damaged') {
+      checking = isDeferred(record);
+      if (checking && (await checkDeferred(deps, object.key, record)) === 'damaged') {
         skip(deps, report, object.key, `its object ${record.objectKey} does not decode to what the record declares: withdrawn as damaged (WAL_DAMAGED)`);
         continue;
       }
@@ -216,6 +229,7 @@ async function repairFolder(deps: ReconcileDeps, report: WalReconcileReport, dat
     } catch (error) {
       // Gone since the listing (retention): nothing to index.
       if (error instanceof ObjectNotFoundError) continue;
+      if (checking) unchecked.left = true;
       skip(deps, report, object.key, asStrongboxError(error).message);
     }
   }

@@ -15,6 +15,7 @@ import { objectCreatedEvent } from '../../shared/domain/object-event';
 import { walDamagedKey, walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../shared/local/dynalite-server';
 import { deliverObjectEvents } from '../../shared/local/object-events';
+import { StorageError } from '../../shared/errors';
 import type { Alert } from '../../shared/ports';
 import { HEAD_PREFIX_BYTES as PREFIX_BYTES } from '../../shared/ports/wal-codec';
 import { rebuildWalIndex } from '../../shared/usecases/rebuild-wal-index';
@@ -225,6 +226,35 @@ describe('complete for a compressed object: a bounded prefix, then the asynchron
     expect(await storage.head(walRecordKey('app', name(10)))).toBeUndefined();
     expect(report.skipped.map((skip) => skip.key)).toContain(walRecordKey('app', name(10)));
     expect(alerts.map((alert) => alert.type)).toContain('WAL_DAMAGED');
+  });
+
+  it('reconciliation keeps its cursor at a folder whose deferred record could not be read, and checks it on the next run', async () => {
+    // Prepare: two folders, events lost; the first folder's object unreadable during the first run
+    const early = declareSegment(fakeSegment({ segno: 16n }), 'zstd');
+    expect((await pushed(name(16), early)).status).toBe(201);
+    const laterName = '000000010000000100000000';
+    const later = declareSegment(fakeSegment({ segno: 4096n }), 'zstd');
+    expect((await pushed(laterName, later)).status).toBe(201);
+    const deps = { storage, walCatalog, codec: walCodec, log: captureLog(), clock: () => new Date(Date.now() + 2 * 3600_000), alerts: alertPublisher };
+    const read = storage.get.bind(storage);
+    const failing = vi.spyOn(storage, 'get').mockImplementation(async (key: string) => {
+      if (key === walObjectKey('app', name(16), 'zstd')) throw new StorageError('s3rver went away for a moment', 'retry');
+      return read(key);
+    });
+    // Act
+    let first: Awaited<ReturnType<typeof reconcileWal>>;
+    try {
+      first = await reconcileWal(deps, { databases: ['app'] });
+    } finally {
+      failing.mockRestore();
+    }
+    const missedFirst = await walCatalog.getWal('app', name(16));
+    await reconcileWal(deps, { databases: ['app'] });
+    // Assess: skipped, not withdrawn, the later folder indexed; the next run checks and indexes it
+    expect(first.skipped.map((skip) => skip.key)).toContain(walRecordKey('app', name(16)));
+    expect(missedFirst).toBeUndefined();
+    expect(await walCatalog.getWal('app', laterName)).toMatchObject({ sha256: later.declaration.sha256 });
+    expect(await walCatalog.getWal('app', name(16))).toMatchObject({ sha256: early.declaration.sha256 });
   });
 
   it('catalog rebuild checks a deferred record before indexing it: a good one indexed, a damaged one withdrawn, none without a codec', async () => {
