@@ -19,6 +19,7 @@ import { awsDeps } from '../shared/runtime/aws';
 import type { RestoreTableDeps } from '../shared/usecases/restore-table';
 import { runRestoreTableRequest } from '../shared/usecases/restore-table/job';
 import { awsSecretReader, runJobTask, startJobTaskIfEntry, type JobTaskIo, type SecretReader } from './job-task';
+import { warmWalFetch } from '../shared/local/warm-wal';
 
 /** What the restore-table task runs with: the table restore's adapters and a secret reader. */
 export interface RestoreTableTaskDeps extends RestoreTableDeps {
@@ -57,6 +58,7 @@ async function restoreAsOf(deps: RestoreTableTaskDeps, job: RestoreTablePayload,
           table: job.table,
           mode: job.mode,
           restoreCommand: archiving.hosts.get(job.database)!.restoreCommand,
+          warmWal: warmWalFetch(context.paths, deps.log),
           timeoutMs: RECOVERY_TIMEOUT_MS,
           signal,
           ...(job.timeline !== undefined ? { timeline: job.timeline } : {}),

@@ -23,6 +23,7 @@ import { phaseProgressPrinter } from '../phase-progress';
 import { withSession } from '../session';
 import { checkLogin } from '../target-check';
 import type { Confirm } from './restore';
+import { warmWalFetch } from '../../local/warm-wal';
 
 /** The moment flags of restore-table. */
 export interface AsOfFlags {
@@ -81,7 +82,7 @@ export async function restoreTableAsOfCommand(at: PitrTarget, request: { target:
         const onProgress = phaseProgressPrinter(out, `restore-table ${request.table} as of ${preview.source.target}`);
         const report = await runTableAsOf(
           { ...context, ...pgRestoreTableDeps, recovery: pgScratchRecovery },
-          { ...base, restoreCommand: walHostPaths(context.paths, resolved.name).restoreCommand, timeoutMs: timeoutSeconds * 1000, signal, ...(onProgress ? { onProgress } : {}) },
+          { ...base, restoreCommand: walHostPaths(context.paths, resolved.name).restoreCommand, warmWal: warmWalFetch(context.paths, context.log), timeoutMs: timeoutSeconds * 1000, signal, ...(onProgress ? { onProgress } : {}) },
         );
         if (onProgress) endProgress(out);
         const lines = [

@@ -47,6 +47,8 @@ export interface AsOfRequest extends Omit<RestoreTableRequest, 'backupId' | 'for
   sourceDatabase?: string;
   /** The command the scratch cluster fetches WAL with (Strongbox's wal-fetch for `database`). */
   restoreCommand: string;
+  /** Starts `database`'s WAL prefetcher at the plan's first segment while the base backup unpacks (best effort). */
+  warmWal?: (database: string, firstSegment: string) => Promise<void>;
   /** How long recovery may take before it is given up. */
   timeoutMs: number;
 }
@@ -184,6 +186,7 @@ async function recover(deps: AsOfDeps, request: AsOfRequest): Promise<ScratchRec
     ...(request.timeline !== undefined ? { timeline: request.timeline } : {}),
     parentDir: deps.tmpDir ?? tmpdir(),
     restoreCommand: request.restoreCommand,
+    ...(request.warmWal ? { warmWal: (first: string) => request.warmWal!(request.database, first) } : {}),
     fallbackUser: request.target.user,
     timeoutMs: request.timeoutMs,
     ...(request.signal ? { signal: request.signal } : {}),
