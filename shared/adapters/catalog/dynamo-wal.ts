@@ -1,38 +1,19 @@
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { assertDatabaseName } from '../../domain/keys';
-import { assertSegmentSize, DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, parseWalName, segmentName, type WalFileKind } from '../../domain/wal/names';
+import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, segmentName } from '../../domain/wal/names';
 import type { WalRecord } from '../../domain/wal/record';
 import { rangesOfSegments, type WalRange } from '../../domain/wal/ranges';
 import { inPool } from '../../domain/in-pool';
 import { DynamoWalRanges } from './dynamo-wal-ranges';
+import { BATCH_GET_MAX, batchGetKeys, batchWrite, inBatches, type TableIo } from './dynamo-batch';
+import { defined, hex8, metaPk, restorePointPk, segmentSizeOf, walKey, walPk, type Item } from './dynamo-wal-keys';
 import { CatalogError, ConflictError, InputError } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
 import type { ArchiveStatus, IndexedWalRecord, ReconcileCursor, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from '../../ports/wal-catalog';
 import { catalogRequest, conditionalWrite } from './sdk-errors';
 import { DynamoWalView } from './dynamo-wal-view';
+import { clearRetentionMark, countSegmentsBelow, getRetentionMark, listSegmentsBelow, putRetentionMark } from './dynamo-wal-retention';
 import { viewAttributes, withoutKeys } from './wal-view-keys';
-
-/**
- * Item layout on the catalog table (schema.ts). No WAL item carries `database` or `state`,
- * so none enters the byDatabase and byState indexes (an index holds only items with both
- * of its key attributes); the timeline summaries, archive status, retention mark, restore
- * points and ranges carry `entity` = `WALVIEW#<shard>` and `gsiSort`: they are the WAL view
- * in the byEntity index (dynamo-wal-view.ts), never listed as backups (`entity` = BACKUP).
- * Database names cannot contain `#`, so partitions never collide.
- *
- * | pk                      | sk            | item                                   |
- * |-------------------------|---------------|----------------------------------------|
- * | `WAL#<db>#<TTTTTTTT>`   | file name     | segment and `.partial` records         |
- * | `WAL#<db>#HISTORY`      | file name     | `.history` records                     |
- * | `WAL#<db>#BACKUP`       | file name     | `.backup` label records                |
- * | `WALMETA#<db>`          | `TL#<TTTTTTTT>` | highest file name seen on a timeline |
- * | `WALMETA#<db>`          | `STATUS`      | the archiver's last measured status    |
- * | `WALMETA#<db>`          | `RETENTION`   | a WAL deletion retention has not finished |
- * | `WALMETA#<db>`          | `RECONCILE#<TTTTTTTT>` | where WAL reconciliation resumes on a timeline |
- * | `WALRP#<db>`            | point name    | named restore points                   |
- * | `WALRANGE#<db>#<TTTTTTTT>` | first segment's name tail | a run of archived segments (dynamo-wal-ranges.ts) |
- */
 
 /** Tuning of DynamoWalCatalog. */
 export interface DynamoWalCatalogOptions {
@@ -42,65 +23,13 @@ export interface DynamoWalCatalogOptions {
   writeConcurrency?: number;
 }
 
-type Item = Record<string, unknown>;
-
-/** The smallest segment size accepts every segment name of every cluster (its low part is the widest). */
-const ANY_SEGMENT_SIZE = 1 << 20;
-/** DynamoDB's limit of requests in one BatchWriteItem. */
-const BATCH_WRITE_MAX = 25;
-/** DynamoDB's limit of keys in one BatchGetItem. */
-const BATCH_GET_MAX = 100;
-/** Unprocessed items of a batch are retried this often (with a short pause) before giving up. */
-const BATCH_ATTEMPTS = 8;
+/** What to do when DynamoDB keeps a batch of the indexing unprocessed. */
+const REBUILD_HINT = 'the table is throttled: run the rebuild again later (it is idempotent)';
 /** BatchWriteItem requests in flight while deleting records (retention): 8 × 25 deletes. */
 const DELETE_CONCURRENCY = 8;
-const SEGMENT_NAME = /^[0-9A-F]{24}$/;
 
 /** A lost race with retention (the record deleted between our put and our read) is retried this often. */
 const RECORD_ATTEMPTS = 3;
-
-function hex8(timeline: number): string {
-  return timeline.toString(16).toUpperCase().padStart(8, '0');
-}
-
-/** The partition of a database's WAL files of one group: a timeline's segments, HISTORY or BACKUP. */
-function walPk(database: string, group: string): string {
-  assertDatabaseName(database);
-  return `WAL#${database}#${group}`;
-}
-
-function walKey(database: string, name: string): { pk: string; sk: string; kind: WalFileKind; timeline: number } {
-  const parsed = parseWalName(name, ANY_SEGMENT_SIZE);
-  const group = parsed.kind === 'history' ? 'HISTORY' : parsed.kind === 'backup' ? 'BACKUP' : hex8(parsed.timeline);
-  return { pk: walPk(database, group), sk: name, kind: parsed.kind, timeline: parsed.timeline };
-}
-
-function metaPk(database: string): string {
-  assertDatabaseName(database);
-  return `WALMETA#${database}`;
-}
-
-function restorePointPk(database: string): string {
-  assertDatabaseName(database);
-  return `WALRP#${database}`;
-}
-
-function defined(values: object): Item {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
-}
-
-/**
- * A segment record's size is its cluster's segment size (the endpoint checked the header);
- * a record with another (never written by the endpoint) counts with the default size.
- */
-function segmentSizeOf(record: WalRecord): number {
-  try {
-    assertSegmentSize(record.size);
-    return record.size;
-  } catch {
-    return DEFAULT_SEGMENT_SIZE;
-  }
-}
 
 /**
  * The WAL catalog on the backup catalog's DynamoDB table. Conditional writes keep records
@@ -114,6 +43,8 @@ export class DynamoWalCatalog implements WalCatalog {
   private readonly view: DynamoWalView;
   /** The last range cut of each database in progress (deleteWalRecords): the next one waits for it. */
   private readonly cuts = new Map<string, Promise<void>>();
+  /** The table and how requests are sent, for the batch helpers (dynamo-batch.ts). */
+  private readonly io: TableIo;
 
   /** `client` should omit undefined values (see `toDocumentClient`); `tableName` has the schema of schema.ts. */
   constructor(
@@ -122,6 +53,7 @@ export class DynamoWalCatalog implements WalCatalog {
     options: DynamoWalCatalogOptions = {},
   ) {
     this.pageSize = options.pageSize ?? 500;
+    this.io = { client, tableName, call: (action, request) => this.call(action, request) };
     this.writeConcurrency = options.writeConcurrency ?? DELETE_CONCURRENCY;
     this.ranges = new DynamoWalRanges(client, tableName, this.pageSize, (database, name) => this.getWal(database, name));
     // The view's pages are its own (1,000 items) unless a test asks for small ones.
@@ -182,7 +114,7 @@ export class DynamoWalCatalog implements WalCatalog {
     const recorded: WalRecord[] = [];
     for (let start = 0; start < keyed.length; start += BATCH_GET_MAX) {
       const slice = keyed.slice(start, start + BATCH_GET_MAX);
-      const found = await this.batchGet(slice.map(({ key }) => key));
+      const found = await batchGetKeys(this.io, slice.map(({ key }) => key), REBUILD_HINT);
       const absent: Item[] = [];
       for (const { record, key } of slice) {
         const existing = found.get(`${key.pk}\u0000${key.sk}`);
@@ -191,7 +123,7 @@ export class DynamoWalCatalog implements WalCatalog {
         else if (existing.sha256 === record.sha256) result.existing += 1;
         else result.conflicts.push({ name: record.name, database: record.database, recorded: String(existing.sha256), offered: record.sha256 });
       }
-      await this.batchPut(absent, `record WAL files of database ${slice[0]!.record.database}`);
+      for (const batch of inBatches(absent.map((Item) => ({ PutRequest: { Item } })))) await batchWrite(this.io, batch, `record WAL files of database ${slice[0]!.record.database}`, REBUILD_HINT);
       result.created += absent.length;
     }
     // One summary update per timeline, with its highest name: a crash before it is repaired by the next rebuild or push.
@@ -253,7 +185,7 @@ export class DynamoWalCatalog implements WalCatalog {
     })).values()];
     const found = new Map<string, IndexedWalRecord>();
     for (let start = 0; start < keys.length; start += BATCH_GET_MAX) {
-      for (const item of (await this.batchGet(keys.slice(start, start + BATCH_GET_MAX))).values()) {
+      for (const item of (await batchGetKeys(this.io, keys.slice(start, start + BATCH_GET_MAX), REBUILD_HINT)).values()) {
         const record = withoutKeys<IndexedWalRecord>(item);
         found.set(`${record.database}\u0000${record.name}`, record);
       }
@@ -345,35 +277,12 @@ export class DynamoWalCatalog implements WalCatalog {
     return item ? withoutKeys<RestorePoint>(item) : undefined;
   }
 
-  async listSegmentsBelow(database: string, timeline: number, belowName: string, options: { after?: string; limit?: number } = {}): Promise<WalPage> {
-    const input = this.belowQuery(database, timeline, belowName);
-    const limit = options.limit ?? this.pageSize;
-    if (!Number.isInteger(limit) || limit < 1) throw new InputError(`page size ${limit} is not a whole number above 0`, 'give a limit of at least 1');
-    const pk = (input.ExpressionAttributeValues as Item)[':pk'];
-    const command = new QueryCommand({
-      TableName: this.tableName,
-      ...input,
-      ConsistentRead: true,
-      Limit: limit,
-      ...(options.after !== undefined ? { ExclusiveStartKey: { pk, sk: options.after } } : {}),
-    });
-    const page = await this.call(`list the WAL segments of database ${database} below ${belowName}`, () => this.client.send(command));
-    const records = (page.Items ?? []).map((item) => withoutKeys<IndexedWalRecord>(item));
-    const last = page.LastEvaluatedKey?.sk;
-    return { records, ...(typeof last === 'string' ? { next: last } : {}) };
+  listSegmentsBelow(...args: Parameters<WalCatalog['listSegmentsBelow']>): Promise<WalPage> {
+    return listSegmentsBelow(this.io, this.pageSize, ...args);
   }
 
-  async countSegmentsBelow(database: string, timeline: number, belowName: string): Promise<number> {
-    const input = this.belowQuery(database, timeline, belowName);
-    let count = 0;
-    let startKey: Item | undefined;
-    do {
-      const command = new QueryCommand({ TableName: this.tableName, ...input, Select: 'COUNT', ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) });
-      const page = await this.call(`count the WAL segments of database ${database} below ${belowName}`, () => this.client.send(command));
-      count += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return count;
+  countSegmentsBelow(...args: Parameters<WalCatalog['countSegmentsBelow']>): Promise<number> {
+    return countSegmentsBelow(this.io, ...args);
   }
 
   async deleteWalRecords(database: string, names: readonly string[]): Promise<void> {
@@ -393,50 +302,22 @@ export class DynamoWalCatalog implements WalCatalog {
       const { pk, sk } = walKey(database, name);
       return { pk, sk };
     });
-    const batches: Array<Array<{ DeleteRequest: { Key: Item } }>> = [];
-    for (let start = 0; start < keys.length; start += BATCH_WRITE_MAX) batches.push(keys.slice(start, start + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } })));
     // Several batches in flight (each retries its own unprocessed items with backoff).
-    await inPool(batches, this.writeConcurrency, async (first) => {
-      let requests = first;
-      for (let attempt = 1; requests.length > 0; attempt += 1) {
-        if (attempt > BATCH_ATTEMPTS) {
-          throw new CatalogError(`cannot delete ${requests.length} WAL record(s) of database ${database}: DynamoDB kept them unprocessed`, 'the table is throttled: run retention again later (it finishes what it marked)');
-        }
-        if (attempt > 1) await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 2)));
-        const batch = new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } });
-        const out = await this.call(`delete WAL records of database ${database}`, () => this.client.send(batch));
-        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-      }
-    });
+    await inPool(inBatches(keys.map((Key) => ({ DeleteRequest: { Key } }))), this.writeConcurrency, (batch) =>
+      batchWrite(this.io, batch, `delete WAL records of database ${database}`, 'the table is throttled: run retention again later (it finishes what it marked)'),
+    );
   }
 
-  async getRetentionMark(database: string): Promise<unknown> {
-    const item = await this.getItem(`read the WAL retention mark of database ${database}`, { pk: metaPk(database), sk: 'RETENTION' });
-    return item ? withoutKeys<unknown>(item) : undefined;
+  getRetentionMark(database: string): Promise<unknown> {
+    return getRetentionMark(this.io, database);
   }
 
-  async putRetentionMark(database: string, mark: WalRetentionMark): Promise<void> {
-    const put = new PutCommand({
-      TableName: this.tableName,
-      Item: { ...mark, pk: metaPk(database), sk: 'RETENTION', ...viewAttributes(database, 'META', 'RETENTION') },
-      ConditionExpression: 'attribute_not_exists(pk) OR #at <= :at',
-      ExpressionAttributeNames: { '#at': 'at' },
-      ExpressionAttributeValues: { ':at': mark.at },
-    });
-    if (!(await this.conditional(`store the WAL retention mark of database ${database}`, () => this.client.send(put)))) {
-      throw new ConflictError(`a newer WAL retention mark of database ${database} is stored than the one of ${mark.at}`, 'another retention run is working on this database: let it finish, then run again');
-    }
+  putRetentionMark(database: string, mark: WalRetentionMark): Promise<void> {
+    return putRetentionMark(this.io, database, mark);
   }
 
-  async clearRetentionMark(database: string, at: string): Promise<void> {
-    const remove = new DeleteCommand({
-      TableName: this.tableName,
-      Key: { pk: metaPk(database), sk: 'RETENTION' },
-      ConditionExpression: 'attribute_not_exists(pk) OR #at = :at',
-      ExpressionAttributeNames: { '#at': 'at' },
-      ExpressionAttributeValues: { ':at': at },
-    });
-    await this.conditional(`remove the WAL retention mark of database ${database}`, () => this.client.send(remove));
+  clearRetentionMark(database: string, at: string): Promise<void> {
+    return clearRetentionMark(this.io, database, at);
   }
 
   async deleteRestorePoint(database: string, name: string): Promise<void> {
@@ -452,44 +333,6 @@ export class DynamoWalCatalog implements WalCatalog {
   async putReconcileCursor(database: string, cursor: ReconcileCursor): Promise<void> {
     const put = new PutCommand({ TableName: this.tableName, Item: { ...defined(cursor), pk: metaPk(database), sk: `RECONCILE#${hex8(cursor.timeline)}` } });
     await this.call(`store the reconciliation cursor of database ${database}`, () => this.client.send(put));
-  }
-
-  /** The items at these keys (at most BATCH_GET_MAX), by `pk\0sk`; unprocessed keys are asked again. */
-  private async batchGet(keys: Array<{ pk: string; sk: string }>): Promise<Map<string, Item>> {
-    const found = new Map<string, Item>();
-    let pending: Item[] = keys;
-    for (let attempt = 1; pending.length > 0; attempt += 1) {
-      if (attempt > BATCH_ATTEMPTS) throw new CatalogError(`cannot read ${pending.length} WAL record(s): DynamoDB kept them unprocessed`, 'the table is throttled: run the rebuild again later (it is idempotent)');
-      if (attempt > 1) await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 2)));
-      const batch = new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } });
-      const out = await this.call('read WAL records', () => this.client.send(batch));
-      for (const item of out.Responses?.[this.tableName] ?? []) found.set(`${String(item.pk)}\u0000${String(item.sk)}`, item);
-      pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Item[];
-    }
-    return found;
-  }
-
-  /** Puts the items in batches of BATCH_WRITE_MAX, asking again for unprocessed ones. */
-  private async batchPut(items: Item[], action: string): Promise<void> {
-    for (let start = 0; start < items.length; start += BATCH_WRITE_MAX) {
-      let requests: Array<{ PutRequest: { Item: Item } }> = items.slice(start, start + BATCH_WRITE_MAX).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 1; requests.length > 0; attempt += 1) {
-        if (attempt > BATCH_ATTEMPTS) throw new CatalogError(`cannot ${action}: DynamoDB kept ${requests.length} unprocessed`, 'the table is throttled: run the rebuild again later (it is idempotent)');
-        if (attempt > 1) await new Promise((done) => setTimeout(done, 50 * 2 ** (attempt - 2)));
-        const batch = new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } });
-        const out = await this.call(action, () => this.client.send(batch));
-        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-      }
-    }
-  }
-
-  /** The key condition of "segments of `timeline` below `belowName`". */
-  private belowQuery(database: string, timeline: number, belowName: string): Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'> {
-    if (!Number.isInteger(timeline) || timeline < 1 || timeline > 0xffff_ffff) throw new InputError(`${timeline} is not a timeline`, 'timelines are whole numbers from 1');
-    if (!SEGMENT_NAME.test(belowName) || !belowName.startsWith(hex8(timeline))) {
-      throw new InputError(`${JSON.stringify(belowName)} is not a segment name on timeline ${timeline}`, 'give the 24-hex name of the first segment to keep');
-    }
-    return { KeyConditionExpression: 'pk = :pk AND sk < :below', ExpressionAttributeValues: { ':pk': walPk(database, hex8(timeline)), ':below': belowName } };
   }
 
   /** Moves the timeline's summary up to `record`, never down; a lost condition means it is already there. */
