@@ -107,3 +107,8 @@ export function isConditionalConflict(error: unknown): boolean {
   const sdk = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
   return sdk.name === 'ConditionalRequestConflict' || (sdk.$metadata?.httpStatusCode === 409 && sdk.name !== 'OperationAborted');
 }
+
+/** A write stopped by its signal: nothing was stored (the multipart upload is aborted first). */
+export function abortedError(key: string, signal: AbortSignal, error: unknown): StorageError {
+  return new StorageError(`write of ${key} was aborted; nothing was stored`, 'write it again when the operation is resumed', { cause: signal.reason ?? error });
+}

@@ -1,44 +1,20 @@
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
-import { planParts, S3_PART_LIMITS, type PartLimits } from '../../domain/part-plan';
+import { planParts } from '../../domain/part-plan';
 import { ObjectExistsError, ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../../errors';
 import type { RetrievalState } from '../../ports/storage';
 import { digestBytes, HashingStream } from '../../domain/hashing-stream';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { ObjectCreatedListeners } from './listeners';
 import { startS3Retrieval } from './s3-cold';
-import { isConditionalConflict, isPreconditionFailed, s3Error } from './s3-errors';
-import { uploadMultipart, type MultipartTuning } from './s3-multipart';
+import { abortedError, isConditionalConflict, isPreconditionFailed, s3Error } from './s3-errors';
+import { uploadMultipart } from './s3-multipart';
+import { s3Tuning, type S3StorageOptions, type S3Tuning } from './s3-options';
 import { abortUpload, listUploads } from './s3-unfinished';
 import type { ConditionalDelete, ObjectCreatedListener, ObjectInfo, RangedReads, Storage, StoredChecksums, UnfinishedWrite, UnfinishedWrites, WriteOptions, WriteResult } from '../../ports/storage';
 
 export { makeS3Client, type S3ClientOptions } from './s3-client';
-
-const MIB = 1024 * 1024;
-
-/** Tuning of an {@link S3Storage}. */
-export interface S3StorageOptions {
-  /** Keys are stored under `<prefix>/`; empty or absent means the bucket's root. */
-  prefix?: string;
-  /**
-   * The smallest multipart part of `putStream`; default 8 MiB, at least 5 MiB (S3's minimum).
-   * Parts are larger when the write's size estimate needs it, or the stream outruns it
-   * (shared/domain/part-plan.ts).
-   */
-  partSizeBytes?: number;
-  /** Parts uploaded in parallel by `putStream`, at most; default 4. */
-  queueSize?: number;
-  /** Memory for one `putStream`'s part buffers; default 1 GiB. Large parts fly fewer at a time (at least one). */
-  uploadMemoryBytes?: number;
-  /** S3's part limits, scaled down by tests; default S3's own. */
-  partLimits?: PartLimits;
-  /** Told each part as it is sent (tests, benchmarks). */
-  onPart?: MultipartTuning['onPart'];
-  /** Keys asked per ListObjectsV2 page; default (and S3's maximum) 1000. Smaller values exist for tests. */
-  listPageSize?: number;
-  /** Keys per DeleteObjects call; default (and S3's maximum) 1000. */
-  deleteBatchSize?: number;
-}
+export type { S3StorageOptions } from './s3-options';
 
 /**
  * The storage contract on an S3 bucket (or any S3-compatible endpoint).
@@ -71,18 +47,10 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
   readonly bucket: string;
   readonly #client: S3Client;
   readonly #keyPrefix: string;
-  readonly #partSize: number;
-  readonly #queueSize: number;
-  readonly #uploadMemory: number;
-  readonly #partLimits: PartLimits;
-  readonly #onPart: MultipartTuning['onPart'];
-  readonly #listPageSize: number;
-  readonly #deleteBatchSize: number;
+  readonly #tuning: S3Tuning;
   readonly #listeners = new ObjectCreatedListeners();
 
-  /**
-   * @throws InputError when the prefix is not a valid key, or StorageError when the tuning is out of S3's limits.
-   */
+  /** @throws InputError when the prefix is not a valid key, or StorageError when the tuning is out of S3's limits. */
   constructor(client: S3Client, bucket: string, options: S3StorageOptions = {}) {
     const prefix = (options.prefix ?? '').replace(/\/+$/, '');
     if (prefix !== '') assertValidKey(prefix);
@@ -90,23 +58,14 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
     this.bucket = bucket;
     this.#keyPrefix = prefix === '' ? '' : `${prefix}/`;
     this.location = `s3://${bucket}/${prefix}`;
-    this.#partSize = options.partSizeBytes ?? 8 * MIB;
-    this.#queueSize = options.queueSize ?? 4;
-    this.#uploadMemory = options.uploadMemoryBytes ?? 1024 * MIB;
-    this.#partLimits = options.partLimits ?? S3_PART_LIMITS;
-    this.#onPart = options.onPart;
-    this.#listPageSize = options.listPageSize ?? 1000;
-    this.#deleteBatchSize = options.deleteBatchSize ?? 1000;
-    if (this.#partSize < 5 * MIB || this.#queueSize < 1 || this.#listPageSize < 1 || this.#deleteBatchSize < 1 || this.#deleteBatchSize > 1000) {
-      throw new StorageError('S3 storage tuning out of range', 'use partSizeBytes ≥ 5 MiB, queueSize ≥ 1, listPageSize ≥ 1 and 1 ≤ deleteBatchSize ≤ 1000');
-    }
+    this.#tuning = s3Tuning(options);
   }
 
   async putStream(key: string, body: Readable, options?: WriteOptions): Promise<WriteResult> {
     assertValidKey(key);
     let plan;
     try {
-      plan = planParts(options?.sizeEstimate ?? 0, this.#partSize, this.#partLimits);
+      plan = planParts(options?.sizeEstimate ?? 0, this.#tuning.partSize, this.#tuning.partLimits);
     } catch (error) {
       body.destroy(); // nothing will read it: release its writer
       throw error;
@@ -126,7 +85,7 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
     let etag: string | undefined;
     try {
       const target = { client: this.#client, bucket: this.bucket, key: this.#keyPrefix + key, contentType: options?.contentType, createOnly: options?.createOnly === true };
-      etag = (await uploadMultipart(target, hasher, { plan, queueSize: this.#queueSize, memoryBytes: this.#uploadMemory, signal, onPart: this.#onPart })).etag;
+      etag = (await uploadMultipart(target, hasher, { plan, queueSize: this.#tuning.queueSize, memoryBytes: this.#tuning.uploadMemory, signal, onPart: this.#tuning.onPart })).etag;
     } catch (error) {
       hasher.destroy(); // the upload stopped reading: release the body rather than leave its writer blocked
       if (signal?.aborted) throw abortedError(key, signal, error);
@@ -253,7 +212,7 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
     assertValidPrefix(prefix);
     let token: string | undefined;
     do {
-      const command = new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.#keyPrefix + prefix, MaxKeys: this.#listPageSize, ContinuationToken: token });
+      const command = new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.#keyPrefix + prefix, MaxKeys: this.#tuning.listPageSize, ContinuationToken: token });
       let page;
       try {
         page = await this.#client.send(command);
@@ -270,8 +229,8 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
 
   async delete(keys: readonly string[]): Promise<void> {
     keys.forEach(assertValidKey);
-    for (let start = 0; start < keys.length; start += this.#deleteBatchSize) {
-      const batch = keys.slice(start, start + this.#deleteBatchSize);
+    for (let start = 0; start < keys.length; start += this.#tuning.deleteBatchSize) {
+      const batch = keys.slice(start, start + this.#tuning.deleteBatchSize);
       let out;
       try {
         const objects = batch.map((key) => ({ Key: this.#keyPrefix + key }));
@@ -309,7 +268,7 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
 
   listUnfinished(prefix: string): AsyncIterable<UnfinishedWrite> {
     assertValidPrefix(prefix);
-    return listUploads({ client: this.#client, bucket: this.bucket, keyPrefix: this.#keyPrefix }, prefix, this.#listPageSize);
+    return listUploads({ client: this.#client, bucket: this.bucket, keyPrefix: this.#keyPrefix }, prefix, this.#tuning.listPageSize);
   }
 
   async discardUnfinished(write: UnfinishedWrite): Promise<void> {
@@ -338,8 +297,4 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
   #describe(key: string): string {
     return `s3://${this.bucket}/${this.#keyPrefix}${key}`;
   }
-}
-
-function abortedError(key: string, signal: AbortSignal, error: unknown): StorageError {
-  return new StorageError(`write of ${key} was aborted; nothing was stored`, 'write it again when the operation is resumed', { cause: signal.reason ?? error });
 }
