@@ -89,9 +89,14 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
       const want = (await readSmall(wantPath(spool))) || lastWant;
       const window = windowAfter(want, config.fetch.prefetch, segmentSize);
       if (want !== lastWant) {
+        // Recovery moving forward within the window keeps what was fetched for it; any other
+        // move (a new recovery, from an earlier segment or elsewhere) keeps nothing fetched
+        // before it: each recovery reads the archive as it is now (a drill must see damage).
+        const onward = lastWant !== undefined && want !== undefined && windowAfter(lastWant, config.fetch.prefetch, segmentSize).includes(want);
         lastWant = want;
         lastActivity = now;
-        await emptyInbox(inDir, new Set([...window, ...[...inflight.keys()].map((name) => `${name}.part`)]));
+        const parts = [...inflight.keys()].map((name) => `${name}.part`);
+        await emptyInbox(inDir, new Set(onward ? [...window, ...parts] : parts));
       }
       const present = new Set(await readdir(inDir).catch(() => [] as string[]));
       // In window order, and a name only once every name before it is known to be archived:

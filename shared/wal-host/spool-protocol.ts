@@ -21,7 +21,7 @@ import { join } from 'node:path';
  * | `out/<name>.busy`             | foreground wal-push (Node): its OWNER | uploader: skips that file | that wal-push; the clean when the owner is dead |
  * | `tmp/<pid>.<n>.hand`          | uploader: stored bytes for the endpoint (bytes mode, same host) | the endpoint | uploader at exit; the clean when the pid is gone |
  * | `tmp/*.zst.tmp`               | the zstd command (for a push or a fetch) | the process that started it | that process; the clean after MARKER_TTL |
- * | `in/<name>.part` → `in/<name>`| prefetcher: verified, decompressed bytes, published by a rename | wal-fetch (shell and Node): moved onto %p | wal-fetch by the move; the prefetcher empties `in/` at start and exit |
+ * | `in/<name>.part` → `in/<name>`| prefetcher: verified, decompressed bytes, published by a rename | wal-fetch (shell and Node): moved onto %p | wal-fetch by the move; the prefetcher empties `in/` at start and exit, and keeps nothing when recovery's position moves other than onward within the window (a new recovery reads the archive again) |
  * | `prefetch.want`               | wal-fetch (shell and Node): the last name recovery asked for | prefetcher | never (overwritten) |
  * | `uploader.log`, `prefetcher.log` | the background process (stderr) | people | rotated at 5 MiB |
  *

@@ -234,4 +234,20 @@ describe('prefetch', () => {
     expect(await list(inDir)).toEqual([]);
     expect(await readFile(join(spool, 'prefetcher.log'), 'utf8')).toContain('prefetcher exits');
   });
+
+  it('a new recovery from an earlier segment gets nothing the previous one had fetched ahead: the archive is read again', async () => {
+    // Prepare: a recovery at first+1 has first+2..first+5 fetched ahead
+    const inDir = join(spool, 'in');
+    expect((await fetch(seg(first + 1), prefetchConfig)).code).toBe(0);
+    const ahead = [2, 3, 4, 5].map((i) => seg(first + i)).sort();
+    await waitFor('the window after first+1', async () => JSON.stringify(await list(inDir)) === JSON.stringify(ahead));
+    const asked = () => endpoint.requests.filter((r) => r.path.includes(seg(first + 3))).length;
+    const before = asked();
+
+    // Act: a new recovery begins at the first segment (a drill after a drill)
+    expect((await fetch(seg(first), prefetchConfig)).code).toBe(0);
+
+    // Assess: first+3 is fetched from the archive again, not served from what the earlier recovery left
+    await waitFor('first+3 fetched again', async () => asked() > before && (await list(inDir)).includes(seg(first + 3)));
+  });
 });
