@@ -4,13 +4,8 @@ import { JOB_EXIT } from '../shared/domain/invoke/job';
 import { momentOf, parseRestoreTablePayload, type RestoreTablePayload } from '../shared/domain/invoke/restore-table';
 import type { PgConnection } from '../shared/ports/postgres';
 import { pgScratchRecovery } from '../shared/runtime/scratch-tools';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import type { PitrTarget } from '../shared/domain/wal/pitr-target';
 import { StrongboxError } from '../shared/errors';
-import { startLocalArchiving } from '../shared/local/archiving';
-import { resolveHome } from '../shared/local/home';
 import type { AwsDeps } from '../shared/runtime/aws';
 import type { ScratchRecoveryTools } from '../shared/ports/restore-table-as-of';
 import { runTableAsOf } from '../shared/usecases/restore-table/as-of';
@@ -18,8 +13,8 @@ import type { Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import type { RestoreTableDeps } from '../shared/usecases/restore-table';
 import { runRestoreTableRequest } from '../shared/usecases/restore-table/job';
+import { withTaskArchive } from './drill-wal';
 import { awsSecretReader, runJobTask, startJobTaskIfEntry, type JobTaskIo, type SecretReader } from './job-task';
-import { warmWalFetch } from '../shared/local/warm-wal';
 
 /** What the restore-table task runs with: the table restore's adapters and a secret reader. */
 export interface RestoreTableTaskDeps extends RestoreTableDeps {
@@ -36,41 +31,32 @@ export interface RestoreTableTaskDeps extends RestoreTableDeps {
 const RECOVERY_TIMEOUT_MS = 6 * 3600_000;
 
 /**
- * A restore as of a moment in the task: the task serves its own scratch cluster the archive —
- * the local archive endpoint on 127.0.0.1 with a one-run token, reading the stored WAL through
- * the task's storage (S3, the task role) — so that its restore_command is Strongbox's wal-fetch
- * as everywhere else; then runTableAsOf. Everything is removed at the end.
+ * A restore as of a moment in the task: the task serves its own scratch cluster the archive
+ * (withTaskArchive: the local archive endpoint on 127.0.0.1 reading the stored WAL through the
+ * task's storage), so that its restore_command is Strongbox's wal-fetch as everywhere else;
+ * then runTableAsOf. Everything is removed at the end.
  */
 async function restoreAsOf(deps: RestoreTableTaskDeps, job: RestoreTablePayload, at: PitrTarget, target: PgConnection, signal: AbortSignal) {
-  if (!deps.walCatalog) throw new StrongboxError('UNEXPECTED', 'the task has no WAL catalog: a restore as of a moment cannot be planned', 'this is a bug in the task\'s wiring: report it');
-  const root = await mkdtemp(join(deps.tmpDir ?? tmpdir(), 'sbx-task-home-'));
-  await chmod(root, 0o755);
-  try {
-    const context = { ...deps, walCatalog: deps.walCatalog, paths: resolveHome({ STRONGBOX_HOME: join(root, 'home') }, root), catalogEndpoint: '', ownsCatalog: false, close: async () => undefined };
-    const archiving = await startLocalArchiving({ context, storage: { type: 'folder' }, env: {}, databases: [job.database], bundle: deps.walBundle ?? resolve('dist/wal.js') });
-    try {
-      return await runTableAsOf(
-        { ...deps, walCatalog: deps.walCatalog, recovery: deps.recovery ?? pgScratchRecovery },
-        {
-          database: job.database,
-          at,
-          target,
-          table: job.table,
-          mode: job.mode,
-          restoreCommand: archiving.hosts.get(job.database)!.restoreCommand,
-          warmWal: warmWalFetch(context.paths, deps.log),
-          timeoutMs: RECOVERY_TIMEOUT_MS,
-          signal,
-          ...(job.timeline !== undefined ? { timeline: job.timeline } : {}),
-          ...(job.sourceDatabase !== undefined ? { sourceDatabase: job.sourceDatabase } : {}),
-        },
-      );
-    } finally {
-      await archiving.stop();
-    }
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
+  const walCatalog = deps.walCatalog;
+  if (!walCatalog) throw new StrongboxError('UNEXPECTED', 'the task has no WAL catalog: a restore as of a moment cannot be planned', 'this is a bug in the task\'s wiring: report it');
+  return withTaskArchive({ ...deps, walCatalog }, job.database, (restoreCommand, warmWal) =>
+    runTableAsOf(
+      { ...deps, walCatalog, recovery: deps.recovery ?? pgScratchRecovery },
+      {
+        database: job.database,
+        at,
+        target,
+        table: job.table,
+        mode: job.mode,
+        restoreCommand,
+        warmWal,
+        timeoutMs: RECOVERY_TIMEOUT_MS,
+        signal,
+        ...(job.timeline !== undefined ? { timeline: job.timeline } : {}),
+        ...(job.sourceDatabase !== undefined ? { sourceDatabase: job.sourceDatabase } : {}),
+      },
+    ),
+  );
 }
 
 /** The adapters in AWS: S3, DynamoDB and SNS from the task definition's environment, Secrets Manager, pg_restore and the target's session. */

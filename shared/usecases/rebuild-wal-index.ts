@@ -62,7 +62,7 @@ export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalC
         assertDescribes(record, parseWalRecordKey(key)!, key);
         const stored = sizes.get(record.objectKey);
         if (stored !== record.storedSize) throw new StrongboxError('WAL_OBJECT_INVALID', stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
-        if (isDeferred(record) && !(await deps.walCatalog.getWal(record.database, record.name)) && (await checkDeferred(deps, key, record)) === 'damaged') {
+        if (isDeferred(record) && !(await deps.walCatalog.getWal(record.database, record.name)) && (await checkDeferredWal(deps, key, record)) === 'damaged') {
           skip(key, `its object ${record.objectKey} does not decode to what the record declares: withdrawn as damaged (WAL_DAMAGED)`);
           continue;
         }
@@ -98,10 +98,4 @@ export async function rebuildWalIndex(deps: { storage: Storage; walCatalog: WalC
   report.databases = [...databases].sort();
   deps.log.info('WAL index rebuilt', { records: report.records, created: report.created, alreadyKnown: report.alreadyKnown, skipped: report.skippedCount });
   return report;
-}
-
-/** checkDeferredWal with the rebuild's dependencies; without a codec a deferred record is refused, not trusted. */
-function checkDeferred(deps: Parameters<typeof rebuildWalIndex>[0], key: string, record: WalRecord): Promise<'passed' | 'damaged'> {
-  if (!deps.codec) throw new StrongboxError('CONFIG_INVALID', 'its decoded check was deferred and this rebuild has no WAL codec to do it', 'run `strongbox catalog rebuild` from the CLI, which decodes WAL (a Strongbox bug otherwise)');
-  return checkDeferredWal({ storage: deps.storage, codec: deps.codec, log: deps.log, walCatalog: deps.walCatalog, clock: deps.clock, ...(deps.alerts ? { alerts: deps.alerts } : {}) }, key, record);
 }

@@ -221,7 +221,7 @@ async function repairFolder(
       if (stored !== record.storedSize) throw new StrongboxError('WAL_OBJECT_INVALID', stored === undefined ? `its bytes ${record.objectKey} are missing` : `its bytes are ${stored} bytes, the record declares ${record.storedSize}`);
       // The watchdog of the deferred decoded check: a record whose event (and so its check) never came is checked here.
       checking = isDeferred(record);
-      if (checking && (await checkDeferred(deps, object.key, record)) === 'damaged') {
+      if (checking && (await checkDeferredWal(deps, object.key, record)) === 'damaged') {
         skip(deps, report, object.key, `its object ${record.objectKey} does not decode to what the record declares: withdrawn as damaged (WAL_DAMAGED)`);
         continue;
       }
@@ -250,11 +250,6 @@ async function repairFolder(
   return outcome.created;
 }
 
-/** checkDeferredWal with the reconciliation's dependencies; without a codec a deferred record is refused, not trusted. */
-function checkDeferred(deps: ReconcileDeps, key: string, record: WalRecord): Promise<'passed' | 'damaged'> {
-  if (!deps.codec) throw new StrongboxError('CONFIG_INVALID', `its decoded check was deferred and this reconciliation has no WAL codec to do it`, 'wire the WAL codec into the reconcile function (a Strongbox bug)');
-  return checkDeferredWal({ storage: deps.storage, codec: deps.codec, log: deps.log, alerts: deps.alerts, walCatalog: deps.walCatalog, clock: deps.clock }, key, record);
-}
 
 async function alertRepaired(deps: ReconcileDeps, database: string, repaired: number, first: string | undefined): Promise<void> {
   await deps.alerts.publish({

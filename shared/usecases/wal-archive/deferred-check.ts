@@ -33,7 +33,8 @@ import { isContentRefusal, verifyWalContent } from './verify';
 
 export interface DeferredCheckDeps {
   storage: Storage;
-  codec: WalCodec;
+  /** Absent (a caller not wired to decode WAL): a deferred record is refused, never trusted. */
+  codec?: WalCodec | undefined;
   log: Log;
   alerts?: AlertPublisher;
   /** When given, a damaged file is also taken out of the catalog. */
@@ -64,6 +65,7 @@ export function isDeferred(record: WalRecord): boolean {
  *   a failure to check is never taken for damage; the caller's retry checks again.
  */
 export async function checkDeferredWal(deps: DeferredCheckDeps, recordKey: string, record: WalRecord): Promise<'passed' | 'damaged'> {
+  if (!deps.codec) throw new StrongboxError('CONFIG_INVALID', 'its decoded check was deferred and this caller has no WAL codec to do it', 'run `strongbox catalog rebuild` from the CLI, or wire the WAL codec into the function (a Strongbox bug)');
   const target = targetOfRecord(record, recordKey);
   try {
     await verifyWalContent(deps.codec, target, await deps.storage.get(record.objectKey));
