@@ -29,11 +29,20 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Writes well past max_wal_size and checkpoints, so the segments of a moment ago are recycled. */
-async function churn(): Promise<void> {
-  for (let round = 0; round < 4; round += 1) {
+/**
+ * Writes well past max_wal_size and checkpoints, so the segments of a moment ago are recycled.
+ * `untilRecycled`: goes on until the segment current when it began (the backup's start is in or
+ * before it) is gone from pg_wal — an event, not a number of rounds a loaded host may not reach.
+ */
+async function churn(untilRecycled: boolean): Promise<void> {
+  const first = (await busy.cluster.psql('SELECT pg_walfile_name(pg_current_wal_lsn());')).trim();
+  for (let round = 0; round < 40; round += 1) {
     await busy.cluster.psql("INSERT INTO churn (note) SELECT md5(random()::text) || md5(random()::text) FROM generate_series(1, 150000); SELECT pg_switch_wal(); CHECKPOINT;");
+    if (round < 3) continue;
+    if (!untilRecycled) return;
+    if ((await busy.cluster.psql(`SELECT count(*) FROM pg_ls_waldir() WHERE name = '${first}';`)).trim() === '0') return;
   }
+  throw new Error(`${first} was never recycled: the test cannot show what it means to`);
 }
 
 /** The real tools, but the backup's stream held until the server has churned (pg_basebackup blocks on its pipe meanwhile). */
@@ -47,7 +56,7 @@ function heldTools(options: { reserve: boolean }): { tools: BaseBackupTools; slo
       // The tool's stream fails with pg_basebackup (the case without a reservation): pass its
       // error on to what the backup reads, at any moment, so that none goes unhandled.
       tool.stdout.once('error', (error) => held.destroy(error));
-      void churn().then(
+      void churn(!options.reserve).then(
         () => void pipeline(tool.stdout, held).catch(() => undefined),
         (error: unknown) => held.destroy(error as Error),
       );
