@@ -20,6 +20,10 @@ beforeAll(async () => {
 });
 afterAll(async () => removeDir(base));
 
+/** Whether a logged command line asked for the version: `-V` as an argument, not inside a
+ * path (a temporary folder named `sbx-zstdaio-V…` would contain it). */
+const asksVersion = (line: string): boolean => line.split(' ').includes('-V');
+
 /** A zstd wrapper logging its arguments to `<name>.log`; `old` refuses --no-asyncio. */
 async function wrapper(name: string, old: boolean): Promise<{ path: string; calls: () => Promise<string[]> }> {
   const path = join(base, name);
@@ -53,7 +57,7 @@ describe('zstd without its I/O thread', () => {
     // Assess
     expect((await readFile(join(scratch, 'new.back'))).equals(raw)).toBe(true);
     expect(back.equals(raw)).toBe(true);
-    const work = (await zstd.calls()).filter((line) => !line.includes('-V'));
+    const work = (await zstd.calls()).filter((line) => !asksVersion(line));
     expect(work).toHaveLength(4);
     for (const line of work) expect(line.split(' ')).toContain('--no-asyncio');
   });
@@ -83,8 +87,8 @@ describe('zstd without its I/O thread', () => {
     expect((await readFile(join(scratch, 'old.back'))).equals(raw)).toBe(true);
     expect(back.equals(raw)).toBe(true);
     const calls = await zstd.calls();
-    expect(calls.filter((line) => line.includes('-V'))).toHaveLength(1);
-    const work = calls.filter((line) => !line.includes('-V'));
+    expect(calls.filter(asksVersion)).toHaveLength(1);
+    const work = calls.filter((line) => !asksVersion(line));
     expect(work.map((line) => line.split(' ').includes('--no-asyncio'))).toEqual([false, false, true, false, false]);
   });
 });
