@@ -22,7 +22,7 @@ export interface FetchEvents {
 
 /** Options of a fetch: the codec's, and a spool folder where zstd may work on files. */
 export interface FetchCodecOptions extends CodecOptions {
-  /** With it, zstd decompresses from a file into the target's temporary file (no pipe through Node). */
+  /** Where the zstd command reads the stored bytes from (the spool's tmp folder; default the OS's). */
   scratchDir?: string;
   /**
    * fsync the file before the rename (default true). The prefetcher's inbox skips it: a
@@ -42,7 +42,7 @@ export interface FetchCodecOptions extends CodecOptions {
  */
 export async function fetchToFile(client: ArchiveClient, name: string, target: string, temp: string, codec: FetchCodecOptions = {}, events: FetchEvents = {}): Promise<void> {
   const { record, stored } = await download(client, name, events);
-  if (record.compression !== 'zstd' || codec.scratchDir === undefined || nativeFor(codec)) {
+  if (record.compression !== 'zstd' || nativeFor(codec)) {
     let pooled: Buffer | undefined;
     const take = (size: number) => (pooled = walBuffers.take(size));
     try {
@@ -53,7 +53,7 @@ export async function fetchToFile(client: ArchiveClient, name: string, target: s
       if (pooled) walBuffers.give(pooled);
     }
   }
-  const scratchDir = codec.scratchDir;
+  const scratchDir = codec.scratchDir ?? process.getBuiltinModule('node:os').tmpdir();
   await throughTemp(target, temp, async () => {
     await mkdir(scratchDir, { recursive: true });
     await zstdDecodeFile(stored, temp, scratchDir, tempFiles, codec);

@@ -34,7 +34,7 @@ export interface NativeZstd {
   compress(raw: Uint8Array, take: (size: number) => Buffer): Buffer;
   /**
    * Decompresses zstd bytes of `size` bytes (default: what the frame says) into a buffer of
-   * `take`. Resolves undefined when neither says the size (the caller uses the command);
+   * `take`. Resolves undefined when neither says the size;
    * throws StrongboxError WAL_CODEC_FAILED when the bytes are not zstd or not that size.
    */
   decompress(stored: Uint8Array, size: number | undefined, take: (size: number) => Buffer): Buffer | undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, parseWalName, segmentName } from '../domain/wal/names';
 import { StrongboxError } from '../errors';
 import { ArchiveClient } from './client';
-import { ZstdCommand, type CodecOptions } from './codec';
+import type { CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fetchToFile, type FetchEvents } from './fetch-file';
 import { logError, logLine } from './log';
@@ -62,7 +62,7 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
   const warm = options.from === undefined ? undefined : await warmWant(client, spool, options.from);
   if (!(await acquireLock(spool, 'prefetcher'))) return;
   const runners = new ZstdRunners(options.codec?.zstd);
-  const codec = { runners, command: new ZstdCommand(options.codec?.zstd), ...options.codec };
+  const codec = { runners, ...options.codec };
   const inDir = join(spool, 'in');
   const inflight = new Map<string, Promise<void>>();
   const found = new Set<string>();

@@ -61,7 +61,7 @@ export interface PreparedWalFile {
 
 /** Options of a push: the codec's, and the spool folder where zstd may write its output. */
 export interface PushCodecOptions extends CodecOptions {
-  /** With it, zstd reads the segment file itself and writes here (no pipe through Node). */
+  /** Where the zstd command writes its output (the spool's tmp folder; default the OS's). */
   scratchDir?: string;
   /**
    * Against a bytes-mode endpoint, send the bytes in the first request instead of preparing
@@ -145,9 +145,10 @@ async function byWorker(handle: FileHandle, wal: WalName, size: number, worker: 
  * awaited even when our read fails), or gzip / none in memory.
  */
 async function inProcess(handle: FileHandle, path: string, wal: WalName, size: number, compression: WalCompression, codec: PushCodecOptions, take: Take): Promise<Encoding> {
-  const byCommand = compression === 'zstd' && codec.scratchDir !== undefined && !nativeFor(codec);
+  const byCommand = compression === 'zstd' && !nativeFor(codec);
   const raw = take(size);
-  const [read, command] = await Promise.allSettled([fill(handle, raw), byCommand ? zstdFile(path, codec.scratchDir!, take, codec) : undefined]);
+  const scratchDir = codec.scratchDir ?? process.getBuiltinModule('node:os').tmpdir();
+  const [read, command] = await Promise.allSettled([fill(handle, raw), byCommand ? zstdFile(path, scratchDir, take, codec) : undefined]);
   if (read.status === 'rejected') throw read.reason;
   if (!read.value) throw changedWhileRead(path);
   const facts = headerFacts(wal, raw, size);

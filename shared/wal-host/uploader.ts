@@ -1,7 +1,7 @@
 import { access, link as fsLink, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ArchiveClient } from './client';
-import { nativeFor, ZstdCommand, type CodecOptions } from './codec';
+import { nativeFor, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
@@ -53,8 +53,8 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   await rotateLog(spool, 'uploader');
   const runners = new ZstdRunners(options.codec?.zstd);
   const fast = config.fastPaths;
-  // The codec is chosen here, once: in-process zstd (the worker below) or the command, which keeps what it learns.
-  const chosen = { command: new ZstdCommand(options.codec?.zstd), ...(fast.nativeZstd ? {} : { native: null }), ...options.codec };
+  // The codec is chosen here, once: in-process zstd (the worker below) or the command through the runners.
+  const chosen = { ...(fast.nativeZstd ? {} : { native: null }), ...options.codec };
   // With the zstd addon, reading, compression and hashing run on one worker thread: a second
   // one cost ~10 MiB of RSS (over the 100 MB goal with 16 MiB segments) and gained nothing
   // measurable on the S3 path (docs/benchmarks.md).

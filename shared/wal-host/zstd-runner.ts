@@ -4,7 +4,8 @@ import { StrongboxError } from '../errors';
 import { removeQuietly } from './spool';
 
 /**
- * Long-lived `sh` co-processes that start zstd for the uploader and the prefetcher. Forking
+ * Long-lived `sh` co-processes that start zstd (for every host process: the uploader and the
+ * prefetcher keep theirs, wal-push and wal-fetch make one for the file they work on). Forking
  * a Node process that holds a few segments' buffers costs ~20 ms of CPU (its page tables
  * are copied); forking a shell costs well under one. Each runner takes one request at a
  * time on its stdin (four lines: `c` to compress or `d` to decompress, the output path, the
@@ -40,18 +41,36 @@ interface Runner {
   waiter?: (line: string | undefined) => void;
 }
 
-/** A pool of runners, at most one request each at a time. */
+/**
+ * The zstd command as one process knows it (every host process runs the command through
+ * runners, made once at start-up or per call): a pool of runners, at most one request each
+ * at a time, and what the process learnt of the command.
+ */
 export class ZstdRunners {
   readonly #idle: Runner[] = [];
   #closed = false;
+  #serial = 0;
+  #missingSaid = false;
 
   /** `zstd`: the binary (default `zstd` on PATH). */
   constructor(private readonly zstd = 'zstd') {}
 
+  /** A number for this process's next scratch file. */
+  nextSerial(): number {
+    return ++this.#serial;
+  }
+
+  /** True the first time it is asked: "zstd is missing" is said once. */
+  firstMissing(): boolean {
+    const first = !this.#missingSaid;
+    this.#missingSaid = true;
+    return first;
+  }
+
   /**
    * zstd -1 of `input` into `output` (overwritten); zstd's stderr goes to `errPath` (default
    * `<output>.err.tmp`), removed afterwards. Throws an Error with code ENOENT and syscall
-   * `spawn zstd` when zstd is missing (as a direct spawn would), StrongboxError
+   * `spawn zstd` when zstd is missing (as a spawn of it would), StrongboxError
    * WAL_CODEC_FAILED when it fails, and when the runner itself died.
    */
   compress(input: string, output: string, errPath = `${output}.err.tmp`): Promise<void> {

@@ -47,7 +47,7 @@ describe('in-process zstd', () => {
     expect(listing).toContain(`(${raw.length} B)`);
   });
 
-  it('reads what the command wrote, from a file (size in the frame) and from a pipe (size from the record)', async () => {
+  it('reads what the command wrote, from a file (size in the frame) and from a pipe (size from the record; refused without one)', async () => {
     // Prepare
     const raw = makeSegment(6);
     const input = join(base, 'six');
@@ -56,10 +56,12 @@ describe('in-process zstd', () => {
     const fromPipe = await runWithInput('zstd', ['-1', '-q', '-c'], raw);
 
     // Act
-    const back = [await decode(fromFile, 'zstd'), await decode(fromPipe, 'zstd', {}, raw.length), await decode(fromPipe, 'zstd')];
+    const back = [await decode(fromFile, 'zstd'), await decode(fromPipe, 'zstd', {}, raw.length)];
+    const sizeless = await decode(fromPipe, 'zstd').catch((e: unknown) => e);
 
-    // Assess: without a size anywhere, the command decompresses it
+    // Assess: without a size anywhere it is refused (every record has the size: wal-fetch passes it)
     for (const bytes of back) expect(sha(bytes)).toBe(sha(raw));
+    expect(sizeless).toMatchObject({ code: 'WAL_CODEC_FAILED', hint: expect.stringMatching(/record's size/) });
   });
 
   it('refuses bytes that are not zstd, and a frame of another size than the record, with WAL_CODEC_FAILED', async () => {

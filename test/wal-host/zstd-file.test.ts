@@ -10,7 +10,7 @@ import { runWithInput } from '../support/pg';
 import { makeSegment, removeDir, seg, SYSTEM_ID, tempDir } from './harness';
 
 // The push's data path: zstd reads the segment file itself and writes into the spool (by a
-// direct spawn, or through the uploader's shell runners), and what is declared must be
+// runners made for the call, or the uploader's kept ones), and what is declared must be
 // exactly what a reader of the stored bytes gets back.
 let base: string;
 let walDir: string;
@@ -35,7 +35,7 @@ async function writeSegment(segno: number): Promise<{ path: string; raw: Buffer 
 
 describe('prepareWalFile with zstd reading the file', () => {
   it.each([
-    ['a direct spawn', () => undefined],
+    ['runners made for the call', () => undefined],
     ['the shell runners', () => new ZstdRunners()],
   ])('through %s: declares the file and stores bytes that zstd -d gives back, leaving no temporary file', async (_how, makeRunners) => {
     // Prepare
@@ -71,7 +71,7 @@ describe('prepareWalFile with zstd reading the file', () => {
   });
 
   it.each([
-    ['a direct spawn', false],
+    ['runners made for the call', false],
     ['the shell runners', true],
   ])('falls back to gzip through %s when zstd is missing', async (_how, useRunners) => {
     // Prepare
