@@ -36,7 +36,7 @@ export interface ArchiveEndpointServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
-  /** Stops accepting, lets requests in flight finish (at most a few seconds), closes idle connections. */
+  /** Stops accepting, closes idle connections (busy ones after at most a few seconds), and resolves once every request being handled has finished its writes, even one whose client went away. */
   stop(): Promise<void>;
 }
 
@@ -89,12 +89,18 @@ export async function startArchiveEndpoint(options: ArchiveEndpointServerOptions
       if (!timingSafeEqual(given, expected)) throw new ForbiddenDatabaseError(database, 'the token of another database');
     },
   };
+  // Requests being handled: a client that went away (its connection closed) leaves its
+  // request's writes running, and stop() waits for them, so nothing writes after it.
+  const handling = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    serve(endpoint, req, res).catch((error: unknown) => {
-      // handleArchiveRequest answers every failure itself: reaching here is a bug in this file.
-      deps.log.error('archive request crashed', { reason: error instanceof Error ? error.message : String(error) });
-      res.destroy();
-    });
+    const handled = serve(endpoint, req, res)
+      .catch((error: unknown) => {
+        // handleArchiveRequest answers every failure itself: reaching here is a bug in this file.
+        deps.log.error('archive request crashed', { reason: error instanceof Error ? error.message : String(error) });
+        res.destroy();
+      })
+      .finally(() => handling.delete(handled));
+    handling.add(handled);
   });
   server.keepAliveTimeout = 30_000;
   server.headersTimeout = 40_000;
@@ -115,6 +121,7 @@ export async function startArchiveEndpoint(options: ArchiveEndpointServerOptions
       const force = setTimeout(() => server.closeAllConnections(), 3_000);
       await closed;
       clearTimeout(force);
+      await Promise.allSettled([...handling]);
     },
   };
 }

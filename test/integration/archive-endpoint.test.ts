@@ -375,6 +375,40 @@ describe('archive endpoint (bytes mode, folder repository)', () => {
     }
   });
 
+  it('stops only once a request whose client went away has finished its writes: nothing is written after stop()', async () => {
+    // Prepare: the record write waits at a gate; the client goes away while it waits
+    let reached!: () => void;
+    const atRecord = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = withPutStream(storage, storage, async (key, body, options) => {
+      if (key.endsWith('.json') && !key.endsWith('archive.json')) {
+        reached();
+        await gate;
+      }
+      return storage.putBytes(key, body, options);
+    });
+    const server = await startArchiveEndpoint({ host: '127.0.0.1', token: TOKEN, deps: { storage: held, alerts, log, clock: () => new Date(), codec: walCodec }, mode: 'bytes', maxSegmentBytes: 2 * MIB });
+    const name = '00000001000000000000000B';
+    const file = declareSegment(fakeSegment({ segno: 11n }));
+    const prepare = await call('POST', `/v1/wal/gone/${name}`, { json: file.declaration, base: server.url });
+    const { hostname, port } = new URL(server.url);
+    const headers = { ...prepare.json.headers, authorization: `Bearer ${TOKEN}`, 'content-length': String(file.stored.length) };
+    const put = httpRequest({ hostname, port, path: new URL(prepare.json.url).pathname, method: 'PUT', headers, agent: false });
+    put.on('error', () => undefined);
+    put.end(file.stored);
+    await atRecord;
+    put.destroy();
+
+    // Act: stop, and let the write go on only then
+    const stopping = server.stop();
+    release();
+    await stopping;
+
+    // Assess: the write that was under way is done by the time stop() resolved
+    expect(await storage.head(walRecordKey('gone', name))).toBeDefined();
+  });
+
   it('lets concurrent pushes of one segment take turns: one stored, the other exists', async () => {
     // Prepare
     const file = declareSegment(fakeSegment({ segno: 11n }));
