@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/config';
 import { demoConnectionFile, resolveDatabase } from '../../shared/local/databases';
 import { resolveHome } from '../../shared/local/home';
@@ -12,6 +12,7 @@ const noDemo = resolveHome({ STRONGBOX_HOME: join(home, 'empty') }, '/');
 writeFileSync(demoConnectionFile(paths), JSON.stringify({ host: '127.0.0.1', port: 5999, user: 'postgres', database: 'demo', passfile: '/p' }));
 const two = parseConfig({ databases: [{ name: 'app', url: 'postgresql://backup@db:5432/app', compression: 'zstd' }, { name: 'crm', url: 'postgresql://u@crm/crm' }] }, 'test');
 const none = parseConfig({}, 'test');
+afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe('which database a command is about', () => {
   it.each<[string, Parameters<typeof resolveDatabase>[0], typeof none, NodeJS.ProcessEnv, typeof paths, Record<string, unknown>]>([
