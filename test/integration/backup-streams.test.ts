@@ -136,7 +136,7 @@ describe('a streams backup', () => {
   it('refuses --mode recreate from parts before touching anything', async () => {
     const error = await failure(runRestoreTable({ ...stack.deps, ...pgRestoreTableDeps, tmpDir: tmp }, { backupId: backup.id, target: stack.conn, table: 'public.customers', mode: 'recreate', force: false }));
     expect(error.code).toBe('RESTORE_TABLE_REFUSED');
-    expect(error.hint).toMatch(/replace, append or side-by-side/);
+    expect(error.hint).toMatch(/--time <a moment before the drop> --mode recreate.*replace, append or side-by-side/);
   });
 
   it('validates on a throwaway PostgreSQL: every table\'s row count as the manifest says, lastValidation recorded', async () => {

@@ -114,6 +114,19 @@ describe('restore-table as of a moment', () => {
     expect(await fingerprint(shop)).toBe(before);
   }, 240_000);
 
+  it('recreate: a table dropped since comes back as it was at a restore point, with its primary key (the way for a parallel backup\'s database too)', async () => {
+    // Prepare: the mistake of SEV3 — the table is dropped
+    await sql(shop, 'DROP TABLE orders');
+    // Act
+    const report = await runTableAsOf(deps(), request({ type: 'name', name: 'before-the-bad-update' }, { mode: 'recreate' }));
+    // Assess
+    expect(report).toMatchObject({ mode: 'recreate', tables: [{ table: '"public"."orders"' }] });
+    expect(await fingerprint(shop)).toBe(atPoint);
+    const keys = await sql(shop, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'orders'");
+    expect(keys.map((row) => row.indexname)).toEqual(['orders_pkey']);
+    expect(await readdir(work)).toEqual([]);
+  }, 240_000);
+
   it('a table created after the moment is not there: TABLE_NOT_IN_BACKUP, worded for the moment, target untouched', async () => {
     await expect(runTableAsOf(deps(), request({ type: 'time', at: firstTime, assumedUtc: false }, { table: 'public.born_later' }))).rejects.toMatchObject({
       code: 'TABLE_NOT_IN_BACKUP',

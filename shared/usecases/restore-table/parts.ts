@@ -109,6 +109,6 @@ export function refuseRecreateFromParts(backupId: string): StrongboxError {
   return new StrongboxError(
     'RESTORE_TABLE_REFUSED',
     `--mode recreate cannot read backup ${backupId}: it is a parallel (streams) backup, whose definitions, rows and indexes are in separate parts`,
-    'use --mode replace, append or side-by-side from this backup, or --mode recreate from a single-stream backup (`strongbox list`)',
+    'for a dropped table: `strongbox restore-table --time <a moment before the drop> --mode recreate` (the table as it was then, from a base backup and the WAL); or --mode replace, append or side-by-side from this backup, or --mode recreate from a single-stream backup (`strongbox list`)',
   );
 }
