@@ -108,12 +108,17 @@ export function chooseDumpMode(input: DumpModeInput): DumpMode {
   return { mode: 'streams', dataParts: jobs, reason: `the database is ${Math.round(input.databaseSizeBytes / 1024 ** 3)} GiB and the task has ${vcpu} vCPU` };
 }
 
-/** The sections of a streams backup, in restore order. */
-export type DumpSection = 'pre-data' | 'data' | 'post-data';
+/**
+ * The sections of a streams backup, in restore order; then `schema`, every definition with
+ * its dependencies (`pg_dump --schema-only`), which a restore does not read: restore-table
+ * --mode recreate does (a post-data part's entries do not say which table they belong to).
+ */
+export type DumpSection = 'pre-data' | 'data' | 'post-data' | 'schema';
 
 /**
  * The storage key of one part, in the backup's folder `prefix`: `pre-data.dump`,
- * `data-01.dump` … (the rest part is `data-01`), `post-data.dump`; `.zst` after each for zstd.
+ * `data-01.dump` … (the rest part is `data-01`), `post-data.dump`, `schema.dump`; `.zst`
+ * after each for zstd.
  */
 export function dumpPartKey(prefix: string, section: DumpSection, dataIndex: number, compression: 'gzip' | 'zstd'): string {
   const name = section === 'data' ? `data-${String(dataIndex + 1).padStart(2, '0')}` : section;

@@ -4,7 +4,10 @@
  * A streams manifest has format version 2 (an older Strongbox refuses it rather than restore
  * only its first part). Its `objects.dump` is the **pre-data** part (every definition: a
  * standard custom-format archive on its own), and `objects.parts` the others in restore
- * order: the data parts, then the post-data part (indexes, constraints, triggers). Each
+ * order: the data parts, then the post-data part (indexes, constraints, triggers); last, in
+ * backups since 2026-12-05, the **schema** part (`pg_dump --schema-only`: every definition
+ * with its dependencies, which the post-data part loses), which a restore does not read and
+ * restore-table --mode recreate does. Each
  * data part lists its tables, except the **rest** part, which holds every table no other part
  * lists (and the sequences' values and large objects).
  */
@@ -18,7 +21,7 @@ export const PARTS_FORMAT_VERSION = 2;
 const tableRef = z.object({ schema: z.string(), name: z.string() });
 
 export const dumpPartSchema = z.object({
-  section: z.enum(['data', 'post-data']),
+  section: z.enum(['data', 'post-data', 'schema']),
   key: z.string().min(1),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex SHA-256'),
@@ -40,7 +43,10 @@ export function partsProblems(manifest: { formatVersion: number; kind: string; s
   const data = parts.filter((part) => part.section === 'data');
   if (data.filter((part) => part.rest).length !== 1) problems.push('exactly one data part is the rest part');
   if (data.some((part) => !part.rest && !part.tables?.length)) problems.push('a listed data part names its tables');
-  if (parts.filter((part) => part.section === 'post-data').length !== 1 || parts[parts.length - 1]?.section !== 'post-data') problems.push('the post-data part comes once, last');
+  const restored = parts.filter((part) => part.section !== 'schema');
+  if (restored.filter((part) => part.section === 'post-data').length !== 1 || restored[restored.length - 1]?.section !== 'post-data') problems.push('the post-data part comes once, after the data parts');
+  const schema = parts.filter((part) => part.section === 'schema');
+  if (schema.length > 1 || (schema.length === 1 && parts[parts.length - 1]?.section !== 'schema')) problems.push('the schema part comes at most once, last');
   if (new Set(parts.map((part) => part.key)).size !== parts.length) problems.push('every part has its own key');
   return problems;
 }
@@ -58,6 +64,11 @@ export function dataParts(manifest: Manifest): DumpPart[] {
 /** The post-data part, or undefined for a single-object backup. */
 export function postDataPart(manifest: Manifest): DumpPart | undefined {
   return (manifest.objects.parts ?? []).find((part) => part.section === 'post-data');
+}
+
+/** The schema part (every definition with its dependencies), or undefined: a single-object backup, or a parallel one written before it existed. */
+export function schemaPart(manifest: Manifest): DumpPart | undefined {
+  return (manifest.objects.parts ?? []).find((part) => part.section === 'schema');
 }
 
 /** The data part holding `table`'s rows: the part that lists it, else the rest part. */

@@ -1,7 +1,8 @@
 /**
  * The `streams` mode of a logical backup (issue 15 point 6, docs/backups.md): one exported
  * snapshot read by several `pg_dump -Fc` at once — pre-data, the data parts of
- * planDumpGroups, post-data — each streamed through SHA-256 into its own object in the
+ * planDumpGroups, post-data, and a schema-only copy of the definitions — each streamed
+ * through SHA-256 into its own object in the
  * backup's folder (no local file). The caller holds the snapshot open until this returns and
  * writes the manifest, which names every part, last.
  */
@@ -60,7 +61,7 @@ function selection(group: DumpGroup, groups: readonly DumpGroup[]): { tablePatte
  */
 export async function writeStreamParts(deps: { storage: Storage; tools: DumpTools; log: Log }, input: StreamsInput): Promise<WrittenPart[]> {
   const groups = planDumpGroups(await sizedTables(deps.tools, input), input.dataParts);
-  deps.log.info('parallel dump planned', { parts: groups.length + 2, tables: groups.map((g) => g.tables.length), bytes: groups.map((g) => g.bytes) });
+  deps.log.info('parallel dump planned', { parts: groups.length + 3, tables: groups.map((g) => g.tables.length), bytes: groups.map((g) => g.bytes) });
   const local = new AbortController();
   const signal = AbortSignal.any([input.signal, local.signal]);
   const compression = input.compression;
@@ -77,6 +78,8 @@ export async function writeStreamParts(deps: { storage: Storage; tools: DumpTool
       estimate: objectSizeEstimate(group.rest ? Math.max(group.bytes, input.snapshot.databaseSizeBytes - listedBytes) : group.bytes, false),
     })),
     { section: 'post-data' as const, index: 0, select: {}, estimate: undefined as number | undefined },
+    // Every definition again, with the dependencies a post-data part loses: what restore-table --mode recreate reads.
+    { section: 'schema' as const, index: 0, select: {}, estimate: undefined as number | undefined },
   ];
   let total = 0;
   const uploads = specs.map(async (spec) => {
@@ -110,5 +113,5 @@ function counted(source: Readable, told: (bytes: number) => void): Readable {
 /** Every key a streams backup of `dataParts` data parts may have written (for the deletion of a failed one). */
 export function possiblePartKeys(keys: BackupKeys, dataParts: number, compression: Compression): string[] {
   const data = Array.from({ length: dataParts }, (_, index) => dumpPartKey(keys.prefix, 'data', index, compression));
-  return [dumpPartKey(keys.prefix, 'pre-data', 0, compression), ...data, dumpPartKey(keys.prefix, 'post-data', 0, compression)];
+  return [dumpPartKey(keys.prefix, 'pre-data', 0, compression), ...data, dumpPartKey(keys.prefix, 'post-data', 0, compression), dumpPartKey(keys.prefix, 'schema', 0, compression)];
 }

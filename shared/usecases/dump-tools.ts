@@ -20,8 +20,8 @@ export interface DumpTools {
       compression: Compression;
       signal?: AbortSignal;
       lockWaitSeconds?: number;
-      /** One section (a part of a parallel backup). */
-      section?: 'pre-data' | 'data' | 'post-data';
+      /** One section (a part of a parallel backup); `schema`: every definition, `--schema-only`. */
+      section?: 'pre-data' | 'data' | 'post-data' | 'schema';
       /** `--exclude-table-data` patterns (the rest part of a parallel backup). */
       excludeTableData?: string[];
     },

@@ -17,8 +17,8 @@ import { assertManifestOf, selectFromArchive } from './restore-table/archive';
 import type { SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from '../ports/restore-table';
 import { plannedObjects, type PlannedObject } from './restore-table/recreate';
 import { runTablePlan, type TableArchiveSource } from './restore-table/apply';
-import { fetchParts, refuseRecreateFromParts } from './restore-table/parts';
-import { hasParts } from '../domain/manifest-parts';
+import { fetchParts, refuseRecreateFromParts, selectFromSchema } from './restore-table/parts';
+import { hasParts, schemaPart } from '../domain/manifest-parts';
 import type { AsOfSource } from '../domain/restore-table-asof';
 
 export type { RestoreTablePlan, RestoreTableMode } from '../domain/restore-table-plan';
@@ -123,11 +123,14 @@ export interface RecreatePreview {
 export async function previewRecreate(deps: Omit<RestoreTableDeps, 'copier' | 'openServer'>, request: PlanRequest & { signal?: AbortSignal }): Promise<RecreatePreview> {
   const { plan, manifest } = await resolve(deps, request);
   assertManifestOf(manifest, plan);
-  if (hasParts(manifest)) throw refuseRecreateFromParts(plan.backup.id);
+  const schema = schemaPart(manifest);
+  if (hasParts(manifest) && !schema) throw refuseRecreateFromParts(plan.backup.id);
   const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
   try {
-    const file = await downloadDump({ storage: deps.storage, tools: deps.restoreTools, manifest, folder: folder.path, ...(request.signal ? { signal: request.signal } : {}) });
-    const selection = await selectFromArchive(deps.tableTools, file, plan, request.signal);
+    // A parallel backup's schema part alone (downloadDump reads `objects.dump`: the part stands in for it).
+    const read = schema ? { ...manifest, objects: { ...manifest.objects, dump: schema } } : manifest;
+    const file = await downloadDump({ storage: deps.storage, tools: deps.restoreTools, manifest: read, folder: folder.path, ...(request.signal ? { signal: request.signal } : {}) });
+    const selection = schema ? await selectFromSchema(deps.tableTools, file, plan, request.signal) : await selectFromArchive(deps.tableTools, file, plan, request.signal);
     return { plan, objects: plannedObjects(selection.toc, selection.found) };
   } catch (error) {
     const failure = asStrongboxError(error);
@@ -176,7 +179,7 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
   const started = performance.now();
   const { steps, timed } = phaseTimer<RestoreTablePhase>(request.onProgress);
   const { plan, manifest } = await timed('plan', () => resolve(deps, request));
-  if (hasParts(manifest) && plan.mode === 'recreate') throw refuseRecreateFromParts(plan.backup.id);
+  if (hasParts(manifest) && plan.mode === 'recreate' && !schemaPart(manifest)) throw refuseRecreateFromParts(plan.backup.id);
   const source: TableArchiveSource = {
     fetch: async (folder) => {
       assertManifestOf(manifest, plan);

@@ -2,9 +2,10 @@
  * The parallel logical backup (`streams`, issue 15 point 6) end to end: real PostgreSQL 15,
  * real pg_dump / pg_restore, the real SDK against s3rver and dynalite on 127.0.0.1, the
  * ObjectCreated events delivered as in local mode. One exported snapshot, pre-data, 3 data
- * parts and post-data, each its own object; verified, restored (every row, sequence, large
- * object and relation as before), a damaged part refused, a table restored from its part,
- * found again by `catalog rebuild`, and deleted whole by retention.
+ * parts, post-data and the schema part, each its own object; verified, restored (every row,
+ * sequence, large object and relation as before), a damaged part refused, a table restored
+ * from its part, a dropped table recreated from the schema part, found again by `catalog
+ * rebuild`, and deleted whole by retention.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ import { pgValidationDeps } from '../../shared/runtime/validate-tools';
 import { runLogicalBackup } from '../../shared/usecases/backup';
 import { rebuildCatalog } from '../../shared/usecases/rebuild-catalog';
 import { runRestore, type RestoreDeps } from '../../shared/usecases/restore';
-import { runRestoreTable } from '../../shared/usecases/restore-table';
+import { previewRecreate, runRestoreTable } from '../../shared/usecases/restore-table';
 import { deleteBackup } from '../../shared/usecases/retention/backups';
 import { runValidation } from '../../shared/usecases/validate';
 import { addRichObjects, databaseNames, fingerprint, sql, type Fingerprint } from '../support/restore';
@@ -92,7 +93,7 @@ describe('a streams backup', () => {
     expect(postDataPart(manifest)).toBeDefined();
     const prefix = backup.manifestKey.slice(0, backup.manifestKey.lastIndexOf('/') + 1);
     const keys = (await keysUnder(stack.storage, prefix)).map((key) => key.slice(prefix.length)).sort();
-    expect(keys).toEqual(['data-01.dump', 'data-02.dump', 'data-03.dump', 'globals.sql', 'manifest.json', 'post-data.dump', 'pre-data.dump']);
+    expect(keys).toEqual(['data-01.dump', 'data-02.dump', 'data-03.dump', 'globals.sql', 'manifest.json', 'post-data.dump', 'pre-data.dump', 'schema.dump']);
     for (const part of [manifest.objects.dump, ...(manifest.objects.parts ?? [])]) {
       expect((await stack.storage.head(part.key))?.size).toBe(part.bytes);
     }
@@ -133,10 +134,42 @@ describe('a streams backup', () => {
     expect(await fingerprint(stack.conn)).toEqual(original);
   });
 
-  it('refuses --mode recreate from parts before touching anything', async () => {
-    const error = await failure(runRestoreTable({ ...stack.deps, ...pgRestoreTableDeps, tmpDir: tmp }, { backupId: backup.id, target: stack.conn, table: 'public.customers', mode: 'recreate', force: false }));
-    expect(error.code).toBe('RESTORE_TABLE_REFUSED');
-    expect(error.hint).toMatch(/--time <a moment before the drop> --mode recreate.*replace, append or side-by-side/);
+  it('recreates a dropped table from its schema part: rows from their data part, keys, index, foreign key and view back', async () => {
+    const tableDeps = { ...stack.deps, ...pgRestoreTableDeps, tmpDir: tmp };
+    const request = { backupId: backup.id, target: stack.conn, table: '"Sales"."orders"', mode: 'recreate' as const, force: false };
+    expect(manifest.objects.parts?.at(-1)).toMatchObject({ section: 'schema', key: expect.stringMatching(/schema\.dump$/) });
+    // The dry run reads the schema part alone.
+    const preview = await previewRecreate(tableDeps, { ...request, database: 'app' });
+    expect(preview.objects.map((o) => o.object)).toEqual(expect.arrayContaining(['TABLE Sales orders', 'TABLE DATA Sales orders', 'CONSTRAINT Sales orders orders_pkey', 'INDEX Sales orders_customer_id_idx', 'FK CONSTRAINT Sales orders orders_customer_id_fkey', 'VIEW Sales customer_totals']));
+    await sql(stack.conn, 'DROP TABLE "Sales".orders CASCADE');
+
+    const report = await runRestoreTable(tableDeps, request);
+
+    expect(report.skipped).toEqual([]);
+    expect(report.tables).toEqual([expect.objectContaining({ table: '"Sales"."orders"', rowsBefore: null, rowsAfter: manifest.tables.find((t) => t.schema === 'Sales' && t.name === 'orders')!.rows })]);
+    // The rows come after the definition and before what is built on them, as from a whole dump.
+    const order = report.recreated!;
+    expect(order.indexOf('TABLE DATA Sales orders')).toBeGreaterThan(order.indexOf('TABLE Sales orders'));
+    expect(order.indexOf('TABLE DATA Sales orders')).toBeLessThan(order.indexOf('INDEX Sales orders_customer_id_idx'));
+    expect(await fingerprint(stack.conn)).toEqual(original);
+    await expect(sql(stack.conn, 'INSERT INTO "Sales".orders (customer_id, amount, ordered_at) VALUES (999999, 1, now())')).rejects.toThrow(/violates foreign key constraint "orders_customer_id_fkey"/);
+  });
+
+  it('refuses --mode recreate from a parallel backup written before the schema part, before touching anything, naming the way by the moment', async () => {
+    // The same backup as an older Strongbox wrote it: its manifest without the schema part.
+    const stored = await stack.storage.getBytes(backup.manifestKey);
+    const older = { ...manifest, objects: { ...manifest.objects, parts: manifest.objects.parts!.filter((part) => part.section !== 'schema') } };
+    await stack.storage.putBytes(backup.manifestKey, Buffer.from(JSON.stringify(older)));
+    try {
+      const before = await fingerprint(stack.conn);
+      const error = await failure(runRestoreTable({ ...stack.deps, ...pgRestoreTableDeps, tmpDir: tmp }, { backupId: backup.id, target: stack.conn, table: '"Sales"."orders"', mode: 'recreate', force: false }));
+      expect(error.code).toBe('RESTORE_TABLE_REFUSED');
+      expect(error.message).toMatch(/written before backups had a schema part/);
+      expect(error.hint).toMatch(/--time <a moment before the drop> --mode recreate/);
+      expect(await fingerprint(stack.conn)).toEqual(before);
+    } finally {
+      await stack.storage.putBytes(backup.manifestKey, stored);
+    }
   });
 
   it('validates on a throwaway PostgreSQL: every table\'s row count as the manifest says, lastValidation recorded', async () => {
@@ -188,7 +221,7 @@ describe('a streams backup', () => {
     expect(failed.errorCode).toBe(error.code);
     // Its parts were named in the catalog before any was written (what retention deletes of a killed backup).
     expect(failed.key).toMatch(/\/pre-data\.dump\.zst$/);
-    expect(failed.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump.zst', 'data-02.dump.zst', 'data-03.dump.zst', 'post-data.dump.zst']);
+    expect(failed.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump.zst', 'data-02.dump.zst', 'data-03.dump.zst', 'post-data.dump.zst', 'schema.dump.zst']);
     const prefix = failed.manifestKey.slice(0, failed.manifestKey.lastIndexOf('/') + 1);
     expect(await keysUnder(stack.storage, prefix)).toEqual([]);
     expect(stack.alerts.published).toContainEqual(expect.objectContaining({ type: 'BACKUP_FAILED', backupId: failed.id }));
@@ -197,7 +230,7 @@ describe('a streams backup', () => {
   it('retention deletes every part, the manifest first', async () => {
     const doomed = await streamsBackup();
     const prefix = doomed.manifestKey.slice(0, doomed.manifestKey.lastIndexOf('/') + 1);
-    expect((await keysUnder(stack.storage, prefix)).length).toBe(7);
+    expect((await keysUnder(stack.storage, prefix)).length).toBe(8);
     const decision: RetentionDecision = {
       subject: 'backup',
       id: doomed.id,

@@ -74,6 +74,6 @@ describe('the dump task program (ECS task / local child)', () => {
     expect(code).toBe(EXIT.ok);
     const entry = (await catalogEntries()).find((e) => e.tier === 'weekly');
     expect(entry).toMatchObject({ state: 'VERIFIED', key: expect.stringMatching(/\/pre-data\.dump$/) });
-    expect(entry?.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump', 'data-02.dump', 'post-data.dump']);
+    expect(entry?.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump', 'data-02.dump', 'post-data.dump', 'schema.dump']);
   });
 });

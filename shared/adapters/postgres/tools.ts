@@ -31,8 +31,8 @@ export interface PgDumpOptions {
   signal?: AbortSignal;
   /** pg_dump's --lock-wait-timeout (default DEFAULT_LOCK_WAIT_SECONDS). */
   lockWaitSeconds?: number;
-  /** `--section=`: one part of a parallel (streams) backup. */
-  section?: 'pre-data' | 'data' | 'post-data';
+  /** `--section=`: one part of a parallel (streams) backup; `schema` is `--schema-only` (pre- and post-data with their dependencies). */
+  section?: 'pre-data' | 'data' | 'post-data' | 'schema';
   /** `--exclude-table-data=` patterns (the rest part of a parallel backup). */
   excludeTableData?: string[];
 }
@@ -47,7 +47,7 @@ export function spawnPgDump(conn: PgConnection, options: PgDumpOptions): ToolStr
   const args = ['--format=custom', '--no-owner', '--no-acl', '--no-password', `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS))}s`];
   if (options.compression === 'zstd') args.push('--compress=0');
   if (options.snapshotId) args.push(`--snapshot=${options.snapshotId}`);
-  if (options.section) args.push(`--section=${options.section}`);
+  if (options.section) args.push(options.section === 'schema' ? '--schema-only' : `--section=${options.section}`);
   for (const pattern of options.excludeTableData ?? []) args.push(`--exclude-table-data=${pattern}`);
   if (options.tablePatterns && options.tablePatterns.length > 0) {
     args.push('--strict-names');

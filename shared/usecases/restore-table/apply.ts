@@ -74,7 +74,7 @@ export async function runTablePlan(deps: RestoreTableDeps, request: RestoreTable
       const file = typeof fetched === 'string' ? fetched : fetched.file;
       const { selection, objects } = await timed('check', async () => {
         const chosen: PartsSelection = typeof fetched === 'string' ? { ...(await selectFromArchive(deps.tableTools, file, plan, request.signal)), dataLists: [] } : await selectFromParts(deps.tableTools, fetched, plan, request.signal);
-        if (typeof fetched !== 'string' && plan.mode === 'recreate') throw refuseRecreateFromParts(plan.backup.id);
+        if (typeof fetched !== 'string' && !fetched.schema && plan.mode === 'recreate') throw refuseRecreateFromParts(plan.backup.id);
         await deps.copier.preflight({ target: request.target, mode: plan.mode, tables: moves(plan) });
         const recreate = plan.mode === 'recreate' ? await recreateObjects(deps.tableTools, file, chosen.toc, chosen.found, request.signal) : [];
         return { selection: chosen, objects: recreate };

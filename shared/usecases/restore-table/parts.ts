@@ -5,11 +5,17 @@
  * The tables of contents of the parts number their entries independently, so the data entries
  * are matched to their definitions by the table's oid (the same snapshot wrote every part)
  * and restored from their own archive.
+ *
+ * `--mode recreate` reads the schema part instead of the pre-data one: a schema-only archive
+ * holds the definitions and the indexes, constraints and triggers with their dependencies on
+ * the tables, which the post-data part loses. Each table's rows come right after its
+ * definition, as its TABLE DATA entry would in a whole dump. A parallel backup written before
+ * the schema part existed is refused for recreate.
  */
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Manifest } from '../../domain/manifest';
-import { partHolding, type DumpPart } from '../../domain/manifest-parts';
+import { partHolding, schemaPart, type DumpPart } from '../../domain/manifest-parts';
 import { displayTable, type RestoreTablePlan } from '../../domain/restore-table-plan';
 import { StrongboxError } from '../../errors';
 import type { RestoreTools } from '../../ports/restore';
@@ -22,7 +28,10 @@ import { summarise } from '../../domain/alerts/bounded';
 
 /** The archives of a table restore from parts: the definitions, and each data part needed. */
 export interface PartFiles {
+  /** The pre-data part, or for recreate the schema part. */
   file: string;
+  /** True when `file` is the schema part (its entries keep their dependencies: recreate can read it). */
+  schema: boolean;
   data: string[];
 }
 
@@ -46,7 +55,7 @@ export function partsFor(manifest: Manifest, plan: Pick<RestoreTablePlan, 'table
  */
 export async function fetchParts(
   options: { storage: Storage; tools: RestoreTools; manifest: Manifest; folder: string; signal?: AbortSignal; onBytes?: (bytes: number, total: number) => void },
-  plan: Pick<RestoreTablePlan, 'tables'>,
+  plan: Pick<RestoreTablePlan, 'tables' | 'mode'>,
 ): Promise<PartFiles> {
   const { manifest } = options;
   const fetch = async (part: { key: string; bytes: number; sha256: string }, name: string): Promise<string> => {
@@ -55,10 +64,49 @@ export async function fetchParts(
     // downloadDump reads `objects.dump`: the part stands in for it.
     return downloadDump({ ...options, folder, manifest: { ...manifest, objects: { ...manifest.objects, dump: part } } });
   };
-  const file = await fetch(manifest.objects.dump, 'pre-data');
+  const schema = plan.mode === 'recreate' ? schemaPart(manifest) : undefined;
+  const file = await fetch(schema ?? manifest.objects.dump, schema ? 'schema' : 'pre-data');
   const data: string[] = [];
   for (const [index, part] of partsFor(manifest, plan).entries()) data.push(await fetch(part, `data-${index + 1}`));
-  return { file, data };
+  return { file, schema: schema !== undefined, data };
+}
+
+/**
+ * `toc` with each of `rows` (TABLE DATA entries of other archives) placed right after the TABLE
+ * entry of the same oid and depending on it, as in a whole dump's order: after the definition,
+ * before the indexes, constraints and triggers that come after it. Rows without a definition
+ * are left out. Pure.
+ */
+export function withRows(toc: TocEntry[], rows: TocEntry[]): TocEntry[] {
+  const byOid = new Map(rows.map((row) => [row.oid, row]));
+  return toc.flatMap((entry) => {
+    const row = isDefinition(entry) ? byOid.get(entry.oid) : undefined;
+    return row ? [entry, { ...row, dependsOn: [entry.id] }] : [entry];
+  });
+}
+
+function isDefinition(entry: TocEntry): boolean {
+  return entry.text.startsWith('TABLE ') && !entry.text.startsWith('TABLE DATA ') && !entry.text.startsWith('TABLE ATTACH ');
+}
+
+/**
+ * The dry run's selection from the schema part alone (no data part downloaded): its table of
+ * contents with a stand-in rows entry after each table's definition.
+ *
+ * @throws StrongboxError ARCHIVE_INVALID; TABLE_NOT_IN_BACKUP when a table's definition is not in it.
+ */
+export async function selectFromSchema(tools: TableRestoreTools, file: string, plan: RestoreTablePlan, signal?: AbortSignal): Promise<{ toc: TocEntry[]; found: TableSelection['found'] }> {
+  const toc = parseToc(await readArchiveContents(tools, file, plan.backup.id, signal));
+  const rows = toc.filter(isDefinition).map((entry, index) => ({ id: -(index + 1), oid: entry.oid, text: `TABLE DATA ${entry.text.slice('TABLE '.length)}`, line: '', dependsOn: [] }));
+  const merged = withRows(toc, rows);
+  const selection = selectTables(merged, plan.tables);
+  if (selection.missing.length) throw lacking(plan, selection.missing);
+  return { toc: merged, found: selection.found };
+}
+
+function lacking(plan: RestoreTablePlan, missing: TableSelection['missing']): StrongboxError {
+  const listed = summarise(missing.map((t) => `${displayTable(t)} (no ${t.lacks === 'definition' ? 'TABLE' : 'TABLE DATA'} entry)`), { separator: ', ' });
+  return new StrongboxError('TABLE_NOT_IN_BACKUP', `the parts of backup ${plan.backup.id} lack ${missing.length} table(s): ${listed}, although its manifest lists them`, 'the backup does not hold what its manifest declares: restore from another backup (`strongbox list`)');
 }
 
 /** Data entries get ids that cannot meet the pre-data part's: -(1e9 × part + id). */
@@ -85,10 +133,7 @@ export async function selectFromParts(tools: TableRestoreTools, files: PartFiles
     }
   }
   const selection = selectTables([...toc, ...dataEntries], plan.tables);
-  if (selection.missing.length) {
-    const listed = summarise(selection.missing.map((t) => `${displayTable(t)} (no ${t.lacks === 'definition' ? 'TABLE' : 'TABLE DATA'} entry)`), { separator: ', ' });
-    throw new StrongboxError('TABLE_NOT_IN_BACKUP', `the parts of backup ${plan.backup.id} lack ${selection.missing.length} table(s): ${listed}, although its manifest lists them`, 'the backup does not hold what its manifest declares: restore from another backup (`strongbox list`)');
-  }
+  if (selection.missing.length) throw lacking(plan, selection.missing);
   const own = selection.entries.filter((e) => e.id >= 0);
   const byFile = new Map<string, string[]>();
   for (const entry of selection.entries.filter((e) => e.id < 0)) {
@@ -99,16 +144,16 @@ export async function selectFromParts(tools: TableRestoreTools, files: PartFiles
     ...selection,
     list: `${own.map((e) => e.line).join('\n')}\n`,
     entries: own,
-    toc,
+    toc: withRows(toc, dataEntries),
     dataLists: [...byFile].map(([file, lines]) => ({ file, list: `${lines.join('\n')}\n` })),
   };
 }
 
-/** `--mode recreate` reads indexes, constraints and triggers from the same archive as the table: not from parts. */
+/** `--mode recreate` needs the indexes, constraints and triggers with their dependencies: a parallel backup without its schema part has them only in the post-data part, which loses them. */
 export function refuseRecreateFromParts(backupId: string): StrongboxError {
   return new StrongboxError(
     'RESTORE_TABLE_REFUSED',
-    `--mode recreate cannot read backup ${backupId}: it is a parallel (streams) backup, whose definitions, rows and indexes are in separate parts`,
+    `--mode recreate cannot read backup ${backupId}: it is a parallel (streams) backup written before backups had a schema part, and its post-data part does not say which indexes, constraints and triggers belong to which table`,
     'for a dropped table: `strongbox restore-table --time <a moment before the drop> --mode recreate` (the table as it was then, from a base backup and the WAL); or --mode replace, append or side-by-side from this backup, or --mode recreate from a single-stream backup (`strongbox list`)',
   );
 }

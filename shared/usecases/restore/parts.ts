@@ -10,14 +10,19 @@ import type { Manifest } from '../../domain/manifest';
 import { dataParts, hasParts, postDataPart, type DumpPart } from '../../domain/manifest-parts';
 import { restoreObjectStreamed, type StreamRestoreOptions } from './stream';
 
+/** The parts a restore reads after the pre-data one: the data parts and post-data (not the schema part). */
+function restoredParts(manifest: Manifest): DumpPart[] {
+  return (manifest.objects.parts ?? []).filter((part) => part.section !== 'schema');
+}
+
 /** Bytes of every object a parts restore reads (pre-data, data parts, post-data). */
 export function partsBytes(manifest: Manifest): number {
-  return manifest.objects.dump.bytes + (manifest.objects.parts ?? []).reduce((sum, part) => sum + part.bytes, 0);
+  return manifest.objects.dump.bytes + restoredParts(manifest).reduce((sum, part) => sum + part.bytes, 0);
 }
 
 /** How a restore reads a backup, for its log: the path, the bytes, and the parts of a parallel backup. */
 export function howRead(manifest: Manifest, streamed: boolean): { path: 'parts' | 'stream' | 'download'; bytes: number; parts?: number } {
-  if (hasParts(manifest)) return { path: 'parts', bytes: partsBytes(manifest), parts: 1 + (manifest.objects.parts?.length ?? 0) };
+  if (hasParts(manifest)) return { path: 'parts', bytes: partsBytes(manifest), parts: 1 + restoredParts(manifest).length };
   return { path: streamed ? 'stream' : 'download', bytes: manifest.objects.dump.bytes };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BackupEntry } from '../../../shared/domain/backup';
 import { declaredObjects, entryFromManifest, parseManifest, serializeManifest, type Manifest } from '../../../shared/domain/manifest';
-import { dataParts, partHolding, postDataPart, PARTS_FORMAT_VERSION } from '../../../shared/domain/manifest-parts';
+import { dataParts, partHolding, postDataPart, PARTS_FORMAT_VERSION, schemaPart } from '../../../shared/domain/manifest-parts';
 import { entryProblem } from '../../../shared/domain/retention/entry-check';
 
 const id = '20261205T030000Z-l-abcdef';
@@ -60,9 +60,27 @@ describe('a parallel backup\'s manifest', () => {
     refused(withParts([{ ...parts[1] }, parts[2]]), /exactly one data part is the rest part/);
     refused(withParts([parts[0], { ...parts[1], rest: true, tables: undefined }, parts[2]]), /exactly one data part is the rest part/);
     refused(withParts([parts[0], { ...parts[1], tables: [] }, parts[2]]), /names its tables/);
-    refused(withParts([parts[2], parts[0], parts[1]]), /post-data part comes once, last/);
+    refused(withParts([parts[2], parts[0], parts[1]]), /post-data part comes once, after the data parts/);
     refused(withParts([parts[0], { ...parts[1], key: parts[0]!.key }, parts[2]]), /its own key/);
     refused(withParts(parts, { scope: 'tables' }), /only a full logical backup has parts/);
+  });
+});
+
+describe('the schema part (restore-table --mode recreate reads it; a restore does not)', () => {
+  const schema = { section: 'schema' as const, key: `${prefix}schema.dump`, bytes: 30, sha256: sha('f') };
+  const withSchema: Manifest = { ...manifest, objects: { ...manifest.objects, parts: [...manifest.objects.parts!, schema] } };
+  const withParts = (list: unknown[]) => ({ ...manifest, objects: { ...manifest.objects, parts: list } });
+
+  it('comes last, once; is verified and deleted with the others; a backup written before it has none', () => {
+    expect(parseManifest(serializeManifest(withSchema), 'k')).toEqual(withSchema);
+    expect(schemaPart(withSchema)?.key).toBe(`${prefix}schema.dump`);
+    expect(schemaPart(manifest)).toBeUndefined();
+    expect(postDataPart(withSchema)?.section).toBe('post-data');
+    expect(declaredObjects(withSchema).map((o) => o.key.slice(prefix.length))).toContain('schema.dump');
+    expect(entryFromManifest(withSchema, `${prefix}manifest.json`).partKeys).toContain(`${prefix}schema.dump`);
+    const parts = manifest.objects.parts!;
+    refused(withParts([parts[0], parts[1], schema, parts[2]]), /schema part comes at most once, last/);
+    refused(withParts([...parts, schema, { ...schema, key: `${prefix}schema2.dump` }]), /schema part comes at most once, last/);
   });
 });
 
