@@ -28,10 +28,12 @@ import { plainBaseBackup, plainRecovery, plainRestoreCommand } from './drill/pla
 import { cpuJiffies, cpuSecondsOf, describeProfile, profiledCommand, readProfile, serverCpuOf, writeProfileWrapper } from './drill/profile';
 import { chownToServer } from './wal/source';
 import { runShell } from './wal/shell';
+import { DISK_FLOOR_BYTES, pgbenchLoad, type LoadResult } from './drill/load';
 
 const USAGE = `usage: npm run bench:drill -- [--size-mb N] [--wal-minutes N] [--runs N]
   --size-mb N      pgbench database size in MB, about (default 1000)
-  --wal-minutes N  minutes of pgbench load (-c 4) between the base backup and the logical backup (default 60)
+  --wal-minutes N  minutes of pgbench load (-c 4) between the base backup and the logical backup (default 60;
+                   it stops early to keep 16 GiB free: unthrottled, ~2 GB of WAL a minute on 2 cores)
   --runs N         runs of each variant, interleaved; medians are reported (default 1)
   --cold           no warm start of the WAL prefetcher (as before it existed: for a before/after)
   --profile        log every restore_command call of both variants (wall time, what the prefetcher
@@ -75,8 +77,8 @@ async function runBenchmark(argv: string[]): Promise<number> {
     const tar = join(work, 'plain-base.tar');
     await plainBaseBackup(conn, tar);
     const walStart = await stack.cluster.psql('SELECT pg_current_wal_lsn();');
-    progress(`pgbench -c 4 -j 2 -T ${options.walMinutes * 60}`);
-    await runShell(`pgbench -c 4 -j 2 -T ${options.walMinutes * 60} -n postgres`, toolEnv(conn), signal);
+    progress(`pgbench -c 4 -j 2 for ${options.walMinutes} min, a minute at a time (it stops early to keep ${DISK_FLOOR_BYTES / 1024 ** 3} GiB free)`);
+    const load = await pgbenchLoad({ minutes: options.walMinutes, work, env: toolEnv(conn), database: 'postgres', signal, progress });
     const logical = await runLogicalBackup(
       { storage: context.storage, catalog: context.catalog, alerts: context.alerts, log: context.log, clock: context.clock, tools: pgDumpTools, version: STRONGBOX_VERSION, heartbeatMs: 5000, staleAfterMs: 600_000 },
       { database: BENCH_DATABASE, connection: conn, tier: 'daily', compression: 'zstd', includeRolePasswords: false, runner: `pid:${process.pid}` },
@@ -134,7 +136,7 @@ async function runBenchmark(argv: string[]): Promise<number> {
       for (const line of profiles.slice(-2)) progress(line);
     }
     const serverVersion = (await stack.cluster.psql('SHOW server_version;')).trim();
-    process.stdout.write(await report(options, serverVersion, dbBytes, walBytes, (await stat(tar)).size, manifest.tables.length, strongbox, plain));
+    process.stdout.write(await report(options, load, serverVersion, dbBytes, walBytes, (await stat(tar)).size, manifest.tables.length, strongbox, plain));
     if (profiles.length > 0) process.stdout.write(['', '## profile (--profile)', '', ...profiles, ''].join('\n'));
   });
 }
@@ -149,6 +151,7 @@ async function waitForPlainCopy(folder: string, name: string): Promise<void> {
 
 async function report(
   options: Options,
+  load: LoadResult,
   serverVersion: string,
   dbBytes: number,
   walBytes: number,
@@ -176,7 +179,7 @@ async function report(
   );
   const machine = await describeMachine(serverVersion);
   return [
-    `# bench:drill — ${options.sizeMb} MB pgbench database, ${options.walMinutes} min of pgbench -c 4 WAL, ${options.runs} run(s), medians`,
+    `# bench:drill — ${options.sizeMb} MB pgbench database, ${load.minutes} min of pgbench -c 4 WAL${load.stoppedWithFreeBytes !== undefined ? ` (of ${options.walMinutes} asked: stopped to keep the disk from filling)` : ''}, ${options.runs} run(s), medians`,
     '',
     ...machine,
     `database ${(dbBytes / 1e6).toFixed(0)} MB; plain base tar ${(tarBytes / 1e6).toFixed(0)} MB; WAL archived ${(walBytes / 1e6).toFixed(0)} MB; ${tables} tables compared (rows + checksum)`,
