@@ -457,8 +457,8 @@ describe('the dump task and the functions its backups wake, on real PostgreSQL',
     const base = await asPrincipal('dumpTask', () => runBaseBackup({ ...task, tools: pgBaseBackupTools }, { ...common, compression: 'zstd' }));
     // A parallel backup: its parts are new keys under the same prefix, written and read by the same roles.
     const parallel = await asPrincipal('dumpTask', () => runLogicalBackup({ ...task, tools: pgDumpTools }, { ...common, tier: 'weekly', compression: 'zstd', includeRolePasswords: false, dumpJobs: 2 }));
-    // One table: its rows in the one data part (the rest part), then post-data.
-    expect(parallel.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump.zst', 'post-data.dump.zst']);
+    // One table: its rows in the one data part (the rest part), then post-data, then the schema part.
+    expect(parallel.partKeys?.map((key) => key.slice(key.lastIndexOf('/') + 1))).toEqual(['data-01.dump.zst', 'post-data.dump.zst', 'schema.dump.zst']);
     for (const entry of [logical, base, parallel]) expect(entry.state).toBe('UPLOADED');
     const functions = awsDeps(world.env, captureLog(), world.clients());
     for (const entry of [logical, base, parallel]) {
