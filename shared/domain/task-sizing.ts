@@ -36,7 +36,15 @@ export interface BackupSize {
    * bounds the decompressed dump and the restored database. Absent: 4 × the dump is assumed.
    */
   databaseBytes?: number;
+  /**
+   * A parallel backup's post-data part (stored bytes): its data parts always stream, and with
+   * jobs > 1 only this part is copied to the disk (for `pg_restore -j`).
+   */
+  postDataBytes?: number;
 }
+
+/** What a zstd post-data part (DDL text) may grow to when decompressed beside itself: generous, it is small. */
+const POST_DATA_ZSTD_GROWTH = 10;
 
 /** How the job reads the dump, and where its database lives. */
 export interface DiskOptions {
@@ -71,6 +79,9 @@ export function databaseBytesOf(backup: BackupSize): number {
  */
 export function localBytesFor(job: SizedJob, backup: BackupSize, options: DiskOptions): { path: DiskPlan['path']; bytes: number } {
   if (job === 'restore' && options.jobs <= 1) return { path: 'stream', bytes: 0 };
+  if (job === 'restore' && backup.postDataBytes !== undefined) {
+    return { path: 'stream', bytes: backup.postDataBytes * (backup.compression === 'zstd' ? 1 + POST_DATA_ZSTD_GROWTH : 1) };
+  }
   const decompressed = backup.compression === 'zstd' ? databaseBytesOf(backup) : 0;
   const dump = backup.dumpBytes + decompressed;
   const scratch = job === 'validate' && options.scratchInTask !== false ? databaseBytesOf(backup) + WAL_RESERVE_BYTES : 0;

@@ -223,6 +223,8 @@ export async function runRestore(deps: RestoreDeps, request: RestoreRequest): Pr
           signal: restoreSignal,
           reading: coldAware,
           onBytes: (bytes, totalBytes) => request.onProgress?.({ phase: 'restore', bytes, totalBytes }),
+          // A parallel backup's index builds with the restore's jobs (its post-data part is DDL only).
+          postData: { jobs: plan.jobs, folder: folder.path, tools },
         });
         deps.log.info('restore dump verified', { ...at, sha256: manifest.objects.dump.sha256, ...howRead(manifest, true) });
       });

@@ -117,6 +117,21 @@ describe('a streams backup', () => {
     await sql({ ...stack.conn, database: 'postgres' }, `DROP DATABASE "${report.keptAs}"`);
   });
 
+  it('with 2 jobs builds the indexes in parallel: the post-data part is copied, checked, then restored with pg_restore -j 2', async () => {
+    await sql(stack.conn, 'DELETE FROM "Billing"."Invoices" WHERE id % 3 = 0');
+    const archives: Array<{ file: string; jobs: number }> = [];
+    const tools = { ...pgRestoreDeps.restoreTools, restoreArchive: (...args: Parameters<typeof pgRestoreDeps.restoreTools.restoreArchive>) => {
+      archives.push({ file: args[1], jobs: args[2].jobs });
+      return pgRestoreDeps.restoreTools.restoreArchive(...args);
+    } };
+
+    const report = await runRestore({ ...deps, restoreTools: tools }, { backupId: backup.id, target: stack.conn, jobs: 2, dropFirst: false, force: false });
+
+    expect(archives).toEqual([{ file: expect.stringMatching(/\/post-data\/dump$/), jobs: 2 }]);
+    expect(await fingerprint(stack.conn)).toEqual(original);
+    await sql({ ...stack.conn, database: 'postgres' }, `DROP DATABASE "${report.keptAs}"`);
+  });
+
   it('restores a table from the listed part that holds it, and one from the rest part', async () => {
     const listed = new Set(dataParts(manifest).flatMap((part) => part.tables ?? []).map((t) => `${t.schema}.${t.name}`));
     // Tables no foreign key points at (a replace deletes their rows first), not partitions.
@@ -194,6 +209,21 @@ describe('a streams backup', () => {
     expect(await restoring()).toEqual([]);
     expect(await stack.catalog.get(damaged.id)).toMatchObject({ state: 'FAILED' });
     await sql(stack.conn, 'DROP TABLE only_in_target');
+  });
+
+  it('a damaged post-data part restored with 2 jobs: refused before pg_restore reads it, the target untouched, the backup FAILED', async () => {
+    const damaged = await streamsBackup();
+    const post = postDataPart(await manifestOf(damaged))!;
+    await flipByte(post.key, Math.floor(post.bytes / 2));
+    const before = await fingerprint(stack.conn);
+
+    const error = await failure(runRestore(deps, { backupId: damaged.id, target: stack.conn, jobs: 2, dropFirst: false, force: false }));
+
+    expect(error.code).toBe('CHECKSUM_MISMATCH');
+    expect(error.message).toContain(post.key);
+    expect(await fingerprint(stack.conn)).toEqual(before);
+    expect(await restoring()).toEqual([]);
+    expect(await stack.catalog.get(damaged.id)).toMatchObject({ state: 'FAILED' });
   });
 
   it('catalog rebuild finds it, and verification checks each part: a damaged one is never VERIFIED', async () => {

@@ -32,7 +32,7 @@ export async function makeTempFolder(base: string): Promise<TempFolder> {
 /** Options of downloadDump. */
 export interface DownloadOptions {
   storage: Storage;
-  tools: RestoreTools;
+  tools: Pick<RestoreTools, 'decompress'>;
   manifest: Manifest;
   folder: string;
   signal?: AbortSignal;

@@ -2,13 +2,29 @@
  * The restore of a `streams` backup (docs/restore.md "Parallel backups"): its parts in order
  * — pre-data, every data part at once, post-data — each streamed from storage into its own
  * `pg_restore --single-transaction` through the SHA-256 gate (stream.ts): no local file, and a
- * part whose bytes differ from the manifest never reaches its end in pg_restore. The first
+ * part whose bytes differ from the manifest never reaches its end in pg_restore. With more
+ * than one job the post-data part (DDL only) is copied and checked first, then restored with
+ * `pg_restore -j`, so that the index builds run in parallel. The first
  * failure stops the other parts; the caller drops the scratch database, so nothing that looks
  * restored is left.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Manifest } from '../../domain/manifest';
 import { dataParts, hasParts, postDataPart, type DumpPart } from '../../domain/manifest-parts';
+import type { RestoreTools } from '../../ports/restore';
+import { downloadDump } from './download';
 import { restoreObjectStreamed, type StreamRestoreOptions } from './stream';
+
+/** Options of restoreParts. */
+export interface PartsRestoreOptions extends StreamRestoreOptions {
+  /**
+   * The post-data part (index builds, constraints: DDL, a small object) from a local copy with
+   * `pg_restore -j jobs`, when jobs > 1: a stream can feed only one job, and on a large
+   * database the index builds are a large share of the restore. The copy goes into `folder`.
+   */
+  postData?: { jobs: number; folder: string; tools: Pick<RestoreTools, 'restoreArchive' | 'decompress'> };
+}
 
 /** The parts a restore reads after the pre-data one: the data parts and post-data (not the schema part). */
 function restoredParts(manifest: Manifest): DumpPart[] {
@@ -32,7 +48,7 @@ export function howRead(manifest: Manifest, streamed: boolean): { path: 'parts' 
  * @throws ChecksumMismatchError naming the part whose bytes differ; ObjectNotFoundError /
  *   StorageError; DumpError from pg_restore; DatabaseConnectionError; the signal's reason.
  */
-export async function restoreParts(options: StreamRestoreOptions): Promise<void> {
+export async function restoreParts(options: PartsRestoreOptions): Promise<void> {
   const { manifest } = options;
   const total = partsBytes(manifest);
   let done = 0;
@@ -63,5 +79,15 @@ export async function restoreParts(options: StreamRestoreOptions): Promise<void>
   const failed = results.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
   const post = postDataPart(manifest);
-  if (post) await one(post, options.signal);
+  if (!post) return;
+  const parallel = options.postData;
+  if (!parallel || parallel.jobs <= 1) return one(post, options.signal);
+  // Checked whole (size and SHA-256) before pg_restore reads it; the scratch database takes a failure.
+  const folder = join(parallel.folder, 'post-data');
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  const reading = options.reading ?? ((read) => read());
+  const file = await reading(() =>
+    downloadDump({ storage: options.storage, tools: parallel.tools, manifest: { ...manifest, objects: { ...manifest.objects, dump: post } }, folder, ...(options.signal ? { signal: options.signal } : {}), onBytes: progress() }),
+  );
+  await parallel.tools.restoreArchive(options.into, file, { jobs: parallel.jobs, ...(options.signal ? { signal: options.signal } : {}) });
 }

@@ -11,6 +11,7 @@ import { StrongboxError } from '../../errors';
 import { planRecovery, type PitrDeps } from '../pitr';
 import { readManifest } from '../index-manifest';
 import { partsBytes } from './parts';
+import { postDataPart } from '../../domain/manifest-parts';
 
 /** pg_restore's jobs when the operator names none and the dump fits the task's disk. */
 export const DEFAULT_RESTORE_JOBS = 2;
@@ -24,8 +25,10 @@ export const DEFAULT_RESTORE_JOBS = 2;
 export async function backupSizeOf(entry: BackupEntry, storage?: Storage): Promise<BackupSize> {
   if (!storage) return { dumpBytes: entry.bytes ?? 0, compression: entry.compression };
   const manifest = await readManifest(storage, entry.manifestKey);
-  // A parallel backup: every part counts (restore and validate stream them, so this only ever oversizes).
-  return { dumpBytes: partsBytes(manifest), compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes };
+  // A parallel backup: every part counts (restore and validate stream them, so this only ever
+  // oversizes); a restore keeps only its post-data part on disk.
+  const post = postDataPart(manifest);
+  return { dumpBytes: partsBytes(manifest), compression: manifest.compression, databaseBytes: manifest.source.databaseSizeBytes, ...(post ? { postDataBytes: post.bytes } : {}) };
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type SizedJob,
 } from '../../../shared/domain/task-sizing';
 import type { StrongboxError } from '../../../shared/errors';
+import { restoreJobsFor } from '../../../shared/usecases/restore/resources';
 
 const GIB = 1024 ** 3;
 const TIB = 1024 ** 4;
@@ -38,6 +39,8 @@ describe('planTaskDisk', () => {
     ['a drill of a single job still downloads (the drill keeps its dump)', 'validate', { dumpBytes: 1 * GIB, compression: 'gzip', databaseBytes: 2 * GIB }, { jobs: 1 }, 'download', 21],
     ['a table restore downloads the dump', 'restore-table', { dumpBytes: 150 * GIB, compression: 'gzip', databaseBytes: 600 * GIB }, { jobs: 1 }, 'download', 170],
     ['no database size: 4 x the dump is assumed', 'validate', { dumpBytes: 10 * GIB, compression: 'gzip' }, { jobs: 1 }, 'download', 62],
+    ['a parallel backup of 2 TiB, 4 jobs: its parts stream, only the post-data part (DDL) is on disk', 'restore', { dumpBytes: 2 * TIB, compression: 'zstd', databaseBytes: 10 * TIB, postDataBytes: 200 * 1024 ** 2 }, { jobs: 4 }, 'stream', 21],
+    ['a parallel backup with a huge post-data part: it and its decompressed copy', 'restore', { dumpBytes: 2 * TIB, compression: 'zstd', databaseBytes: 10 * TIB, postDataBytes: 5 * GIB }, { jobs: 4 }, 'stream', 65],
   ])('%s', (_what, job, backup, options, path, gib) => {
     const plan = planTaskDisk(job, backup, options);
     expect({ path: plan.path, sizeInGiB: plan.sizeInGiB }).toEqual({ path, sizeInGiB: gib });
@@ -108,5 +111,14 @@ describe('planTaskCompute', () => {
 
   it('taskResources gives the strings RunTask overrides take', () => {
     expect(taskResources({ cpu: 2048, memory: 4096 }, { path: 'download', localBytes: 1, sizeInGiB: 40 })).toEqual({ cpu: '2048', memory: '4096', containerMemory: 4096, ephemeralStorageGiB: 40 });
+  });
+});
+
+describe('restoreJobsFor: the jobs of a restore the operator did not size', () => {
+  it('2 when the dump fits the disk; 1 (streamed) when it does not; 2 for a parallel backup of any size, whose index builds then run in parallel', () => {
+    expect(restoreJobsFor({ dumpBytes: 10 * GIB, compression: 'gzip', databaseBytes: 40 * GIB }, undefined)).toBe(2);
+    expect(restoreJobsFor({ dumpBytes: 2 * TIB, compression: 'zstd', databaseBytes: 10 * TIB }, undefined)).toBe(1);
+    expect(restoreJobsFor({ dumpBytes: 2 * TIB, compression: 'zstd', databaseBytes: 10 * TIB, postDataBytes: 300 * 1024 ** 2 }, undefined)).toBe(2);
+    expect(restoreJobsFor({ dumpBytes: 2 * TIB, compression: 'zstd', postDataBytes: 300 * 1024 ** 2 }, 6)).toBe(6);
   });
 });
