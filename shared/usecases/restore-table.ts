@@ -17,7 +17,7 @@ import { assertManifestOf, selectFromArchive } from './restore-table/archive';
 import type { SequenceMove, SkippedObject, TableCopier, TableRestoreTools } from '../ports/restore-table';
 import { plannedObjects, type PlannedObject } from './restore-table/recreate';
 import { runTablePlan, type TableArchiveSource } from './restore-table/apply';
-import { fetchParts, refuseRecreateFromParts, selectFromSchema } from './restore-table/parts';
+import { assertRecreatable, fetchParts, selectFromSchema } from './restore-table/parts';
 import { hasParts, schemaPart } from '../domain/manifest-parts';
 import type { AsOfSource } from '../domain/restore-table-asof';
 
@@ -123,8 +123,8 @@ export interface RecreatePreview {
 export async function previewRecreate(deps: Omit<RestoreTableDeps, 'copier' | 'openServer'>, request: PlanRequest & { signal?: AbortSignal }): Promise<RecreatePreview> {
   const { plan, manifest } = await resolve(deps, request);
   assertManifestOf(manifest, plan);
+  assertRecreatable(manifest, plan.backup.id);
   const schema = schemaPart(manifest);
-  if (hasParts(manifest) && !schema) throw refuseRecreateFromParts(plan.backup.id);
   const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
   try {
     // A parallel backup's schema part alone (downloadDump reads `objects.dump`: the part stands in for it).
@@ -179,7 +179,7 @@ export async function runRestoreTable(deps: RestoreTableDeps, request: RestoreTa
   const started = performance.now();
   const { steps, timed } = phaseTimer<RestoreTablePhase>(request.onProgress);
   const { plan, manifest } = await timed('plan', () => resolve(deps, request));
-  if (hasParts(manifest) && plan.mode === 'recreate' && !schemaPart(manifest)) throw refuseRecreateFromParts(plan.backup.id);
+  if (plan.mode === 'recreate') assertRecreatable(manifest, plan.backup.id);
   const source: TableArchiveSource = {
     fetch: async (folder) => {
       assertManifestOf(manifest, plan);

@@ -1,7 +1,7 @@
 import { open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { StrongboxError } from '../errors';
-import { ZstdRunners } from './zstd-runner';
+import { ZstdMissingError, ZstdRunners } from './zstd-runner';
 import type { WalCompression } from '../domain/wal/keys';
 import { logLine } from './log';
 import { nativeZstd, type NativeZstd } from './native-zstd';
@@ -30,6 +30,13 @@ export interface CodecOptions {
   runners?: ZstdRunners;
   /** In-process zstd: default the addon when it loads; null: always the command (tests of that path). */
   native?: NativeZstd | null;
+  /** Where the zstd command reads and writes its files (the spool's tmp folder; default the OS's). */
+  scratchDir?: string;
+}
+
+/** The folder the zstd command works in for these options. */
+export function scratchDirOf(options: CodecOptions): string {
+  return options.scratchDir ?? process.getBuiltinModule('node:os').tmpdir();
 }
 
 /** The in-process zstd these options allow, if any. */
@@ -53,11 +60,6 @@ async function withRunners<T>(options: CodecOptions, work: (runners: ZstdRunners
   } finally {
     if (runners !== options.runners) runners.close();
   }
-}
-
-/** The error of a zstd that is not there (a runner's shell answered 127). */
-function isMissingZstd(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === 'ENOENT' && (error as NodeJS.ErrnoException).syscall?.startsWith('spawn') === true;
 }
 
 /** Hex SHA-256 of `bytes`. */
@@ -100,7 +102,7 @@ export async function zstdFile(path: string, scratchDir: string, take: (size: nu
       await runners.compress(path, out);
       return await readWhole(out, take);
     } catch (error) {
-      if (!isMissingZstd(error)) throw error;
+      if (!(error instanceof ZstdMissingError)) throw error;
       if (runners.firstMissing()) logLine('warn', 'the zstd command is not installed: compressing WAL with gzip instead', { hint: 'install zstd (apt-get install zstd) for faster, smaller archives' });
       return undefined;
     } finally {
@@ -124,7 +126,7 @@ export async function zstdDecodeFile(stored: Buffer, out: string, scratchDir: st
       await writeFile(input, stored, { mode: 0o600 });
       await runners.decompress(input, out, `${input}.err.tmp`);
     } catch (error) {
-      if (!isMissingZstd(error)) throw error;
+      if (!(error instanceof ZstdMissingError)) throw error;
       throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd command is not installed: cannot decompress an archived WAL file', 'install zstd (apt-get install zstd) on this host', { cause: error });
     } finally {
       await unlink(input).catch(() => undefined);
@@ -144,9 +146,7 @@ export async function decode(stored: Buffer, compression: WalCompression, option
   if (compression === 'zstd') {
     const native = nativeFor(options);
     if (!native) throw noInProcessZstd();
-    const raw = native.decompress(stored, size, take);
-    if (!raw) throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd frame does not say its size, and none was given', "pass the record's size (every archived file's record has it)");
-    return raw;
+    return native.decompress(stored, size, take);
   }
   try {
     return await gunzipAsync(stored);

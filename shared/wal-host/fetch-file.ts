@@ -2,7 +2,7 @@ import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { StrongboxError } from '../errors';
 import { walBuffers } from '../domain/buffer-pool';
 import type { ArchiveClient, RecordFacts } from './client';
-import { decode, nativeFor, readWhole, sha256Hex, zstdDecodeFile, type CodecOptions } from './codec';
+import { decode, nativeFor, readWhole, scratchDirOf, sha256Hex, zstdDecodeFile, type CodecOptions } from './codec';
 
 /**
  * Fetching one archived WAL file and writing it whole-or-nothing: through a temporary
@@ -20,10 +20,8 @@ export interface FetchEvents {
   onChunk?: (received: number) => void;
 }
 
-/** Options of a fetch: the codec's, and a spool folder where zstd may work on files. */
+/** Options of a fetch: the codec's, and whether the file is made durable. */
 export interface FetchCodecOptions extends CodecOptions {
-  /** Where the zstd command reads the stored bytes from (the spool's tmp folder; default the OS's). */
-  scratchDir?: string;
   /**
    * fsync the file before the rename (default true). The prefetcher's inbox skips it: a
    * file there is only a cache, emptied whenever a prefetcher starts, and recovery that
@@ -53,7 +51,7 @@ export async function fetchToFile(client: ArchiveClient, name: string, target: s
       if (pooled) walBuffers.give(pooled);
     }
   }
-  const scratchDir = codec.scratchDir ?? process.getBuiltinModule('node:os').tmpdir();
+  const scratchDir = scratchDirOf(codec);
   await throughTemp(target, temp, async () => {
     await mkdir(scratchDir, { recursive: true });
     await zstdDecodeFile(stored, temp, scratchDir, tempFiles, codec);

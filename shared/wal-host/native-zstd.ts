@@ -34,10 +34,10 @@ export interface NativeZstd {
   compress(raw: Uint8Array, take: (size: number) => Buffer): Buffer;
   /**
    * Decompresses zstd bytes of `size` bytes (default: what the frame says) into a buffer of
-   * `take`. Resolves undefined when neither says the size;
-   * throws StrongboxError WAL_CODEC_FAILED when the bytes are not zstd or not that size.
+   * `take`. Throws StrongboxError WAL_CODEC_FAILED when the bytes are not zstd or not that
+   * size, or when neither the frame nor the caller says the size.
    */
-  decompress(stored: Uint8Array, size: number | undefined, take: (size: number) => Buffer): Buffer | undefined;
+  decompress(stored: Uint8Array, size: number | undefined, take: (size: number) => Buffer): Buffer;
 }
 
 /** zstd's level for WAL, the command's `-1` (and the level pgBackRest is compared at). */
@@ -100,7 +100,7 @@ function wrap(binding: Binding, path: string): NativeZstd {
       // zstd writing to a pipe does not put the size in the frame: the record's size stands in.
       if (declared !== null && size !== undefined && declared !== size) throw damaged(`the frame says ${declared} bytes, the record ${size}`);
       const expected = size ?? declared;
-      if (expected === null) return undefined;
+      if (expected === null) throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd frame does not say its size, and none was given', "pass the record's size (every archived file's record has it)");
       if (expected > MAX_FILE) throw damaged(`the frame says ${expected} bytes, more than any WAL file`);
       dctx ??= new binding.DCtx();
       const out = take(expected);

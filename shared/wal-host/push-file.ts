@@ -6,7 +6,7 @@ import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration, PushDone } from './client';
 import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
-import { encode, fill, nativeFor, sha256Hex, zstdFile, type CodecOptions } from './codec';
+import { encode, fill, nativeFor, scratchDirOf, sha256Hex, zstdFile, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 import type { ZstdWorker } from './zstd-workers';
 import type { HandoffTransport } from './handoff-slots';
@@ -59,10 +59,8 @@ export interface PreparedWalFile {
   release(): void;
 }
 
-/** Options of a push: the codec's, and the spool folder where zstd may write its output. */
+/** Options of a push: the codec's, and how the bytes are sent. */
 export interface PushCodecOptions extends CodecOptions {
-  /** Where the zstd command writes its output (the spool's tmp folder; default the OS's). */
-  scratchDir?: string;
   /**
    * Against a bytes-mode endpoint, send the bytes in the first request instead of preparing
    * first (the uploader: an already archived file, which then costs a wasted transfer, is rare there).
@@ -147,8 +145,7 @@ async function byWorker(handle: FileHandle, wal: WalName, size: number, worker: 
 async function inProcess(handle: FileHandle, path: string, wal: WalName, size: number, compression: WalCompression, codec: PushCodecOptions, take: Take): Promise<Encoding> {
   const byCommand = compression === 'zstd' && !nativeFor(codec);
   const raw = take(size);
-  const scratchDir = codec.scratchDir ?? process.getBuiltinModule('node:os').tmpdir();
-  const [read, command] = await Promise.allSettled([fill(handle, raw), byCommand ? zstdFile(path, scratchDir, take, codec) : undefined]);
+  const [read, command] = await Promise.allSettled([fill(handle, raw), byCommand ? zstdFile(path, scratchDirOf(codec), take, codec) : undefined]);
   if (read.status === 'rejected') throw read.reason;
   if (!read.value) throw changedWhileRead(path);
   const facts = headerFacts(wal, raw, size);

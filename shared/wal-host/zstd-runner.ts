@@ -34,6 +34,11 @@ done`;
 /** A shell's status when the command is not found (zstd missing). */
 const NOT_FOUND = 127;
 
+/** The zstd command is not installed (its runner's shell could not find it). */
+export class ZstdMissingError extends Error {
+  override readonly name = 'ZstdMissingError';
+}
+
 interface Runner {
   child: ChildProcess;
   /** Lines not yet consumed, and the waiter of the next one. */
@@ -69,8 +74,7 @@ export class ZstdRunners {
 
   /**
    * zstd -1 of `input` into `output` (overwritten); zstd's stderr goes to `errPath` (default
-   * `<output>.err.tmp`), removed afterwards. Throws an Error with code ENOENT and syscall
-   * `spawn zstd` when zstd is missing (as a spawn of it would), StrongboxError
+   * `<output>.err.tmp`), removed afterwards. Throws ZstdMissingError when zstd is missing, StrongboxError
    * WAL_CODEC_FAILED when it fails, and when the runner itself died.
    */
   compress(input: string, output: string, errPath = `${output}.err.tmp`): Promise<void> {
@@ -96,7 +100,7 @@ export class ZstdRunners {
       const status = Number(line);
       if (status === 0) return;
       const reason = await readReason(errPath);
-      if (status === NOT_FOUND) throw Object.assign(new Error(`zstd not found: ${reason}`), { code: 'ENOENT', syscall: 'spawn zstd' });
+      if (status === NOT_FOUND) throw new ZstdMissingError(`zstd not found: ${reason}`);
       throw new StrongboxError('WAL_CODEC_FAILED', `zstd ${mode === 'd' ? '-d' : '-1'} failed (exit ${line}): ${reason}`, mode === 'd' ? 'the stored copy or the download is damaged, or zstd is broken; retry, then check the archive' : 'check that the spool has room and that zstd works for the postgres OS user; the push is retried');
     } finally {
       answers.unref();

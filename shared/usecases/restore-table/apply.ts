@@ -14,7 +14,7 @@ import type { RestoreTableDeps, RestoreTablePhase, RestoreTableReport, RestoreTa
 import { selectFromArchive } from './archive';
 import type { CopiedTable, RecreateObject, SkippedObject } from '../../ports/restore-table';
 import { recreateObjects } from './recreate';
-import { refuseRecreateFromParts, selectFromParts, type PartFiles, type PartsSelection } from './parts';
+import { selectFromParts, type PartFiles, type PartsSelection } from './parts';
 import { claimScratch, dropLeftoverScratches } from './scratch';
 
 /** How long the move waits for the table locks by default. */
@@ -74,7 +74,6 @@ export async function runTablePlan(deps: RestoreTableDeps, request: RestoreTable
       const file = typeof fetched === 'string' ? fetched : fetched.file;
       const { selection, objects } = await timed('check', async () => {
         const chosen: PartsSelection = typeof fetched === 'string' ? { ...(await selectFromArchive(deps.tableTools, file, plan, request.signal)), dataLists: [] } : await selectFromParts(deps.tableTools, fetched, plan, request.signal);
-        if (typeof fetched !== 'string' && !fetched.schema && plan.mode === 'recreate') throw refuseRecreateFromParts(plan.backup.id);
         await deps.copier.preflight({ target: request.target, mode: plan.mode, tables: moves(plan) });
         const recreate = plan.mode === 'recreate' ? await recreateObjects(deps.tableTools, file, chosen.toc, chosen.found, request.signal) : [];
         return { selection: chosen, objects: recreate };

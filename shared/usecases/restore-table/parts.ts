@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Manifest } from '../../domain/manifest';
-import { partHolding, schemaPart, type DumpPart } from '../../domain/manifest-parts';
+import { hasParts, partHolding, schemaPart, type DumpPart } from '../../domain/manifest-parts';
 import { displayTable, type RestoreTablePlan } from '../../domain/restore-table-plan';
 import { StrongboxError } from '../../errors';
 import type { RestoreTools } from '../../ports/restore';
@@ -30,8 +30,6 @@ import { summarise } from '../../domain/alerts/bounded';
 export interface PartFiles {
   /** The pre-data part, or for recreate the schema part. */
   file: string;
-  /** True when `file` is the schema part (its entries keep their dependencies: recreate can read it). */
-  schema: boolean;
   data: string[];
 }
 
@@ -68,7 +66,7 @@ export async function fetchParts(
   const file = await fetch(schema ?? manifest.objects.dump, schema ? 'schema' : 'pre-data');
   const data: string[] = [];
   for (const [index, part] of partsFor(manifest, plan).entries()) data.push(await fetch(part, `data-${index + 1}`));
-  return { file, schema: schema !== undefined, data };
+  return { file, data };
 }
 
 /**
@@ -149,8 +147,16 @@ export async function selectFromParts(tools: TableRestoreTools, files: PartFiles
   };
 }
 
-/** `--mode recreate` needs the indexes, constraints and triggers with their dependencies: a parallel backup without its schema part has them only in the post-data part, which loses them. */
-export function refuseRecreateFromParts(backupId: string): StrongboxError {
+/**
+ * `--mode recreate` needs the indexes, constraints and triggers with their dependencies: a
+ * parallel backup without its schema part has them only in the post-data part, which loses
+ * them. Throws StrongboxError RESTORE_TABLE_REFUSED for such a backup.
+ */
+export function assertRecreatable(manifest: Manifest, backupId: string): void {
+  if (hasParts(manifest) && !schemaPart(manifest)) throw refuseRecreateFromParts(backupId);
+}
+
+function refuseRecreateFromParts(backupId: string): StrongboxError {
   return new StrongboxError(
     'RESTORE_TABLE_REFUSED',
     `--mode recreate cannot read backup ${backupId}: it is a parallel (streams) backup written before backups had a schema part, and its post-data part does not say which indexes, constraints and triggers belong to which table`,
