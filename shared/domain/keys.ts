@@ -14,9 +14,14 @@ const DATABASE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 const BACKUP_ID = /^\d{8}T\d{6}Z-[lb]-[a-z0-9]{6}$/;
 export const MANIFEST_NAME = 'manifest.json';
 
-/** Throws InputError unless `name` can name a database in Strongbox (it is a path segment in storage). */
+/** True when `name` can name a database in Strongbox (it is a path segment in storage). */
+export function isDatabaseName(name: string): boolean {
+  return DATABASE_NAME.test(name);
+}
+
+/** Throws InputError unless `name` can name a database in Strongbox. */
 export function assertDatabaseName(name: string): void {
-  if (!DATABASE_NAME.test(name)) {
+  if (!isDatabaseName(name)) {
     throw new InputError(
       `database name ${JSON.stringify(name)} is not allowed`,
       'use 1–63 letters, digits, "_", "." or "-" (it is Strongbox\'s name for the database, not necessarily the PostgreSQL name)',

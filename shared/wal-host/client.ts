@@ -93,17 +93,11 @@ export class ArchiveClient {
     return parseJson(completed, doneSchema, 'complete');
   }
 
-  /** The endpoint's mode (`GET /v1/health`), asked once per client. Throws the endpoint's or the network's error. */
-  async mode(): Promise<'bytes' | 'presign'> {
-    return (await this.health()).mode;
-  }
-
-  /** Whether the endpoint takes hand-off files (bytes mode, on this host: see putHandoff). */
-  async takesHandoff(): Promise<boolean> {
-    return (await this.health()).handoff === true;
-  }
-
-  private async health(): Promise<z.infer<typeof healthSchema>> {
+  /**
+   * The endpoint's mode, and whether it takes hand-off files (bytes mode, on this host: see
+   * putHandoff): `GET /v1/health`, asked once per client. Throws the endpoint's or the network's error.
+   */
+  async health(): Promise<z.infer<typeof healthSchema>> {
     this.knownHealth ??= parseJson(await this.call('GET', new URL('v1/health', this.base), {}, JSON_LIMIT), healthSchema, 'health');
     return this.knownHealth;
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod/mini';
-import { assertDatabaseName } from '../domain/keys';
+import { isDatabaseName } from '../domain/keys';
 import { ConfigError } from '../errors';
 
 /**
@@ -15,16 +15,7 @@ export const CONFIG_ENV = 'STRONGBOX_WAL_CONFIG';
 
 const absolutePath = z.string().check(z.refine(isAbsolute, 'must be an absolute path (PostgreSQL runs the command from its data directory)'));
 
-const databaseName = z.string().check(
-  z.refine((name) => {
-    try {
-      assertDatabaseName(name);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'use 1–63 letters, digits, "_", "." or "-"'),
-);
+const databaseName = z.string().check(z.refine(isDatabaseName, 'use 1–63 letters, digits, "_", "." or "-"'));
 
 const endpointUrl = z.string().check(
   z.refine((text) => {
@@ -90,8 +81,8 @@ export const hostConfigSchema = z.object({
       direct: flag(true),
       /** Hand-off files instead of HTTP bodies to an endpoint on this host (the uploader's direct pushes). */
       handoff: flag(true),
-      /** zstd in-process through the addon (and on worker threads in the uploader), not the zstd command. */
-      nativeZstd: flag(true),
+      /** With the zstd addon, the uploader reads, compresses and hashes on a worker thread, not its main thread. */
+      worker: flag(true),
     }),
     {},
   ),

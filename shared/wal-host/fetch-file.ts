@@ -1,8 +1,8 @@
-import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { StrongboxError } from '../errors';
 import { walBuffers } from '../domain/buffer-pool';
 import type { ArchiveClient, RecordFacts } from './client';
-import { decode, nativeFor, readWhole, scratchDirOf, sha256Hex, zstdDecodeFile, type CodecOptions } from './codec';
+import { decode, sha256Hex, type CodecOptions } from './codec';
 
 /**
  * Fetching one archived WAL file and writing it whole-or-nothing: through a temporary
@@ -32,37 +32,23 @@ export interface FetchCodecOptions extends CodecOptions {
 
 /**
  * Fetches archived `name` into `target` whole or not at all: downloaded, checked against
- * the record (size and SHA-256 of the stored bytes), decompressed into `temp`, checked again
- * (size and SHA-256 of the file as PostgreSQL wrote it), fsync'd and renamed onto `target`.
+ * the record (size and SHA-256 of the stored bytes), decompressed, checked again (size and
+ * SHA-256 of the file as PostgreSQL wrote it), written to `temp`, fsync'd and renamed onto `target`.
  * Throws StrongboxError WAL_NOT_FOUND (not archived), CHECKSUM_MISMATCH, WAL_CODEC_FAILED,
  * the endpoint's / the network's error, or the fs error of the write (nothing is left at
  * `target` or `temp` then).
  */
 export async function fetchToFile(client: ArchiveClient, name: string, target: string, temp: string, codec: FetchCodecOptions = {}, events: FetchEvents = {}): Promise<void> {
   const { record, stored } = await download(client, name, events);
-  if (record.compression !== 'zstd' || nativeFor(codec)) {
-    let pooled: Buffer | undefined;
-    const take = (size: number) => (pooled = walBuffers.take(size));
-    try {
-      const raw = await decode(stored, record.compression, codec, record.size, take);
-      checkRaw(name, raw, record);
-      return await writeWhole(target, raw, temp, codec.durable !== false);
-    } finally {
-      if (pooled) walBuffers.give(pooled);
-    }
+  let pooled: Buffer | undefined;
+  const take = (size: number) => (pooled = walBuffers.take(size));
+  try {
+    const raw = await decode(stored, record.compression, codec, record.size, take);
+    checkRaw(name, raw, record);
+    await writeWhole(target, raw, temp, codec.durable !== false);
+  } finally {
+    if (pooled) walBuffers.give(pooled);
   }
-  const scratchDir = scratchDirOf(codec);
-  await throughTemp(target, temp, async () => {
-    await mkdir(scratchDir, { recursive: true });
-    await zstdDecodeFile(stored, temp, scratchDir, tempFiles, codec);
-    const raw = await readWhole(temp, (size) => walBuffers.take(size));
-    try {
-      checkRaw(name, raw, record);
-    } finally {
-      walBuffers.give(raw);
-    }
-    if (codec.durable !== false) await syncFile(temp);
-  });
 }
 
 /** The record and the downloaded stored bytes, checked against it. */
@@ -100,19 +86,10 @@ async function writeWhole(target: string, bytes: Buffer, temp: string, durable: 
   });
 }
 
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Moves `source` (a prefetched file) to `target` whole-or-nothing: renamed to the temp name
  * and then onto `target`, so no byte is copied when both are on one filesystem; across
- * filesystems it is copied (and fsync'd) instead, then removed. Rejects with the fs error.
+ * filesystems it is read and written whole (fsync'd) instead, then removed. Rejects with the fs error.
  */
 export async function moveWhole(source: string, target: string): Promise<void> {
   const temp = `${target}.strongbox.tmp`;
@@ -120,18 +97,9 @@ export async function moveWhole(source: string, target: string): Promise<void> {
     await throughTemp(target, temp, () => rename(source, temp));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    await copyWhole(source, target);
+    await writeWhole(target, await readFile(source), temp, true);
     await unlink(source).catch(() => undefined);
   }
-}
-
-/** Copies `source` to `target` whole-or-nothing (copy to the temp name, fsync, rename). Rejects with the fs error. */
-async function copyWhole(source: string, target: string): Promise<void> {
-  const temp = `${target}.strongbox.tmp`;
-  await throughTemp(target, temp, async () => {
-    await copyFile(source, temp);
-    await syncFile(temp);
-  });
 }
 
 /** Fills `temp` (registered for removal on a signal), then renames it onto `target`; on failure removes it. */

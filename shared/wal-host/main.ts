@@ -62,18 +62,12 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   });
 }
 
-/** Splits `--name value` / `--name=value` flags from positional arguments. */
-function parseArgs(args: string[]): { positional: string[]; flags: Map<string, string> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!match) positional.push(arg);
-    else if (match[2] !== undefined) flags.set(match[1]!, match[2]);
-    else flags.set(match[1]!, args[++i] ?? '');
-  }
-  return { positional, flags };
+/** Flags (`--name value` or `--name=value`) and positional arguments. */
+type Flags = Partial<Record<'config' | 'wal-dir' | 'from', string>>;
+function parseArgs(args: string[]): { positional: string[]; flags: Flags } {
+  const options = { config: { type: 'string' }, 'wal-dir': { type: 'string' }, from: { type: 'string' } } as const;
+  const { values, positionals } = process.getBuiltinModule('node:util').parseArgs({ args, options, allowPositionals: true, strict: false });
+  return { positional: positionals, flags: Object.fromEntries(Object.entries(values).filter(([, value]) => typeof value === 'string')) };
 }
 
 function usage(message: string): StrongboxError {
@@ -93,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { positional, flags } = parseArgs(rest);
   const cwd = process.cwd();
-  const config = () => loadHostConfig({ flag: flags.get('config'), cwd });
+  const config = () => loadHostConfig({ flag: flags.config, cwd });
   switch (command) {
     case 'wal-push': {
       if (positional.length !== 1) throw usage(`wal-push takes one path (%p), got ${positional.length}`);
@@ -118,15 +112,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function runBackground(role: BackgroundRole, flags: Map<string, string>): Promise<number> {
-  const config = loadHostConfig({ flag: flags.get('config') });
+async function runBackground(role: BackgroundRole, flags: Flags): Promise<number> {
+  const config = loadHostConfig({ flag: flags.config });
   heldLock = pidPath(config.spool, role);
   if (role === 'prefetcher') {
-    const from = flags.get('from');
+    const from = flags.from;
     await runPrefetcher(config, from ? { from } : {});
     return 0;
   }
-  const walDir = flags.get('wal-dir');
+  const walDir = flags['wal-dir'];
   if (!walDir) throw usage('uploader needs --wal-dir');
   await runUploader(config, walDir);
   return 0;

@@ -2,14 +2,15 @@ import { createRequire } from 'node:module';
 import { StrongboxError } from '../errors';
 
 /**
- * zstd in-process, through the zstd-napi addon (the library's own C code behind Node-API),
- * when it is there: a segment is compressed in ~31 ms of CPU with a context kept for the
- * process, against ~41–63 ms for the `zstd` command plus its process, its output file and
- * reading that back (measured on this project's 2-core host); decompression ~8 ms against
- * ~22 ms. The addon is optional: `npm ci` builds it where a compiler is (it is an optional
- * dependency), the build copies it beside the WAL bundle as `zstd.node`, and without it (or
- * with STRONGBOX_ZSTD_NATIVE=off) the `zstd` command does the work as before. Frames are the
- * command's: level 1, content size and XXH64 checksum, so either side reads the other's.
+ * zstd in-process, the host's one zstd: the zstd-napi addon (the library's own C code behind
+ * Node-API) when it loads, else Node's own zlib zstd (Node 22.15 and later: the ECS task
+ * image, the Lambda runtime). With the addon a segment is compressed in ~31 ms of CPU with a
+ * context kept for the process and decompressed in ~8–17 ms; Node 22's zlib takes ~41 and
+ * ~34 ms (measured on this project's 2-core host). The addon is optional: `npm ci` builds
+ * it where a compiler is, the build copies it beside the WAL bundle as `zstd.node`, and
+ * STRONGBOX_ZSTD_NATIVE=off leaves it unloaded. With neither, codec.ts compresses with gzip
+ * and decodes zstd in JavaScript (fzstd). Frames are the `zstd -1` command's: level 1,
+ * content size and XXH64 checksum, so every side reads every other's.
  */
 
 /** The part of the addon's API used here (zstd-napi's binding). */
@@ -24,9 +25,9 @@ interface Binding {
   getFrameContentSize(frame: Uint8Array): number | null;
 }
 
-/** In-process zstd. Both methods are synchronous (a segment blocks the thread ~30 ms). */
+/** In-process zstd. Both methods are synchronous (a segment blocks the thread ~30–40 ms). */
 export interface NativeZstd {
-  /** Where the addon was loaded from (worker threads load the same file). */
+  /** Where the addon was loaded from (the uploader's worker thread loads the same file); none for Node's zlib. */
   readonly path?: string;
   /** The largest frame `size` bytes can compress to (ZSTD_compressBound). */
   bound(size: number): number;
@@ -48,14 +49,14 @@ const MAX_FILE = 1 << 30;
 
 let loaded: NativeZstd | null | undefined;
 
-/** The addon, loaded once; undefined when it is missing, does not load, or is turned off. */
+/** The addon, else Node's zlib zstd, chosen once; undefined when neither is there. */
 export function nativeZstd(): NativeZstd | undefined {
-  if (loaded === undefined) loaded = load();
+  if (loaded === undefined) loaded = loadAddon() ?? zlibZstd() ?? null;
   return loaded ?? undefined;
 }
 
-function load(): NativeZstd | null {
-  if (/^(off|0|false|no)$/i.test(process.env.STRONGBOX_ZSTD_NATIVE ?? '')) return null;
+function loadAddon(): NativeZstd | undefined {
+  if (/^(off|0|false|no)$/i.test(process.env.STRONGBOX_ZSTD_NATIVE ?? '')) return undefined;
   const require = createRequire(import.meta.url);
   // Beside the WAL bundle first (dist/zstd.node), then the package (tests, dist/cli.js).
   // A computed name: the bundler must not try to inline the addon.
@@ -64,10 +65,51 @@ function load(): NativeZstd | null {
       const path = require.resolve(candidate);
       return wrap(require(path) as Binding, path);
     } catch {
-      // not there or not loadable on this host: the next candidate, then the zstd command
+      // not there or not loadable on this host (another CPU, say): the next candidate, then zlib
     }
   }
-  return null;
+  return undefined;
+}
+
+/**
+ * The zstd of Node's zlib (Node 22.15+), when `zlib` has it (tests hand in a stand-in: this
+ * project's Node is 20; checked by hand with Node 22.23.5, docs/wal.md).
+ */
+export function zlibZstd(zlib = process.getBuiltinModule('node:zlib') as unknown as Partial<ZlibZstd>): NativeZstd | undefined {
+  const { zstdCompressSync: compress, zstdDecompressSync: decompress, constants } = zlib;
+  if (!compress || !decompress || constants?.ZSTD_c_compressionLevel === undefined || constants.ZSTD_c_checksumFlag === undefined) return undefined;
+  const params = { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [constants.ZSTD_c_checksumFlag]: 1 };
+  return {
+    bound: (size) => size + (size >> 8) + 1024,
+    compress(raw) {
+      try {
+        return compress(raw, { params, pledgedSrcSize: raw.length });
+      } catch (error) {
+        throw failed('zlib', error);
+      }
+    },
+    decompress(stored, size) {
+      let out: Buffer;
+      try {
+        out = decompress(stored, { maxOutputLength: size ?? MAX_FILE });
+      } catch (error) {
+        throw damaged(`${(error as Error).message}${size === undefined ? '' : ` (expected ${size} bytes)`}`, error);
+      }
+      if (size !== undefined && out.length !== size) throw damaged(`it decompressed to ${out.length} bytes, not ${size}`);
+      return out;
+    },
+  };
+}
+
+/** What Node 22.15+ adds to zlib (absent from Node 20's types). */
+export interface ZlibZstd {
+  zstdCompressSync(raw: Uint8Array, options: { params: Record<number, number>; pledgedSrcSize: number }): Buffer;
+  zstdDecompressSync(stored: Uint8Array, options: { maxOutputLength: number }): Buffer;
+  constants: { ZSTD_c_compressionLevel?: number; ZSTD_c_checksumFlag?: number };
+}
+
+function failed(which: string, error: unknown): StrongboxError {
+  return new StrongboxError('WAL_CODEC_FAILED', `zstd (${which}) failed: ${(error as Error).message}`, 'the push is retried; if it persists, set STRONGBOX_ZSTD_NATIVE=off to leave the addon aside', { cause: error });
 }
 
 function wrap(binding: Binding, path: string): NativeZstd {
@@ -87,7 +129,7 @@ function wrap(binding: Binding, path: string): NativeZstd {
         return out.subarray(0, cctx.compress2(out, raw));
       } catch (error) {
         cctx = undefined; // a context that failed mid-frame is not reused
-        throw new StrongboxError('WAL_CODEC_FAILED', `zstd (in-process) failed: ${(error as Error).message}`, 'set STRONGBOX_ZSTD_NATIVE=off to use the zstd command instead; the push is retried', { cause: error });
+        throw failed('the zstd-napi addon', error);
       }
     },
     decompress(stored, size, take) {

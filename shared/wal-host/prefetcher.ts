@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { DEFAULT_SEGMENT_SIZE, parseWalName, segmentName } from '../domain/wal/names';
 import { StrongboxError } from '../errors';
 import { ArchiveClient } from './client';
-import type { CodecOptions } from './codec';
+import { chooseCodec, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fetchToFile, type FetchEvents } from './fetch-file';
 import { logError, logLine } from './log';
-import { ZstdRunners } from './zstd-runner';
 import { acquireLock, holdsLock, readSmall, releaseLock, sleep, writeAtomic } from './spool';
-import { inboxPath, scratchPath, SPOOL, wantPath } from './spool-protocol';
+import { inboxPath, SPOOL, wantPath } from './spool-protocol';
 
 /**
  * The prefetcher: keeps the next `config.fetch.prefetch` segments after the one recovery
@@ -61,8 +60,7 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
   // A warm start moves the window of a prefetcher already running too (one left idling by an earlier recovery).
   const warm = options.from === undefined ? undefined : await warmWant(client, spool, options.from);
   if (!(await acquireLock(spool, 'prefetcher'))) return;
-  const runners = new ZstdRunners(options.codec?.zstd);
-  const codec = { runners, ...options.codec };
+  const codec = chooseCodec(config.compression, { ...options.codec });
   const inDir = join(spool, 'in');
   const inflight = new Map<string, Promise<void>>();
   const found = new Set<string>();
@@ -132,7 +130,6 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
   } finally {
     watcher?.close();
     await Promise.allSettled([...inflight.values()]);
-    runners.close();
     if (await holdsLock(spool, 'prefetcher')) await emptyInbox(inDir, new Set());
     await releaseLock(spool, 'prefetcher');
   }
@@ -189,7 +186,7 @@ async function prefetchOne(client: ArchiveClient, config: HostConfig, name: stri
   const target = inboxPath(config.spool, name);
   try {
     // `.part` is what wal-fetch waits on; the rename publishes it whole.
-    await fetchToFile(client, name, target, `${target}.part`, { ...codec, scratchDir: scratchPath(config.spool), durable: false }, events);
+    await fetchToFile(client, name, target, `${target}.part`, { ...codec, durable: false }, events);
     missing.delete(name);
   } catch (error) {
     await unlink(`${target}.part`).catch(() => undefined);

@@ -6,7 +6,7 @@ import { parseWalName, type WalName } from '../domain/wal/names';
 import type { WalCompression } from '../domain/wal/keys';
 import type { ArchiveClient, Declaration, PushDone } from './client';
 import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
-import { encode, fill, nativeFor, scratchDirOf, sha256Hex, zstdFile, type CodecOptions } from './codec';
+import { encode, fill, nativeFor, sha256Hex, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 import type { ZstdWorker } from './zstd-workers';
 import type { HandoffTransport } from './handoff-slots';
@@ -85,7 +85,7 @@ type Take = (size: number) => Buffer;
 
 /**
  * Reads the file (its name must be a WAL file's), declares it and compresses it, checking
- * that it did not change while it was read (by us, a worker or zstd). Buffers come from
+ * that it did not change while it was read (by us or the worker). Buffers come from
  * the process's pool: call `release()` when the bytes were sent. Throws StrongboxError
  * BAD_WAL_NAME, WAL_READ_FAILED, WAL_HEADER_INVALID, WAL_CODEC_FAILED.
  */
@@ -137,21 +137,12 @@ async function byWorker(handle: FileHandle, wal: WalName, size: number, worker: 
   return { stored: out.subarray(0, done.size), compression: 'zstd', facts, rawSha256: done.rawSha256, storedSha256: done.storedSha256 };
 }
 
-/**
- * wal-push's way (one file, then the process ends): the file read whole, compressed on this
- * thread (the addon), or by the zstd command reading the file itself beside us (its outcome
- * awaited even when our read fails), or gzip / none in memory.
- */
+/** wal-push's way (one file, then the process ends): the file read whole, compressed on this thread. */
 async function inProcess(handle: FileHandle, path: string, wal: WalName, size: number, compression: WalCompression, codec: PushCodecOptions, take: Take): Promise<Encoding> {
-  const byCommand = compression === 'zstd' && !nativeFor(codec);
   const raw = take(size);
-  const [read, command] = await Promise.allSettled([fill(handle, raw), byCommand ? zstdFile(path, scratchDirOf(codec), take, codec) : undefined]);
-  if (read.status === 'rejected') throw read.reason;
-  if (!read.value) throw changedWhileRead(path);
+  if (!(await fill(handle, raw))) throw changedWhileRead(path);
   const facts = headerFacts(wal, raw, size);
-  if (command.status === 'rejected') throw command.reason;
-  // No zstd output although zstd was tried: the command is missing, and gzip stands in (said once).
-  const encoded = command.value ? { stored: command.value, compression } : await encode(raw, byCommand ? 'gzip' : compression, codec, take);
+  const encoded = await encode(raw, compression, codec, take);
   return { ...encoded, facts, rawSha256: sha256Hex(raw), storedSha256: sha256Hex(encoded.stored) };
 }
 
@@ -210,7 +201,7 @@ export async function pushFile(path: WalFile | string, client: ArchiveClient, co
   const encoded = performance.now();
   try {
     const { declaration } = file;
-    const done = codec.direct && (await client.mode()) === 'bytes' ? await sendDirect(client, file, codec.handoff) : await prepareAndUpload(client, file);
+    const done = codec.direct && (await client.health()).mode === 'bytes' ? await sendDirect(client, file, codec.handoff) : await prepareAndUpload(client, file);
     if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
       throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
     }

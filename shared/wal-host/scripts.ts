@@ -168,11 +168,9 @@ ${indent(IDENTITY_SHELL, 8)}
           done
           [ -n "$backlog" ] || break
           started=1
-          if command -v setsid >/dev/null 2>&1; then
-            setsid ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} uploader --config ${shellQuote(paths.configPath)} --wal-dir "$d" </dev/null >>"$spool/uploader.log" 2>&1 &
-          else
-            ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} uploader --config ${shellQuote(paths.configPath)} --wal-dir "$d" </dev/null >>"$spool/uploader.log" 2>&1 &
-          fi
+          own=''
+          command -v setsid >/dev/null 2>&1 && own=setsid # its own session, where there is setsid
+          $own ${shellQuote(paths.nodePath)} ${shellQuote(paths.bundlePath)} uploader --config ${shellQuote(paths.configPath)} --wal-dir "$d" </dev/null >>"$spool/uploader.log" 2>&1 &
         elif [ -n "$started" ] && [ "$n" -lt ${START_STEPS} ]; then
           : # the uploader started above is still starting
         else

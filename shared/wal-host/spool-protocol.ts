@@ -20,7 +20,6 @@ import { join } from 'node:path';
  * | `out/<name>.pushing`          | uploader: its OWNER, while it pushes that file | wal-push: waits for the outcome instead of pushing twice | uploader when the push ends; the clean when the owner is dead |
  * | `out/<name>.busy`             | foreground wal-push (Node): its OWNER | uploader: skips that file | that wal-push; the clean when the owner is dead |
  * | `tmp/<pid>.<n>.hand`          | uploader: stored bytes for the endpoint (bytes mode, same host) | the endpoint | uploader at exit; the clean when the pid is gone |
- * | `tmp/*.zst.tmp`               | the zstd command (for a push or a fetch) | the process that started it | that process; the clean after MARKER_TTL |
  * | `in/<name>.part` → `in/<name>`| prefetcher: verified, decompressed bytes, published by a rename | wal-fetch (shell and Node): moved onto %p | wal-fetch by the move; the prefetcher empties `in/` at start and exit, and keeps nothing when recovery's position moves other than onward within the window (a new recovery reads the archive again) |
  * | `prefetch.want`               | wal-fetch (shell and Node): the last name recovery asked for | prefetcher | never (overwritten) |
  * | `uploader.log`, `prefetcher.log` | the background process (stderr) | people | rotated at 5 MiB |
@@ -76,7 +75,7 @@ export const busyPath = (spool: string, name: string): string => join(spool, SPO
 export const pushingPath = (spool: string, name: string): string => join(spool, SPOOL.out, `${name}${SPOOL.pushing}`);
 /** `<spool>/in/<name>`: a verified, decompressed file fetched ahead. */
 export const inboxPath = (spool: string, name: string): string => join(spool, SPOOL.in, name);
-/** `<spool>/tmp`: hand-off files and zstd's files. */
+/** `<spool>/tmp`: the uploader's hand-off files. */
 export const scratchPath = (spool: string): string => join(spool, SPOOL.tmp);
 /** `<spool>/prefetch.want`. */
 export const wantPath = (spool: string): string => join(spool, SPOOL.want);

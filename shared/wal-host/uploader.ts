@@ -1,15 +1,14 @@
-import { access, link as fsLink, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { link as fsLink, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ArchiveClient } from './client';
-import { nativeFor, type CodecOptions } from './codec';
+import { chooseCodec, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile, walFileAt } from './push-file';
-import { ZstdRunners } from './zstd-runner';
 import { ZstdWorker } from './zstd-workers';
-import { HandoffSlots, HandoffTransport } from './handoff-slots';
-import { acquireLock, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
+import { HandoffTransport } from './handoff-slots';
+import { acquireLock, exists, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
 import { scanReady } from './ready-queue';
 import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pidExists, pushingPath, scratchPath, SPOOL } from './spool-protocol';
 
@@ -51,18 +50,16 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   // Markers and notes go to out/ (the wal-push script may have started us before any wal-push made it).
   await mkdir(join(spool, 'out'), { recursive: true });
   await rotateLog(spool, 'uploader');
-  const runners = new ZstdRunners(options.codec?.zstd);
   const fast = config.fastPaths;
-  // The codec is chosen here, once: in-process zstd (the worker below) or the command through the runners.
-  const chosen = { ...(fast.nativeZstd ? {} : { native: null }), ...options.codec };
-  // With the zstd addon, reading, compression and hashing run on one worker thread: a second
-  // one cost ~10 MiB of RSS (over the 100 MB goal with 16 MiB segments) and gained nothing
-  // measurable on the S3 path (docs/benchmarks.md).
-  const addon = config.compression === 'zstd' ? nativeFor(chosen)?.path : undefined;
+  // The codec is chosen here, once. With the zstd addon, reading, compression and hashing run
+  // on one worker thread: a second one cost ~10 MiB of RSS (over the 100 MB goal with 16 MiB
+  // segments) and gained nothing measurable on the S3 path (docs/benchmarks.md).
+  const chosen = chooseCodec(config.compression, { ...options.codec });
+  const addon = config.compression === 'zstd' && fast.worker ? chosen.native?.path : undefined;
   const worker = addon ? new ZstdWorker(addon) : undefined;
   worker?.warm();
-  const handoff = fast.handoff && fast.direct ? new HandoffTransport(new HandoffSlots(scratchDir)) : undefined;
-  const codec = { runners, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), ...chosen, scratchDir, direct: fast.direct };
+  const handoff = fast.handoff && fast.direct ? new HandoffTransport(scratchDir) : undefined;
+  const codec = { ...chosen, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();
   const inflight = new Map<string, Promise<void>>();
@@ -143,7 +140,6 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     }
   } finally {
     await Promise.allSettled([...inflight.values()]);
-    runners.close();
     await worker?.close();
     await handoff?.close();
     await releaseLock(spool, 'uploader');
@@ -246,12 +242,6 @@ export async function cleanSpool(config: HostConfig, walDir: string): Promise<vo
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /**
  * Marks `name` archived ahead: a hard link to the very file (its identity checked through

@@ -1,4 +1,4 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { StrongboxError } from '../errors';
 import { ArchiveClient, isRetryable } from './client';
@@ -7,8 +7,8 @@ import type { HostConfig } from './config';
 import { fetchToFile, moveWhole } from './fetch-file';
 import { logError } from './log';
 import { parseAnyWalName } from './push-file';
-import { ensureBackground, lockHolder, sleep } from './spool';
-import { inboxPath, scratchPath, wantPath } from './spool-protocol';
+import { ensureBackground, exists, lockHolder, sleep } from './spool';
+import { inboxPath, wantPath } from './spool-protocol';
 
 /**
  * `wal-fetch %f %p`, PostgreSQL's restore_command. Exit codes matter more than anywhere:
@@ -70,7 +70,7 @@ async function fromEndpoint(config: HostConfig, name: string, target: string, op
   let delay = config.fetch.retryDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      await fetchToFile(client, name, target, `${target}.strongbox.tmp`, { ...options.codec, scratchDir: scratchPath(config.spool) }, { onChunk: options.onChunk }).catch((error: unknown) => {
+      await fetchToFile(client, name, target, `${target}.strongbox.tmp`, { ...options.codec }, { onChunk: options.onChunk }).catch((error: unknown) => {
         if (error instanceof StrongboxError) throw error;
         throw new StrongboxError('WAL_WRITE_FAILED', `cannot write ${target}: ${(error as Error).message}`, 'the postgres OS user must be able to write into pg_wal and the spool, and the disks must have room', { cause: error });
       });
@@ -94,11 +94,4 @@ async function startPrefetch(config: HostConfig, name: string, entry: string | u
   } catch (error) {
     logError(error, { segment: name, step: 'start prefetcher' });
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

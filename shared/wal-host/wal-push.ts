@@ -1,14 +1,14 @@
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ArchiveClient } from './client';
-import type { CodecOptions } from './codec';
+import { chooseCodec, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile, walFileAt } from './push-file';
 import { cleanSpool } from './uploader';
 import { ensureBackground, lockHolder, readSmall, removeQuietly, sleep } from './spool';
-import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pushingPath, scratchPath } from './spool-protocol';
+import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pushingPath } from './spool-protocol';
 
 /**
  * `wal-push %p`, PostgreSQL's archive_command. Succeeds only when this very file is known
@@ -50,12 +50,9 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
   await mkdir(dirname(busy), { recursive: true })
     .then(async () => writeFile(busy, `${await ownerLine()}\n`))
     .catch(() => undefined);
-  const scratchDir = scratchPath(config.spool);
-  await mkdir(scratchDir, { recursive: true });
   if (options.startUploader !== false && config.fastPaths.uploader) await startUploaderForBacklog(config, walDir, name, options.entry);
   try {
-    const codec = { ...(config.fastPaths.nativeZstd ? {} : { native: null }), ...options.codec, scratchDir };
-    const outcome = await pushFile(file, options.client ?? new ArchiveClient(config), config.compression, codec);
+    const outcome = await pushFile(file, options.client ?? new ArchiveClient(config), config.compression, chooseCodec(config.compression, { ...options.codec }));
     await removeQuietly(marker);
     // No uploader tidies the spool now (one killed would leave hard links behind): do it here.
     if ((await lockHolder(config.spool, 'uploader')) === undefined) await cleanSpool(config, walDir).catch(() => undefined);

@@ -141,5 +141,5 @@ export class ZstdWorker {
 }
 
 function failed(message: string): StrongboxError {
-  return new StrongboxError('WAL_CODEC_FAILED', message, 'set STRONGBOX_ZSTD_NATIVE=off to compress with the zstd command instead; the push is retried');
+  return new StrongboxError('WAL_CODEC_FAILED', message, 'the push is retried; if it persists, set fastPaths.worker to false in the host config');
 }

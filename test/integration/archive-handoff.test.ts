@@ -7,7 +7,7 @@ import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts'
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { ArchiveClient } from '../../shared/wal-host/client';
-import { HandoffSlots, HandoffTransport } from '../../shared/wal-host/handoff-slots';
+import { HandoffTransport } from '../../shared/wal-host/handoff-slots';
 import { pushFile } from '../../shared/wal-host/push-file';
 import { captureLog, type CapturedLog } from '../support/stack';
 import { declareSegment, fakeSegment, MIB, sha256, type DeclaredFile } from '../support/wal-files';
@@ -137,12 +137,12 @@ describe('the archive endpoint with hand-off files', () => {
     };
     const before = log.lines.length;
 
-    const slots = new HandoffTransport(new HandoffSlots(spoolTmp));
+    const slots = new HandoffTransport(spoolTmp);
 
     // Act: two pushes through the same hand-off file (rewritten in place), one to an endpoint without hand-offs
-    const handed = await pushFile(await pathOf(16n), clientOf(endpoint, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true, handoff: slots });
-    const again = await pushFile(await pathOf(18n), clientOf(endpoint, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true, handoff: slots });
-    const sent = await pushFile(await pathOf(17n), clientOf(plain, 'app'), 'zstd', { scratchDir: spoolTmp, direct: true, handoff: slots });
+    const handed = await pushFile(await pathOf(16n), clientOf(endpoint, 'app'), 'zstd', { direct: true, handoff: slots });
+    const again = await pushFile(await pathOf(18n), clientOf(endpoint, 'app'), 'zstd', { direct: true, handoff: slots });
+    const sent = await pushFile(await pathOf(17n), clientOf(plain, 'app'), 'zstd', { direct: true, handoff: slots });
     const kept = (await readdir(spoolTmp)).filter((entry) => entry.endsWith('.hand') && entry.startsWith(`${process.pid}.`));
     await slots.close();
 

@@ -58,6 +58,19 @@ describe('wal-fetch', () => {
     expect(await exists(join(dataDir, `${target}.strongbox.tmp`))).toBe(false);
   });
 
+  it('restores a zstd-stored segment on a host without in-process zstd (decoded in JavaScript), exit 0', async () => {
+    // Prepare
+    const bytes = makeSegment(23);
+    await endpoint.seed(seg(23), bytes, 'zstd');
+
+    // Act
+    const result = await runWal(bundle, ['wal-fetch', seg(23), target, '--config', config], { cwd: dataDir, env: { ...process.env, STRONGBOX_ZSTD_NATIVE: 'off' } });
+
+    // Assess
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect((await restored())?.equals(bytes)).toBe(true);
+  });
+
   it('exits 1 for a segment that is not archived, and quietly for a history probe', async () => {
     const segment = await fetch(seg(12));
     expect(segment.code).toBe(1);

@@ -11,9 +11,9 @@ import { prepareWalFile } from '../../shared/wal-host/push-file';
 import { runWithInput } from '../support/pg';
 import { makeSegment, removeDir, ROOT, seg, tempDir } from './harness';
 
-// zstd in-process (the optional zstd-napi addon). .ci/run installs it (npm ci builds it
+// zstd in-process through the optional zstd-napi addon. .ci/run installs it (npm ci builds it
 // with the machine's compiler), so here it must be there: a missing addon fails this test
-// instead of quietly testing the command path twice.
+// instead of quietly testing the fallbacks (codec.test.ts) twice.
 let base: string;
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -22,7 +22,7 @@ afterAll(async () => removeDir(base));
 
 function addon(): NativeZstd {
   const native = nativeZstd();
-  if (!native) throw new Error('the zstd-napi addon did not load: run `npm ci` with python3, make and g++ present (it is built from source)');
+  if (!native?.path) throw new Error('the zstd-napi addon did not load: run `npm ci` with python3, make and g++ present (it is built from source)');
   return native;
 }
 
@@ -99,10 +99,10 @@ describe('in-process zstd', () => {
     };
 
     // Act
-    const file = await prepareWalFile(path, 'zstd', { scratchDir: base });
+    const file = await prepareWalFile(path, 'zstd');
     let changed: StrongboxError | undefined;
     try {
-      changed = (await prepareWalFile(path, 'zstd', { scratchDir: base, native: touching }).catch((e: unknown) => e)) as StrongboxError;
+      changed = (await prepareWalFile(path, 'zstd', { native: touching }).catch((e: unknown) => e)) as StrongboxError;
     } finally {
       file.release();
     }

@@ -8,15 +8,17 @@ import { buildBundle, makeDataDir, makeSegment, readySegment, removeDir, run, se
 // The plain path and each fast path, switched on and off in the host config, against the
 // same cases and the real endpoint: PostgreSQL's side is played in order (the archive
 // command per `.ready` file, `.done` after exit 0), as the archiver does.
-const OFF = { shell: false, uploader: false, direct: false, handoff: false, nativeZstd: false };
+const OFF = { shell: false, uploader: false, direct: false, handoff: false, worker: false };
+const ON = { shell: true, uploader: true, direct: true, handoff: true, worker: true };
+const NO_ADDON = { STRONGBOX_ZSTD_NATIVE: 'off' };
 const MODES = [
   { id: 'plain path (every fast path off)', fast: OFF, mode: 'bytes' },
-  { id: 'zstd in-process only', fast: { ...OFF, nativeZstd: true }, mode: 'bytes' },
   { id: 'shell script only', fast: { ...OFF, shell: true }, mode: 'bytes' },
-  { id: 'uploader, bodies', fast: { ...OFF, uploader: true, direct: true, nativeZstd: true }, mode: 'bytes' },
-  { id: 'uploader with hand-off files', fast: { ...OFF, uploader: true, direct: true, handoff: true, nativeZstd: true }, mode: 'bytes' },
-  { id: 'every fast path', fast: { ...OFF, shell: true, uploader: true, direct: true, handoff: true, nativeZstd: true }, mode: 'bytes' },
-  { id: 'every fast path, presign mode over s3rver', fast: { ...OFF, shell: true, uploader: true, direct: true, handoff: true, nativeZstd: true }, mode: 'presign' },
+  { id: 'uploader, bodies, zstd on its main thread', fast: { ...OFF, uploader: true, direct: true }, mode: 'bytes' },
+  { id: 'uploader with hand-off files and its worker thread', fast: { ...OFF, uploader: true, direct: true, handoff: true, worker: true }, mode: 'bytes' },
+  { id: 'every fast path', fast: ON, mode: 'bytes' },
+  { id: 'every fast path, presign mode over s3rver', fast: ON, mode: 'presign' },
+  { id: 'every fast path, no in-process zstd on this Node (gzip stands in)', fast: ON, mode: 'bytes', env: NO_ADDON },
 ] as const;
 
 let bundle: string;
@@ -27,7 +29,9 @@ beforeAll(async () => {
 });
 afterAll(() => removeDir(bundleDir));
 
-describe.each(MODES)('archiving with $id', ({ fast, mode }) => {
+describe.each(MODES)('archiving with $id', (row) => {
+  const { fast, mode } = row;
+  const env = { ...process.env, ...('env' in row ? row.env : {}) };
   let base: string;
   let endpoint: EndpointUnderTest;
   let dataDir: string;
@@ -52,7 +56,7 @@ describe.each(MODES)('archiving with $id', ({ fast, mode }) => {
 
   /** PostgreSQL's archiver: the command for `name`, then `.done` when it exits 0. */
   async function archive(name: string) {
-    const result = await run(pushScript, [`pg_wal/${name}`], { cwd: dataDir });
+    const result = await run(pushScript, [`pg_wal/${name}`], { cwd: dataDir, env });
     if (result.code === 0) await rename(join(walDir, 'archive_status', `${name}.ready`), join(walDir, 'archive_status', `${name}.done`)).catch(() => undefined);
     return result;
   }
@@ -69,11 +73,12 @@ describe.each(MODES)('archiving with $id', ({ fast, mode }) => {
     // Assess
     expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
     for (const name of names) expect((await endpoint.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
+    expect((await endpoint.record(names[0]!))?.compression).toBe('env' in row ? 'gzip' : 'zstd');
     if (!fast.uploader) expect(await readFile(join(spool(), 'uploader.pid')).catch(() => undefined)).toBeUndefined();
   });
 
   it('answers exit 0 again for a file archived before (a retry after a crash)', async () => {
-    const result = await run(pushScript, [`pg_wal/${seg(2)}`], { cwd: dataDir });
+    const result = await run(pushScript, [`pg_wal/${seg(2)}`], { cwd: dataDir, env });
     expect(result.code).toBe(0);
   });
 

@@ -36,16 +36,16 @@ async function segment(segno: number): Promise<string> {
 describe('pushFile with direct', () => {
   it('sends one PUT per file to a bytes-mode endpoint, asking its mode once', async () => {
     const client = clientOf(bytes);
-    const first = await pushFile(await segment(1), client, 'zstd', { scratchDir: join(base, 'out'), direct: true });
-    const second = await pushFile(await segment(2), client, 'zstd', { scratchDir: join(base, 'out'), direct: true });
+    const first = await pushFile(await segment(1), client, 'zstd', { direct: true });
+    const second = await pushFile(await segment(2), client, 'zstd', { direct: true });
     expect([first.status, second.status]).toEqual(['stored', 'stored']);
     expect(bytes.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/health', `PUT /v1/wal/app/${seg(1)}/body`, `PUT /v1/wal/app/${seg(2)}/body`]);
     // The same bytes again: `exists`, and the endpoint kept the first copy.
-    expect((await pushFile(join(base, seg(1)), client, 'zstd', { scratchDir: join(base, 'out'), direct: true })).status).toBe('exists');
+    expect((await pushFile(join(base, seg(1)), client, 'zstd', { direct: true })).status).toBe('exists');
   });
 
   it('prepares, uploads to storage and completes against a presign-mode endpoint', async () => {
-    const done = await pushFile(await segment(3), clientOf(presign), 'zstd', { scratchDir: join(base, 'out'), direct: true });
+    const done = await pushFile(await segment(3), clientOf(presign), 'zstd', { direct: true });
     expect(done.status).toBe('stored');
     const endpointCalls = presign.requests.filter((r) => r.server === 'endpoint').map((r) => `${r.method} ${r.path}`);
     expect(endpointCalls).toEqual(['GET /v1/health', `POST /v1/wal/app/${seg(3)}`, `POST /v1/wal/app/${seg(3)}/complete`]);
