@@ -13,7 +13,7 @@ import type { LocalContext } from './context';
 import type { HomePaths } from './home';
 import { walHostPaths, type WalHostPaths } from './wal-paths';
 import { writeHostScripts } from '../wal-host/scripts';
-import { scratchPath } from '../wal-host/spool';
+import { scratchPath } from '../wal-host/spool-protocol';
 import { walCodec } from '../adapters/wal-codec/inspect';
 
 /**

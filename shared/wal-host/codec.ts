@@ -1,9 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { decompress as zstdInJavaScript } from 'fzstd';
-import { StrongboxError } from '../errors';
 import type { WalCompression } from '../domain/wal/keys';
 import { logLine } from './log';
-import { nativeZstd, type NativeZstd } from './native-zstd';
+import { damaged, nativeZstd, type NativeZstd } from './native-zstd';
 
 /**
  * Compression of one WAL file, whole in memory (a segment is 16 MiB by default). zstd is the
@@ -67,37 +66,28 @@ export async function encode(raw: Buffer, compression: WalCompression, options: 
 }
 
 /**
- * Decompresses stored bytes (in-process zstd: into a buffer of `take`; `size`, when given,
- * must be what they decompress to). Throws StrongboxError WAL_CODEC_FAILED when they do not
- * decompress (damaged).
+ * Decompresses stored bytes that must make exactly `size` bytes (their record's; in-process
+ * zstd writes into a buffer of `take`). Throws StrongboxError WAL_CODEC_FAILED when they do
+ * not (damaged).
  */
-export async function decode(stored: Buffer, compression: WalCompression, options: CodecOptions = {}, size?: number, take: (size: number) => Buffer = allocate): Promise<Buffer> {
+export async function decode(stored: Buffer, compression: WalCompression, size: number, options: CodecOptions = {}, take: (size: number) => Buffer = allocate): Promise<Buffer> {
+  const raw = await decodeAny(stored, compression, size, options, take);
+  if (raw.length !== size) throw damaged(`it decompressed to ${raw.length} bytes, not ${size}`, undefined, compression);
+  return raw;
+}
+
+async function decodeAny(stored: Buffer, compression: WalCompression, size: number, options: CodecOptions, take: (size: number) => Buffer): Promise<Buffer> {
   if (compression === 'none') return stored;
-  if (compression === 'zstd') {
-    const native = nativeFor(options);
-    return native ? native.decompress(stored, size, take) : inJavaScript(stored, size);
-  }
+  const native = compression === 'zstd' ? nativeFor(options) : undefined;
+  if (native) return native.decompress(stored, size, take);
   try {
-    return await gunzipAsync(stored);
-  } catch (error) {
-    throw undecodable('gzip', (error as Error).message, error);
-  }
-}
-
-function inJavaScript(stored: Buffer, size: number | undefined): Buffer {
-  let out: Uint8Array;
-  try {
+    if (compression === 'gzip') return await gunzipAsync(stored);
     // No output buffer given: fzstd fills one whole and returns it as it is, whatever it wrote.
-    out = zstdInJavaScript(stored);
+    const out = zstdInJavaScript(stored);
+    return Buffer.from(out.buffer, out.byteOffset, out.length);
   } catch (error) {
-    throw undecodable('zstd', (error as Error).message, error);
+    throw damaged((error as Error).message, error, compression);
   }
-  if (size !== undefined && out.length !== size) throw undecodable('zstd', `it decompressed to ${out.length} bytes, not ${size}`);
-  return Buffer.from(out.buffer, out.byteOffset, out.length);
-}
-
-function undecodable(format: string, detail: string, cause?: unknown): StrongboxError {
-  return new StrongboxError('WAL_CODEC_FAILED', `${format} data does not decompress: ${detail}`, 'the stored copy or the download is damaged; retry, then check the archive', cause === undefined ? undefined : { cause });
 }
 
 /** Fills `buffer` from the start of the open file; false when the file ended first. */

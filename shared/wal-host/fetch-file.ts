@@ -43,7 +43,7 @@ export async function fetchToFile(client: ArchiveClient, name: string, target: s
   let pooled: Buffer | undefined;
   const take = (size: number) => (pooled = walBuffers.take(size));
   try {
-    const raw = await decode(stored, record.compression, codec, record.size, take);
+    const raw = await decode(stored, record.compression, record.size, codec, take);
     checkRaw(name, raw, record);
     await writeWhole(target, raw, temp, codec.durable !== false);
   } finally {

@@ -22,7 +22,6 @@ interface Binding {
   DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
   CParameter: { compressionLevel: number; checksumFlag: number };
   compressBound(size: number): number;
-  getFrameContentSize(frame: Uint8Array): number | null;
 }
 
 /** In-process zstd. Both methods are synchronous (a segment blocks the thread ~30–40 ms). */
@@ -34,18 +33,15 @@ export interface NativeZstd {
   /** zstd -1 of `raw` into a buffer of `take` (at least the bound); resolves the frame (a view of it). */
   compress(raw: Uint8Array, take: (size: number) => Buffer): Buffer;
   /**
-   * Decompresses zstd bytes of `size` bytes (default: what the frame says) into a buffer of
-   * `take`. Throws StrongboxError WAL_CODEC_FAILED when the bytes are not zstd or not that
-   * size, or when neither the frame nor the caller says the size.
+   * Decompresses zstd bytes into a buffer of `take`, at most `size` bytes (the record's: a
+   * frame may not say its size). Throws StrongboxError WAL_CODEC_FAILED when the bytes are
+   * not zstd or decompress to more; the caller checks that they made exactly `size`.
    */
-  decompress(stored: Uint8Array, size: number | undefined, take: (size: number) => Buffer): Buffer;
+  decompress(stored: Uint8Array, size: number, take: (size: number) => Buffer): Buffer;
 }
 
 /** zstd's level for WAL, the command's `-1` (and the level pgBackRest is compared at). */
 export const ZSTD_LEVEL = 1;
-
-/** The largest WAL segment PostgreSQL allows (1 GiB): no frame asks for more memory than that. */
-const MAX_FILE = 1 << 30;
 
 let loaded: NativeZstd | null | undefined;
 
@@ -89,14 +85,11 @@ export function zlibZstd(zlib = process.getBuiltinModule('node:zlib') as unknown
       }
     },
     decompress(stored, size) {
-      let out: Buffer;
       try {
-        out = decompress(stored, { maxOutputLength: size ?? MAX_FILE });
+        return decompress(stored, { maxOutputLength: size });
       } catch (error) {
-        throw damaged(`${(error as Error).message}${size === undefined ? '' : ` (expected ${size} bytes)`}`, error);
+        throw damaged(`${(error as Error).message} (expected ${size} bytes)`, error);
       }
-      if (size !== undefined && out.length !== size) throw damaged(`it decompressed to ${out.length} bytes, not ${size}`);
-      return out;
     },
   };
 }
@@ -133,32 +126,19 @@ function wrap(binding: Binding, path: string): NativeZstd {
       }
     },
     decompress(stored, size, take) {
-      let declared: number | null;
-      try {
-        declared = binding.getFrameContentSize(stored);
-      } catch (error) {
-        throw damaged(`not a zstd frame (${(error as Error).message})`, error);
-      }
-      // zstd writing to a pipe does not put the size in the frame: the record's size stands in.
-      if (declared !== null && size !== undefined && declared !== size) throw damaged(`the frame says ${declared} bytes, the record ${size}`);
-      const expected = size ?? declared;
-      if (expected === null) throw new StrongboxError('WAL_CODEC_FAILED', 'the zstd frame does not say its size, and none was given', "pass the record's size (every archived file's record has it)");
-      if (expected > MAX_FILE) throw damaged(`the frame says ${expected} bytes, more than any WAL file`);
       dctx ??= new binding.DCtx();
-      const out = take(expected);
-      let written: number;
+      const out = take(size);
       try {
-        written = dctx.decompress(out, stored);
+        return out.subarray(0, dctx.decompress(out, stored));
       } catch (error) {
         dctx = undefined;
-        throw damaged(`${(error as Error).message} (expected ${expected} bytes)`, error);
+        throw damaged(`${(error as Error).message} (expected ${size} bytes)`, error);
       }
-      if (written !== expected) throw damaged(`it decompressed to ${written} bytes, not ${expected}`);
-      return out.subarray(0, expected);
     },
   };
 }
 
-function damaged(detail: string, cause?: unknown): StrongboxError {
-  return new StrongboxError('WAL_CODEC_FAILED', `zstd data does not decompress: ${detail}`, 'the stored copy or the download is damaged; retry, then check the archive', cause === undefined ? undefined : { cause });
+/** The error for bytes that do not decompress as their record says. */
+export function damaged(detail: string, cause?: unknown, format = 'zstd'): StrongboxError {
+  return new StrongboxError('WAL_CODEC_FAILED', `${format} data does not decompress: ${detail}`, 'the stored copy or the download is damaged; retry, then check the archive', cause === undefined ? undefined : { cause });
 }

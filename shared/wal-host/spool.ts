@@ -9,9 +9,6 @@ import { ownedByMe, ownerAlive, ownerLine, pidPath, type BackgroundRole } from '
  * and who may touch it: spool-protocol.ts.
  */
 
-/** Where the endpoint on this host reads hand-off files (shared/local/archiving.ts). */
-export { scratchPath } from './spool-protocol';
-
 const LOG_ROTATE_BYTES = 5 * 1024 * 1024;
 
 /** The text of a small file, or undefined when it is absent or unreadable. */

@@ -213,35 +213,27 @@ export function forgetAllBut(stillReady: ReadonlySet<string>, state: Pick<Upload
  */
 export async function cleanSpool(config: HostConfig, walDir: string): Promise<void> {
   const now = Date.now();
+  const old = async (path: string) => now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs;
+  const awaited = (entry: string, suffix: string) => exists(join(walDir, 'archive_status', `${entry.slice(0, -suffix.length)}.ready`));
   const scratchDir = scratchPath(config.spool);
-  for (const entry of await readdir(scratchDir).catch(() => [] as string[])) {
-    const path = join(scratchDir, entry);
+  const removable = async (dir: string, entry: string, path: string): Promise<boolean> => {
     // A live uploader's hand-off files (`<pid>.<n>.hand`) are rewritten in place, not strays.
-    if (entry.endsWith('.hand') && (await ownerAlive(entry.split('.')[0], 'uploader'))) continue;
-    if (now - (await stat(path).then((info) => info.mtimeMs, () => now)) > config.uploader.markerTtlMs) await removeQuietly(path);
-  }
-  const outDir = join(config.spool, 'out');
-  const entries = await readdir(outDir).catch(() => [] as string[]);
-  for (const entry of entries) {
-    const path = join(outDir, entry);
-    try {
-      if (entry.endsWith('.link')) {
-        // A hard link keeps its file's blocks: gone as soon as PostgreSQL no longer waits on the file.
-        if (!(await exists(join(walDir, 'archive_status', `${entry.slice(0, -'.link'.length)}.ready`)))) await removeQuietly(path);
-      } else if (entry.endsWith('.ok')) {
-        const name = entry.slice(0, -'.ok'.length);
-        if (!(await exists(join(walDir, 'archive_status', `${name}.ready`))) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
-      } else if (entry.endsWith('.busy') || entry.endsWith('.pushing')) {
-        if (!(await ownerAlive(await readSmall(path), entry.endsWith(SPOOL.busy) ? 'wal-push' : 'uploader')) && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) await removeQuietly(path);
-      } else if (entry.endsWith('.tmp') && now - (await stat(path)).mtimeMs > config.uploader.markerTtlMs) {
-        await removeQuietly(path);
-      }
-    } catch {
-      // Gone meanwhile: nothing to clean.
+    if (dir === scratchDir) return !(entry.endsWith('.hand') && (await ownerAlive(entry.split('.')[0], 'uploader'))) && (await old(path));
+    // A hard link keeps its file's blocks: gone as soon as PostgreSQL no longer waits on the file.
+    if (entry.endsWith(SPOOL.link)) return !(await awaited(entry, SPOOL.link));
+    if (entry.endsWith(SPOOL.ok)) return !(await awaited(entry, SPOOL.ok)) && (await old(path));
+    const role = entry.endsWith(SPOOL.busy) ? 'wal-push' : entry.endsWith(SPOOL.pushing) ? 'uploader' : undefined;
+    if (role) return !(await ownerAlive(await readSmall(path), role)) && (await old(path));
+    return entry.endsWith('.tmp') && (await old(path));
+  };
+  for (const dir of [scratchDir, join(config.spool, SPOOL.out)]) {
+    for (const entry of await readdir(dir).catch(() => [] as string[])) {
+      const path = join(dir, entry);
+      // Gone meanwhile (stat fails): nothing to clean.
+      if (await removable(dir, entry, path).catch(() => false)) await removeQuietly(path);
     }
   }
 }
-
 
 /**
  * Marks `name` archived ahead: a hard link to the very file (its identity checked through

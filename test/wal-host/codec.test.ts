@@ -32,7 +32,7 @@ describe('encode / decode', () => {
   it.each(['none', 'gzip', 'zstd'] as const)('%s round-trips a segment, and the stored bytes are what the format says', async (compression) => {
     // Act
     const { stored, compression: used } = await encode(raw, compression);
-    const back = await decode(stored, compression);
+    const back = await decode(stored, compression, raw.length);
 
     // Assess: independent tools read what we stored
     expect(used).toBe(compression);
@@ -44,8 +44,8 @@ describe('encode / decode', () => {
 
   it('refuses damaged bytes with WAL_CODEC_FAILED, for both codecs', async () => {
     const junk = Buffer.from('definitely not compressed');
-    await expect(decode(junk, 'gzip')).rejects.toMatchObject({ code: 'WAL_CODEC_FAILED' });
-    await expect(decode(junk, 'zstd')).rejects.toMatchObject({ code: 'WAL_CODEC_FAILED' });
+    await expect(decode(junk, 'gzip', raw.length)).rejects.toMatchObject({ code: 'WAL_CODEC_FAILED' });
+    await expect(decode(junk, 'zstd', raw.length)).rejects.toMatchObject({ code: 'WAL_CODEC_FAILED' });
   });
 
   it('sha256Hex agrees with node:crypto', () => {
@@ -86,7 +86,7 @@ describe('a host without in-process zstd (Node 20 without the addon)', () => {
     const fromPipe = await runWithInput('zstd', ['-1', '-q', '-c'], raw);
 
     // Act
-    const back = [await decode(fromFile, 'zstd', { native: null }), await decode(fromPipe, 'zstd', { native: null }, raw.length)];
+    const back = [await decode(fromFile, 'zstd', raw.length, { native: null }), await decode(fromPipe, 'zstd', raw.length, { native: null })];
 
     // Assess
     for (const bytes of back) expect(bytes.equals(raw)).toBe(true);
@@ -98,10 +98,10 @@ describe('a host without in-process zstd (Node 20 without the addon)', () => {
 
     // Act
     const errors = await Promise.all([
-      decode(Buffer.from('definitely not compressed'), 'zstd', { native: null }, raw.length).catch((e: unknown) => e),
-      decode(stored, 'zstd', { native: null }, raw.length - 1).catch((e: unknown) => e),
-      decode(stored, 'zstd', { native: null }, raw.length + 1).catch((e: unknown) => e),
-      decode(stored.subarray(0, stored.length - 100), 'zstd', { native: null }, raw.length).catch((e: unknown) => e),
+      decode(Buffer.from('definitely not compressed'), 'zstd', raw.length, { native: null }).catch((e: unknown) => e),
+      decode(stored, 'zstd', raw.length - 1, { native: null }).catch((e: unknown) => e),
+      decode(stored, 'zstd', raw.length + 1, { native: null }).catch((e: unknown) => e),
+      decode(stored.subarray(0, stored.length - 100), 'zstd', raw.length, { native: null }).catch((e: unknown) => e),
     ]);
 
     // Assess
