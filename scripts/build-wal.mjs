@@ -4,7 +4,7 @@
 // start-up time: it is minified, and the AWS signing code (~350 KB, needed only with
 // `auth.type: iam`) is embedded gzip'ed as a string that is evaluated on first use only.
 // The one optional companion: zstd-napi's compiled addon, copied beside the bundle as
-// `zstd.node` when npm built it (in-process zstd; without it the zstd command is used).
+// `zstd.node` when npm built it (in-process zstd; without it Node 22.15+'s own, else gzip).
 //   node scripts/build-wal.mjs [outfile]      (default dist/wal.js)
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';

@@ -35,9 +35,9 @@ export class HandoffTransport {
    */
   async send(client: ArchiveClient, name: string, stored: Buffer, declaration: Declaration): Promise<PushDone | undefined> {
     if (this.#refused || (await client.health()).handoff !== true) return undefined;
-    const slot = this.#free.pop() ?? (await this.#open().catch(() => undefined));
+    let slot: Slot | undefined;
     try {
-      if (!slot) throw new Error('cannot create a hand-off file');
+      slot = this.#free.pop() ?? (await this.#open());
       let written = 0;
       while (written < stored.length) written += (await slot.handle.write(stored, written, stored.length - written, written)).bytesWritten;
       await slot.handle.truncate(stored.length);

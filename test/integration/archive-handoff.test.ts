@@ -156,4 +156,34 @@ describe('the archive endpoint with hand-off files', () => {
     const eighteen = JSON.parse((await storage.getBytes(walRecordKey('app', '000000010000000000000012'))).toString()) as { storedSha256: string; objectKey: string };
     expect(sha256(await storage.getBytes(eighteen.objectKey))).toBe(eighteen.storedSha256);
   });
+  it('the transport stands aside for good after a refusal, and sends the body when it cannot write its file', async () => {
+    // Prepare
+    await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+    const client = (database: string) => new ArchiveClient({ endpoint: endpoint.url, database, auth: { type: 'token', tokenFile: join(dir, 'token') }, timeoutMs: 10_000 });
+    const pathOf = async (segno: bigint) => {
+      const name = `0000000100000000000000${segno.toString(16).toUpperCase().padStart(2, '0')}`;
+      await writeFile(join(dir, name), fakeSegment({ segmentSize: MIB, segno }));
+      return join(dir, name);
+    };
+    const refusing = new HandoffTransport(spoolTmp);
+    const unwritable = new HandoffTransport(join(dir, 'no-such-folder'));
+    const before = log.lines.length;
+
+    // Act: 'other' has no hand-off folder at the endpoint (refused once, then bodies only); the other transport has no folder at all
+    const other = client('other');
+    const results = [await pushFile(await pathOf(32n), other, 'zstd', { direct: true, handoff: refusing }), await pushFile(await pathOf(33n), other, 'zstd', { direct: true, handoff: refusing })];
+    results.push(await pushFile(await pathOf(34n), client('app'), 'zstd', { direct: true, handoff: unwritable }));
+    await Promise.all([refusing.close(), unwritable.close()]);
+
+    // Assess: the refused PUT, then bodies only
+    expect(results.map((result) => result.status)).toEqual(['stored', 'stored', 'stored']);
+    const puts = log.lines.slice(before).filter((line) => line.message === 'archive request' && line.attributes?.method === 'PUT');
+    expect(puts.map((line) => [line.attributes?.handoff ?? false, line.attributes?.status])).toEqual([
+      [true, 403],
+      [false, 201],
+      [false, 201],
+      [false, 201],
+    ]);
+    expect((await readdir(spoolTmp)).filter((entry) => entry.startsWith(`${process.pid}.`))).toEqual([]);
+  });
 });

@@ -27,7 +27,7 @@ afterAll(async () => {
 let firstTry: () => void = () => undefined;
 const tried = new Promise<void>((resolve) => (firstTry = resolve));
 const conflicting = {
-  mode: async () => {
+  health: async () => {
     firstTry();
     throw new ConflictError('000000010000000000000001 is archived with other bytes', 'find which cluster wrote it');
   },
