@@ -156,6 +156,7 @@ describe('the archive endpoint with hand-off files', () => {
     const eighteen = JSON.parse((await storage.getBytes(walRecordKey('app', '000000010000000000000012'))).toString()) as { storedSha256: string; objectKey: string };
     expect(sha256(await storage.getBytes(eighteen.objectKey))).toBe(eighteen.storedSha256);
   });
+
   it('the transport stands aside for good after a refusal, and sends the body when it cannot write its file', async () => {
     // Prepare
     await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
