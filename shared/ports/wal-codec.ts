@@ -37,7 +37,7 @@ export interface WalCodec {
    * @throws WalContentInvalidError when the bytes do not decode or decode to more than
    *   `maxSize`; what `stored` throws as it is.
    */
-  inspect(stored: Readable, compression: WalCompression, maxSize: number): Promise<WalContent>;
+  inspect(stored: Readable | Buffer, compression: WalCompression, maxSize: number): Promise<WalContent>;
   /**
    * Decodes `prefix`, the first bytes of a stored object, as `compression` says, until
    * `want` decoded bytes are out, and returns them; undefined when the prefix does not

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { nativeZstd } from '../../shared/wal-host/native-zstd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/archive-endpoint/http-server';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
@@ -464,6 +466,8 @@ describe('archive endpoint: the trust boundary (issue 14, item 1)', () => {
     ['a 1-byte body declared as a 16 MiB zstd segment', () => declareForged(Buffer.from([0x28]), claims16, 'zstd'), 'WAL_CONTENT_INVALID'],
     ['1 MB of random bytes declared as zstd', () => declareForged(randomBytes(1_000_000), claims1, 'zstd'), 'WAL_CONTENT_INVALID'],
     ['a gzip body that decodes to half a segment', () => declareForged(declareSegment(fakeSegment({ segno: 1n }).subarray(0, MIB / 2), 'gzip').stored, claims1, 'gzip'), 'WAL_CONTENT_INVALID'],
+    ['a gzip body that decodes to twice the declared size', () => declareForged(gzipSync(Buffer.alloc(2 * MIB)), claims1, 'gzip'), 'WAL_CONTENT_INVALID'],
+    ['a zstd frame that says it holds twice the declared size', () => declareForged(nativeZstd()!.compress(Buffer.alloc(2 * MIB), (n) => Buffer.alloc(n)), claims1, 'zstd'), 'WAL_CONTENT_INVALID'],
     ['a real segment whose header carries another cluster\'s system identifier', () => {
       const file = declareSegment(fakeSegment({ segno: 1n, systemId: OTHER_SYSTEM_ID }), 'zstd');
       return { ...file, declaration: { ...file.declaration, systemId: SYSTEM_ID } };
@@ -491,6 +495,25 @@ describe('archive endpoint: the trust boundary (issue 14, item 1)', () => {
     expect(genuine.put?.status).toBe(201);
     expect(genuine.put?.json.record).toMatchObject({ sha256: real.declaration.sha256, storedSha256: real.declaration.storedSha256, systemId: SYSTEM_ID });
     expect(log.lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'WAL push refused: the bytes are not the declared file', attributes: expect.objectContaining({ database, code }) }));
+  });
+
+  it('stores a segment whose frame says its size (decoded in one call) and one stored as two frames (decoded as a stream)', async () => {
+    // Prepare: zstd as the WAL host writes it in-process (size in the frame), and the same bytes as two frames
+    const raw = fakeSegment({ segno: 1n });
+    const take = (n: number) => Buffer.alloc(n);
+    const whole = nativeZstd()!.compress(raw, take);
+    const halves = Buffer.concat([nativeZstd()!.compress(raw.subarray(0, MIB / 2), take), nativeZstd()!.compress(raw.subarray(MIB / 2), take)]);
+    const declared = declareSegment(raw);
+    const as = (stored: Buffer) => declareForged(stored, declared.declaration, 'zstd');
+
+    // Act
+    const one = await push('whole-frame', SEG1, as(whole));
+    const two = await push('two-frames', SEG1, as(halves));
+
+    // Assess
+    expect([one.put?.status, two.put?.status]).toEqual([201, 201]);
+    expect(one.put?.json.record).toMatchObject({ sha256: declared.declaration.sha256, storedSha256: sha256(whole) });
+    expect(two.put?.json.record).toMatchObject({ sha256: declared.declaration.sha256, storedSha256: sha256(halves) });
   });
 
   it('creates no archive identity from a prepare alone: a hostile first request cannot fix it', async () => {

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Duplex, PassThrough, Transform, Writable, type Readable } from 'node:stream';
+import { Duplex, PassThrough, Readable, Transform, Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { WalCompression } from '../../domain/wal/keys';
 import { SEGMENT_HEADER_SIZE } from '../../domain/wal/header';
 import { StrongboxError, WalContentInvalidError } from '../../errors';
 import type { WalCodec, WalContent } from '../../ports/wal-codec';
+import { walBuffers } from '../../domain/buffer-pool';
 
 /** How much of the decoded file is kept for the header checks (XLogLongPageHeaderData is 40 bytes). */
 export const HEAD_BYTES = SEGMENT_HEADER_SIZE;
@@ -19,10 +21,14 @@ export const HEAD_BYTES = SEGMENT_HEADER_SIZE;
  * the decoded bytes are hashed and dropped). zstd is decoded by Node's own zlib when it
  * has it (Node ≥ 22.15, the Lambda runtime), else the zstd-napi addon, else the `zstd` command.
  *
+ * Bytes already in memory (a bytes-mode push) are decoded in one call where it can:
+ * inspectWhole.
+ *
  * @throws WalContentInvalidError when the bytes do not decode or decode to more than
  *   `maxSize`; what `stored` throws (StorageError, ObjectNotFoundError) as it is.
  */
-export async function inspectWalContent(stored: Readable, compression: WalCompression, maxSize: number): Promise<WalContent> {
+export async function inspectWalContent(stored: Readable | Buffer, compression: WalCompression, maxSize: number): Promise<WalContent> {
+  if (Buffer.isBuffer(stored)) return (await inspectWhole(stored, compression, maxSize)) ?? inspectWalContent(Readable.from([stored]), compression, maxSize);
   const storedHash = createHash('sha256');
   let storedBytes = 0;
   const tap = new Transform({
@@ -54,6 +60,76 @@ export async function inspectWalContent(stored: Readable, compression: WalCompre
     throw new WalContentInvalidError(`it is not ${compression} data (${(error as Error).message})`, { cause: error });
   }
   return { storedBytes, storedSha256: storedHash.digest('hex'), size, sha256: hash.digest('hex'), head: head.subarray(0, Math.min(size, HEAD_BYTES)) };
+}
+
+const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const gunzip = promisify<Buffer, zlib.ZlibOptions, Buffer>(zlib.gunzip);
+
+/**
+ * A stored object in memory, decoded in one call instead of a stream of 64 KiB chunks (on
+ * the local endpoint the stream's decoding, chunk copies and their garbage cost ~25 ms of
+ * its one thread per 16 MiB segment; docs/benchmarks.md): gzip on libuv's threads, bounded
+ * by `maxSize`; zstd by the addon into a pooled buffer, when the object is one frame that
+ * says its size, at most `maxSize`. Undefined where it cannot, or when the addon refuses
+ * the bytes: the stream then decides, with its own errors.
+ *
+ * @throws WalContentInvalidError when gzip bytes do not decode, or decode to more than `maxSize`.
+ */
+async function inspectWhole(stored: Buffer, compression: WalCompression, maxSize: number): Promise<WalContent | undefined> {
+  const content = (decoded: Buffer): WalContent => ({
+    storedBytes: stored.length,
+    storedSha256: sha256Of(stored),
+    size: decoded.length,
+    sha256: sha256Of(decoded),
+    head: Buffer.from(decoded.subarray(0, HEAD_BYTES)),
+  });
+  if (compression === 'none') return stored.length > maxSize ? undefined : content(stored);
+  if (compression === 'gzip') {
+    try {
+      return content(await gunzip(stored, { maxOutputLength: maxSize }));
+    } catch (error) {
+      const tooLarge = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new WalContentInvalidError(tooLarge ? `it decodes to more than the declared ${maxSize} bytes` : `it is not gzip data (${(error as Error).message})`, { cause: error });
+    }
+  }
+  const binding = zstdBinding();
+  let size: number | null = null;
+  try {
+    if (binding && binding.findFrameCompressedSize(stored) === stored.length) size = binding.getFrameContentSize(stored);
+  } catch {
+    return undefined; // not one zstd frame: the stream says what it is
+  }
+  if (!binding || size === null || size > maxSize) return undefined;
+  const decoded = walBuffers.take(size);
+  try {
+    const dctx = new binding.DCtx();
+    if (dctx.decompress(decoded, stored) !== size) return undefined;
+    return content(decoded.subarray(0, size));
+  } catch {
+    return undefined;
+  } finally {
+    walBuffers.give(decoded);
+  }
+}
+
+interface ZstdBinding {
+  DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
+  getFrameContentSize(frame: Uint8Array): number | null;
+  findFrameCompressedSize(frame: Uint8Array): number;
+}
+
+let bindingLoaded: ZstdBinding | null | undefined;
+
+/** zstd-napi's low-level binding when it is installed (local mode); a computed name keeps bundlers off it. */
+function zstdBinding(): ZstdBinding | undefined {
+  if (bindingLoaded === undefined) {
+    try {
+      bindingLoaded = createRequire(import.meta.url)(['zstd-napi', 'binding'].join('/')) as ZstdBinding;
+    } catch {
+      bindingLoaded = null;
+    }
+  }
+  return bindingLoaded ?? undefined;
 }
 
 function decoderFor(compression: WalCompression): Duplex {

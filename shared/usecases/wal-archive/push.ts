@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { PresignedRequest } from '../../ports/presign';
 import { hasRangedReads, hasStoredChecksums } from '../../ports/storage';
 import { HEAD_PREFIX_BYTES } from '../../ports/wal-codec';
@@ -105,7 +105,7 @@ export async function storeWalBytes(deps: WalArchiveDeps, request: DeclaredWalFi
       const bytes = await fill(received);
       if (bytes !== declared.storedSize) throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${bytes} bytes`);
       // Verified before anything is written: a refused push leaves nothing in storage.
-      await verifyWalContent(deps.codec, target, Readable.from([received]));
+      await verifyWalContent(deps.codec, target, received);
       const written = await writeCreateOnly(deps, target, received);
       if (written.status !== 'written') return written.outcome;
       if (written.bytes !== declared.storedSize || written.sha256 !== declared.storedSha256) {

@@ -23,7 +23,7 @@ import type { WalTarget } from './records';
  *   WalContentInvalidError (not decodable as declared, or another size), StrongboxError
  *   WAL_HEADER_INVALID (the header is not this segment's), and what `stored` throws.
  */
-export async function verifyWalContent(codec: WalCodec, target: WalTarget, stored: Readable): Promise<WalContent> {
+export async function verifyWalContent(codec: WalCodec, target: WalTarget, stored: Readable | Buffer): Promise<WalContent> {
   const content = await codec.inspect(stored, target.declaration.compression, target.declaration.size);
   checkWalContent(target, content);
   return content;
