@@ -50,6 +50,11 @@ export interface WriteOptions {
    * one succeeds — across processes and hosts, not only within one.
    */
   createOnly?: boolean;
+  /**
+   * `putBytes` only: the SHA-256 (hex) of these very bytes, when the caller has just computed
+   * it (the archive endpoint verified them); the driver reports it instead of hashing them again.
+   */
+  sha256?: string;
 }
 
 /** Called after each completed write; local mode turns it into an S3 ObjectCreated event. */

@@ -101,7 +101,7 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
     const target = this.#pathOf(key);
     const signal = options?.signal;
     const temp = join(this.#tmp, tempName(key, this.#writer));
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const sha256 = options?.sha256 ?? createHash('sha256').update(bytes).digest('hex');
     try {
       if (signal?.aborted) throw signal.reason;
       await fsCall(`prepare ${this.#tmp}`, () => mkdir(this.#tmp, { recursive: true }));

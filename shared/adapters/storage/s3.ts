@@ -107,7 +107,7 @@ export class S3Storage implements Storage, UnfinishedWrites, RangedReads, Condit
   async putBytes(key: string, body: Uint8Array | string, options?: WriteOptions): Promise<WriteResult> {
     assertValidKey(key);
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    const { sha256 } = digestBytes(bytes);
+    const sha256 = options?.sha256 ?? digestBytes(bytes).sha256;
     const signal = options?.signal;
     const createOnly = options?.createOnly === true;
     let etag: string | undefined;

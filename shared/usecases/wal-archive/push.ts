@@ -188,14 +188,15 @@ async function openTarget(deps: WalArchiveDeps, request: DeclaredWalFile): Promi
 }
 
 /**
- * Writes verified bytes create-only. When the key is taken, settleOccupied decides: an
+ * Writes verified bytes create-only (their verified SHA-256 is the declared one: the storage
+ * does not hash them again). When the key is taken, settleOccupied decides: an
  * outcome (archived, or our file already there), or the key was freed and the write is
  * tried once more; taken again, another push is writing this name right now.
  */
 async function writeCreateOnly(deps: WalArchiveDeps, target: WalTarget, bytes: Buffer): Promise<({ status: 'written' } & { bytes: number; sha256: string }) | { status: 'settled'; outcome: PushOutcome }> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const written = await deps.storage.putBytes(target.objectKey, bytes, { contentType: 'application/octet-stream', createOnly: true });
+      const written = await deps.storage.putBytes(target.objectKey, bytes, { contentType: 'application/octet-stream', createOnly: true, sha256: target.declaration.storedSha256 });
       return { status: 'written', bytes: written.bytes, sha256: written.sha256 };
     } catch (error) {
       if (!(error instanceof ObjectExistsError)) throw error;

@@ -81,6 +81,13 @@ export function storageContract(name: string, setup: () => Promise<ContractSubje
       expect((await storage.head('rt/big.bin'))?.size).toBe(data.length);
     });
 
+    it('reports the SHA-256 a caller gives for bytes it has just hashed, and stores the bytes as they are', async () => {
+      const data = randomBytes(1000);
+      const written = await storage.putBytes('rt/known.bin', data, { sha256: sha256(data) });
+      expect(written).toEqual({ key: 'rt/known.bin', bytes: 1000, sha256: sha256(data) });
+      expect(await storage.getBytes('rt/known.bin')).toEqual(data);
+    });
+
     it('replaces an object whole when a key is written again', async () => {
       await storage.putBytes('overwrite/k', Buffer.alloc(5000, 'a'));
       await storage.putStream('overwrite/k', streamOf(Buffer.alloc(10, 'b')));
