@@ -92,7 +92,7 @@ async function inspectWhole(stored: Buffer, compression: WalCompression, maxSize
       throw new WalContentInvalidError(tooLarge ? `it decodes to more than the declared ${maxSize} bytes` : `it is not gzip data (${(error as Error).message})`, { cause: error });
     }
   }
-  const binding = zstdBinding();
+  const binding = zstdNapi<ZstdBinding>('binding');
   let size: number | null = null;
   try {
     if (binding && binding.findFrameCompressedSize(stored) === stored.length) size = binding.getFrameContentSize(stored);
@@ -118,18 +118,21 @@ interface ZstdBinding {
   findFrameCompressedSize(frame: Uint8Array): number;
 }
 
-let bindingLoaded: ZstdBinding | null | undefined;
+const optionalModules = new Map<string, unknown>();
 
-/** zstd-napi's low-level binding when it is installed (local mode); a computed name keeps bundlers off it. */
-function zstdBinding(): ZstdBinding | undefined {
-  if (bindingLoaded === undefined) {
+/**
+ * A module of the optional zstd-napi package (`''`: the package, `'binding'`: its low-level
+ * binding), loaded once; undefined when it is not installed. A computed name keeps bundlers off it.
+ */
+function zstdNapi<T>(path: '' | 'binding'): T | undefined {
+  if (!optionalModules.has(path)) {
     try {
-      bindingLoaded = createRequire(import.meta.url)(['zstd-napi', 'binding'].join('/')) as ZstdBinding;
+      optionalModules.set(path, createRequire(import.meta.url)(['zstd-napi', path].filter(Boolean).join('/')));
     } catch {
-      bindingLoaded = null;
+      optionalModules.set(path, undefined);
     }
   }
-  return bindingLoaded ?? undefined;
+  return optionalModules.get(path) as T | undefined;
 }
 
 function decoderFor(compression: WalCompression): Duplex {
@@ -137,27 +140,13 @@ function decoderFor(compression: WalCompression): Duplex {
   if (compression === 'gzip') return zlib.createGunzip();
   const native = (zlib as unknown as { createZstdDecompress?: () => Duplex }).createZstdDecompress;
   if (typeof native === 'function') return native();
-  const addon = zstdNapi();
+  const addon = zstdNapi<ZstdNapi>('');
   if (addon) return new addon.DecompressStream();
   return zstdCommand();
 }
 
 interface ZstdNapi {
   DecompressStream: new () => Duplex;
-}
-
-let addonLoaded: ZstdNapi | null | undefined;
-
-/** The zstd-napi package when it is installed (local mode); a computed name keeps bundlers off it. */
-function zstdNapi(): ZstdNapi | undefined {
-  if (addonLoaded === undefined) {
-    try {
-      addonLoaded = createRequire(import.meta.url)(['zstd', 'napi'].join('-')) as ZstdNapi;
-    } catch {
-      addonLoaded = null;
-    }
-  }
-  return addonLoaded ?? undefined;
 }
 
 /** `zstd -d` as a duplex stream: compressed bytes in, decoded bytes out; a failed exit is an error. */
