@@ -2,6 +2,8 @@ import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { assertDatabaseName } from '../../domain/keys';
 import { segmentName } from '../../domain/wal/names';
+import type { WalRecord } from '../../domain/wal/record';
+import { segmentSizeOf } from './dynamo-wal-keys';
 import { normalizeRanges, rangesOfSegments, type RangeEnd, type WalRange } from '../../domain/wal/ranges';
 import { CatalogError } from '../../errors';
 import { addRun, compactRanges, MAX_SEGNO, subtractRun, type RangeStore } from './wal-ranges';
@@ -167,6 +169,22 @@ export class DynamoWalRanges {
   }
 
   /** Adds each run to its timeline's ranges. Throws CatalogError when concurrent writers kept winning. */
+  /** Adds recorded segments (other kinds are skipped) to their timelines' ranges, one run at a time. */
+  async addRecords(records: readonly WalRecord[]): Promise<void> {
+    const groups = new Map<string, WalRecord[]>();
+    for (const record of records) {
+      if (record.kind !== 'segment') continue;
+      const id = `${record.database}\u0000${segmentSizeOf(record)}`;
+      const group = groups.get(id);
+      if (group) group.push(record);
+      else groups.set(id, [record]);
+    }
+    for (const group of groups.values()) {
+      const size = segmentSizeOf(group[0]!);
+      await this.add(group[0]!.database, rangesOfSegments(group, size), size);
+    }
+  }
+
   async add(database: string, runs: readonly WalRange[], segmentSize: number): Promise<void> {
     for (const run of runs) {
       if (!(await addRun(this.store(database, run.timeline, segmentSize), run))) {

@@ -1,19 +1,21 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_SEGMENT_SIZE, formatLsn, parseLsn, segmentName } from '../../domain/wal/names';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_SEGMENT_SIZE, segmentName } from '../../domain/wal/names';
 import type { WalRecord } from '../../domain/wal/record';
-import { rangesOfSegments, type WalRange } from '../../domain/wal/ranges';
+import type { WalRange } from '../../domain/wal/ranges';
 import { inPool } from '../../domain/in-pool';
 import { DynamoWalRanges } from './dynamo-wal-ranges';
-import { BATCH_GET_MAX, batchGetKeys, batchWrite, inBatches, type TableIo } from './dynamo-batch';
-import { defined, hex8, metaPk, restorePointPk, segmentSizeOf, walKey, walPk, type Item } from './dynamo-wal-keys';
+import { BATCH_GET_MAX, batchGetKeys, batchWrite, inBatches } from './dynamo-batch';
+import { defined, hex8, walKey, walPk, type Item } from './dynamo-wal-keys';
 import { CatalogError, ConflictError, InputError } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
 import type { ArchiveStatus, IndexedWalRecord, ReconcileCursor, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from '../../ports/wal-catalog';
-import { catalogRequest, conditionalWrite } from './sdk-errors';
+import { catalogRequest } from './sdk-errors';
 import { DynamoWalView } from './dynamo-wal-view';
 import { clearRetentionMark, countSegmentsBelow, getRetentionMark, listSegmentsBelow, putRetentionMark } from './dynamo-wal-retention';
-import { viewAttributes, withoutKeys } from './wal-view-keys';
+import * as meta from './dynamo-wal-meta';
+import type { PagedIo } from './dynamo-wal-meta';
+import { withoutKeys } from './wal-view-keys';
 
 /** Tuning of DynamoWalCatalog. */
 export interface DynamoWalCatalogOptions {
@@ -43,8 +45,8 @@ export class DynamoWalCatalog implements WalCatalog {
   private readonly view: DynamoWalView;
   /** The last range cut of each database in progress (deleteWalRecords): the next one waits for it. */
   private readonly cuts = new Map<string, Promise<void>>();
-  /** The table and how requests are sent, for the batch helpers (dynamo-batch.ts). */
-  private readonly io: TableIo;
+  /** The table, how requests are sent and the page size, for the helpers (dynamo-batch.ts, dynamo-wal-meta.ts). */
+  private readonly io: PagedIo;
 
   /** `client` should omit undefined values (see `toDocumentClient`); `tableName` has the schema of schema.ts. */
   constructor(
@@ -53,7 +55,7 @@ export class DynamoWalCatalog implements WalCatalog {
     options: DynamoWalCatalogOptions = {},
   ) {
     this.pageSize = options.pageSize ?? 500;
-    this.io = { client, tableName, call: (action, request) => this.call(action, request) };
+    this.io = { client, tableName, pageSize: this.pageSize, call: (action, request) => catalogRequest(client, tableName, action, request) };
     this.writeConcurrency = options.writeConcurrency ?? DELETE_CONCURRENCY;
     this.ranges = new DynamoWalRanges(client, tableName, this.pageSize, (database, name) => this.getWal(database, name));
     // The view's pages are its own (1,000 items) unless a test asks for small ones.
@@ -80,16 +82,16 @@ export class DynamoWalCatalog implements WalCatalog {
     const action = `record WAL file ${record.name} of database ${record.database}`;
     for (let attempt = 1; ; attempt += 1) {
       const put = new PutCommand({ TableName: this.tableName, Item: { ...defined(record), indexedAt, ...key }, ConditionExpression: 'attribute_not_exists(pk)' });
-      if (await this.conditional(action, () => this.client.send(put))) {
-        await this.raiseTimeline(record, indexedAt);
-        await this.addToRanges([record]);
+      if (await meta.conditional(this.io, action, () => this.client.send(put))) {
+        await meta.raiseTimeline(this.io, record, indexedAt);
+        await this.ranges.addRecords([record]);
         return 'created';
       }
       const existing = await this.getWal(record.database, record.name);
       if (existing && existing.sha256 === record.sha256) {
         // A crash between the put and the summary's (or the ranges') update is repaired by the retry.
-        await this.raiseTimeline(record, indexedAt);
-        await this.addToRanges([existing]);
+        await meta.raiseTimeline(this.io, record, indexedAt);
+        await this.ranges.addRecords([existing]);
         return 'exists';
       }
       if (existing) {
@@ -134,8 +136,8 @@ export class DynamoWalCatalog implements WalCatalog {
       const current = highest.get(id);
       if (!current || current.name < record.name) highest.set(id, record);
     }
-    for (const record of highest.values()) await this.raiseTimeline(record, indexedAt);
-    await this.addToRanges(recorded);
+    for (const record of highest.values()) await meta.raiseTimeline(this.io, record, indexedAt);
+    await this.ranges.addRecords(recorded);
     return result;
   }
 
@@ -155,26 +157,9 @@ export class DynamoWalCatalog implements WalCatalog {
     return this.ranges.compact(database, timeline);
   }
 
-  /** Adds recorded segments (other kinds are skipped) to their timelines' ranges, one run at a time. */
-  private async addToRanges(records: readonly WalRecord[]): Promise<void> {
-    const groups = new Map<string, WalRecord[]>();
-    for (const record of records) {
-      if (record.kind !== 'segment') continue;
-      const id = `${record.database}\u0000${segmentSizeOf(record)}`;
-      const group = groups.get(id);
-      if (group) group.push(record);
-      else groups.set(id, [record]);
-    }
-    for (const group of groups.values()) {
-      const database = group[0]!.database;
-      const size = segmentSizeOf(group[0]!);
-      await this.ranges.add(database, rangesOfSegments(group, size), size);
-    }
-  }
-
   async getWal(database: string, name: string): Promise<IndexedWalRecord | undefined> {
     const { pk, sk } = walKey(database, name);
-    const item = await this.getItem(`read WAL record ${name} of database ${database}`, { pk, sk });
+    const item = await meta.getItem(this.io, `read WAL record ${name} of database ${database}`, { pk, sk });
     return item ? withoutKeys<IndexedWalRecord>(item) : undefined;
   }
 
@@ -205,7 +190,7 @@ export class DynamoWalCatalog implements WalCatalog {
     else if (fromSegno !== undefined) range.push('sk >= :from');
     else if (toSegno !== undefined) range.push('sk <= :to');
     if (fromSegno !== undefined && toSegno !== undefined && fromSegno > toSegno) return [];
-    const items = await this.query(`list the WAL segments of database ${database} on timeline ${timeline}`, {
+    const items = await meta.queryAll(this.io, `list the WAL segments of database ${database} on timeline ${timeline}`, {
       KeyConditionExpression: ['pk = :pk', ...range].join(' AND '),
       ExpressionAttributeValues: values,
     });
@@ -213,68 +198,39 @@ export class DynamoWalCatalog implements WalCatalog {
   }
 
   async listHistories(database: string): Promise<IndexedWalRecord[]> {
-    return this.listPartition(`list the timeline histories of database ${database}`, walPk(database, 'HISTORY'));
+    return meta.listPartition(this.io, `list the timeline histories of database ${database}`, walPk(database, 'HISTORY'));
   }
 
   async listBackupLabels(database: string): Promise<IndexedWalRecord[]> {
-    return this.listPartition(`list the backup labels of database ${database}`, walPk(database, 'BACKUP'));
+    return meta.listPartition(this.io, `list the backup labels of database ${database}`, walPk(database, 'BACKUP'));
   }
 
-  async timelines(database: string): Promise<WalTimelineSummary[]> {
-    const items = await this.query(`list the WAL timelines of database ${database}`, {
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :tl)',
-      ExpressionAttributeValues: { ':pk': metaPk(database), ':tl': 'TL#' },
-    });
-    return items.map((item) => ({ timeline: Number(item.timeline), highestName: String(item.highestName), updatedAt: String(item.updatedAt) }));
+  timelines(database: string): Promise<WalTimelineSummary[]> {
+    return meta.timelines(this.io, database);
   }
 
-  async readMeta(database: string): ReturnType<WalCatalog['readMeta']> {
-    const items = await this.query(`read the WAL metadata of database ${database}`, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': metaPk(database) } });
-    const timelines = items.filter((item) => String(item.sk).startsWith('TL#')).map((item) => ({ timeline: Number(item.timeline), highestName: String(item.highestName), updatedAt: String(item.updatedAt) }));
-    const status = items.find((item) => item.sk === 'STATUS');
-    const mark = items.find((item) => item.sk === 'RETENTION');
-    return { timelines, ...(status ? { archiveStatus: withoutKeys<ArchiveStatus>(status) } : {}), ...(mark ? { retentionMark: withoutKeys<unknown>(mark) } : {}) };
+  readMeta(database: string): ReturnType<WalCatalog['readMeta']> {
+    return meta.readMeta(this.io, database);
   }
 
-  async putArchiveStatus(database: string, status: ArchiveStatus): Promise<boolean> {
-    const put = new PutCommand({
-      TableName: this.tableName,
-      Item: { ...defined(status), pk: metaPk(database), sk: 'STATUS', ...viewAttributes(database, 'META', 'STATUS') },
-      ConditionExpression: 'attribute_not_exists(pk) OR #measuredAt <= :measuredAt',
-      ExpressionAttributeNames: { '#measuredAt': 'measuredAt' },
-      ExpressionAttributeValues: { ':measuredAt': status.measuredAt },
-    });
-    return this.conditional(`store the archive status of database ${database}`, () => this.client.send(put));
+  putArchiveStatus(database: string, status: ArchiveStatus): Promise<boolean> {
+    return meta.putArchiveStatus(this.io, database, status);
   }
 
-  async getArchiveStatus(database: string): Promise<ArchiveStatus | undefined> {
-    const item = await this.getItem(`read the archive status of database ${database}`, { pk: metaPk(database), sk: 'STATUS' });
-    return item ? withoutKeys<ArchiveStatus>(item) : undefined;
+  getArchiveStatus(database: string): Promise<ArchiveStatus | undefined> {
+    return meta.getArchiveStatus(this.io, database);
   }
 
-  async recordRestorePoint(database: string, point: RestorePoint): Promise<'created' | 'exists'> {
-    const pk = restorePointPk(database);
-    if (point.name.length === 0 || Buffer.byteLength(point.name) > 63) throw new InputError('a restore point name must be 1–63 bytes', 'PostgreSQL truncates longer names: choose a shorter one');
-    const stored: RestorePoint = { name: point.name, lsn: formatLsn(parseLsn(point.lsn)), timeline: point.timeline, createdAt: point.createdAt };
-    const action = `record restore point "${point.name}" of database ${database}`;
-    const put = new PutCommand({ TableName: this.tableName, Item: { ...stored, pk, sk: point.name, ...viewAttributes(database, 'RP', point.name) }, ConditionExpression: 'attribute_not_exists(pk)' });
-    if (await this.conditional(action, () => this.client.send(put))) return 'created';
-    const existing = await this.getRestorePoint(database, point.name);
-    if (existing && existing.lsn === stored.lsn && existing.timeline === stored.timeline) return 'exists';
-    throw new ConflictError(
-      `restore point "${point.name}" of database ${database} is already recorded at ${existing?.lsn ?? 'another LSN'} on timeline ${existing?.timeline ?? '?'}, not ${stored.lsn} on ${stored.timeline}`,
-      'a recovery to a name stops at its first occurrence: give each restore point a new name (the checkpoint names them by time)',
-    );
+  recordRestorePoint(database: string, point: RestorePoint): Promise<'created' | 'exists'> {
+    return meta.recordRestorePoint(this.io, database, point);
   }
 
-  async listRestorePoints(database: string): Promise<RestorePoint[]> {
-    const points = await this.listPartition<RestorePoint>(`list the restore points of database ${database}`, restorePointPk(database));
-    return points.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
+  listRestorePoints(database: string): Promise<RestorePoint[]> {
+    return meta.listRestorePoints(this.io, database);
   }
 
-  async getRestorePoint(database: string, name: string): Promise<RestorePoint | undefined> {
-    const item = await this.getItem(`read restore point "${name}" of database ${database}`, { pk: restorePointPk(database), sk: name });
-    return item ? withoutKeys<RestorePoint>(item) : undefined;
+  getRestorePoint(database: string, name: string): Promise<RestorePoint | undefined> {
+    return meta.getRestorePoint(this.io, database, name);
   }
 
   listSegmentsBelow(...args: Parameters<WalCatalog['listSegmentsBelow']>): Promise<WalPage> {
@@ -320,66 +276,15 @@ export class DynamoWalCatalog implements WalCatalog {
     return clearRetentionMark(this.io, database, at);
   }
 
-  async deleteRestorePoint(database: string, name: string): Promise<void> {
-    const pk = restorePointPk(database);
-    await this.call(`delete restore point "${name}" of database ${database}`, () => this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk, sk: name } })));
+  deleteRestorePoint(database: string, name: string): Promise<void> {
+    return meta.deleteRestorePoint(this.io, database, name);
   }
 
-  async getReconcileCursor(database: string, timeline: number): Promise<ReconcileCursor | undefined> {
-    const item = await this.getItem(`read the reconciliation cursor of database ${database}`, { pk: metaPk(database), sk: `RECONCILE#${hex8(timeline)}` });
-    return item ? withoutKeys<ReconcileCursor>(item) : undefined;
+  getReconcileCursor(database: string, timeline: number): Promise<ReconcileCursor | undefined> {
+    return meta.getReconcileCursor(this.io, database, timeline);
   }
 
-  async putReconcileCursor(database: string, cursor: ReconcileCursor): Promise<void> {
-    const put = new PutCommand({ TableName: this.tableName, Item: { ...defined(cursor), pk: metaPk(database), sk: `RECONCILE#${hex8(cursor.timeline)}` } });
-    await this.call(`store the reconciliation cursor of database ${database}`, () => this.client.send(put));
-  }
-
-  /** Moves the timeline's summary up to `record`, never down; a lost condition means it is already there. */
-  private async raiseTimeline(record: WalRecord, at: string): Promise<void> {
-    if (record.kind !== 'segment' && record.kind !== 'partial') return;
-    const sk = `TL#${hex8(record.timeline)}`;
-    const view = viewAttributes(record.database, 'META', sk);
-    const update = new UpdateCommand({
-      TableName: this.tableName,
-      Key: { pk: metaPk(record.database), sk },
-      // The view's attributes too: a summary written before the view joins it with its next segment.
-      UpdateExpression: 'SET #timeline = :timeline, #highest = :name, #updatedAt = :at, #entity = :entity, #gsiSort = :gsiSort',
-      ConditionExpression: 'attribute_not_exists(#highest) OR #highest < :name',
-      ExpressionAttributeNames: { '#timeline': 'timeline', '#highest': 'highestName', '#updatedAt': 'updatedAt', '#entity': 'entity', '#gsiSort': 'gsiSort' },
-      ExpressionAttributeValues: { ':timeline': record.timeline, ':name': record.name, ':at': at, ':entity': view.entity, ':gsiSort': view.gsiSort },
-    });
-    await this.conditional(`update the timeline summary of database ${record.database}`, () => this.client.send(update));
-  }
-
-  private async listPartition<T>(action: string, pk: string): Promise<T[]> {
-    const items = await this.query(action, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } });
-    return items.map((item) => withoutKeys<T>(item));
-  }
-
-  /** Pages through a partition in ascending sort-key order until it is exhausted. */
-  private async query(action: string, input: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>): Promise<Item[]> {
-    const items: Item[] = [];
-    let startKey: Item | undefined;
-    do {
-      const command = new QueryCommand({ TableName: this.tableName, ...input, ConsistentRead: true, Limit: this.pageSize, ...(startKey ? { ExclusiveStartKey: startKey } : {}) });
-      const page = await this.call(action, () => this.client.send(command));
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
-  }
-
-  private async getItem(action: string, key: { pk: string; sk: string }): Promise<Item | undefined> {
-    return this.call(action, async () => (await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))).Item);
-  }
-
-  /** Runs a conditional write: true when it happened, false when its condition was lost. */
-  private conditional(action: string, write: () => Promise<unknown>): Promise<boolean> {
-    return conditionalWrite(this.client, this.tableName, action, write);
-  }
-
-  private call<T>(action: string, request: () => Promise<T>): Promise<T> {
-    return catalogRequest(this.client, this.tableName, action, request);
+  putReconcileCursor(database: string, cursor: ReconcileCursor): Promise<void> {
+    return meta.putReconcileCursor(this.io, database, cursor);
   }
 }
