@@ -4,16 +4,13 @@
  * the real S3 SDK, gzip and zstd) on a generated database of about 1 GB, in one run,
  * interleaved, and prints the medians and ratios. docs/benchmarks.md explains it.
  */
-import { benchOptions, runBench } from './harness';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { benchOptions, runBench, startBenchCatalog } from './harness';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FolderStorage } from '../shared/adapters/storage/folder';
 import { makeS3Client, S3Storage } from '../shared/adapters/storage/s3';
-import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../shared/local/context';
-import { ensureCatalogTable, startDynalite } from '../shared/local/dynalite-server';
 import { S3RVER_CREDENTIALS } from '../test/support/s3-server';
 import { prepareDataset, type BenchDataset } from './dataset';
 import { cpuTimeMs, mb, median, sampleRss, seconds } from './measure';
@@ -100,11 +97,7 @@ async function runBenchmark(argv: string[]): Promise<number> {
 
 /** The catalog, both repository folders and the s3rver child; each registers its cleanup. */
 async function setUpVariants(dataset: BenchDataset, cleanups: Array<() => Promise<void>>): Promise<Variant[]> {
-  const dynalite = await startDynalite({});
-  cleanups.push(dynalite.stop);
-  await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
-  const catalog = localCatalog(dynalite.endpoint);
-  const walCatalog = localWalCatalog(dynalite.endpoint);
+  const { catalog, walCatalog } = await startBenchCatalog(cleanups);
   const repository = await mkdtemp(join(tmpdir(), 'strongbox-bench-repo-'));
   cleanups.push(() => rm(repository, { recursive: true, force: true }));
   const s3rver = await startS3rverChild();

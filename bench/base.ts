@@ -4,8 +4,7 @@
  * and `pgbackrest backup` (full, process-max 2, zst), on bench:backup's random-text
  * database, in one run, interleaved, with medians and ratios. docs/benchmarks.md explains it.
  */
-import { benchOptions, runBench } from './harness';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { benchOptions, runBench, startBenchCatalog } from './harness';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,8 +15,6 @@ import { LocalCluster } from '../shared/adapters/postgres/cluster';
 import { toolEnv } from '../shared/adapters/postgres/tool-stream';
 import { ConsoleAlertPublisher } from '../shared/adapters/sns/console-alerts';
 import { FolderStorage } from '../shared/adapters/storage/folder';
-import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../shared/local/context';
-import { ensureCatalogTable, startDynalite } from '../shared/local/dynalite-server';
 import { deliverObjectEvents } from '../shared/local/object-events';
 import type { Log } from '../shared/ports';
 import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
@@ -115,10 +112,7 @@ async function configure(cluster: LocalCluster, repo: PgbackrestRepo | undefined
 }
 
 async function setUpVariants(dataset: BenchDataset, work: string, repo: PgbackrestRepo | undefined, cleanups: Array<() => Promise<void>>): Promise<Variant[]> {
-  const dynalite = await startDynalite({});
-  cleanups.push(dynalite.stop);
-  await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
-  const catalog = localCatalog(dynalite.endpoint);
+  const { catalog, walCatalog } = await startBenchCatalog(cleanups);
   const storage = new FolderStorage(join(work, 'repository'));
   const alerts = new ConsoleAlertPublisher();
   const print = (level: string) => (message: string, attributes?: Record<string, unknown>) => void process.stderr.write(`${JSON.stringify({ level, message, ...attributes })}\n`);
@@ -127,7 +121,7 @@ async function setUpVariants(dataset: BenchDataset, work: string, repo: Pgbackre
   let started = 0;
   let manifestAt = NaN;
   storage.onObjectCreated((object) => void (object.key.endsWith('.json') && (manifestAt = performance.now() - started)));
-  deliverObjectEvents({ storage, catalog, walCatalog: localWalCatalog(dynalite.endpoint), alerts, log, clock });
+  deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock });
   const deps = { storage, catalog, alerts, log, clock, tools: pgBaseBackupTools, version: STRONGBOX_VERSION };
   const variants: Variant[] = [
     { id: 'plain', label: `plain \`${PLAIN} > /dev/null\``, run: (signal) => runShell(`${PLAIN} > /dev/null`, toolEnv(dataset.conn), signal) },

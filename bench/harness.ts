@@ -4,6 +4,12 @@
  * the exit code is 0, 1 (failed) or 130 (interrupted).
  */
 
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../shared/local/context';
+import { ensureCatalogTable, startDynalite } from '../shared/local/dynalite-server';
+import type { Catalog } from '../shared/ports/catalog';
+import type { WalCatalog } from '../shared/ports/wal-catalog';
+
 /** Handed to a benchmark's body. */
 export interface BenchContext {
   /** Aborted by the first SIGINT / SIGTERM. */
@@ -57,4 +63,19 @@ export function benchOptions(help: boolean | undefined, usage: string): (text: s
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer\n${usage}`);
     return value;
   };
+}
+
+/** A catalog for one benchmark run: dynalite on 127.0.0.1 with the catalog table, as local mode has it. */
+export interface BenchCatalog {
+  endpoint: string;
+  catalog: Catalog;
+  walCatalog: WalCatalog;
+}
+
+/** Starts dynalite with the catalog table; `cleanups` stops it. */
+export async function startBenchCatalog(cleanups: Array<() => Promise<unknown>>): Promise<BenchCatalog> {
+  const dynalite = await startDynalite({});
+  cleanups.push(dynalite.stop);
+  await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
+  return { endpoint: dynalite.endpoint, catalog: localCatalog(dynalite.endpoint), walCatalog: localWalCatalog(dynalite.endpoint) };
 }

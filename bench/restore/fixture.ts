@@ -3,7 +3,7 @@
  * the s3rver child, each holding one VERIFIED gzip backup of the benchmark database taken
  * with the real runLogicalBackup, as local mode takes it.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startBenchCatalog } from '../harness';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,8 +16,6 @@ import { makeS3Client, S3Storage } from '../../shared/adapters/storage/s3';
 import type { Storage } from '../../shared/ports/storage';
 import type { BackupEntry } from '../../shared/domain/backup';
 import type { Manifest } from '../../shared/domain/manifest';
-import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../../shared/local/context';
-import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import { deliverObjectEvents } from '../../shared/local/object-events';
 import type { AlertPublisher, Clock, Log } from '../../shared/ports';
 import { pgDumpTools } from '../../shared/runtime/dump-tools';
@@ -57,11 +55,7 @@ export interface RestoreFixture {
  * @throws Error when a backup does not end VERIFIED; whatever starting a server throws.
  */
 export async function setUpFixture(dataset: BenchDataset, cleanups: Array<() => Promise<void>>, progress: (line: string) => void, signal: AbortSignal): Promise<RestoreFixture> {
-  const dynalite = await startDynalite({});
-  cleanups.push(dynalite.stop);
-  await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
-  const catalog = localCatalog(dynalite.endpoint);
-  const walCatalog = localWalCatalog(dynalite.endpoint);
+  const { catalog, walCatalog } = await startBenchCatalog(cleanups);
   const alerts = new ConsoleAlertPublisher();
   const log = stderrLog();
   const clock = () => new Date();

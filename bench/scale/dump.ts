@@ -14,7 +14,7 @@
  * then restored with runRestore (streamed, one job per part; row counts of every table
  * checked against the manifest by the restore itself) into a scratch database, dropped after.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startBenchCatalog } from '../harness';
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,8 +25,6 @@ import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts'
 import { makeS3Client, S3Storage } from '../../shared/adapters/storage/s3';
 import type { PgConnection } from '../../shared/ports/postgres';
 import type { Log } from '../../shared/ports';
-import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../../shared/local/context';
-import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import { deliverObjectEvents } from '../../shared/local/object-events';
 import { pgDumpTools } from '../../shared/runtime/dump-tools';
 import { pgRestoreDeps } from '../../shared/runtime/restore-tools';
@@ -101,15 +99,12 @@ export async function parallelDumpReport(
   const cleanups: Array<() => Promise<unknown>> = [];
   const variants: DumpVariant[] = [];
   try {
-    const dynalite = await startDynalite({});
-    cleanups.push(dynalite.stop);
-    await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
-    const catalog = localCatalog(dynalite.endpoint);
+    const { catalog, walCatalog } = await startBenchCatalog(cleanups);
     const storage = new S3Storage(makeS3Client({ endpoint: options.s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: options.s3 }), options.s3.bucket);
     const log = quietLog();
     const alerts = new ConsoleAlertPublisher();
     const clock = () => new Date();
-    deliverObjectEvents({ storage, catalog, walCatalog: localWalCatalog(dynalite.endpoint), alerts, log, clock });
+    deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock });
     const deps = { storage, catalog, alerts, log, clock, tools: pgDumpTools, version: STRONGBOX_VERSION };
     const admin = await connectClient({ ...conn, database: 'postgres' });
     cleanups.push(() => admin.end());

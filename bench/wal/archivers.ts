@@ -2,14 +2,12 @@
  * bench:wal's archivers: dynalite, the two Strongbox setups (folder, and s3rver in presign
  * mode) and the pgBackRest archivers, each able to prepare a fresh archive for one pass.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startBenchCatalog } from '../harness';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { makeS3Client, S3Storage } from '../../shared/adapters/storage/s3';
 import type { WalCompression } from '../../shared/domain/wal/keys';
-import { LOCAL_TABLE, localCatalog, localWalCatalog } from '../../shared/local/context';
-import { ensureCatalogTable, startDynalite } from '../../shared/local/dynalite-server';
 import type { Log } from '../../shared/ports';
 import { S3RVER_CREDENTIALS } from '../../test/support/s3-server';
 import { startS3rverChild } from '../s3rver-child';
@@ -47,11 +45,7 @@ export interface Setup {
 
 /** dynalite, the two Strongbox setups (folder and s3rver) and the pgBackRest archivers. */
 export async function setUpArchivers(source: WalSource, options: Options, withPgbackrest: boolean, cleanups: Array<() => Promise<void>>): Promise<Setup> {
-  const dynalite = await startDynalite({});
-  cleanups.push(dynalite.stop);
-  await ensureCatalogTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } }), LOCAL_TABLE);
-  const catalog = localCatalog(dynalite.endpoint);
-  const walCatalog = localWalCatalog(dynalite.endpoint);
+  const { endpoint: catalogEndpoint, catalog, walCatalog } = await startBenchCatalog(cleanups);
   const requestTimes = new RequestTimes();
   const log = stderrLog(requestTimes);
   const rounds = Array.from({ length: options.runs }, (_, i) => i + 1);
@@ -60,7 +54,7 @@ export async function setUpArchivers(source: WalSource, options: Options, withPg
   const folderRoot = join(source.root, 'strongbox-folder');
   await mkdir(folderRoot);
   const folderStorage = new FolderStorage(join(folderRoot, 'home', 'repository'));
-  const folder = await startStrongboxArchiving({ root: folderRoot, databases: folderDatabases, storage: folderStorage, storageConfig: { type: 'folder' }, catalog, walCatalog, catalogEndpoint: dynalite.endpoint, log });
+  const folder = await startStrongboxArchiving({ root: folderRoot, databases: folderDatabases, storage: folderStorage, storageConfig: { type: 'folder' }, catalog, walCatalog, catalogEndpoint, log });
   cleanups.push(folder.stop);
 
   const s3rver = await startS3rverChild();
@@ -79,7 +73,7 @@ export async function setUpArchivers(source: WalSource, options: Options, withPg
     storageConfig: { type: 's3', bucket: s3rver.bucket, endpoint: s3rver.endpoint, forcePathStyle: true, region: 'us-east-1' },
     catalog,
     walCatalog,
-    catalogEndpoint: dynalite.endpoint,
+    catalogEndpoint,
     log,
   });
   cleanups.push(s3.stop);

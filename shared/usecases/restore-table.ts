@@ -127,9 +127,8 @@ export async function previewRecreate(deps: Omit<RestoreTableDeps, 'copier' | 'o
   const schema = schemaPart(manifest);
   const folder = await makeTempFolder(deps.tmpDir ?? tmpdir());
   try {
-    // A parallel backup's schema part alone (downloadDump reads `objects.dump`: the part stands in for it).
-    const read = schema ? { ...manifest, objects: { ...manifest.objects, dump: schema } } : manifest;
-    const file = await downloadDump({ storage: deps.storage, tools: deps.restoreTools, manifest: read, folder: folder.path, ...(request.signal ? { signal: request.signal } : {}) });
+    // A parallel backup's schema part alone.
+    const file = await downloadDump({ storage: deps.storage, tools: deps.restoreTools, manifest, ...(schema ? { object: schema } : {}), folder: folder.path, ...(request.signal ? { signal: request.signal } : {}) });
     const selection = schema ? await selectFromSchema(deps.tableTools, file, plan, request.signal) : await selectFromArchive(deps.tableTools, file, plan, request.signal);
     return { plan, objects: plannedObjects(selection.toc, selection.found) };
   } catch (error) {

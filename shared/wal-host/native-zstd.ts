@@ -28,8 +28,8 @@ interface Binding {
 export interface NativeZstd {
   /** Where the addon was loaded from (the uploader's worker thread loads the same file); none for Node's zlib. */
   readonly path?: string;
-  /** The largest frame `size` bytes can compress to (ZSTD_compressBound). */
-  bound(size: number): number;
+  /** The addon's only: the largest frame `size` bytes can compress to (ZSTD_compressBound), for the uploader's worker. */
+  bound?(size: number): number;
   /** zstd -1 of `raw` into a buffer of `take` (at least the bound); resolves the frame (a view of it). */
   compress(raw: Uint8Array, take: (size: number) => Buffer): Buffer;
   /**
@@ -76,7 +76,6 @@ export function zlibZstd(zlib = process.getBuiltinModule('node:zlib') as unknown
   if (!compress || !decompress || constants?.ZSTD_c_compressionLevel === undefined || constants.ZSTD_c_checksumFlag === undefined) return undefined;
   const params = { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL, [constants.ZSTD_c_checksumFlag]: 1 };
   return {
-    bound: (size) => size + (size >> 8) + 1024,
     compress(raw) {
       try {
         return compress(raw, { params, pledgedSrcSize: raw.length });

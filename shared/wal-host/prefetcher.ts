@@ -60,7 +60,7 @@ export async function runPrefetcher(config: HostConfig, options: PrefetcherOptio
   // A warm start moves the window of a prefetcher already running too (one left idling by an earlier recovery).
   const warm = options.from === undefined ? undefined : await warmWant(client, spool, options.from);
   if (!(await acquireLock(spool, 'prefetcher'))) return;
-  const codec = chooseCodec(config.compression, { ...options.codec });
+  const codec = chooseCodec(config.compression, options.codec ?? {});
   const inDir = join(spool, 'in');
   const inflight = new Map<string, Promise<void>>();
   const found = new Set<string>();

@@ -9,7 +9,7 @@ import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
 import { encode, fill, nativeFor, sha256Hex, type CodecOptions } from './codec';
 import { identityOf } from './identity';
 import type { ZstdWorker } from './zstd-workers';
-import type { HandoffTransport } from './handoff-slots';
+import type { HandoffTransport } from './handoff';
 
 /**
  * Pushing one WAL file: read it whole, check its name and header, compress, declare, and
@@ -111,7 +111,7 @@ export async function prepareWalFile(file: WalFile | string, compression: WalCom
     const stats = await handle.stat({ bigint: true });
     const before = identityOf(stats);
     const size = Number(stats.size);
-    const encoded = worker && native ? await byWorker(handle, wal, size, worker, native.bound(size), take) : await inProcess(handle, path, wal, size, compression, codec, take);
+    const encoded = worker && native?.bound ? await byWorker(handle, wal, size, worker, native.bound(size), take) : await inProcess(handle, path, wal, size, compression, codec, take);
     if (identityOf(await handle.stat({ bigint: true })) !== before) throw changedWhileRead(path);
     const { stored, rawSha256, storedSha256, facts } = encoded;
     const declaration: Declaration = { size, sha256: rawSha256, storedSize: stored.length, storedSha256, compression: encoded.compression, ...facts };

@@ -7,7 +7,7 @@ import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile, walFileAt } from './push-file';
 import { ZstdWorker } from './zstd-workers';
-import { HandoffTransport } from './handoff-slots';
+import { HandoffTransport } from './handoff';
 import { acquireLock, exists, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
 import { scanReady } from './ready-queue';
 import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pidExists, pushingPath, scratchPath, SPOOL } from './spool-protocol';
@@ -54,7 +54,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   // The codec is chosen here, once. With the zstd addon, reading, compression and hashing run
   // on one worker thread: a second one cost ~10 MiB of RSS (over the 100 MB goal with 16 MiB
   // segments) and gained nothing measurable on the S3 path (docs/benchmarks.md).
-  const chosen = chooseCodec(config.compression, { ...options.codec });
+  const chosen = chooseCodec(config.compression, options.codec ?? {});
   const addon = config.compression === 'zstd' && fast.worker ? chosen.native?.path : undefined;
   const worker = addon ? new ZstdWorker(addon) : undefined;
   worker?.warm();

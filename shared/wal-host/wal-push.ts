@@ -52,7 +52,7 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
     .catch(() => undefined);
   if (options.startUploader !== false && config.fastPaths.uploader) await startUploaderForBacklog(config, walDir, name, options.entry);
   try {
-    const outcome = await pushFile(file, options.client ?? new ArchiveClient(config), config.compression, chooseCodec(config.compression, { ...options.codec }));
+    const outcome = await pushFile(file, options.client ?? new ArchiveClient(config), config.compression, chooseCodec(config.compression, options.codec ?? {}));
     await removeQuietly(marker);
     // No uploader tidies the spool now (one killed would leave hard links behind): do it here.
     if ((await lockHolder(config.spool, 'uploader')) === undefined) await cleanSpool(config, walDir).catch(() => undefined);

@@ -7,7 +7,7 @@ import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts'
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { ArchiveClient } from '../../shared/wal-host/client';
-import { HandoffTransport } from '../../shared/wal-host/handoff-slots';
+import { HandoffTransport } from '../../shared/wal-host/handoff';
 import { pushFile } from '../../shared/wal-host/push-file';
 import { captureLog, type CapturedLog } from '../support/stack';
 import { declareSegment, fakeSegment, MIB, sha256, type DeclaredFile } from '../support/wal-files';

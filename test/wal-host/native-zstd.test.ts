@@ -94,7 +94,7 @@ describe('in-process zstd', () => {
         return addon().compress(bytes, take);
       },
       decompress: (...args) => addon().decompress(...args),
-      bound: (size) => addon().bound(size),
+      bound: (size) => addon().bound!(size),
     };
 
     // Act

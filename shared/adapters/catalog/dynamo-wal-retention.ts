@@ -1,10 +1,11 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { WalRetentionMark } from '../../domain/retention/types';
 import { ConflictError, InputError } from '../../errors';
 import type { IndexedWalRecord, WalPage } from '../../ports/wal-catalog';
 import type { TableIo } from './dynamo-batch';
 import { hex8, metaPk, SEGMENT_NAME, walPk, type Item } from './dynamo-wal-keys';
 import { conditionalWrite } from './sdk-errors';
+import { getItem } from './dynamo-wal-meta';
 import { viewAttributes, withoutKeys } from './wal-view-keys';
 
 /**
@@ -84,8 +85,4 @@ function belowQuery(database: string, timeline: number, belowName: string): Pick
     throw new InputError(`${JSON.stringify(belowName)} is not a segment name on timeline ${timeline}`, 'give the 24-hex name of the first segment to keep');
   }
   return { KeyConditionExpression: 'pk = :pk AND sk < :below', ExpressionAttributeValues: { ':pk': walPk(database, hex8(timeline)), ':below': belowName } };
-}
-
-function getItem(io: TableIo, action: string, key: { pk: string; sk: string }): Promise<Item | undefined> {
-  return io.call(action, async () => (await io.client.send(new GetCommand({ TableName: io.tableName, Key: key, ConsistentRead: true }))).Item);
 }

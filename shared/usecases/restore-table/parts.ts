@@ -59,8 +59,7 @@ export async function fetchParts(
   const fetch = async (part: { key: string; bytes: number; sha256: string }, name: string): Promise<string> => {
     const folder = join(options.folder, name);
     await mkdir(folder, { mode: 0o700 });
-    // downloadDump reads `objects.dump`: the part stands in for it.
-    return downloadDump({ ...options, folder, manifest: { ...manifest, objects: { ...manifest.objects, dump: part } } });
+    return downloadDump({ ...options, folder, object: part });
   };
   const schema = plan.mode === 'recreate' ? schemaPart(manifest) : undefined;
   const file = await fetch(schema ?? manifest.objects.dump, schema ? 'schema' : 'pre-data');

@@ -34,6 +34,8 @@ export interface DownloadOptions {
   storage: Storage;
   tools: Pick<RestoreTools, 'decompress'>;
   manifest: Manifest;
+  /** The object to download, when not the manifest's dump: one part of a parallel backup. */
+  object?: Manifest['objects']['dump'];
   folder: string;
   signal?: AbortSignal;
   /** Bytes read so far, of `total`. */
@@ -43,7 +45,7 @@ export interface DownloadOptions {
 }
 
 /**
- * Downloads the manifest's dump into `folder` (file mode 0600) and returns the path of a
+ * Downloads the manifest's dump (or `object`) into `folder` (file mode 0600) and returns the path of a
  * pg_restore-readable archive.
  *
  * @throws ChecksumMismatchError when size or SHA-256 differ from the manifest; ObjectNotFoundError
@@ -55,7 +57,7 @@ export async function downloadDump(options: DownloadOptions): Promise<string> {
 }
 
 async function download(options: DownloadOptions, tryLink: boolean): Promise<string> {
-  const declared = { ...options.manifest.objects.dump, backupId: options.manifest.id };
+  const declared = { ...(options.object ?? options.manifest.objects.dump), backupId: options.manifest.id };
   const zstd = options.manifest.compression === 'zstd';
   const file = join(options.folder, zstd ? 'dump.zst' : 'dump');
   await downloadVerified(options.storage, declared, file, options.signal, options.onBytes, tryLink);
@@ -83,7 +85,7 @@ export interface FetchedDump {
  * checked first, as downloadDump does (`verified` is then already settled).
  */
 export async function fetchDump(options: DownloadOptions & { early: boolean }): Promise<FetchedDump> {
-  const declared = { ...options.manifest.objects.dump, backupId: options.manifest.id };
+  const declared = { ...(options.object ?? options.manifest.objects.dump), backupId: options.manifest.id };
   if (options.early && options.manifest.compression !== 'zstd' && hasLocalLinks(options.storage)) {
     const file = join(options.folder, 'dump');
     if (await options.storage.linkTo(declared.key, file)) {

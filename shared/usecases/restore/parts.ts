@@ -87,7 +87,7 @@ export async function restoreParts(options: PartsRestoreOptions): Promise<void> 
   await mkdir(folder, { recursive: true, mode: 0o700 });
   const reading = options.reading ?? ((read) => read());
   const file = await reading(() =>
-    downloadDump({ storage: options.storage, tools: parallel.tools, manifest: { ...manifest, objects: { ...manifest.objects, dump: post } }, folder, ...(options.signal ? { signal: options.signal } : {}), onBytes: progress() }),
+    downloadDump({ storage: options.storage, tools: parallel.tools, manifest, object: post, folder, ...(options.signal ? { signal: options.signal } : {}), onBytes: progress() }),
   );
   await parallel.tools.restoreArchive(options.into, file, { jobs: parallel.jobs, ...(options.signal ? { signal: options.signal } : {}) });
 }
