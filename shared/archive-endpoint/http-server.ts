@@ -6,6 +6,7 @@ import { ConfigError } from '../errors';
 import type { WalArchiveDeps } from '../usecases/wal-archive';
 import { BodyTooLargeError, UploadInterruptedError } from '../usecases/wal-archive/errors';
 import { DatabaseNotServedError, ForbiddenDatabaseError } from './errors';
+import type { HandoffEncoder } from './handoff';
 import { handleArchiveRequest, MAX_JSON_BYTES, parseJson, type ArchiveEndpointOptions, type ArchiveRequest, type ArchiveResponse } from './routes';
 
 /** How to run the local archive endpoint. */
@@ -29,6 +30,8 @@ export interface ArchiveEndpointServerOptions {
   maxSegmentBytes: number;
   /** Bytes mode: a database's hand-off folder (its WAL host's spool tmp), when the host is this one. */
   handoff?: (database: string) => string | undefined;
+  /** Bytes mode with hand-offs: the endpoint's compression of the handed-over WAL files. */
+  encoder?: HandoffEncoder;
 }
 
 /** A running endpoint. */
@@ -70,7 +73,7 @@ export async function startArchiveEndpoint(options: ArchiveEndpointServerOptions
     mode: options.mode,
     deps,
     maxSegmentBytes: options.maxSegmentBytes,
-    ...(options.handoff && options.mode === 'bytes' ? { handoff: options.handoff } : {}),
+    ...(options.handoff && options.mode === 'bytes' ? { handoff: options.handoff, ...(options.encoder ? { encoder: options.encoder } : {}) } : {}),
     authentication: 'token',
     authenticate: (request) => {
       const given = offered(request);

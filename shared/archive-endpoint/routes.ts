@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { WalFileRef } from '../domain/wal/file-ref';
+import type { WalCompression } from '../domain/wal/keys';
 import { InputError, StrongboxError } from '../errors';
 import { STRONGBOX_VERSION } from '../runtime/version';
 import {
@@ -11,11 +12,10 @@ import {
   prepareWalPush,
   readWalBody,
   storeWalBody,
-  storeWalBytes,
   type WalArchiveDeps,
 } from '../usecases/wal-archive';
 import { errorResponse, MethodNotAllowedError, RouteNotFoundError, UnauthenticatedError } from './errors';
-import { HandoffRefusedError, readHandoff } from './handoff';
+import { HandoffRefusedError, storeHandoff, type HandoffEncoder } from './handoff';
 import { matchRoute, type RouteMatch, type RouteName } from './paths';
 
 /** JSON bodies (declarations) are a few hundred bytes; anything past this is refused unread. */
@@ -64,6 +64,8 @@ export interface ArchiveEndpointOptions {
    * (its spool's tmp), undefined for a database that has none (handoff.ts).
    */
   handoff?: (database: string) => string | undefined;
+  /** The endpoint's compression of handed-over files; without one, hand-offs are refused. */
+  encoder?: HandoffEncoder;
 }
 
 const METHODS: Record<RouteName, readonly string[]> = { health: ['GET'], identity: ['GET'], wal: ['GET', 'POST'], body: ['GET', 'PUT'], complete: ['POST'] };
@@ -99,7 +101,7 @@ async function dispatch(options: ArchiveEndpointOptions, request: ArchiveRequest
   const file = match.file!;
   switch (match.route) {
     case 'health':
-      return { status: 200, json: { ok: true, mode, version: STRONGBOX_VERSION, handoff: mode === 'bytes' && options.handoff !== undefined } };
+      return { status: 200, json: { ok: true, mode, version: STRONGBOX_VERSION, ...handoffHealth(options) } };
     case 'identity':
       return { status: 200, json: await archiveIdentity(deps, database) };
     case 'wal':
@@ -111,6 +113,12 @@ async function dispatch(options: ArchiveEndpointOptions, request: ArchiveRequest
       if (mode !== 'bytes') throw new RouteNotFoundError('…/body exists only in bytes mode', 'this endpoint hands out presigned URLs: use the url (and headers) the POST or GET answered, then POST …/complete after an upload');
       return request.method === 'PUT' ? putBody(options, request, file) : getBody(deps, file);
   }
+}
+
+/** Health's word on hand-offs: whether this endpoint takes them, and in which compressions it stores them. */
+function handoffHealth(options: ArchiveEndpointOptions): { handoff: boolean; encodes?: readonly WalCompression[] } {
+  const takes = options.mode === 'bytes' && options.handoff !== undefined && options.encoder !== undefined;
+  return takes ? { handoff: true, encodes: options.encoder!.compressions } : { handoff: false };
 }
 
 async function preparePush(options: ArchiveEndpointOptions, file: WalFileRef, body: unknown): Promise<ArchiveResponse> {
@@ -139,19 +147,31 @@ async function prepareFetch(options: ArchiveEndpointOptions, file: WalFileRef): 
 }
 
 async function putBody(options: ArchiveEndpointOptions, request: ArchiveRequest, file: WalFileRef): Promise<ArchiveResponse> {
-  const declared = declareWalFile(file, declarationHeader(request));
-  const { database, name } = file;
-  const limit = Math.min(options.maxSegmentBytes, declared.declaration.storedSize);
   const length = request.header('content-length');
   const handoff = request.header('x-strongbox-handoff');
   if (handoff !== undefined) {
-    const dir = options.handoff?.(database);
-    if (dir === undefined) throw new HandoffRefusedError(`this endpoint takes no hand-off files for database "${database}"`);
     if (length !== undefined && Number(length) > 0) throw new InputError('a hand-off PUT carries no body', 'send either X-Strongbox-Handoff or the bytes, not both');
-    return pushed(await storeWalBytes(options.deps, declared, (into) => readHandoff(dir, handoff, into), options.maxSegmentBytes));
+    return pushed(await storeHandoff(options.deps, file, { ...handoffOf(options, request, file.database), name: handoff, maxBytes: options.maxSegmentBytes }));
   }
-  if (length !== undefined && Number(length) > limit) throw new BodyTooLargeError(`a body of ${length} bytes for ${name}`, limit);
+  const declared = declareWalFile(file, declarationHeader(request));
+  const limit = Math.min(options.maxSegmentBytes, declared.declaration.storedSize);
+  if (length !== undefined && Number(length) > limit) throw new BodyTooLargeError(`a body of ${length} bytes for ${file.name}`, limit);
   return pushed(await storeWalBody(options.deps, declared, request.bytes(), options.maxSegmentBytes));
+}
+
+/**
+ * Where a hand-off of `database` is read from, and how it is to be stored: the WAL file itself
+ * (no declaration: the endpoint makes it) in a compression its encoder writes. Throws
+ * HandoffRefusedError (the sender then sends the body).
+ */
+function handoffOf(options: ArchiveEndpointOptions, request: ArchiveRequest, database: string): { dir: string; compression: WalCompression; encoder: HandoffEncoder } {
+  const dir = options.handoff?.(database);
+  const encoder = options.encoder;
+  if (dir === undefined || !encoder) throw new HandoffRefusedError(`this endpoint takes no hand-off files for database "${database}"`);
+  if (request.header('x-strongbox-declaration') !== undefined) throw new HandoffRefusedError('a hand-off file is the WAL file itself, which the endpoint declares: send no declaration');
+  const compression = request.header('x-strongbox-compression') as WalCompression | undefined;
+  if (compression === undefined || !encoder.compressions.includes(compression)) throw new HandoffRefusedError(`this endpoint does not write ${compression ?? 'an unnamed compression'} (it writes ${encoder.compressions.join(', ')})`);
+  return { dir, compression, encoder };
 }
 
 async function getBody(deps: WalArchiveDeps, file: WalFileRef): Promise<ArchiveResponse> {

@@ -15,6 +15,7 @@ import { walHostPaths, type WalHostPaths } from './wal-paths';
 import { writeHostScripts } from '../wal-host/scripts';
 import { scratchPath } from '../wal-host/spool-protocol';
 import { walCodec } from '../adapters/wal-codec/inspect';
+import { localWalEncoder } from './wal-encoder';
 
 /**
  * Local mode's WAL archiving: the archive endpoint on 127.0.0.1 (bytes mode over the
@@ -122,14 +123,26 @@ export async function startLocalArchiving(options: {
   const wanted = options.databases.map((name) => previousPort(walHostPaths(paths, name).config)).find((port) => port !== undefined);
   // The WAL hosts run on this machine: each may hand the endpoint a file of its spool instead of a body.
   const handoff = (database: string) => (options.databases.includes(database) ? scratchPath(walHostPaths(paths, database).spool) : undefined);
-  const settings = { host: '127.0.0.1', databaseTokens, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES, handoff } as const;
-  let endpoint: ArchiveEndpointServer;
+  // It reads, hashes and compresses each handed-over file once, on worker threads (wal-encoder.ts).
+  const encoder = mode === 'bytes' ? localWalEncoder() : undefined;
+  const settings = { host: '127.0.0.1', databaseTokens, deps, mode, maxSegmentBytes: MAX_SEGMENT_BYTES, handoff, ...(encoder ? { encoder } : {}) } as const;
+  let started: ArchiveEndpointServer;
   try {
-    endpoint = await startArchiveEndpoint({ ...settings, port: wanted ?? 0 });
+    started = await startArchiveEndpoint({ ...settings, port: wanted ?? 0 });
   } catch {
     // The old port is taken: a new one, and every wal.json is rewritten below.
-    endpoint = await startArchiveEndpoint({ ...settings, port: 0 });
+    started = await startArchiveEndpoint({ ...settings, port: 0 }).catch(async (error: unknown) => {
+      await encoder?.close();
+      throw error;
+    });
   }
+  const endpoint: ArchiveEndpointServer = {
+    ...started,
+    async stop() {
+      await started.stop();
+      await encoder?.close();
+    },
+  };
   try {
     const bin = join(paths.root, 'bin');
     mkdirSync(bin, { recursive: true, mode: 0o755 });

@@ -43,7 +43,7 @@ const prepareSchema = z.union([
 ]);
 const foundSchema = z.object({ status: z.literal('found'), record: recordSchema, url: z.string(), headers: headersSchema });
 const identitySchema = z.object({ systemId: z.string(), segmentSize: z.int().check(z.positive()) });
-const healthSchema = z.object({ mode: z.enum(['bytes', 'presign']), handoff: z.optional(z.boolean()) });
+const healthSchema = z.object({ mode: z.enum(['bytes', 'presign']), handoff: z.optional(z.boolean()), encodes: z.optional(z.array(z.string())) });
 
 export type PushDone = z.infer<typeof doneSchema>;
 export type PushPlan = z.infer<typeof prepareSchema>;
@@ -114,12 +114,13 @@ export class ArchiveClient {
   }
 
   /**
-   * As putBody, but the stored bytes wait in `file`, a plain file name in the spool's tmp
-   * folder, which the endpoint reads itself (same host). Throws StrongboxError
-   * HANDOFF_REFUSED when it takes no hand-off (send the body instead), or the endpoint's error.
+   * Hands over the WAL file `name` as `file`, a plain file name in the spool's tmp folder (a
+   * hard link to it, same host), for the endpoint to read, hash and store in `compression`
+   * itself: no declaration. Throws StrongboxError HANDOFF_REFUSED when it takes no hand-off
+   * (push the file here instead), or the endpoint's error.
    */
-  async putHandoff(name: string, file: string, declaration: Declaration): Promise<PushDone> {
-    const headers = { 'x-strongbox-declaration': Buffer.from(JSON.stringify(declaration)).toString('base64'), 'x-strongbox-handoff': file };
+  async putHandoff(name: string, file: string, compression: Declaration['compression']): Promise<PushDone> {
+    const headers = { 'x-strongbox-handoff': file, 'x-strongbox-compression': compression };
     return parseJson(await this.call('PUT', this.walUrl(`${name}/body`), { headers, body: Buffer.alloc(0) }, JSON_LIMIT), doneSchema, 'upload');
   }
 

@@ -1,27 +1,22 @@
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { WalCompression } from '../domain/wal/keys';
 import { StrongboxError } from '../errors';
-import type { ArchiveClient, Declaration, PushDone } from './client';
+import type { ArchiveClient, PushDone } from './client';
+import { fileIdentity, identityOf } from './identity';
 import { logLine } from './log';
 
 /**
  * The local hand-off, a transport of its own (the local counterpart of a presigned PUT):
- * when the endpoint runs on this host and says it takes hand-offs, the uploader's stored
- * bytes go into one of its hand-off files, which the endpoint reads itself, instead of an
- * HTTP body. The files (`<spool>/tmp/<pid>.<n>.hand`) are kept open and rewritten in place
- * from push to push, one push each at a time: a fresh file would cost new page-cache pages
- * for every segment (docs/benchmarks.md). Once the endpoint refused one (HANDOFF_REFUSED),
- * the transport stands aside for the rest of its life.
+ * when the endpoint runs on this host and compresses WAL files itself, the uploader hands
+ * it the WAL file itself — a hard link in the spool's tmp folder
+ * (`<spool>/tmp/<pid>.<n>.wal`, a copy on another filesystem) — and neither reads nor
+ * compresses it. The endpoint, the trusted side, reads, hashes and compresses it once
+ * (docs/wal.md). Once the endpoint refused one (HANDOFF_REFUSED), the transport stands
+ * aside for the rest of its life, and the uploader pushes as it would without it.
  */
-
-interface Slot {
-  name: string;
-  handle: FileHandle;
-}
-
 export class HandoffTransport {
-  readonly #free: Slot[] = [];
-  readonly #all = new Set<Slot>();
   #serial = 0;
   #refused = false;
 
@@ -29,53 +24,38 @@ export class HandoffTransport {
   constructor(private readonly dir: string) {}
 
   /**
-   * Sends through a hand-off file: the endpoint's answer, or undefined when the caller
-   * must send a body instead (no hand-off here, refused, or a file that cannot be written:
-   * that one is dropped). Rejects with the endpoint's other errors.
+   * Hands `path` (WAL file `name`) over to be stored in `compression`: the endpoint's
+   * answer and the identity of the file it read, or undefined when the caller must push the
+   * file itself (no hand-off here, refused, no link nor copy possible). Rejects with the
+   * endpoint's other errors, WAL_READ_FAILED when the file changed meanwhile, and
+   * WAL_PUSH_UNCONFIRMED for an answer about another file.
    */
-  async send(client: ArchiveClient, name: string, stored: Buffer, declaration: Declaration): Promise<PushDone | undefined> {
-    if (this.#refused || (await client.health()).handoff !== true) return undefined;
-    let slot: Slot | undefined;
+  async send(client: ArchiveClient, path: string, name: string, compression: WalCompression): Promise<{ done: PushDone; identity: string } | undefined> {
+    if (this.#refused || !(await client.health()).encodes?.includes(compression)) return undefined;
+    const handed = `${process.pid}.${++this.#serial}.wal`;
+    const target = join(this.dir, handed);
     try {
-      slot = this.#free.pop() ?? (await this.#open());
-      let written = 0;
-      while (written < stored.length) written += (await slot.handle.write(stored, written, stored.length - written, written)).bytesWritten;
-      await slot.handle.truncate(stored.length);
-    } catch (error) {
-      if (slot) await this.#drop(slot);
-      logLine('warn', 'cannot write a hand-off file: sending the body', { segment: name, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message });
-      return undefined;
-    }
-    try {
-      return await client.putHandoff(name, slot.name, declaration);
+      const stats = await stat(path, { bigint: true });
+      const identity = identityOf(stats);
+      try {
+        await link(path, target).catch(() => copyFile(path, target, constants.COPYFILE_EXCL));
+      } catch (error) {
+        logLine('warn', 'cannot hand a WAL file over: pushing it here', { segment: name, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message });
+        return undefined;
+      }
+      const done = await client.putHandoff(name, handed, compression);
+      if ((await fileIdentity(path)) !== identity) throw new StrongboxError('WAL_READ_FAILED', `${path} changed while it was handed over`, 'PostgreSQL does not change a file it asked to archive: check that nothing else writes into pg_wal');
+      if (done.record.compression !== compression || (done.record.name !== undefined && done.record.name !== name) || done.record.size !== Number(stats.size)) {
+        throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${name} with a record of another file`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
+      }
+      return { done, identity };
     } catch (error) {
       if (!(error instanceof StrongboxError) || error.code !== 'HANDOFF_REFUSED') throw error;
       this.#refused = true;
-      logLine('info', 'the archive endpoint refused a hand-off file: sending bodies from now on', { segment: name, reason: error.message });
+      logLine('info', 'the archive endpoint refused a hand-off: pushing files here from now on', { segment: name, reason: error.message });
       return undefined;
     } finally {
-      this.#free.push(slot);
+      await unlink(target).catch(() => undefined);
     }
-  }
-
-  /** Closes and removes every hand-off file (the uploader is going). */
-  async close(): Promise<void> {
-    this.#free.length = 0;
-    await Promise.all([...this.#all].map((slot) => this.#drop(slot)));
-  }
-
-  async #open(): Promise<Slot> {
-    const name = `${process.pid}.${++this.#serial}.hand`;
-    // Readable by the endpoint's OS user; the spool itself (0700) keeps everyone else out.
-    const handle = await open(join(this.dir, name), 'wx+', 0o644);
-    const slot = { name, handle };
-    this.#all.add(slot);
-    return slot;
-  }
-
-  async #drop(slot: Slot): Promise<void> {
-    this.#all.delete(slot);
-    await slot.handle.close().catch(() => undefined);
-    await unlink(join(this.dir, slot.name)).catch(() => undefined);
   }
 }

@@ -68,7 +68,7 @@ export interface PushCodecOptions extends CodecOptions {
   direct?: boolean;
   /** Worker threads that read, compress and hash the file in chunks (the uploader), when the addon is there. */
   worker?: ZstdWorker;
-  /** The local hand-off for `direct` pushes to an endpoint on this host (the uploader's). */
+  /** The local hand-off of the file itself, for `direct` pushes to an endpoint on this host that compresses (the uploader's). */
   handoff?: HandoffTransport;
 }
 
@@ -197,11 +197,14 @@ async function prepareAndUpload(client: ArchiveClient, file: PreparedWalFile): P
  */
 export async function pushFile(path: WalFile | string, client: ArchiveClient, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PushOutcome> {
   const started = performance.now();
-  const file = await prepareWalFile(path, compression, codec);
+  const wal = typeof path === 'string' ? walFileAt(path) : path;
+  const handed = codec.direct && codec.handoff ? await codec.handoff.send(client, wal.path, wal.wal.name, compression) : undefined;
+  if (handed) return { status: handed.done.status, identity: handed.identity, compression, encodeMs: 0, sendMs: Math.round(performance.now() - started) };
+  const file = await prepareWalFile(wal, compression, codec);
   const encoded = performance.now();
   try {
     const { declaration } = file;
-    const done = codec.direct && (await client.health()).mode === 'bytes' ? await sendDirect(client, file, codec.handoff) : await prepareAndUpload(client, file);
+    const done = codec.direct && (await client.health()).mode === 'bytes' ? await client.putBody(file.name, file.stored, file.declaration) : await prepareAndUpload(client, file);
     if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
       throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
     }
@@ -209,13 +212,4 @@ export async function pushFile(path: WalFile | string, client: ArchiveClient, co
   } finally {
     file.release();
   }
-}
-
-/**
- * One PUT with the declaration to a bytes-mode endpoint: through the local hand-off
- * transport when the caller has one (the uploader) and the endpoint takes it, else with the
- * stored bytes as the body.
- */
-async function sendDirect(client: ArchiveClient, file: PreparedWalFile, handoff: HandoffTransport | undefined): Promise<PushDone> {
-  return (await handoff?.send(client, file.name, file.stored, file.declaration)) ?? client.putBody(file.name, file.stored, file.declaration);
 }

@@ -19,7 +19,7 @@ import { join } from 'node:path';
  * | `out/<name>.ok`               | uploader, through a rename: the file's IDENTITY, when a link is impossible (another filesystem) | wal-push (shell `stat`, Node) | Node when consumed; the clean after MARKER_TTL once not `.ready` |
  * | `out/<name>.pushing`          | uploader: its OWNER, while it pushes that file | wal-push: waits for the outcome instead of pushing twice | uploader when the push ends; the clean when the owner is dead |
  * | `out/<name>.busy`             | foreground wal-push (Node): its OWNER | uploader: skips that file | that wal-push; the clean when the owner is dead |
- * | `tmp/<pid>.<n>.hand`          | uploader: stored bytes for the endpoint (bytes mode, same host) | the endpoint | uploader at exit; the clean when the pid is gone |
+ * | `tmp/<pid>.<n>.wal`           | uploader: a hard link to (or copy of) the WAL file, handed to the endpoint (bytes mode, same host) | the endpoint: reads, hashes and compresses it | uploader once answered; the clean when the pid is gone |
  * | `in/<name>.part` → `in/<name>`| prefetcher: verified, decompressed bytes, published by a rename | wal-fetch (shell and Node): moved onto %p | wal-fetch by the move; the prefetcher empties `in/` at start and exit, and keeps nothing when recovery's position moves other than onward within the window (a new recovery reads the archive again) |
  * | `prefetch.want`               | wal-fetch (shell and Node): the last name recovery asked for | prefetcher | never (overwritten) |
  * | `uploader.log`, `prefetcher.log` | the background process (stderr) | people | rotated at 5 MiB |
@@ -58,6 +58,7 @@ export const SPOOL = {
   pushing: '.pushing',
   busy: '.busy',
   part: '.part',
+  handoff: '.wal',
   want: 'prefetch.want',
   uploaderPid: 'uploader.pid',
   prefetcherPid: 'prefetcher.pid',
@@ -75,7 +76,7 @@ export const busyPath = (spool: string, name: string): string => join(spool, SPO
 export const pushingPath = (spool: string, name: string): string => join(spool, SPOOL.out, `${name}${SPOOL.pushing}`);
 /** `<spool>/in/<name>`: a verified, decompressed file fetched ahead. */
 export const inboxPath = (spool: string, name: string): string => join(spool, SPOOL.in, name);
-/** `<spool>/tmp`: the uploader's hand-off files. */
+/** `<spool>/tmp`: the uploader's hand-offs. */
 export const scratchPath = (spool: string): string => join(spool, SPOOL.tmp);
 /** `<spool>/prefetch.want`. */
 export const wantPath = (spool: string): string => join(spool, SPOOL.want);

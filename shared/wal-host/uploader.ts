@@ -141,7 +141,6 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   } finally {
     await Promise.allSettled([...inflight.values()]);
     await worker?.close();
-    await handoff?.close();
     await releaseLock(spool, 'uploader');
   }
   logLine('info', 'uploader exits: nothing to archive', { pid: process.pid, maxRssKiB: process.resourceUsage().maxRSS });
@@ -217,8 +216,9 @@ export async function cleanSpool(config: HostConfig, walDir: string): Promise<vo
   const awaited = (entry: string, suffix: string) => exists(join(walDir, 'archive_status', `${entry.slice(0, -suffix.length)}.ready`));
   const scratchDir = scratchPath(config.spool);
   const removable = async (dir: string, entry: string, path: string): Promise<boolean> => {
-    // A live uploader's hand-off files (`<pid>.<n>.hand`) are rewritten in place, not strays.
-    if (dir === scratchDir) return !(entry.endsWith('.hand') && (await ownerAlive(entry.split('.')[0], 'uploader'))) && (await old(path));
+    // A hand-off (`<pid>.<n>.wal`, a hard link that keeps its segment's blocks) is in use while its uploader lives, and goes with it.
+    if (dir === scratchDir && entry.endsWith(SPOOL.handoff)) return !(await ownerAlive(entry.split('.')[0], 'uploader'));
+    if (dir === scratchDir) return await old(path);
     // A hard link keeps its file's blocks: gone as soon as PostgreSQL no longer waits on the file.
     if (entry.endsWith(SPOOL.link)) return !(await awaited(entry, SPOOL.link));
     if (entry.endsWith(SPOOL.ok)) return !(await awaited(entry, SPOOL.ok)) && (await old(path));

@@ -1,180 +1,270 @@
-import { chown, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chown, link, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startArchiveEndpoint, type ArchiveEndpointServer } from '../../shared/archive-endpoint/http-server';
+import type { HandoffEncoder } from '../../shared/archive-endpoint/handoff';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
+import { localWalEncoder, type LocalWalEncoder } from '../../shared/local/wal-encoder';
 import { ArchiveClient } from '../../shared/wal-host/client';
 import { HandoffTransport } from '../../shared/wal-host/handoff';
 import { pushFile } from '../../shared/wal-host/push-file';
 import { captureLog, type CapturedLog } from '../support/stack';
-import { declareSegment, fakeSegment, MIB, sha256, type DeclaredFile } from '../support/wal-files';
+import { fakeSegment, MIB, OTHER_SYSTEM_ID, sha256 } from '../support/wal-files';
 import { walCodec } from '../../shared/adapters/wal-codec/inspect';
 
-// Hand-off (local mode): the WAL host leaves the stored bytes in a file of its spool's tmp
-// folder and names it in the PUT; the endpoint reads that file itself, from the folder its
-// own configuration gives for the database, and nothing else.
+// Hand-off (local mode): the WAL host hands the endpoint the WAL file itself — a hard link in
+// its spool's tmp folder — and names it in the PUT; the endpoint reads it from the folder its
+// own configuration gives for the database, and nothing else, then hashes, compresses and
+// checks it itself, as the trusted side.
 const TOKEN = 'tok-handoff-5e1f9b2c7a';
-const SEG1 = '000000010000000000000001';
 
 let dir: string;
 let spoolTmp: string;
 let storage: FolderStorage;
 let log: CapturedLog;
+let encoder: LocalWalEncoder;
 let endpoint: ArchiveEndpointServer;
+let twin: ArchiveEndpointServer;
 let plain: ArchiveEndpointServer;
+let noEncoder: ArchiveEndpointServer;
+const servers: ArchiveEndpointServer[] = [];
+
+function nameOf(segno: number): string {
+  return `0000000100000000000000${segno.toString(16).toUpperCase().padStart(2, '0')}`;
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sbx-handoff-'));
   spoolTmp = join(dir, 'spool', 'tmp');
   await mkdir(spoolTmp, { recursive: true });
+  await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
   storage = new FolderStorage(join(dir, 'repository'));
   log = captureLog();
+  encoder = localWalEncoder()!;
   const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => new Date(), codec: walCodec };
   const common = { host: '127.0.0.1', port: 0, token: TOKEN, deps, mode: 'bytes', maxSegmentBytes: 2 * MIB } as const;
-  endpoint = await startArchiveEndpoint({ ...common, handoff: (database) => (database === 'app' ? spoolTmp : undefined) });
-  plain = await startArchiveEndpoint(common);
+  const handoff = (database: string) => (database === 'app' ? spoolTmp : undefined);
+  // Two instances over one repository (issue 17 point 3), one without hand-offs, one with a folder but no encoder.
+  [endpoint, twin, plain, noEncoder] = await Promise.all([
+    startArchiveEndpoint({ ...common, handoff, encoder }),
+    startArchiveEndpoint({ ...common, handoff, encoder }),
+    startArchiveEndpoint(common),
+    startArchiveEndpoint({ ...common, handoff }),
+  ]);
 });
 
 afterAll(async () => {
-  await Promise.all([endpoint?.stop(), plain?.stop()]);
+  await Promise.all([endpoint, twin, plain, noEncoder, ...servers].map((server) => server?.stop()));
+  await encoder?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-async function put(name: string, file: DeclaredFile, handoff: string, database = 'app', base = endpoint.url): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(`${base}/v1/wal/${database}/${name}/body`, {
+/** Writes a WAL file into the spool's tmp as a hand-off named `handoff`. */
+async function handOver(handoff: string, bytes: Buffer): Promise<void> {
+  await writeFile(join(spoolTmp, handoff), bytes);
+}
+
+async function put(name: string, handoff: string, options: { database?: string; base?: string; compression?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await fetch(`${options.base ?? endpoint.url}/v1/wal/${options.database ?? 'app'}/${name}/body`, {
     method: 'PUT',
-    headers: { authorization: `Bearer ${TOKEN}`, 'x-strongbox-declaration': Buffer.from(JSON.stringify(file.declaration)).toString('base64'), 'x-strongbox-handoff': handoff },
+    headers: { authorization: `Bearer ${TOKEN}`, 'x-strongbox-handoff': handoff, 'x-strongbox-compression': options.compression ?? 'zstd', ...options.headers },
   });
   return { status: res.status, json: await res.json() };
 }
 
-function segment(segno: bigint): DeclaredFile {
-  return declareSegment(fakeSegment({ segmentSize: MIB, segno }), 'gzip');
+async function nothingKept(name: string, database = 'app'): Promise<void> {
+  await expect(storage.head(walRecordKey(database, name))).resolves.toBeUndefined();
+  for (const compression of ['zstd', 'none'] as const) await expect(storage.head(walObjectKey(database, name, compression))).resolves.toBeUndefined();
 }
 
-describe('the archive endpoint with hand-off files', () => {
-  it('says so in its health answer; an endpoint without hand-off folders says it does not', async () => {
-    const [withHandoff, without] = await Promise.all([endpoint, plain].map(async (server) => (await fetch(`${server.url}/v1/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()));
-    expect(withHandoff).toMatchObject({ mode: 'bytes', handoff: true });
-    expect(without).toMatchObject({ mode: 'bytes', handoff: false });
+function clientOf(server: ArchiveEndpointServer, database = 'app'): ArchiveClient {
+  return new ArchiveClient({ endpoint: server.url, database, auth: { type: 'token', tokenFile: join(dir, 'token') }, timeoutMs: 30_000 });
+}
+
+describe('the archive endpoint with hand-offs', () => {
+  it('says so in its health answer, with what it compresses to; without an encoder or a folder it takes none', async () => {
+    const health = await Promise.all([endpoint, plain, noEncoder].map(async (server) => (await fetch(`${server.url}/v1/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()));
+    expect(health[0]).toMatchObject({ mode: 'bytes', handoff: true, encodes: ['zstd', 'none'] });
+    expect(health[1]).toMatchObject({ mode: 'bytes', handoff: false });
+    expect(health[2]).toMatchObject({ mode: 'bytes', handoff: false });
   });
 
-  it('stores the bytes of a hand-off file of the database\'s folder, verified against the declaration; the same push again answers exists without the file', async () => {
+  it('stores a handed-over segment compressed by itself, its hashes its own measurements; the same file again answers exists', async () => {
     // Prepare
-    const file = segment(1n);
-    await writeFile(join(spoolTmp, 'one.hand'), file.stored);
+    const raw = fakeSegment({ segmentSize: MIB, segno: 1n });
+    await handOver('one.wal', raw);
 
     // Act
-    const first = await put(SEG1, file, 'one.hand');
-    await rm(join(spoolTmp, 'one.hand'));
-    const again = await put(SEG1, file, 'one.hand');
+    const first = await put(nameOf(1), 'one.wal');
+    const again = await put(nameOf(1), 'one.wal', { base: twin.url });
 
     // Assess
     expect([first.status, first.json.status, again.status, again.json.status]).toEqual([201, 'stored', 200, 'exists']);
-    expect((await storage.getBytes(walObjectKey('app', SEG1, 'gzip'))).equals(file.stored)).toBe(true);
-    expect(JSON.parse((await storage.getBytes(walRecordKey('app', SEG1))).toString())).toMatchObject({ storedSha256: file.declaration.storedSha256 });
+    const record = JSON.parse((await storage.getBytes(walRecordKey('app', nameOf(1)))).toString());
+    const stored = await storage.getBytes(walObjectKey('app', nameOf(1), 'zstd'));
+    expect(record).toMatchObject({ compression: 'zstd', size: MIB, sha256: sha256(raw), storedSize: stored.length, storedSha256: sha256(stored) });
+    expect(unzstd(stored).equals(raw)).toBe(true);
     expect(log.lines.some((line) => line.message === 'archive request' && line.attributes?.handoff === true && line.attributes.status === 201)).toBe(true);
   });
 
+  it('stores it uncompressed when asked (compression none)', async () => {
+    const raw = fakeSegment({ segmentSize: MIB, segno: 2n });
+    await handOver('two.wal', raw);
+
+    const answer = await put(nameOf(2), 'two.wal', { compression: 'none' });
+
+    expect([answer.status, answer.json.record.compression, answer.json.record.sha256, answer.json.record.storedSha256]).toEqual([201, 'none', sha256(raw), sha256(raw)]);
+    expect((await storage.getBytes(walObjectKey('app', nameOf(2), 'none'))).equals(raw)).toBe(true);
+  });
+
   it.each([
-    ['a database without a hand-off folder', 'ok.hand', 'other'],
-    ['a path instead of a file name', '../tmp/ok.hand', 'app'],
-    ['a hidden name', '.ok.hand', 'app'],
-    ['a file that is not there', 'missing.hand', 'app'],
-    ['a symlink', 'link.hand', 'app'],
-    ['a file of another owner', 'foreign.hand', 'app'],
-    ['a folder', 'folder.hand', 'app'],
-  ])('refuses %s with 403 HANDOFF_REFUSED, keeping nothing', async (_what, handoff, database) => {
+    ['a database without a hand-off folder', 'ok.wal', { database: 'other' }],
+    ['an endpoint without an encoder', 'ok.wal', { base: 'noEncoder' }],
+    ['a path instead of a file name', '../tmp/ok.wal', {}],
+    ['a hidden name', '.ok.wal', {}],
+    ['a file that is not there', 'missing.wal', {}],
+    ['a symlink', 'link.wal', {}],
+    ['a file of another owner', 'foreign.wal', {}],
+    ['a folder', 'folder.wal', {}],
+    ['a compression it does not write', 'ok.wal', { compression: 'gzip' }],
+    ['a declaration beside the file (an older host\'s stored-bytes hand-off)', 'ok.wal', { headers: { 'x-strongbox-declaration': Buffer.from('{}').toString('base64') } }],
+  ])('refuses %s with 403 HANDOFF_REFUSED, keeping nothing', async (_what, handoff, options: { database?: string; base?: string; compression?: string; headers?: Record<string, string> }) => {
     // Prepare
-    const file = segment(2n);
-    const name = '000000010000000000000002';
-    await writeFile(join(spoolTmp, 'ok.hand'), file.stored);
-    await writeFile(join(dir, 'secret'), file.stored);
-    await symlink(join(dir, 'secret'), join(spoolTmp, 'link.hand')).catch(() => undefined);
-    await writeFile(join(spoolTmp, 'foreign.hand'), file.stored);
-    await chown(join(spoolTmp, 'foreign.hand'), 65534, 65534);
-    await mkdir(join(spoolTmp, 'folder.hand'), { recursive: true });
+    const raw = fakeSegment({ segmentSize: MIB, segno: 3n });
+    await handOver('ok.wal', raw);
+    await writeFile(join(dir, 'secret'), raw);
+    await symlink(join(dir, 'secret'), join(spoolTmp, 'link.wal')).catch(() => undefined);
+    await handOver('foreign.wal', raw);
+    await chown(join(spoolTmp, 'foreign.wal'), 65534, 65534);
+    await mkdir(join(spoolTmp, 'folder.wal'), { recursive: true });
 
     // Act
-    const answer = await put(name, file, handoff, database);
+    const answer = await put(nameOf(3), handoff, { ...options, base: options.base === 'noEncoder' ? noEncoder.url : endpoint.url });
 
     // Assess
     expect(answer.status).toBe(403);
     expect(answer.json.error.code).toBe('HANDOFF_REFUSED');
     expect(answer.json.error.hint).toMatch(/request body/);
-    await expect(storage.head(walRecordKey(database, name))).resolves.toBeUndefined();
-    await expect(storage.head(walObjectKey(database, name, 'gzip'))).resolves.toBeUndefined();
+    await nothingKept(nameOf(3), options.database);
   });
 
-  it('refuses a larger file (413) and a shorter one (422), keeping nothing', async () => {
+  it.each([
+    ['a segment whose header names another segment', () => fakeSegment({ segmentSize: MIB, segno: 5n }), 422, 'WAL_HEADER_INVALID'],
+    ['a file that is not a segment', () => Buffer.alloc(MIB, 7), 422, 'WAL_HEADER_INVALID'],
+    ['a file shorter than its header\'s segment size', () => fakeSegment({ segmentSize: MIB, segno: 4n }).subarray(0, MIB - 8192), 422, 'WAL_HEADER_INVALID'],
+    ['a file over the endpoint\'s limit', () => Buffer.concat([fakeSegment({ segmentSize: MIB, segno: 4n }), Buffer.alloc(MIB + 1)]), 413, 'BODY_TOO_LARGE'],
+    ['another cluster\'s segment', () => fakeSegment({ segmentSize: MIB, segno: 4n, systemId: OTHER_SYSTEM_ID }), 409, 'SYSTEM_ID_MISMATCH'],
+  ])('refuses %s (%s %s), keeping nothing', async (_what, bytes, status, code) => {
+    await handOver('bad.wal', bytes());
+
+    const answer = await put(nameOf(4), 'bad.wal');
+
+    expect([answer.status, answer.json.error.code]).toEqual([status, code]);
+    await nothingKept(nameOf(4));
+  });
+
+  it('refuses other bytes under an archived name with 409 WAL_CONFLICT; the archive keeps the first', async () => {
+    const first = await storage.getBytes(walObjectKey('app', nameOf(1), 'zstd'));
+    await handOver('other.wal', fakeSegment({ segmentSize: MIB, segno: 1n }));
+
+    const answer = await put(nameOf(1), 'other.wal');
+
+    expect([answer.status, answer.json.error.code]).toEqual([409, 'WAL_CONFLICT']);
+    expect((await storage.getBytes(walObjectKey('app', nameOf(1), 'zstd'))).equals(first)).toBe(true);
+  });
+
+  it('two endpoint instances handed the same name at once: the same file is stored once (stored, exists); other bytes lose with WAL_CONFLICT', async () => {
     // Prepare
-    const file = segment(3n);
-    const name = '000000010000000000000003';
-    await writeFile(join(spoolTmp, 'long.hand'), Buffer.concat([file.stored, Buffer.from('x')]));
-    await writeFile(join(spoolTmp, 'short.hand'), file.stored.subarray(1));
+    const same = fakeSegment({ segmentSize: MIB, segno: 6n });
+    await handOver('same-a.wal', same);
+    await link(join(spoolTmp, 'same-a.wal'), join(spoolTmp, 'same-b.wal'));
+    await handOver('diff-a.wal', fakeSegment({ segmentSize: MIB, segno: 7n }));
+    await handOver('diff-b.wal', fakeSegment({ segmentSize: MIB, segno: 7n }));
 
     // Act
-    const long = await put(name, file, 'long.hand');
-    const short = await put(name, file, 'short.hand');
+    const sameAnswers = await Promise.all([put(nameOf(6), 'same-a.wal'), put(nameOf(6), 'same-b.wal', { base: twin.url })]);
+    const diffAnswers = await Promise.all([put(nameOf(7), 'diff-a.wal'), put(nameOf(7), 'diff-b.wal', { base: twin.url })]);
 
     // Assess
-    expect([long.status, long.json.error.code, short.status, short.json.error.code]).toEqual([413, 'BODY_TOO_LARGE', 422, 'CHECKSUM_MISMATCH']);
-    await expect(storage.head(walRecordKey('app', name))).resolves.toBeUndefined();
+    expect(sameAnswers.map((answer) => answer.json.status).sort()).toEqual(['exists', 'stored']);
+    expect(diffAnswers.map((answer) => answer.status).sort()).toEqual([201, 409]);
+    const winner = diffAnswers.find((answer) => answer.status === 201)!.json.record;
+    const record = JSON.parse((await storage.getBytes(walRecordKey('app', nameOf(7)))).toString());
+    expect(record.sha256).toBe(winner.sha256);
   });
 
-  it('pushFile hands the bytes over in a reused file when the endpoint takes hand-offs, and sends the body otherwise; closing the files removes them', async () => {
-    // Prepare
-    await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
-    const clientOf = (server: ArchiveEndpointServer, database: string) =>
-      new ArchiveClient({ endpoint: server.url, database, auth: { type: 'token', tokenFile: join(dir, 'token') }, timeoutMs: 10_000 });
-    const pathOf = async (segno: bigint) => {
-      const name = `0000000100000000000000${segno.toString(16).toUpperCase().padStart(2, '0')}`;
-      await writeFile(join(dir, name), fakeSegment({ segmentSize: MIB, segno }));
-      return join(dir, name);
+  it('refuses a file that changed while it was read (500, retried by the host) and keeps nothing; a failing encoder keeps nothing either', async () => {
+    // Prepare: encoders that touch the file while "reading" it, and one that fails
+    const touching: HandoffEncoder = {
+      compressions: ['zstd'],
+      async encode(handle, size, compression) {
+        await utimes(join(spoolTmp, 'moving.wal'), new Date(), new Date(Date.now() + 60_000));
+        return encoder.encode(handle, size, compression);
+      },
     };
+    const failing: HandoffEncoder = { compressions: ['zstd'], encode: () => Promise.reject(new Error('the worker died')) };
+    const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => new Date(), codec: walCodec };
+    const common = { host: '127.0.0.1', port: 0, token: TOKEN, deps, mode: 'bytes', maxSegmentBytes: 2 * MIB, handoff: () => spoolTmp } as const;
+    const [moving, broken] = await Promise.all([startArchiveEndpoint({ ...common, encoder: touching }), startArchiveEndpoint({ ...common, encoder: failing })]);
+    servers.push(moving, broken);
+    await handOver('moving.wal', fakeSegment({ segmentSize: MIB, segno: 8n }));
+
+    // Act
+    const changed = await put(nameOf(8), 'moving.wal', { base: moving.url });
+    const failed = await put(nameOf(8), 'moving.wal', { base: broken.url });
+
+    // Assess
+    expect([changed.status, changed.json.error.code]).toEqual([500, 'INTERNAL']);
+    expect(changed.json.error.message).toContain('changed while it was read');
+    expect(failed.status).toBe(500);
+    await nothingKept(nameOf(8));
+  });
+
+  it('pushFile hands the file over (a link, removed after) when the endpoint compresses, and sends the body otherwise', async () => {
+    // Prepare
+    const pathOf = async (segno: number) => {
+      await writeFile(join(dir, nameOf(segno)), fakeSegment({ segmentSize: MIB, segno: BigInt(segno) }));
+      return join(dir, nameOf(segno));
+    };
+    const transport = new HandoffTransport(spoolTmp);
     const before = log.lines.length;
 
-    const slots = new HandoffTransport(spoolTmp);
-
-    // Act: two pushes through the same hand-off file (rewritten in place), one to an endpoint without hand-offs
-    const handed = await pushFile(await pathOf(16n), clientOf(endpoint, 'app'), 'zstd', { direct: true, handoff: slots });
-    const again = await pushFile(await pathOf(18n), clientOf(endpoint, 'app'), 'zstd', { direct: true, handoff: slots });
-    const sent = await pushFile(await pathOf(17n), clientOf(plain, 'app'), 'zstd', { direct: true, handoff: slots });
-    const kept = (await readdir(spoolTmp)).filter((entry) => entry.endsWith('.hand') && entry.startsWith(`${process.pid}.`));
-    await slots.close();
+    // Act
+    const handed = await pushFile(await pathOf(16), clientOf(endpoint), 'zstd', { direct: true, handoff: transport });
+    const again = await pushFile(await pathOf(18), clientOf(endpoint), 'zstd', { direct: true, handoff: transport });
+    const sent = await pushFile(await pathOf(17), clientOf(plain), 'zstd', { direct: true, handoff: transport });
 
     // Assess
     expect([handed.status, again.status, sent.status]).toEqual(['stored', 'stored', 'stored']);
+    expect([handed.encodeMs, again.encodeMs]).toEqual([0, 0]);
     const requests = log.lines.slice(before).filter((line) => line.message === 'archive request' && line.attributes?.method === 'PUT');
     expect(requests.map((line) => line.attributes?.handoff ?? false)).toEqual([true, true, false]);
-    expect(kept).toHaveLength(1);
     expect((await readdir(spoolTmp)).filter((entry) => entry.startsWith(`${process.pid}.`))).toEqual([]);
-    // The rewritten file held exactly the second segment's stored bytes (the endpoint refuses a longer or shorter one).
-    const eighteen = JSON.parse((await storage.getBytes(walRecordKey('app', '000000010000000000000012'))).toString()) as { storedSha256: string; objectKey: string };
-    expect(sha256(await storage.getBytes(eighteen.objectKey))).toBe(eighteen.storedSha256);
+    for (const segno of [16, 17, 18]) {
+      const record = JSON.parse((await storage.getBytes(walRecordKey('app', nameOf(segno)))).toString()) as { sha256: string; storedSha256: string; objectKey: string };
+      const stored = await storage.getBytes(record.objectKey);
+      expect([sha256(stored), sha256(unzstd(stored))]).toEqual([record.storedSha256, record.sha256]);
+    }
   });
 
-  it('the transport stands aside for good after a refusal, and sends the body when it cannot write its file', async () => {
+  it('the transport stands aside for good after a refusal, and pushes the file itself when it cannot link nor copy it', async () => {
     // Prepare
-    await writeFile(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
-    const client = (database: string) => new ArchiveClient({ endpoint: endpoint.url, database, auth: { type: 'token', tokenFile: join(dir, 'token') }, timeoutMs: 10_000 });
-    const pathOf = async (segno: bigint) => {
-      const name = `0000000100000000000000${segno.toString(16).toUpperCase().padStart(2, '0')}`;
-      await writeFile(join(dir, name), fakeSegment({ segmentSize: MIB, segno }));
-      return join(dir, name);
+    const pathOf = async (segno: number) => {
+      await writeFile(join(dir, nameOf(segno)), fakeSegment({ segmentSize: MIB, segno: BigInt(segno) }));
+      return join(dir, nameOf(segno));
     };
     const refusing = new HandoffTransport(spoolTmp);
     const unwritable = new HandoffTransport(join(dir, 'no-such-folder'));
     const before = log.lines.length;
 
     // Act: 'other' has no hand-off folder at the endpoint (refused once, then bodies only); the other transport has no folder at all
-    const other = client('other');
-    const results = [await pushFile(await pathOf(32n), other, 'zstd', { direct: true, handoff: refusing }), await pushFile(await pathOf(33n), other, 'zstd', { direct: true, handoff: refusing })];
-    results.push(await pushFile(await pathOf(34n), client('app'), 'zstd', { direct: true, handoff: unwritable }));
-    await Promise.all([refusing.close(), unwritable.close()]);
+    const other = clientOf(endpoint, 'other');
+    const results = [await pushFile(await pathOf(32), other, 'zstd', { direct: true, handoff: refusing }), await pushFile(await pathOf(33), other, 'zstd', { direct: true, handoff: refusing })];
+    results.push(await pushFile(await pathOf(34), clientOf(endpoint), 'zstd', { direct: true, handoff: unwritable }));
 
     // Assess: the refused PUT, then bodies only
     expect(results.map((result) => result.status)).toEqual(['stored', 'stored', 'stored']);
@@ -185,6 +275,37 @@ describe('the archive endpoint with hand-off files', () => {
       [false, 201],
       [false, 201],
     ]);
+    expect((await readdir(spoolTmp)).filter((entry) => entry.startsWith(`${process.pid}.`))).toEqual([]);
+  });
+});
+
+/** The `zstd` command's decoding of `stored`. */
+function unzstd(stored: Buffer): Buffer {
+  return execFileSync('zstd', ['-d', '-q', '-c'], { input: stored, maxBuffer: 64 * MIB });
+}
+
+describe('the hand-off transport checks the answer', () => {
+  // A client that answers as told: the transport's own checks, whatever an endpoint says.
+  const answering = (answer: (path: string) => Promise<{ size: number; compression: 'zstd' | 'none' }>, path: string) =>
+    ({
+      health: async () => ({ mode: 'bytes' as const, handoff: true, encodes: ['zstd'] }),
+      putHandoff: async (name: string) => {
+        const { size, compression } = await answer(path);
+        return { status: 'stored' as const, record: { name, compression, size, sha256: 'a'.repeat(64), storedSize: 1, storedSha256: 'b'.repeat(64) } };
+      },
+    }) as unknown as ArchiveClient;
+
+  it.each([
+    ['the file changed while it was handed over', 'WAL_READ_FAILED', async (path: string) => (await utimes(path, new Date(), new Date(Date.now() + 60_000)), { size: MIB, compression: 'zstd' as const })],
+    ['a record of another size', 'WAL_PUSH_UNCONFIRMED', async () => ({ size: MIB - 1, compression: 'zstd' as const })],
+    ['a record in another compression', 'WAL_PUSH_UNCONFIRMED', async () => ({ size: MIB, compression: 'none' as const })],
+  ])('refuses to count it pushed when %s (%s), and removes its link', async (_what, code, answer) => {
+    const path = join(dir, nameOf(40));
+    await writeFile(path, fakeSegment({ segmentSize: MIB, segno: 40n }));
+
+    const sent = new HandoffTransport(spoolTmp).send(answering(answer, path), path, nameOf(40), 'zstd');
+
+    await expect(sent).rejects.toMatchObject({ code });
     expect((await readdir(spoolTmp)).filter((entry) => entry.startsWith(`${process.pid}.`))).toEqual([]);
   });
 });

@@ -25,6 +25,7 @@ import { captureLog } from './stack';
 import { declareSegment, declareSmallFile } from './wal-files';
 import { startWire, type SeenRequest, type WireFaults } from './wire';
 import { walCodec } from '../../shared/adapters/wal-codec/inspect';
+import { localWalEncoder } from '../../shared/local/wal-encoder';
 
 export type { SeenRequest, WireFaults };
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -56,8 +57,8 @@ const TOKEN = 'wal-host-test-token-5c1f';
 const MAX_SEGMENT_BYTES = 64 << 20;
 
 /**
- * Starts the endpoint. `handoff`: the folder bytes mode reads hand-off files from (the
- * host's `<spool>/tmp`, as npm start gives it), when the test wants that transport.
+ * Starts the endpoint. `handoff`: the folder bytes mode reads hand-offs from (the host's
+ * `<spool>/tmp`, as npm start gives it) with local mode's encoder, when the test wants that transport.
  */
 export async function startEndpointUnderTest(options: { mode?: 'bytes' | 'presign'; handoff?: string } = {}): Promise<EndpointUnderTest> {
   const mode = options.mode ?? 'bytes';
@@ -86,13 +87,16 @@ export async function startEndpointUnderTest(options: { mode?: 'bytes' | 'presig
   }
   const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log: captureLog(), clock: () => new Date(), codec: walCodec, ...(presigner ? { presigner } : {}) };
   const handoff = options.handoff;
+  // Hand-offs as local mode takes them: its encoder (zstd workers) reads the handed-over files.
+  const encoder = handoff ? localWalEncoder() : undefined;
+  if (encoder) stops.push(() => encoder.close());
   const endpoint: ArchiveEndpointServer = await startArchiveEndpoint({
     host: '127.0.0.1',
     token: TOKEN,
     deps,
     mode,
     maxSegmentBytes: MAX_SEGMENT_BYTES,
-    ...(handoff ? { handoff: (database: string) => (database === DATABASE ? handoff : undefined) } : {}),
+    ...(handoff ? { handoff: (database: string) => (database === DATABASE ? handoff : undefined), ...(encoder ? { encoder } : {}) } : {}),
   });
   stops.push(() => endpoint.stop());
   const wire = await startWire(endpoint.url, 'endpoint', common);

@@ -14,6 +14,8 @@ export interface SeenRequest {
   method: string;
   path: string;
   authorization?: string;
+  /** The hand-off file a PUT named instead of a body (X-Strongbox-Handoff). */
+  handoff?: string;
 }
 
 /** Faults the tests switch on (endpoint requests fail; downloads, from either server, are damaged or slow). */
@@ -46,7 +48,7 @@ export async function startWire(target: string, side: SeenRequest['server'], sha
   };
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
-    shared.requests.push({ server: side, method: req.method ?? '', path: new URL(path, 'http://x').pathname, authorization: req.headers.authorization });
+    shared.requests.push({ server: side, method: req.method ?? '', path: new URL(path, 'http://x').pathname, authorization: req.headers.authorization, ...(typeof req.headers['x-strongbox-handoff'] === 'string' ? { handoff: req.headers['x-strongbox-handoff'] } : {}) });
     const status = shared.faults.failStatus;
     if (side === 'endpoint' && status) {
       req.resume();

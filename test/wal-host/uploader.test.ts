@@ -75,9 +75,10 @@ describe('the uploader', () => {
       expect(await fileIdentity(linkMarker(name))).toBe(await fileIdentity(join(walDir, name)));
       expect(await exists(marker(name))).toBe(false);
         expect((await fake.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
-      // Bytes mode: one PUT carrying the declaration (and a hand-off file), no prepare (the foreground wal-push still prepares first).
+      // Bytes mode on one host: one PUT handing the file itself over, no prepare (the foreground wal-push still prepares first).
       expect(prepares(name)).toBe(0);
-      expect(fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}/body`))).toHaveLength(1);
+      const puts = fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}/body`));
+      expect(puts.map((put) => put.handoff?.endsWith('.wal'))).toEqual([true]);
     }
     expect(prepares(seg(1))).toBe(1);
     // The stale pid file was replaced by the running uploader's.

@@ -6,5 +6,6 @@ export type { WalArchiveDeps } from './deps';
 export { parseWalDeclaration, walDeclarationSchema, assertWalTarget, declareWalFile, type DeclaredWalFile, type WalDeclaration } from './declaration';
 export { BodyTooLargeError, SystemIdMismatchError, UploadInterruptedError, WalChecksumMismatchError, WalConflictError, WalNotFoundError } from './errors';
 export { archiveIdentity } from './identity';
-export { prepareWalPush, storeWalBody, storeWalBytes, completeWalPush, type PushPlan, type PushOutcome } from './push';
+export { prepareWalPush, storeWalBody, completeWalPush, type PushPlan, type PushOutcome } from './push';
+export { storeEncodedWal, type EncodedWalFile } from './store-encoded';
 export { prepareWalFetch, readWalBody, type FetchPlan } from './fetch';

@@ -68,31 +68,17 @@ export async function prepareWalPush(deps: WalArchiveDeps, declared: DeclaredWal
 }
 
 /**
- * Bytes mode: streams `body` into storage while hashing it, then records the file.
- * `body` is left unread when the answer is known first (declared size over `maxBytes`,
- * already archived, conflict): the transport decides what to do with the rest.
+ * Bytes mode: reads `body` into one buffer of the declared stored size, verifies it and
+ * stores it, then records the file. `body` is left unread when the answer is known first
+ * (declared size over `maxBytes`, already archived, conflict): the transport decides what
+ * to do with the rest.
  *
  * @throws BodyTooLargeError (more than `storedSize` or `maxBytes`; nothing kept), the
  *   refusals of verify.ts (WalContentInvalidError, WAL_HEADER_INVALID; nothing kept),
  *   WalChecksumMismatchError (nothing kept), UploadInterruptedError (the body failed),
  *   WalConflictError, SystemIdMismatchError, InputError, StorageError.
  */
-export function storeWalBody(deps: WalArchiveDeps, declared: DeclaredWalFile, body: Readable, maxBytes: number): Promise<PushOutcome> {
-  return storeWalBytes(deps, declared, (into) => receiveAtMost(body, into, declared.file.name), maxBytes);
-}
-
-/**
- * Bytes mode with the bytes from `fill` (a request body, or a file handed over on the same
- * host): `fill` gets a buffer of the declared stored size, fills it from the start and
- * resolves how many bytes it put there (more than fit: it throws BodyTooLargeError). It is
- * called only when the file is not archived yet. The bytes are hashed as they are written,
- * then the file is recorded.
- *
- * @throws what `fill` throws (nothing kept), the refusals of verify.ts (nothing kept), BodyTooLargeError (declared size over
- *   `maxBytes`), WalChecksumMismatchError (nothing kept), WalConflictError,
- *   SystemIdMismatchError, InputError, StorageError.
- */
-export async function storeWalBytes(deps: WalArchiveDeps, request: DeclaredWalFile, fill: (into: Buffer) => Promise<number>, maxBytes: number): Promise<PushOutcome> {
+export async function storeWalBody(deps: WalArchiveDeps, request: DeclaredWalFile, body: Readable, maxBytes: number): Promise<PushOutcome> {
   const { file, declaration: declared } = request;
   const { database, name } = file;
   if (declared.storedSize > maxBytes) throw new BodyTooLargeError(`the declared size of ${name} (${declared.storedSize} bytes)`, maxBytes);
@@ -102,7 +88,7 @@ export async function storeWalBytes(deps: WalArchiveDeps, request: DeclaredWalFi
     if (record) return answerArchived(deps, target, record);
     const received = bodyBuffers.take(declared.storedSize);
     try {
-      const bytes = await fill(received);
+      const bytes = await receiveAtMost(body, received, name);
       if (bytes !== declared.storedSize) throw new WalChecksumMismatchError(target.objectKey, describe(declared.storedSize, declared.storedSha256), `${bytes} bytes`);
       // Verified before anything is written: a refused push leaves nothing in storage.
       await verifyWalContent(deps.codec, target, received);
@@ -177,7 +163,7 @@ function wantsPrefix({ file, declaration }: DeclaredWalFile): boolean {
 }
 
 /** Resolves the target of a declared file (names and declaration were validated at the edge), and checks the archive identity. */
-async function openTarget(deps: WalArchiveDeps, request: DeclaredWalFile): Promise<WalTarget> {
+export async function openTarget(deps: WalArchiveDeps, request: DeclaredWalFile): Promise<WalTarget> {
   const declared = request.declaration;
   // A segment's name is checked against its own segment size before it may found an identity.
   const early = declared.segmentSize !== undefined ? walTarget(request) : undefined;
@@ -193,7 +179,7 @@ async function openTarget(deps: WalArchiveDeps, request: DeclaredWalFile): Promi
  * outcome (archived, or our file already there), or the key was freed and the write is
  * tried once more; taken again, another push is writing this name right now.
  */
-async function writeCreateOnly(deps: WalArchiveDeps, target: WalTarget, bytes: Buffer): Promise<({ status: 'written' } & { bytes: number; sha256: string }) | { status: 'settled'; outcome: PushOutcome }> {
+export async function writeCreateOnly(deps: WalArchiveDeps, target: WalTarget, bytes: Buffer): Promise<({ status: 'written' } & { bytes: number; sha256: string }) | { status: 'settled'; outcome: PushOutcome }> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       const written = await deps.storage.putBytes(target.objectKey, bytes, { contentType: 'application/octet-stream', createOnly: true, sha256: target.declaration.storedSha256 });

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import type { EncodedBytes, HandoffEncoder } from '../archive-endpoint/handoff';
+import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
+import type { WalCompression } from '../domain/wal/keys';
+import { StrongboxError } from '../errors';
+import { nativeZstd } from '../wal-host/native-zstd';
+import { ZstdWorker } from '../wal-host/zstd-workers';
+
+/** An encoder that owns worker threads: closed with the endpoint. */
+export interface LocalWalEncoder extends HandoffEncoder {
+  close(): Promise<void>;
+}
+
+/** More workers than this gain nothing for one endpoint's pushes (the uploader sends at most a few at once). */
+const MAX_WORKERS = 4;
+
+/**
+ * Local mode's encoder of handed-over WAL files (archive-endpoint/handoff.ts): zstd -1 on
+ * worker threads, one per core up to four. Each is the WAL host's own worker
+ * (zstd-workers.ts): it reads the file through the endpoint's descriptor 1 MiB at a time,
+ * through SHA-256 and zstd into shared memory, then hashes the frame, so a segment is read,
+ * hashed and compressed once, off the thread that serves requests. `none` is read into a
+ * pooled buffer and hashed on this thread. Undefined without the zstd addon: the endpoint
+ * then takes no hand-off and the hosts send bodies.
+ */
+export function localWalEncoder(): LocalWalEncoder | undefined {
+  const native = nativeZstd();
+  const { path, bound } = native ?? {};
+  if (path === undefined || bound === undefined) return undefined;
+  const workers = Array.from({ length: Math.max(1, Math.min(MAX_WORKERS, availableParallelism())) }, () => new ZstdWorker(path));
+  let next = 0;
+  return {
+    compressions: ['zstd', 'none'],
+    async encode(handle: FileHandle, size: number, compression: WalCompression): Promise<EncodedBytes> {
+      if (compression === 'none') return readWhole(handle, size);
+      const out = sharedWalBuffers.take(bound(size));
+      try {
+        const done = await workers[next++ % workers.length]!.compressFile(handle.fd, size, out);
+        return { stored: out.subarray(0, done.size), sha256: done.rawSha256, storedSha256: done.storedSha256, release: () => sharedWalBuffers.give(out) };
+      } catch (error) {
+        sharedWalBuffers.give(out);
+        throw error;
+      }
+    },
+    close: async () => void (await Promise.all(workers.map((worker) => worker.close()))),
+  };
+}
+
+async function readWhole(handle: FileHandle, size: number): Promise<EncodedBytes> {
+  const stored = walBuffers.take(size);
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await handle.read(stored, filled, size - filled, filled);
+    if (bytesRead === 0) {
+      walBuffers.give(stored);
+      throw new StrongboxError('WAL_READ_FAILED', `the handed-over file ended at ${filled} of ${size} bytes`, 'the WAL host pushes the file again');
+    }
+    filled += bytesRead;
+  }
+  const sha256 = createHash('sha256').update(stored).digest('hex');
+  return { stored, sha256, storedSha256: sha256, release: () => walBuffers.give(stored) };
+}
