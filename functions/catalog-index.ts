@@ -2,12 +2,12 @@ import type { Catalog } from '../shared/ports/catalog';
 import type { WalCatalog } from '../shared/ports/wal-catalog';
 import type { Storage } from '../shared/ports/storage';
 import { ManifestError } from '../shared/errors';
-import type { AlertPublisher, Log } from '../shared/ports';
+import type { AlertPublisher, Clock, Log } from '../shared/ports';
 import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { manifestsIn } from '../shared/runtime/manifest-events';
 import { indexManifest } from '../shared/usecases/index-manifest';
-import { indexWalRecord, type IndexWalDeps } from '../shared/usecases/index-wal';
+import { indexWalRecord, indexWalRecords, type IndexWalDeps, type IndexWalResult } from '../shared/usecases/index-wal';
 import { walCodec } from '../shared/adapters/wal-codec/inspect';
 import type { WalCodec } from '../shared/ports/wal-codec';
 
@@ -25,7 +25,7 @@ export interface IndexResult {
  * object when its record deferred that (docs/wal.md, "The deferred decoded check"; a
  * damaged one is withdrawn and alerted). Idempotent.
  */
-export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; log: Log; alerts?: AlertPublisher; codec?: WalCodec; deferCheck?: IndexWalDeps['deferCheck'] }) {
+export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; log: Log; alerts?: AlertPublisher; clock?: Clock; codec?: WalCodec; deferCheck?: IndexWalDeps['deferCheck'] }) {
   const indexDeps: IndexWalDeps = { codec: walCodec, ...deps };
   return async (event: unknown): Promise<IndexResult> => {
     const { manifests, walRecords, ignored } = manifestsIn(event, deps.storage.bucket, deps.log);
@@ -40,20 +40,35 @@ export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; 
         result.ignored.push(key);
       }
     }
+    if (walRecords.length > 1) {
+      // Several records in one event (local mode delivers those written meanwhile together): one catalog write for all.
+      const batch = await indexWalRecords(indexDeps, walRecords);
+      result.indexed.push(...batch.indexed.map((record) => record.name));
+      for (const other of batch.others) addOutcome(result, other);
+      for (const { key, reason } of batch.unreadable) unreadable(deps.log, result, key, reason);
+      return result;
+    }
     for (const key of walRecords) {
       try {
-        const indexed = await indexWalRecord(indexDeps, key);
-        if (indexed.outcome === 'ignored') result.ignored.push(key);
-        else if (indexed.outcome === 'damaged') (result.damaged ??= []).push(indexed.name);
-        else result.indexed.push(indexed.name);
+        addOutcome(result, await indexWalRecord(indexDeps, key));
       } catch (error) {
         if (!(error instanceof ManifestError)) throw error;
-        deps.log.error('WAL record unreadable: not indexed', { key, reason: error.message });
-        result.ignored.push(key);
+        unreadable(deps.log, result, key, error.message);
       }
     }
     return result;
   };
+}
+
+function addOutcome(result: IndexResult, indexed: IndexWalResult): void {
+  if (indexed.outcome === 'ignored') result.ignored.push(indexed.key);
+  else if (indexed.outcome === 'damaged') (result.damaged ??= []).push(indexed.name);
+  else result.indexed.push(indexed.name);
+}
+
+function unreadable(log: Log, result: IndexResult, key: string, reason: string): void {
+  log.error('WAL record unreadable: not indexed', { key, reason });
+  result.ignored.push(key);
 }
 
 let deps: Parameters<typeof catalogIndexHandler>[0] | undefined;

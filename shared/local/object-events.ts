@@ -14,7 +14,11 @@ import { BackgroundQueue } from './background-queue';
  * Local mode's stand-in for the bucket notification: every completed write of a
  * manifest or a WAL record (the same filters as serverless.yml) becomes an S3
  * ObjectCreated event in AWS's shape, delivered to the catalog-index and (manifests only)
- * checksum functions, in that order.
+ * checksum functions, in that order. WAL records written while an earlier delivery of
+ * records runs are delivered together, as one event of several records (as a function fed
+ * by a queue gets them): a burst of pushes costs the catalog one batched write per event
+ * (indexWalRecords), not one per file. Each write still waits until its own record was
+ * delivered.
  * A handler failure is logged (in AWS the event would be retried; here the next
  * `strongbox catalog rebuild` or the watchdog picks it up).
  *
@@ -31,20 +35,51 @@ export function deliverObjectEvents(
   const deferCheck = options.deferChecks ? (job: () => Promise<void>) => void checks.push(job) : undefined;
   const index = catalogIndexHandler({ ...deps, codec: walCodec, ...(deferCheck ? { deferCheck } : {}) });
   const checksum = checksumHandler(deps);
-  deps.storage.onObjectCreated(async (object) => {
-    const wal = parseWalRecordKey(object.key) !== undefined;
-    if (!object.key.endsWith(MANIFEST_NAME) && !wal) return;
-    const event = objectCreatedEvent({ bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, time: deps.clock() });
-    const handlers = wal ? ([['catalog-index', index]] as const) : ([['catalog-index', index], ['checksum', checksum]] as const);
+  const deliver = async (objects: readonly CreatedInfo[], handlers: ReadonlyArray<readonly [string, (event: unknown) => Promise<unknown>]>) => {
+    const event = { Records: objects.flatMap((object) => objectCreatedEvent({ bucket: object.bucket, key: object.key, size: object.size, etag: object.etag, time: deps.clock() }).Records) };
     for (const [name, handle] of handlers) {
       try {
         await handle(event);
       } catch (error) {
-        deps.log.error('local event handler failed', { function: name, key: object.key, error: (error as Error).message });
+        deps.log.error('local event handler failed', { function: name, keys: objects.map((object) => object.key).join(',').slice(0, 400), error: (error as Error).message });
       }
     }
+  };
+  const walRecords = inBatches<CreatedInfo>((objects) => deliver(objects, [['catalog-index', index]]));
+  deps.storage.onObjectCreated(async (object) => {
+    if (parseWalRecordKey(object.key) !== undefined) return walRecords(object);
+    if (object.key.endsWith(MANIFEST_NAME)) await deliver([object], [['catalog-index', index], ['checksum', checksum]]);
   });
   return { idle: () => checks.idle(), stats: () => checks.stats(), hold: () => checks.hold(), release: () => checks.release() };
+}
+
+type CreatedInfo = Parameters<Parameters<Storage['onObjectCreated']>[0]>[0];
+
+/** The most records one event carries (BatchGetItem reads 100 keys at a time). */
+const MAX_BATCH = 100;
+
+/**
+ * Delivery in batches: the items added while a delivery runs wait for the next one, which
+ * takes them all (at most MAX_BATCH). Each `add` resolves once its item was delivered.
+ * `deliver` never rejects.
+ */
+export function inBatches<T>(deliver: (items: readonly T[]) => Promise<void>): (item: T) => Promise<void> {
+  const waiting: Array<{ item: T; done: () => void }> = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    while (waiting.length > 0) {
+      const batch = waiting.splice(0, MAX_BATCH);
+      await deliver(batch.map(({ item }) => item));
+      for (const { done } of batch) done();
+    }
+    draining = false;
+  };
+  return (item) =>
+    new Promise<void>((done) => {
+      waiting.push({ item, done });
+      if (!draining) void drain();
+    });
 }
 
 /**

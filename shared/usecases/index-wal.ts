@@ -52,11 +52,56 @@ export interface IndexWalDeps {
  * under the same name (alerted as WAL_CONFLICT, SEV2), and CatalogError / StorageError.
  */
 export async function indexWalRecord(deps: IndexWalDeps, key: string): Promise<IndexWalResult> {
+  const read = await readWalRecord(deps, key);
+  return read.outcome === 'checked' ? recordChecked(deps, read.record, read.at) : read;
+}
+
+/**
+ * Indexes the WAL records at `keys` (the records of one event), each read and checked as
+ * indexWalRecord does; the records ready to be indexed are then written to the catalog in
+ * one batch (WalCatalog.recordWals) instead of one write each: what a burst of pushes
+ * costs the catalog (local mode delivers the records written meanwhile as one event,
+ * object-events.ts). Resolves what was indexed and every other outcome; a record that is
+ * not readable as one is `unreadable` (logged by the caller).
+ *
+ * Throws as indexWalRecord: a conflict with the catalog (each alerted) after every other
+ * record was indexed.
+ */
+export async function indexWalRecords(deps: IndexWalDeps, keys: readonly string[]): Promise<{ indexed: WalRecord[]; others: IndexWalResult[]; unreadable: Array<{ key: string; reason: string }> }> {
+  const ready: WalRecord[] = [];
+  const others: IndexWalResult[] = [];
+  const unreadable: Array<{ key: string; reason: string }> = [];
+  for (const key of keys) {
+    try {
+      const read = await readWalRecord(deps, key);
+      if (read.outcome === 'checked') ready.push(read.record);
+      else others.push(read);
+    } catch (error) {
+      if (!(error instanceof ManifestError)) throw error;
+      unreadable.push({ key, reason: error.message });
+    }
+  }
+  if (ready.length === 0) return { indexed: [], others, unreadable };
+  const at = now(deps);
+  const outcome = await deps.walCatalog.recordWals(ready, at);
+  const conflicted = new Set(outcome.conflicts.map((conflict) => `${conflict.database}\u0000${conflict.name}`));
+  const indexed = ready.filter((record) => !conflicted.has(`${record.database}\u0000${record.name}`));
+  deps.log.info('WAL files indexed', { databases: [...new Set(ready.map((record) => record.database))].join(','), files: indexed.length, created: outcome.created, existing: outcome.existing, first: indexed[0]?.name, last: indexed.at(-1)?.name });
+  for (const conflict of outcome.conflicts) {
+    const error = new ConflictError(`WAL file ${conflict.name} of database ${conflict.database} is already recorded with SHA-256 ${conflict.recorded}; the new one has ${conflict.offered}: it was not recorded`, CONFLICT_HINT);
+    await conflictAlert(deps, conflict, error, at);
+  }
+  if (outcome.conflicts.length > 0) throw new ConflictError(`${outcome.conflicts.length} WAL file(s) conflict with the catalog, first ${outcome.conflicts[0]!.name}`, CONFLICT_HINT);
+  return { indexed, others, unreadable };
+}
+
+/** A record read and checked, ready to be recorded in the catalog (`checked`), or what else became of it. */
+async function readWalRecord(deps: IndexWalDeps, key: string): Promise<IndexWalResult | { outcome: 'checked'; record: WalRecord; at: string }> {
   const target = parseWalRecordKey(key);
   if (!target) return { outcome: 'ignored', key };
   const record = parseWalRecord((await deps.storage.getBytes(key)).toString('utf8'), key);
   assertDescribes(record, target, key);
-  const at = (deps.clock ?? (() => new Date()))().toISOString();
+  const at = now(deps);
   const stored = await deps.storage.head(record.objectKey);
   if (stored?.size !== record.storedSize) {
     const problem = new StrongboxError(
@@ -77,7 +122,11 @@ export async function indexWalRecord(deps: IndexWalDeps, key: string): Promise<I
     }
     return checkThenRecord(deps, key, record, at);
   }
-  return recordChecked(deps, record, at);
+  return { outcome: 'checked', record, at };
+}
+
+function now(deps: IndexWalDeps): string {
+  return (deps.clock ?? (() => new Date()))().toISOString();
 }
 
 /** The deferred decoded check, then the indexing of a record that passed it. */
@@ -95,20 +144,26 @@ async function recordChecked(deps: IndexWalDeps, record: WalRecord, at: string):
     deps.log.info(outcome === 'created' ? 'WAL file indexed' : 'WAL file was already indexed', { database: record.database, segment: record.name, kind: record.kind, timeline: record.timeline, outcome });
     return { outcome, database: record.database, name: record.name, record };
   } catch (error) {
-    if (error instanceof ConflictError) {
-      deps.log.error('WAL file conflicts with the catalog', { database: record.database, segment: record.name, reason: error.message });
-      await deps.alerts?.publish({
-        type: 'WAL_CONFLICT',
-        severity: 'SEV2',
-        message: `WAL file ${record.name} of database ${record.database} was archived twice with different bytes: ${error.message}`,
-        hint: error.hint,
-        database: record.database,
-        code: 'WAL_CONFLICT',
-        at,
-      });
-    }
+    if (error instanceof ConflictError) await conflictAlert(deps, record, error, at);
     throw error;
   }
+}
+
+const CONFLICT_HINT =
+  'two different files under one name means two servers archive into the same archive, or a damaged file: check archive_command on every server of this database; the recorded file is kept';
+
+/** Logs and alerts (SEV2, WAL_CONFLICT) a record the catalog holds with other bytes. */
+async function conflictAlert(deps: IndexWalDeps, file: { database: string; name: string }, error: ConflictError, at: string): Promise<void> {
+  deps.log.error('WAL file conflicts with the catalog', { database: file.database, segment: file.name, reason: error.message });
+  await deps.alerts?.publish({
+    type: 'WAL_CONFLICT',
+    severity: 'SEV2',
+    message: `WAL file ${file.name} of database ${file.database} was archived twice with different bytes: ${error.message}`,
+    hint: error.hint,
+    database: file.database,
+    code: 'WAL_CONFLICT',
+    at,
+  });
 }
 
 /** A record must describe the very file its key names, where that file's bytes belong. Throws ManifestError. */
