@@ -79,7 +79,7 @@ export const hostConfigSchema = z.object({
       uploader: flag(true),
       /** Against a bytes-mode endpoint: one PUT with the declaration, no prepare (the uploader's pushes). */
       direct: flag(true),
-      /** Hand-off files instead of HTTP bodies to an endpoint on this host (the uploader's direct pushes). */
+      /** To an endpoint on this host (a loopback address) that compresses: the WAL file itself handed over (a hard link), not compressed and sent. */
       handoff: flag(true),
       /** With the zstd addon, the uploader reads, compresses and hashes on a worker thread, not its main thread. */
       worker: flag(true),

@@ -1,9 +1,11 @@
 import { constants } from 'node:fs';
-import { copyFile, link, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WalCompression } from '../domain/wal/keys';
 import { StrongboxError } from '../errors';
 import type { ArchiveClient, PushDone } from './client';
+import type { HostConfig } from './config';
+import { scratchPath } from './spool-protocol';
 import { fileIdentity, identityOf } from './identity';
 import { logLine } from './log';
 
@@ -14,8 +16,16 @@ import { logLine } from './log';
  * (`<spool>/tmp/<pid>.<n>.wal`, a copy on another filesystem) — and neither reads nor
  * compresses it. The endpoint, the trusted side, reads, hashes and compresses it once
  * (docs/wal.md). Once the endpoint refused one (HANDOFF_REFUSED), the transport stands
- * aside for the rest of its life, and the uploader pushes as it would without it.
+ * aside for the rest of its life, and the process pushes as it would without it.
  */
+
+/** The hand-off of a host process (the uploader, a foreground wal-push): only to an endpoint at a loopback address, and unless switched off. */
+export function handoffFor(config: HostConfig): HandoffTransport | undefined {
+  const host = new URL(config.endpoint).hostname;
+  const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return config.fastPaths.handoff && loopback ? new HandoffTransport(scratchPath(config.spool)) : undefined;
+}
+
 export class HandoffTransport {
   #serial = 0;
   #refused = false;
@@ -38,6 +48,7 @@ export class HandoffTransport {
       const stats = await stat(path, { bigint: true });
       const identity = identityOf(stats);
       try {
+        if (this.#serial === 1) await mkdir(this.dir, { recursive: true });
         await link(path, target).catch(() => copyFile(path, target, constants.COPYFILE_EXCL));
       } catch (error) {
         logLine('warn', 'cannot hand a WAL file over: pushing it here', { segment: name, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message });

@@ -68,7 +68,7 @@ export interface PushCodecOptions extends CodecOptions {
   direct?: boolean;
   /** Worker threads that read, compress and hash the file in chunks (the uploader), when the addon is there. */
   worker?: ZstdWorker;
-  /** The local hand-off of the file itself, for `direct` pushes to an endpoint on this host that compresses (the uploader's). */
+  /** The local hand-off of the file itself to an endpoint on this host that compresses it (handoffFor). */
   handoff?: HandoffTransport;
 }
 
@@ -198,7 +198,7 @@ async function prepareAndUpload(client: ArchiveClient, file: PreparedWalFile): P
 export async function pushFile(path: WalFile | string, client: ArchiveClient, compression: WalCompression, codec: PushCodecOptions = {}): Promise<PushOutcome> {
   const started = performance.now();
   const wal = typeof path === 'string' ? walFileAt(path) : path;
-  const handed = codec.direct && codec.handoff ? await codec.handoff.send(client, wal.path, wal.wal.name, compression) : undefined;
+  const handed = codec.handoff ? await codec.handoff.send(client, wal.path, wal.wal.name, compression) : undefined;
   if (handed) return { status: handed.done.status, identity: handed.identity, compression, encodeMs: 0, sendMs: Math.round(performance.now() - started) };
   const file = await prepareWalFile(wal, compression, codec);
   const encoded = performance.now();

@@ -19,7 +19,7 @@ import { join } from 'node:path';
  * | `out/<name>.ok`               | uploader, through a rename: the file's IDENTITY, when a link is impossible (another filesystem) | wal-push (shell `stat`, Node) | Node when consumed; the clean after MARKER_TTL once not `.ready` |
  * | `out/<name>.pushing`          | uploader: its OWNER, while it pushes that file | wal-push: waits for the outcome instead of pushing twice | uploader when the push ends; the clean when the owner is dead |
  * | `out/<name>.busy`             | foreground wal-push (Node): its OWNER | uploader: skips that file | that wal-push; the clean when the owner is dead |
- * | `tmp/<pid>.<n>.wal`           | uploader: a hard link to (or copy of) the WAL file, handed to the endpoint (bytes mode, same host) | the endpoint: reads, hashes and compresses it | uploader once answered; the clean when the pid is gone |
+ * | `tmp/<pid>.<n>.wal`           | uploader or a foreground wal-push: a hard link to (or copy of) the WAL file, handed to an endpoint on this host | the endpoint: reads, hashes and compresses it | its writer once answered; the clean when that process is gone |
  * | `in/<name>.part` → `in/<name>`| prefetcher: verified, decompressed bytes, published by a rename | wal-fetch (shell and Node): moved onto %p | wal-fetch by the move; the prefetcher empties `in/` at start and exit, and keeps nothing when recovery's position moves other than onward within the window (a new recovery reads the archive again) |
  * | `prefetch.want`               | wal-fetch (shell and Node): the last name recovery asked for | prefetcher | never (overwritten) |
  * | `uploader.log`, `prefetcher.log` | the background process (stderr) | people | rotated at 5 MiB |

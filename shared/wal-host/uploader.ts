@@ -7,7 +7,7 @@ import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile, walFileAt } from './push-file';
 import { ZstdWorker } from './zstd-workers';
-import { HandoffTransport } from './handoff';
+import { handoffFor } from './handoff';
 import { acquireLock, exists, holdsLock, rotateLog, readSmall, releaseLock, removeQuietly, sleep, writeAtomic } from './spool';
 import { scanReady } from './ready-queue';
 import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pidExists, pushingPath, scratchPath, SPOOL } from './spool-protocol';
@@ -58,7 +58,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const addon = config.compression === 'zstd' && fast.worker ? chosen.native?.path : undefined;
   const worker = addon ? new ZstdWorker(addon) : undefined;
   worker?.warm();
-  const handoff = fast.handoff && fast.direct ? new HandoffTransport(scratchDir) : undefined;
+  const handoff = handoffFor(config);
   const codec = { ...chosen, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();
@@ -216,8 +216,8 @@ export async function cleanSpool(config: HostConfig, walDir: string): Promise<vo
   const awaited = (entry: string, suffix: string) => exists(join(walDir, 'archive_status', `${entry.slice(0, -suffix.length)}.ready`));
   const scratchDir = scratchPath(config.spool);
   const removable = async (dir: string, entry: string, path: string): Promise<boolean> => {
-    // A hand-off (`<pid>.<n>.wal`, a hard link that keeps its segment's blocks) is in use while its uploader lives, and goes with it.
-    if (dir === scratchDir && entry.endsWith(SPOOL.handoff)) return !(await ownerAlive(entry.split('.')[0], 'uploader'));
+    // A hand-off (`<pid>.<n>.wal`, a hard link that keeps its segment's blocks) is in use while its process lives, and goes with it.
+    if (dir === scratchDir && entry.endsWith(SPOOL.handoff)) return !(await ownerAlive(entry.split('.')[0], 'uploader')) && !(await ownerAlive(entry.split('.')[0], 'wal-push'));
     if (dir === scratchDir) return await old(path);
     // A hard link keeps its file's blocks: gone as soon as PostgreSQL no longer waits on the file.
     if (entry.endsWith(SPOOL.link)) return !(await awaited(entry, SPOOL.link));

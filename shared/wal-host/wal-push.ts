@@ -6,6 +6,7 @@ import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
 import { logError, logLine } from './log';
 import { pushFile, walFileAt } from './push-file';
+import { handoffFor } from './handoff';
 import { cleanSpool } from './uploader';
 import { ensureBackground, lockHolder, readSmall, removeQuietly, sleep } from './spool';
 import { busyPath, linkMarkerPath, markerPath, ownerAlive, ownerLine, pushingPath } from './spool-protocol';
@@ -52,7 +53,8 @@ export async function walPush(segmentPath: string, config: HostConfig, cwd: stri
     .catch(() => undefined);
   if (options.startUploader !== false && config.fastPaths.uploader) await startUploaderForBacklog(config, walDir, name, options.entry);
   try {
-    const outcome = await pushFile(file, options.client ?? new ArchiveClient(config), config.compression, chooseCodec(config.compression, options.codec ?? {}));
+    const handoff = handoffFor(config);
+    const outcome = await pushFile(file, options.client ?? new ArchiveClient(config), config.compression, { ...chooseCodec(config.compression, options.codec ?? {}), ...(handoff ? { handoff } : {}) });
     await removeQuietly(marker);
     // No uploader tidies the spool now (one killed would leave hard links behind): do it here.
     if ((await lockHolder(config.spool, 'uploader')) === undefined) await cleanSpool(config, walDir).catch(() => undefined);

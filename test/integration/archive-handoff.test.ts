@@ -10,7 +10,8 @@ import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
 import { localWalEncoder, type LocalWalEncoder } from '../../shared/local/wal-encoder';
 import { ArchiveClient } from '../../shared/wal-host/client';
-import { HandoffTransport } from '../../shared/wal-host/handoff';
+import { handoffFor, HandoffTransport } from '../../shared/wal-host/handoff';
+import type { HostConfig } from '../../shared/wal-host/config';
 import { pushFile } from '../../shared/wal-host/push-file';
 import { captureLog, type CapturedLog } from '../support/stack';
 import { fakeSegment, MIB, OTHER_SYSTEM_ID, sha256 } from '../support/wal-files';
@@ -258,7 +259,7 @@ describe('the archive endpoint with hand-offs', () => {
       return join(dir, nameOf(segno));
     };
     const refusing = new HandoffTransport(spoolTmp);
-    const unwritable = new HandoffTransport(join(dir, 'no-such-folder'));
+    const unwritable = new HandoffTransport(join(dir, 'token', 'tmp')); // under a file: no folder can be made there
     const before = log.lines.length;
 
     // Act: 'other' has no hand-off folder at the endpoint (refused once, then bodies only); the other transport has no folder at all
@@ -307,5 +308,25 @@ describe('the hand-off transport checks the answer', () => {
 
     await expect(sent).rejects.toMatchObject({ code });
     expect((await readdir(spoolTmp)).filter((entry) => entry.startsWith(`${process.pid}.`))).toEqual([]);
+  });
+});
+
+describe('handoffFor', () => {
+  const config = (endpoint: string, handoff = true) => ({ endpoint, spool: '/var/lib/strongbox/spool', fastPaths: { handoff } }) as unknown as HostConfig;
+
+  it.each([
+    ['http://127.0.0.1:7450', true],
+    ['http://127.8.9.10:7450', true],
+    ['http://localhost:7450', true],
+    ['http://[::1]:7450', true],
+    ['https://abcdefgh.lambda-url.eu-west-1.on.aws', false],
+    ['http://10.0.0.5:7450', false],
+    ['http://127.0.0.1.example.com:7450', false],
+  ])('hands over to %s: %s (an endpoint on this host only)', (endpoint, expected) => {
+    expect(handoffFor(config(endpoint)) !== undefined).toBe(expected);
+  });
+
+  it('never when fastPaths.handoff is off', () => {
+    expect(handoffFor(config('http://127.0.0.1:7450', false))).toBeUndefined();
   });
 });

@@ -18,7 +18,8 @@ const MODES = [
   { id: 'uploader with hand-off files and its worker thread', fast: { ...OFF, uploader: true, direct: true, handoff: true, worker: true }, mode: 'bytes' },
   { id: 'every fast path', fast: ON, mode: 'bytes' },
   { id: 'every fast path, presign mode over s3rver', fast: ON, mode: 'presign' },
-  { id: 'every fast path, no in-process zstd on this Node (gzip stands in)', fast: ON, mode: 'bytes', env: NO_ADDON },
+  { id: 'every fast path but the hand-off, no in-process zstd on this Node (gzip stands in)', fast: { ...ON, handoff: false }, mode: 'bytes', env: NO_ADDON },
+  { id: 'every fast path, no in-process zstd on this Node (the endpoint compresses what is handed over)', fast: ON, mode: 'bytes', env: NO_ADDON, stored: 'zstd' },
 ] as const;
 
 let bundle: string;
@@ -73,7 +74,7 @@ describe.each(MODES)('archiving with $id', (row) => {
     // Assess
     expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
     for (const name of names) expect((await endpoint.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
-    expect((await endpoint.record(names[0]!))?.compression).toBe('env' in row ? 'gzip' : 'zstd');
+    expect((await endpoint.record(names[0]!))?.compression).toBe('stored' in row ? row.stored : 'env' in row ? 'gzip' : 'zstd');
     if (!fast.uploader) expect(await readFile(join(spool(), 'uploader.pid')).catch(() => undefined)).toBeUndefined();
     // Switched off (or in presign mode), no file is handed over (uploader.test.ts sees the uploader hand them over when on).
     if (!fast.handoff || mode === 'presign') expect(endpoint.requests.filter((request) => request.handoff !== undefined)).toEqual([]);

@@ -23,6 +23,8 @@ let scripts: { pushScript: string };
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 const prepares = (name: string) => fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/${name}`)).length;
+/** PUTs that handed `name` over (the file itself, to this host's endpoint). */
+const handedOver = (name: string) => fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}/body`) && r.handoff?.endsWith('.wal')).length;
 const marker = (name: string) => join(spool, 'out', `${name}.ok`);
 /** The hard-link marker (the spool and pg_wal share /tmp's filesystem here). */
 const linkMarker = (name: string) => join(spool, 'out', `${name}.link`);
@@ -75,12 +77,12 @@ describe('the uploader', () => {
       expect(await fileIdentity(linkMarker(name))).toBe(await fileIdentity(join(walDir, name)));
       expect(await exists(marker(name))).toBe(false);
         expect((await fake.raw(name)).equals(await readFile(join(walDir, name)))).toBe(true);
-      // Bytes mode on one host: one PUT handing the file itself over, no prepare (the foreground wal-push still prepares first).
+      // Bytes mode on one host: one PUT handing the file itself over, no prepare (the foreground wal-push too).
       expect(prepares(name)).toBe(0);
       const puts = fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}/body`));
       expect(puts.map((put) => put.handoff?.endsWith('.wal'))).toEqual([true]);
     }
-    expect(prepares(seg(1))).toBe(1);
+    expect([prepares(seg(1)), handedOver(seg(1))]).toEqual([0, 1]);
     // The stale pid file was replaced by the running uploader's.
     const pidFile = await readFile(join(spool, 'uploader.pid'), 'utf8');
     expect(pidFile.trim()).not.toBe('999999');
@@ -136,7 +138,7 @@ describe('the uploader', () => {
 
     // Assess
     expect(node.code).toBe(0);
-    expect(prepares(seven)).toBe(1);
+    expect(handedOver(seven)).toBe(1);
     expect(await fake.record(seven)).toBeDefined();
     expect(shell.code).toBe(1);
     expect(shell.stderr).toContain('WAL_CONFLICT');
