@@ -43,7 +43,9 @@ export function breakdownLine(label: string, uploaderLog: string, routes: Map<st
   }
   // The uploader's peak RSS, from its exit line (idle exit, or stopped by the bench).
   const peakKiB = Math.max(0, ...uploaderLog.split('\n').map((line) => Number(/"maxRssKiB":(\d+)/.exec(line)?.[1] ?? 0)));
-  const parts = [`uploader: ${encode.length} pushes, read+compress+hash ${median(encode)} ms, send ${median(send)} ms${peakKiB > 0 ? `, peak RSS ${(peakKiB / 1024).toFixed(1)} MiB` : ''}`];
+  const cpuMs = Math.max(0, ...uploaderLog.split('\n').map((line) => Number(/"cpuMs":(\d+)/.exec(line)?.[1] ?? 0)));
+  const cpu = cpuMs > 0 && encode.length > 0 ? `, CPU ${(cpuMs / encode.length).toFixed(1)} ms per push (start-up included)` : '';
+  const parts = [`uploader: ${encode.length} pushes, read+compress+hash ${median(encode)} ms, send ${median(send)} ms${peakKiB > 0 ? `, peak RSS ${(peakKiB / 1024).toFixed(1)} MiB` : ''}${cpu}`];
   for (const [route, ms] of [...routes].sort()) parts.push(`endpoint ${route}: ${ms.length} × ${median(ms)} ms`);
   const prepare = median(routes.get('POST wal') ?? []);
   const complete = median(routes.get('POST complete') ?? []);

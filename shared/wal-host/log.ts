@@ -22,3 +22,9 @@ export function logError(error: unknown, fields: LogFields = {}): void {
   const known = asStrongboxError(error);
   logLine('error', known.message, { ...fields, code: known.code, hint: known.hint });
 }
+
+/** This process's peak RSS and CPU time so far, for its exit line (the benchmark reads them). */
+export function processUsage(): { maxRssKiB: number; cpuMs: number } {
+  const used = process.resourceUsage();
+  return { maxRssKiB: used.maxRSS, cpuMs: Math.round((used.userCPUTime + used.systemCPUTime) / 1000) };
+}

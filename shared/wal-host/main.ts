@@ -17,7 +17,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { StrongboxError } from '../errors';
 import { loadHostConfig } from './config';
 import { tempFiles } from './fetch-file';
-import { logError, logLine } from './log';
+import { logError, logLine, processUsage } from './log';
 import { runPrefetcher } from './prefetcher';
 import { ownedByMe, pidPath, type BackgroundRole } from './spool-protocol';
 import { runUploader } from './uploader';
@@ -57,7 +57,7 @@ process.on('unhandledRejection', (error) => {
 });
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    logLine('error', `stopped by ${signal}`, { code: 'INTERRUPTED', maxRssKiB: process.resourceUsage().maxRSS });
+    logLine('error', `stopped by ${signal}`, { code: 'INTERRUPTED', ...processUsage() });
     finish(failureCode);
   });
 }

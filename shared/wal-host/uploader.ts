@@ -4,7 +4,7 @@ import { ArchiveClient } from './client';
 import { chooseCodec, type CodecOptions } from './codec';
 import type { HostConfig } from './config';
 import { fileIdentity } from './identity';
-import { logError, logLine } from './log';
+import { logError, logLine, processUsage } from './log';
 import { pushFile, walFileAt } from './push-file';
 import { ZstdWorker } from './zstd-workers';
 import { handoffFor } from './handoff';
@@ -143,7 +143,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
     await worker?.close();
     await releaseLock(spool, 'uploader');
   }
-  logLine('info', 'uploader exits: nothing to archive', { pid: process.pid, maxRssKiB: process.resourceUsage().maxRSS });
+  logLine('info', 'uploader exits: nothing to archive', { pid: process.pid, ...processUsage() });
 }
 
 /**
