@@ -57,8 +57,9 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const chosen = chooseCodec(config.compression, options.codec ?? {});
   const addon = config.compression === 'zstd' && fast.worker ? chosen.native?.path : undefined;
   const worker = addon ? new ZstdWorker(addon) : undefined;
-  worker?.warm();
   const handoff = handoffFor(config);
+  // Started now, its start-up overlapping ours, unless files are handed over (the endpoint compresses): then only if one is refused.
+  if (!handoff) worker?.warm();
   const codec = { ...chosen, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();
