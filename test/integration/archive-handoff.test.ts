@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chown, link, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chown, link, mkdir, mkdtemp, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -249,6 +249,31 @@ describe('the archive endpoint with hand-offs', () => {
       const record = JSON.parse((await storage.getBytes(walRecordKey('app', nameOf(segno)))).toString()) as { sha256: string; storedSha256: string; objectKey: string };
       const stored = await storage.getBytes(record.objectKey);
       expect([sha256(stored), sha256(unzstd(stored))]).toEqual([record.storedSha256, record.sha256]);
+    }
+  });
+
+  it('copies the file when the spool is on another filesystem than pg_wal (no hard link across them), and removes the copy', async () => {
+    // Prepare: the spool's tmp on tmpfs (/dev/shm), the WAL file on the disk /tmp is on
+    const shm = await mkdtemp('/dev/shm/sbx-handoff-');
+    const deps = { storage, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => new Date(), codec: walCodec };
+    const elsewhere = await startArchiveEndpoint({ host: '127.0.0.1', port: 0, token: TOKEN, deps, mode: 'bytes', maxSegmentBytes: 2 * MIB, handoff: () => shm, encoder });
+    servers.push(elsewhere);
+    const raw = fakeSegment({ segmentSize: MIB, segno: 48n });
+    await writeFile(join(dir, nameOf(48)), raw);
+    const before = log.lines.length;
+    try {
+      expect((await stat(shm)).dev).not.toBe((await stat(dir)).dev);
+
+      // Act
+      const pushed = await pushFile(join(dir, nameOf(48)), clientOf(elsewhere), 'zstd', { handoff: new HandoffTransport(shm) });
+
+      // Assess
+      expect(pushed.status).toBe('stored');
+      expect(log.lines.slice(before).filter((line) => line.message === 'archive request' && line.attributes?.method === 'PUT').map((line) => line.attributes?.handoff)).toEqual([true]);
+      expect(JSON.parse((await storage.getBytes(walRecordKey('app', nameOf(48)))).toString()).sha256).toBe(sha256(raw));
+      expect(await readdir(shm)).toEqual([]);
+    } finally {
+      await rm(shm, { recursive: true, force: true });
     }
   });
 
