@@ -69,7 +69,7 @@ export const ERROR_CODES = {
   ENDPOINT_TIMEOUT: { means: 'the archive endpoint or the storage was idle past the timeout', hint: 'check the endpoint, or raise timeoutMs in the WAL host config', retryable: true },
   ENDPOINT_UNREACHABLE: { means: 'the archive endpoint could not be reached', hint: 'check that the endpoint runs and that its URL in the WAL host config is right', retryable: true },
   FORBIDDEN: { means: 'the credential is valid but does not cover this database', hint: "check `database` and the token or role in the host's wal.json", http: 403, retryable: false },
-  HANDOFF_REFUSED: { means: 'the archive endpoint refused a hand-off file', hint: 'send the bytes as the request body (the WAL host does so by itself)', http: 403, retryable: true },
+  HANDOFF_REFUSED: { means: 'the archive endpoint refused a hand-off of a WAL file', hint: 'push the file the usual way, compressed and sent (the WAL host does so by itself)', http: 403, retryable: true },
   HEARTBEAT_LOST: { means: 'a RUNNING backup stopped heart-beating (its task stopped): the entry is FAILED', hint: "read the task's log; the next scheduled backup runs as usual", retryable: true, alert: 'BACKUP_STALLED' },
   HTTP_REFUSED: { means: 'the endpoint or the storage answered a 4xx without a protocol error (an expired presigned URL, a proxy)', hint: 'see the answer in the message; a presigned URL that expired is asked again on the next try', retryable: true },
   HTTP_RESPONSE_TOO_LARGE: { means: 'an answer was larger than expected', hint: 'check the endpoint URL', retryable: true },

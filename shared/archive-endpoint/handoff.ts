@@ -19,10 +19,10 @@ import { BodyTooLargeError, storeEncodedWal, type PushOutcome, type WalArchiveDe
  * sender removes its file.
  */
 
-/** 403 HANDOFF_REFUSED: this endpoint takes no hand-off for the database, or not this file. The sender sends the body instead. */
+/** 403 HANDOFF_REFUSED: this endpoint takes no hand-off for the database, or not this file. The sender pushes it the usual way instead. */
 export class HandoffRefusedError extends StrongboxError {
   constructor(detail: string) {
-    super('HANDOFF_REFUSED', `the hand-off file was refused: ${detail}`, 'send the bytes as the request body (the WAL host does so by itself)');
+    super('HANDOFF_REFUSED', `the hand-off file was refused: ${detail}`, 'push the file the usual way, compressed and sent (the WAL host does so by itself)');
   }
 }
 

@@ -33,6 +33,11 @@ export class HandoffTransport {
   /** `dir`: the spool's tmp folder, where the endpoint looks. */
   constructor(private readonly dir: string) {}
 
+  /** True while the endpoint of `client` takes hand-offs stored in `compression` (false when it cannot say). */
+  async takes(client: ArchiveClient, compression: WalCompression): Promise<boolean> {
+    return !this.#refused && ((await client.health().catch(() => undefined))?.encodes?.includes(compression) ?? false);
+  }
+
   /**
    * Hands `path` (WAL file `name`) over to be stored in `compression`: the endpoint's
    * answer and the identity of the file it read, or undefined when the caller must push the
@@ -41,7 +46,7 @@ export class HandoffTransport {
    * WAL_PUSH_UNCONFIRMED for an answer about another file.
    */
   async send(client: ArchiveClient, path: string, name: string, compression: WalCompression): Promise<{ done: PushDone; identity: string } | undefined> {
-    if (this.#refused || !(await client.health()).encodes?.includes(compression)) return undefined;
+    if (!(await this.takes(client, compression))) return undefined;
     const handed = `${process.pid}.${++this.#serial}.wal`;
     const target = join(this.dir, handed);
     try {

@@ -58,8 +58,8 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const addon = config.compression === 'zstd' && fast.worker ? chosen.native?.path : undefined;
   const worker = addon ? new ZstdWorker(addon) : undefined;
   const handoff = handoffFor(config);
-  // Started now, its start-up overlapping ours, unless files are handed over (the endpoint compresses): then only if one is refused.
-  if (!handoff) worker?.warm();
+  // Started now, its start-up overlapping ours, unless this host's endpoint compresses the files handed over (then only if one is refused).
+  if (worker) void (async () => ((await handoff?.takes(client, config.compression)) ? undefined : worker.warm()))();
   const codec = { ...chosen, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();

@@ -149,7 +149,7 @@ describe('the archive endpoint with hand-offs', () => {
     // Assess
     expect(answer.status).toBe(403);
     expect(answer.json.error.code).toBe('HANDOFF_REFUSED');
-    expect(answer.json.error.hint).toMatch(/request body/);
+    expect(answer.json.error.hint).toMatch(/the usual way/);
     await nothingKept(nameOf(3), options.database);
   });
 
