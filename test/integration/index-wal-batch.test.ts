@@ -1,78 +1,38 @@
-import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { catalogIndexHandler } from '../../functions/catalog-index';
-import { makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog/client';
-import { DynamoCatalog } from '../../shared/adapters/catalog/dynamo';
-import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
+import type { DynamoCatalog } from '../../shared/adapters/catalog/dynamo';
+import type { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { objectCreatedEvent } from '../../shared/domain/object-event';
-import { walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
-import { formatLsn, parseWalName, segmentStartLsn } from '../../shared/domain/wal/names';
-import { WAL_RECORD_FORMAT, type WalRecord } from '../../shared/domain/wal/record';
+import { walRecordKey } from '../../shared/domain/wal/keys';
+import type { WalRecord } from '../../shared/domain/wal/record';
 import { ConflictError } from '../../shared/errors';
-import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../shared/local/dynalite-server';
 import { deliverObjectEvents } from '../../shared/local/object-events';
 import { captureLog } from '../support/stack';
+import { archiveRecord, startIndexFixture, type IndexFixture } from '../support/wal-records';
 
 // Several WAL records in one event (local mode delivers the records written during an
 // earlier delivery together): each checked as alone, the catalog written once for all.
 const NOW = new Date('2026-03-01T10:15:00.000Z');
 
+let fixture: IndexFixture;
 let root: string;
-let server: DynaliteServer;
-let client: DynamoDBClient;
 let storage: FolderStorage;
 let walCatalog: DynamoWalCatalog;
 let catalog: DynamoCatalog;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sbx-index-batch-'));
-  storage = new FolderStorage(join(root, 'repo'));
-  server = await startDynalite({});
-  client = makeDynamoClient({ endpoint: server.endpoint });
-  await ensureCatalogTable(client, 'catalog');
-  walCatalog = new DynamoWalCatalog(toDocumentClient(client), 'catalog');
-  catalog = new DynamoCatalog(toDocumentClient(client), 'catalog');
+  fixture = await startIndexFixture('sbx-index-batch-');
+  ({ root, storage, walCatalog, catalog } = fixture);
 });
 
-afterAll(async () => {
-  client?.destroy();
-  await server?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
+afterAll(() => fixture?.close());
 
-const sha = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
-
-/** The record the endpoint would write for `name` of `database` holding `bytes`; the bytes stored unless told otherwise. */
-async function archived(database: string, name: string, options: { bytes?: Buffer; store?: 'both' | 'object' } = {}): Promise<{ record: WalRecord; key: string }> {
-  const parsed = parseWalName(name);
-  const bytes = options.bytes ?? Buffer.from(`WAL bytes of ${name}`);
-  const objectKey = walObjectKey(database, name, 'none');
-  await storage.putBytes(objectKey, bytes);
-  const record: WalRecord = {
-    format: WAL_RECORD_FORMAT,
-    database,
-    name,
-    kind: parsed.kind,
-    timeline: parsed.timeline,
-    ...(parsed.kind === 'segment' ? { segno: parsed.segno!.toString(), startLsn: formatLsn(segmentStartLsn(parsed.segno!)), endLsn: formatLsn(segmentStartLsn(parsed.segno! + 1n)) } : {}),
-    objectKey,
-    compression: 'none',
-    size: bytes.length,
-    sha256: sha(bytes),
-    storedSize: bytes.length,
-    storedSha256: sha(bytes),
-    ...(parsed.kind === 'segment' ? { systemId: '7311234567890123456' } : {}),
-    archivedAt: '2026-03-01T10:14:59.000Z',
-  };
-  const key = walRecordKey(database, name);
-  if (options.store !== 'object') await storage.putBytes(key, JSON.stringify(record));
-  return { record, key };
+/** The record the endpoint would write for `name` of `database` holding `bytes`; the record too unless `store` is 'object'. */
+function archived(database: string, name: string, options: { bytes?: Buffer; store?: 'both' | 'object' } = {}): Promise<{ record: WalRecord; key: string }> {
+  return archiveRecord(storage, database, name, { ...(options.bytes ? { bytes: options.bytes } : {}), writeRecord: options.store !== 'object' });
 }
 
 const segment = (segno: number) => `0000000100000000000000${segno.toString(16).toUpperCase().padStart(2, '0')}`;

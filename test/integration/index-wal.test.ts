@@ -1,20 +1,18 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { makeDynamoClient, toDocumentClient } from '../../shared/adapters/catalog/client';
+import { toDocumentClient } from '../../shared/adapters/catalog/client';
 import { DynamoWalCatalog } from '../../shared/adapters/catalog/dynamo-wal';
 import { ConsoleAlertPublisher } from '../../shared/adapters/sns/console-alerts';
 import { FolderStorage } from '../../shared/adapters/storage/folder';
 import { archiveIdentityKey, walObjectKey, walRecordKey } from '../../shared/domain/wal/keys';
-import { formatLsn, parseWalName, segmentStartLsn } from '../../shared/domain/wal/names';
-import { WAL_RECORD_FORMAT, type WalRecord } from '../../shared/domain/wal/record';
+import type { WalRecord } from '../../shared/domain/wal/record';
 import { ConflictError, ManifestError, ObjectNotFoundError, StrongboxError } from '../../shared/errors';
-import { ensureCatalogTable, startDynalite, type DynaliteServer } from '../../shared/local/dynalite-server';
+import { ensureCatalogTable } from '../../shared/local/dynalite-server';
 import { indexWalRecord, type IndexWalDeps } from '../../shared/usecases/index-wal';
 import { captureLog, type CapturedLog } from '../support/stack';
+import { archiveRecord, startIndexFixture, type IndexFixture } from '../support/wal-records';
 import { readFile } from 'node:fs/promises';
 import type { Catalog } from '../../shared/ports/catalog';
 import { resolveHome } from '../../shared/local/home';
@@ -26,8 +24,8 @@ import { DynamoCatalog } from '../../shared/adapters/catalog/dynamo';
 
 const NOW = new Date('2026-03-01T10:15:00.000Z');
 
+let fixture: IndexFixture;
 let root: string;
-let server: DynaliteServer;
 let client: DynamoDBClient;
 let storage: FolderStorage;
 let walCatalog: DynamoWalCatalog;
@@ -41,35 +39,9 @@ function deps(): IndexWalDeps & { log: CapturedLog; alerts: ConsoleAlertPublishe
   return { storage, walCatalog, log: captureLog(), alerts: new ConsoleAlertPublisher(() => undefined), clock: () => NOW };
 }
 
-/**
- * Archives `name` as the endpoint does: the bytes first, then the record. Returns the
- * record and its key.
- */
-async function archive(name: string, options: { database?: string; bytes?: Buffer; writeBytes?: boolean } = {}): Promise<{ record: WalRecord; key: string }> {
-  const database = options.database ?? 'app';
-  const parsed = parseWalName(name);
-  const bytes = options.bytes ?? Buffer.from(`WAL bytes of ${name}`);
-  const objectKey = walObjectKey(database, name, 'none');
-  if (options.writeBytes !== false) await storage.putBytes(objectKey, bytes);
-  const record: WalRecord = {
-    format: WAL_RECORD_FORMAT,
-    database,
-    name,
-    kind: parsed.kind,
-    timeline: parsed.timeline,
-    ...(parsed.kind === 'segment' ? { segno: parsed.segno!.toString(), startLsn: formatLsn(segmentStartLsn(parsed.segno!)), endLsn: formatLsn(segmentStartLsn(parsed.segno! + 1n)) } : {}),
-    objectKey,
-    compression: 'none',
-    size: bytes.length,
-    sha256: sha(bytes),
-    storedSize: bytes.length,
-    storedSha256: sha(bytes),
-    ...(parsed.kind === 'segment' ? { systemId: '7311234567890123456' } : {}),
-    archivedAt: '2026-03-01T10:14:59.000Z',
-  };
-  const key = walRecordKey(database, name);
-  await storage.putBytes(key, JSON.stringify(record));
-  return { record, key };
+/** Archives `name` (of database `app` unless told) into the shared storage as the endpoint does. */
+function archive(name: string, options: { database?: string; bytes?: Buffer; writeBytes?: boolean } = {}): Promise<{ record: WalRecord; key: string }> {
+  return archiveRecord(storage, options.database ?? 'app', name, options);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -80,19 +52,11 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sbx-index-wal-'));
-  storage = new FolderStorage(join(root, 'repo'));
-  server = await startDynalite({});
-  client = makeDynamoClient({ endpoint: server.endpoint });
-  await ensureCatalogTable(client, 'catalog');
-  walCatalog = new DynamoWalCatalog(toDocumentClient(client), 'catalog');
+  fixture = await startIndexFixture('sbx-index-wal-');
+  ({ root, client, storage, walCatalog } = fixture);
 });
 
-afterAll(async () => {
-  client?.destroy();
-  await server?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
+afterAll(() => fixture?.close());
 
 describe('indexWalRecord', () => {
   it('indexes an archived segment from its record, and answers a repeated event with exists', async () => {
@@ -227,7 +191,7 @@ describe('local archive endpoint: "already archived" makes sure the file is inde
     const log = captureLog();
     const context = {
       storage, walCatalog, catalog: {} as Catalog, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => NOW,
-      paths: home, catalogEndpoint: server.endpoint, ownsCatalog: false, close: async () => undefined,
+      paths: home, catalogEndpoint: fixture.endpoint, ownsCatalog: false, close: async () => undefined,
     };
     const archiving = await startLocalArchiving({ context, storage: { type: 'folder' }, env: {}, databases: ['lost-index'], bundle: join(process.cwd(), 'package.json') });
     const token = (await readFile(archiving.tokenFiles.get('lost-index')!, 'utf8')).trim();
