@@ -82,7 +82,10 @@ describe('the uploader', () => {
       const puts = fake.requests.filter((r) => r.method === 'PUT' && r.path.endsWith(`/${name}/body`));
       expect(puts.map((put) => put.handoff?.endsWith('.wal'))).toEqual([true]);
     }
-    expect([prepares(seg(1)), handedOver(seg(1))]).toEqual([0, 1]);
+    // The foreground wal-push handed segment 1 over itself. The uploader may push it once more
+    // (answered `exists`) in the moment between that wal-push's end and PostgreSQL's `.done`.
+    expect(prepares(seg(1))).toBe(0);
+    expect(handedOver(seg(1))).toBeGreaterThanOrEqual(1);
     // The stale pid file was replaced by the running uploader's.
     const pidFile = await readFile(join(spool, 'uploader.pid'), 'utf8');
     expect(pidFile.trim()).not.toBe('999999');
