@@ -7,7 +7,7 @@ import { awsDeps } from '../shared/runtime/aws';
 import { lambdaHandler, lambdaLog } from '../shared/runtime/lambda';
 import { manifestsIn } from '../shared/runtime/manifest-events';
 import { indexManifest } from '../shared/usecases/index-manifest';
-import { indexWalRecord, indexWalRecords, type IndexWalDeps, type IndexWalResult } from '../shared/usecases/index-wal';
+import { indexWalRecords, type IndexWalDeps, type IndexWalResult } from '../shared/usecases/index-wal';
 import { walCodec } from '../shared/adapters/wal-codec/inspect';
 import type { WalCodec } from '../shared/ports/wal-codec';
 
@@ -40,21 +40,13 @@ export function catalogIndexHandler(deps: { storage: Storage; catalog: Catalog; 
         result.ignored.push(key);
       }
     }
-    if (walRecords.length > 1) {
-      // Several records in one event (local mode delivers those written meanwhile together): one catalog write for all.
-      const batch = await indexWalRecords(indexDeps, walRecords);
-      result.indexed.push(...batch.indexed.map((record) => record.name));
-      for (const other of batch.others) addOutcome(result, other);
-      for (const { key, reason } of batch.unreadable) unreadable(deps.log, result, key, reason);
-      return result;
-    }
-    for (const key of walRecords) {
-      try {
-        addOutcome(result, await indexWalRecord(indexDeps, key));
-      } catch (error) {
-        if (!(error instanceof ManifestError)) throw error;
-        unreadable(deps.log, result, key, error.message);
-      }
+    // The records of one event are indexed together (local mode delivers those written meanwhile as one): one catalog write for all.
+    const batch = await indexWalRecords(indexDeps, walRecords);
+    result.indexed.push(...batch.indexed.map((record) => record.name));
+    for (const other of batch.others) addOutcome(result, other);
+    for (const { key, reason } of batch.unreadable) {
+      deps.log.error('WAL record unreadable: not indexed', { key, reason });
+      result.ignored.push(key);
     }
     return result;
   };
@@ -64,11 +56,6 @@ function addOutcome(result: IndexResult, indexed: IndexWalResult): void {
   if (indexed.outcome === 'ignored') result.ignored.push(indexed.key);
   else if (indexed.outcome === 'damaged') (result.damaged ??= []).push(indexed.name);
   else result.indexed.push(indexed.name);
-}
-
-function unreadable(log: Log, result: IndexResult, key: string, reason: string): void {
-  log.error('WAL record unreadable: not indexed', { key, reason });
-  result.ignored.push(key);
 }
 
 let deps: Parameters<typeof catalogIndexHandler>[0] | undefined;

@@ -111,6 +111,14 @@ export class ConflictError extends StrongboxError {
   }
 }
 
+/** A WAL file the catalog holds with other bytes than `offered` (WalCatalog.recordWal / recordWals): not recorded. */
+export function walRecordConflict(conflict: { database: string; name: string; recorded: string; offered: string }): ConflictError {
+  return new ConflictError(
+    `WAL file ${conflict.name} of database ${conflict.database} is already recorded with SHA-256 ${conflict.recorded}; the new one has ${conflict.offered}: it was not recorded`,
+    'two different files under one name means two servers archive into the same archive, or a damaged file: check archive_command on every server of this database; the recorded file is kept',
+  );
+}
+
 /** Who holds a backup lock, as AlreadyRunningError reports it. */
 export interface LockHolderDescription {
   /** The backup holding the lock. */

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { EncodedBytes, HandoffEncoder } from '../archive-endpoint/handoff';
 import { sharedWalBuffers, walBuffers } from '../domain/buffer-pool';
 import type { WalCompression } from '../domain/wal/keys';
 import { StrongboxError } from '../errors';
+import { fill, sha256Hex } from '../wal-host/codec';
 import { nativeZstd } from '../wal-host/native-zstd';
 import { ZstdWorker } from '../wal-host/zstd-workers';
 
@@ -50,15 +50,10 @@ export function localWalEncoder(): LocalWalEncoder | undefined {
 
 async function readWhole(handle: FileHandle, size: number): Promise<EncodedBytes> {
   const stored = walBuffers.take(size);
-  let filled = 0;
-  while (filled < size) {
-    const { bytesRead } = await handle.read(stored, filled, size - filled, filled);
-    if (bytesRead === 0) {
-      walBuffers.give(stored);
-      throw new StrongboxError('WAL_READ_FAILED', `the handed-over file ended at ${filled} of ${size} bytes`, 'the WAL host pushes the file again');
-    }
-    filled += bytesRead;
+  if (!(await fill(handle, stored))) {
+    walBuffers.give(stored);
+    throw new StrongboxError('WAL_READ_FAILED', `the handed-over file ended before its ${size} bytes`, 'the WAL host pushes the file again');
   }
-  const sha256 = createHash('sha256').update(stored).digest('hex');
+  const sha256 = sha256Hex(stored);
   return { stored, sha256, storedSha256: sha256, release: () => walBuffers.give(stored) };
 }

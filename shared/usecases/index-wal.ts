@@ -3,7 +3,7 @@ import type { Storage } from '../ports/storage';
 import { parseWalName } from '../domain/wal/names';
 import { parseWalRecordKey, walObjectKey } from '../domain/wal/keys';
 import { parseWalRecord, type WalRecord } from '../domain/wal/record';
-import { ConflictError, ManifestError, StrongboxError } from '../errors';
+import { ConflictError, ManifestError, StrongboxError, walRecordConflict } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import type { WalCodec } from '../ports/wal-codec';
 import { checkDeferredWal, isDeferred } from './wal-archive/deferred-check';
@@ -61,8 +61,9 @@ export async function indexWalRecord(deps: IndexWalDeps, key: string): Promise<I
  * indexWalRecord does; the records ready to be indexed are then written to the catalog in
  * one batch (WalCatalog.recordWals) instead of one write each: what a burst of pushes
  * costs the catalog (local mode delivers the records written meanwhile as one event,
- * object-events.ts). Resolves what was indexed and every other outcome; a record that is
- * not readable as one is `unreadable` (logged by the caller).
+ * object-events.ts); a single one is recorded as indexWalRecord does. Resolves what was
+ * indexed and every other outcome; a record that is not readable as one is `unreadable`
+ * (logged by the caller).
  *
  * Throws as indexWalRecord: a conflict with the catalog (each alerted) after every other
  * record was indexed.
@@ -82,16 +83,19 @@ export async function indexWalRecords(deps: IndexWalDeps, keys: readonly string[
     }
   }
   if (ready.length === 0) return { indexed: [], others, unreadable };
+  // One record: indexed as alone (its log line, its conflict as the catalog reports it).
+  if (ready.length === 1) {
+    await recordChecked(deps, ready[0]!, now(deps));
+    return { indexed: ready, others, unreadable };
+  }
   const at = now(deps);
   const outcome = await deps.walCatalog.recordWals(ready, at);
   const conflicted = new Set(outcome.conflicts.map((conflict) => `${conflict.database}\u0000${conflict.name}`));
   const indexed = ready.filter((record) => !conflicted.has(`${record.database}\u0000${record.name}`));
   deps.log.info('WAL files indexed', { databases: [...new Set(ready.map((record) => record.database))].join(','), files: indexed.length, created: outcome.created, existing: outcome.existing, first: indexed[0]?.name, last: indexed.at(-1)?.name });
-  for (const conflict of outcome.conflicts) {
-    const error = new ConflictError(`WAL file ${conflict.name} of database ${conflict.database} is already recorded with SHA-256 ${conflict.recorded}; the new one has ${conflict.offered}: it was not recorded`, CONFLICT_HINT);
-    await conflictAlert(deps, conflict, error, at);
-  }
-  if (outcome.conflicts.length > 0) throw new ConflictError(`${outcome.conflicts.length} WAL file(s) conflict with the catalog, first ${outcome.conflicts[0]!.name}`, CONFLICT_HINT);
+  const errors = outcome.conflicts.map((conflict) => ({ conflict, error: walRecordConflict(conflict) }));
+  for (const { conflict, error } of errors) await conflictAlert(deps, conflict, error, at);
+  if (errors.length > 0) throw new ConflictError(`${errors.length} WAL file(s) conflict with the catalog, first ${errors[0]!.conflict.name}`, errors[0]!.error.hint);
   return { indexed, others, unreadable };
 }
 
@@ -148,9 +152,6 @@ async function recordChecked(deps: IndexWalDeps, record: WalRecord, at: string):
     throw error;
   }
 }
-
-const CONFLICT_HINT =
-  'two different files under one name means two servers archive into the same archive, or a damaged file: check archive_command on every server of this database; the recorded file is kept';
 
 /** Logs and alerts (SEV2, WAL_CONFLICT) a record the catalog holds with other bytes. */
 async function conflictAlert(deps: IndexWalDeps, file: { database: string; name: string }, error: ConflictError, at: string): Promise<void> {

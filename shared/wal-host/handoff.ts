@@ -8,6 +8,7 @@ import type { HostConfig } from './config';
 import { scratchPath } from './spool-protocol';
 import { fileIdentity, identityOf } from './identity';
 import { logLine } from './log';
+import { changedWhileRead, unconfirmed } from './push-file';
 
 /**
  * The local hand-off, a transport of its own (the local counterpart of a presigned PUT):
@@ -60,10 +61,8 @@ export class HandoffTransport {
         return undefined;
       }
       const done = await client.putHandoff(name, handed, compression);
-      if ((await fileIdentity(path)) !== identity) throw new StrongboxError('WAL_READ_FAILED', `${path} changed while it was handed over`, 'PostgreSQL does not change a file it asked to archive: check that nothing else writes into pg_wal');
-      if (done.record.compression !== compression || (done.record.name !== undefined && done.record.name !== name) || done.record.size !== Number(stats.size)) {
-        throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${name} with a record of another file`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
-      }
+      if ((await fileIdentity(path)) !== identity) throw changedWhileRead(path);
+      if (done.record.compression !== compression || (done.record.name !== undefined && done.record.name !== name) || done.record.size !== Number(stats.size)) throw unconfirmed(done, name);
       return { done, identity };
     } catch (error) {
       if (!(error instanceof StrongboxError) || error.code !== 'HANDOFF_REFUSED') throw error;

@@ -146,8 +146,14 @@ async function inProcess(handle: FileHandle, path: string, wal: WalName, size: n
   return { ...encoded, facts, rawSha256: sha256Hex(raw), storedSha256: sha256Hex(encoded.stored) };
 }
 
-function changedWhileRead(path: string): StrongboxError {
+/** WAL_READ_FAILED: the file at `path` changed while it was read (or handed over). */
+export function changedWhileRead(path: string): StrongboxError {
   return new StrongboxError('WAL_READ_FAILED', `${path} changed while it was read`, 'PostgreSQL does not change a file it asked to archive: check that nothing else writes into pg_wal');
+}
+
+/** WAL_PUSH_UNCONFIRMED: the endpoint answered for `name` with a record of another file. */
+export function unconfirmed(done: PushDone, name: string): StrongboxError {
+  return new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${name} with a record of another file`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
 }
 
 function readFailed(path: string, error: unknown): StrongboxError {
@@ -205,9 +211,7 @@ export async function pushFile(path: WalFile | string, client: ArchiveClient, co
   try {
     const { declaration } = file;
     const done = codec.direct && (await client.health()).mode === 'bytes' ? await client.putBody(file.name, file.stored, file.declaration) : await prepareAndUpload(client, file);
-    if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) {
-      throw new StrongboxError('WAL_PUSH_UNCONFIRMED', `the archive endpoint answered ${done.status} for ${file.name} with a record of other bytes`, 'the endpoint is not behaving as protocol v1 says; check its version and log');
-    }
+    if (done.record.sha256 !== declaration.sha256 || (done.record.name !== undefined && done.record.name !== file.name)) throw unconfirmed(done, file.name);
     return { status: done.status, identity: file.identity, compression: declaration.compression, encodeMs: Math.round(encoded - started), sendMs: Math.round(performance.now() - encoded) };
   } finally {
     file.release();

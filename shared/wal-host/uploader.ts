@@ -59,7 +59,8 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const worker = addon ? new ZstdWorker(addon) : undefined;
   const handoff = handoffFor(config);
   // Started now, its start-up overlapping ours, unless this host's endpoint compresses the files handed over (then only if one is refused).
-  if (worker) void (async () => ((await handoff?.takes(client, config.compression)) ? undefined : worker.warm()))();
+  const handedOver = handoff ? handoff.takes(client, config.compression) : Promise.resolve(false);
+  void handedOver.then((takes) => takes || worker?.warm());
   const codec = { ...chosen, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();

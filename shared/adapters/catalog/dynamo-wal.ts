@@ -7,7 +7,7 @@ import { inPool } from '../../domain/in-pool';
 import { DynamoWalRanges } from './dynamo-wal-ranges';
 import { BATCH_GET_MAX, batchGetKeys, batchWrite, inBatches } from './dynamo-batch';
 import { defined, hex8, walKey, walPk, type Item } from './dynamo-wal-keys';
-import { CatalogError, ConflictError, InputError } from '../../errors';
+import { CatalogError, InputError, walRecordConflict } from '../../errors';
 import type { WalRetentionMark } from '../../domain/retention/types';
 import type { ArchiveStatus, IndexedWalRecord, ReconcileCursor, RestorePoint, WalCatalog, WalPage, WalTimelineSummary } from '../../ports/wal-catalog';
 import { catalogRequest } from './sdk-errors';
@@ -95,10 +95,7 @@ export class DynamoWalCatalog implements WalCatalog {
         return 'exists';
       }
       if (existing) {
-        throw new ConflictError(
-          `WAL file ${record.name} of database ${record.database} is already recorded with SHA-256 ${existing.sha256}; the new one has ${record.sha256}: it was not recorded`,
-          'two different files under one name means two servers archive into the same archive, or a damaged file: check archive_command on every server of this database; the recorded file is kept',
-        );
+        throw walRecordConflict({ database: record.database, name: record.name, recorded: String(existing.sha256), offered: record.sha256 });
       }
       if (attempt >= RECORD_ATTEMPTS) throw new CatalogError(`cannot ${action}: its record kept appearing and disappearing`, 'something deletes WAL records while they are indexed (retention?); run the indexing again');
     }

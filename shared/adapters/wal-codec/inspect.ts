@@ -102,15 +102,19 @@ async function inspectWhole(stored: Buffer, compression: WalCompression, maxSize
   if (!binding || size === null || size > maxSize) return undefined;
   const decoded = walBuffers.take(size);
   try {
-    const dctx = new binding.DCtx();
+    dctx ??= new binding.DCtx();
     if (dctx.decompress(decoded, stored) !== size) return undefined;
     return content(decoded.subarray(0, size));
   } catch {
+    dctx = undefined; // a context that failed mid-frame is not reused
     return undefined;
   } finally {
     walBuffers.give(decoded);
   }
 }
+
+/** The addon's decompression context, kept for the process (a new one per push cost its allocation each time). */
+let dctx: InstanceType<ZstdBinding['DCtx']> | undefined;
 
 interface ZstdBinding {
   DCtx: new () => { decompress(dst: Uint8Array, src: Uint8Array): number };
