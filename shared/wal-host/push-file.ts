@@ -146,7 +146,6 @@ async function inProcess(handle: FileHandle, path: string, wal: WalName, size: n
   return { ...encoded, facts, rawSha256: sha256Hex(raw), storedSha256: sha256Hex(encoded.stored) };
 }
 
-/** WAL_READ_FAILED: the file at `path` changed while it was read (or handed over). */
 export function changedWhileRead(path: string): StrongboxError {
   return new StrongboxError('WAL_READ_FAILED', `${path} changed while it was read`, 'PostgreSQL does not change a file it asked to archive: check that nothing else writes into pg_wal');
 }

@@ -59,8 +59,7 @@ export async function runUploader(config: HostConfig, walDir: string, options: U
   const worker = addon ? new ZstdWorker(addon) : undefined;
   const handoff = handoffFor(config);
   // Started now, its start-up overlapping ours, unless this host's endpoint compresses the files handed over (then only if one is refused).
-  const handedOver = handoff ? handoff.takes(client, config.compression) : Promise.resolve(false);
-  void handedOver.then((takes) => takes || worker?.warm());
+  void (handoff?.takes(client, config.compression) ?? Promise.resolve(false)).then((takes) => takes || worker?.warm());
   const codec = { ...chosen, ...(worker ? { worker } : {}), ...(handoff ? { handoff } : {}), direct: fast.direct };
   const settings = config.uploader;
   const owner = await ownerLine();
