@@ -92,6 +92,12 @@ export async function openLocalContext(options: {
   /** Where alerts are shown (ignored when `alerts` is given); default: JSON lines on stderr. */
   alertsConsole?: AlertPublisher;
   clock?: Clock;
+  /**
+   * Index WAL records after their push answered, in batches formed over this window (the
+   * long-running `npm start`: it waits for them before it stops the catalog); otherwise each
+   * write waits for its record's indexing (a CLI process may exit right after it).
+   */
+  walIndexWindowMs?: number;
 }): Promise<LocalContext> {
   const { paths, log } = options;
   const clock = options.clock ?? (() => new Date());
@@ -112,7 +118,7 @@ export async function openLocalContext(options: {
   const storage = localStorage(options.storage, paths, options.env);
   const catalog = localCatalog(endpoint);
   const walCatalog = localWalCatalog(endpoint);
-  deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock });
+  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, options.walIndexWindowMs ? { walIndexWindowMs: options.walIndexWindowMs } : {});
   return {
     storage,
     catalog,
@@ -123,6 +129,9 @@ export async function openLocalContext(options: {
     paths,
     catalogEndpoint: endpoint,
     ownsCatalog: !instance,
-    close: stopCatalog,
+    async close() {
+      await events.indexNow();
+      await stopCatalog();
+    },
   };
 }

@@ -17,8 +17,13 @@ import { BackgroundQueue } from './background-queue';
  * checksum functions, in that order. WAL records written while an earlier delivery of
  * records runs are delivered together, as one event of several records (as a function fed
  * by a queue gets them): a burst of pushes costs the catalog one batched write per event
- * (indexWalRecords), not one per file. Each write still waits until its own record was
- * delivered.
+ * (indexWalRecords), not one per file. Each write waits until its own record was
+ * delivered, unless `walIndexWindowMs` is given (the long-running `npm start`): then a
+ * write answers once its record is stored, as a push in AWS answers before S3's event
+ * reaches the catalog-index function, and records are delivered in batches formed over
+ * that window (docs/wal.md, "Indexing"); `indexed()` resolves once every record written
+ * so far was delivered, `indexNow()` the same without waiting out the window (the server,
+ * before it stops the catalog).
  * A handler failure is logged (in AWS the event would be retried; here the next
  * `strongbox catalog rebuild` or the watchdog picks it up).
  *
@@ -29,8 +34,8 @@ import { BackgroundQueue } from './background-queue';
  */
 export function deliverObjectEvents(
   deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock },
-  options: { deferChecks?: boolean } = {},
-): { idle(): Promise<void>; stats(): { ran: number; busyMs: number }; hold(): void; release(): void } {
+  options: { deferChecks?: boolean; walIndexWindowMs?: number } = {},
+): { idle(): Promise<void>; indexed(): Promise<void>; indexNow(): Promise<void>; stats(): { ran: number; busyMs: number }; hold(): void; release(): void } {
   const checks = new BackgroundQueue({ name: 'deferred WAL checks', log: deps.log });
   const deferCheck = options.deferChecks ? (job: () => Promise<void>) => void checks.push(job) : undefined;
   const index = catalogIndexHandler({ ...deps, codec: walCodec, ...(deferCheck ? { deferCheck } : {}) });
@@ -45,41 +50,98 @@ export function deliverObjectEvents(
       }
     }
   };
-  const walRecords = inBatches<CreatedInfo>((objects) => deliver(objects, [['catalog-index', index]]));
+  const windowMs = options.walIndexWindowMs ?? 0;
+  const walRecords = inBatches<CreatedInfo>((objects) => deliver(objects, [['catalog-index', index]]), { windowMs });
   deps.storage.onObjectCreated(async (object) => {
-    if (parseWalRecordKey(object.key) !== undefined) return walRecords(object);
+    if (parseWalRecordKey(object.key) !== undefined) {
+      const delivered = walRecords.add(object);
+      return windowMs > 0 ? undefined : delivered;
+    }
     if (object.key.endsWith(MANIFEST_NAME)) await deliver([object], [['catalog-index', index], ['checksum', checksum]]);
   });
-  return { idle: () => checks.idle(), stats: () => checks.stats(), hold: () => checks.hold(), release: () => checks.release() };
+  return { idle: () => checks.idle(), indexed: () => walRecords.settled(), indexNow: () => walRecords.flush(), stats: () => checks.stats(), hold: () => checks.hold(), release: () => checks.release() };
 }
 
 type CreatedInfo = Parameters<Parameters<Storage['onObjectCreated']>[0]>[0];
 
+/**
+ * How long `npm start` lets WAL records gather before it indexes them: a backlog's pushes
+ * then cost the catalog a few batched writes instead of five calls each, and the catalog
+ * is at most this far behind the archive (S3's events to the catalog-index function in
+ * AWS are usually slower).
+ */
+export const SERVER_WAL_INDEX_WINDOW_MS = 200;
+
 /** The most records one event carries (BatchGetItem reads 100 keys at a time). */
 const MAX_BATCH = 100;
 
+/** How `inBatches` waits: `sleep` resolves after `ms` (real timers unless a test gives its own). */
+export interface BatchTiming {
+  /** How long the first item of a batch waits for others (0: the batch goes at once). */
+  windowMs: number;
+  now?: () => number;
+  sleep?: (ms: number, wake: Promise<void>) => Promise<void>;
+}
+
+/** What `inBatches` gives: `add` resolves once its item was delivered; `settled` once nothing waits or runs; `flush` is `settled` without waiting for windows. */
+export interface Batches<T> {
+  add(item: T): Promise<void>;
+  settled(): Promise<void>;
+  flush(): Promise<void>;
+}
+
 /**
  * Delivery in batches: the items added while a delivery runs wait for the next one, which
- * takes them all (at most MAX_BATCH). Each `add` resolves once its item was delivered.
- * `deliver` never rejects.
+ * takes them all (at most MAX_BATCH). With a window, a batch also waits until its first
+ * item is `windowMs` old (or MAX_BATCH items wait): what Lambda's batching window does for
+ * a function fed by a queue. `deliver` never rejects.
  */
-export function inBatches<T>(deliver: (items: readonly T[]) => Promise<void>): (item: T) => Promise<void> {
-  const waiting: Array<{ item: T; done: () => void }> = [];
-  let draining = false;
+export function inBatches<T>(deliver: (items: readonly T[]) => Promise<void>, timing: BatchTiming = { windowMs: 0 }): Batches<T> {
+  const now = timing.now ?? (() => performance.now());
+  const sleep = timing.sleep ?? realSleep;
+  const waiting: Array<{ item: T; at: number; done: () => void }> = [];
+  let wakeUp: (() => void) | undefined;
+  let draining: Promise<void> | undefined;
+  // Flushes under way: while any is, batches go without waiting for their window.
+  let hurry = 0;
   const drain = async () => {
-    draining = true;
     while (waiting.length > 0) {
+      const due = waiting[0]!.at + timing.windowMs - now();
+      if (due > 0 && waiting.length < MAX_BATCH && hurry === 0) await sleep(due, new Promise<void>((wake) => (wakeUp = wake)));
+      wakeUp = undefined;
       const batch = waiting.splice(0, MAX_BATCH);
       await deliver(batch.map(({ item }) => item));
       for (const { done } of batch) done();
     }
-    draining = false;
+    draining = undefined;
   };
-  return (item) =>
-    new Promise<void>((done) => {
-      waiting.push({ item, done });
-      if (!draining) void drain();
-    });
+  const settled = async () => {
+    while (draining) await draining;
+  };
+  return {
+    add: (item) =>
+      new Promise<void>((done) => {
+        waiting.push({ item, at: now(), done });
+        if (waiting.length >= MAX_BATCH) wakeUp?.();
+        draining ??= drain();
+      }),
+    settled,
+    async flush() {
+      hurry += 1;
+      wakeUp?.();
+      try {
+        await settled();
+      } finally {
+        hurry -= 1;
+      }
+    },
+  };
+}
+
+/** Resolves after `ms`, or when `wake` does (the timer then cleared). */
+function realSleep(ms: number, wake: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), wake]).finally(() => clearTimeout(timer));
 }
 
 /**

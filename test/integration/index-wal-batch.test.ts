@@ -103,4 +103,41 @@ describe('indexing several WAL records of one event', () => {
       storage = saved;
     }
   });
+
+  it('npm start: a write answers before its record is indexed; the records of one window are indexed as one event', async () => {
+    // Prepare: a window no test run outlasts, so that only indexNow() ends it
+    const local = new FolderStorage(join(root, 'window-repo'));
+    const log = captureLog();
+    const events = deliverObjectEvents({ storage: local, catalog, walCatalog, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => NOW }, { walIndexWindowMs: 600_000 });
+    const saved = storage;
+    storage = local;
+    try {
+      // Act: twelve pushes, answered
+      const files = await Promise.all(Array.from({ length: 12 }, (_, n) => archived('window', segment(n + 1))));
+      const before = await Promise.all(files.map(({ record }) => walCatalog.getWal('window', record.name)));
+      await events.indexNow();
+
+      // Assess: nothing indexed while the window was open; then all twelve in one event and one range
+      expect(before.every((found) => found === undefined)).toBe(true);
+      for (const { record } of files) expect((await walCatalog.getWal('window', record.name))?.sha256).toBe(record.sha256);
+      expect(log.lines.filter((line) => line.message === 'WAL files indexed').map((line) => line.attributes?.files)).toEqual([12]);
+      expect((await walCatalog.listRanges('window', 1)).map((range) => [range.first.name, range.last.name])).toEqual([[segment(1), segment(12)]]);
+    } finally {
+      storage = saved;
+    }
+  });
+
+  it('npm start: indexed() resolves once the window ended and the records are in the catalog', async () => {
+    const local = new FolderStorage(join(root, 'window-short-repo'));
+    const events = deliverObjectEvents({ storage: local, catalog, walCatalog, alerts: new ConsoleAlertPublisher(() => undefined), log: captureLog(), clock: () => NOW }, { walIndexWindowMs: 20 });
+    const saved = storage;
+    storage = local;
+    try {
+      const file = await archived('window-short', segment(1));
+      await events.indexed();
+      expect((await walCatalog.getWal('window-short', file.record.name))?.sha256).toBe(file.record.sha256);
+    } finally {
+      storage = saved;
+    }
+  });
 });

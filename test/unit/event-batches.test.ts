@@ -8,7 +8,7 @@ describe('inBatches', () => {
     // Prepare: a delivery held open until the test releases it
     const delivered: number[][] = [];
     let release: () => void = () => undefined;
-    const add = inBatches<number>(async (items) => {
+    const { add } = inBatches<number>(async (items) => {
       delivered.push([...items]);
       if (delivered.length === 1) await new Promise<void>((resolve) => (release = resolve));
     });
@@ -31,7 +31,7 @@ describe('inBatches', () => {
   it('delivers at most 100 items at once, and starts again after going idle', async () => {
     const delivered: number[] = [];
     let release: () => void = () => undefined;
-    const add = inBatches<number>(async (items) => {
+    const { add } = inBatches<number>(async (items) => {
       delivered.push(items.length);
       if (delivered.length === 1) await new Promise<void>((resolve) => (release = resolve));
     });
@@ -43,4 +43,79 @@ describe('inBatches', () => {
 
     expect(delivered).toEqual([1, 100, 100, 50, 1]);
   });
+
+  it('with a window, holds a batch until its first item is that old, then delivers what gathered', async () => {
+    // Prepare: a clock the test moves, and a sleep that resolves when the test says
+    let clock = 1_000;
+    const sleeps: number[] = [];
+    let wakeUp: () => void = () => undefined;
+    const delivered: number[][] = [];
+    const { add, settled } = inBatches<number>(async (items) => void delivered.push([...items]), {
+      windowMs: 200,
+      now: () => clock,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return new Promise<void>((resolve) => (wakeUp = resolve));
+      },
+    });
+
+    // Act: one item, then two more 50 ms later, then the window ends
+    const adds = [add(1)];
+    clock += 50;
+    adds.push(add(2), add(3));
+    await Promise.resolve();
+    const beforeWindow = delivered.length;
+    clock += 150;
+    wakeUp();
+    await Promise.all(adds);
+    await settled();
+
+    // Assess: one sleep of the whole window, one batch of all three
+    expect(beforeWindow).toBe(0);
+    expect(sleeps).toEqual([200]);
+    expect(delivered).toEqual([[1, 2, 3]]);
+  });
+
+  it('with a window, delivers at once when 100 items wait, and settled() waits for the last delivery', async () => {
+    const delivered: number[] = [];
+    let finishDelivery: () => void = () => undefined;
+    const { add, settled } = inBatches<number>(
+      async (items) => {
+        delivered.push(items.length);
+        if (delivered.length === 1) await new Promise<void>((resolve) => (finishDelivery = resolve));
+      },
+      // A sleep that never ends by itself: only a full batch wakes it.
+      { windowMs: 60_000, now: () => 0, sleep: (_ms, wake) => wake },
+    );
+
+    const adds = Array.from({ length: 100 }, (_, n) => add(n));
+    let isSettled = false;
+    const whenSettled = settled().then(() => (isSettled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    const settledBefore = isSettled;
+    finishDelivery();
+    await Promise.all(adds);
+    await whenSettled;
+
+    expect(delivered).toEqual([100]);
+    expect(settledBefore).toBe(false);
+    expect(isSettled).toBe(true);
+  });
+
+  it('flush() ends the window at once and resolves after the delivery; settled() alone waits for it', async () => {
+    const delivered: number[][] = [];
+    const { add, settled, flush } = inBatches<number>(async (items) => void delivered.push([...items]), { windowMs: 60_000, now: () => 0, sleep: (_ms, wake) => wake });
+
+    const adds = [add(1), add(2)];
+    let isSettled = false;
+    const whenSettled = settled().then(() => (isSettled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    const settledBefore = isSettled;
+    await flush();
+    await Promise.all([...adds, whenSettled]);
+
+    expect(settledBefore).toBe(false);
+    expect(delivered).toEqual([[1, 2]]);
+  });
 });
+
