@@ -20,7 +20,7 @@ const MAX_WORKERS = 4;
  * Local mode's encoder of handed-over WAL files (archive-endpoint/handoff.ts): zstd -1 on
  * worker threads, one per core up to four. Each is the WAL host's own worker
  * (zstd-workers.ts): it reads the file through the endpoint's descriptor 1 MiB at a time,
- * through SHA-256 and zstd into shared memory, then hashes the frame, so a segment is read,
+ * through SHA-256 and zstd into shared memory, hashing the frame as it is written, so a segment is read,
  * hashed and compressed once, off the thread that serves requests. `none` is read into a
  * pooled buffer and hashed on this thread. Undefined without the zstd addon: the endpoint
  * then takes no hand-off and the hosts send bodies.

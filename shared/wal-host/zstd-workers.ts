@@ -6,7 +6,7 @@ import { ZSTD_LEVEL } from './native-zstd';
  * The uploader's compression and hashing off its main thread: a worker thread with the
  * zstd addon and its own context READS each WAL file itself (through the uploader's
  * open descriptor, 1 MiB at a time) and streams it through SHA-256 and zstd into `out` (a
- * view of shared memory), then hashes the frame. No buffer ever holds the whole segment:
+ * view of shared memory), hashing the frame as it is written. No buffer ever holds the whole segment:
  * a push in flight costs its frame (~35 % of a segment) and the worker one chunk, which
  * keeps the uploader under 100 MB with 16 MiB segments (docs/benchmarks.md). The main
  * thread meanwhile talks HTTP for the other pushes in flight.
@@ -52,11 +52,14 @@ parentPort.on('message', ({ id, fd, size, out }) => {
     }
     cctx.setPledgedSrcSize(size);
     const raw = createHash('sha256');
+    // The frame is hashed as zstd writes it, while its bytes are still in the cache.
+    const frame = createHash('sha256');
     let done = 0;
     let written = 0;
     const step = (src, op) => {
       const [left, produced, consumed] = cctx.compressStream2(out.subarray(written), src, op);
       if (produced === 0 && consumed === 0 && left > 0) throw new Error('the output buffer is too small for the frame');
+      if (produced > 0) frame.update(out.subarray(written, written + produced));
       written += produced;
       return [left, consumed];
     };
@@ -71,8 +74,7 @@ parentPort.on('message', ({ id, fd, size, out }) => {
       done += n;
     }
     while (step(none, zstd.EndDirective.end)[0] > 0);
-    const storedSha256 = createHash('sha256').update(out.subarray(0, written)).digest('hex');
-    parentPort.postMessage({ id, size: written, rawSha256: raw.digest('hex'), storedSha256 });
+    parentPort.postMessage({ id, size: written, rawSha256: raw.digest('hex'), storedSha256: frame.digest('hex') });
   } catch (error) {
     cctx = undefined;
     parentPort.postMessage({ id, error: String((error && error.message) || error), read: reading || (error && error.read) === true });
