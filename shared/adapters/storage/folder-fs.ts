@@ -1,8 +1,19 @@
-import { link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { ObjectNotFoundError, StorageError } from '../../errors';
 
 /** The repository folder's filesystem helpers: durable directories and errors that say what to do. */
+
+/** Creates file `path` (never an existing one), and its folder when that is missing. */
+async function openNew(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'wx');
+  } catch (error) {
+    if (!isCode(error, 'ENOENT')) throw error;
+    await mkdir(dirname(path), { recursive: true });
+    return open(path, 'wx');
+  }
+}
 
 /** fsync of a directory: its entries (a rename into it) survive a crash. */
 export async function fsyncDirectory(dir: string): Promise<void> {
@@ -146,9 +157,10 @@ export async function pruneEmptyParents(root: string, keep: string, dir: string)
 
 /** Writes `bytes` into a new file at `path` and fsyncs it. */
 export async function writeNewFileSynced(path: string, bytes: Uint8Array): Promise<void> {
-  const handle = await open(path, 'wx');
+  const handle = await openNew(path);
   try {
-    await handle.writeFile(bytes);
+    // One write call for the whole buffer (writeFile would split it in 512 KiB calls); a short write goes on from where it stopped.
+    for (let at = 0; at < bytes.length; ) at += (await handle.write(bytes, at, bytes.length - at, at)).bytesWritten;
     await handle.sync();
   } finally {
     await handle.close();
