@@ -69,11 +69,15 @@ async function measureBacklog(source: WalSource, archivers: Archiver[], options:
         const run = await archiver.prepare(round, dir);
         const cpu = process.cpuUsage();
         const pass = await archivePass(run.command, fake, source.segments, signal);
+        // The catalog catching up is part of the pass's CPU (and reported apart from its time).
+        const archivedAt = performance.now();
+        await run.indexed?.();
+        const indexedMs = run.indexed ? performance.now() - archivedAt : undefined;
         const used = process.cpuUsage(cpu);
-        progress(`bench process CPU during the pass: ${((used.user + used.system) / 1000 / source.segments.length).toFixed(1)} ms per segment (user ${(used.user / 1000).toFixed(0)} ms, system ${(used.system / 1000).toFixed(0)} ms)`);
+        progress(`bench process CPU during the pass${run.indexed ? ' and until the catalog caught up' : ''}: ${((used.user + used.system) / 1000 / source.segments.length).toFixed(1)} ms per segment (user ${(used.user / 1000).toFixed(0)} ms, system ${(used.system / 1000).toFixed(0)} ms)${indexedMs !== undefined ? `; catalog caught up ${indexedMs.toFixed(0)} ms after the last command` : ''}`);
         const storedBytes = await run.finish();
         if (run.breakdown) breakdowns.push(await run.breakdown());
-        results[index]?.passes.push({ ...pass, storedBytes });
+        results[index]?.passes.push({ ...pass, storedBytes, ...(indexedMs !== undefined ? { indexedMs } : {}) });
         progress(
           `round ${round}/${options.runs} ${archiver.label}: ${(pass.ms / 1000).toFixed(2)} s, ${((source.segments.length * 1000) / pass.ms).toFixed(1)} segments/s, stored ${(storedBytes / 1e6).toFixed(1)} MB${pass.failures ? `, ${pass.failures} failed commands retried (last: ${pass.lastFailure?.slice(-400)})` : ''}`,
         );

@@ -30,7 +30,7 @@ export interface Options {
 export interface Archiver {
   id: string;
   label: string;
-  prepare(round: number, fakeDir: string): Promise<{ command: string; finish(): Promise<number>; breakdown?(): Promise<string> }>;
+  prepare(round: number, fakeDir: string): Promise<{ command: string; finish(): Promise<number>; indexed?(): Promise<void>; breakdown?(): Promise<string> }>;
 }
 
 export const progress = (line: string): void => void process.stderr.write(`[bench:wal] ${line}\n`);
@@ -87,6 +87,7 @@ export async function setUpArchivers(source: WalSource, options: Options, withPg
       if (holdChecks) setup.holdChecks();
       return {
         command: setup.archiveCommand(name),
+        indexed: () => setup.indexed(),
         async finish() {
           await setup.stopUploader(name);
           const checks = await setup.settle();

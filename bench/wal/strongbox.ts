@@ -17,7 +17,7 @@ import type { WalCompression } from '../../shared/domain/wal/keys';
 import { startLocalArchiving } from '../../shared/local/archiving';
 import type { LocalContext } from '../../shared/local/context';
 import { resolveHome } from '../../shared/local/home';
-import { deliverObjectEvents } from '../../shared/local/object-events';
+import { deliverObjectEvents, SERVER_WAL_INDEX_WINDOW_MS } from '../../shared/local/object-events';
 import type { WalHostPaths } from '../../shared/local/wal-paths';
 import type { Log } from '../../shared/ports';
 
@@ -44,6 +44,8 @@ export interface StrongboxArchiving {
    * `waitIdle` is.
    */
   settle(): Promise<{ ran: number; busyMs: number }>;
+  /** Resolves once every WAL record stored so far is in the catalog (indexed in batches, as `npm start` does). */
+  indexed(): Promise<void>;
   /** Holds the deferred checks until `settle` (in AWS they are the catalogIndex Lambda's CPU, not the database host's). */
   holdChecks(): void;
   /** Stops every uploader and the endpoint. */
@@ -75,7 +77,8 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
   const clock = () => new Date();
   const { storage, catalog, walCatalog, log } = options;
   // Asynchronous checks off `complete`'s path, as S3's event is in AWS (docs/wal.md, "Presign mode").
-  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, { deferChecks: true });
+  // WAL records indexed in batches after the push answered, as `npm start` does (docs/wal.md, "Indexing").
+  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, { deferChecks: true, walIndexWindowMs: SERVER_WAL_INDEX_WINDOW_MS });
   let settled = { ran: 0, busyMs: 0 };
   const context: LocalContext = { storage, catalog, walCatalog, alerts, log, clock, paths, catalogEndpoint: options.catalogEndpoint, ownsCatalog: false, close: async () => {} };
   const archiving = await startLocalArchiving({ context, storage: options.storageConfig, env: process.env, databases: options.databases, bundle: resolve('dist/wal.js') });
@@ -114,6 +117,7 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
     },
     stopUploader,
     holdChecks: () => events.hold(),
+    indexed: () => events.indexed(),
     async settle() {
       events.release();
       await events.idle();
