@@ -52,10 +52,8 @@ parentPort.on('message', ({ id, fd, size, out }) => {
     }
     cctx.setPledgedSrcSize(size);
     const raw = createHash('sha256');
-    // The frame is hashed as zstd writes it, while its bytes are still in the cache.
     const frame = createHash('sha256');
-    let done = 0;
-    let written = 0;
+    let done = 0, written = 0;
     const step = (src, op) => {
       const [left, produced, consumed] = cctx.compressStream2(out.subarray(written), src, op);
       if (produced === 0 && consumed === 0 && left > 0) throw new Error('the output buffer is too small for the frame');
