@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { muteSdkNodeVersionWarning } from '../shared/runtime/node-warnings';
 import { S3RVER_CHILD_FLAG, serveS3rverChild } from './s3rver-child';
-import { archivePass } from './wal/drive';
+import { archivePass, flushPageCache, machineBusyMs } from './wal/drive';
 import { initPgbench, runLive, type LiveResult } from './wal/live';
 import { createPgbackrestRepo, pgbackrestVersion } from './wal/pgbackrest';
 import { printWalReport, S3_LIVE_LABEL, type BacklogResult } from './wal/report';
@@ -57,16 +57,29 @@ async function runBenchmark(argv: string[]): Promise<number> {
 }
 
 
-/** Every archiver archives the whole backlog once per round, interleaved. */
+/** `items` with their indexes, rotated to start at item `round - 1` (round 1: as listed). */
+function inTurn<T>(items: readonly T[], round: number): Array<[number, T]> {
+  const indexed = items.map((item, index): [number, T] => [index, item]);
+  const start = (round - 1) % Math.max(1, items.length);
+  return [...indexed.slice(start), ...indexed.slice(0, start)];
+}
+
+/**
+ * Every archiver archives the whole backlog once per round, interleaved; each round starts
+ * one archiver further down the list, so that none always runs right after the same one
+ * (a pass leaves the disk and the page cache busy for the next one: s3rver's objects).
+ */
 async function measureBacklog(source: WalSource, archivers: Archiver[], options: Options, signal: AbortSignal, breakdowns: string[]): Promise<BacklogResult[]> {
   const results: BacklogResult[] = archivers.map((a) => ({ id: a.id, label: a.label, passes: [] }));
   for (let round = 1; round <= options.runs; round++) {
-    for (const [index, archiver] of archivers.entries()) {
+    for (const [index, archiver] of inTurn(archivers, round)) {
       signal.throwIfAborted();
       const dir = join(source.root, `fake-${archiver.id}-${round}`);
       const fake = await makeFakeDataDir(source, dir);
       try {
         const run = await archiver.prepare(round, dir);
+        await flushPageCache();
+        const machine = await machineBusyMs();
         const cpu = process.cpuUsage();
         const pass = await archivePass(run.command, fake, source.segments, signal);
         // The catalog catching up is part of the pass's CPU (and reported apart from its time).
@@ -74,7 +87,10 @@ async function measureBacklog(source: WalSource, archivers: Archiver[], options:
         await run.indexed?.();
         const indexedMs = run.indexed ? performance.now() - archivedAt : undefined;
         const used = process.cpuUsage(cpu);
-        progress(`bench process CPU during the pass${run.indexed ? ' and until the catalog caught up' : ''}: ${((used.user + used.system) / 1000 / source.segments.length).toFixed(1)} ms per segment (user ${(used.user / 1000).toFixed(0)} ms, system ${(used.system / 1000).toFixed(0)} ms)${indexedMs !== undefined ? `; catalog caught up ${indexedMs.toFixed(0)} ms after the last command` : ''}`);
+        const machineMs = machine === undefined ? undefined : ((await machineBusyMs()) ?? machine) - machine;
+        progress(
+          `CPU during the pass${run.indexed ? ' and until the catalog caught up' : ''}, per segment: ${machineMs !== undefined ? `machine ${(machineMs / source.segments.length).toFixed(1)} ms, ` : ''}bench process ${((used.user + used.system) / 1000 / source.segments.length).toFixed(1)} ms (user ${(used.user / 1000).toFixed(0)} ms, system ${(used.system / 1000).toFixed(0)} ms in all)${indexedMs !== undefined ? `; catalog caught up ${indexedMs.toFixed(0)} ms after the last command` : ''}`,
+        );
         const storedBytes = await run.finish();
         if (run.breakdown) breakdowns.push(await run.breakdown());
         results[index]?.passes.push({ ...pass, storedBytes, ...(indexedMs !== undefined ? { indexedMs } : {}) });
@@ -115,11 +131,12 @@ async function measureRecovery(source: WalSource, setup: Setup, options: Options
   }
   const results: BacklogResult[] = archivers.map((a) => ({ id: a.id, label: a.label, passes: [] }));
   for (let round = 1; round <= options.runs; round++) {
-    for (const [index, archiver] of archivers.entries()) {
+    for (const [index, archiver] of inTurn(archivers, round)) {
       signal.throwIfAborted();
       const dir = join(source.root, `recovery-${archiver.id}-${round}`);
       await makeRecoveryDir(source, dir);
       try {
+        await flushPageCache();
         const pass = await recoveryPass(archiver.command(dir), dir, source, signal);
         results[index]?.passes.push({ ...pass, storedBytes: 0 });
         const waited = pass.perSegmentMs.reduce((sum, ms) => sum + ms, 0);

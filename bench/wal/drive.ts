@@ -6,7 +6,7 @@
  * as PostgreSQL retries it (after 1 s, up to 3 failures in a row; the pause is on the clock,
  * as it is for PostgreSQL) and counted; a fourth failure in a row fails the pass.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,6 +25,25 @@ export interface PassResult {
   failures: number;
   /** The last failure's message, if any. */
   lastFailure?: string;
+}
+
+/**
+ * Writes every dirty page of the machine to disk (`sync`). Run before each pass, so that no
+ * pass pays the writeback of what an earlier one (or the set-up) left in the page cache:
+ * s3rver does not fsync its objects, and the next pass's fsyncs then wait for them. It is
+ * also the state PostgreSQL leaves: it fsyncs a segment before it marks it `.ready`.
+ */
+export async function flushPageCache(): Promise<void> {
+  await new Promise<void>((done, fail) => execFile('sync', (error) => (error ? fail(error) : done())));
+}
+
+/** CPU time the whole machine spent so far (every core, every process: /proc/stat), ms; undefined where there is no /proc. */
+export async function machineBusyMs(): Promise<number | undefined> {
+  const first = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n')[0] ?? '';
+  if (!first.startsWith('cpu ')) return undefined;
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait, in USER_HZ (10 ms).
+  const [user, nice, system, , , irq, softirq, steal] = first.trim().split(/\s+/).slice(1).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
 }
 
 /** PostgreSQL's archiver: 3 failures in a row, 1 s apart, then a longer pause (we give up instead). */
