@@ -159,7 +159,7 @@ export async function pruneEmptyParents(root: string, keep: string, dir: string)
 export async function writeNewFileSynced(path: string, bytes: Uint8Array): Promise<void> {
   const handle = await openNew(path);
   try {
-    // writeFile's 512 KiB calls: one write of a whole 5.6 MB frame cost ~4 × the system CPU here (bench:wal, session 12).
+    // writeFile's 512 KiB calls: one write of a whole frame was not faster (docs/benchmarks.md, session 12).
     await handle.writeFile(bytes);
     await handle.sync();
   } finally {
