@@ -74,9 +74,9 @@ function inTurn<T>(items: readonly T[], round: number): T[] {
 async function measureBacklog(source: WalSource, archivers: Archiver[], options: Options, signal: AbortSignal, breakdowns: string[]): Promise<BacklogResult[]> {
   const results: BacklogResult[] = archivers.map((a) => ({ id: a.id, label: a.label, passes: [] }));
   for (let round = 1; round <= options.runs; round++) {
-    const indexed = archivers.map((archiver, index): [number, Archiver] => [index, archiver]);
-    const local = indexed.filter(([, archiver]) => !archiver.id.includes('s3'));
-    for (const [index, archiver] of [...inTurn(local, round), ...inTurn(indexed.filter((entry) => !local.includes(entry)), round)]) {
+    const entries = [...archivers.entries()];
+    const onS3 = ([, archiver]: [number, Archiver]) => archiver.id.includes('s3');
+    for (const [index, archiver] of [...inTurn(entries.filter((entry) => !onS3(entry)), round), ...inTurn(entries.filter(onS3), round)]) {
       signal.throwIfAborted();
       const dir = join(source.root, `fake-${archiver.id}-${round}`);
       const fake = await makeFakeDataDir(source, dir);

@@ -5,7 +5,7 @@ import type { WalCompression } from '../domain/wal/keys';
 import { StrongboxError } from '../errors';
 import type { ArchiveClient, PushDone } from './client';
 import type { HostConfig } from './config';
-import { scratchPath } from './spool-protocol';
+import { scratchPath, SPOOL } from './spool-protocol';
 import { fileIdentity, identityOf } from './identity';
 import { logLine } from './log';
 import { changedWhileRead, unconfirmed } from './push-file';
@@ -48,7 +48,7 @@ export class HandoffTransport {
    */
   async send(client: ArchiveClient, path: string, name: string, compression: WalCompression): Promise<{ done: PushDone; identity: string } | undefined> {
     if (!(await this.takes(client, compression))) return undefined;
-    const handed = `${process.pid}.${++this.#serial}.wal`;
+    const handed = `${process.pid}.${++this.#serial}${SPOOL.handoff}`;
     const target = join(this.dir, handed);
     try {
       const stats = await stat(path, { bigint: true });

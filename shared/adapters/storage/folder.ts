@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
-import { link, mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -290,6 +290,6 @@ export class FolderStorage implements Storage, ColdArea, UnfinishedWrites, Range
       if (error instanceof StorageError && isCode(error.cause, 'EEXIST')) throw new ObjectExistsError(key, { cause: error.cause });
       throw error;
     }
-    await fsCall(`remove ${temp}`, () => unlink(temp).catch((error: unknown) => (isCode(error, 'ENOENT') ? undefined : Promise.reject(error))));
+    await fsCall(`remove ${temp}`, () => rm(temp, { force: true }));
   }
 }
