@@ -3,13 +3,12 @@ import { StrongboxError } from '../errors';
 import { ZSTD_LEVEL } from './native-zstd';
 
 /**
- * The uploader's compression and hashing off its main thread: a worker thread with the
- * zstd addon and its own context READS each WAL file itself (through the uploader's
- * open descriptor, 1 MiB at a time) and streams it through SHA-256 and zstd into `out` (a
- * view of shared memory), hashing the frame as it is written. No buffer ever holds the whole segment:
- * a push in flight costs its frame (~35 % of a segment) and the worker one chunk, which
- * keeps the uploader under 100 MB with 16 MiB segments (docs/benchmarks.md). The main
- * thread meanwhile talks HTTP for the other pushes in flight.
+ * The uploader's compression and hashing off its main thread (and local mode's endpoint's):
+ * a worker thread with the zstd addon and its own context reads each WAL file itself (through
+ * the caller's descriptor, 1 MiB at a time) into SHA-256 and zstd, the frame into `out` (shared
+ * memory), hashed as written. With level 1's window no buffer holds the whole segment: a push
+ * costs its frame (~35 % of a segment) and a chunk, which keeps the uploader under 100 MB
+ * with 16 MiB segments (docs/benchmarks.md), its main thread free for HTTP meanwhile.
  */
 
 /** What the worker answers for one file. */
@@ -49,6 +48,7 @@ parentPort.on('message', ({ id, fd, size, out }) => {
       cctx = new zstd.CCtx();
       cctx.setParameter(zstd.CParameter.compressionLevel, workerData.level);
       cctx.setParameter(zstd.CParameter.checksumFlag, 1);
+      if (workerData.windowLog) cctx.setParameter(zstd.CParameter.windowLog, workerData.windowLog);
     }
     cctx.setPledgedSrcSize(size);
     const raw = createHash('sha256');
@@ -87,8 +87,8 @@ export class ZstdWorker {
   #serial = 0;
   #closed = false;
 
-  /** `addon`: the path of zstd-napi's compiled binding; the worker starts on first use. */
-  constructor(private readonly addon: string) {}
+  /** `addon`: the path of zstd-napi's compiled binding (the worker starts on first use); `windowLog`: zstd's, level 1's 19 by default (a frame's window is at most its size). */
+  constructor(private readonly addon: string, private readonly windowLog?: number) {}
 
   /**
    * Reads `size` bytes of the open file `fd` from its start, and writes zstd -1 of them into
@@ -111,7 +111,7 @@ export class ZstdWorker {
   /** Starts the worker now (its start-up, ~50 ms, then overlaps the caller's own). */
   warm(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.addon, level: ZSTD_LEVEL } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addon: this.addon, level: ZSTD_LEVEL, windowLog: this.windowLog } });
     this.#worker = worker;
     // An idle worker must not keep the uploader alive.
     worker.unref();

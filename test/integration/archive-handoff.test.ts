@@ -109,6 +109,8 @@ describe('the archive endpoint with hand-offs', () => {
     const stored = await storage.getBytes(walObjectKey('app', nameOf(1), 'zstd'));
     expect(record).toMatchObject({ compression: 'zstd', size: MIB, sha256: sha256(raw), storedSize: stored.length, storedSha256: sha256(stored) });
     expect(unzstd(stored).equals(raw)).toBe(true);
+    // The whole segment in zstd's window (wal-encoder.ts): the frame header's Single_Segment_flag
+    expect(stored[4]! & 0x20).toBe(0x20);
     expect(log.lines.some((line) => line.message === 'archive request' && line.attributes?.handoff === true && line.attributes.status === 201)).toBe(true);
   });
 

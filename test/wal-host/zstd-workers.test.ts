@@ -71,6 +71,32 @@ describe('ZstdWorker', () => {
     }
   });
 
+  it('writes a frame with the window it is given: the whole file in it (single segment) with 2^24, level 1 default of 2^19 without', async () => {
+    // Prepare: 4 MiB, more than level 1's window
+    const large = new ZstdWorker(addonPath(), 24);
+    const plain = new ZstdWorker(addonPath());
+    const raw = makeSegment(27, { size: 4 * MIB });
+    const file = await opened(raw);
+    const outs = [shared(raw.length + (1 << 17)), shared(raw.length + (1 << 17))];
+
+    // Act
+    let answers;
+    try {
+      answers = await Promise.all([large.compressFile(file.fd, raw.length, outs[0]!), plain.compressFile(file.fd, raw.length, outs[1]!)]);
+    } finally {
+      await Promise.all([large.close(), plain.close()]);
+    }
+
+    // Assess: byte 4 is the frame header's descriptor, 0x20 its Single_Segment_flag (RFC 8878)
+    const frames = answers.map((answer, index) => outs[index]!.subarray(0, answer.size));
+    expect(frames.map((frame) => (frame[4]! & 0x20) !== 0)).toEqual([true, false]);
+    for (const [index, answer] of answers.entries()) {
+      expect(answer.rawSha256).toBe(sha(raw));
+      expect(answer.storedSha256).toBe(sha(frames[index]!));
+      expect((await runWithInput('zstd', ['-d', '-q', '-c'], Buffer.from(frames[index]!))).equals(raw)).toBe(true);
+    }
+  });
+
   it('fails with WAL_READ_FAILED when the file ends before the size it was asked for, and goes on with the next', async () => {
     // Prepare
     const workers = new ZstdWorker(addonPath());
