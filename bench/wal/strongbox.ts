@@ -17,7 +17,7 @@ import type { WalCompression } from '../../shared/domain/wal/keys';
 import { startLocalArchiving } from '../../shared/local/archiving';
 import type { LocalContext } from '../../shared/local/context';
 import { resolveHome } from '../../shared/local/home';
-import { deliverObjectEvents, SERVER_WAL_INDEX_WINDOW_MS } from '../../shared/local/object-events';
+import { deliverObjectEvents, SERVER_WAL_INDEX_WINDOW } from '../../shared/local/object-events';
 import type { WalHostPaths } from '../../shared/local/wal-paths';
 import type { Log } from '../../shared/ports';
 
@@ -78,7 +78,7 @@ export async function startStrongboxArchiving(options: StrongboxArchivingOptions
   const { storage, catalog, walCatalog, log } = options;
   // Asynchronous checks off `complete`'s path, as S3's event is in AWS (docs/wal.md, "Presign mode").
   // WAL records indexed in batches after the push answered, as `npm start` does (docs/wal.md, "Indexing").
-  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, { deferChecks: true, walIndexWindowMs: SERVER_WAL_INDEX_WINDOW_MS });
+  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, { deferChecks: true, walIndexWindow: SERVER_WAL_INDEX_WINDOW });
   let settled = { ran: 0, busyMs: 0 };
   const context: LocalContext = { storage, catalog, walCatalog, alerts, log, clock, paths, catalogEndpoint: options.catalogEndpoint, ownsCatalog: false, close: async () => {} };
   const archiving = await startLocalArchiving({ context, storage: options.storageConfig, env: process.env, databases: options.databases, bundle: resolve('dist/wal.js') });

@@ -17,7 +17,7 @@ import { ConfigError } from '../errors';
 import type { AlertPublisher, Clock, Log } from '../ports';
 import { ensureCatalogTable, startDynalite } from './dynalite-server';
 import { readLiveInstance, type HomePaths } from './home';
-import { deliverObjectEvents } from './object-events';
+import { deliverObjectEvents, type BatchWindow } from './object-events';
 
 export const LOCAL_TABLE = 'strongbox-catalog';
 
@@ -97,7 +97,7 @@ export async function openLocalContext(options: {
    * long-running `npm start`: it waits for them before it stops the catalog); otherwise each
    * write waits for its record's indexing (a CLI process may exit right after it).
    */
-  walIndexWindowMs?: number;
+  walIndexWindow?: BatchWindow;
 }): Promise<LocalContext> {
   const { paths, log } = options;
   const clock = options.clock ?? (() => new Date());
@@ -118,7 +118,7 @@ export async function openLocalContext(options: {
   const storage = localStorage(options.storage, paths, options.env);
   const catalog = localCatalog(endpoint);
   const walCatalog = localWalCatalog(endpoint);
-  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, options.walIndexWindowMs ? { walIndexWindowMs: options.walIndexWindowMs } : {});
+  const events = deliverObjectEvents({ storage, catalog, walCatalog, alerts, log, clock }, options.walIndexWindow ? { walIndexWindow: options.walIndexWindow } : {});
   return {
     storage,
     catalog,

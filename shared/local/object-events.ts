@@ -18,7 +18,7 @@ import { BackgroundQueue } from './background-queue';
  * records runs are delivered together, as one event of several records (as a function fed
  * by a queue gets them): a burst of pushes costs the catalog one batched write per event
  * (indexWalRecords), not one per file. Each write waits until its own record was
- * delivered, unless `walIndexWindowMs` is given (the long-running `npm start`): then a
+ * delivered, unless `walIndexWindow` is given (the long-running `npm start`): then a
  * write answers once its record is stored, as a push in AWS answers before S3's event
  * reaches the catalog-index function, and records are delivered in batches formed over
  * that window (docs/wal.md, "Indexing"); `indexed()` resolves once every record written
@@ -34,7 +34,7 @@ import { BackgroundQueue } from './background-queue';
  */
 export function deliverObjectEvents(
   deps: { storage: Storage; catalog: Catalog; walCatalog: WalCatalog; alerts: AlertPublisher; log: Log; clock: Clock },
-  options: { deferChecks?: boolean; walIndexWindowMs?: number } = {},
+  options: { deferChecks?: boolean; walIndexWindow?: BatchWindow } = {},
 ): { idle(): Promise<void>; indexed(): Promise<void>; indexNow(): Promise<void>; stats(): { ran: number; busyMs: number }; hold(): void; release(): void } {
   const checks = new BackgroundQueue({ name: 'deferred WAL checks', log: deps.log });
   const deferCheck = options.deferChecks ? (job: () => Promise<void>) => void checks.push(job) : undefined;
@@ -50,12 +50,12 @@ export function deliverObjectEvents(
       }
     }
   };
-  const windowMs = options.walIndexWindowMs ?? 0;
-  const walRecords = inBatches<CreatedInfo>((objects) => deliver(objects, [['catalog-index', index]]), { windowMs });
+  const window = options.walIndexWindow ?? { windowMs: 0 };
+  const walRecords = inBatches<CreatedInfo>((objects) => deliver(objects, [['catalog-index', index]]), window);
   deps.storage.onObjectCreated(async (object) => {
     if (parseWalRecordKey(object.key) !== undefined) {
       const delivered = walRecords.add(object);
-      return windowMs > 0 ? undefined : delivered;
+      return window.windowMs > 0 ? undefined : delivered;
     }
     if (object.key.endsWith(MANIFEST_NAME)) await deliver([object], [['catalog-index', index], ['checksum', checksum]]);
   });
@@ -65,20 +65,28 @@ export function deliverObjectEvents(
 type CreatedInfo = Parameters<Parameters<Storage['onObjectCreated']>[0]>[0];
 
 /**
- * How long `npm start` lets WAL records gather before it indexes them: a backlog's pushes
- * then cost the catalog a few batched writes instead of five calls each, and the catalog
- * is at most this far behind the archive (S3's events to the catalog-index function in
- * AWS are usually slower).
+ * How long `npm start` lets WAL records gather before it indexes them: up to 1 s while
+ * they keep coming, 100 ms after the last one. A backlog's pushes (one every ~35 ms) then
+ * cost the catalog a few batched writes a second instead of five calls each: ~3 ms less
+ * CPU a segment than with 200 ms batches (docs/benchmarks.md, session 13). The catalog
+ * is at most 1 s behind the archive through a backlog, 0.1 s after a lone segment (plus
+ * the batch's indexing); S3's events to the catalog-index function in AWS are seldom faster.
  */
-export const SERVER_WAL_INDEX_WINDOW_MS = 200;
+export const SERVER_WAL_INDEX_WINDOW: BatchWindow = { windowMs: 1_000, quietMs: 100 };
 
 /** The most records one event carries (BatchGetItem reads 100 keys at a time). */
 const MAX_BATCH = 100;
 
-/** How `inBatches` waits: `sleep` resolves after `ms` (real timers unless a test gives its own). */
-export interface BatchTiming {
+/** How long a batch gathers. */
+export interface BatchWindow {
   /** How long the first item of a batch waits for others (0: the batch goes at once). */
   windowMs: number;
+  /** With it, the batch also goes once no item came for this long (a burst's end). */
+  quietMs?: number;
+}
+
+/** How `inBatches` waits: `sleep` resolves after `ms` (real timers unless a test gives its own). */
+export interface BatchTiming extends BatchWindow {
   now?: () => number;
   sleep?: (ms: number, wake: Promise<void>) => Promise<void>;
 }
@@ -93,8 +101,8 @@ export interface Batches<T> {
 /**
  * Delivery in batches: the items added while a delivery runs wait for the next one, which
  * takes them all (at most MAX_BATCH). With a window, a batch also waits until its first
- * item is `windowMs` old (or MAX_BATCH items wait): what Lambda's batching window does for
- * a function fed by a queue. `deliver` never rejects.
+ * item is `windowMs` old, or its last one `quietMs` old (or MAX_BATCH items wait): what
+ * Lambda's batching window does for a function fed by a queue. `deliver` never rejects.
  */
 export function inBatches<T>(deliver: (items: readonly T[]) => Promise<void>, timing: BatchTiming = { windowMs: 0 }): Batches<T> {
   const now = timing.now ?? (() => performance.now());
@@ -104,11 +112,14 @@ export function inBatches<T>(deliver: (items: readonly T[]) => Promise<void>, ti
   let draining: Promise<void> | undefined;
   // Flushes under way: while any is, batches go without waiting for their window.
   let hurry = 0;
+  const dueIn = () => Math.min(waiting[0]!.at + timing.windowMs, timing.quietMs === undefined ? Infinity : waiting.at(-1)!.at + timing.quietMs) - now();
   const drain = async () => {
     while (waiting.length > 0) {
-      const due = waiting[0]!.at + timing.windowMs - now();
-      if (due > 0 && waiting.length < MAX_BATCH && hurry === 0) await sleep(due, new Promise<void>((wake) => (wakeUp = wake)));
-      wakeUp = undefined;
+      // Items added during a sleep move the quiet end later: sleep again until the batch is due.
+      for (let due = dueIn(); due > 0 && waiting.length < MAX_BATCH && hurry === 0; due = dueIn()) {
+        await sleep(due, new Promise<void>((wake) => (wakeUp = wake)));
+        wakeUp = undefined;
+      }
       const batch = waiting.splice(0, MAX_BATCH);
       await deliver(batch.map(({ item }) => item));
       for (const { done } of batch) done();

@@ -25,7 +25,7 @@ import { pgWalServer } from '../adapters/postgres/wal-server';
 import { runWalCheckpoint } from '../usecases/wal-checkpoint';
 import { readArchivedHistory } from '../usecases/wal-history';
 import { clearInstance, readLiveInstance, resolveHome, writeInstance } from './home';
-import { localReverifier, SERVER_WAL_INDEX_WINDOW_MS } from './object-events';
+import { localReverifier, SERVER_WAL_INDEX_WINDOW } from './object-events';
 import { ProcessTaskLauncher } from './process-launcher';
 import { localProcesses } from './processes';
 import { sweepUnfinishedQuietly } from '../usecases/unfinished-writes';
@@ -74,7 +74,7 @@ export async function startLocalServer(options: {
     throw new StrongboxError('ALREADY_STARTED', `Strongbox is already running for ${paths.root} (pid ${running.pid})`, 'use the CLI beside it (`npx strongbox list`), or stop it with Ctrl-C first');
   }
   const { config, path: configPath } = loadConfig(env, cwd);
-  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log, walIndexWindowMs: SERVER_WAL_INDEX_WINDOW_MS, ...(options.alertsConsole ? { alertsConsole: options.alertsConsole } : {}) });
+  const context = await openLocalContext({ paths, storage: config.storage, alertsConfig: config.alerts, env, log, walIndexWindow: SERVER_WAL_INDEX_WINDOW, ...(options.alertsConsole ? { alertsConsole: options.alertsConsole } : {}) });
   let cluster: LocalCluster | undefined;
   let demoConnection: PgConnection | undefined;
   // What is running, for drainAndStop; each part is set once it is started.

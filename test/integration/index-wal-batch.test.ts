@@ -108,7 +108,7 @@ describe('indexing several WAL records of one event', () => {
     // Prepare: a window no test run outlasts, so that only indexNow() ends it
     const local = new FolderStorage(join(root, 'window-repo'));
     const log = captureLog();
-    const events = deliverObjectEvents({ storage: local, catalog, walCatalog, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => NOW }, { walIndexWindowMs: 600_000 });
+    const events = deliverObjectEvents({ storage: local, catalog, walCatalog, alerts: new ConsoleAlertPublisher(() => undefined), log, clock: () => NOW }, { walIndexWindow: { windowMs: 600_000 } });
     const saved = storage;
     storage = local;
     try {
@@ -129,7 +129,7 @@ describe('indexing several WAL records of one event', () => {
 
   it('npm start: indexed() resolves once the window ended and the records are in the catalog', async () => {
     const local = new FolderStorage(join(root, 'window-short-repo'));
-    const events = deliverObjectEvents({ storage: local, catalog, walCatalog, alerts: new ConsoleAlertPublisher(() => undefined), log: captureLog(), clock: () => NOW }, { walIndexWindowMs: 20 });
+    const events = deliverObjectEvents({ storage: local, catalog, walCatalog, alerts: new ConsoleAlertPublisher(() => undefined), log: captureLog(), clock: () => NOW }, { walIndexWindow: { windowMs: 20 } });
     const saved = storage;
     storage = local;
     try {

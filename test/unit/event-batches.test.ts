@@ -76,6 +76,54 @@ describe('inBatches', () => {
     expect(delivered).toEqual([[1, 2, 3]]);
   });
 
+  it('with a quiet period, delivers once no item came for that long, and at the latest when the first is windowMs old', async () => {
+    // Prepare: a clock the test moves, and a sleep that resolves when the test says
+    let clock = 0;
+    const sleeps: number[] = [];
+    let wakeUp: () => void = () => undefined;
+    const delivered: number[][] = [];
+    const { add, settled } = inBatches<number>(async (items) => void delivered.push([...items]), {
+      windowMs: 1_000,
+      quietMs: 100,
+      now: () => clock,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return new Promise<void>((resolve) => (wakeUp = resolve));
+      },
+    });
+    const tick = async (ms: number) => {
+      clock += ms;
+      wakeUp();
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    // Act 1: a burst of two items 50 ms apart, then quiet
+    const burst = [add(1)];
+    await tick(50);
+    burst.push(add(2));
+    await tick(50); // the first sleep (100 ms) ends: the last item is only 50 ms old
+    const afterFirstSleep = delivered.length;
+    await tick(50);
+    await Promise.all(burst);
+
+    // Act 2: a steady stream, one item every 60 ms for 1.2 s: never quiet, so the window ends the batch
+    sleeps.length = 0;
+    const stream: Array<Promise<void>> = [];
+    for (let n = 0; n < 20; n++) {
+      stream.push(add(10 + n));
+      await tick(60);
+    }
+    await tick(1_000);
+    await Promise.all(stream);
+    await settled();
+
+    // Assess
+    expect(afterFirstSleep).toBe(0);
+    expect(delivered[0]).toEqual([1, 2]);
+    expect(delivered[1]).toEqual(Array.from({ length: 17 }, (_, n) => 10 + n)); // the first 1,000 ms of the stream
+    expect(delivered.slice(2).flat()).toEqual([27, 28, 29]);
+  });
+
   it('with a window, delivers at once when 100 items wait, and settled() waits for the last delivery', async () => {
     const delivered: number[] = [];
     let finishDelivery: () => void = () => undefined;
