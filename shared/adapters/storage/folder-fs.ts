@@ -159,7 +159,7 @@ export async function pruneEmptyParents(root: string, keep: string, dir: string)
 export async function writeNewFileSynced(path: string, bytes: Uint8Array): Promise<void> {
   const handle = await openNew(path);
   try {
-    // writeFile's 512 KiB calls: one write of a whole frame was not faster (docs/benchmarks.md, session 12).
+    // writeFile's 512 KiB calls: one write of a whole frame cost ~0.7 s more system CPU a 48-segment pass, 128 KiB calls no less (docs/benchmarks.md, session 13).
     await handle.writeFile(bytes);
     await handle.sync();
   } finally {
