@@ -3,6 +3,28 @@ import { inBatches } from '../../shared/local/object-events';
 
 // Local mode's delivery of WAL records in batches: what arrives while a delivery runs goes
 // in the next one, all together; every add resolves once its own item was delivered.
+/** A clock the test moves, and a sleep that records its length and resolves when `advance` moves the clock. */
+function heldTime(start: number) {
+  let wakeUp: () => void = () => undefined;
+  const time = {
+    clock: start,
+    sleeps: [] as number[],
+    timing: {
+      now: () => time.clock,
+      sleep: (ms: number) => {
+        time.sleeps.push(ms);
+        return new Promise<void>((resolve) => (wakeUp = resolve));
+      },
+    },
+    async advance(ms: number) {
+      time.clock += ms;
+      wakeUp();
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+  return time;
+}
+
 describe('inBatches', () => {
   it('delivers the first item alone and the items added meanwhile together, each add resolving after its delivery', async () => {
     // Prepare: a delivery held open until the test releases it
@@ -45,57 +67,33 @@ describe('inBatches', () => {
   });
 
   it('with a window, holds a batch until its first item is that old, then delivers what gathered', async () => {
-    // Prepare: a clock the test moves, and a sleep that resolves when the test says
-    let clock = 1_000;
-    const sleeps: number[] = [];
-    let wakeUp: () => void = () => undefined;
+    // Prepare
+    const time = heldTime(1_000);
     const delivered: number[][] = [];
-    const { add, settled } = inBatches<number>(async (items) => void delivered.push([...items]), {
-      windowMs: 200,
-      now: () => clock,
-      sleep: (ms) => {
-        sleeps.push(ms);
-        return new Promise<void>((resolve) => (wakeUp = resolve));
-      },
-    });
+    const { add, settled } = inBatches<number>(async (items) => void delivered.push([...items]), { windowMs: 200, ...time.timing });
 
     // Act: one item, then two more 50 ms later, then the window ends
     const adds = [add(1)];
-    clock += 50;
+    time.clock += 50;
     adds.push(add(2), add(3));
     await Promise.resolve();
     const beforeWindow = delivered.length;
-    clock += 150;
-    wakeUp();
+    await time.advance(150);
     await Promise.all(adds);
     await settled();
 
     // Assess: one sleep of the whole window, one batch of all three
     expect(beforeWindow).toBe(0);
-    expect(sleeps).toEqual([200]);
+    expect(time.sleeps).toEqual([200]);
     expect(delivered).toEqual([[1, 2, 3]]);
   });
 
   it('with a quiet period, delivers once no item came for that long, and at the latest when the first is windowMs old', async () => {
-    // Prepare: a clock the test moves, and a sleep that resolves when the test says
-    let clock = 0;
-    const sleeps: number[] = [];
-    let wakeUp: () => void = () => undefined;
+    // Prepare
+    const time = heldTime(0);
     const delivered: number[][] = [];
-    const { add, settled } = inBatches<number>(async (items) => void delivered.push([...items]), {
-      windowMs: 1_000,
-      quietMs: 100,
-      now: () => clock,
-      sleep: (ms) => {
-        sleeps.push(ms);
-        return new Promise<void>((resolve) => (wakeUp = resolve));
-      },
-    });
-    const tick = async (ms: number) => {
-      clock += ms;
-      wakeUp();
-      await new Promise((resolve) => setImmediate(resolve));
-    };
+    const { add, settled } = inBatches<number>(async (items) => void delivered.push([...items]), { windowMs: 1_000, quietMs: 100, ...time.timing });
+    const tick = (ms: number) => time.advance(ms);
 
     // Act 1: a burst of two items 50 ms apart, then quiet
     const burst = [add(1)];
@@ -107,7 +105,7 @@ describe('inBatches', () => {
     await Promise.all(burst);
 
     // Act 2: a steady stream, one item every 60 ms for 1.2 s: never quiet, so the window ends the batch
-    sleeps.length = 0;
+    const sleepsOfBurst = [...time.sleeps];
     const stream: Array<Promise<void>> = [];
     for (let n = 0; n < 20; n++) {
       stream.push(add(10 + n));
@@ -119,6 +117,8 @@ describe('inBatches', () => {
 
     // Assess
     expect(afterFirstSleep).toBe(0);
+    // The quiet period; what is left of it at 50 ms; item 2 (at 50 ms) moves its end to 150 ms
+    expect(sleepsOfBurst).toEqual([100, 50, 50]);
     expect(delivered[0]).toEqual([1, 2]);
     expect(delivered[1]).toEqual(Array.from({ length: 17 }, (_, n) => 10 + n)); // the first 1,000 ms of the stream
     expect(delivered.slice(2).flat()).toEqual([27, 28, 29]);
