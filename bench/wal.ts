@@ -75,8 +75,7 @@ async function measureBacklog(source: WalSource, archivers: Archiver[], options:
   const results: BacklogResult[] = archivers.map((a) => ({ id: a.id, label: a.label, passes: [] }));
   for (let round = 1; round <= options.runs; round++) {
     const entries = [...archivers.entries()];
-    const onS3 = ([, archiver]: [number, Archiver]) => archiver.id.includes('s3');
-    for (const [index, archiver] of [...inTurn(entries.filter((entry) => !onS3(entry)), round), ...inTurn(entries.filter(onS3), round)]) {
+    for (const [index, archiver] of [...inTurn(entries.filter(([, a]) => !a.onS3), round), ...inTurn(entries.filter(([, a]) => a.onS3), round)]) {
       signal.throwIfAborted();
       const dir = join(source.root, `fake-${archiver.id}-${round}`);
       const fake = await makeFakeDataDir(source, dir);

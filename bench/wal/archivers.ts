@@ -30,6 +30,8 @@ export interface Options {
 export interface Archiver {
   id: string;
   label: string;
+  /** Writes to the S3-compatible server (a round runs these after the folder/posix ones). */
+  onS3: boolean;
   prepare(round: number, fakeDir: string): Promise<{ command: string; finish(): Promise<number>; indexed?(): Promise<void>; breakdown?(): Promise<string> }>;
 }
 
@@ -81,6 +83,7 @@ export async function setUpArchivers(source: WalSource, options: Options, withPg
   const strongbox = (setup: StrongboxArchiving, id: string, label: string, database: (round: number) => string, compression: WalCompression, holdChecks = false): Archiver => ({
     id,
     label,
+    onS3: setup === s3,
     async prepare(round) {
       const name = database(round);
       await setup.setCompression(name, compression);
@@ -115,6 +118,7 @@ export async function setUpArchivers(source: WalSource, options: Options, withPg
   const pgbr = (id: string, label: string, async: boolean, onS3 = false): Archiver => ({
     id,
     label,
+    onS3,
     async prepare(round, fakeDir) {
       const dir = join(source.root, `pgbackrest-${id}-${round}`);
       const repo = await createPgbackrestRepo(dir, source.cluster, { 'compress-type': 'zst', 'compress-level': '1' }, onS3 ? s3For(`pgbr-${id}-${round}`) : undefined);
